@@ -1,0 +1,92 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoadOutcome, LoadResult, LoadTask } from './load-task';
+
+/**
+ * Every process a benchmark starts, so none outlives it: `stop` ends one politely (SIGTERM, then
+ * SIGKILL), `killAll` ends the rest at once and is wired to exit, SIGINT, SIGTERM and crashes.
+ */
+export class ChildRegistry {
+  readonly #children = new Set<ChildProcess>();
+
+  /** Tracks `child` until it exits. */
+  track<T extends ChildProcess>(child: T): T {
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+  async stop(child: ChildProcess, graceMs = 5000): Promise<void> {
+    if (hasExited(child)) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL to every child still alive; synchronous, so it may run in an 'exit' handler. */
+  killAll(): void {
+    for (const child of this.#children) {
+      if (!hasExited(child)) child.kill('SIGKILL');
+    }
+    this.#children.clear();
+  }
+
+  /** Kills every child when this process exits, is interrupted or crashes. */
+  installExitHooks(): void {
+    process.on('exit', () => this.killAll());
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        console.error(`\n${signal}: stopping the benchmark and every process it started`);
+        this.killAll();
+        process.exit(130);
+      });
+    }
+    process.on('uncaughtException', (err) => {
+      console.error(`benchmark failed: ${err.stack ?? err.message}`);
+      this.killAll();
+      process.exit(1);
+    });
+  }
+}
+
+/** True once `child` has exited or was killed by a signal. */
+export function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+const WORKER = path.join(__dirname, 'load-worker.js');
+
+/** Runs one task in a fresh load worker process and resolves with its figures. */
+export function runWorker(children: ChildRegistry, task: LoadTask): Promise<LoadResult> {
+  const child = children.track(fork(WORKER, [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return new Promise((resolve, reject) => {
+    let outcome: LoadOutcome | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), task.deadlineMs + 10_000);
+    child.on('message', (message: LoadOutcome) => (outcome = message));
+    // 'close' comes after the IPC channel is drained, so the outcome message is in by then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (outcome?.ok) resolve(outcome);
+      else reject(new Error(`load worker (${task.protocol} ${task.mode}) failed: ${outcome ? outcome.error : `exited with ${code ?? signal}`}`));
+    });
+  });
+}
+
+/** Absolute path of `command` on the PATH, or undefined. */
+export function findOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}

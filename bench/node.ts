@@ -1,0 +1,208 @@
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { ChildRegistry, findOnPath, runWorker } from './children';
+import { readRssBytes } from './procfs';
+import type { LoadResult, LoadTask } from './load-task';
+import { formatMemory, formatRun, formatTable, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
+import { nodeItemCount, redisItemCount, startRedis, startStorageNode, type ServerUnderTest } from './servers';
+import type { Protocol } from './wire';
+
+/**
+ * The node benchmark: one storage node over loopback TCP, driven by a separate load worker
+ * process, and the same load against redis-server when it is installed.
+ *
+ *   orchestrator ──fork──► load worker ──TCP 127.0.0.1, pipelined──► storage node | redis-server
+ *        └──────── spawns and kills the servers, reads their RSS from /proc/<pid>/status
+ *
+ * Per system: a fresh server for SET then GET throughput (keyspace preloaded before GET), and a
+ * fresh server for memory (RSS before and after loading `items` keys). Every process started is
+ * killed on exit, error or SIGINT, and the whole run is bounded by `--timeout`.
+ */
+
+/** Knobs of the node benchmark, from its flags. */
+export interface NodeBenchOptions {
+  connections: number;
+  depth: number;
+  seconds: number;
+  warmupSeconds: number;
+  keyspace: number;
+  items: number;
+  valueBytes: number;
+  loadDepth: number;
+  timeoutSeconds: number;
+  redis: boolean;
+  /** Extra node flags for the throughput storage node (e.g. --cpu-prof). */
+  nodeFlags: string[];
+}
+
+/** Usage of `bench node`. */
+export const NODE_BENCH_USAGE = `usage: npm run bench -- node [flags]
+  --connections <n>   connections of the load worker (default 4)
+  --depth <n>         requests in flight per connection (default 16)
+  --seconds <s>       measured seconds per operation (default 5)
+  --warmup <s>        unmeasured seconds before each measurement (default 1)
+  --keyspace <n>      keys read and written by the SET/GET runs (default 100000)
+  --items <n>         items loaded for the memory test (default 1000000)
+  --value-bytes <n>   value size (default 100)
+  --load-depth <n>    requests in flight per connection while loading (default 64)
+  --timeout <s>       bound on the whole run (default 600)
+  --no-redis          skip the redis-server comparison
+  --node-flags="<f>"  extra node flags for the throughput storage node, e.g. --node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+
+const NODE_HEAP_FLAG = '--max-old-space-size=4096';
+const NODE_MAX_MEMORY = '2gb';
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${String(raw)}`);
+  return value;
+}
+
+/** Parses the flags; returns undefined when usage was asked for. Throws on a bad flag. */
+export function parseNodeBenchOptions(argv: readonly string[]): NodeBenchOptions | undefined {
+  const text = { type: 'string' } as const;
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      connections: text, depth: text, seconds: text, warmup: text, keyspace: text, items: text, 'value-bytes': text,
+      'load-depth': text, timeout: text, 'node-flags': text, 'no-redis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return undefined;
+  const whole = (name: keyof typeof values, fallback: number): number => Math.round(positive(name, values[name] as string | undefined, fallback));
+  return {
+    connections: whole('connections', 4),
+    depth: whole('depth', 16),
+    seconds: positive('seconds', values.seconds, 5),
+    warmupSeconds: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 1),
+    keyspace: whole('keyspace', 100_000),
+    items: whole('items', 1_000_000),
+    valueBytes: whole('value-bytes', 100),
+    loadDepth: whole('load-depth', 64),
+    timeoutSeconds: positive('timeout', values.timeout, 600),
+    redis: !values['no-redis'],
+    nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter(Boolean),
+  };
+}
+
+/** A server kind under test: how to start a fresh one and how to ask its item count. */
+interface System {
+  name: string;
+  protocol: Protocol;
+  start(purpose: 'throughput' | 'memory'): Promise<ServerUnderTest>;
+  itemCount(port: number): Promise<number | undefined>;
+}
+
+function shardcacheSystem(children: ChildRegistry, o: NodeBenchOptions): System {
+  return {
+    name: 'shardcache',
+    protocol: 'frame',
+    start: (purpose) => startStorageNode(children, purpose === 'throughput' ? [NODE_HEAP_FLAG, ...o.nodeFlags] : [NODE_HEAP_FLAG], NODE_MAX_MEMORY),
+    itemCount: nodeItemCount,
+  };
+}
+
+function redisSystem(children: ChildRegistry, redisServer: string): System {
+  return { name: 'redis', protocol: 'resp', start: () => startRedis(children, redisServer), itemCount: redisItemCount };
+}
+
+function loadTask(server: ServerUnderTest, protocol: Protocol, mode: LoadTask['mode'], o: NodeBenchOptions, keys: number): LoadTask {
+  const loading = mode === 'load';
+  return {
+    protocol, port: server.port, serverPid: server.pid, mode, keyspace: keys, valueBytes: o.valueBytes,
+    connections: o.connections,
+    depth: loading ? o.loadDepth : o.depth,
+    warmupSeconds: loading ? 0 : o.warmupSeconds,
+    seconds: loading ? 0 : o.seconds,
+    deadlineMs: loading ? 300_000 : (o.warmupSeconds + o.seconds) * 1000 + 30_000,
+  };
+}
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function measureThroughput(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<ThroughputFigures> {
+  const server = await system.start('throughput');
+  try {
+    const run = (mode: LoadTask['mode'], keys: number): Promise<LoadResult> => runWorker(children, loadTask(server, system.protocol, mode, o, keys));
+    const set = await run('set', o.keyspace);
+    for (const line of formatRun('SET', set)) say(line);
+    const preload = await run('load', o.keyspace);
+    say(`  preloaded ${preload.ops.toLocaleString('en-US')} keys for GET (${Math.round(preload.opsPerSec).toLocaleString('en-US')} SET/s)`);
+    const get = await run('get', o.keyspace);
+    for (const line of formatRun('GET', get)) say(line);
+    return { set, get };
+  } finally {
+    await children.stop(server.child);
+  }
+}
+
+async function measureMemory(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<MemoryFigures> {
+  const server = await system.start('memory');
+  try {
+    await sleep(500);
+    const rssEmpty = readRssBytes(server.pid);
+    const load = await runWorker(children, loadTask(server, system.protocol, 'load', o, o.items));
+    await sleep(1000);
+    const rssLoaded = readRssBytes(server.pid);
+    const itemsStored = await system.itemCount(server.port);
+    return { items: o.items, itemsStored, rssEmpty, rssLoaded, loadOpsPerSec: load.opsPerSec };
+  } finally {
+    await children.stop(server.child);
+  }
+}
+
+async function measureSystem(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<SystemFigures> {
+  say(`\n== ${system.name}: throughput (${o.connections} connections x ${o.depth} in flight, ${o.valueBytes}-byte values, ${o.keyspace.toLocaleString('en-US')} keys)`);
+  const throughput = await measureThroughput(children, system, o);
+  say(`== ${system.name}: memory (${o.items.toLocaleString('en-US')} items into a fresh server)`);
+  const memory = await measureMemory(children, system, o);
+  for (const line of formatMemory(system.name, memory)) say(line);
+  return { name: system.name, throughput, memory };
+}
+
+function printHeader(o: NodeBenchOptions): void {
+  say('shardcache node benchmark: one storage node on 127.0.0.1, load from a separate worker process');
+  say(`  ${o.connections} connections x ${o.depth} requests in flight, ${o.seconds} s measured after ${o.warmupSeconds} s warm-up per operation`);
+  say(`  targets: >= ${TARGETS.minOpsPerSec.toLocaleString('en-US')} ops/s pipelined through one node; RSS per item <= ${TARGETS.maxRssRatioToRedis}x redis-server's`);
+  say('  latencies are in microseconds (µs), from the write of a request to the arrival of its reply');
+  const [load1] = os.loadavg();
+  say(`  machine: ${os.cpus().length} CPUs, load average ${load1.toFixed(2)} at start (server and load worker share these CPUs)`);
+  if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');
+}
+
+const REDIS_MISSING = 'redis-server is not on the PATH, so there is no comparison; install it with `apt-get install redis-server`';
+
+function redisVersion(redisServer: string): string {
+  const out = spawnSync(redisServer, ['--version'], { encoding: 'utf8', timeout: 5000 }).stdout ?? '';
+  const version = /v=(\S+)/.exec(out);
+  return version ? `redis-server ${version[1]}` : 'redis-server';
+}
+
+/** Runs the whole benchmark and prints its figures; every process started is gone when it resolves. */
+export async function runNodeBench(o: NodeBenchOptions): Promise<void> {
+  const children = new ChildRegistry();
+  children.installExitHooks();
+  const overall = setTimeout(() => {
+    console.error(`node benchmark: passed its ${o.timeoutSeconds} s bound (--timeout); stopping every process it started`);
+    children.killAll();
+    process.exit(2);
+  }, o.timeoutSeconds * 1000);
+  try {
+    printHeader(o);
+    const redisServer = o.redis ? findOnPath('redis-server') : undefined;
+    if (redisServer) say(`  compared with: ${redisVersion(redisServer)} (${redisServer}), persistence off`);
+    else if (o.redis) say(`  ${REDIS_MISSING}`);
+    const mine = await measureSystem(children, shardcacheSystem(children, o), o);
+    const redis = redisServer ? await measureSystem(children, redisSystem(children, redisServer), o) : undefined;
+    say('\n== summary (latencies in µs, RSS per item in bytes; ratio = shardcache / redis)');
+    if (!o.redis) say('redis comparison skipped (--no-redis)');
+    else if (!redisServer) say(REDIS_MISSING);
+    for (const line of formatTable(mine, redis)) say(line);
+  } finally {
+    clearTimeout(overall);
+    children.killAll();
+  }
+}

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NODE_BENCH_USAGE, parseNodeBenchOptions, runNodeBench } from './node';
+
+/**
+ * Entry point of `npm run bench -- <name> [flags]`: picks the benchmark by its first argument.
+ *
+ *   node   one storage node over TCP (and redis-server when installed), from a load worker process
+ *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
+ */
+
+interface Bench {
+  describe: string;
+  run(args: string[]): Promise<number>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  node: {
+    describe: 'throughput, latency and RSS per item of one storage node over TCP, next to redis-server',
+    run: runNode,
+  },
+  store: {
+    describe: 'the store engine alone, in process (run with --expose-gc)',
+    run: runStore,
+  },
+};
+
+async function runNode(args: string[]): Promise<number> {
+  const options = parseNodeBenchOptions(args);
+  if (!options) {
+    console.log(NODE_BENCH_USAGE);
+    return 0;
+  }
+  await runNodeBench(options);
+  return 0;
+}
+
+const STORE_BENCH = path.join(__dirname, 'store.js');
+
+function runStore(args: string[]): Promise<number> {
+  if (!fs.existsSync(STORE_BENCH)) {
+    console.error(`store benchmark not found: ${STORE_BENCH} does not exist (bench/store.ts is not written or not built yet; \`npm run build\` compiles it)`);
+    return Promise.resolve(1);
+  }
+  const child = spawn(process.execPath, ['--expose-gc', STORE_BENCH, ...args], { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve) => {
+    child.once('error', (err) => {
+      console.error(`store benchmark could not start: ${err.message}`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+  });
+}
+
+function usage(): string {
+  const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
+  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE].join('\n');
+}
+
+async function main(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  const bench = name !== undefined && Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (!bench) {
+    const asked = name === 'help' || name === '--help' || name === '-h';
+    if (name !== undefined && !asked) console.error(`unknown benchmark: ${name}\n`);
+    console.error(usage());
+    process.exitCode = asked ? 0 : 1;
+    return;
+  }
+  process.exitCode = await bench.run(args);
+}
+
+main().catch((err: unknown) => {
+  console.error(`benchmark failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+});

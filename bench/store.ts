@@ -1,0 +1,119 @@
+/**
+ * Store engine benchmark: in-process ops/s and memory per item.
+ *
+ *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/store.js [items]
+ *
+ * Prints get/set/incr throughput on a warm store, then loads `items` (default 1M) entries of
+ * 100-byte values and reports process memory per item: heap + off-heap (what the entries cost
+ * the V8 heap and typed arrays) and RSS (what the OS sees). Without `--expose-gc` the memory
+ * figures include garbage and are upper bounds.
+ */
+import { getHeapSpaceStatistics } from 'node:v8';
+import { entrySize, Store } from '../storage-node/store';
+
+const VALUE_BYTES = 100;
+const NS = 'bench';
+
+function key(i: number): string {
+  return `key:${i}`;
+}
+
+function valueOf(i: number, scratch: Buffer): Buffer {
+  scratch.fill(0x61);
+  scratch.write(String(i), 0, 'latin1');
+  return scratch;
+}
+
+function collect(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) {
+    gc();
+    gc();
+  }
+}
+
+/** Committed bytes of V8's young generation (semi-spaces): a fixed cost that grows under load. */
+function youngGeneration(): number {
+  let bytes = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    const name = space.space_name;
+    if (name === 'new_space' || name === 'new_large_object_space') bytes += space.space_size;
+  }
+  return bytes;
+}
+
+function opsPerSecond(label: string, n: number, op: (i: number) => void): void {
+  for (let i = 0; i < Math.min(n, 50_000); i++) op(i);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) op(i);
+  const ns = Number(process.hrtime.bigint() - start);
+  const rate = (n / ns) * 1e9;
+  const ops = Math.round(rate).toLocaleString('en-US').padStart(12);
+  console.log(`${label.padEnd(28)} ${ops} ops/s  ${(ns / n).toFixed(0)} ns/op`);
+}
+
+function throughput(): void {
+  const keys = 100_000;
+  const scratch = Buffer.alloc(VALUE_BYTES);
+  const names = Array.from({ length: keys }, (_, i) => key(i));
+  const loaded = (eviction: 'lru' | 'lfu'): Store => {
+    const s = new Store({ maxMemoryBytes: 1 << 30, defaultEviction: eviction });
+    for (let i = 0; i < keys; i++) s.set(NS, names[i], valueOf(i, scratch));
+    return s;
+  };
+  const store = loaded('lru');
+  const n = 2_000_000;
+  opsPerSecond('get (hit, lru)', n, (i) => store.get(NS, names[i % keys]));
+  opsPerSecond('get (miss)', n, (i) => store.get(NS, `miss:${i % keys}`));
+  opsPerSecond('set (overwrite)', n, (i) => store.set(NS, names[i % keys], scratch));
+  opsPerSecond('set (ttl 60 s)', n, (i) => store.set(NS, names[i % keys], scratch, { ttlMs: 60_000 }));
+  opsPerSecond('incr', n, (i) => store.incr(NS, `counter:${i % 1000}`, 1));
+  const lfu = loaded('lfu');
+  opsPerSecond('get (hit, lfu)', n, (i) => lfu.get(NS, names[i % keys]));
+  const room = 10_000 * entrySize(9, VALUE_BYTES, 0);
+  const small = new Store({ maxMemoryBytes: room });
+  opsPerSecond('set (evicting 1 per set, lru)', n, (i) => small.set(NS, names[i % keys], scratch));
+  const smallLfu = new Store({ maxMemoryBytes: room, defaultEviction: 'lfu' });
+  opsPerSecond('set (evicting 1 per set, lfu)', n, (i) => smallLfu.set(NS, names[i % keys], scratch));
+}
+
+function memory(items: number): void {
+  collect();
+  const before = process.memoryUsage();
+  const youngBefore = youngGeneration();
+  const store = new Store({ maxMemoryBytes: 4 * 1024 ** 3 });
+  const scratch = Buffer.alloc(VALUE_BYTES);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < items; i++) store.set(NS, key(i), valueOf(i, scratch));
+  const loadMs = Number(process.hrtime.bigint() - start) / 1e6;
+  collect();
+  const after = process.memoryUsage();
+  const heap = after.heapUsed - before.heapUsed;
+  const offHeap = after.external - before.external;
+  const rss = after.rss - before.rss;
+  const young = youngGeneration() - youngBefore;
+  const stats = store.stats();
+  const perItem = (bytes: number): string => (bytes / items).toFixed(1);
+  console.log(`\nloaded ${items.toLocaleString('en-US')} items of ${VALUE_BYTES} B in ${loadMs.toFixed(0)} ms`);
+  console.log(`  heap        ${perItem(heap).padStart(7)} B/item`);
+  console.log(`  off-heap    ${perItem(offHeap).padStart(7)} B/item (typed arrays)`);
+  console.log(`  heap+off    ${perItem(heap + offHeap).padStart(7)} B/item`);
+  const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  console.log(`  rss         ${perItem(rss).padStart(7)} B/item (total rss ${mib(after.rss)})`);
+  const note = `V8 young generation grew ${mib(young)}, a fixed cost`;
+  console.log(`  rss - young ${perItem(rss - young).padStart(7)} B/item (${note})`);
+  console.log(`  accounted   ${perItem(stats.bytes).padStart(7)} B/item (store.stats().bytes)`);
+  if (store.size !== items) throw new Error(`expected ${items} items, store holds ${store.size}`);
+}
+
+function main(): void {
+  const items = Number(process.argv[2] ?? 1_000_000);
+  if ((globalThis as { gc?: unknown }).gc === undefined) {
+    console.log('(run with --expose-gc for exact memory figures)');
+  }
+  memory(items);
+  console.log('');
+  throughput();
+}
+
+main();

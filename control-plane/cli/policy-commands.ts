@@ -1,0 +1,114 @@
+import { Option, type Command } from 'commander';
+import { intIn, oneOf, parseBytes } from '../../shared/config';
+import { addHotKey, listHotKeys, removeHotKey, type HotKeyMode } from '../commands/hotkeys';
+import { getNamespace, listNamespaces, removeNamespace, setNamespace, type PolicyPatch } from '../commands/namespaces';
+import { numberIn, parseUrl } from '../flags';
+import { withConnection, type ConnectionOptions } from './options';
+import { formatHotKeys, formatNamespaces } from './print';
+import { runWithEtcd, type Session } from './run';
+
+const TEN_YEARS = 10 * 365 * 86400;
+
+interface NsSetFlags {
+  defaultTtl?: number;
+  maxItemBytes?: number;
+  quotaBytes?: number;
+  eviction?: 'lru' | 'lfu';
+  writeAck?: 'primary' | 'replica';
+  readPreference?: 'primary' | 'replica';
+  ttlJitter?: number;
+  origin?: string;
+}
+
+/** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
+function patchOf(flags: NsSetFlags): PolicyPatch {
+  return {
+    defaultTtlSeconds: flags.defaultTtl,
+    maxItemBytes: flags.maxItemBytes,
+    quotaBytes: flags.quotaBytes,
+    eviction: flags.eviction,
+    writeAck: flags.writeAck,
+    readPreference: flags.readPreference,
+    ttlJitterPct: flags.ttlJitter,
+    origin: flags.origin,
+  };
+}
+
+/** `ns set|get|list|rm`: namespace policies. */
+export function addNamespaceCommands(program: Command, session: Session): void {
+  const io = session.io;
+  const ns = program.command('ns').description('namespace policies');
+  withConnection(ns.command('set <namespace>'))
+    .description('create or update a namespace policy; flags not given keep their stored value')
+    .option('--default-ttl <seconds>', 'default TTL of items (0 = none)', intIn(0, TEN_YEARS))
+    .option('--max-item-bytes <bytes>', 'largest item, e.g. 1mb', parseBytes)
+    .option('--quota-bytes <bytes>', 'memory quota of the namespace per node, e.g. 512mb', parseBytes)
+    .addOption(new Option('--eviction <policy>', 'lru or lfu').argParser(oneOf('lru', 'lfu')))
+    .addOption(new Option('--write-ack <who>', 'acknowledge writes after the primary or also a replica').argParser(oneOf('primary', 'replica')))
+    .addOption(new Option('--read-preference <where>', 'read from the primary or allow a replica').argParser(oneOf('primary', 'replica')))
+    .option('--ttl-jitter <pct>', 'random TTL jitter in percent (0-100)', numberIn(0, 100))
+    .option('--origin <url>', 'origin URL for read-through loads', parseUrl)
+    .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));
+        io.out(`${created ? 'created' : 'updated'} namespace ${namespace}: ${JSON.stringify(policy)}`);
+      });
+    });
+  withConnection(ns.command('get <namespace>'))
+    .description('print the policy of a namespace as JSON')
+    .action(async (namespace: string, opts: ConnectionOptions) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => io.out(JSON.stringify(await getNamespace(ctx, namespace), null, 2)));
+    });
+  withConnection(ns.command('list'))
+    .description('every namespace policy')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: ConnectionOptions & { json: boolean }) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        const entries = await listNamespaces(ctx);
+        io.out(opts.json ? JSON.stringify(entries, null, 2) : formatNamespaces(entries));
+      });
+    });
+  withConnection(ns.command('rm <namespace>'))
+    .description('remove the policy of a namespace')
+    .action(async (namespace: string, opts: ConnectionOptions) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        await removeNamespace(ctx, namespace);
+        io.out(`removed the policy of namespace ${namespace}`);
+      });
+    });
+}
+
+/** `hotkey add|rm|list`: hot-key rules. */
+export function addHotKeyCommands(program: Command, session: Session): void {
+  const io = session.io;
+  const hotkey = program.command('hotkey').description('hot-key rules');
+  withConnection(hotkey.command('add <namespace> <key>'))
+    .description('add or replace the rule for a hot key')
+    .addOption(new Option('--mode <mode>', 'near-cache, replica-spread or copies').argParser(oneOf<HotKeyMode>('near-cache', 'replica-spread', 'copies')).makeOptionMandatory())
+    .option('--copies <k>', 'copies on other shards, with --mode copies (2-16)', intIn(2, 16))
+    .option('--ttl-ms <ms>', 'near-cache TTL in the proxies, with --mode near-cache (1-60000)', intIn(1, 60_000))
+    .option('--expires-in <seconds>', 'the rule lapses after this long', intIn(1, TEN_YEARS))
+    .action(async (namespace: string, key: string, opts: ConnectionOptions & { mode: HotKeyMode; copies?: number; ttlMs?: number; expiresIn?: number }) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        const rule = await addHotKey(ctx, namespace, key, { mode: opts.mode, copies: opts.copies, ttlMs: opts.ttlMs, expiresInSeconds: opts.expiresIn });
+        io.out(`hot key ${namespace}/${key}: ${JSON.stringify(rule)}`);
+      });
+    });
+  withConnection(hotkey.command('rm <namespace> <key>'))
+    .description('remove the rule for a hot key')
+    .action(async (namespace: string, key: string, opts: ConnectionOptions) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        await removeHotKey(ctx, namespace, key);
+        io.out(`removed the hot-key rule for ${namespace}/${key}`);
+      });
+    });
+  withConnection(hotkey.command('list [namespace]'))
+    .description('hot-key rules, of every namespace or of one')
+    .option('--json', 'print JSON', false)
+    .action(async (namespace: string | undefined, opts: ConnectionOptions & { json: boolean }) => {
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        const entries = await listHotKeys(ctx, namespace);
+        io.out(opts.json ? JSON.stringify(entries, null, 2) : formatHotKeys(entries));
+      });
+    });
+}

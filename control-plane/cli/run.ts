@@ -1,0 +1,84 @@
+import { ShardcacheError } from '../../shared/errors';
+import { EtcdUnavailableError, connectEtcd, explainEtcdError } from '../../shared/topology/etcd';
+import { commandContext, type CommandContext } from '../commands/context';
+import { ExitCode, exitCodeOf } from '../errors';
+import type { ConnectionOptions } from './options';
+
+/** Deadline of each etcd call made by shardctl; an unreachable etcd fails within about this long. */
+export const CALL_TIMEOUT_MS = 4000;
+const DIAL_TIMEOUT_MS = 3000;
+
+/** Where a command writes: stdout for results, stderr for errors and progress. */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The process's stdout and stderr, one line per call. */
+export const consoleOutput: Output = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+/** One invocation of shardctl: where it writes and the exit status its command settled on. */
+export interface Session {
+  io: Output;
+  status: number;
+}
+
+/**
+ * Connects to etcd, runs one command and closes the client. An error becomes a one-line message on
+ * stderr and the exit status of its kind (see `ExitCode`); the result is that status.
+ */
+export async function runWithEtcd(options: ConnectionOptions, output: Output, command: (ctx: CommandContext) => Promise<number | void>): Promise<number> {
+  const client = connectEtcd(options.etcd, { callTimeoutMs: CALL_TIMEOUT_MS, dialTimeoutMs: DIAL_TIMEOUT_MS });
+  try {
+    const ctx = commandContext(client, options.cluster);
+    await probe(ctx, options.etcd);
+    const status = await command(ctx);
+    return status ?? ExitCode.OK;
+  } catch (raw) {
+    // Our own errors pass as they are: explainEtcdError matches words such as "connect" anywhere
+    // in a message, and a namespace called "connectors" must not read as an etcd outage.
+    const err = raw instanceof ShardcacheError ? raw : explainEtcdError(raw, options.etcd);
+    output.err(`shardctl: ${err instanceof EtcdUnavailableError ? unreachable(options.etcd, raw) : firstLine(err.message)}`);
+    return exitCodeOf(err);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * One read with an overall deadline before the command runs. The client retries a call that timed
+ * out, so a hung etcd (accepting connections, never answering) would otherwise take several call
+ * deadlines to report; this bounds "etcd unreachable" to about CALL_TIMEOUT_MS.
+ */
+async function probe(ctx: CommandContext, endpoints: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EtcdUnavailableError(endpoints, `no answer within ${CALL_TIMEOUT_MS / 1000}s`)), CALL_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ctx.client.get(ctx.keys.config).exists(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0];
+}
+
+/** The gist of a connection failure, by the first pattern its message matches. */
+const CAUSES: ReadonlyArray<[RegExp, string]> = [
+  [/ECONNREFUSED/, 'connection refused'],
+  [/deadline|timed? ?out|no answer/i, `no answer within ${CALL_TIMEOUT_MS / 1000}s`],
+  [/ENOTFOUND|EAI_AGAIN/, 'host not found'],
+];
+
+/** One line for an unreachable etcd: where, the gist of why, and what to do. */
+export function unreachable(endpoints: string, raw: unknown): string {
+  const text = String((raw as Error)?.message ?? raw);
+  const why = CAUSES.find(([pattern]) => pattern.test(text))?.[1] ?? 'unavailable';
+  return `cannot reach etcd at ${endpoints} (${why}); is etcd running? Start a local cluster with "npm start" or pass --etcd host:port`;
+}

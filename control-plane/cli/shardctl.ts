@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { addClusterCommands } from './cluster-commands';
+import { addHotKeyCommands, addNamespaceCommands } from './policy-commands';
+import { consoleOutput, type Output, type Session } from './run';
+
+/**
+ * shardctl: the operator's command line for a shardcache cluster. Every command reads and writes
+ * etcd under `/shardcache/<cluster>/` and nothing else; the logic lives in `../commands/`, this file
+ * only wires flags to it. `runShardctl` runs one invocation in-process (tests use it); the binary
+ * is that plus `process.exitCode`.
+ */
+const EXIT_STATUS = `
+Exit status:
+  0  success
+  1  bad input (the message names the flag or argument), or the operation was refused
+  2  etcd unreachable (each call gives up after a few seconds)
+  3  the cluster is not initialised (run "shardctl init")
+  4  failover: no new primary before --timeout
+
+Every command takes --etcd host:port[,host:port...] (default $SHARDCACHE_ETCD or 127.0.0.1:2379)
+and --cluster NAME (default $SHARDCACHE_CLUSTER or "default").`;
+
+/** Builds the shardctl program writing to `session.io`; commands record their exit status in `session`. */
+export function buildProgram(session: Session): Command {
+  const program = new Command('shardctl')
+    .description('control a shardcache cluster: topology, failover, namespace policies, hot keys')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => session.io.out(s.replace(/\n$/, '')), writeErr: (s) => session.io.err(s.replace(/\n$/, '')) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_STATUS);
+  addClusterCommands(program, session);
+  addNamespaceCommands(program, session);
+  addHotKeyCommands(program, session);
+  return program;
+}
+
+/** Runs shardctl with `argv` (without node and script) and resolves with its exit status. */
+export async function runShardctl(argv: readonly string[], io: Output = consoleOutput): Promise<number> {
+  const session: Session = { io, status: 0 };
+  try {
+    await buildProgram(session).parseAsync([...argv], { from: 'user' });
+    return session.status;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    io.err(`shardctl: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  // Exit at once: a call abandoned after its deadline must not keep the process alive.
+  void runShardctl(process.argv.slice(2)).then((status) => process.exit(status));
+}

@@ -1,0 +1,61 @@
+import { createLogger } from '../shared/log';
+import { connectEtcd } from '../shared/topology/etcd';
+import { TopologyWatcher } from '../shared/topology/watcher';
+import type { TopologySnapshot } from '../shared/topology/snapshot';
+import { ControlAdminServer } from './service/admin';
+import { parseServiceConfig } from './service/config';
+import { createControlMetrics } from './service/metrics';
+import { topologyChanges } from './status/changes';
+import { statusDocument, type StatusDocument } from './status/document';
+
+/**
+ * Control-plane service: one topology watch on etcd, turned into a status document on every
+ * change and served on the admin port (status page, /healthz, /v1/status, /metrics).
+ *
+ *   etcd ──watch──► TopologyWatcher ──change──► statusDocument ──► admin HTTP (memory only)
+ *
+ * The admin port opens at once (healthz 503) and the watcher keeps retrying while etcd is down.
+ * SIGTERM/SIGINT: close the watch, the server and the etcd client, exit 0.
+ */
+async function main(): Promise<void> {
+  const config = parseServiceConfig(process.argv.slice(2));
+  const log = createLogger('control-plane', config.logLevel);
+  const watchLog = log.child({ component: 'control-plane:watch' });
+  const client = connectEtcd(config.etcd);
+  let current: StatusDocument | undefined;
+  const onSnapshot = (snapshot: TopologySnapshot): void => {
+    const next = statusDocument(config.cluster, snapshot);
+    for (const change of topologyChanges(current, next)) watchLog.info({ event: change.event, ...change.fields }, change.message);
+    current = next;
+  };
+  const watcher = new TopologyWatcher({
+    client,
+    cluster: config.cluster,
+    onError: (err, during) => watchLog.warn({ err: err.message, during }, 'etcd unavailable; retrying'),
+  });
+  watcher.on('change', onSnapshot);
+  const admin = new ControlAdminServer({ status: () => current, registry: createControlMetrics(() => current) });
+  const adminPort = await admin.listen(config.adminPort, config.adminHost);
+  log.info({ event: 'ready', adminHost: config.adminHost, adminPort, cluster: config.cluster, etcd: config.etcd }, 'control plane ready');
+  const started = watcher.start().then(
+    (snapshot) => watchLog.info({ revision: snapshot.revision, initialised: snapshot.config !== undefined }, 'topology loaded'),
+    (err: Error) => watchLog.error({ err: err.message }, 'topology watch failed'),
+  );
+
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'shutting down');
+    await watcher.close();
+    await Promise.race([started, new Promise((r) => setTimeout(r, 1000))]);
+    await admin.close();
+    client.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`control-plane: ${(err as Error).message}`);
+  process.exit(1);
+});

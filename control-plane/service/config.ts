@@ -1,0 +1,33 @@
+import { Command, Option } from 'commander';
+import { oneOf, parsePort } from '../../shared/config';
+import { DEFAULT_ETCD } from '../../shared/topology/etcd';
+import { parseClusterName, parseEndpoints } from '../flags';
+
+/** Validated configuration of the control-plane service. */
+export interface ServiceConfig {
+  etcd: string;
+  cluster: string;
+  adminHost: string;
+  adminPort: number;
+  logLevel: string;
+}
+
+/**
+ * Reads flags, falling back to environment variables (SHARDCACHE_ETCD, SHARDCACHE_CLUSTER,
+ * SHARDCACHE_CONTROL_*), then defaults. A bad value exits with status 1 naming the flag.
+ */
+export function parseServiceConfig(argv: readonly string[]): ServiceConfig {
+  const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(env);
+  const program = new Command('control-plane')
+    .description('shardcache control plane: watches the topology and serves its status, health and metrics')
+    .addOption(new Option('--etcd <endpoints>', 'etcd endpoints, host:port[,host:port...] (env SHARDCACHE_ETCD)').argParser(parseEndpoints).default(DEFAULT_ETCD))
+    .addOption(opt('--cluster <name>', 'SHARDCACHE_CLUSTER', 'cluster name').argParser(parseClusterName).default('default'))
+    .addOption(opt('--admin-host <host>', 'SHARDCACHE_CONTROL_ADMIN_HOST', 'address of the admin HTTP port').default('127.0.0.1'))
+    .addOption(opt('--admin-port <port>', 'SHARDCACHE_CONTROL_ADMIN_PORT', 'admin HTTP port (0 = any free port)').argParser(parsePort).default(9300))
+    .addOption(
+      opt('--log-level <level>', 'SHARDCACHE_LOG_LEVEL', 'log level').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
+    )
+    .allowExcessArguments(false)
+    .parse(argv, { from: 'user' });
+  return program.opts<ServiceConfig>();
+}

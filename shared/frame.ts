@@ -1,0 +1,158 @@
+import { Packr, Unpackr, RESERVE_START_SPACE } from 'msgpackr';
+import { FrameTooLargeError, ProtocolError } from './errors';
+import { Limits } from './protocol';
+
+/**
+ * Frame codec (contract): a frame is a 4-byte big-endian payload length followed by one msgpack
+ * array. The decoder is incremental: TCP chunks may split a frame anywhere or carry many frames.
+ *
+ *   chunk:  [len][payload....][len][pay|     next chunk:  |load][len][...
+ *            \__ decoded in place __/  \__ copied into one buffer of exactly `len` bytes __/
+ *
+ * Whole frames are decoded straight from the chunk (no copy); only a frame cut by a chunk border
+ * is assembled, into a buffer allocated after its length was checked against the limit, so a peer
+ * can never make the decoder allocate more than `maxFrameBytes` (+4) at once.
+ */
+export const FRAME_HEADER_BYTES = 4;
+
+// Records and structured clones are msgpackr extensions, not msgpack: keep the wire plain so any
+// msgpack library can speak it. Maps decode to plain objects (msgpackr renames `__proto__` keys).
+// (`useBigInt64` and `int64AsType: 'auto'` are msgpackr options its type declarations lag behind.)
+const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+
+/** Encodes one message into a frame. The returned buffer stays valid (msgpackr never reuses it). */
+export function encodeFrame(message: readonly unknown[]): Buffer {
+  const frame = packr.pack(message, RESERVE_START_SPACE | FRAME_HEADER_BYTES) as Buffer;
+  frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 0);
+  return frame;
+}
+
+/** Decodes one payload (without its header). Throws ProtocolError unless it is one msgpack array. */
+export function decodePayload(payload: Uint8Array): unknown[] {
+  let message: unknown;
+  try {
+    message = unpackr.unpack(payload);
+  } catch (err) {
+    throw new ProtocolError(`malformed msgpack payload: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(message)) throw new ProtocolError('a frame must carry a msgpack array');
+  return message;
+}
+
+/** Called per frame; returning `false` holds the rest of the input until `resume()`. */
+export type FrameHandler = (message: unknown[]) => void | boolean;
+
+/** Streaming decoder. `push` throws ProtocolError on a bad frame; the connection must then close. */
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  readonly #onFrame: FrameHandler;
+  readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
+  #headerFill = 0;
+  #body: Buffer | null = null;
+  #bodyFill = 0;
+  /** Input not yet looked at because the handler asked to hold (backpressure). */
+  #held: Buffer | null = null;
+
+  constructor(onFrame: FrameHandler, maxFrameBytes: number = Limits.DEFAULT_MAX_FRAME_BYTES) {
+    this.#onFrame = onFrame;
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.#headerFill + this.#bodyFill;
+  }
+
+  /** True while the handler's `false` holds input back. */
+  get holding(): boolean {
+    return this.#held !== null;
+  }
+
+  /**
+   * Decodes every complete frame in `chunk` (after any partial one). Returns false when the
+   * handler asked to hold: the rest of the chunk waits for `resume()`, and pushing more input
+   * before that is an error (the caller pauses its source).
+   */
+  push(chunk: Buffer): boolean {
+    if (this.#held) throw new Error('FrameDecoder.push while holding input; call resume() first');
+    let offset = this.#headerFill > 0 || this.#body ? this.#continuePartial(chunk) : 0;
+    while (offset >= 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+      const length = this.#checkLength(chunk.readUInt32BE(offset));
+      const end = offset + FRAME_HEADER_BYTES + length;
+      if (end > chunk.length) break;
+      const more = this.#onFrame(decodePayload(chunk.subarray(offset + FRAME_HEADER_BYTES, end)));
+      offset = end;
+      if (more === false && offset < chunk.length) {
+        this.#held = chunk.subarray(offset);
+        return false;
+      }
+    }
+    if (offset >= 0 && offset < chunk.length) this.#startPartial(chunk, offset);
+    return offset !== -2;
+  }
+
+  /** Continues with held input; returns false if the handler holds again. */
+  resume(): boolean {
+    const held = this.#held;
+    if (!held) return true;
+    this.#held = null;
+    return this.push(held);
+  }
+
+  /** Forget any partial frame (after a connection closed). */
+  reset(): void {
+    this.#held = null;
+    this.#headerFill = 0;
+    this.#body = null;
+    this.#bodyFill = 0;
+  }
+
+  #checkLength(length: number): number {
+    if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
+    if (length === 0) throw new ProtocolError('empty frame');
+    return length;
+  }
+
+  #startPartial(chunk: Buffer, offset: number): void {
+    const rest = chunk.length - offset;
+    if (rest < FRAME_HEADER_BYTES) {
+      chunk.copy(this.#header, 0, offset);
+      this.#headerFill = rest;
+      return;
+    }
+    const length = chunk.readUInt32BE(offset); // already checked by the loop
+    this.#body = Buffer.allocUnsafe(length);
+    this.#bodyFill = chunk.copy(this.#body, 0, offset + FRAME_HEADER_BYTES);
+    this.#headerFill = FRAME_HEADER_BYTES;
+  }
+
+  /**
+   * Feeds the start of `chunk` to the partial frame; returns where whole frames resume, -1 when
+   * the chunk was all consumed, or -2 when the handler asked to hold (the rest is held).
+   */
+  #continuePartial(chunk: Buffer): number {
+    let offset = 0;
+    if (this.#headerFill < FRAME_HEADER_BYTES) {
+      const take = Math.min(FRAME_HEADER_BYTES - this.#headerFill, chunk.length);
+      chunk.copy(this.#header, this.#headerFill, 0, take);
+      this.#headerFill += take;
+      offset = take;
+      if (this.#headerFill < FRAME_HEADER_BYTES) return -1;
+      this.#body = Buffer.allocUnsafe(this.#checkLength(this.#header.readUInt32BE(0)));
+      this.#bodyFill = 0;
+    }
+    const body = this.#body as Buffer;
+    const copied = chunk.copy(body, this.#bodyFill, offset);
+    this.#bodyFill += copied;
+    offset += copied;
+    if (this.#bodyFill < body.length) return -1;
+    this.reset();
+    const more = this.#onFrame(decodePayload(body));
+    if (more === false && offset < chunk.length) {
+      this.#held = chunk.subarray(offset);
+      return -2;
+    }
+    return offset;
+  }
+}

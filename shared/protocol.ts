@@ -1,0 +1,97 @@
+/**
+ * Node protocol (contract): opcodes, statuses and the argument layout of every request.
+ *
+ * A request is `[id, op, ...args]`, a reply `[id, status, ...result]`. Numbers here cross the
+ * wire and are stored by peers: never renumber, only add. Write ops carry the epoch the sender
+ * believes in as their first argument (the fencing token; a standalone node's epoch is 0).
+ *
+ *   PING        [id, PING]                                        -> [id, OK, 'PONG']
+ *   STATS       [id, STATS]                                       -> [id, OK, {stats}]
+ *   GET         [id, GET, ns, key]                                -> [id, OK, value, version, expiresAt, flags] | [id, MISS]
+ *   MGET        [id, MGET, ns, keys[]]                            -> [id, OK, (null | [value, version, expiresAt, flags])[]]
+ *   SET         [id, SET, epoch, ns, key, value, ttlMs, flags, cond, ifVersion, tags]
+ *                                                                 -> [id, OK, version, expiresAt] | NOT_STORED | VERSION_CONFLICT
+ *   DELETE      [id, DELETE, epoch, ns, key]                      -> [id, OK, deleted 0|1]
+ *   INCR        [id, INCR, epoch, ns, key, delta, ttlMsOnCreate]  -> [id, OK, value, version]
+ *   EXPIRE      [id, EXPIRE, epoch, ns, key, ttlMs]               -> [id, OK, updated 0|1]
+ *   PERSIST     [id, PERSIST, epoch, ns, key]                     -> [id, OK, updated 0|1]
+ *   TTL         [id, TTL, ns, key]                                -> [id, OK, ms | -1 (no expiry) | -2 (missing)]
+ *   EXISTS      [id, EXISTS, ns, keys[]]                          -> [id, OK, count]
+ *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
+ *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
+ *
+ * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
+ * the stable part. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
+ */
+export const Op = {
+  PING: 1,
+  STATS: 2,
+  GET: 10,
+  MGET: 11,
+  SET: 12,
+  DELETE: 13,
+  INCR: 14,
+  EXPIRE: 15,
+  PERSIST: 16,
+  TTL: 17,
+  EXISTS: 18,
+  INVALIDATE: 19,
+  NS_POLICY: 20,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** Reply statuses (contract). */
+export const Status = {
+  OK: 0,
+  MISS: 1,
+  NOT_STORED: 2,
+  VERSION_CONFLICT: 3,
+  NOT_PRIMARY: 4,
+  MOVED: 5,
+  ASK: 6,
+  TOO_LARGE: 7,
+  OVER_QUOTA: 8,
+  NOT_INTEGER: 9,
+  OVERFLOW: 10,
+  BAD_REQUEST: 11,
+  BUSY: 12,
+  OUT_OF_MEMORY: 13,
+  PROTOCOL_ERROR: 14,
+  UNKNOWN_OP: 15,
+  INTERNAL: 16,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** Stable code name of each status, as it appears in logs, metrics and proxy errors. */
+export const STATUS_NAME: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(Status).map(([name, n]) => [n, name])),
+);
+
+/** Name of each opcode, for metrics labels. */
+export const OP_NAME: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(Op).map(([name, n]) => [n, name.toLowerCase()])),
+);
+
+/** SET condition (contract). */
+export const SetCond = { ALWAYS: 0, NX: 1, XX: 2 } as const;
+export type SetCondition = (typeof SetCond)[keyof typeof SetCond];
+
+/** `ttlMs` value on SET that keeps the entry's current expiry (Redis KEEPTTL). */
+export const KEEP_TTL = -1;
+
+/** Default and hard limits shared by every program. */
+export const Limits = {
+  /** Largest frame a peer may send unless configured otherwise (bytes, payload only). */
+  DEFAULT_MAX_FRAME_BYTES: 16 * 1024 * 1024,
+  /** Longest key, in UTF-16 code units. */
+  MAX_KEY_LENGTH: 1024,
+  /** Longest namespace name. */
+  MAX_NAMESPACE_LENGTH: 64,
+  /** Most keys in one MGET/EXISTS. */
+  MAX_BATCH_KEYS: 10_000,
+  /** Most tags on one entry. */
+  MAX_TAGS: 16,
+} as const;
+
+/** Namespace names: letters, digits, `_`, `-`, `.`; they appear in etcd keys and metric labels. */
+export const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { NAMESPACE_PATTERN, Limits } from '../protocol';
+import { SLOT_COUNT } from '../slot';
+
+/**
+ * The etcd layout (contract), under `/shardcache/<cluster>/`:
+ *
+ *   config                     ClusterConfig      shardctl init
+ *   slotmap                    SlotMap            control plane (one key: a watcher sees one whole map)
+ *   nodes/<nodeId>             NodeRecord         the node itself, under its lease
+ *   shards/<shardId>/primary   PrimaryRecord      election; its create revision is the shard's epoch
+ *   shards/<shardId>/resign    ResignRequest      shardctl failover (the primary steps down)
+ *   namespaces/<ns>            NamespacePolicy    shardctl ns set
+ *   hotkeys/<ns>/<key>         HotKeyRule         shardctl hotkey add (key URI-encoded)
+ *   migrations/<id>            (rebalancer)
+ *
+ * Records are JSON; every reader validates them with the schemas below, so a hand-edited or
+ * corrupt value is reported and skipped, never trusted.
+ */
+export const ROOT_PREFIX = '/shardcache/';
+
+export const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Key builders for one cluster. */
+export function clusterKeys(cluster: string) {
+  if (!CLUSTER_NAME.test(cluster)) throw new Error(`cluster name "${cluster}" must be 1-64 letters, digits, "_", "-" or "."`);
+  const prefix = `${ROOT_PREFIX}${cluster}/`;
+  return {
+    prefix,
+    config: `${prefix}config`,
+    slotmap: `${prefix}slotmap`,
+    nodesPrefix: `${prefix}nodes/`,
+    node: (nodeId: string) => `${prefix}nodes/${nodeId}`,
+    shardsPrefix: `${prefix}shards/`,
+    primary: (shardId: number) => `${prefix}shards/${shardId}/primary`,
+    resign: (shardId: number) => `${prefix}shards/${shardId}/resign`,
+    namespacesPrefix: `${prefix}namespaces/`,
+    namespace: (ns: string) => `${prefix}namespaces/${ns}`,
+    hotkeysPrefix: `${prefix}hotkeys/`,
+    hotkey: (ns: string, key: string) => `${prefix}hotkeys/${ns}/${encodeURIComponent(key)}`,
+    migration: (id: string) => `${prefix}migrations/${id}`,
+  };
+}
+export type ClusterKeys = ReturnType<typeof clusterKeys>;
+
+const hostPort = z.string().regex(/^[A-Za-z0-9_.-]+:\d{1,5}$/, 'expected host:port');
+const shardId = z.number().int().min(0).max(1023);
+
+export const ClusterConfigSchema = z.object({
+  slots: z.literal(SLOT_COUNT),
+  shards: z.number().int().min(1).max(1024),
+  replicas: z.number().int().min(0).max(8),
+  leaseTtlSeconds: z.number().int().min(1).max(60),
+  createdAt: z.number(),
+});
+export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
+
+export const SlotMapSchema = z
+  .object({
+    epoch: z.number().int().min(1),
+    ranges: z.array(z.tuple([z.number().int().min(0), z.number().int().max(SLOT_COUNT - 1), shardId])).min(1),
+  })
+  .superRefine((map, ctx) => {
+    const sorted = [...map.ranges].sort((a, b) => a[0] - b[0]);
+    let next = 0;
+    for (const [from, to] of sorted) {
+      if (from !== next || to < from) {
+        ctx.addIssue({ code: 'custom', message: `slot ranges must cover 0-${SLOT_COUNT - 1} without gaps or overlaps (problem at slot ${next})` });
+        return;
+      }
+      next = to + 1;
+    }
+    if (next !== SLOT_COUNT) ctx.addIssue({ code: 'custom', message: `slot ranges end at ${next - 1}, not ${SLOT_COUNT - 1}` });
+  });
+export type SlotMap = z.infer<typeof SlotMapSchema>;
+
+export const NodeRecordSchema = z.object({
+  addr: hostPort,
+  adminAddr: hostPort.optional(),
+  shardId,
+  zone: z.string().max(64).default(''),
+  startedAt: z.number().optional(),
+});
+export type NodeRecord = z.infer<typeof NodeRecordSchema>;
+
+export const PrimaryRecordSchema = z.object({ nodeId: z.string().min(1).max(128), addr: hostPort });
+export type PrimaryRecord = z.infer<typeof PrimaryRecordSchema>;
+
+export const ResignRequestSchema = z.object({ epoch: z.number().int().min(1), requestedAt: z.number() });
+export type ResignRequest = z.infer<typeof ResignRequestSchema>;
+
+export const NamespacePolicySchema = z.object({
+  defaultTtlSeconds: z.number().int().min(0).max(10 * 365 * 86400).optional(),
+  maxItemBytes: z.number().int().min(1).max(64 * 1024 * 1024).optional(),
+  quotaBytes: z.number().int().min(1).optional(),
+  eviction: z.enum(['lru', 'lfu']).optional(),
+  writeAck: z.enum(['primary', 'replica']).optional(),
+  readPreference: z.enum(['primary', 'replica']).optional(),
+  ttlJitterPct: z.number().min(0).max(100).optional(),
+  origin: z.string().url().optional(),
+});
+export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
+
+export const HotKeyRuleSchema = z
+  .object({
+    mode: z.enum(['near-cache', 'replica-spread', 'copies']),
+    copies: z.number().int().min(2).max(16).optional(),
+    ttlMs: z.number().int().min(1).max(60_000).optional(),
+    expiresAt: z.number().optional(),
+    source: z.enum(['operator', 'auto']).default('operator'),
+  })
+  .refine((r) => r.mode !== 'copies' || r.copies !== undefined, { message: 'mode "copies" needs copies (2-16)' });
+export type HotKeyRule = z.infer<typeof HotKeyRuleSchema>;
+
+/** Namespace names as the wire accepts them. */
+export const NamespaceNameSchema = z.string().regex(NAMESPACE_PATTERN, 'namespace must be 1-64 letters, digits, "_", "-" or "."');
+export const CacheKeySchema = z.string().min(1).max(Limits.MAX_KEY_LENGTH);
+
+/** Parses JSON text with a schema; returns the record or a readable reason. */
+export function parseRecord<T>(schema: z.ZodType<T>, text: string): { ok: true; value: T } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not valid JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, reason: result.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ') };
+}
+
+/** An even slot map: `shards` contiguous ranges of nearly equal size. */
+export function evenSlotMap(shards: number, epoch = 1): SlotMap {
+  const ranges: Array<[number, number, number]> = [];
+  for (let s = 0; s < shards; s++) {
+    const from = Math.floor((s * SLOT_COUNT) / shards);
+    const to = Math.floor(((s + 1) * SLOT_COUNT) / shards) - 1;
+    ranges.push([from, to, s]);
+  }
+  return { epoch, ranges };
+}

@@ -1,0 +1,125 @@
+import { SLOT_COUNT } from '../slot';
+import {
+  ClusterConfigSchema, HotKeyRuleSchema, NamespacePolicySchema, NodeRecordSchema, PrimaryRecordSchema, ResignRequestSchema,
+  SlotMapSchema, parseRecord, type ClusterConfig, type ClusterKeys, type HotKeyRule, type NamespacePolicy, type NodeRecord,
+  type ResignRequest, type SlotMap,
+} from './schema';
+
+/** One key-value of the cluster prefix as read from etcd. */
+export interface TopologyKv {
+  key: string;
+  value: string;
+  createRevision: number;
+  modRevision: number;
+  /** Lease the key is attached to; absent or '0' when none. */
+  lease?: string;
+}
+
+/** The shard's elected primary; `epoch` is the create revision of its primary key (fencing token). */
+export interface ShardPrimary {
+  nodeId: string;
+  addr: string;
+  epoch: number;
+}
+
+export interface ShardView {
+  shardId: number;
+  primary?: ShardPrimary;
+  /** Live nodes of the shard other than the primary, sorted by id. */
+  replicas: string[];
+  resign?: ResignRequest;
+}
+
+/**
+ * An immutable view of a cluster's topology at one etcd revision. Request paths read it; nothing
+ * in it awaits etcd. `slotShard[slot]` is the shard that owns each slot (-1 when no slot map).
+ */
+export interface TopologySnapshot {
+  revision: number;
+  config?: ClusterConfig;
+  slotMap?: SlotMap;
+  slotShard: Int16Array;
+  nodes: ReadonlyMap<string, NodeRecord>;
+  /** Nodes whose registration is attached to a lease (a live node keeps it alive). */
+  liveNodes: ReadonlySet<string>;
+  shards: ReadonlyMap<number, ShardView>;
+  namespaces: ReadonlyMap<string, NamespacePolicy>;
+  /** Hot-key rules by `namespace + "\n" + key`. */
+  hotkeys: ReadonlyMap<string, HotKeyRule & { namespace: string; key: string }>;
+  /** Keys whose value failed validation, with the reason (reported, never used). */
+  invalid: ReadonlyArray<{ key: string; reason: string }>;
+}
+
+/** Builds a snapshot from every key-value under the cluster prefix. Pure. */
+export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revision: number): TopologySnapshot {
+  const nodes = new Map<string, NodeRecord>();
+  const liveNodes = new Set<string>();
+  const primaries = new Map<number, ShardPrimary>();
+  const resigns = new Map<number, ResignRequest>();
+  const namespaces = new Map<string, NamespacePolicy>();
+  const hotkeys = new Map<string, HotKeyRule & { namespace: string; key: string }>();
+  const invalid: Array<{ key: string; reason: string }> = [];
+  let config: ClusterConfig | undefined;
+  let slotMap: SlotMap | undefined;
+
+  for (const kv of kvs) {
+    const rel = kv.key.slice(keys.prefix.length);
+    const parts = rel.split('/');
+    const take = <T>(schema: Parameters<typeof parseRecord<T>>[0], use: (value: T) => void): void => {
+      const parsed = parseRecord(schema, kv.value);
+      if (parsed.ok) use(parsed.value);
+      else invalid.push({ key: kv.key, reason: parsed.reason });
+    };
+    if (rel === 'config') take(ClusterConfigSchema, (v) => (config = v));
+    else if (rel === 'slotmap') take(SlotMapSchema, (v) => (slotMap = v));
+    else if (parts[0] === 'nodes' && parts.length === 2) {
+      take(NodeRecordSchema, (v) => nodes.set(parts[1], v));
+      if (kv.lease && kv.lease !== '0') liveNodes.add(parts[1]);
+    }
+    else if (parts[0] === 'shards' && parts.length === 3 && /^\d+$/.test(parts[1])) {
+      const shardId = Number(parts[1]);
+      if (parts[2] === 'primary') take(PrimaryRecordSchema, (v) => primaries.set(shardId, { ...v, epoch: kv.createRevision }));
+      else if (parts[2] === 'resign') take(ResignRequestSchema, (v) => resigns.set(shardId, v));
+    } else if (parts[0] === 'namespaces' && parts.length === 2) take(NamespacePolicySchema, (v) => namespaces.set(parts[1], v));
+    else if (parts[0] === 'hotkeys' && parts.length === 3) {
+      const key = safeDecode(parts[2]);
+      take(HotKeyRuleSchema, (v) => hotkeys.set(`${parts[1]}\n${key}`, { ...v, namespace: parts[1], key }));
+    }
+  }
+  return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, invalid };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function slotTable(slotMap: SlotMap | undefined): Int16Array {
+  const table = new Int16Array(SLOT_COUNT).fill(-1);
+  for (const [from, to, shard] of slotMap?.ranges ?? []) table.fill(shard, from, to + 1);
+  return table;
+}
+
+function shardViews(
+  config: ClusterConfig | undefined,
+  nodes: ReadonlyMap<string, NodeRecord>,
+  primaries: ReadonlyMap<number, ShardPrimary>,
+  resigns: ReadonlyMap<number, ResignRequest>,
+): Map<number, ShardView> {
+  const shards = new Map<number, ShardView>();
+  const view = (shardId: number): ShardView => {
+    let v = shards.get(shardId);
+    if (!v) shards.set(shardId, (v = { shardId, primary: primaries.get(shardId), replicas: [], resign: resigns.get(shardId) }));
+    return v;
+  };
+  for (let s = 0; s < (config?.shards ?? 0); s++) view(s);
+  for (const shardId of primaries.keys()) view(shardId);
+  for (const [nodeId, node] of [...nodes].sort(([a], [b]) => a.localeCompare(b))) {
+    const v = view(node.shardId);
+    if (v.primary?.nodeId !== nodeId) v.replicas.push(nodeId);
+  }
+  return new Map([...shards].sort(([a], [b]) => a - b));
+}

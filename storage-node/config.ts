@@ -1,0 +1,147 @@
+import os from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
+import { Limits } from '../shared/protocol';
+import { CLUSTER_NAME } from '../shared/topology/schema';
+
+/** Cluster mode settings; absent when the node runs standalone (no `--etcd`). */
+export interface ClusterConfig {
+  /** `host:port[,host:port...]`. */
+  etcd: string;
+  cluster: string;
+  shardId: number;
+  /** Undefined: `<advertise-host>-<port>` once the port is known. */
+  nodeId?: string;
+  zone: string;
+  /** Undefined: the cluster config's `leaseTtlSeconds` in etcd, else 3. */
+  leaseTtlSeconds?: number;
+  stepDownMarginMs: number;
+  advertiseHost: string;
+}
+
+/** Validated configuration of a storage node. */
+export interface NodeConfig {
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  maxMemory: number;
+  maxItemBytes: number;
+  eviction: 'lru' | 'lfu';
+  evictionSamples: number;
+  maxFrameBytes: number;
+  maxPendingReplyBytes: number;
+  idleTimeoutMs: number;
+  sweepIntervalMs: number;
+  sweepBudgetMs: number;
+  logLevel: string;
+  cluster?: ClusterConfig;
+}
+
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** `host:port[,host:port...]` of etcd; empty (for example `SHARDCACHE_ETCD=`) means none. */
+function parseEndpoints(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  return text.split(',').map((part) => parseHostPort(part)).join(',');
+}
+
+/** A name of letters, digits, `_`, `.`, `-`, at most `max` long (`min` 0 allows empty). */
+function namePattern(what: string, min: number, max: number): (text: string) => string {
+  return (text: string) => {
+    if (text.length < min || text.length > max || (text.length > 0 && !NAME.test(text))) {
+      throw new InvalidArgumentError(`expected a ${what} of ${min}-${max} letters, digits, "_", "." or "-"`);
+    }
+    return text;
+  };
+}
+
+function clusterName(text: string): string {
+  if (!CLUSTER_NAME.test(text)) throw new InvalidArgumentError('expected a cluster name of 1-64 letters, digits, "_", "." or "-"');
+  return text;
+}
+
+/** Host name of this machine for `--advertise-host` when the node listens on every interface. */
+function defaultAdvertiseHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return host;
+  const name = os.hostname();
+  return NAME.test(name) ? name : '127.0.0.1';
+}
+
+/** The cluster mode flags (`--etcd` and what goes with it). */
+function addClusterOptions(program: Command, opt: (flags: string, env: string, description: string) => Option): Command {
+  return program
+    .addOption(new Option('--etcd <host:port,...>', 'etcd endpoints; without it the node runs standalone').env('SHARDCACHE_ETCD').argParser(parseEndpoints))
+    .addOption(new Option('--cluster <name>', 'cluster name (etcd prefix /shardcache/<name>/)').env('SHARDCACHE_CLUSTER').argParser(clusterName).default('default'))
+    .addOption(opt('--shard <n>', 'SHARD', 'shard this node serves (required with --etcd)').argParser(intIn(0, 1023)))
+    .addOption(opt('--node-id <id>', 'ID', 'node id in etcd (default <advertise-host>-<port>)').argParser(namePattern('node id', 1, 128)))
+    .addOption(opt('--zone <zone>', 'ZONE', 'failure zone, for placement').argParser(namePattern('zone', 0, 64)).default(''))
+    .addOption(opt('--lease-ttl <seconds>', 'LEASE_TTL', 'lease TTL (default: the cluster config in etcd, else 3)').argParser(intIn(1, 60)))
+    .addOption(opt('--step-down-margin-ms <ms>', 'STEP_DOWN_MARGIN_MS', 'a primary stops taking writes this long before its lease could expire').argParser(intIn(0, 30_000)).default(500))
+    .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)));
+}
+
+/**
+ * Reads flags, falling back to SHARDCACHE_NODE_* environment variables (SHARDCACHE_ETCD and
+ * SHARDCACHE_CLUSTER for the two the other programs share), then defaults. A bad value exits with
+ * status 1 and a message naming the flag and what it accepts.
+ */
+export function parseNodeConfig(argv: readonly string[]): NodeConfig {
+  const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(`SHARDCACHE_NODE_${env}`);
+  const program = new Command('storage-node')
+    .description('shardcache storage node: an in-memory store served over the frame protocol')
+    .addOption(opt('--host <host>', 'HOST', 'address to listen on').default('127.0.0.1'))
+    .addOption(opt('--port <port>', 'PORT', 'frame protocol port (0 = any free port)').argParser(parsePort).default(7000))
+    .addOption(opt('--admin-host <host>', 'ADMIN_HOST', 'address of the admin HTTP port').default('127.0.0.1'))
+    .addOption(opt('--admin-port <port>', 'ADMIN_PORT', 'admin HTTP port for /metrics and /healthz (0 = any)').argParser(parsePort).default(9200))
+    .addOption(opt('--max-memory <bytes>', 'MAX_MEMORY', 'memory limit for cached data, e.g. 512mb').argParser(parseBytes).default(256 * 1024 ** 2, '256mb'))
+    .addOption(opt('--max-item-bytes <bytes>', 'MAX_ITEM_BYTES', 'default largest item (key + value)').argParser(parseBytes).default(1024 ** 2, '1mb'))
+    .addOption(opt('--eviction <policy>', 'EVICTION', 'default eviction policy: lru or lfu').argParser(oneOf('lru', 'lfu')).default('lru'))
+    .addOption(opt('--eviction-samples <n>', 'EVICTION_SAMPLES', 'entries sampled per eviction').argParser(intIn(1, 64)).default(5))
+    .addOption(opt('--max-frame-bytes <bytes>', 'MAX_FRAME_BYTES', 'largest request frame accepted').argParser(parseBytes).default(Limits.DEFAULT_MAX_FRAME_BYTES, '16mb'))
+    .addOption(opt('--max-pending-reply-bytes <bytes>', 'MAX_PENDING_REPLY_BYTES', 'unread reply bytes per connection before reading pauses').argParser(parseBytes).default(4 * 1024 ** 2, '4mb'))
+    .addOption(opt('--idle-timeout-ms <ms>', 'IDLE_TIMEOUT_MS', 'close connections idle this long (0 = never)').argParser(intIn(0, 86_400_000)).default(0))
+    .addOption(opt('--sweep-interval-ms <ms>', 'SWEEP_INTERVAL_MS', 'period of the active expiry sweep').argParser(intIn(1, 60_000)).default(100))
+    .addOption(opt('--sweep-budget-ms <ms>', 'SWEEP_BUDGET_MS', 'time budget of one sweep').argParser(intIn(1, 1000)).default(3))
+    .addOption(opt('--log-level <level>', 'LOG_LEVEL', 'log level').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'))
+    .allowExcessArguments(false);
+  addClusterOptions(program, opt).parse(argv, { from: 'user' });
+  const config = program.opts<Omit<NodeConfig, 'cluster'> & ClusterFlags>();
+  if (config.maxItemBytes > config.maxMemory) program.error(`error: --max-item-bytes (${config.maxItemBytes}) cannot exceed --max-memory (${config.maxMemory})`);
+  if (config.maxFrameBytes < config.maxItemBytes + 4096) {
+    program.error(`error: --max-frame-bytes (${config.maxFrameBytes}) must leave room for an item of --max-item-bytes (${config.maxItemBytes}) plus 4kb`);
+  }
+  return withCluster(program, config);
+}
+
+/** Folds the cluster flags into `cluster` (absent without `--etcd`), checking how they combine. */
+function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & ClusterFlags): NodeConfig {
+  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, ...node } = config;
+  if (!etcd) {
+    if (shard !== undefined) program.error('error: --shard needs --etcd (a standalone node has no shard)');
+    return node;
+  }
+  if (shard === undefined) program.error('error: --shard <n> is required with --etcd');
+  if (leaseTtl !== undefined && stepDownMarginMs * 2 >= leaseTtl * 1000) {
+    program.error(`error: --step-down-margin-ms (${stepDownMarginMs}) must be under half of --lease-ttl (${leaseTtl * 1000} ms)`);
+  }
+  return {
+    ...node,
+    cluster: {
+      etcd, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
+      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host),
+    },
+  };
+}
+
+/** Flags as commander returns them, before they are folded into `cluster`. */
+interface ClusterFlags {
+  etcd?: string;
+  cluster: string;
+  shard?: number;
+  nodeId?: string;
+  zone: string;
+  leaseTtl?: number;
+  stepDownMarginMs: number;
+  advertiseHost?: string;
+}

@@ -1,0 +1,118 @@
+import { OpError, badRequest } from '../shared/errors';
+import { Op, Status } from '../shared/protocol';
+import type { EntryView, NamespacePolicy, Store } from './store';
+import type { ReplyWriter } from './reply-writer';
+import {
+  condArg, deltaArg, epochArg, flagsArg, keyArg, keysArg, namespaceArg, optionalTagArg, signedTtlArg, tagsArg, ttlArg,
+  valueArg, versionArg,
+} from './validate';
+
+/**
+ * Decides whether this node may take a write carrying `epoch` (the fencing token). Throws
+ * NOT_PRIMARY with the node's view `[epoch, primaryAddr]` when it may not.
+ */
+export interface WriteGate {
+  check(epoch: number): void;
+}
+
+/** A standalone node (no cluster) is the primary of epoch 0. */
+export const STANDALONE: WriteGate = {
+  check(epoch: number): void {
+    if (epoch !== 0) throw new OpError(Status.NOT_PRIMARY, `standalone node has epoch 0, the write carries epoch ${epoch}`, [0, null]);
+  },
+};
+
+export interface HandlerContext {
+  store: Store;
+  gate: WriteGate;
+  stats(): Record<string, unknown>;
+}
+
+type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
+
+const entryTuple = (e: EntryView | undefined): unknown[] | null => (e ? [e.value, e.version, e.expiresAt, e.flags] : null);
+
+function write(m: unknown[], ctx: HandlerContext): string {
+  ctx.gate.check(epochArg(m[2]));
+  return namespaceArg(m[3]);
+}
+
+/** One function per opcode: message in, reply written to `out`. Errors are thrown as OpError. */
+const HANDLERS: Record<number, Handler> = {
+  [Op.PING]: (m, _ctx, out) => out.message([m[0], Status.OK, 'PONG']),
+  [Op.STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.stats()]),
+  [Op.GET]: (m, ctx, out) => {
+    const e = ctx.store.read(namespaceArg(m[2]), keyArg(m[3]));
+    if (e) out.hit(m[0] as number, e.value, e.version, e.expiresAt, e.flags);
+    else out.status(m[0] as number, Status.MISS);
+  },
+  [Op.MGET]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.mget(namespaceArg(m[2]), keysArg(m[3])).map(entryTuple)]),
+  [Op.SET]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const result = ctx.store.set(ns, keyArg(m[4]), valueArg(m[5]), {
+      ttlMs: ttlArg(m[6]), flags: flagsArg(m[7]), cond: condArg(m[8]), ifVersion: versionArg(m[9]), tags: tagsArg(m[10]),
+    });
+    if (result) out.ok2(m[0] as number, result.version, result.expiresAt);
+    else out.status(m[0] as number, Status.NOT_STORED);
+  },
+  [Op.DELETE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.delete(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.INCR]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const r = ctx.store.incr(ns, keyArg(m[4]), deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    out.message([m[0], Status.OK, r.value, r.version]);
+  },
+  [Op.EXPIRE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.expire(write(m, ctx), keyArg(m[4]), signedTtlArg(m[5])) ? 1 : 0),
+  [Op.PERSIST]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.persist(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(namespaceArg(m[2]), keyArg(m[3]))),
+  [Op.EXISTS]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.exists(namespaceArg(m[2]), keysArg(m[3]))),
+  [Op.INVALIDATE]: (m, ctx, out) => {
+    ctx.store.invalidate(write(m, ctx), optionalTagArg(m[4]));
+    out.status(m[0] as number, Status.OK);
+  },
+  [Op.NS_POLICY]: (m, ctx, out) => {
+    ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));
+    out.status(m[0] as number, Status.OK);
+  },
+};
+
+function policyArg(value: unknown): NamespacePolicy {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('policy must be a map');
+  const { maxItemBytes, quotaBytes, eviction } = value as Record<string, unknown>;
+  const policy: NamespacePolicy = {};
+  const positive = (v: unknown, name: string): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badRequest(`${name} must be a positive whole number of bytes`);
+    return v;
+  };
+  if (maxItemBytes !== undefined) policy.maxItemBytes = positive(maxItemBytes, 'maxItemBytes');
+  if (quotaBytes !== undefined) policy.quotaBytes = positive(quotaBytes, 'quotaBytes');
+  if (eviction !== undefined) {
+    if (eviction !== 'lru' && eviction !== 'lfu') throw badRequest('eviction must be "lru" or "lfu"');
+    policy.eviction = eviction;
+  }
+  return policy;
+}
+
+/**
+ * Runs one request (its id already checked to be a non-negative integer) and writes its reply.
+ * Never throws: every failure becomes an error reply `[id, status, message, ...detail]`.
+ * Returns the reply status, for counters.
+ */
+export function handle(m: unknown[], ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
+  const handler = typeof m[1] === 'number' ? HANDLERS[m[1]] : undefined;
+  if (!handler) {
+    out.message([m[0], Status.UNKNOWN_OP, `unknown operation ${String(m[1])}`]);
+    return Status.UNKNOWN_OP;
+  }
+  try {
+    handler(m, ctx, out);
+    return Status.OK;
+  } catch (err) {
+    if (err instanceof OpError) {
+      out.message([m[0], err.status, err.message, ...err.detail]);
+      return err.status;
+    }
+    onInternalError(err);
+    out.message([m[0], Status.INTERNAL, 'internal error']);
+    return Status.INTERNAL;
+  }
+}

@@ -1,0 +1,98 @@
+import v8 from 'node:v8';
+import { createLogger, type Logger } from '../shared/log';
+import { OP_NAME } from '../shared/protocol';
+import { parseNodeConfig, type NodeConfig } from './config';
+import { Store } from './store';
+import { FrameServer } from './server';
+import { STANDALONE, type WriteGate } from './handlers';
+import { createNodeMetrics } from './metrics';
+import { AdminServer } from './admin';
+import { ClusterMember, NOT_JOINED } from './cluster';
+
+/** Who the node is, for STATS, /healthz and the ready line. */
+interface Identity {
+  role: string;
+  epoch: number;
+  nodeId: string;
+  shardId: number | null;
+  primary: string | null;
+}
+
+function warnAboutHeap(config: NodeConfig, log: Logger): void {
+  const heapLimit = v8.getHeapStatistics().heap_size_limit;
+  if (config.maxMemory > heapLimit * 0.6) {
+    log.warn({ maxMemory: config.maxMemory, heapLimit }, 'max-memory is above 60% of the V8 heap limit; start node with --max-old-space-size to match');
+  }
+}
+
+/** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
+function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, log: Logger): ClusterMember | null {
+  const cluster = config.cluster;
+  if (!cluster) return null;
+  const member = new ClusterMember(
+    {
+      etcd: cluster.etcd, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
+      stepDownMarginMs: cluster.stepDownMarginMs, addr, adminAddr, startedAt: Date.now(),
+    },
+    log.child({ component: 'storage-node:cluster' }),
+  );
+  member.start();
+  return member;
+}
+
+/**
+ * Storage node program: store + frame server + admin port + expiry sweep, and in cluster mode
+ * (`--etcd`) membership, election and fencing. Clean shutdown on SIGTERM/SIGINT: stop taking
+ * writes, hand the primary role over and leave etcd (bounded), close the servers, exit 0.
+ */
+async function main(): Promise<void> {
+  const config = parseNodeConfig(process.argv.slice(2));
+  const log = createLogger('storage-node', config.logLevel);
+  warnAboutHeap(config, log);
+  const store = new Store({
+    maxMemoryBytes: config.maxMemory,
+    defaultMaxItemBytes: config.maxItemBytes,
+    defaultEviction: config.eviction,
+    evictionSamples: config.evictionSamples,
+  });
+  const startedAt = Date.now();
+  let gate: WriteGate = config.cluster ? NOT_JOINED : STANDALONE;
+  const cluster = config.cluster;
+  let identity = (): Identity => ({ role: cluster ? 'replica' : 'standalone', epoch: 0, nodeId: cluster?.nodeId ?? '', shardId: cluster?.shardId ?? null, primary: null });
+  let server: FrameServer;
+  const stats = (): Record<string, unknown> => {
+    const c = server.counters;
+    const ops: Record<string, number> = {};
+    for (const [code, name] of Object.entries(OP_NAME)) ops[name] = c.ops[Number(code)];
+    return { ...store.stats(), ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
+  };
+  server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats }, config, log.child({ component: 'storage-node:server' }));
+  const admin = new AdminServer({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
+  const port = await server.listen(config.port, config.host);
+  const adminPort = await admin.listen(config.adminPort, config.adminHost);
+  const sweep = setInterval(() => store.sweep(config.sweepBudgetMs), config.sweepIntervalMs);
+
+  const host = config.cluster?.advertiseHost ?? config.host;
+  const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
+  const member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, log);
+  const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
+  identity = member ? () => member.stats() : () => standalone;
+  if (member) gate = member.role;
+  log.info({ event: 'ready', host: config.host, port, adminPort, maxMemory: config.maxMemory, nodeId, shard: config.cluster?.shardId ?? null }, 'storage node ready');
+
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'shutting down');
+    clearInterval(sweep);
+    await member?.stop();
+    await Promise.all([server.close(), admin.close()]);
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`storage-node: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,151 @@
+import net from 'node:net';
+import { encodeFrame, FrameDecoder } from '../shared/frame';
+import { ReplyWriter } from './reply-writer';
+import { ProtocolError } from '../shared/errors';
+import { Status } from '../shared/protocol';
+import type { Logger } from '../shared/log';
+import { handle, type HandlerContext } from './handlers';
+
+export interface ServerOptions {
+  maxFrameBytes: number;
+  /** Reply bytes a connection may leave unread before the node stops reading its requests. */
+  maxPendingReplyBytes: number;
+  /** Longest a connection may stay idle before it is closed; 0 keeps it forever. */
+  idleTimeoutMs: number;
+}
+
+/** Replies are handed to the socket early once this many bytes are waiting (large values). */
+const FLUSH_BYTES = 256 * 1024;
+
+/** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
+export class ServerCounters {
+  connections = 0;
+  connectionsTotal = 0;
+  protocolErrors = 0;
+  /** Requests by opcode. */
+  readonly ops = new Float64Array(256);
+  /** Error replies by status. */
+  readonly statuses = new Float64Array(32);
+}
+
+/**
+ * The storage node's frame server.
+ *
+ *   socket 'data' ─► FrameDecoder ─► handle() per frame ─► ReplyWriter ─► one socket.write
+ *
+ * Requests on one connection run in arrival order and are answered in that order; all replies a
+ * chunk produces are encoded into one region of a shared slab and leave in one write (large
+ * replies are handed over every 256 KiB). When a client does not read its replies and they pass
+ * `maxPendingReplyBytes`, the decoder holds the rest of the input and the socket stops reading
+ * until it drains: a small request with a large reply cannot make the node buffer without bound.
+ * A malformed frame gets an error frame with id 0 and the connection is closed; other
+ * connections are unaffected.
+ */
+export class FrameServer {
+  readonly counters = new ServerCounters();
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #ctx: HandlerContext;
+  readonly #options: ServerOptions;
+  readonly #log: Logger;
+  /** Shared by every connection: each flushes what it wrote before another one runs. */
+  readonly #out = new ReplyWriter();
+
+  constructor(ctx: HandlerContext, options: ServerOptions, log: Logger) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#log = log;
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ port, host, backlog: 4096 }, () => {
+        this.#server.off('error', reject);
+        resolve((this.#server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting, ends every connection after its pending replies, and resolves when all are gone. */
+  close(graceMs = 2000): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      for (const socket of this.#sockets) socket.end();
+      const timer = setTimeout(() => {
+        for (const socket of this.#sockets) socket.destroy();
+      }, graceMs);
+      timer.unref();
+    });
+  }
+
+  #accept(socket: net.Socket): void {
+    const counters = this.counters;
+    counters.connections++;
+    counters.connectionsTotal++;
+    this.#sockets.add(socket);
+    if (this.#options.idleTimeoutMs > 0) {
+      socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
+    }
+    const decoder = new FrameDecoder((message) => this.#onFrame(socket, message), this.#options.maxFrameBytes);
+    const feed = (input: () => boolean): void => {
+      let more: boolean;
+      try {
+        more = input();
+      } catch (err) {
+        this.#send(socket);
+        this.#refuse(socket, err);
+        return;
+      }
+      this.#send(socket);
+      if (more) return;
+      // The client is not reading its replies: stop reading its requests until it drains.
+      socket.pause();
+      socket.once('drain', () => {
+        feed(() => decoder.resume());
+        if (!decoder.holding && !socket.destroyed) socket.resume();
+      });
+    };
+    socket.on('data', (chunk: Buffer) => feed(() => decoder.push(chunk)));
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'connection error'));
+    socket.on('close', () => {
+      counters.connections--;
+      this.#sockets.delete(socket);
+      decoder.reset();
+    });
+  }
+
+  /** Handles one request; returns false to hold further input while replies back up. */
+  #onFrame(socket: net.Socket, message: unknown[]): boolean {
+    const id = message[0];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new ProtocolError('a request must start with a non-negative integer id');
+    }
+    const op = message[1];
+    if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
+    const status = handle(message, this.#ctx, this.#out, this.#onInternalError);
+    if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
+    if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
+    return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
+  }
+
+  /** Writes every reply produced for this socket's chunk in one call. */
+  #send(socket: net.Socket): void {
+    const replies = this.#out.flush();
+    if (replies && !socket.destroyed) socket.write(replies);
+  }
+
+  readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');
+
+  #refuse(socket: net.Socket, err: unknown): void {
+    this.counters.protocolErrors++;
+    const message = err instanceof ProtocolError ? err.message : 'protocol error';
+    if (!(err instanceof ProtocolError)) this.#log.error({ err }, 'unexpected error decoding a frame');
+    this.#log.warn({ remote: socket.remoteAddress, reason: message }, 'closing connection after a protocol error');
+    socket.write(encodeFrame([0, Status.PROTOCOL_ERROR, message]));
+    socket.end();
+    socket.pause();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+}

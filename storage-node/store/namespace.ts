@@ -1,0 +1,65 @@
+import type { EvictionPool } from './eviction-pool';
+import { IdSet } from './id-set';
+import type { EvictionPolicy } from './types';
+
+/** Most keys one namespace holds: a V8 `Map` throws past 2^24 entries. */
+export const MAX_NAMESPACE_KEYS = 2 ** 24;
+
+/** A namespace's resolved policy; `quotaBytes` 0 = no quota. */
+export interface ResolvedPolicy {
+  maxItemBytes: number;
+  quotaBytes: number;
+  eviction: EvictionPolicy;
+}
+
+/**
+ * One namespace: its keys, members, bytes, policy and invalidation watermarks.
+ *
+ * Guards: `map` (key -> id) and `members` hold the same ids; `bytes` is the sum of their
+ * accounted sizes. `watermark` and `tagWatermarks` are versions: an entry whose version is at or
+ * below the namespace watermark, or below the watermark of one of its tags, is invisible.
+ * `reclaimCursor` >= 0 while the sweep still has to walk `members` (top down) for invisible
+ * entries left by the last invalidation.
+ */
+export class Namespace {
+  /** Key -> entry id; the only place a key string is held besides the entry table. */
+  readonly map = new Map<string, number>();
+  /** Ids of the namespace's entries, for O(1) sampling and the reclaim walk. */
+  readonly members = new IdSet();
+  bytes = 0;
+  maxItemBytes: number;
+  quotaBytes: number;
+  eviction: EvictionPolicy;
+  /** `eviction === 'lfu'`, read on every hit. */
+  lfu: boolean;
+  watermark = 0;
+  readonly tagWatermarks = new Map<string, number>();
+  reclaimCursor = -1;
+  /** Eviction candidates when this namespace is evicted alone (quota); created on demand. */
+  pool: EvictionPool | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly index: number,
+    policy: ResolvedPolicy,
+  ) {
+    this.maxItemBytes = policy.maxItemBytes;
+    this.quotaBytes = policy.quotaBytes;
+    this.eviction = policy.eviction;
+    this.lfu = policy.eviction === 'lfu';
+  }
+
+  /** Applies a new policy; scored candidates are dropped when the eviction policy changes. */
+  applyPolicy(policy: ResolvedPolicy): void {
+    if (policy.eviction !== this.eviction) this.pool?.clear();
+    this.maxItemBytes = policy.maxItemBytes;
+    this.quotaBytes = policy.quotaBytes;
+    this.eviction = policy.eviction;
+    this.lfu = policy.eviction === 'lfu';
+  }
+
+  /** True when the namespace holds more than its quota. */
+  overQuota(): boolean {
+    return this.quotaBytes > 0 && this.bytes > this.quotaBytes;
+  }
+}

@@ -1,0 +1,338 @@
+import { badRequest, OpError } from '../../shared/errors';
+import { KEEP_TTL, SetCond, Status } from '../../shared/protocol';
+import { Evictor } from './evictor';
+import { addInt64, notInteger, parseInt64, toDelta } from './int64';
+import { entrySize, Keyspace, Removal } from './keyspace';
+import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
+import { sweep } from './sweep';
+import type {
+  EntryView,
+  NamespacePolicy,
+  RawEntry,
+  NamespaceStats,
+  SetOptions,
+  StoreListener,
+  StoreOptions,
+  StoreStats,
+  SweepResult,
+  WriteResult,
+} from './types';
+import {
+  checkExpireTtl,
+  checkKey,
+  checkTtl,
+  checkValue,
+  parseSetOptions,
+  resolveOptions,
+  resolvePolicy,
+} from './validate';
+import { bytesToString, stringToBytes } from './value-codec';
+
+/**
+ * The storage node's cache engine: pure (no sockets, timers or etcd), clock and randomness
+ * injected, O(1) per key.
+ *
+ *   Store ── ops, argument checks, room-making ──► Keyspace ── entry table (columns by id)
+ *     │                                              ├─ per-namespace Map<key, id> + member set
+ *     ├─ Evictor (sampled LRU/LFU, pools) ──────────►├─ TTL id set
+ *     └─ sweep (active expiry, reclaim walk) ───────►└─ counters, watermarks
+ *
+ * Versions: one store-wide counter; every successful mutation gives the entry the next value,
+ * which is its CAS token. The "generation numbers" of namespace- and tag-wide invalidation are
+ * the same counter used as a watermark: `invalidate(ns)` records the current counter for the
+ * namespace and `invalidate(ns, tag)` for the (namespace, tag); an entry whose version is at or
+ * below the watermark of its namespace or of one of its tags is invisible (missing for every
+ * operation), and later writes are above it. Invalidation is O(1); invisible entries are
+ * reclaimed on access, by the sweep's walk, and first when met by eviction sampling.
+ *
+ * Expiry: an entry is expired when `now >= expiresAt`; it is removed on access and by `sweep`.
+ * Reads that only look (`exists`, `ttl`) neither count hits nor refresh recency.
+ *
+ * Access metadata: every hit or write moves a logical access clock (LRU order survives a frozen
+ * clock); the Redis LFU counter is kept up only in namespaces that evict by LFU, which spares
+ * LRU namespaces a clock read and a random draw per hit.
+ */
+export class Store {
+  private readonly ks: Keyspace;
+  private readonly evictor: Evictor;
+  private readonly now: () => number;
+  private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
+
+  constructor(options: StoreOptions, listener?: StoreListener) {
+    const resolved = resolveOptions(options);
+    this.ks = new Keyspace(resolved, listener);
+    this.evictor = new Evictor(this.ks);
+    this.now = resolved.now;
+  }
+
+  /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
+  get(ns: string, key: string): EntryView | undefined {
+    const raw = this.read(ns, key);
+    if (raw === undefined) return undefined;
+    return { value: stringToBytes(raw.value), version: raw.version, expiresAt: raw.expiresAt, flags: raw.flags };
+  }
+
+  /**
+   * `get` without copying the value: the value comes as the stored latin1 string (one char per
+   * byte), for a server that writes it straight into its reply buffer. The returned object is
+   * reused by the next call; read it at once.
+   */
+  read(ns: string, key: string): RawEntry | undefined {
+    const ks = this.ks;
+    const space = ks.byName.get(ns);
+    const id = space?.map.get(key);
+    if (space === undefined || id === undefined) {
+      ks.counters.misses++;
+      return undefined;
+    }
+    const table = ks.table;
+    const expiresAt = table.expiresAt[id];
+    const now = expiresAt !== 0 || space.lfu ? this.now() : 0;
+    if (ks.reclaimIfDead(id, space, now)) {
+      ks.counters.misses++;
+      return undefined;
+    }
+    ks.counters.hits++;
+    ks.touch(id, space, now);
+    const raw = this.raw;
+    raw.value = table.values[id] as string;
+    raw.version = table.version[id];
+    raw.expiresAt = expiresAt;
+    raw.flags = table.flags[id];
+    return raw;
+  }
+
+  /** `get` for each key, in order. */
+  mget(ns: string, keys: readonly string[]): (EntryView | undefined)[] {
+    const out: (EntryView | undefined)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = this.get(ns, keys[i]);
+    return out;
+  }
+
+  /**
+   * Writes `value` (copied). Returns undefined when the NX/XX condition is not met; throws
+   * VERSION_CONFLICT, TOO_LARGE, OVER_QUOTA, OUT_OF_MEMORY or BAD_REQUEST.
+   */
+  set(ns: string, key: string, value: Uint8Array, options?: SetOptions): WriteResult | undefined {
+    checkKey(key);
+    checkValue(value);
+    const o = parseSetOptions(options);
+    const ks = this.ks;
+    const space = ks.ensureNamespace(ns);
+    const itemBytes = key.length + value.byteLength;
+    const size = entrySize(key.length, value.byteLength, o.tagBytes);
+    this.checkFits(space, itemBytes, size);
+    const now = this.now();
+    const found = ks.lookup(space, key, now);
+    if (o.ifVersion !== 0) this.checkVersion(found, o.ifVersion);
+    if (o.cond === SetCond.NX ? found >= 0 : o.cond === SetCond.XX && found < 0) return undefined;
+    const table = ks.table;
+    let expiresAt = o.ttlMs > 0 ? now + o.ttlMs : 0;
+    if (o.ttlMs === KEEP_TTL && found >= 0) expiresAt = table.expiresAt[found];
+    const id = this.write(space, found, key, bytesToString(value), size, now);
+    table.flags[id] = o.flags;
+    ks.setTags(id, o.tags);
+    ks.setExpiry(id, expiresAt);
+    return { version: table.version[id], expiresAt };
+  }
+
+  /** Removes the key; true if it existed (and was visible). */
+  delete(ns: string, key: string): boolean {
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return false;
+    const id = this.ks.lookup(space, key, this.now());
+    if (id < 0) return false;
+    this.ks.remove(id, Removal.DELETED);
+    return true;
+  }
+
+  /**
+   * Adds `delta` to the signed 64-bit integer stored at the key (missing = 0, created with
+   * `ttlMsOnCreate` when > 0; an existing key keeps its expiry, flags and tags). Throws
+   * NOT_INTEGER or OVERFLOW.
+   */
+  incr(
+    ns: string,
+    key: string,
+    delta: number | bigint,
+    ttlMsOnCreate = 0,
+  ): { value: number | bigint; version: number } {
+    checkKey(key);
+    const d = toDelta(delta);
+    checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
+    const ks = this.ks;
+    const table = ks.table;
+    const space = ks.ensureNamespace(ns);
+    const now = this.now();
+    const found = ks.lookup(space, key, now);
+    const current = found < 0 ? 0 : parseInt64(table.values[found] as string);
+    if (current === undefined) throw notInteger();
+    const value = addInt64(current, d);
+    const text = String(value);
+    const size = entrySize(key.length, text.length, found < 0 ? 0 : table.tagBytes(found));
+    this.checkFits(space, key.length + text.length, size);
+    const id = this.write(space, found, key, text, size, now);
+    if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
+    return { value, version: table.version[id] };
+  }
+
+  /** Sets a TTL; `ttlMs <= 0` deletes the key (Redis). True if the key existed. */
+  expire(ns: string, key: string, ttlMs: number): boolean {
+    checkExpireTtl(ttlMs);
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return false;
+    const now = this.now();
+    const id = this.ks.lookup(space, key, now);
+    if (id < 0) return false;
+    if (ttlMs <= 0) {
+      this.ks.remove(id, Removal.DELETED);
+      return true;
+    }
+    this.ks.setExpiry(id, now + ttlMs);
+    this.ks.table.version[id] = this.ks.nextVersion();
+    return true;
+  }
+
+  /** Removes the key's TTL; true if it had one. */
+  persist(ns: string, key: string): boolean {
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return false;
+    const id = this.ks.lookup(space, key, this.now());
+    if (id < 0 || this.ks.table.expiresAt[id] === 0) return false;
+    this.ks.setExpiry(id, 0);
+    this.ks.table.version[id] = this.ks.nextVersion();
+    return true;
+  }
+
+  /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
+  ttl(ns: string, key: string): number {
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return -2;
+    const now = this.now();
+    const id = this.ks.lookup(space, key, now);
+    if (id < 0) return -2;
+    const expiresAt = this.ks.table.expiresAt[id];
+    return expiresAt === 0 ? -1 : expiresAt - now;
+  }
+
+  /** How many of `keys` exist; a key named twice counts twice (Redis). */
+  exists(ns: string, keys: readonly string[]): number {
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return 0;
+    const now = this.now();
+    let count = 0;
+    for (const key of keys) if (this.ks.lookup(space, key, now) >= 0) count++;
+    return count;
+  }
+
+  /** Hides every entry of the namespace written so far, or only those tagged `tag`. O(1). */
+  invalidate(ns: string, tag?: string): void {
+    const space = this.ks.byName.get(ns);
+    if (space === undefined) return;
+    if (tag !== undefined && tag !== null && typeof tag !== 'string') {
+      throw badRequest('tag must be a string');
+    }
+    this.ks.invalidate(space, tag ?? undefined);
+  }
+
+  /** Replaces the namespace's policy (absent fields take the store defaults). */
+  setNamespacePolicy(ns: string, policy: NamespacePolicy): void {
+    const ks = this.ks;
+    const resolved = resolvePolicy(policy, ks.options.defaultPolicy);
+    const space = ks.ensureNamespace(ns);
+    if (resolved.eviction !== space.eviction) this.evictor.reset();
+    space.applyPolicy(resolved);
+    ks.refreshQuota(space);
+  }
+
+  /** Active expiry and invalidation reclaim within `budgetMs` of the injected clock. */
+  sweep(budgetMs: number): SweepResult {
+    if (!(budgetMs >= 0)) throw badRequest(`budgetMs must be >= 0, got ${String(budgetMs)}`);
+    return sweep(this.ks, budgetMs);
+  }
+
+  /** Counters, gauges and per-namespace figures. */
+  stats(): StoreStats {
+    const ks = this.ks;
+    const namespaces = Object.create(null) as Record<string, NamespaceStats>;
+    for (const space of ks.namespaces) {
+      namespaces[space.name] = {
+        items: space.map.size,
+        bytes: space.bytes,
+        quotaBytes: space.quotaBytes,
+      };
+    }
+    return {
+      items: ks.table.live,
+      bytes: ks.bytes,
+      maxMemoryBytes: ks.options.maxMemoryBytes,
+      ...ks.counters,
+      namespaces,
+    };
+  }
+
+  /** Entries held, including invisible ones the sweep has not reclaimed yet. */
+  get size(): number {
+    return this.ks.table.live;
+  }
+
+  /** Makes room, then inserts (found < 0) or rewrites entry `found`; returns the entry id. */
+  private write(ns: Namespace, found: number, key: string, value: string, size: number, now: number): number {
+    const ks = this.ks;
+    if (found < 0 && ns.map.size >= MAX_NAMESPACE_KEYS) this.makeSlot(ns);
+    this.makeRoom(ns, size - (found < 0 ? 0 : ks.table.size[found]), found);
+    if (found < 0) return ks.insert(ns, key, value, size, now);
+    ks.rewrite(found, ns, value, size, now);
+    return found;
+  }
+
+  /** Evicts until `need` more bytes fit in the namespace quota and the memory limit. */
+  private makeRoom(ns: Namespace, need: number, protect: number): void {
+    if (need <= 0) return;
+    const ks = this.ks;
+    while (ns.quotaBytes > 0 && ns.bytes + need > ns.quotaBytes) {
+      if (!this.evictor.evictFrom(ns, protect, Removal.EVICTED_QUOTA)) {
+        throw new OpError(Status.OVER_QUOTA, `namespace ${ns.name} has no room for ${need} more bytes`);
+      }
+    }
+    while (ks.bytes + need > ks.options.maxMemoryBytes) {
+      if (!this.evictor.evictAny(protect)) {
+        throw new OpError(Status.OUT_OF_MEMORY, `no room for ${need} more bytes after eviction`);
+      }
+    }
+  }
+
+  /** A namespace at `MAX_NAMESPACE_KEYS` makes room for a new key as if it were at its quota. */
+  private makeSlot(ns: Namespace): void {
+    if (this.evictor.evictFrom(ns, -1, Removal.EVICTED_QUOTA)) return;
+    const message = `namespace ${ns.name} holds ${MAX_NAMESPACE_KEYS} keys, the most it can`;
+    throw new OpError(Status.OUT_OF_MEMORY, message);
+  }
+
+  /** Refuses an entry that could never fit, before anything is evicted for it. */
+  private checkFits(ns: Namespace, itemBytes: number, size: number): void {
+    if (itemBytes > ns.maxItemBytes) {
+      const limit = ns.maxItemBytes;
+      const message =
+        `item of ${itemBytes} bytes (key + value) exceeds the limit of ${limit} bytes ` +
+        `of namespace ${ns.name}`;
+      throw new OpError(Status.TOO_LARGE, message, [itemBytes, limit]);
+    }
+    if (ns.quotaBytes > 0 && size > ns.quotaBytes) {
+      const quota = ns.quotaBytes;
+      const message = `entry of ${size} bytes exceeds the quota of ${quota} bytes of namespace ${ns.name}`;
+      throw new OpError(Status.OVER_QUOTA, message, [size, quota]);
+    }
+    const max = this.ks.options.maxMemoryBytes;
+    if (size > max) {
+      const message = `entry of ${size} bytes exceeds the memory limit of ${max} bytes`;
+      throw new OpError(Status.OUT_OF_MEMORY, message, [size, max]);
+    }
+  }
+
+  private checkVersion(found: number, expected: number): void {
+    const current = found < 0 ? 0 : this.ks.table.version[found];
+    if (current === expected) return;
+    throw new OpError(Status.VERSION_CONFLICT, `version is ${current}, expected ${expected}`, [current]);
+  }
+}

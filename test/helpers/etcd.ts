@@ -1,0 +1,102 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const hasEtcd = (): boolean => spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * A private etcd server for one test file: its own data dir and free ports on loopback.
+ * `restart()` stops and starts it on the same ports and data, as an outage would.
+ */
+export class TestEtcd {
+  readonly dataDir: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  #child: ChildProcess | null = null;
+
+  private constructor(dataDir: string, clientPort: number, peerPort: number) {
+    this.dataDir = dataDir;
+    this.clientPort = clientPort;
+    this.peerPort = peerPort;
+  }
+
+  get endpoint(): string {
+    return `127.0.0.1:${this.clientPort}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  static async start(): Promise<TestEtcd> {
+    if (!hasEtcd()) throw new Error('etcd is not on the PATH: apt-get install -y etcd-server');
+    const etcd = new TestEtcd(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-etcd-')), await freePort(), await freePort());
+    await etcd.#launch();
+    return etcd;
+  }
+
+  async #launch(): Promise<void> {
+    const url = `http://127.0.0.1:${this.clientPort}`;
+    const child = spawn('etcd', [
+      '--name', 'test', '--data-dir', this.dataDir,
+      '--listen-client-urls', url, '--advertise-client-urls', url,
+      '--listen-peer-urls', `http://127.0.0.1:${this.peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${this.peerPort}`,
+      '--initial-cluster', `test=http://127.0.0.1:${this.peerPort}`,
+      '--log-level', 'error', '--logger', 'zap',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    this.#child = child;
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr}`);
+      try {
+        const res = await fetch(`${url}/health`);
+        if (res.ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`etcd did not become healthy: ${stderr}`);
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL); keeps the data dir. */
+  async halt(): Promise<void> {
+    const child = this.#child;
+    this.#child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restart(downMs = 0): Promise<void> {
+    await this.halt();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.#launch();
+  }
+
+  /** Stops the server and removes its data. */
+  async stop(): Promise<void> {
+    await this.halt();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,75 @@
+import type { Etcd3 } from 'etcd3';
+import { Op, Status } from '../../shared/protocol';
+import { SLOT_COUNT } from '../../shared/slot';
+import { connectEtcd } from '../../shared/topology/etcd';
+import { clusterKeys } from '../../shared/topology/schema';
+import { TestEtcd } from '../helpers/etcd';
+import { runProgram, startProgram, type Started } from '../helpers/process';
+import { startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+
+let etcd: TestEtcd;
+let client: Etcd3;
+
+beforeAll(async () => {
+  etcd = await TestEtcd.start();
+  client = connectEtcd(etcd.endpoint);
+});
+
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+});
+
+describe('storage node and etcd', () => {
+  test('bad cluster flags exit 1 with a message naming the flag', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--etcd', 'nohost'], /--etcd.*host:port/],
+      [['--etcd', etcd.endpoint], /--shard <n> is required with --etcd/],
+      [['--shard', '1'], /--shard needs --etcd/],
+      [['--etcd', etcd.endpoint, '--shard', '0', '--node-id', 'a/b'], /--node-id.*letters, digits/],
+      [['--etcd', etcd.endpoint, '--shard', '0', '--lease-ttl', '1', '--step-down-margin-ms', '500'], /under half of --lease-ttl/],
+      [['--etcd', etcd.endpoint, '--shard', '0', '--cluster', 'a b'], /--cluster.*cluster name/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runProgram('storage-node/main.js', ['--port', '0', '--admin-port', '0', ...args], { SHARDCACHE_ETCD: '' });
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
+  test('the lease TTL comes from the cluster config when --lease-ttl is not given', async () => {
+    await client.put(clusterKeys('ttl').config).value(JSON.stringify({ slots: SLOT_COUNT, shards: 1, replicas: 1, leaseTtlSeconds: 4, createdAt: Date.now() }));
+    const node = await startProgram('storage-node/main.js', ['--port', '0', '--admin-port', '0', '--etcd', etcd.endpoint, '--cluster', 'ttl', '--shard', '0']);
+    try {
+      const joined = await waitFor('joined', () => node.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'joined'), 10_000);
+      expect(joined.leaseTtl).toBe(4);
+      const record = await client.get(clusterKeys('ttl').node(node.ready.nodeId as string)).exec();
+      expect(record.kvs[0].lease).toBe(joined.leaseId);
+    } finally {
+      expect(await node.stop()).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  test('etcd down at start: ready anyway, serves reads, refuses writes; primary once etcd is up; SIGTERM without etcd still exits 0', async () => {
+    await etcd.halt();
+    const node = await startShardNode(etcd.endpoint, 'late', 0);
+    try {
+      expect((await node.conn.request(Op.GET, 'test', 'k'))[1]).toBe(Status.MISS);
+      expect((await node.set(0)).slice(1)).toEqual([Status.NOT_PRIMARY, expect.any(String), 0, null]);
+      expect(await node.stats()).toMatchObject({ role: 'replica', epoch: 0, primary: null });
+      await waitFor('a retry warning', () => node.proc.lines.some((l) => l.includes('cannot join the cluster yet')), 10_000);
+      await etcd.restart();
+      const stats = await waitFor('primary', async () => {
+        const s = await node.stats();
+        return s.role === 'primary' ? s : null;
+      }, 20_000, 100);
+      expect((await node.set(stats.epoch as number))[1]).toBe(Status.OK);
+      await etcd.halt();
+    } finally {
+      const t0 = Date.now();
+      expect(await node.close()).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(4000);
+      await etcd.restart();
+    }
+  }, 45_000);
+});
