@@ -8,6 +8,8 @@ import { STANDALONE, type WriteGate } from './handlers';
 import { createNodeMetrics } from './metrics';
 import { AdminServer } from './admin';
 import { ClusterMember, NOT_JOINED } from './cluster';
+import { NamespacePolicySync } from './cluster/namespace-policies';
+import { connectEtcd } from '../shared/topology/etcd';
 
 /** Who the node is, for STATS, /healthz and the ready line. */
 interface Identity {
@@ -78,12 +80,19 @@ async function main(): Promise<void> {
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => member.stats() : () => standalone;
   if (member) gate = member.role;
+  const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
+  const policies = policyClient && config.cluster
+    ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }))
+    : null;
+  policies?.start();
   log.info({ event: 'ready', host: config.host, port, adminPort, maxMemory: config.maxMemory, nodeId, shard: config.cluster?.shardId ?? null }, 'storage node ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
     clearInterval(sweep);
     await member?.stop();
+    await policies?.close();
+    policyClient?.close();
     await Promise.all([server.close(), admin.close()]);
     log.info('stopped');
     process.exit(0);
