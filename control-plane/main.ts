@@ -2,7 +2,7 @@ import { createLogger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
-import { ControlAdminServer } from './service/admin';
+import { createControlAdmin } from './service/admin';
 import { parseServiceConfig } from './service/config';
 import { createControlMetrics } from './service/metrics';
 import { topologyChanges } from './status/changes';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     onError: (err, during) => watchLog.warn({ err: err.message, during }, 'etcd unavailable; retrying'),
   });
   watcher.on('change', onSnapshot);
-  const admin = new ControlAdminServer({ status: () => current, registry: createControlMetrics(() => current) });
+  const admin = createControlAdmin({ status: () => current, registry: createControlMetrics(() => current) });
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   log.info({ event: 'ready', adminHost: config.adminHost, adminPort, cluster: config.cluster, etcd: config.etcd }, 'control plane ready');
   const started = watcher.start().then(

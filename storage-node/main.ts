@@ -6,7 +6,7 @@ import { Store } from './store';
 import { FrameServer } from './server';
 import { STANDALONE, type WriteGate } from './handlers';
 import { createNodeMetrics } from './metrics';
-import { AdminServer } from './admin';
+import { createNodeAdmin } from './admin';
 import { ClusterMember, NOT_JOINED } from './cluster';
 import { NamespacePolicySync } from './cluster/namespace-policies';
 import { connectEtcd } from '../shared/topology/etcd';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     return { ...store.stats(), ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
   };
   server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats }, config, log.child({ component: 'storage-node:server' }));
-  const admin = new AdminServer({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   const sweep = setInterval(() => store.sweep(config.sweepBudgetMs), config.sweepIntervalMs);
