@@ -115,12 +115,14 @@ describe('storage node failover', () => {
   });
 
   test('a node restarted on the same address takes its stale primary key back without waiting for the lease', async () => {
-    const [first] = await start('restart', 1);
+    // A lease far longer than the test: the node can only be primary again by removing its key.
+    const longLease = ['--lease-ttl', '30'];
+    const [first] = await start('restart', 1, longLease);
     const [, , epoch] = await electedOne([first]);
     first.proc.child.kill('SIGKILL');
     await close(first);
     const t0 = performance.now();
-    const [second] = await start('restart', 1, ['--port', String(first.port)]);
+    const [second] = await start('restart', 1, ['--port', String(first.port), ...longLease]);
     const [, , newEpoch] = await electedOne([second], 5000);
     const tookMs = performance.now() - t0;
     console.log(`restart on the same address: primary again ${tookMs.toFixed(0)} ms after the start`);
