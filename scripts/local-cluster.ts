@@ -36,6 +36,8 @@ interface RunnerConfig {
   nodeBasePort: number;
   nodeAdminBasePort: number;
   controlPort: number;
+  httpPort: number;
+  adminPort: number;
   leaseTtl: number;
   dataDir?: string;
   cluster: string;
@@ -74,6 +76,8 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(port('--node-base-port <port>', 'frame port of the first node; node i listens on base+i', 7000))
     .addOption(port('--node-admin-base-port <port>', 'admin port of the first node; node i uses base+i', 9200))
     .addOption(port('--control-port <port>', 'admin port of the control plane', 9300))
+    .addOption(port('--http-port <port>', 'client port of the proxy (HTTP/JSON and WebSocket /v1/ws)', 8080))
+    .addOption(port('--admin-port <port>', 'admin port of the proxy (/metrics, /healthz)', 9100))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of the nodes').argParser(intIn(1, 60)).default(3))
     .addOption(new Option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on exit)'))
     .addOption(new Option('--cluster <name>', 'cluster name').argParser(parseClusterName).default('default'))
@@ -110,6 +114,14 @@ function programSpecs(config: RunnerConfig, etcd: string): ProgramSpec[] {
     listens: `http://127.0.0.1:${config.controlPort}/ (status page, /v1/status, /metrics)`,
     ports: [[config.controlPort, '--control-port']],
     healthUrl: `http://127.0.0.1:${config.controlPort}/healthz`,
+  });
+  specs.push({
+    name: 'proxy',
+    script: 'proxy/main.js',
+    args: ['--etcd', etcd, '--cluster', config.cluster, '--http-port', `${config.httpPort}`, '--admin-port', `${config.adminPort}`],
+    listens: `http://127.0.0.1:${config.httpPort}/v1/cache, ws://127.0.0.1:${config.httpPort}/v1/ws, admin http://127.0.0.1:${config.adminPort}/metrics`,
+    ports: [[config.httpPort, '--http-port'], [config.adminPort, '--admin-port']],
+    healthUrl: `http://127.0.0.1:${config.adminPort}/healthz`,
   });
   return specs;
 }

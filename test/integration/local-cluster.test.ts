@@ -43,19 +43,27 @@ afterAll(async () => {
   for (const c of children) if (alive(c.pid)) process.kill(c.pid, 'SIGKILL');
 });
 
-test('npm start runner: 3 shards × 2 nodes and the control plane, failover, clean stop', async () => {
-  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 6 node ports, 6 admin ports.
-  const base = await freeRange(15);
-  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase] = [base, base + 1, base + 2, base + 3, base + 9];
+test('npm start runner: 3 shards × 2 nodes, the control plane and the proxy, failover, clean stop', async () => {
+  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 6 node ports, 6 admin ports, proxy client and admin.
+  const base = await freeRange(17);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort] = [base, base + 1, base + 2, base + 3, base + 9, base + 15, base + 16];
   const etcd = `127.0.0.1:${etcdPort}`;
   runner = await startProgram(RUNNER, [
     '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`,
     '--node-base-port', `${nodeBase}`, '--node-admin-base-port', `${adminBase}`, '--shards', '3', '--replicas', '1', '--lease-ttl', '2',
+    '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`,
   ], {}, 40_000);
   children = runner.ready.children as typeof children;
   const dataDir = runner.ready.dataDir as string;
-  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'shard0-b', 'shard1-a', 'shard1-b', 'shard2-a', 'shard2-b', 'control-plane']);
+  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'shard0-b', 'shard1-a', 'shard1-b', 'shard2-a', 'shard2-b', 'control-plane', 'proxy']);
   expect(runner.lines.join('\n')).toMatch(/^control-plane +\d+ +- +http:\/\/127\.0\.0\.1:\d+\//m);
+  expect(runner.lines.join('\n')).toMatch(new RegExp(`^proxy +\\d+ +- +http://127\\.0\\.0\\.1:${httpPort}/v1/cache`, 'm'));
+
+  // The proxy is healthy (the runner waited for its /healthz) and serves the cache.
+  expect((await fetch(`http://127.0.0.1:${proxyAdminPort}/healthz`)).status).toBe(200);
+  const put = await fetch(`http://127.0.0.1:${httpPort}/v1/cache/demo/hello`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":"world"}' });
+  expect(put.status).toBe(201);
+  expect(await (await fetch(`http://127.0.0.1:${httpPort}/v1/cache/demo/hello`)).json()).toMatchObject({ hit: true, value: 'world' });
 
   // Every shard gets a primary and a live replica.
   let doc: any;

@@ -1,0 +1,169 @@
+import WebSocket from 'ws';
+import { ShardcacheRequestError, decodeReply, encodeRequest, itemFrom, valueArg, type Item, type Op, type ReadPreference } from './protocol';
+
+export { ShardcacheRequestError, type Item, type ReadPreference } from './protocol';
+
+export interface SetOptions {
+  /** TTL in ms; omitted = the namespace's default TTL; 0 = never expires. */
+  ttlMs?: number;
+  /** Compare-and-set: write only if the entry's current version is this one (else VERSION_CONFLICT). */
+  ifVersion?: number;
+  tags?: string[];
+  /** Flags stored with a binary value (bit 0 is reserved for JSON). */
+  flags?: number;
+}
+
+export interface ConnectOptions {
+  /** Give up connecting after this long (default 10 s). */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (result: unknown[]) => void;
+  reject: (err: Error) => void;
+}
+
+const MAX_ID = 0xffffffff;
+
+/**
+ * A typed client of the proxy's WebSocket API (`ws://host:port/v1/ws`). Requests are pipelined:
+ * each gets an id, goes out at once, and its promise settles when the reply with that id arrives,
+ * in whatever order the proxy completes them. Owns: the socket and the map of pending ids; when
+ * the socket closes every pending request rejects with CONNECTION_CLOSED.
+ *
+ *   const c = await ShardcacheClient.connect('ws://127.0.0.1:8080/v1/ws');
+ *   await c.set('sessions', 'u:1', { name: 'ada' }, { ttlMs: 60_000 });
+ *   const item = await c.get<{ name: string }>('sessions', 'u:1'); // { hit: true, value: { name: 'ada' }, ... }
+ */
+export class ShardcacheClient {
+  readonly #socket: WebSocket;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed: Error | undefined;
+  /** Called with errors the proxy sent without a request id (a request it could not read). */
+  onUnmatchedError: ((err: ShardcacheRequestError) => void) | undefined;
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
+    socket.on('close', (code: number, reason: Buffer) => this.#fail(new ShardcacheRequestError('CONNECTION_CLOSED', `connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`)));
+    socket.on('error', (err: Error) => this.#fail(new ShardcacheRequestError('CONNECTION_CLOSED', `connection failed: ${err.message}`)));
+  }
+
+  /** Opens a connection; rejects when the proxy cannot be reached within `timeoutMs`. */
+  static connect(url: string, options: ConnectOptions = {}): Promise<ShardcacheClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false });
+      socket.binaryType = 'nodebuffer';
+      const onError = (err: Error): void => reject(new ShardcacheRequestError('CONNECTION_CLOSED', `cannot connect to ${url}: ${err.message}`));
+      socket.once('error', onError);
+      socket.once('open', () => {
+        socket.off('error', onError);
+        resolve(new ShardcacheClient(socket));
+      });
+    });
+  }
+
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  async get<T = unknown>(ns: string, key: string, options: { readPreference?: ReadPreference } = {}): Promise<Item<T>> {
+    const [item] = await this.#request('get', options.readPreference ? [ns, key, options.readPreference] : [ns, key]);
+    return itemFrom<T>(item);
+  }
+
+  /** Per-key results in the order of `keys`; a key whose shard failed carries its error. */
+  async mget<T = unknown>(ns: string, keys: readonly string[], options: { readPreference?: ReadPreference } = {}): Promise<Array<Item<T> | ShardcacheRequestError>> {
+    const [items] = await this.#request('mget', options.readPreference ? [ns, keys, options.readPreference] : [ns, keys]);
+    return (items as unknown[]).map((raw) => {
+      try {
+        return itemFrom<T>(raw);
+      } catch (err) {
+        return err as ShardcacheRequestError;
+      }
+    });
+  }
+
+  /** Stores bytes (Buffer/Uint8Array) as they are, any other value as JSON. */
+  async set(ns: string, key: string, value: unknown, options: SetOptions = {}): Promise<{ version: number; expiresAt: number | null }> {
+    const [version, expiresAt] = await this.#request('set', Object.keys(options).length ? [ns, key, valueArg(value), options] : [ns, key, valueArg(value)]);
+    return { version: version as number, expiresAt: expiresAt as number | null };
+  }
+
+  async delete(ns: string, key: string): Promise<boolean> {
+    return (await this.#request('delete', [ns, key]))[0] as boolean;
+  }
+
+  /** Adds `delta` (signed 64-bit); values beyond 2^53 come back as bigint. */
+  async incr(ns: string, key: string, delta: number | bigint = 1, options: { ttlMs?: number } = {}): Promise<{ value: number | bigint; version: number }> {
+    const [value, version] = await this.#request('incr', options.ttlMs === undefined ? [ns, key, delta] : [ns, key, delta, options.ttlMs]);
+    return { value: value as number | bigint, version: version as number };
+  }
+
+  /** Sets a TTL in ms (0 deletes the key); resolves whether the key existed. */
+  async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
+    return (await this.#request('expire', [ns, key, ttlMs]))[0] as boolean;
+  }
+
+  /** Invalidates a whole namespace, or only the entries carrying `tag`. */
+  async invalidate(ns: string, tag?: string): Promise<void> {
+    await this.#request('invalidate', tag === undefined ? [ns] : [ns, tag]);
+  }
+
+  async ping(): Promise<void> {
+    await this.#request('ping', []);
+  }
+
+  /** Closes the connection; pending requests reject with CONNECTION_CLOSED. */
+  close(): Promise<void> {
+    if (this.#socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.close(1000);
+    });
+  }
+
+  #request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    const id = this.#takeId();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#socket.send(encodeRequest(id, op, args), { binary: true });
+    });
+  }
+
+  #takeId(): number {
+    do {
+      this.#nextId = this.#nextId >= MAX_ID ? 1 : this.#nextId + 1;
+    } while (this.#pending.has(this.#nextId));
+    return this.#nextId;
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    let reply;
+    try {
+      if (!isBinary) throw new Error('the proxy sent a text message');
+      reply = decodeReply(data);
+    } catch (err) {
+      this.#socket.terminate();
+      this.#fail(new ShardcacheRequestError('PROTOCOL_ERROR', (err as Error).message));
+      return;
+    }
+    const pending = this.#pending.get(reply.id);
+    if (!pending) {
+      if (!reply.ok) this.onUnmatchedError?.(reply.error);
+      return;
+    }
+    this.#pending.delete(reply.id);
+    if (reply.ok) pending.resolve(reply.result);
+    else pending.reject(reply.error);
+  }
+
+  #fail(err: Error): void {
+    this.#closed ??= err;
+    for (const p of this.#pending.values()) p.reject(this.#closed);
+    this.#pending.clear();
+  }
+}

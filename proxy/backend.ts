@@ -1,0 +1,66 @@
+import type { TopologySnapshot } from '../shared/topology/snapshot';
+import type { SetCondition } from '../shared/protocol';
+
+/**
+ * The seam between the proxy's fronts (HTTP/JSON, WebSocket, later RESP) and its data plane
+ * (routing, links, breakers, coalescing). Fronts parse and validate their own wire, call these
+ * methods, and translate results and `ProxyError`s back to their wire in one table each.
+ * A miss is a value (`{ hit: false }`), never an error.
+ */
+export type ReadPreference = 'primary' | 'replica';
+
+export interface Hit {
+  hit: true;
+  value: Buffer;
+  version: number;
+  /** Absolute epoch ms; 0 = never expires. */
+  expiresAt: number;
+  flags: number;
+}
+export interface Miss {
+  hit: false;
+}
+export type GetResult = Hit | Miss;
+
+export interface SetRequest {
+  value: Buffer;
+  /** Explicit TTL in ms; undefined = the namespace's default TTL (with jitter); 0 = no expiry. */
+  ttlMs?: number;
+  flags?: number;
+  cond?: SetCondition;
+  /** Compare-and-set: write only if the current version equals this. */
+  ifVersion?: number;
+  tags?: string[];
+}
+
+export interface WriteResult {
+  version: number;
+  expiresAt: number;
+}
+
+/** Where a key lives, from the snapshot the proxy routes by. */
+export interface RouteInfo {
+  namespace: string;
+  key: string;
+  slot: number;
+  shardId: number;
+  primary: { nodeId: string; addr: string; epoch: number } | null;
+  replicas: Array<{ nodeId: string; addr: string }>;
+}
+
+export interface CacheBackend {
+  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult>;
+  /** Per-key results in the order of `keys`; a key whose shard failed carries its error. */
+  mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>>;
+  /** Resolves undefined when an NX/XX condition was not met. */
+  set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined>;
+  delete(ns: string, key: string): Promise<boolean>;
+  incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }>;
+  /** ttlMs <= 0 deletes the key; resolves whether the key existed. */
+  expire(ns: string, key: string, ttlMs: number): Promise<boolean>;
+  /** Namespace-wide (no tag) or tag-wide invalidation on every shard's primary. */
+  invalidate(ns: string, tag?: string): Promise<void>;
+  route(ns: string, key: string): RouteInfo;
+  /** The snapshot requests are routed by; undefined until the first load. */
+  readonly snapshot: TopologySnapshot | undefined;
+}

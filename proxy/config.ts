@@ -1,0 +1,60 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
+import { DEFAULT_ETCD } from '../shared/topology/etcd';
+import { CLUSTER_NAME } from '../shared/topology/schema';
+
+/** Validated configuration of the proxy. */
+export interface ProxyConfig {
+  /** `host:port[,host:port...]`. */
+  etcd: string;
+  cluster: string;
+  host: string;
+  httpPort: number;
+  adminHost: string;
+  adminPort: number;
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  connectionsPerNode: number;
+  wsMaxInFlight: number;
+  wsMaxBufferedBytes: number;
+  logLevel: string;
+}
+
+function parseEndpoints(text: string): string {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw new InvalidArgumentError('expected host:port[,host:port...], for example 127.0.0.1:2379');
+  return parts.map(parseHostPort).join(',');
+}
+
+function parseClusterName(text: string): string {
+  if (!CLUSTER_NAME.test(text)) throw new InvalidArgumentError('expected a cluster name of 1-64 letters, digits, "_", "." or "-"');
+  return text;
+}
+
+/**
+ * Reads flags, falling back to SHARDCACHE_PROXY_* environment variables (SHARDCACHE_ETCD,
+ * SHARDCACHE_CLUSTER and SHARDCACHE_LOG_LEVEL for the ones every program shares), then defaults.
+ * A bad value exits with status 1 and a message naming the flag and what it accepts.
+ */
+export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
+  const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(`SHARDCACHE_PROXY_${env}`);
+  return new Command('proxy')
+    .description('shardcache proxy: one endpoint (HTTP/JSON and WebSocket) routing to the storage nodes')
+    .addOption(new Option('--etcd <host:port,...>', 'etcd endpoints').env('SHARDCACHE_ETCD').argParser(parseEndpoints).default(DEFAULT_ETCD))
+    .addOption(new Option('--cluster <name>', 'cluster name (etcd prefix /shardcache/<name>/)').env('SHARDCACHE_CLUSTER').argParser(parseClusterName).default('default'))
+    .addOption(opt('--host <host>', 'HOST', 'address the client port listens on').default('127.0.0.1'))
+    .addOption(opt('--http-port <port>', 'HTTP_PORT', 'client port: HTTP/JSON API and WebSocket /v1/ws (0 = any free port)').argParser(parsePort).default(8080))
+    .addOption(opt('--admin-host <host>', 'ADMIN_HOST', 'address of the admin port').default('127.0.0.1'))
+    .addOption(opt('--admin-port <port>', 'ADMIN_PORT', 'admin port: /metrics, /healthz, /v1/admin/* (0 = any free port)').argParser(parsePort).default(9100))
+    .addOption(opt('--max-body-bytes <bytes>', 'MAX_BODY_BYTES', 'largest HTTP body or WebSocket message, e.g. 1mb').argParser(parseBytes).default(1024 ** 2, '1mb'))
+    .addOption(opt('--request-timeout-ms <ms>', 'REQUEST_TIMEOUT_MS', 'deadline of one request to a storage node').argParser(intIn(1, 600_000)).default(2000))
+    .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', 'pipelined connections to each storage node').argParser(intIn(1, 64)).default(2))
+    .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
+    .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
+    .addOption(
+      new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
+    )
+    .allowExcessArguments(false)
+    .parse(argv, { from: 'user' })
+    .opts<ProxyConfig>();
+}

@@ -1,0 +1,240 @@
+import type { Registry } from 'prom-client';
+import type { Logger } from '../shared/log';
+import type { TopologySnapshot } from '../shared/topology/snapshot';
+import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
+import { ProxyError, ProxyErrorCode } from './errors';
+import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
+import { getFlightKey, SingleFlight } from './routing/coalesce';
+import {
+  deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseFlag, parseGet, parseIncr, parseMget, parseOk,
+  parseSet, setMessage, type SetFields,
+} from './routing/messages';
+import { assemble, splitByShard } from './routing/mget';
+import { shardOfSlot } from './routing/picker';
+import { Router } from './routing/router';
+import type { BreakerOptions } from './upstream/breaker';
+import type { BreakerStateName } from './upstream/metrics';
+import { UpstreamMetrics } from './upstream/metrics';
+import { Upstreams } from './upstream/upstreams';
+
+/** The topology the data plane routes by: a TopologyWatcher, or anything shaped like it. */
+export interface TopologySource {
+  /** May throw before the first load (TopologyWatcher does); read once at start, then kept from 'change'. */
+  readonly snapshot: TopologySnapshot | undefined;
+  on(event: 'change', fn: (s: TopologySnapshot) => void): unknown;
+  off(event: 'change', fn: (s: TopologySnapshot) => void): unknown;
+}
+
+/** Options of `createDataPlane`; everything but topology, registry and log has a default. */
+export interface DataPlaneOptions {
+  topology: TopologySource;
+  /** Metrics are registered here. */
+  registry: Registry;
+  log: Logger;
+  /** Pipelined connections per storage node (default 2). */
+  connectionsPerNode?: number;
+  /** Deadline of one request to a node (default 1000 ms). */
+  requestTimeoutMs?: number;
+  /** Requests in flight to one node above which new ones fail fast with NODE_UNAVAILABLE (default 4096). */
+  maxInFlightPerNode?: number;
+  /** Bound on the time one request waits for a newer topology after NOT_PRIMARY (default 3000 ms). */
+  redirectWaitMs?: number;
+  /** Retries after NOT_PRIMARY / no primary (default 3). */
+  maxRedirects?: number;
+  breaker?: BreakerOptions;
+  random?: () => number;
+}
+
+/** The data plane as fronts and the admin port use it. */
+export interface DataPlane extends CacheBackend {
+  /** `requested`, else the namespace's readPreference, else 'primary' (see policy.readPreferenceFor). */
+  readPreferenceFor(ns: string, requested?: ReadPreference): ReadPreference;
+  /** Breaker state of a node: closed, halfOpen or open. */
+  breakerState(nodeId: string): BreakerStateName;
+  /** Stops following the topology and closes every link; requests in flight fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * The proxy's data plane: everything between a parsed request and a storage node's reply.
+ *
+ *   front ─► policy (validate, TTL, size) ─► singleflight (GET) ─► Router ─► Upstreams
+ *                                                                   │          └ NodeClient (opossum) ─► NodePool ─► Link ×N ─► node
+ *                                    topology 'change' ─────────────┴─► redirect waiters, pools of departed nodes closed
+ *
+ * Requests read the in-memory snapshot only; etcd is never awaited on a request.
+ */
+export function createDataPlane(options: DataPlaneOptions): DataPlane {
+  return new DataPlaneImpl(options);
+}
+
+function readSnapshot(topology: TopologySource): TopologySnapshot | undefined {
+  try {
+    return topology.snapshot;
+  } catch {
+    return undefined; // a TopologyWatcher before its first load
+  }
+}
+
+function badRequest(message: string, field: string): ProxyError {
+  return new ProxyError(ProxyErrorCode.BAD_REQUEST, message, { field });
+}
+
+function checkPref(pref: unknown): asserts pref is ReadPreference {
+  if (pref !== 'primary' && pref !== 'replica') throw badRequest('read preference must be "primary" or "replica"', 'pref');
+}
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new ProxyError(ProxyErrorCode.INTERNAL, String(err)));
+
+class DataPlaneImpl implements DataPlane {
+  readonly #topology: TopologySource;
+  readonly #log: Logger;
+  readonly #random: () => number;
+  readonly #metrics: UpstreamMetrics;
+  readonly #upstreams: Upstreams;
+  readonly #router: Router;
+  readonly #flights: SingleFlight<GetResult>;
+  #current: TopologySnapshot | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(o: DataPlaneOptions) {
+    this.#topology = o.topology;
+    this.#log = o.log.child({ component: 'proxy:data-plane' });
+    this.#random = o.random ?? Math.random;
+    const now = (): number => performance.now();
+    this.#flights = new SingleFlight<GetResult>();
+    this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared);
+    this.#upstreams = new Upstreams({
+      connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: o.requestTimeoutMs ?? 1000, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
+      breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics,
+    });
+    this.#router = new Router({
+      nodes: this.#upstreams, current: () => this.#current, redirectWaitMs: o.redirectWaitMs ?? 3000, maxRedirects: o.maxRedirects ?? 3,
+      random: this.#random, now, onRedirect: (_shard, why) => this.#metrics.redirect(why),
+    });
+    this.#current = readSnapshot(o.topology);
+    o.topology.on('change', this.#onChange);
+  }
+
+  get snapshot(): TopologySnapshot | undefined {
+    return this.#current;
+  }
+
+  readPreferenceFor(ns: string, requested?: ReadPreference): ReadPreference {
+    return readPreferenceFor(this.#current, ns, requested);
+  }
+
+  breakerState(nodeId: string): BreakerStateName {
+    return this.#upstreams.breakerState(nodeId);
+  }
+
+  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult> {
+    try {
+      validateTarget(ns, key);
+      checkPref(pref);
+      const { shardId } = this.#router.locate(ns, key);
+      return this.#flights.do(getFlightKey(pref, ns, key), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>> {
+    validateNamespace(ns);
+    validateKeys(keys);
+    checkPref(pref);
+    const snapshot = this.#router.locate(ns, keys[0]).snapshot;
+    const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
+    const outcomes = await Promise.all(groups.map((group) => {
+      if (group.shardId < 0) return new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet');
+      const count = group.keys.length;
+      return this.#router
+        .send(group.shardId, pref, () => mgetMessage(ns, group.keys), (reply, nodeId) => parseMget(reply, count, nodeId))
+        .catch(asError);
+    }));
+    return assemble(keys.length, groups, outcomes);
+  }
+
+  async set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {
+    validateTarget(ns, key);
+    if (!(req?.value instanceof Uint8Array)) throw badRequest('value must be bytes', 'value');
+    const { shardId, snapshot } = this.#router.locate(ns, key);
+    const policy = policyOf(snapshot, ns);
+    checkItemSize(policy, key, req.value);
+    const fields: SetFields = {
+      value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
+      tags: req.tags ?? null,
+    };
+    return this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet);
+  }
+
+  async delete(ns: string, key: string): Promise<boolean> {
+    validateTarget(ns, key);
+    const { shardId } = this.#router.locate(ns, key);
+    return this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag);
+  }
+
+  async incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
+    validateTarget(ns, key);
+    if (typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) throw badRequest('delta must be a whole number', 'delta');
+    const { shardId, snapshot } = this.#router.locate(ns, key);
+    const ttl = resolveTtlMs(policyOf(snapshot, ns), ttlMsOnCreate, this.#random);
+    return this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr);
+  }
+
+  async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
+    validateTarget(ns, key);
+    if (!Number.isSafeInteger(ttlMs)) throw badRequest('ttlMs must be a whole number of milliseconds', 'ttlMs');
+    const { shardId } = this.#router.locate(ns, key);
+    return this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag);
+  }
+
+  async invalidate(ns: string, tag?: string): Promise<void> {
+    validateNamespace(ns);
+    if (tag !== undefined && (typeof tag !== 'string' || tag.length === 0 || tag.length > 256)) {
+      throw badRequest('tag must be a non-empty string of at most 256 characters', 'tag');
+    }
+    const snapshot = this.#current;
+    const shardIds = snapshot === undefined ? [] : [...snapshot.shards.keys()];
+    if (shardIds.length === 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology loaded yet: no shard to invalidate');
+    const settled = await Promise.allSettled(
+      shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw asError(failed.reason);
+  }
+
+  route(ns: string, key: string): RouteInfo {
+    validateTarget(ns, key);
+    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
+    const shard = snapshot.shards.get(shardId);
+    const primary = shard?.primary ? { nodeId: shard.primary.nodeId, addr: shard.primary.addr, epoch: shard.primary.epoch } : null;
+    const replicas: RouteInfo['replicas'] = [];
+    for (const nodeId of shard?.replicas ?? []) {
+      const node = snapshot.nodes.get(nodeId);
+      if (node !== undefined) replicas.push({ nodeId, addr: node.addr });
+    }
+    return { namespace: ns, key, slot, shardId, primary, replicas };
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#topology.off('change', this.#onChange);
+    this.#current = undefined;
+    this.#router.close();
+    await this.#upstreams.close();
+    this.#log.info({ event: 'closed' }, 'data plane closed');
+  }
+
+  readonly #onChange = (snapshot: TopologySnapshot): void => {
+    if (this.#closed !== undefined) return;
+    this.#current = snapshot;
+    this.#upstreams.sync(snapshot);
+    this.#router.publish(snapshot);
+    this.#log.debug({ event: 'topology', revision: snapshot.revision }, 'topology applied');
+  };
+}

@@ -1,0 +1,34 @@
+import { ShardcacheError } from '../shared/errors';
+
+/**
+ * Stable error codes of the proxy, shared by every front. Each front maps a code to its own wire
+ * (HTTP status, WebSocket frame, RESP error) in one table; messages are for people.
+ */
+export const ProxyErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  NOT_FOUND: 'NOT_FOUND',
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
+  TOO_LARGE: 'TOO_LARGE',
+  OVER_QUOTA: 'OVER_QUOTA',
+  NOT_INTEGER: 'NOT_INTEGER',
+  OVERFLOW: 'OVERFLOW',
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The node's breaker is open, or its connection failed. */
+  NODE_UNAVAILABLE: 'NODE_UNAVAILABLE',
+  /** No topology, no primary for the shard, or redirects exhausted. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+  OUT_OF_MEMORY: 'OUT_OF_MEMORY',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ProxyErrorCodeName = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
+
+export class ProxyError extends ShardcacheError {
+  declare readonly code: ProxyErrorCodeName;
+  /** Structured detail (e.g. `{ currentVersion }`, `{ nodeId }`), safe to show to clients. */
+  readonly detail: Record<string, unknown> | undefined;
+  constructor(code: ProxyErrorCodeName, message: string, detail?: Record<string, unknown>) {
+    super(code, message);
+    this.detail = detail;
+  }
+}

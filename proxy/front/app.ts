@@ -1,0 +1,62 @@
+import { App, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
+import type { Logger } from '../../shared/log';
+import type { Dispatcher } from './dispatcher';
+import { HttpFront } from './http';
+import type { FrontMetrics } from './metrics';
+import { WsFront } from './ws';
+
+export interface FrontOptions {
+  dispatcher: Dispatcher;
+  metrics: FrontMetrics;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Unread reply bytes per WebSocket before it is closed. */
+  wsMaxBufferedBytes: number;
+  /** Requests in flight per WebSocket. */
+  wsMaxInFlight: number;
+}
+
+/** The listening client port; `close()` stops accepting, ends WebSockets (1001), then drops every connection. */
+export interface RunningFront {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** uWS 20.30 has `app.close()` (closes every socket of the app); its type declarations lag behind. */
+type ClosableApp = { close(): void };
+
+/** How long open WebSockets get to receive their close frame before every socket is dropped. */
+const CLOSE_GRACE_MS = 100;
+
+/**
+ * The client-facing port: one uWS app serving the HTTP/JSON API on every path and the WebSocket
+ * API on `/v1/ws` (uWS matches the static WebSocket route before the wildcard; a plain GET of
+ * `/v1/ws` falls through to the HTTP router and gets 404).
+ */
+export function startFront(options: FrontOptions, host: string, port: number): Promise<RunningFront> {
+  const ws = new WsFront({
+    dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:ws' }),
+    maxMessageBytes: options.maxBodyBytes, maxBufferedBytes: options.wsMaxBufferedBytes, maxInFlight: options.wsMaxInFlight,
+  });
+  const http = new HttpFront({
+    dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:http' }), maxBodyBytes: options.maxBodyBytes,
+  });
+  const app = App().ws('/v1/ws', ws.behavior).any('/*', http.handle);
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use, or not an address of this machine)`));
+      let closing: Promise<void> | undefined;
+      resolve({
+        port: us_socket_local_port(socket as never),
+        close: () => {
+          closing ??= (async () => {
+            us_listen_socket_close(socket);
+            if (ws.closeAll() > 0) await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
+            (app as unknown as ClosableApp).close();
+          })();
+          return closing;
+        },
+      });
+    });
+  });
+}

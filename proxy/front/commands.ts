@@ -1,0 +1,63 @@
+import type { CacheBackend, GetResult, ReadPreference, WriteResult } from '../backend';
+
+/**
+ * The operations every front offers, as plain values. A front parses its wire into a `Command`,
+ * `execute` calls the data plane, and the front encodes the tagged `Outcome` back onto its wire.
+ * Fronts never call the backend themselves, so both fronts mean the same thing by each op.
+ */
+export type Command =
+  | { op: 'get'; ns: string; key: string; pref?: ReadPreference }
+  | { op: 'mget'; ns: string; keys: string[]; pref?: ReadPreference }
+  | { op: 'set'; ns: string; key: string; value: Buffer; flags: number; ttlMs?: number; ifVersion?: number; tags?: string[] }
+  | { op: 'delete'; ns: string; key: string }
+  | { op: 'incr'; ns: string; key: string; delta: number | bigint; ttlMs?: number }
+  | { op: 'expire'; ns: string; key: string; ttlMs: number }
+  | { op: 'invalidate'; ns: string; tag?: string }
+  | { op: 'ping' };
+
+export type OpName = Command['op'];
+
+/** What a command produced, tagged with its op. A miss is a value, never an error. */
+export type Outcome =
+  | { op: 'get'; result: GetResult }
+  | { op: 'mget'; results: Array<GetResult | Error> }
+  | { op: 'set'; result: WriteResult | undefined }
+  | { op: 'delete'; deleted: boolean }
+  | { op: 'incr'; value: number | bigint; version: number }
+  | { op: 'expire'; updated: boolean }
+  | { op: 'invalidate' }
+  | { op: 'ping' };
+
+/** Decides the read preference of a read: the namespace's policy unless the client asked. */
+export type ReadPreferenceResolver = (ns: string, requested: ReadPreference | undefined) => ReadPreference;
+
+/** The default resolver: what the client asked, else the primary. */
+export const requestedOrPrimary: ReadPreferenceResolver = (_ns, requested) => requested ?? 'primary';
+
+/** The namespace a command addresses, for metrics (`-` for none). */
+export const namespaceOf = (cmd: Command): string => (cmd.op === 'ping' ? '-' : cmd.ns);
+
+/** Runs one command against the data plane. Rejections are the backend's (`ProxyError`s). */
+export async function execute(backend: CacheBackend, cmd: Command, pref: ReadPreferenceResolver = requestedOrPrimary): Promise<Outcome> {
+  switch (cmd.op) {
+    case 'get':
+      return { op: 'get', result: await backend.get(cmd.ns, cmd.key, pref(cmd.ns, cmd.pref)) };
+    case 'mget':
+      return { op: 'mget', results: await backend.mget(cmd.ns, cmd.keys, pref(cmd.ns, cmd.pref)) };
+    case 'set': {
+      const { value, flags, ttlMs, ifVersion, tags } = cmd;
+      return { op: 'set', result: await backend.set(cmd.ns, cmd.key, { value, flags, ttlMs, ifVersion, tags }) };
+    }
+    case 'delete':
+      return { op: 'delete', deleted: await backend.delete(cmd.ns, cmd.key) };
+    case 'incr':
+      return { op: 'incr', ...(await backend.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs)) };
+    case 'expire':
+      return { op: 'expire', updated: await backend.expire(cmd.ns, cmd.key, cmd.ttlMs) };
+    case 'invalidate':
+      await backend.invalidate(cmd.ns, cmd.tag);
+      return { op: 'invalidate' };
+    case 'ping':
+      return { op: 'ping' };
+  }
+}

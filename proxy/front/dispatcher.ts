@@ -1,0 +1,84 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../shared/log';
+import type { TopologySnapshot } from '../../shared/topology/snapshot';
+import type { CacheBackend } from '../backend';
+import { ProxyError, ProxyErrorCode } from '../errors';
+import { readPreferenceFor } from '../policy';
+import { execute, namespaceOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
+import type { FrontMetrics, FrontName } from './metrics';
+import { toWireError, type WireError } from './wire-error';
+
+/** A command's reply as a value: an outcome or the error to put on the wire. */
+export type Reply = { ok: true; outcome: Outcome } | { ok: false; error: WireError };
+
+export interface DispatcherOptions {
+  backend: CacheBackend;
+  metrics: FrontMetrics;
+  log: Logger;
+  /** Default: the client's choice, else the namespace policy's, else primary (`readPreferenceFor`). */
+  readPreference?: ReadPreferenceResolver;
+}
+
+/**
+ * The one door from the fronts to the data plane: checks that a topology is loaded, runs the
+ * command, counts it (in flight, latency, code, hits/misses) and turns every failure into a
+ * `WireError`. Never rejects. Owns no state besides the metrics it updates.
+ */
+export class Dispatcher {
+  readonly #backend: CacheBackend;
+  readonly #metrics: FrontMetrics;
+  readonly #log: Logger;
+  readonly #pref: ReadPreferenceResolver;
+
+  constructor(options: DispatcherOptions) {
+    this.#backend = options.backend;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
+    this.#pref = options.readPreference ?? ((ns, requested) => readPreferenceFor(this.#snapshot(), ns, requested));
+  }
+
+  /** Whether the data plane routes by a snapshot of an initialised cluster. */
+  get ready(): boolean {
+    return this.#snapshot()?.config !== undefined;
+  }
+
+  #snapshot(): TopologySnapshot | undefined {
+    try {
+      return this.#backend.snapshot;
+    } catch {
+      return undefined; // a watcher-backed getter may throw before the first load
+    }
+  }
+
+  async run(front: FrontName, cmd: Command): Promise<Reply> {
+    const started = performance.now();
+    const ns = namespaceOf(cmd);
+    this.#metrics.started(front);
+    let reply: Reply;
+    try {
+      if (cmd.op !== 'ping' && !this.ready) {
+        throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
+      }
+      reply = { ok: true, outcome: await execute(this.#backend, cmd, this.#pref) };
+      this.#countReads(ns, reply.outcome);
+    } catch (err) {
+      reply = { ok: false, error: toWireError(err, (e) => this.#log.error({ err: e, op: cmd.op }, 'unexpected failure serving a request')) };
+    }
+    this.#metrics.finished(front, cmd.op, ns, reply.ok ? 'ok' : reply.error.code, (performance.now() - started) / 1000);
+    return reply;
+  }
+
+  #countReads(ns: string, outcome: Outcome): void {
+    if (outcome.op === 'get') this.#metrics.reads(ns, outcome.result.hit ? 1 : 0, outcome.result.hit ? 0 : 1);
+    else if (outcome.op === 'mget') {
+      let hits = 0;
+      let misses = 0;
+      for (const r of outcome.results) {
+        if (r instanceof Error) continue;
+        if (r.hit) hits++;
+        else misses++;
+      }
+      this.#metrics.reads(ns, hits, misses);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { STATUS_CODES } from 'node:http';
+import type { FrontErrorCode } from './wire-error';
+
+/**
+ * The one table where an error code becomes an HTTP status, for the HTTP/JSON front and the admin
+ * port. Every code has a row; the type checker refuses a code without one.
+ */
+export const HTTP_STATUS_OF: Readonly<Record<FrontErrorCode, number>> = Object.freeze({
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  VERSION_CONFLICT: 409,
+  TOO_LARGE: 413,
+  NOT_INTEGER: 422,
+  OVERFLOW: 422,
+  OVER_QUOTA: 429,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  NODE_UNAVAILABLE: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  OUT_OF_MEMORY: 507,
+});
+
+/** HTTP status of an error code; 500 for a code the table does not know. */
+export function httpStatusOf(code: string): number {
+  return Object.hasOwn(HTTP_STATUS_OF, code) ? HTTP_STATUS_OF[code as FrontErrorCode] : 500;
+}
+
+/** A full status line for uWS `writeStatus`, e.g. `404 Not Found`. */
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}

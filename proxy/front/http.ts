@@ -1,0 +1,116 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Logger } from '../../shared/log';
+import { ProxyErrorCode } from '../errors';
+import type { Command } from './commands';
+import type { Dispatcher } from './dispatcher';
+import { readBody, type BodyResult } from './http-body';
+import { errorReply, outcomeReply, type HttpReply } from './http-replies';
+import { toCommand, type HttpRequestParts } from './http-requests';
+import { matchRoute, type RouteName } from './http-routes';
+import { statusLine } from './http-status';
+import type { FrontMetrics } from './metrics';
+import { toWireError, type WireError } from './wire-error';
+
+export interface HttpFrontOptions {
+  dispatcher: Dispatcher;
+  metrics: FrontMetrics;
+  log: Logger;
+  /** Largest request body accepted; larger ones get 413 and the connection is closed. */
+  maxBodyBytes: number;
+}
+
+/** One request in progress; its response is written at most once and never after an abort. */
+interface Exchange {
+  res: HttpResponse;
+  parts: HttpRequestParts;
+  acceptsBinary: boolean;
+  /** A HEAD request: the answer carries no body. */
+  head: boolean;
+  aborted: boolean;
+  answered: boolean;
+  /** The client sent a body that was not read: close the connection after answering. */
+  unreadBody: boolean;
+}
+
+const WITH_BODY = new Set<RouteName>(['put', 'batchGet', 'incr', 'expire', 'invalidate']);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The HTTP/JSON front as a uWS handler for every path (`app.any('/*', front.handle)`):
+ *
+ *   headers (read at once: uWS frees the request on return) ─► matchRoute ─► readBody (limit)
+ *     ─► toCommand (validate) ─► dispatcher.run ─► outcomeReply / errorReply ─► one corked write
+ *
+ * The pure steps live in http-routes / http-requests / http-replies; this shell only moves bytes
+ * and guards each response against aborts.
+ */
+export class HttpFront {
+  readonly #options: HttpFrontOptions;
+  readonly #errorOf: (err: Error) => WireError;
+
+  constructor(options: HttpFrontOptions) {
+    this.#options = options;
+    this.#errorOf = (err) => toWireError(err, (e) => options.log.error({ err: e }, 'unexpected failure of one key in a batch'));
+  }
+
+  /** The uWS route handler. */
+  readonly handle = (res: HttpResponse, req: HttpRequest): void => {
+    const method = req.getMethod();
+    const path = req.getUrl();
+    const declared = req.getHeader('content-length');
+    const sendsBody = (declared !== '' && declared !== '0') || req.getHeader('transfer-encoding') !== '';
+    const parts: HttpRequestParts = { route: 'get', query: req.getQuery() ?? '', contentType: req.getHeader('content-type').toLowerCase(), body: EMPTY };
+    const ex: Exchange = {
+      res, parts, acceptsBinary: req.getHeader('accept').includes('application/octet-stream'), head: method === 'head',
+      aborted: false, answered: false, unreadBody: sendsBody,
+    };
+    res.onAborted(() => (ex.aborted = true));
+
+    const match = matchRoute(method, path);
+    if (!match.ok) return this.#refuse(ex, match.error, { allow: match.allow });
+    Object.assign(parts, { route: match.route, namespace: match.namespace, key: match.key });
+    if (!WITH_BODY.has(match.route)) return this.#serve(ex);
+    readBody(res, this.#options.maxBodyBytes, declared, (result) => this.#onBody(ex, result));
+  };
+
+  #onBody(ex: Exchange, result: BodyResult): void {
+    if (!result.ok) {
+      const message = `request body exceeds the limit of ${this.#options.maxBodyBytes} bytes (--max-body-bytes)`;
+      return this.#refuse(ex, { code: ProxyErrorCode.TOO_LARGE, message }, { close: true });
+    }
+    ex.unreadBody = false;
+    ex.parts.body = result.body;
+    this.#serve(ex);
+  }
+
+  #serve(ex: Exchange): void {
+    let command: Command;
+    try {
+      command = toCommand(ex.parts);
+    } catch (err) {
+      return this.#refuse(ex, toWireError(err, (e) => this.#options.log.error({ err: e }, 'unexpected failure parsing a request')));
+    }
+    void this.#options.dispatcher.run('http', command).then((reply) => {
+      this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
+    });
+  }
+
+  /** Answers a request refused before it reached the data plane (counted by reason). */
+  #refuse(ex: Exchange, error: WireError, extra: { allow?: string; close?: boolean } = {}): void {
+    this.#options.metrics.refused('http', error.code);
+    this.#send(ex, errorReply(error, extra));
+  }
+
+  #send(ex: Exchange, reply: HttpReply): void {
+    if (ex.aborted || ex.answered) return;
+    ex.answered = true;
+    const close = reply.close === true || ex.unreadBody;
+    const res = ex.res;
+    res.cork(() => {
+      res.writeStatus(statusLine(reply.status));
+      for (const [name, value] of reply.headers) res.writeHeader(name, value);
+      if (reply.status === 204 || ex.head) res.endWithoutBody(undefined, close);
+      else res.end(reply.body, close);
+    });
+  }
+}

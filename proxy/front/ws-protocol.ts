@@ -1,0 +1,144 @@
+import { Packr, Unpackr } from 'msgpackr';
+import type { GetResult } from '../backend';
+import { ProxyErrorCode } from '../errors';
+import type { Command, Outcome } from './commands';
+import {
+  deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
+} from './validate';
+import { ValueFlag, jsonBytes, ttlRemainingMs } from './values';
+import { badRequest, toWireError, type WireError } from './wire-error';
+
+/**
+ * The WebSocket binary API (contract; docs/api.md): one msgpack array per binary message.
+ *
+ *   request  [id, op, ...args]          id: whole number 1..2^32-1, chosen by the client
+ *   reply    [id, 'ok', ...result]      in completion order (pipelined), matched by id
+ *            [id, 'error', code, message, detail?]
+ *
+ *   op            args                                   ok result
+ *   'get'         ns, key, readPreference?               item
+ *   'mget'        ns, keys[], readPreference?            item[] (an item may be { error })
+ *   'set'         ns, key, value, { ttlMs, ifVersion, tags, flags }?   version, expiresAt | null
+ *   'delete'      ns, key                                deleted (bool)
+ *   'incr'        ns, key, delta, ttlMs?                 value (int64), version
+ *   'expire'      ns, key, ttlMs                         updated (bool)
+ *   'invalidate'  ns, tag?                               (nothing)
+ *   'ping'                                               'pong'
+ *
+ *   item = { hit: false } | { hit: true, value: bin, flags, version, ttlMs: ms | null }
+ *
+ * `value` on set: msgpack bin is stored as bytes (with `flags`, default 0); any other msgpack value
+ * is stored as JSON (flags bit 0), so the HTTP API reads it back as JSON and vice versa. A message
+ * that is not a msgpack array with a valid id is answered with id 0. Pure.
+ */
+const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+
+const MAX_ID = 0xffffffff;
+const SET_OPTIONS = new Set(['ttlMs', 'ifVersion', 'tags', 'flags']);
+
+/** A decoded request, or the error to answer it with (id 0 when no id could be read). */
+export type Decoded = { ok: true; id: number; command: Command } | { ok: false; id: number; error: WireError };
+
+type ArgParser = (args: unknown[]) => Command;
+
+function setOptions(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  const options = objectArg(value, 'set options');
+  for (const name of Object.keys(options)) if (!SET_OPTIONS.has(name)) throw badRequest(`unknown set option "${name.slice(0, 64)}"; use ${[...SET_OPTIONS].join(', ')}`);
+  return options;
+}
+
+function flagsOption(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) throw badRequest('flags must be a whole number from 0 to 4294967295');
+  return value;
+}
+
+function setCommand([ns, key, value, rawOptions]: unknown[]): Command {
+  const options = setOptions(rawOptions);
+  const binary = value instanceof Uint8Array;
+  return {
+    op: 'set', ns: namespaceArg(ns), key: keyArg(key),
+    // bin decodes as a view of the message, which uWS reuses after the callback: copy it.
+    value: binary ? Buffer.from(value) : jsonBytes(value),
+    flags: binary ? flagsOption(options.flags) : ValueFlag.JSON,
+    ttlMs: ttlMsArg(options.ttlMs), ifVersion: versionArg(options.ifVersion), tags: tagsArg(options.tags),
+  };
+}
+
+/** Argument parsers by op name; each throws BAD_REQUEST naming the bad argument. */
+const OPS = new Map<string, ArgParser>([
+  ['get', ([ns, key, pref]) => ({ op: 'get', ns: namespaceArg(ns), key: keyArg(key), pref: readPreferenceArg(pref) })],
+  ['mget', ([ns, keys, pref]) => ({ op: 'mget', ns: namespaceArg(ns), keys: keysArg(keys), pref: readPreferenceArg(pref) })],
+  ['set', setCommand],
+  ['delete', ([ns, key]) => ({ op: 'delete', ns: namespaceArg(ns), key: keyArg(key) })],
+  ['incr', ([ns, key, delta, ttlMs]) => ({ op: 'incr', ns: namespaceArg(ns), key: keyArg(key), delta: delta === undefined ? 1 : deltaArg(delta), ttlMs: ttlMsArg(ttlMs) })],
+  ['expire', ([ns, key, ttlMs]) => {
+    if (ttlMs === undefined || ttlMs === null) throw badRequest('expire needs ttlMs (milliseconds >= 0; 0 deletes the key)');
+    return { op: 'expire', ns: namespaceArg(ns), key: keyArg(key), ttlMs: ttlMsArg(ttlMs)! };
+  }],
+  ['invalidate', ([ns, tag]) => ({ op: 'invalidate', ns: namespaceArg(ns), tag: tagArg(tag) })],
+  ['ping', () => ({ op: 'ping' })],
+]);
+
+/** Op names of the WebSocket API, in the order docs/api.md lists them. */
+export const WS_OPS: readonly string[] = [...OPS.keys()];
+
+const fail = (id: number, message: string): Decoded => ({ ok: false, id, error: { code: ProxyErrorCode.BAD_REQUEST, message } });
+
+/** Decodes one binary message into a command. Never throws. */
+export function decodeRequest(bytes: Uint8Array): Decoded {
+  let message: unknown;
+  try {
+    message = unpackr.unpack(bytes);
+  } catch {
+    return fail(0, 'message is not valid msgpack; send one msgpack array [id, op, ...args] per binary message');
+  }
+  if (!Array.isArray(message) || message.length < 2) return fail(0, 'a request must be a msgpack array [id, op, ...args]');
+  const [id, op, ...args] = message as unknown[];
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_ID) return fail(0, 'request id must be a whole number from 1 to 4294967295');
+  const parse = typeof op === 'string' ? OPS.get(op) : undefined;
+  if (!parse) return fail(id, `unknown op ${JSON.stringify(String(op)).slice(0, 40)}; ops are ${WS_OPS.join(', ')}`);
+  try {
+    return { ok: true, id, command: parse(args) };
+  } catch (err) {
+    return { ok: false, id, error: toWireError(err) };
+  }
+}
+
+/** A read result as a msgpack item. */
+export function itemOf(result: GetResult, now: number): Record<string, unknown> {
+  if (!result.hit) return { hit: false };
+  return { hit: true, value: result.value, flags: result.flags, version: result.version, ttlMs: ttlRemainingMs(result.expiresAt, now) };
+}
+
+/** The ok-reply values of an outcome (after `[id, 'ok']`). */
+export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) => WireError): unknown[] {
+  switch (outcome.op) {
+    case 'get':
+      return [itemOf(outcome.result, now)];
+    case 'mget':
+      return [outcome.results.map((r) => (r instanceof Error ? { error: errorOf(r) } : itemOf(r, now)))];
+    case 'set':
+      return outcome.result ? [outcome.result.version, outcome.result.expiresAt === 0 ? null : outcome.result.expiresAt] : [null, null];
+    case 'delete':
+      return [outcome.deleted];
+    case 'incr':
+      return [outcome.value, outcome.version];
+    case 'expire':
+      return [outcome.updated];
+    case 'invalidate':
+      return [];
+    case 'ping':
+      return ['pong'];
+  }
+}
+
+export function encodeOk(id: number, result: unknown[]): Buffer {
+  return packr.pack([id, 'ok', ...result]);
+}
+
+export function encodeError(id: number, error: WireError): Buffer {
+  return packr.pack(error.detail ? [id, 'error', error.code, error.message, error.detail] : [id, 'error', error.code, error.message]);
+}

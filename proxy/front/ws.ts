@@ -1,0 +1,112 @@
+import type { WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import type { Logger } from '../../shared/log';
+import { ProxyErrorCode } from '../errors';
+import type { Dispatcher } from './dispatcher';
+import type { FrontMetrics } from './metrics';
+import { decodeRequest, encodeError, encodeOk, resultOf } from './ws-protocol';
+import { toWireError, type WireError } from './wire-error';
+
+export interface WsFrontOptions {
+  dispatcher: Dispatcher;
+  metrics: FrontMetrics;
+  log: Logger;
+  /** Largest message accepted; uWS drops the connection on a larger one. */
+  maxMessageBytes: number;
+  /** Unsent reply bytes a client may leave unread before the connection is closed (1008). */
+  maxBufferedBytes: number;
+  /** Requests one connection may have in flight; more are answered RATE_LIMITED. */
+  maxInFlight: number;
+}
+
+/** Per-connection state (uWS user data). `open` turns false in the close handler. */
+export interface WsConnection {
+  open: boolean;
+  inFlight: number;
+}
+
+type Socket = WebSocket<WsConnection>;
+
+/** Close codes the front uses (RFC 6455). */
+export const WsClose = { GOING_AWAY: 1001, POLICY: 1008 } as const;
+
+/**
+ * The WebSocket binary front (`/v1/ws`); ws-protocol.ts has the frames:
+ *
+ *   message ─► (text? ─► error id 0) ─► backlog check ─► decodeRequest ─► dispatcher.run ─► corked send
+ *
+ * Requests are pipelined: each runs as soon as it arrives and its reply leaves when it completes,
+ * carrying its id. Bounds: message size (uWS), requests in flight per connection, and unread reply
+ * bytes: a client that stops reading is closed with 1008 instead of growing the proxy's memory.
+ * Owns the set of open sockets (ended with 1001 on shutdown).
+ */
+export class WsFront {
+  readonly behavior: WebSocketBehavior<WsConnection>;
+  readonly #options: WsFrontOptions;
+  readonly #sockets = new Set<Socket>();
+  readonly #errorOf: (err: Error) => WireError;
+
+  constructor(options: WsFrontOptions) {
+    this.#options = options;
+    this.#errorOf = (err) => toWireError(err, (e) => options.log.error({ err: e }, 'unexpected failure of one key in a batch'));
+    this.behavior = {
+      maxPayloadLength: options.maxMessageBytes,
+      maxBackpressure: options.maxBufferedBytes,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const conn: WsConnection = { open: true, inFlight: 0 };
+        res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        this.#sockets.add(ws);
+        options.metrics.wsOpened();
+      },
+      message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
+      close: (ws) => {
+        ws.getUserData().open = false;
+        this.#sockets.delete(ws);
+        options.metrics.wsClosed();
+      },
+    };
+  }
+
+  /** Ends every open connection with 1001 (going away); returns how many there were. */
+  closeAll(): number {
+    const open = [...this.#sockets];
+    for (const ws of open) ws.end(WsClose.GOING_AWAY, 'proxy shutting down');
+    return open.length;
+  }
+
+  #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const conn = ws.getUserData();
+    const { maxBufferedBytes, maxInFlight } = this.#options;
+    if (ws.getBufferedAmount() > maxBufferedBytes) {
+      this.#options.metrics.refused('ws', 'not_reading');
+      ws.end(WsClose.POLICY, 'client is not reading its replies');
+      return;
+    }
+    if (!isBinary) return this.#refuse(ws, conn, 0, { code: ProxyErrorCode.BAD_REQUEST, message: 'text messages are not accepted; send binary msgpack [id, op, ...args]' }, 'text_message');
+    const decoded = decodeRequest(new Uint8Array(message));
+    if (!decoded.ok) return this.#refuse(ws, conn, decoded.id, decoded.error, decoded.error.code);
+    if (conn.inFlight >= maxInFlight) {
+      const error = { code: ProxyErrorCode.RATE_LIMITED, message: `more than ${maxInFlight} requests in flight on this connection; wait for replies` };
+      return this.#refuse(ws, conn, decoded.id, error, 'in_flight');
+    }
+    conn.inFlight++;
+    void this.#options.dispatcher.run('ws', decoded.command).then((reply) => {
+      conn.inFlight--;
+      this.#send(ws, conn, reply.ok ? encodeOk(decoded.id, resultOf(reply.outcome, Date.now(), this.#errorOf)) : encodeError(decoded.id, reply.error));
+    });
+  }
+
+  #refuse(ws: Socket, conn: WsConnection, id: number, error: WireError, reason: string): void {
+    this.#options.metrics.refused('ws', reason);
+    this.#send(ws, conn, encodeError(id, error));
+  }
+
+  /** A closed uWS socket throws on any call: the connection's own flag is checked first. */
+  #send(ws: Socket, conn: WsConnection, bytes: Buffer): void {
+    if (conn.open) ws.cork(() => ws.send(bytes, true));
+  }
+}

@@ -1,0 +1,92 @@
+import client from 'prom-client';
+import { createLogger, type Logger } from '../shared/log';
+import { connectEtcd } from '../shared/topology/etcd';
+import { TopologyWatcher } from '../shared/topology/watcher';
+import { ProxyAdminServer } from './admin/server';
+import { parseProxyConfig, type ProxyConfig } from './config';
+import { createDataPlane, type DataPlane } from './data-plane';
+import { startFront, type RunningFront } from './front/app';
+import { Dispatcher } from './front/dispatcher';
+import { FrontMetrics } from './front/metrics';
+
+/** Everything the proxy started, in the order it stops them. */
+interface Running {
+  front: RunningFront;
+  admin: ProxyAdminServer;
+  adminPort: number;
+  dataPlane: DataPlane;
+  watcher: TopologyWatcher;
+  etcd: ReturnType<typeof connectEtcd>;
+  loading: Promise<unknown>;
+}
+
+/** Starts the topology watch in the background: it retries while etcd is down and never rejects. */
+function watchTopology(watcher: TopologyWatcher, log: Logger): Promise<unknown> {
+  return watcher.start().then(
+    (s) => log.info({ event: 'topology', revision: s.revision, initialised: s.config !== undefined }, 'topology loaded'),
+    (err: Error) => log.error({ err: err.message }, 'topology watch failed'),
+  );
+}
+
+async function start(config: ProxyConfig, log: Logger): Promise<Running> {
+  const watchLog = log.child({ component: 'proxy:topology' });
+  const etcd = connectEtcd(config.etcd);
+  const watcher = new TopologyWatcher({ client: etcd, cluster: config.cluster, onError: (err, during) => watchLog.warn({ err: err.message, during }, 'etcd unavailable; retrying') });
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'shardcache_proxy_' });
+  const dataPlane = createDataPlane({
+    topology: watcher, registry, log, requestTimeoutMs: config.requestTimeoutMs, connectionsPerNode: config.connectionsPerNode,
+  });
+  const metrics = new FrontMetrics(registry);
+  const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }) });
+  const front = await startFront({
+    dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
+  }, config.host, config.httpPort);
+  const admin = new ProxyAdminServer({
+    registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), log: log.child({ component: 'proxy:admin' }),
+  });
+  let adminPort: number;
+  try {
+    adminPort = await admin.listen(config.adminPort, config.adminHost);
+  } catch (err) {
+    await front.close();
+    throw new Error(`cannot listen on ${config.adminHost}:${config.adminPort} for the admin port: ${(err as Error).message}`);
+  }
+  return { front, admin, adminPort, dataPlane, watcher, etcd, loading: watchTopology(watcher, watchLog) };
+}
+
+/**
+ * Proxy program: one client port (HTTP/JSON + WebSocket on uWebSockets.js) and one admin port,
+ * routing by a topology watched from etcd.
+ *
+ *   etcd ──watch──► TopologyWatcher ──change──► data plane (routes, links, breakers)
+ *   clients ──► front (HTTP, WS) ──► Dispatcher ──► data plane ──► storage nodes
+ *
+ * The ports open at once; until a topology of an initialised cluster is loaded the fronts answer
+ * 503 UNAVAILABLE and /healthz 503, while the watcher keeps retrying etcd. SIGTERM/SIGINT: close
+ * the ports, the data plane, the watch and etcd, exit 0.
+ */
+async function main(): Promise<void> {
+  const config = parseProxyConfig(process.argv.slice(2));
+  const log = createLogger('proxy', config.logLevel);
+  const running = await start(config, log);
+  log.info({ event: 'ready', host: config.host, httpPort: running.front.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'shutting down');
+    await Promise.all([running.front.close(), running.admin.close()]);
+    await running.dataPlane.close();
+    await running.watcher.close();
+    await Promise.race([running.loading, new Promise((r) => setTimeout(r, 1000))]);
+    running.etcd.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`proxy: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+/**
+ * Singleflight: concurrent calls with the same key share one in-flight promise. Pure (no I/O,
+ * no timers). A flight is forgotten the moment it settles, so a call made after that starts a
+ * new one: results are shared, never cached. What a flight resolves with is handed to every
+ * caller as is; callers treat it as read-only (GET values are shared Buffers).
+ * guards: the map of flights.
+ */
+export class SingleFlight<V> {
+  readonly #flights = new Map<string, Promise<V>>();
+  readonly #onShared: (() => void) | undefined;
+  /** Calls that joined an existing flight instead of starting one. */
+  shared = 0;
+
+  /** `onShared` is called each time a call joins a flight (a coalesced request). */
+  constructor(onShared?: () => void) {
+    this.#onShared = onShared;
+  }
+
+  /** Flights in the air. */
+  get size(): number {
+    return this.#flights.size;
+  }
+
+  /** The flight for `key`, started with `start()` when there is none. */
+  do(key: string, start: () => Promise<V>): Promise<V> {
+    const flying = this.#flights.get(key);
+    if (flying !== undefined) {
+      this.shared++;
+      this.#onShared?.();
+      return flying;
+    }
+    const flight = start();
+    this.#flights.set(key, flight);
+    const forget = (): void => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    };
+    flight.then(forget, forget);
+    return flight;
+  }
+}
+
+/** The singleflight key of a GET: read preference, namespace and key (namespaces never hold '\n'). */
+export function getFlightKey(pref: string, ns: string, key: string): string {
+  return `${pref === 'replica' ? 'r' : 'p'}${ns}\n${key}`;
+}

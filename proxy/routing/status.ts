@@ -1,0 +1,48 @@
+import { Status, STATUS_NAME } from '../../shared/protocol';
+import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../errors';
+
+/**
+ * The one table where node reply statuses become proxy error codes. Statuses that are values
+ * (OK, MISS, NOT_STORED) and redirects (NOT_PRIMARY, MOVED, ASK: the router retries them) are
+ * handled before a reply gets here; if one still arrives (redirects exhausted) it maps to
+ * UNAVAILABLE. A status the table does not know is INTERNAL.
+ */
+export const STATUS_TO_CODE: Readonly<Record<number, ProxyErrorCodeName>> = Object.freeze({
+  [Status.VERSION_CONFLICT]: ProxyErrorCode.VERSION_CONFLICT,
+  [Status.NOT_PRIMARY]: ProxyErrorCode.UNAVAILABLE,
+  [Status.MOVED]: ProxyErrorCode.UNAVAILABLE,
+  [Status.ASK]: ProxyErrorCode.UNAVAILABLE,
+  [Status.TOO_LARGE]: ProxyErrorCode.TOO_LARGE,
+  [Status.OVER_QUOTA]: ProxyErrorCode.OVER_QUOTA,
+  [Status.NOT_INTEGER]: ProxyErrorCode.NOT_INTEGER,
+  [Status.OVERFLOW]: ProxyErrorCode.OVERFLOW,
+  [Status.BAD_REQUEST]: ProxyErrorCode.BAD_REQUEST,
+  [Status.BUSY]: ProxyErrorCode.NODE_UNAVAILABLE,
+  [Status.OUT_OF_MEMORY]: ProxyErrorCode.OUT_OF_MEMORY,
+  [Status.PROTOCOL_ERROR]: ProxyErrorCode.INTERNAL,
+  [Status.UNKNOWN_OP]: ProxyErrorCode.INTERNAL,
+  [Status.INTERNAL]: ProxyErrorCode.INTERNAL,
+});
+
+/**
+ * The `ProxyError` for an error reply `[id, status, message, ...detail]`. Structured detail is
+ * kept where the node sends it: VERSION_CONFLICT → `{ currentVersion }`, TOO_LARGE /
+ * OVER_QUOTA / OUT_OF_MEMORY → `{ size, limit }`; every error carries `{ nodeStatus, nodeId }`.
+ */
+export function errorFromReply(reply: readonly unknown[], nodeId?: string): ProxyError {
+  const status = reply[1] as number;
+  const code = STATUS_TO_CODE[status] ?? ProxyErrorCode.INTERNAL;
+  const message = typeof reply[2] === 'string' ? reply[2] : `node replied ${STATUS_NAME[status] ?? String(status)}`;
+  const detail: Record<string, unknown> = { nodeStatus: STATUS_NAME[status] ?? status };
+  if (nodeId !== undefined) detail.nodeId = nodeId;
+  if (status === Status.VERSION_CONFLICT) detail.currentVersion = reply[3];
+  else if (status === Status.TOO_LARGE || status === Status.OVER_QUOTA || status === Status.OUT_OF_MEMORY) {
+    if (reply.length > 3) Object.assign(detail, { size: reply[3], limit: reply[4] });
+  }
+  return new ProxyError(code, code === ProxyErrorCode.INTERNAL ? `node error: ${message}` : message, detail);
+}
+
+/** Redirect statuses: the node is not (or no longer) the owner the proxy believed in. */
+export function isRedirect(status: unknown): boolean {
+  return status === Status.NOT_PRIMARY || status === Status.MOVED || status === Status.ASK;
+}

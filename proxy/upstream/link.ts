@@ -1,0 +1,304 @@
+import net from 'node:net';
+import { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES } from '../../shared/frame';
+import type { Logger } from '../../shared/log';
+import { Limits } from '../../shared/protocol';
+import { ProxyError, ProxyErrorCode } from '../errors';
+import { reconnectDelay, type BackoffOptions } from './backoff';
+import { nodeUnavailable, timeoutError } from './failures';
+import { PendingQueue, type ReplyCallback } from './pending';
+
+/** connecting ─► open ─► down (backoff) ─► connecting ...; closed is final. */
+export type LinkState = 'connecting' | 'open' | 'down' | 'closed';
+
+/** Requests whose caller still waits, counted across the links of one pool. */
+export interface InFlightCounter {
+  inFlight: number;
+}
+
+/** Settings and hooks of one link (the pool fills them in). */
+export interface LinkOptions {
+  nodeId: string;
+  host: string;
+  port: number;
+  /** Deadline of every request, from the moment it is handed to the link. */
+  timeoutMs: number;
+  /** A link whose oldest expired request is still unanswered this long after its deadline is wedged: it reconnects. */
+  wedgedMs: number;
+  connectTimeoutMs: number;
+  backoff: BackoffOptions;
+  random: () => number;
+  /** Monotonic clock, ms. */
+  now: () => number;
+  counter: InFlightCounter;
+  log: Logger;
+  maxFrameBytes?: number;
+  /** A reply came for a request that had already timed out (it is dropped). */
+  onLateReply?: () => void;
+  onStateChange?: (state: LinkState) => void;
+}
+
+/** Bytes a link may hand the socket before `write` reports backpressure. */
+const WRITE_HIGH_WATER_MARK = 256 * 1024;
+/** A connection lost after less than this is a flapping node: reconnect with backoff, not at once. */
+const HEALTHY_CONNECTION_MS = 1000;
+
+/**
+ * One pipelined TCP connection to a storage node.
+ *
+ *   send ─► id, encode ─► corked socket.write (one writev per event-loop turn) ─► node
+ *            │ connecting, or write() said false: outbox, flushed on connect / 'drain'
+ *   'data' ─► FrameDecoder ─► reply id == oldest pending id ─► its callback
+ *   owner's tick ─► expire(now): oldest waiting requests past their deadline fail with TIMEOUT
+ *
+ * Timeouts: the link stays open. A timed-out request keeps its place in the FIFO, and its late
+ * reply is matched by id and dropped, so later replies still match. If the oldest expired request
+ * stays unanswered `wedgedMs` past its deadline the connection is taken as wedged and reconnected.
+ * On disconnect every waiting request fails with NODE_UNAVAILABLE. A connection that had been up
+ * for a while is re-dialled at once (requests queue meanwhile); failed attempts, and connections
+ * that die young, back off exponentially with jitter, and while down `send` fails at once. A link
+ * whose connection attempts fail is `unreachable`, and the requests it could not send say so
+ * (`detail.unreachable`). A reply out of step with the FIFO (or the node's protocol-error notice,
+ * id 0) closes the connection.
+ * guards: the socket, its ids and its pending queue.
+ */
+export class Link {
+  readonly #o: LinkOptions;
+  readonly #pending = new PendingQueue();
+  readonly #decoder: FrameDecoder;
+  readonly #maxFrameBytes: number;
+  #state: LinkState = 'connecting';
+  #socket: net.Socket | null = null;
+  #outbox: Buffer[] = [];
+  #blocked = false;
+  #corked = false;
+  #broken = false;
+  #nextId = 1;
+  #attempt = 0;
+  #openedAt = 0;
+  /** The last connection attempt failed, or the connection died young; cleared when one opens. */
+  #failing = false;
+  #lastError: Error | null = null;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: LinkOptions) {
+    this.#o = options;
+    this.#maxFrameBytes = options.maxFrameBytes ?? Limits.DEFAULT_MAX_FRAME_BYTES;
+    this.#decoder = new FrameDecoder((reply) => this.#onReply(reply), this.#maxFrameBytes);
+    this.#connect();
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  /** Not open, and its last connection attempt failed (the node refuses connections or is gone). */
+  get unreachable(): boolean {
+    return this.#failing && this.#state !== 'open';
+  }
+
+  /** Open and not pushing back: a write now goes straight to the socket. */
+  get writable(): boolean {
+    return this.#state === 'open' && !this.#blocked;
+  }
+
+  /** Requests whose caller still waits. */
+  get waiting(): number {
+    return this.#pending.waiting;
+  }
+
+  /** Replies the node still owes, expired requests included. */
+  get owed(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends `message` (slot 0 is overwritten with the request id) and calls `cb` once: with the
+   * reply, TIMEOUT, NODE_UNAVAILABLE, or TOO_LARGE when the frame exceeds the frame limit.
+   */
+  send(message: unknown[], cb: ReplyCallback): void {
+    if (this.#state === 'down' || this.#state === 'closed') {
+      cb(nodeUnavailable(this.#o.nodeId, this.#state === 'closed' ? 'link closed' : 'not connected', this.unreachable));
+      return;
+    }
+    const id = this.#nextId;
+    this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
+    message[0] = id;
+    const frame = encodeFrame(message);
+    if (frame.length - FRAME_HEADER_BYTES > this.#maxFrameBytes) {
+      cb(new ProxyError(ProxyErrorCode.TOO_LARGE, `request of ${frame.length} bytes exceeds the frame limit of ${this.#maxFrameBytes} bytes`));
+      return;
+    }
+    this.#pending.push(id, this.#o.now() + this.#o.timeoutMs, cb);
+    this.#o.counter.inFlight++;
+    this.#write(frame);
+  }
+
+  /** Fails waiting requests past their deadline; reconnects a wedged connection. Called by the owner's timer. */
+  expire(now: number): void {
+    if (this.#pending.waiting > 0) this.#pending.expire(now, this.#failTimeout);
+    const oldest = this.#pending.oldestDeadline;
+    if (this.#pending.expired === 0 || oldest === undefined || oldest + this.#o.wedgedMs > now || this.#socket === null || this.#socket.destroyed) return;
+    this.#o.log.warn({ event: 'link', nodeId: this.#o.nodeId, state: 'wedged', owed: this.#pending.size }, 'no reply for too long; reconnecting');
+    this.#socket.destroy();
+  }
+
+  /** Closes for good: waiting requests fail with NODE_UNAVAILABLE; resolves when the socket is gone. */
+  close(): Promise<void> {
+    this.#setState('closed');
+    clearTimeout(this.#reconnectTimer);
+    const socket = this.#socket;
+    if (socket === null || socket.destroyed) {
+      this.#failWaiting('link closed', false);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
+  }
+
+  #connect(): void {
+    this.#setState('connecting');
+    // Node honours writableHighWaterMark on connect (it reaches the Duplex); the typings omit it.
+    const connectOptions: net.TcpNetConnectOpts & { writableHighWaterMark: number } = {
+      host: this.#o.host, port: this.#o.port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER_MARK,
+    };
+    const socket = net.connect(connectOptions);
+    this.#socket = socket;
+    this.#broken = false;
+    this.#lastError = null;
+    socket.setTimeout(this.#o.connectTimeoutMs, () => socket.destroy(new Error(`connect timed out after ${this.#o.connectTimeoutMs} ms`)));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.#attempt = 0;
+      this.#failing = false;
+      this.#openedAt = this.#o.now();
+      this.#o.log.debug({ event: 'link', nodeId: this.#o.nodeId, state: 'open' }, 'connected');
+      this.#setState('open');
+      this.#flush();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#decoder.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+      }
+    });
+    socket.on('drain', () => {
+      this.#blocked = false;
+      this.#flush();
+    });
+    socket.on('error', (err) => (this.#lastError = err));
+    // The node sent FIN (it died or is shutting down): no reply can follow, so stop using the
+    // connection now rather than when 'close' comes, and no new request is written into it.
+    socket.on('end', () => {
+      socket.destroy();
+      this.#onClose(socket);
+    });
+    socket.on('close', () => this.#onClose(socket));
+  }
+
+  #onClose(socket: net.Socket): void {
+    if (socket !== this.#socket) return;
+    const wasOpen = this.#state === 'open';
+    this.#socket = null;
+    this.#decoder.reset();
+    this.#outbox = [];
+    this.#blocked = false;
+    this.#corked = false;
+    if (this.#state === 'closed') {
+      this.#failWaiting('link closed', false);
+      return;
+    }
+    const healthy = wasOpen && this.#o.now() - this.#openedAt >= HEALTHY_CONNECTION_MS;
+    this.#failing = !healthy;
+    const why = wasOpen ? 'connection lost' : `cannot connect: ${this.#lastError?.message ?? 'closed'}`;
+    const level = wasOpen || this.#attempt === 0 ? 'warn' : 'debug';
+    this.#o.log[level]({ event: 'link', nodeId: this.#o.nodeId, state: 'down', reason: why, attempt: this.#attempt }, 'link down');
+    // Requests queued while connecting were never sent; those in flight on a lost connection were.
+    this.#failWaiting(why, !wasOpen);
+    if (healthy) {
+      this.#connect();
+      return;
+    }
+    this.#setState('down');
+    const delay = reconnectDelay(this.#attempt++, this.#o.backoff, this.#o.random);
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+    this.#reconnectTimer.unref();
+  }
+
+  #write(frame: Buffer): void {
+    const socket = this.#socket;
+    if (this.#state !== 'open' || this.#blocked || socket === null) {
+      this.#outbox.push(frame);
+      return;
+    }
+    this.#cork(socket);
+    if (!socket.write(frame)) this.#blocked = true;
+  }
+
+  /** Writes the outbox in order until the socket pushes back. */
+  #flush(): void {
+    const socket = this.#socket;
+    const outbox = this.#outbox;
+    if (socket === null || outbox.length === 0) return;
+    this.#cork(socket);
+    let i = 0;
+    while (i < outbox.length && !this.#blocked) {
+      if (!socket.write(outbox[i++])) this.#blocked = true;
+    }
+    this.#outbox = i === outbox.length ? [] : outbox.slice(i);
+  }
+
+  /** Corks once per event-loop turn; everything written before the uncork leaves in one writev. */
+  #cork(socket: net.Socket): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    socket.cork();
+    process.nextTick(this.#uncork, socket);
+  }
+
+  readonly #uncork = (socket: net.Socket): void => {
+    this.#corked = false;
+    socket.uncork();
+  };
+
+  #onReply(reply: unknown[]): boolean {
+    if (this.#broken) return false;
+    if (this.#pending.size === 0 || reply[0] !== this.#pending.headId) {
+      this.#broken = true; // a refusal notice (id 0) or a reply out of step: nothing after it can be matched
+      const why = reply[0] === 0 ? `node refused a frame: ${String(reply[2])}` : `reply id ${String(reply[0])} out of step`;
+      this.#o.log.warn({ event: 'link', nodeId: this.#o.nodeId, state: 'broken', reason: why }, 'closing link');
+      this.#socket?.destroy();
+      return false;
+    }
+    const cb = this.#pending.shift();
+    if (cb === null) {
+      this.#o.onLateReply?.();
+      return true;
+    }
+    this.#o.counter.inFlight--;
+    cb(null, reply);
+    return true;
+  }
+
+  readonly #failTimeout = (cb: ReplyCallback): void => {
+    this.#o.counter.inFlight--;
+    cb(timeoutError(this.#o.nodeId, this.#o.timeoutMs));
+  };
+
+  #failWaiting(why: string, unreachable: boolean): void {
+    const waiting = this.#pending.clear();
+    if (waiting.length === 0) return;
+    this.#o.counter.inFlight -= waiting.length;
+    const err = nodeUnavailable(this.#o.nodeId, why, unreachable);
+    for (const cb of waiting) cb(err);
+  }
+
+  #setState(state: LinkState): void {
+    if (this.#state === state) return;
+    if (this.#state === 'closed') return;
+    this.#state = state;
+    this.#o.onStateChange?.(state);
+  }
+}

@@ -1,0 +1,82 @@
+import { ShardcacheClient, ShardcacheRequestError } from '../../client/ws-client';
+import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
+import { waitFor } from '../helpers/shard-nodes';
+
+jest.setTimeout(50_000);
+
+let c: TestCluster;
+let client: ShardcacheClient;
+
+beforeAll(async () => {
+  c = await startTestCluster({ shards: 2, perShard: 2 });
+  client = await ShardcacheClient.connect(c.wsUrl);
+}, 40_000);
+
+afterAll(async () => {
+  await client?.close();
+  await c?.stop();
+});
+
+test('every op round trips through the typed client', async () => {
+  const w = await client.set('wsns', 'doc', { title: 'hello', tags: ['a'] }, { ttlMs: 60_000, tags: ['t1'] });
+  expect(w).toEqual({ version: expect.any(Number), expiresAt: expect.any(Number) });
+  expect(await client.get('wsns', 'doc')).toEqual({ hit: true, value: { title: 'hello', tags: ['a'] }, version: w.version, ttlMs: expect.any(Number), flags: 1 });
+  await client.set('wsns', 'bytes', Buffer.from([0, 1, 2, 255]), { flags: 4 });
+  expect(await client.get('wsns', 'bytes')).toEqual({ hit: true, value: Buffer.from([0, 1, 2, 255]), version: expect.any(Number), ttlMs: null, flags: 4 });
+  expect(await client.get('wsns', 'missing')).toEqual({ hit: false });
+  expect(await client.incr('wsns', 'n', 3)).toMatchObject({ value: 3 });
+  expect(await client.incr('wsns', 'n', 2n ** 60n)).toMatchObject({ value: 2n ** 60n + 3n });
+  await expect(client.incr('wsns', 'doc', 1)).rejects.toMatchObject({ code: 'NOT_INTEGER' });
+  await expect(client.set('wsns', 'doc', 'x', { ifVersion: w.version + 1000 })).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+  await expect(client.get('bad ns', 'k')).rejects.toBeInstanceOf(ShardcacheRequestError);
+  expect(await client.expire('wsns', 'n', 100)).toBe(true);
+  await new Promise((r) => setTimeout(r, 250));
+  expect(await client.get('wsns', 'n')).toEqual({ hit: false });
+  const many = await client.mget('wsns', ['doc', 'missing', 'bytes']);
+  expect(many.map((m) => (m instanceof Error ? 'error' : m.hit))).toEqual([true, false, true]);
+  await client.invalidate('wsns', 't1');
+  expect(await client.get('wsns', 'doc')).toEqual({ hit: false });
+  await client.invalidate('wsns');
+  expect(await client.get('wsns', 'bytes')).toEqual({ hit: false });
+  await client.set('wsns', 'gone', 1);
+  expect(await client.delete('wsns', 'gone')).toBe(true);
+  expect(await client.delete('wsns', 'gone')).toBe(false);
+  await client.ping();
+});
+
+test('values cross between the HTTP and WebSocket APIs', async () => {
+  await c.call('PUT', '/v1/cache/mixed/from-http', { value: { n: 1, s: 'é' } });
+  expect(await client.get('mixed', 'from-http')).toMatchObject({ hit: true, value: { n: 1, s: 'é' } });
+  await client.set('mixed', 'from-ws', [1, 'two', { three: 3 }]);
+  expect((await c.call('GET', '/v1/cache/mixed/from-ws')).json.value).toEqual([1, 'two', { three: 3 }]);
+  await client.set('mixed', 'bin', Buffer.from('raw'));
+  expect((await c.call('GET', '/v1/cache/mixed/bin')).text).toBe('raw');
+});
+
+test('1,000 requests in flight on one connection, across both shards', async () => {
+  const n = 1000;
+  const writes = Array.from({ length: n }, (_, i) => client.set('pipe', `key-${i}`, { i }));
+  expect(client.pending).toBe(n);
+  const versions = await Promise.all(writes);
+  expect(new Set(versions.map((v) => v.version)).size).toBeGreaterThan(n / 2);
+  const reads = Array.from({ length: n }, (_, i) => client.get<{ i: number }>('pipe', `key-${i}`));
+  expect(client.pending).toBe(n);
+  const items = await Promise.all(reads);
+  expect(items.map((it) => (it.hit ? it.value.i : -1))).toEqual(Array.from({ length: n }, (_, i) => i));
+  const batch = await client.mget<{ i: number }>('pipe', Array.from({ length: n }, (_, i) => `key-${i}`));
+  expect(batch.every((b, i) => !(b instanceof Error) && b.hit && b.value.i === i)).toBe(true);
+  const shards = new Set<number>();
+  for (let i = 0; i < 20; i++) shards.add(((await (await fetch(`${c.adminUrl}/v1/admin/route/pipe/key-${i}`)).json()) as { shardId: number }).shardId);
+  expect(shards).toEqual(new Set([0, 1]));
+});
+
+test('SIGTERM closes WebSockets with 1001 and exits 0', async () => {
+  const other = await c.startProxy();
+  await waitFor('the second proxy to load the topology', async () => (await httpCall(other.adminUrl, 'GET', '/healthz')).status === 200, 10_000, 50);
+  const ws = await ShardcacheClient.connect(`${other.httpUrl.replace('http', 'ws')}/v1/ws`);
+  expect(await ws.get('pipe', 'key-1')).toMatchObject({ hit: true, value: { i: 1 } });
+  const exit = await other.proc.stop();
+  expect(exit).toEqual({ code: 0, signal: null });
+  await expect(ws.ping()).rejects.toMatchObject({ code: 'CONNECTION_CLOSED', message: expect.stringContaining('1001') });
+  expect(other.proc.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+});

@@ -1,0 +1,126 @@
+import { slotOf } from '../../shared/slot';
+import { clusterKeys, evenSlotMap } from '../../shared/topology/schema';
+import { buildSnapshot, type TopologySnapshot } from '../../shared/topology/snapshot';
+import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from '../../proxy/backend';
+import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../../proxy/errors';
+
+interface Entry {
+  value: Buffer;
+  version: number;
+  expiresAt: number;
+  flags: number;
+  tags: string[];
+}
+
+/** A snapshot of an initialised two-shard cluster (what a proxy needs to serve). */
+export function twoShardSnapshot(): TopologySnapshot {
+  const keys = clusterKeys('fake');
+  const kv = (key: string, value: unknown, rev: number) => ({ key, value: JSON.stringify(value), createRevision: rev, modRevision: rev });
+  return buildSnapshot(keys, [
+    kv(keys.config, { slots: 16384, shards: 2, replicas: 1, leaseTtlSeconds: 3, createdAt: 1 }, 2),
+    kv(keys.slotmap, evenSlotMap(2), 3),
+    kv(keys.node('a'), { addr: '127.0.0.1:7000', shardId: 0, zone: '' }, 4),
+    kv(keys.node('b'), { addr: '127.0.0.1:7001', shardId: 1, zone: '' }, 5),
+    kv(keys.primary(0), { nodeId: 'a', addr: '127.0.0.1:7000' }, 6),
+    kv(keys.primary(1), { nodeId: 'b', addr: '127.0.0.1:7001' }, 7),
+  ], 7);
+}
+
+/**
+ * An in-memory CacheBackend for testing the fronts without a cluster. Keys named `fail:<CODE>`
+ * reject with that ProxyError code; `slow:<ms>` answers after that many ms (for pipelining order).
+ * `calls` records every call (op, namespace, read preference).
+ */
+export class FakeBackend implements CacheBackend {
+  readonly entries = new Map<string, Entry>();
+  readonly calls: Array<{ op: string; ns: string; pref?: ReadPreference }> = [];
+  snapshot: TopologySnapshot | undefined = twoShardSnapshot();
+  #version = 0;
+
+  async get(ns: string, key: string, pref: ReadPreference): Promise<GetResult> {
+    this.calls.push({ op: 'get', ns, pref });
+    await this.#behave(key);
+    return this.#read(ns, key);
+  }
+
+  async mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>> {
+    this.calls.push({ op: 'mget', ns, pref });
+    return Promise.all(keys.map((k) => this.#behave(k).then(() => this.#read(ns, k), (err: Error) => err)));
+  }
+
+  async set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {
+    this.calls.push({ op: 'set', ns });
+    await this.#behave(key);
+    const current = this.#live(ns, key);
+    if (req.ifVersion !== undefined && current?.version !== req.ifVersion) {
+      throw new ProxyError(ProxyErrorCode.VERSION_CONFLICT, 'version does not match', { currentVersion: current?.version ?? 0 });
+    }
+    const expiresAt = req.ttlMs ? Date.now() + req.ttlMs : 0;
+    const entry: Entry = { value: Buffer.from(req.value), version: ++this.#version, expiresAt, flags: req.flags ?? 0, tags: req.tags ?? [] };
+    this.entries.set(`${ns}\n${key}`, entry);
+    return { version: entry.version, expiresAt };
+  }
+
+  async delete(ns: string, key: string): Promise<boolean> {
+    this.calls.push({ op: 'delete', ns });
+    await this.#behave(key);
+    return this.entries.delete(`${ns}\n${key}`);
+  }
+
+  async incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
+    this.calls.push({ op: 'incr', ns });
+    await this.#behave(key);
+    const current = this.#live(ns, key);
+    const text = current?.value.toString() ?? '0';
+    if (!/^-?\d+$/.test(text)) throw new ProxyError(ProxyErrorCode.NOT_INTEGER, 'value is not an integer');
+    const sum = BigInt(text) + BigInt(delta);
+    if (sum > 2n ** 63n - 1n || sum < -(2n ** 63n)) throw new ProxyError(ProxyErrorCode.OVERFLOW, 'increment would overflow');
+    const entry: Entry = { value: Buffer.from(sum.toString()), version: ++this.#version, expiresAt: current?.expiresAt ?? (ttlMsOnCreate ? Date.now() + ttlMsOnCreate : 0), flags: current?.flags ?? 0, tags: current?.tags ?? [] };
+    this.entries.set(`${ns}\n${key}`, entry);
+    const safe = sum >= BigInt(Number.MIN_SAFE_INTEGER) && sum <= BigInt(Number.MAX_SAFE_INTEGER);
+    return { value: safe ? Number(sum) : sum, version: entry.version };
+  }
+
+  async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
+    this.calls.push({ op: 'expire', ns });
+    const entry = this.#live(ns, key);
+    if (!entry) return false;
+    if (ttlMs <= 0) this.entries.delete(`${ns}\n${key}`);
+    else entry.expiresAt = Date.now() + ttlMs;
+    return true;
+  }
+
+  async invalidate(ns: string, tag?: string): Promise<void> {
+    this.calls.push({ op: 'invalidate', ns });
+    for (const [k, e] of this.entries) if (k.startsWith(`${ns}\n`) && (tag === undefined || e.tags.includes(tag))) this.entries.delete(k);
+  }
+
+  route(ns: string, key: string): RouteInfo {
+    const slot = slotOf(ns, key);
+    const shardId = this.snapshot!.slotShard[slot];
+    const view = this.snapshot!.shards.get(shardId)!;
+    const primary = view.primary ? { nodeId: view.primary.nodeId, addr: view.primary.addr, epoch: view.primary.epoch } : null;
+    return { namespace: ns, key, slot, shardId, primary, replicas: view.replicas.map((id) => ({ nodeId: id, addr: this.snapshot!.nodes.get(id)!.addr })) };
+  }
+
+  #live(ns: string, key: string): Entry | undefined {
+    const e = this.entries.get(`${ns}\n${key}`);
+    if (e && e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
+      this.entries.delete(`${ns}\n${key}`);
+      return undefined;
+    }
+    return e;
+  }
+
+  #read(ns: string, key: string): GetResult {
+    const e = this.#live(ns, key);
+    return e ? { hit: true, value: e.value, version: e.version, expiresAt: e.expiresAt, flags: e.flags } : { hit: false };
+  }
+
+  async #behave(key: string): Promise<void> {
+    const fail = /^fail:([A-Z_]+)$/.exec(key);
+    if (fail) throw fail[1] === 'BUG' ? new TypeError('boom') : new ProxyError(fail[1] as ProxyErrorCodeName, `failing as asked (${fail[1]})`);
+    const slow = /^slow:(\d+)$/.exec(key);
+    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
+  }
+}

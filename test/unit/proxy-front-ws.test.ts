@@ -1,0 +1,87 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
+import { decodeRequest, encodeError, encodeOk, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
+import { ValueFlag } from '../../proxy/front/values';
+import { toWireError } from '../../proxy/front/wire-error';
+import { decodeReply, encodeRequest, itemFrom } from '../../client/protocol';
+
+const packr = new Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+const req = (...message: unknown[]) => decodeRequest(packr.pack(message));
+const errorOf = (err: Error) => toWireError(err);
+
+describe('decodeRequest', () => {
+  test('the op table', () => {
+    expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'invalidate', 'ping']);
+    expect(req(1, 'get', 'ns', 'k')).toEqual({ ok: true, id: 1, command: { op: 'get', ns: 'ns', key: 'k', pref: undefined } });
+    expect(req(2, 'get', 'ns', 'k', 'replica')).toMatchObject({ command: { pref: 'replica' } });
+    expect(req(3, 'mget', 'ns', ['a', 'b'])).toMatchObject({ ok: true, command: { op: 'mget', keys: ['a', 'b'] } });
+    expect(req(4, 'delete', 'ns', 'k')).toMatchObject({ ok: true, command: { op: 'delete' } });
+    expect(req(5, 'incr', 'ns', 'k', 2n ** 62n, 1000)).toMatchObject({ ok: true, command: { op: 'incr', delta: 2n ** 62n, ttlMs: 1000 } });
+    expect(req(6, 'incr', 'ns', 'k')).toMatchObject({ command: { delta: 1 } });
+    expect(req(7, 'expire', 'ns', 'k', 0)).toMatchObject({ ok: true, command: { op: 'expire', ttlMs: 0 } });
+    expect(req(8, 'invalidate', 'ns')).toEqual({ ok: true, id: 8, command: { op: 'invalidate', ns: 'ns', tag: undefined } });
+    expect(req(9, 'invalidate', 'ns', 't')).toMatchObject({ command: { tag: 't' } });
+    expect(req(10, 'ping')).toEqual({ ok: true, id: 10, command: { op: 'ping' } });
+  });
+
+  test('set: bin is stored as bytes with its flags, anything else as JSON', () => {
+    const bin = req(1, 'set', 'ns', 'k', Buffer.from([1, 2, 3]), { ttlMs: 500, flags: 8, tags: ['t'], ifVersion: 2 });
+    expect(bin).toEqual({ ok: true, id: 1, command: { op: 'set', ns: 'ns', key: 'k', value: Buffer.from([1, 2, 3]), flags: 8, ttlMs: 500, ifVersion: 2, tags: ['t'] } });
+    expect(req(2, 'set', 'ns', 'k', { a: 'b' })).toMatchObject({ command: { value: Buffer.from('{"a":"b"}'), flags: ValueFlag.JSON } });
+    expect(req(3, 'set', 'ns', 'k', 'text')).toMatchObject({ command: { value: Buffer.from('"text"'), flags: ValueFlag.JSON } });
+    expect(req(4, 'set', 'ns', 'k', 1, { ttl: 5 })).toMatchObject({ ok: false, id: 4, error: { code: 'BAD_REQUEST', message: expect.stringContaining('unknown set option "ttl"') } });
+    expect(req(5, 'set', 'ns', 'k', { n: 2n ** 60n })).toMatchObject({ ok: false, error: { message: expect.stringContaining('64-bit') } });
+    expect(req(6, 'set', 'ns', 'k')).toMatchObject({ ok: false, error: { message: expect.stringContaining('value is required') } });
+    expect(req(7, 'set', 'ns', 'k', 1, { ttlMs: -5 })).toMatchObject({ ok: false, error: { message: expect.stringContaining('ttlMs') } });
+  });
+
+  test('garbage is answered with id 0, bad arguments with the request id', () => {
+    expect(decodeRequest(Buffer.from([0xc1]))).toMatchObject({ ok: false, id: 0, error: { code: 'BAD_REQUEST' } });
+    expect(decodeRequest(Buffer.from('hello'))).toMatchObject({ ok: false, id: 0 });
+    expect(req({ not: 'an array' } as never)).toMatchObject({ ok: false, id: 0 });
+    expect(decodeRequest(packr.pack('text'))).toMatchObject({ ok: false, id: 0 });
+    expect(req(0, 'get', 'ns', 'k')).toMatchObject({ ok: false, id: 0, error: { message: expect.stringContaining('request id') } });
+    expect(req(-1, 'get')).toMatchObject({ ok: false, id: 0 });
+    expect(req(1.5, 'get')).toMatchObject({ ok: false, id: 0 });
+    expect(req(2 ** 32, 'get')).toMatchObject({ ok: false, id: 0 });
+    expect(req(5, 'frobnicate')).toMatchObject({ ok: false, id: 5, error: { message: expect.stringContaining('unknown op "frobnicate"') } });
+    expect(req(5, 7)).toMatchObject({ ok: false, id: 5 });
+    expect(req(5, '__proto__')).toMatchObject({ ok: false, id: 5 });
+    expect(req(6, 'get', 'bad ns!', 'k')).toMatchObject({ ok: false, id: 6, error: { message: expect.stringContaining('namespace') } });
+    expect(req(7, 'get', 'ns', 'k'.repeat(2000))).toMatchObject({ ok: false, id: 7, error: { message: expect.stringContaining('limit is 1024') } });
+    expect(req(8, 'mget', 'ns', 'notalist')).toMatchObject({ ok: false, id: 8 });
+    expect(req(9, 'expire', 'ns', 'k')).toMatchObject({ ok: false, id: 9, error: { message: expect.stringContaining('ttlMs') } });
+  });
+});
+
+describe('replies', () => {
+  test('results of each op, read by the client codec', () => {
+    const now = 10_000;
+    const hit = { hit: true as const, value: Buffer.from('[1,2]'), version: 3, expiresAt: 12_000, flags: ValueFlag.JSON };
+    const decodeOk = (bytes: Buffer) => {
+      const reply = decodeReply(bytes);
+      if (!reply.ok) throw reply.error;
+      return reply.result;
+    };
+    expect(itemFrom(decodeOk(encodeOk(1, resultOf({ op: 'get', result: hit }, now, errorOf)))[0])).toEqual({ hit: true, value: [1, 2], version: 3, ttlMs: 2000, flags: 1 });
+    expect(itemFrom(decodeOk(encodeOk(1, resultOf({ op: 'get', result: { hit: false } }, now, errorOf)))[0])).toEqual({ hit: false });
+    const mget = decodeOk(encodeOk(2, resultOf({ op: 'mget', results: [{ ...hit, flags: 0, expiresAt: 0 }, new ProxyError(ProxyErrorCode.TIMEOUT, 'late')] }, now, errorOf)))[0] as unknown[];
+    expect(itemFrom(mget[0])).toEqual({ hit: true, value: Buffer.from('[1,2]'), version: 3, ttlMs: null, flags: 0 });
+    expect(() => itemFrom(mget[1])).toThrow('late');
+    expect(decodeOk(encodeOk(3, resultOf({ op: 'incr', value: 2n ** 63n - 1n, version: 4 }, now, errorOf)))).toEqual([2n ** 63n - 1n, 4]);
+    expect(decodeOk(encodeOk(4, resultOf({ op: 'set', result: { version: 5, expiresAt: 0 } }, now, errorOf)))).toEqual([5, null]);
+    expect(decodeOk(encodeOk(5, resultOf({ op: 'invalidate' }, now, errorOf)))).toEqual([]);
+    expect(unpackr.unpack(encodeOk(6, resultOf({ op: 'ping' }, now, errorOf)))).toEqual([6, 'ok', 'pong']);
+  });
+
+  test('errors carry code, message and detail', () => {
+    expect(unpackr.unpack(encodeError(7, { code: 'VERSION_CONFLICT', message: 'm', detail: { currentVersion: 2 } }))).toEqual([7, 'error', 'VERSION_CONFLICT', 'm', { currentVersion: 2 }]);
+    const reply = decodeReply(encodeError(0, { code: 'BAD_REQUEST', message: 'garbage' }));
+    expect(reply).toMatchObject({ id: 0, ok: false, error: { code: 'BAD_REQUEST', message: 'garbage' } });
+  });
+
+  test('client requests decode on the proxy side', () => {
+    expect(decodeRequest(encodeRequest(42, 'set', ['ns', 'k', { x: 1 }, { ttlMs: 5 }]))).toMatchObject({ ok: true, id: 42, command: { op: 'set', ttlMs: 5, flags: 1 } });
+  });
+});
