@@ -38,6 +38,7 @@ const MAX_ID = 0xffffffff;
 export class ShardcacheClient {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, Pending>();
+  #corked = false;
   #nextId = 1;
   #closed: Error | undefined;
   /** Called with errors the proxy sent without a request id (a request it could not read). */
@@ -130,7 +131,25 @@ export class ShardcacheClient {
     const id = this.#takeId();
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      this.#corkForThisTick();
       this.#socket.send(encodeRequest(id, op, args), { binary: true });
+    });
+  }
+
+  /**
+   * Requests made in one event-loop turn leave in one syscall: the TCP socket under the
+   * WebSocket is corked until the turn ends. `ws` has no public cork, so this reaches for the
+   * socket it keeps as `_socket` (present in every `ws` release) and does nothing without it.
+   */
+  #corkForThisTick(): void {
+    if (this.#corked) return;
+    const tcp = (this.#socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!tcp) return;
+    this.#corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      tcp.uncork();
     });
   }
 

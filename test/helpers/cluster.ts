@@ -42,6 +42,8 @@ export interface ClusterOptions {
   cluster?: string;
   /** Extra flags for the proxy. */
   proxyArgs?: string[];
+  /** Extra flags for every storage node (e.g. a longer `--lease-ttl`). */
+  nodeArgs?: string[];
 }
 
 /** Sends one HTTP request and reads the whole answer. */
@@ -88,7 +90,7 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
   try {
     const init = await shardctlInProcess(['init', '--shards', String(shards), '--replicas', String(perShard - 1), '--lease-ttl', String(TEST_LEASE_TTL), '--etcd', etcd.endpoint, '--cluster', cluster]);
     if (init.code !== 0) throw new Error(`shardctl init failed: ${init.stderr}`);
-    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s)))));
+    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s, options.nodeArgs)))));
     started.push(...nodes.flat());
     await Promise.all(nodes.map((group) => electedOne(group)));
     const proxies: StartedProxy[] = [];
