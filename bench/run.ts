@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NODE_BENCH_USAGE, parseNodeBenchOptions, runNodeBench } from './node';
+import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './proxy';
 
 /**
  * Entry point of `npm run bench -- <name> [flags]`: picks the benchmark by its first argument.
  *
  *   node   one storage node over TCP (and redis-server when installed), from a load worker process
+ *   proxy  a whole cluster (etcd, 3 storage nodes, proxy) over HTTP and WebSocket, from load worker processes
  *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
  */
 
@@ -21,11 +23,24 @@ const BENCHES: Record<string, Bench> = {
     describe: 'throughput, latency and RSS per item of one storage node over TCP, next to redis-server',
     run: runNode,
   },
+  proxy: {
+    describe: 'HTTP and WebSocket throughput, latency and CPU share of the proxy in front of a 3-node cluster',
+    run: runProxy,
+  },
   store: {
     describe: 'the store engine alone, in process (run with --expose-gc)',
     run: runStore,
   },
 };
+
+async function runProxy(args: string[]): Promise<number> {
+  const options = parseProxyBenchOptions(args);
+  if (!options) {
+    console.log(PROXY_BENCH_USAGE);
+    return 0;
+  }
+  return runProxyBench(options);
+}
 
 async function runNode(args: string[]): Promise<number> {
   const options = parseNodeBenchOptions(args);
@@ -59,7 +74,7 @@ function runStore(args: string[]): Promise<number> {
 
 function usage(): string {
   const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
-  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE].join('\n');
+  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE].join('\n');
 }
 
 async function main(): Promise<void> {

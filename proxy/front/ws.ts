@@ -21,6 +21,8 @@ export interface WsFrontOptions {
 /** Per-connection state (uWS user data). `open` turns false in the close handler. */
 export interface WsConnection {
   open: boolean;
+  /** Replies waiting for the end of this event-loop turn. */
+  outbox: Buffer[];
   inFlight: number;
 }
 
@@ -55,7 +57,7 @@ export class WsFront {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const conn: WsConnection = { open: true, inFlight: 0 };
+        const conn: WsConnection = { open: true, inFlight: 0, outbox: [] };
         res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
@@ -105,8 +107,24 @@ export class WsFront {
     this.#send(ws, conn, encodeError(id, error));
   }
 
-  /** A closed uWS socket throws on any call: the connection's own flag is checked first. */
+  /**
+   * Queues a reply; the replies of one event-loop turn go out together under one cork (one
+   * syscall per connection per turn rather than one per reply: replies arrive from upstream data
+   * callbacks, each of which would otherwise send on its own). A closed uWS socket throws on any
+   * call: the connection's own flag is checked first.
+   */
   #send(ws: Socket, conn: WsConnection, bytes: Buffer): void {
-    if (conn.open) ws.cork(() => ws.send(bytes, true));
+    if (!conn.open) return;
+    conn.outbox.push(bytes);
+    if (conn.outbox.length === 1) setImmediate(flushOutbox, ws, conn);
   }
+}
+
+function flushOutbox(ws: Socket, conn: WsConnection): void {
+  const outbox = conn.outbox;
+  conn.outbox = [];
+  if (!conn.open) return;
+  ws.cork(() => {
+    for (const bytes of outbox) ws.send(bytes, true);
+  });
 }

@@ -250,12 +250,17 @@ export class Link {
     this.#outbox = i === outbox.length ? [] : outbox.slice(i);
   }
 
-  /** Corks once per event-loop turn; everything written before the uncork leaves in one writev. */
+  /**
+   * Corks once per event-loop turn; everything written before the uncork leaves in one writev.
+   * The uncork waits for setImmediate, not nextTick: the fronts call in from native uWS callbacks,
+   * and the nextTick queue drains after each of them, which would make every request its own
+   * syscall; setImmediate runs once after the whole poll phase, so a turn's requests share one.
+   */
   #cork(socket: net.Socket): void {
     if (this.#corked) return;
     this.#corked = true;
     socket.cork();
-    process.nextTick(this.#uncork, socket);
+    setImmediate(this.#uncork, socket);
   }
 
   readonly #uncork = (socket: net.Socket): void => {

@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findOnPath, type ChildRegistry } from './children';
+import type { WatchedProcess } from './proxy-cpu';
+import { freePort } from './servers';
+
+/**
+ * A whole shardcache cluster as processes on 127.0.0.1 for the proxy benchmark, every one of them
+ * tracked by the benchmark's ChildRegistry:
+ *
+ *   etcd (temp data dir, free ports) ─► shardctl init ─► storage nodes (shards × (replicas + 1))
+ *        ─► proxy (--http-port 0 --admin-port 0) ─► /healthz 200 with a primary for every shard
+ *
+ * `stop` ends the proxy first (so a --cpu-prof profile is written on its clean exit), then the
+ * nodes, then etcd, and removes the data dir; the dir also goes if the benchmark dies.
+ */
+
+/** Shape of the cluster and extra node flags for the proxy process. */
+export interface BenchClusterOptions {
+  cluster: string;
+  shards: number;
+  replicas: number;
+  /** Node flags for the proxy process (e.g. --cpu-prof), placed before its script. */
+  proxyNodeFlags: string[];
+}
+
+/** A program of the project started from `dist/`, with the JSON ready line it printed. */
+export interface ClusterProcess {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  ready: Record<string, unknown>;
+}
+
+/** The running cluster. */
+export interface BenchCluster {
+  etcdEndpoint: string;
+  etcd: ChildProcess;
+  nodes: ClusterProcess[];
+  proxy: ClusterProcess;
+  httpPort: number;
+  adminPort: number;
+  /** The processes whose CPU each phase reports. */
+  watched: WatchedProcess[];
+  stop(): Promise<void>;
+}
+
+const DIST = path.join(__dirname, '..');
+const READY_TIMEOUT_MS = 20_000;
+const HEALTH_TIMEOUT_MS = 30_000;
+const LEASE_TTL_SECONDS = 3;
+
+/** Keeps the last `max` characters written to it. */
+class Tail {
+  #text = '';
+  constructor(readonly max = 4000) {}
+  push(chunk: string): void {
+    this.#text = (this.#text + chunk).slice(-this.max);
+  }
+  toString(): string {
+    return this.#text.trim() || '(empty)';
+  }
+}
+
+/** The record of a `"event":"ready"` JSON log line, or undefined for any other line. */
+function parseReady(line: string): Record<string, unknown> | undefined {
+  if (!line.includes('"ready"')) return undefined;
+  try {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    return record.event === 'ready' ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts `dist/<script>` as `name` and waits for its ready line. */
+export function startProgram(children: ChildRegistry, name: string, script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<ClusterProcess> {
+  const child = children.track(spawn(process.execPath, [...nodeFlags, path.join(DIST, script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SHARDCACHE_LOG_LEVEL: 'info' },
+  }));
+  const output = new Tail();
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} ${why}; output: ${output.toString()}`));
+    };
+    const timer = setTimeout(() => fail(`was not ready within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      fail(`exited (${code ?? signal}) before it was ready`);
+    };
+    child.once('exit', onEarlyExit);
+    // Keep reading stdout for the program's whole life: a full pipe would stall its logger.
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(`${line}\n`);
+      const ready = parseReady(line);
+      if (ready === undefined) return;
+      clearTimeout(timer);
+      child.off('exit', onEarlyExit);
+      resolve({ name, child, pid: child.pid!, ready });
+    });
+  });
+}
+
+/** Starts a private etcd on free loopback ports with its data in `dataDir`; resolves once healthy. */
+async function startEtcd(children: ChildRegistry, dataDir: string): Promise<{ child: ChildProcess; endpoint: string }> {
+  const etcd = findOnPath('etcd');
+  if (!etcd) throw new Error('etcd is not on the PATH; install it with `apt-get install etcd-server`');
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const child = children.track(spawn(etcd, [
+    '--name', 'bench', '--data-dir', dataDir,
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `bench=${peer}`,
+    '--log-level', 'error', '--logger', 'zap',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const output = new Tail();
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline && child.exitCode === null) {
+    if (await fetch(`${client}/health`).then((r) => r.ok, () => false)) return { child, endpoint: `127.0.0.1:${clientPort}` };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`etcd did not become healthy on ${client}; output: ${output.toString()}`);
+}
+
+/** Runs `shardctl init` against the fresh etcd. */
+function initCluster(children: ChildRegistry, endpoint: string, o: BenchClusterOptions): Promise<void> {
+  const args = [path.join(DIST, 'control-plane/cli/shardctl.js'), 'init', '--etcd', endpoint, '--cluster', o.cluster,
+    '--shards', String(o.shards), '--replicas', String(o.replicas), '--lease-ttl', String(LEASE_TTL_SECONDS)];
+  const child = children.track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const output = new Tail();
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`shardctl init failed (${code ?? signal}): ${output.toString()}`));
+    });
+  });
+}
+
+/** Polls the proxy's /healthz until it routes by a snapshot in which every shard has a primary. */
+async function waitHealthy(adminPort: number): Promise<void> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+      const body = (await res.json()) as { shardsWithoutPrimary?: unknown[] };
+      if (res.status === 200 && body.shardsWithoutPrimary?.length === 0) return;
+      last = `${res.status} ${JSON.stringify(body)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`the proxy's /healthz did not turn 200 with a primary for every shard within ${HEALTH_TIMEOUT_MS} ms (last: ${last})`);
+}
+
+function startNodes(children: ChildRegistry, endpoint: string, o: BenchClusterOptions): Promise<ClusterProcess[]> {
+  const starts: Array<Promise<ClusterProcess>> = [];
+  for (let shard = 0; shard < o.shards; shard++) {
+    for (let k = 0; k <= o.replicas; k++) {
+      const nodeId = `shard${shard}-${String.fromCharCode(97 + k)}`;
+      starts.push(startProgram(children, `node ${nodeId}`, 'storage-node/main.js', [
+        '--port', '0', '--admin-port', '0', '--etcd', endpoint, '--cluster', o.cluster, '--shard', String(shard), '--node-id', nodeId,
+      ]));
+    }
+  }
+  return Promise.all(starts);
+}
+
+/** Starts the whole cluster; on failure everything started so far is stopped before it throws. */
+export async function startBenchCluster(children: ChildRegistry, o: BenchClusterOptions): Promise<BenchCluster> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-bench-etcd-'));
+  const removeDir = (): void => fs.rmSync(dataDir, { recursive: true, force: true });
+  process.once('exit', removeDir);
+  // Stopped last group first: the proxy, then the nodes together, then etcd.
+  const started: ChildProcess[][] = [];
+  const stop = async (): Promise<void> => {
+    for (const group of started.reverse()) await Promise.all(group.map((child) => children.stop(child)));
+    removeDir();
+  };
+  try {
+    const etcd = await startEtcd(children, dataDir);
+    started.push([etcd.child]);
+    await initCluster(children, etcd.endpoint, o);
+    const nodes = await startNodes(children, etcd.endpoint, o);
+    started.push(nodes.map((n) => n.child));
+    const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
+      '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0',
+    ], o.proxyNodeFlags);
+    started.push([proxy.child]);
+    const adminPort = proxy.ready.adminPort as number;
+    await waitHealthy(adminPort);
+    const watched: WatchedProcess[] = [
+      { name: 'proxy', pid: proxy.pid },
+      ...nodes.map((n) => ({ name: n.name, pid: n.pid })),
+      { name: 'etcd', pid: etcd.child.pid! },
+    ];
+    return { etcdEndpoint: etcd.endpoint, etcd: etcd.child, nodes, proxy, httpPort: proxy.ready.httpPort as number, adminPort, watched, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

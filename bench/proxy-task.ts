@@ -1,0 +1,154 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import type { ChildRegistry } from './children';
+import type { CpuUsage, WatchedProcess } from './proxy-cpu';
+import type { LatencySummary } from './latency';
+
+/**
+ * The contract between the proxy benchmark's orchestrator and its load workers, each a separate
+ * process: the task goes out as JSON in argv[2], the outcome comes back as one IPC message.
+ *
+ *   orchestrator ──fork(task)──► proxy-http-worker (autocannon) | proxy-ws-worker (ws)
+ *                ◄──IPC outcome── figures + CPU of every watched process over the measured window
+ */
+
+/** What every phase shares: where the proxy is, how long to run and what to watch. */
+interface PhaseBase {
+  /** The proxy's client port on 127.0.0.1. */
+  port: number;
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+  namespace: string;
+  /** Keys 1..keys are read and written. */
+  keys: number;
+  valueBytes: number;
+  /** Processes whose CPU the worker reads at both ends of the measured window (itself included). */
+  watch: WatchedProcess[];
+  /** The worker gives up (and reports an error) after this long. */
+  deadlineMs: number;
+}
+
+/** An HTTP phase, run by autocannon. */
+export interface HttpPhaseTask extends PhaseBase {
+  kind: 'http';
+  op: 'get' | 'put';
+  /** Requests each connection keeps in flight (HTTP/1.1 pipelining). */
+  pipelining: number;
+  /** Distinct paths (keys) autocannon cycles through. */
+  httpPaths: number;
+}
+
+/** A WebSocket phase; `load` writes keys 1..keys once as JSON strings (no timing window). */
+export interface WsPhaseTask extends PhaseBase {
+  kind: 'ws';
+  op: 'get' | 'set' | 'load';
+  /** Requests each connection keeps in flight. */
+  depth: number;
+  /** `raw`: ws + the client's wire codec; `client`: the typed ShardcacheClient. */
+  driver: 'raw' | 'client';
+}
+
+/** A task for one load worker. */
+export type PhaseTask = HttpPhaseTask | WsPhaseTask;
+
+/** Figures of one finished phase; latencies in microseconds. */
+export interface PhaseResult extends LatencySummary {
+  ok: true;
+  /** Successful replies counted in the measured window. */
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  /** GET replies that were a miss (NaN when the worker cannot tell). */
+  misses: number;
+  /** Failed requests: error replies, non-2xx answers, socket errors, timeouts. */
+  errors: number;
+  /** The first few distinct error descriptions, for the report. */
+  errorSamples: string[];
+  cpu: CpuUsage;
+}
+
+/** A phase that could not finish. */
+export interface PhaseFailure {
+  ok: false;
+  error: string;
+}
+
+/** What a worker reports. */
+export type PhaseOutcome = PhaseResult | PhaseFailure;
+
+const WORKERS: Record<PhaseTask['kind'], string> = {
+  http: path.join(__dirname, 'proxy-http-worker.js'),
+  ws: path.join(__dirname, 'proxy-ws-worker.js'),
+};
+
+/** Runs `task` in a fresh worker process (tracked by `children`) and resolves with its figures. */
+export function runPhase(children: ChildRegistry, task: PhaseTask): Promise<PhaseResult> {
+  const child = children.track(fork(WORKERS[task.kind], [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return new Promise((resolve, reject) => {
+    let outcome: PhaseOutcome | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), task.deadlineMs + 10_000);
+    child.on('message', (message: PhaseOutcome) => (outcome = message));
+    // 'close' comes after the IPC channel is drained, so the outcome message is in by then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (outcome?.ok) resolve(outcome);
+      else reject(new Error(`${task.kind} ${task.op} worker failed: ${outcome ? outcome.error : `exited with ${code ?? signal}`}`));
+    });
+  });
+}
+
+/** Keeps the first `limit` distinct error descriptions and counts the rest. */
+export class ErrorLog {
+  count = 0;
+  readonly samples: string[] = [];
+  readonly #limit: number;
+
+  constructor(limit = 5) {
+    this.#limit = limit;
+  }
+
+  add(description: string): void {
+    this.count++;
+    if (this.samples.length < this.#limit && !this.samples.includes(description)) this.samples.push(description);
+  }
+}
+
+/** xorshift32 from a seed: returns key indexes 1..keys. */
+export function randomKeyPicker(keys: number, seed = 0x2545f491): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return 1 + ((x >>> 0) % keys);
+  };
+}
+
+function report(outcome: PhaseOutcome): void {
+  if (process.send) process.send(outcome, () => process.exit(outcome.ok ? 0 : 1));
+  else {
+    process.stdout.write(`${JSON.stringify(outcome)}\n`);
+    process.exit(outcome.ok ? 0 : 1);
+  }
+}
+
+/**
+ * The body of a worker program: parses the task from argv[2], runs it within its deadline and
+ * reports the outcome; exits when the orchestrator goes away.
+ */
+export function workerMain<T extends PhaseTask>(kind: T['kind'], run: (task: T) => Promise<PhaseResult>): void {
+  process.on('disconnect', () => process.exit(1));
+  let task: T;
+  try {
+    task = JSON.parse(process.argv[2] ?? '') as T;
+    if (task.kind !== kind) throw new Error(`expected a ${kind} task, got ${String(task.kind)}`);
+  } catch (err) {
+    return report({ ok: false, error: `bad task: ${(err as Error).message}` });
+  }
+  const deadline = setTimeout(() => report({ ok: false, error: `worker passed its ${task.deadlineMs} ms deadline` }), task.deadlineMs);
+  run(task).then(
+    (result) => report(result),
+    (err: unknown) => report({ ok: false, error: (err as Error).message }),
+  ).finally(() => clearTimeout(deadline));
+}

@@ -1,0 +1,308 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { ChildRegistry } from './children';
+import { startBenchCluster, startProgram, type BenchCluster } from './proxy-cluster';
+import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
+import { formatPhase, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters } from './proxy-report';
+import { runPhase, type HttpPhaseTask, type PhaseTask, type WsPhaseTask } from './proxy-task';
+import { benchKey } from './wire';
+
+/**
+ * The proxy benchmark: a real cluster as processes on 127.0.0.1 (etcd, 3 shards of 1 or 2 storage
+ * nodes, one proxy), keys preloaded over WebSocket, then load from separate worker processes:
+ *
+ *   orchestrator ──spawns──► etcd, shardctl init, storage nodes, proxy      (proxy-cluster.ts)
+ *        ├──fork──► proxy-http-worker: autocannon, HTTP GET / PUT, pipelining 1 and 10
+ *        └──fork──► proxy-ws-worker:   N WebSockets x depth in flight, GET / SET
+ *
+ * Calibration first: the same autocannon GET load against a no-op uWebSockets.js server, the most
+ * the load generator can drive on this machine. Each phase reports ops/s, latency percentiles and
+ * the CPU share of the proxy, the nodes, etcd, the load generator, other work and hypervisor steal
+ * over its measured window. Every process started is killed on exit, error or SIGINT, and the
+ * whole run is bounded by `--timeout`.
+ */
+
+/** Knobs of the proxy benchmark, from its flags. */
+export interface ProxyBenchOptions {
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  pipelining: number[];
+  /** Distinct keys the HTTP phases use (a fixed set of paths, prebuilt by autocannon). */
+  httpPaths: number;
+  wsConnections: number;
+  wsDepth: number;
+  wsDriver: 'raw' | 'client';
+  keys: number;
+  valueBytes: number;
+  replicas: number;
+  only: 'http' | 'ws' | undefined;
+  /** Run the no-op calibration phases before the HTTP phases. */
+  calibrate: boolean;
+  timeoutSeconds: number;
+  /** Node flags for the proxy process (e.g. --cpu-prof). */
+  proxyNodeFlags: string[];
+}
+
+/** Usage of `bench proxy`. */
+export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
+  --seconds <s>          measured seconds per phase (default 8)
+  --warmup <s>           unmeasured seconds before each phase (default 2)
+  --connections <n>      HTTP connections of autocannon (default 50)
+  --pipelining <list>    HTTP pipelining depths to run, comma-separated (default 1,10)
+  --http-paths <n>       distinct keys of the HTTP phases, spread over the keyspace (default 1000;
+                         autocannon builds each per connection, so more costs start-up time)
+  --ws-connections <n>   WebSocket connections (default 4)
+  --ws-depth <n>         requests in flight per WebSocket (default 256)
+  --ws-driver <d>        raw (ws + the client's codec, default) or client (the typed ShardcacheClient)
+  --keys <n>             keys preloaded and used by every phase (default 10000)
+  --value-bytes <n>      value size (default 100)
+  --replicas <r>         replicas per shard, 0 or 1 (default 0: 3 storage nodes)
+  --only <http|ws>       run only the HTTP or only the WebSocket phases
+  --no-calibrate         skip the HTTP GET runs against a no-op server (the load generator's ceiling)
+  --timeout <s>          bound on the whole run (default: enough for the phases asked, ~2 min by default)
+  --proxy-node-flags="<f>"  node flags for the proxy process; with --cpu-prof the profile is summarised
+                         at the end, e.g. --proxy-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+
+const CLUSTER_NAME = 'bench';
+const NAMESPACE = 'bench';
+const SHARDS = 3;
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${String(raw)}`);
+  return value;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got ${raw}`);
+  return raw as T;
+}
+
+/** Seconds a run of these options should take at most: start-up, preload, and each phase with slack. */
+function defaultTimeout(o: Omit<ProxyBenchOptions, 'timeoutSeconds'>): number {
+  const http = o.only === 'ws' ? 0 : (o.calibrate ? 3 : 2) * o.pipelining.length;
+  const ws = o.only === 'http' ? 0 : 2;
+  return Math.ceil(40 + (http + ws) * (o.warmupSeconds + o.seconds + 5));
+}
+
+/** Parses the flags; returns undefined when usage was asked for. Throws on a bad flag. */
+export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptions | undefined {
+  const text = { type: 'string' } as const;
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text,
+      keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text,
+      'no-calibrate': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return undefined;
+  const whole = (name: keyof typeof values, fallback: number): number => Math.round(positive(name, values[name] as string | undefined, fallback));
+  const replicas = values.replicas === undefined ? 0 : Number(values.replicas);
+  if (replicas !== 0 && replicas !== 1) throw new Error(`--replicas must be 0 or 1, got ${values.replicas}`);
+  const options = {
+    seconds: positive('seconds', values.seconds, 8),
+    warmupSeconds: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 2),
+    connections: whole('connections', 50),
+    pipelining: (values.pipelining ?? '1,10').split(',').map((p) => Math.round(positive('pipelining', p.trim(), 1))),
+    httpPaths: whole('http-paths', 1000),
+    wsConnections: whole('ws-connections', 4),
+    wsDepth: whole('ws-depth', 256),
+    wsDriver: oneOf('ws-driver', values['ws-driver'], ['raw', 'client'] as const) ?? 'raw',
+    keys: whole('keys', 10_000),
+    valueBytes: Math.max(2, whole('value-bytes', 100)),
+    replicas,
+    only: oneOf('only', values.only, ['http', 'ws'] as const),
+    calibrate: !values['no-calibrate'],
+    proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
+  };
+  return { ...options, timeoutSeconds: values.timeout === undefined ? defaultTimeout(options) : positive('timeout', values.timeout, 0) };
+}
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** Task fields every phase shares. */
+function base(cluster: BenchCluster, o: ProxyBenchOptions, connections: number) {
+  return {
+    port: cluster.httpPort, connections, warmupSeconds: o.warmupSeconds, seconds: o.seconds, namespace: NAMESPACE,
+    keys: o.keys, valueBytes: o.valueBytes, watch: cluster.watched, deadlineMs: (o.warmupSeconds + o.seconds) * 1000 + 30_000,
+  };
+}
+
+/** A phase to run: its label, its load, its target (none for calibration) and the task of its worker. */
+interface PhasePlan {
+  label: string;
+  load: string;
+  target?: number;
+  task: PhaseTask;
+}
+
+/** The phases in run order: HTTP first (it reads the JSON values the preload wrote), WS SET last. */
+function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
+  const plans: PhasePlan[] = [];
+  if (o.only !== 'ws') {
+    for (const pipelining of o.pipelining) {
+      for (const op of ['get', 'put'] as const) {
+        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths };
+        plans.push({ label: `HTTP ${op.toUpperCase()}`, load: `${o.connections} conn x ${pipelining}`, target: PROXY_TARGETS.httpRequestsPerSec, task });
+      }
+    }
+  }
+  if (o.only !== 'http') {
+    for (const op of ['get', 'set'] as const) {
+      const task: WsPhaseTask = { ...base(cluster, o, o.wsConnections), kind: 'ws', op, depth: o.wsDepth, driver: o.wsDriver };
+      plans.push({ label: `WS ${op.toUpperCase()}`, load: `${o.wsConnections} ws x ${o.wsDepth}`, target: PROXY_TARGETS.wsOpsPerSec, task });
+    }
+  }
+  return plans;
+}
+
+const COUNTER_METRICS: Record<keyof ProxyCounters, string> = {
+  hits: 'shardcache_proxy_hits_total',
+  misses: 'shardcache_proxy_misses_total',
+  coalesced: 'shardcache_proxy_coalesced_total',
+  upstreamRequests: 'shardcache_proxy_upstream_requests_total',
+  refused: 'shardcache_proxy_refused_total',
+};
+
+/** The proxy's counters from its /metrics, each summed over its labels (undefined if unreachable). */
+async function readCounters(adminPort: number): Promise<ProxyCounters | undefined> {
+  const text = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text(), () => undefined);
+  if (text === undefined) return undefined;
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const name = line.slice(0, line.search(/[{ ]/));
+    sums.set(name, (sums.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  const entries = Object.entries(COUNTER_METRICS).map(([field, metric]) => [field, sums.get(metric) ?? 0]);
+  return Object.fromEntries(entries) as unknown as ProxyCounters;
+}
+
+function difference(after: ProxyCounters | undefined, before: ProxyCounters | undefined): ProxyCounters | undefined {
+  if (!after || !before) return undefined;
+  const fields = Object.keys(COUNTER_METRICS) as Array<keyof ProxyCounters>;
+  return Object.fromEntries(fields.map((f) => [f, after[f] - before[f]])) as unknown as ProxyCounters;
+}
+
+/** Runs one phase; a failure is kept in the figures, not thrown. `counters`: read the proxy's /metrics around it. */
+async function runPlan(children: ChildRegistry, cluster: BenchCluster, plan: PhasePlan, counters = true): Promise<PhaseFigures> {
+  const figures: PhaseFigures = { label: plan.label, load: plan.load, target: plan.target };
+  const before = counters ? await readCounters(cluster.adminPort) : undefined;
+  try {
+    figures.result = await runPhase(children, plan.task);
+  } catch (err) {
+    figures.failure = (err as Error).message;
+  }
+  if (counters) figures.counters = difference(await readCounters(cluster.adminPort), before);
+  return figures;
+}
+
+/** HTTP GET at each pipelining depth against a no-op uWebSockets.js server: the load generator's ceiling. */
+async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
+  const server = await startProgram(children, 'no-op server', 'bench/proxy-noop-server.js', []);
+  try {
+    const figures: PhaseFigures[] = [];
+    for (const pipelining of o.pipelining) {
+      const task: HttpPhaseTask = {
+        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths,
+        port: server.ready.httpPort as number, watch: [{ name: 'no-op server', pid: server.pid }, ...cluster.watched.slice(1)],
+      };
+      figures.push(await runPlan(children, cluster, { label: 'no-op GET', load: `${o.connections} conn x ${pipelining}`, task }, false));
+      for (const line of formatPhase(figures[figures.length - 1])) say(line);
+    }
+    return figures;
+  } finally {
+    await children.stop(server.child);
+  }
+}
+
+/** Writes keys 1..keys over WebSocket as JSON strings, then checks one over HTTP. */
+async function preload(children: ChildRegistry, cluster: BenchCluster, o: ProxyBenchOptions): Promise<void> {
+  const task: WsPhaseTask = {
+    ...base(cluster, o, Math.min(4, o.wsConnections)), kind: 'ws', op: 'load', depth: 64, driver: 'raw', warmupSeconds: 0, seconds: 0, deadlineMs: 120_000,
+  };
+  const load = await runPhase(children, task);
+  if (load.errors > 0) throw new Error(`preload: ${load.errors} of ${o.keys} writes failed (${load.errorSamples.join('; ')})`);
+  say(`  preloaded ${load.ops.toLocaleString('en-US')} keys in ${load.seconds.toFixed(2)} s over WebSocket (${Math.round(load.opsPerSec).toLocaleString('en-US')} SET/s)`);
+  const key = benchKey(o.keys);
+  const res = await fetch(`http://127.0.0.1:${cluster.httpPort}/v1/cache/${NAMESPACE}/${encodeURIComponent(key)}`);
+  const body = (await res.json()) as { hit?: boolean; value?: unknown };
+  if (res.status !== 200 || body.hit !== true || typeof body.value !== 'string') throw new Error(`preload check: GET ${key} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  say(`  check: HTTP GET ${key} -> 200, hit, JSON string value of ${JSON.stringify(body.value).length} bytes`);
+}
+
+function printHeader(o: ProxyBenchOptions): void {
+  const [load1] = os.loadavg();
+  say(`shardcache proxy benchmark: etcd + ${SHARDS * (o.replicas + 1)} storage nodes + 1 proxy as processes on 127.0.0.1, load from separate worker processes`);
+  say(`  machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), load average ${load1.toFixed(2)} at start`);
+  say(`  the load generators run on this same machine and compete with the proxy, nodes and etcd for its ${os.cpus().length} cores:`);
+  say('  the figures are what the whole setup does together here, not the proxy alone on its own core');
+  say(`  targets: >= ${PROXY_TARGETS.httpRequestsPerSec.toLocaleString('en-US')} HTTP req/s, >= ${PROXY_TARGETS.wsOpsPerSec.toLocaleString('en-US')} WebSocket ops/s`);
+  say(`  ${o.keys.toLocaleString('en-US')} keys, ${o.valueBytes}-byte values, ${SHARDS} shards x ${o.replicas + 1} node(s); ${o.warmupSeconds} s warm-up + ${o.seconds} s measured per phase; bound ${o.timeoutSeconds} s`);
+  say(`  HTTP: autocannon, ${o.connections} connections, pipelining ${o.pipelining.join(' and ')}, ${Math.min(o.httpPaths, o.keys).toLocaleString('en-US')} distinct keys`);
+  say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver), random keys over all ${o.keys.toLocaleString('en-US')}`);
+  say('  latencies in µs from the send of a request to its reply; CPU in % of one core over the measured window');
+  if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');
+}
+
+function printProfile(o: ProxyBenchOptions, proxyPid: number): void {
+  const dir = profileDir(o.proxyNodeFlags, process.cwd());
+  if (dir === undefined) return;
+  const file = findProfile(dir, proxyPid);
+  say('');
+  if (file === undefined) say(`no CPU profile of the proxy (pid ${proxyPid}) found in ${dir}`);
+  else for (const line of formatProfile(summarizeProfile(file, 25))) say(line);
+}
+
+async function runAll(children: ChildRegistry, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
+  const started = Date.now();
+  say('\n== starting the cluster');
+  const cluster = await startBenchCluster(children, { cluster: CLUSTER_NAME, shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags });
+  try {
+    say(`  etcd ${cluster.etcdEndpoint}, ${cluster.nodes.length} storage nodes, proxy http :${cluster.httpPort} admin :${cluster.adminPort} (pid ${cluster.proxy.pid}); healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await preload(children, cluster, o);
+    const figures: PhaseFigures[] = [];
+    if (o.calibrate && o.only !== 'ws') {
+      say('\n== calibration: the same HTTP GET load against a no-op uWebSockets.js server (no proxy, no nodes)');
+      figures.push(...(await calibrate(children, cluster, o)));
+    }
+    say('\n== phases');
+    for (const plan of planPhases(cluster, o)) {
+      const f = await runPlan(children, cluster, plan);
+      for (const line of formatPhase(f)) say(line);
+      figures.push(f);
+    }
+    return figures;
+  } finally {
+    await cluster.stop();
+    printProfile(o, cluster.proxy.pid);
+  }
+}
+
+/** Runs the whole benchmark and prints its figures; every process started is gone when it resolves. */
+export async function runProxyBench(o: ProxyBenchOptions): Promise<number> {
+  const children = new ChildRegistry();
+  children.installExitHooks();
+  const started = Date.now();
+  const overall = setTimeout(() => {
+    console.error(`proxy benchmark: passed its ${o.timeoutSeconds} s bound (--timeout); stopping every process it started`);
+    children.killAll();
+    process.exit(2);
+  }, o.timeoutSeconds * 1000);
+  try {
+    printHeader(o);
+    const figures = await runAll(children, o);
+    say(`\n== summary (ops/s over the measured window; latencies in µs; CPU in % of one core, machine = all ${os.cpus().length} cores)`);
+    for (const line of formatSummary(figures)) say(line);
+    for (const line of SUMMARY_LEGEND) say(`  ${line}`);
+    say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return figures.every((f) => f.result) ? 0 : 1;
+  } finally {
+    clearTimeout(overall);
+    children.killAll();
+  }
+}
