@@ -199,7 +199,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
     const nodes = await startNodes(children, etcd.endpoint, o);
     started.push(nodes.map((n) => n.child));
     const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
-      '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0',
+      '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0',
     ], o.proxyNodeFlags);
     started.push([proxy.child]);
     const adminPort = proxy.ready.adminPort as number;

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
+import { NAMESPACE_PATTERN } from '../shared/protocol';
 import { DEFAULT_ETCD } from '../shared/topology/etcd';
 import { CLUSTER_NAME } from '../shared/topology/schema';
 
@@ -17,6 +18,15 @@ export interface ProxyConfig {
   connectionsPerNode: number;
   wsMaxInFlight: number;
   wsMaxBufferedBytes: number;
+  /** RESP listener (on `host`); 0 = any free port. */
+  respPort: number;
+  /** Namespace of RESP keys until a connection's AUTH selects another. */
+  respNamespace: string;
+  respMaxBulkBytes: number;
+  respMaxMultibulk: number;
+  respMaxQueryBytes: number;
+  respMaxInFlight: number;
+  respMaxBufferedBytes: number;
   logLevel: string;
 }
 
@@ -31,6 +41,11 @@ function parseClusterName(text: string): string {
   return text;
 }
 
+function parseNamespace(text: string): string {
+  if (!NAMESPACE_PATTERN.test(text)) throw new InvalidArgumentError('expected a namespace of 1-64 letters, digits, "_", "-" or "."');
+  return text;
+}
+
 /**
  * Reads flags, falling back to SHARDCACHE_PROXY_* environment variables (SHARDCACHE_ETCD,
  * SHARDCACHE_CLUSTER and SHARDCACHE_LOG_LEVEL for the ones every program shares), then defaults.
@@ -39,7 +54,7 @@ function parseClusterName(text: string): string {
 export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
   const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(`SHARDCACHE_PROXY_${env}`);
   return new Command('proxy')
-    .description('shardcache proxy: one endpoint (HTTP/JSON and WebSocket) routing to the storage nodes')
+    .description('shardcache proxy: one endpoint (HTTP/JSON, WebSocket and RESP) routing to the storage nodes')
     .addOption(new Option('--etcd <host:port,...>', 'etcd endpoints').env('SHARDCACHE_ETCD').argParser(parseEndpoints).default(DEFAULT_ETCD))
     .addOption(new Option('--cluster <name>', 'cluster name (etcd prefix /shardcache/<name>/)').env('SHARDCACHE_CLUSTER').argParser(parseClusterName).default('default'))
     .addOption(opt('--host <host>', 'HOST', 'address the client port listens on').default('127.0.0.1'))
@@ -51,6 +66,13 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', 'pipelined connections to each storage node').argParser(intIn(1, 64)).default(2))
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
+    .addOption(opt('--resp-port <port>', 'RESP_PORT', 'RESP (Redis protocol) port, on --host (0 = any free port)').argParser(parsePort).default(6380))
+    .addOption(opt('--resp-namespace <ns>', 'RESP_NAMESPACE', 'namespace of RESP keys until a connection selects another with AUTH').argParser(parseNamespace).default('default'))
+    .addOption(opt('--resp-max-bulk-bytes <bytes>', 'RESP_MAX_BULK_BYTES', 'largest RESP bulk string (a key or a value)').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
+    .addOption(opt('--resp-max-multibulk <n>', 'RESP_MAX_MULTIBULK', 'most elements in one RESP request').argParser(intIn(1, 1_048_576)).default(65_536))
+    .addOption(opt('--resp-max-query-bytes <bytes>', 'RESP_MAX_QUERY_BYTES', 'most bytes buffered for one incomplete RESP request').argParser(parseBytes).default(64 * 1024 ** 2, '64mb'))
+    .addOption(opt('--resp-max-in-flight <n>', 'RESP_MAX_IN_FLIGHT', 'unanswered RESP commands per connection before it stops reading').argParser(intIn(1, 1_000_000)).default(10_000))
+    .addOption(opt('--resp-max-buffered-bytes <bytes>', 'RESP_MAX_BUFFERED_BYTES', 'unread RESP reply bytes before the connection is closed').argParser(parseBytes).default(32 * 1024 ** 2, '32mb'))
     .addOption(
       new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )

@@ -8,10 +8,12 @@ import { createDataPlane, type DataPlane } from './data-plane';
 import { startFront, type RunningFront } from './front/app';
 import { Dispatcher } from './front/dispatcher';
 import { FrontMetrics } from './front/metrics';
+import { RespServer } from './front/resp/server';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
   front: RunningFront;
+  resp: RespServer;
   admin: ProxyAdminServer;
   adminPort: number;
   dataPlane: DataPlane;
@@ -42,6 +44,19 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
   }, config.host, config.httpPort);
+  const resp = new RespServer({
+    dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace,
+    limits: {
+      maxBulkBytes: config.respMaxBulkBytes, maxMultibulk: config.respMaxMultibulk, maxQueryBytes: config.respMaxQueryBytes,
+      maxInFlight: config.respMaxInFlight, maxBufferedBytes: config.respMaxBufferedBytes,
+    },
+  });
+  try {
+    await resp.listen(config.host, config.respPort);
+  } catch (err) {
+    await front.close();
+    throw err;
+  }
   const admin = new ProxyAdminServer({
     registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), log: log.child({ component: 'proxy:admin' }),
   });
@@ -49,18 +64,18 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   try {
     adminPort = await admin.listen(config.adminPort, config.adminHost);
   } catch (err) {
-    await front.close();
+    await Promise.all([front.close(), resp.close()]);
     throw new Error(`cannot listen on ${config.adminHost}:${config.adminPort} for the admin port: ${(err as Error).message}`);
   }
-  return { front, admin, adminPort, dataPlane, watcher, etcd, loading: watchTopology(watcher, watchLog) };
+  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, loading: watchTopology(watcher, watchLog) };
 }
 
 /**
- * Proxy program: one client port (HTTP/JSON + WebSocket on uWebSockets.js) and one admin port,
- * routing by a topology watched from etcd.
+ * Proxy program: one client port (HTTP/JSON + WebSocket on uWebSockets.js), one RESP port (Redis
+ * clients, on node:net) and one admin port, routing by a topology watched from etcd.
  *
  *   etcd ──watch──► TopologyWatcher ──change──► data plane (routes, links, breakers)
- *   clients ──► front (HTTP, WS) ──► Dispatcher ──► data plane ──► storage nodes
+ *   clients ──► front (HTTP, WS, RESP) ──► Dispatcher ──► data plane ──► storage nodes
  *
  * The ports open at once; until a topology of an initialised cluster is loaded the fronts answer
  * 503 UNAVAILABLE and /healthz 503, while the watcher keeps retrying etcd. SIGTERM/SIGINT: close
@@ -70,11 +85,11 @@ async function main(): Promise<void> {
   const config = parseProxyConfig(process.argv.slice(2));
   const log = createLogger('proxy', config.logLevel);
   const running = await start(config, log);
-  log.info({ event: 'ready', host: config.host, httpPort: running.front.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+  log.info({ event: 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
-    await Promise.all([running.front.close(), running.admin.close()]);
+    await Promise.all([running.front.close(), running.resp.close(), running.admin.close()]);
     await running.dataPlane.close();
     await running.watcher.close();
     await Promise.race([running.loading, new Promise((r) => setTimeout(r, 1000))]);

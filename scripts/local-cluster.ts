@@ -37,6 +37,7 @@ interface RunnerConfig {
   nodeAdminBasePort: number;
   controlPort: number;
   httpPort: number;
+  respPort: number;
   adminPort: number;
   leaseTtl: number;
   dataDir?: string;
@@ -77,6 +78,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(port('--node-admin-base-port <port>', 'admin port of the first node; node i uses base+i', 9200))
     .addOption(port('--control-port <port>', 'admin port of the control plane', 9300))
     .addOption(port('--http-port <port>', 'client port of the proxy (HTTP/JSON and WebSocket /v1/ws)', 8080))
+    .addOption(port('--resp-port <port>', 'RESP (Redis protocol) port of the proxy', 6380))
     .addOption(port('--admin-port <port>', 'admin port of the proxy (/metrics, /healthz)', 9100))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of the nodes').argParser(intIn(1, 60)).default(3))
     .addOption(new Option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on exit)'))
@@ -118,9 +120,9 @@ function programSpecs(config: RunnerConfig, etcd: string): ProgramSpec[] {
   specs.push({
     name: 'proxy',
     script: 'proxy/main.js',
-    args: ['--etcd', etcd, '--cluster', config.cluster, '--http-port', `${config.httpPort}`, '--admin-port', `${config.adminPort}`],
-    listens: `http://127.0.0.1:${config.httpPort}/v1/cache, ws://127.0.0.1:${config.httpPort}/v1/ws, admin http://127.0.0.1:${config.adminPort}/metrics`,
-    ports: [[config.httpPort, '--http-port'], [config.adminPort, '--admin-port']],
+    args: ['--etcd', etcd, '--cluster', config.cluster, '--http-port', `${config.httpPort}`, '--resp-port', `${config.respPort}`, '--admin-port', `${config.adminPort}`],
+    listens: `http://127.0.0.1:${config.httpPort}/v1/cache, ws://127.0.0.1:${config.httpPort}/v1/ws, redis://127.0.0.1:${config.respPort}, admin http://127.0.0.1:${config.adminPort}/metrics`,
+    ports: [[config.httpPort, '--http-port'], [config.respPort, '--resp-port'], [config.adminPort, '--admin-port']],
     healthUrl: `http://127.0.0.1:${config.adminPort}/healthz`,
   });
   return specs;

@@ -1,7 +1,7 @@
 import client, { type Registry } from 'prom-client';
 
 /** Front a request came through, as a metric label. */
-export type FrontName = 'http' | 'ws';
+export type FrontName = 'http' | 'ws' | 'resp';
 
 /**
  * Caps the cardinality of a label: the first `limit` distinct values keep their name, later ones

@@ -22,6 +22,8 @@ export interface TestCluster {
   httpUrl: string;
   wsUrl: string;
   adminUrl: string;
+  /** The proxy's RESP (Redis protocol) port on 127.0.0.1. */
+  respPort?: number;
   /** One HTTP request to the proxy's client port; a body that is not a string or bytes is sent as JSON. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** Starts another proxy on the same etcd (own ports), e.g. with other flags or another cluster name. */
@@ -34,6 +36,8 @@ export interface StartedProxy {
   proc: Started;
   httpUrl: string;
   adminUrl: string;
+  /** The proxy's RESP port (a free port unless `--resp-port` was passed). */
+  respPort?: number;
 }
 
 export interface ClusterOptions {
@@ -66,10 +70,13 @@ export async function httpCall(base: string, method: string, path: string, body?
   return { status: res.status, headers: res.headers, text, json, bytes };
 }
 
-/** Starts a proxy program against `etcd` on free ports and waits for its ready line. */
+/** Starts a proxy program against `etcd` on free ports (RESP too; `args` may override) and waits for its ready line. */
 export async function startProxyProcess(etcd: string, cluster: string, args: string[] = []): Promise<StartedProxy> {
-  const proc = await startProgram('proxy/main.js', ['--etcd', etcd, '--cluster', cluster, '--http-port', '0', '--admin-port', '0', ...args]);
-  return { proc, httpUrl: `http://127.0.0.1:${proc.ready.httpPort as number}`, adminUrl: `http://127.0.0.1:${proc.ready.adminPort as number}` };
+  const proc = await startProgram('proxy/main.js', ['--etcd', etcd, '--cluster', cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0', ...args]);
+  return {
+    proc, httpUrl: `http://127.0.0.1:${proc.ready.httpPort as number}`, adminUrl: `http://127.0.0.1:${proc.ready.adminPort as number}`,
+    respPort: proc.ready.respPort as number | undefined,
+  };
 }
 
 /**
@@ -106,7 +113,7 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
       return health?.status === 200 && health.json.shardsWithoutPrimary.length === 0;
     }, 15_000, 50);
     return {
-      etcd, cluster, nodes, proxy: main.proc, httpUrl: main.httpUrl, adminUrl: main.adminUrl,
+      etcd, cluster, nodes, proxy: main.proc, httpUrl: main.httpUrl, adminUrl: main.adminUrl, respPort: main.respPort,
       wsUrl: `${main.httpUrl.replace(/^http/, 'ws')}/v1/ws`,
       call: (method, path, body, headers) => httpCall(main.httpUrl, method, path, body, headers),
       startProxy,

@@ -44,14 +44,14 @@ afterAll(async () => {
 });
 
 test('npm start runner: 3 shards × 2 nodes, the control plane and the proxy, failover, clean stop', async () => {
-  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 6 node ports, 6 admin ports, proxy client and admin.
-  const base = await freeRange(17);
-  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort] = [base, base + 1, base + 2, base + 3, base + 9, base + 15, base + 16];
+  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 6 node ports, 6 admin ports, proxy client, admin and RESP.
+  const base = await freeRange(18);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 9, base + 15, base + 16, base + 17];
   const etcd = `127.0.0.1:${etcdPort}`;
   runner = await startProgram(RUNNER, [
     '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`,
     '--node-base-port', `${nodeBase}`, '--node-admin-base-port', `${adminBase}`, '--shards', '3', '--replicas', '1', '--lease-ttl', '2',
-    '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`,
+    '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
   ], {}, 40_000);
   children = runner.ready.children as typeof children;
   const dataDir = runner.ready.dataDir as string;

@@ -1,0 +1,128 @@
+import { NAMESPACE_PATTERN } from '../../../shared/protocol';
+import { int64Arg, word } from './args';
+import { arityAccepts, type CommandSpec, type Handler, type RespContext } from './context';
+import { RespCommandError, RespMessages } from './errors';
+import { array, bulk, integer, Replies } from './reply';
+
+/**
+ * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT. Only RESP2 is spoken.
+ *
+ * AUTH selects the namespace of the connection's keys: `AUTH <namespace>` (the password is the
+ * namespace name) or `AUTH <namespace> <anything>` (the user name is the namespace, the password
+ * is ignored). shardcache has no users: AUTH is a namespace switch, not access control.
+ */
+
+/** The Redis version whose commands and replies the RESP front follows (HELLO, INFO). */
+export const REDIS_COMPAT_VERSION = '7.0.0';
+
+/** Makes `ns` the connection's namespace, or refuses as Redis refuses a bad password. */
+function authenticate(ctx: RespContext, ns: Buffer): void {
+  const name = ns.toString('latin1');
+  if (!NAMESPACE_PATTERN.test(name)) throw new RespCommandError(RespMessages.wrongPass);
+  ctx.session.ns = name;
+}
+
+/** CLIENT SETNAME's rule: printable ASCII without spaces; empty clears the name. */
+function clientName(arg: Buffer): string | null {
+  for (const c of arg) if (c < 0x21 || c > 0x7e) throw new RespCommandError(RespMessages.clientName);
+  return arg.length === 0 ? null : arg.toString('latin1');
+}
+
+function ping(_ctx: RespContext, args: Buffer[]): Buffer {
+  if (args.length > 2) throw new RespCommandError(RespMessages.wrongArgs('ping'));
+  return args.length === 2 ? bulk(args[1]) : Replies.PONG;
+}
+
+function helloReply(ctx: RespContext): Buffer {
+  const pairs: Array<[string, Buffer]> = [
+    ['server', bulk('shardcache')], ['version', bulk(REDIS_COMPAT_VERSION)], ['proto', integer(2)], ['id', integer(ctx.session.id)],
+    ['mode', bulk('standalone')], ['role', bulk('master')], ['modules', Replies.EMPTY_ARRAY],
+  ];
+  return array(pairs.flatMap(([name, value]) => [bulk(name), value]));
+}
+
+/** HELLO [2 [AUTH user pass] [SETNAME name]]: only protocol 2; 3 is refused with NOPROTO. */
+function hello(ctx: RespContext, args: Buffer[]): Buffer {
+  if (args.length === 1) return helloReply(ctx);
+  let version: bigint;
+  try {
+    version = int64Arg(args[1]);
+  } catch {
+    throw new RespCommandError(RespMessages.protoVersion);
+  }
+  if (version !== 2n) throw new RespCommandError(RespMessages.noProto);
+  let name: string | null | undefined;
+  for (let i = 2; i < args.length; i++) {
+    const opt = word(args[i]);
+    if (opt === 'AUTH' && i + 2 < args.length) {
+      authenticate(ctx, args[i + 1]);
+      i += 2;
+    } else if (opt === 'SETNAME' && i + 1 < args.length) {
+      name = clientName(args[++i]);
+    } else {
+      throw new RespCommandError(RespMessages.helloOption(args[i].toString('utf8')));
+    }
+  }
+  if (name !== undefined) ctx.session.name = name;
+  return helloReply(ctx);
+}
+
+function auth(ctx: RespContext, args: Buffer[]): Buffer {
+  if (args.length > 3) throw new RespCommandError(RespMessages.syntax);
+  authenticate(ctx, args[1]);
+  return Replies.OK;
+}
+
+/** QUIT: +OK, then the connection closes once the replies before it are written. */
+function quit(ctx: RespContext): Buffer {
+  ctx.session.quit = true;
+  return Replies.OK;
+}
+
+function select(_ctx: RespContext, args: Buffer[]): Buffer {
+  if (int64Arg(args[1]) !== 0n) throw new RespCommandError(RespMessages.dbIndex);
+  return Replies.OK;
+}
+
+/** A sub-command of CLIENT, CONFIG or COMMAND: `name` is lower case, `arity` counts the parent. */
+export interface Subcommand {
+  name: string;
+  arity: number;
+  run: Handler;
+}
+
+/** Runs the sub-command named by `args[1]`, with Redis's errors for unknown ones and bad arity. */
+export function runSubcommand(parent: string, subs: readonly Subcommand[], ctx: RespContext, args: Buffer[]): ReturnType<Handler> {
+  const name = args[1].toString('latin1').toLowerCase();
+  const sub = subs.find((s) => s.name === name);
+  if (sub === undefined) throw new RespCommandError(RespMessages.unknownSubcommand(args[1].toString('utf8'), parent.toUpperCase()));
+  if (!arityAccepts(sub.arity, args.length)) throw new RespCommandError(RespMessages.wrongArgs(`${parent}|${sub.name}`));
+  return sub.run(ctx, args);
+}
+
+const CLIENT_SUBCOMMANDS: readonly Subcommand[] = [
+  {
+    name: 'setname', arity: 3,
+    run: (ctx, args) => {
+      ctx.session.name = clientName(args[2]);
+      return Replies.OK;
+    },
+  },
+  { name: 'getname', arity: 2, run: (ctx) => bulk(ctx.session.name) },
+  { name: 'setinfo', arity: 4, run: () => Replies.OK },
+  { name: 'id', arity: 2, run: (ctx) => integer(ctx.session.id) },
+];
+
+const FAST = ['fast'] as const;
+const NO_KEYS = [0, 0, 0] as const;
+
+/** The connection commands, as COMMAND INFO describes them. */
+export const CONNECTION_COMMANDS: readonly CommandSpec[] = [
+  { name: 'ping', arity: -1, flags: FAST, keys: NO_KEYS, run: ping },
+  { name: 'echo', arity: 2, flags: FAST, keys: NO_KEYS, run: (_ctx, args) => bulk(args[1]) },
+  { name: 'quit', arity: -1, flags: FAST, keys: NO_KEYS, run: quit },
+  { name: 'hello', arity: -1, flags: ['noscript', 'fast', 'no_auth'], keys: NO_KEYS, run: hello },
+  { name: 'auth', arity: -2, flags: ['noscript', 'fast', 'no_auth'], keys: NO_KEYS, run: auth },
+  { name: 'select', arity: 2, flags: FAST, keys: NO_KEYS, run: select },
+  { name: 'client', arity: -2, flags: [], keys: NO_KEYS, run: (ctx, args) => runSubcommand('client', CLIENT_SUBCOMMANDS, ctx, args) },
+];

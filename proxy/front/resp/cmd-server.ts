@@ -1,0 +1,101 @@
+import { REDIS_COMPAT_VERSION, runSubcommand, type Subcommand } from './cmd-connection';
+import type { CommandSpec, RespContext } from './context';
+import { infoText } from './info';
+import { array, bulk, bulkArray, integer, Replies, simple } from './reply';
+
+/**
+ * Server commands: COMMAND (COUNT, DOCS, INFO, LIST), INFO, CONFIG GET, DBSIZE. Enough for
+ * clients and tools that probe a server (redis-cli, redis-benchmark, ioredis's ready check).
+ *
+ * DBSIZE answers 0: the proxy has no count of the cluster's keys (item counts are on each
+ * storage node's admin /metrics), and Redis clients take 0 better than an error.
+ */
+
+/** COMMAND INFO's entry: name, arity, flags, first/last key, step, then empty ACL categories, tips, key specs, sub-commands. */
+function commandInfo(spec: CommandSpec): Buffer {
+  const [first, last, step] = spec.keys;
+  return array([
+    bulk(spec.name), integer(spec.arity), array(spec.flags.map(simple)), integer(first), integer(last), integer(step),
+    Replies.EMPTY_ARRAY, Replies.EMPTY_ARRAY, Replies.EMPTY_ARRAY, Replies.EMPTY_ARRAY,
+  ]);
+}
+
+const allInfo = (ctx: RespContext): Buffer => array([...ctx.commands.values()].map(commandInfo));
+
+const COMMAND_SUBCOMMANDS: readonly Subcommand[] = [
+  { name: 'count', arity: 2, run: (ctx) => integer(ctx.commands.size) },
+  { name: 'docs', arity: -2, run: () => Replies.EMPTY_ARRAY },
+  { name: 'list', arity: -2, run: (ctx) => bulkArray([...ctx.commands.keys()]) },
+  {
+    name: 'info', arity: -2,
+    run: (ctx, args) => {
+      if (args.length === 2) return allInfo(ctx);
+      return array(args.slice(2).map((a) => {
+        const spec = ctx.commands.get(a.toString('latin1').toLowerCase());
+        return spec === undefined ? Replies.NULL_ARRAY : commandInfo(spec);
+      }));
+    },
+  },
+];
+
+/** CONFIG GET's parameters: what a tool may ask (redis-benchmark asks `save` and `appendonly`). */
+function configTable(ctx: RespContext): Array<[string, string]> {
+  const { limits } = ctx.server;
+  return [
+    ['appendonly', 'no'], ['save', ''], ['databases', '1'], ['port', String(ctx.server.port())],
+    ['proto-max-bulk-len', String(limits.maxBulkBytes)], ['client-query-buffer-limit', String(limits.maxQueryBytes)],
+  ];
+}
+
+const escapeRegExp = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/** Redis glob patterns (`*`, `?`, `[abc]`, `[^a-z]`, `\x`), case-insensitive as CONFIG GET matches them. */
+export function globToRegExp(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]);
+    else if (close > 0) {
+      const body = [...pattern.slice(i + 1, close)].map((b) => (b === '-' ? b : escapeRegExp(b))).join('');
+      source += body.startsWith('\\^') ? `[^${body.slice(2)}]` : `[${body}]`;
+      i = close;
+    } else source += escapeRegExp(c);
+  }
+  try {
+    return new RegExp(`^${source}$`, 'is');
+  } catch {
+    return /(?!)/; // a class such as [z-a] matches nothing, as in Redis
+  }
+}
+
+function configGet(ctx: RespContext, args: Buffer[]): Buffer {
+  const patterns = args.slice(2).map((a) => globToRegExp(a.toString('utf8')));
+  const pairs = configTable(ctx).filter(([name]) => patterns.some((p) => p.test(name)));
+  return bulkArray(pairs.flat());
+}
+
+const CONFIG_SUBCOMMANDS: readonly Subcommand[] = [{ name: 'get', arity: -3, run: configGet }];
+
+function info(ctx: RespContext, args: Buffer[]): Buffer {
+  const { server } = ctx;
+  return bulk(infoText({
+    redisVersion: REDIS_COMPAT_VERSION, port: server.port(), uptimeSeconds: Math.floor((ctx.now() - server.startedAt) / 1000),
+    namespace: ctx.session.ns, stats: server.stats, snapshot: server.snapshot(),
+  }, args.slice(1).map((a) => a.toString('latin1'))));
+}
+
+const NO_KEYS = [0, 0, 0] as const;
+
+/** The server commands, as COMMAND INFO describes them. */
+export const SERVER_COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'command', arity: -1, flags: ['loading', 'stale'], keys: NO_KEYS,
+    run: (ctx, args) => (args.length === 1 ? allInfo(ctx) : runSubcommand('command', COMMAND_SUBCOMMANDS, ctx, args)),
+  },
+  { name: 'info', arity: -1, flags: ['loading', 'stale'], keys: NO_KEYS, run: info },
+  { name: 'config', arity: -2, flags: [], keys: NO_KEYS, run: (ctx, args) => runSubcommand('config', CONFIG_SUBCOMMANDS, ctx, args) },
+  { name: 'dbsize', arity: 1, flags: ['readonly', 'fast'], keys: NO_KEYS, run: () => Replies.ZERO },
+];

@@ -1,0 +1,217 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../../../shared/log';
+import type { FrontMetrics } from '../metrics';
+import { runCommand } from './commands';
+import type { CommandSpec, RespContext, RespLimits, ServerFacts, Session } from './context';
+import { RESP_FRONT, type RespDoor } from './door';
+import { KeyOrder } from './key-order';
+import { RespParser } from './parser';
+import { error } from './reply';
+import { ReplyQueue, type ReplySlot } from './reply-queue';
+
+/** What a connection gets from its server. */
+export interface ConnectionOptions {
+  id: number;
+  /** The listener's namespace; AUTH may change it for this connection. */
+  namespace: string;
+  limits: RespLimits;
+  door: RespDoor;
+  server: ServerFacts;
+  commands: ReadonlyMap<string, CommandSpec>;
+  metrics: FrontMetrics;
+  log: Logger;
+  onClose(): void;
+}
+
+/** Unsent reply bytes above which the connection stops reading requests and writing more. */
+const PAUSE_BYTES = 1024 * 1024;
+/** How long unsent replies may stay above `maxBufferedBytes` without the client reading any. */
+export const DEFAULT_STALL_MS = 10_000;
+
+/**
+ * One RESP client connection (the socket shell around the parser, the command table and the
+ * reply queue):
+ *
+ *   'data' ─► parser.push ─► pump: next() ─► runCommand (after earlier commands on its keys) ─► slot filled
+ *                              ▲                                                                    │
+ *                              └── flush: write the ready head of the queue, one write per turn ◄──┘ (setImmediate, 'drain')
+ *
+ * Bounds: at most `maxInFlight` commands unanswered; unsent replies (queued + socket buffer) above
+ * min(1 MiB, maxBuffered / 2) stop reading, and a socket buffer above it stops writing until the socket drains, so the socket
+ * buffer stays small and the rest waits in the queue. A client that leaves more than
+ * `maxBufferedBytes` unsent for `stallMs` without reading is disconnected. A protocol error or
+ * QUIT answers what came before, then the error (or +OK), then closes.
+ */
+export class RespConnection {
+  readonly #socket: Socket;
+  readonly #o: ConnectionOptions;
+  readonly #parser: RespParser;
+  readonly #queue = new ReplyQueue();
+  readonly #order = new KeyOrder();
+  readonly #ctx: RespContext;
+  readonly #pauseAt: number;
+  #flushScheduled = false;
+  #paused = false;
+  #stall: NodeJS.Timeout | undefined;
+  /** No more commands are taken on: QUIT or a protocol error. */
+  #ending = false;
+  /** The client ended its side: what it sent is still answered, then the connection ends. */
+  #inputEnded = false;
+  /** The parser had no complete command left at the last pump. */
+  #drained = false;
+  #closed = false;
+
+  constructor(socket: Socket, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.#o = options;
+    this.#parser = new RespParser(options.limits);
+    // At least the socket's high-water mark, so a buffer at the threshold always ends with a 'drain'.
+    this.#pauseAt = Math.max(socket.writableHighWaterMark, Math.min(PAUSE_BYTES, Math.floor(options.limits.maxBufferedBytes / 2)));
+    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false };
+    this.#ctx = { session, door: options.door, server: options.server, commands: options.commands, now: Date.now };
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (err) => options.log.debug({ err: err.message, id: options.id }, 'RESP connection error'));
+    socket.on('close', () => this.#onClose());
+  }
+
+  /** Stops reading; replies already owed are written, then the connection ends (proxy shutdown). */
+  end(): void {
+    if (!this.#closed) this.#finish();
+  }
+
+  /** Ends the connection now: unsent replies are dropped. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** Reply bytes produced and not yet handed to the kernel. */
+  get #unsent(): number {
+    return this.#queue.filledBytes + this.#socket.writableLength;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#ending) return;
+    this.#drained = false;
+    this.#parser.push(chunk);
+    this.#pump();
+  }
+
+  #onDrain(): void {
+    clearTimeout(this.#stall); // the client read everything written so far
+    this.#stall = undefined;
+    this.#flush();
+  }
+
+  #onEnd(): void {
+    this.#inputEnded = true;
+    this.#pump();
+    this.#scheduleFlush();
+  }
+
+  /** Takes on commands while the bounds allow, then pauses or resumes the socket. */
+  #pump(): void {
+    if (this.#closed) return;
+    const { maxInFlight } = this.#o.limits;
+    while (!this.#ending && this.#queue.size < maxInFlight && this.#unsent < this.#pauseAt) {
+      const item = this.#parser.next();
+      if (item === undefined) {
+        this.#drained = true;
+        break;
+      }
+      if (item.kind === 'error') this.#protocolError(item.message);
+      else this.#execute(item.args);
+    }
+    const pause = this.#ending || this.#queue.size >= maxInFlight || this.#unsent >= this.#pauseAt;
+    if (pause !== this.#paused) {
+      this.#paused = pause;
+      if (pause) this.#socket.pause();
+      else this.#socket.resume();
+    }
+  }
+
+  #execute(args: Buffer[]): void {
+    const slot = this.#queue.reserve();
+    this.#o.server.stats.commands++;
+    const reply = runCommand(this.#ctx, args, this.#order, this.#o.log);
+    if (reply instanceof Promise) void reply.then((bytes) => this.#fill(slot, bytes));
+    else this.#fill(slot, reply);
+    if (this.#ctx.session.quit) this.#finish();
+  }
+
+  #protocolError(message: string): void {
+    this.#o.server.stats.protocolErrors++;
+    this.#o.metrics.refused(RESP_FRONT, 'protocol_error');
+    this.#o.log.debug({ id: this.#o.id, reason: message }, 'RESP protocol error; closing the connection');
+    this.#fill(this.#queue.reserve(), error(`ERR ${message}`));
+    this.#finish();
+  }
+
+  /** Stops reading; the connection ends once every reserved reply is written. */
+  #finish(): void {
+    this.#ending = true;
+    this.#parser.reset();
+    this.#scheduleFlush();
+  }
+
+  #fill(slot: ReplySlot, bytes: Buffer): void {
+    if (this.#closed) return;
+    slot.fill(bytes);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#closed) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Writes the ready head of the queue in one write, up to the pause threshold. */
+  #flush(): void {
+    if (this.#closed) return;
+    const budget = this.#pauseAt - this.#socket.writableLength;
+    const ready = budget > 0 ? this.#queue.takeReady(budget) : [];
+    // write() answering false promises a 'drain' (which flushes again); otherwise go on next turn.
+    const accepted = ready.length > 0 && this.#socket.write(ready.length === 1 ? ready[0] : Buffer.concat(ready));
+    if (accepted && this.#queue.readyAtHead) this.#scheduleFlush();
+    this.#watchStall(accepted);
+    if ((this.#ending || (this.#inputEnded && this.#drained)) && this.#queue.size === 0) {
+      this.#socket.end(() => this.#socket.destroy());
+      return;
+    }
+    this.#pump();
+  }
+
+  /**
+   * Arms the not-reading timer while unsent replies exceed the limit. Progress disarms it: a
+   * 'drain', or a write the socket took without backpressure (the client read what came before).
+   */
+  #watchStall(progress: boolean): void {
+    const { maxBufferedBytes, stallMs = DEFAULT_STALL_MS } = this.#o.limits;
+    if (progress || this.#unsent <= maxBufferedBytes) {
+      clearTimeout(this.#stall);
+      this.#stall = undefined;
+      return;
+    }
+    this.#stall ??= setTimeout(() => {
+      if (this.#closed || this.#unsent <= maxBufferedBytes) return;
+      this.#o.metrics.refused(RESP_FRONT, 'not_reading');
+      this.#o.log.debug({ id: this.#o.id, unsent: this.#unsent }, 'RESP client is not reading its replies; closing');
+      this.#socket.destroy();
+    }, stallMs);
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#stall);
+    this.#parser.reset();
+    this.#o.onClose();
+  }
+}

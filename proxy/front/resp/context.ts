@@ -1,0 +1,82 @@
+import type { TopologySnapshot } from '../../../shared/topology/snapshot';
+import type { ReadCounts, RespDoor } from './door';
+
+/**
+ * What a RESP command handler sees: its connection's session, the door to the data plane and
+ * facts about the server (for INFO, CONFIG GET, COMMAND). Handlers are functions of
+ * `(context, args)`; `args[0]` is the command name as sent.
+ */
+export interface Session {
+  /** Connection id (CLIENT ID, HELLO). */
+  readonly id: number;
+  /** Namespace the connection's keys live in: the listener's, or the one AUTH selected. */
+  ns: string;
+  /** CLIENT SETNAME; null when unnamed. */
+  name: string | null;
+  /** Set by QUIT: the connection ends once the replies so far are written. */
+  quit: boolean;
+}
+
+/** Counters of the RESP listener, shown by INFO. */
+export interface RespStats extends ReadCounts {
+  connectionsTotal: number;
+  connected: number;
+  commands: number;
+  protocolErrors: number;
+}
+
+/** Limits of the listener (some shown by CONFIG GET). */
+export interface RespLimits {
+  maxBulkBytes: number;
+  maxMultibulk: number;
+  maxQueryBytes: number;
+  maxInFlight: number;
+  /** Unsent reply bytes a client may leave unread... */
+  maxBufferedBytes: number;
+  /** ...for this long (ms) before it is disconnected; default 10 s. */
+  stallMs?: number;
+}
+
+/** What the listener tells its commands about itself. */
+export interface ServerFacts {
+  /** The listening port (0 before it listens). */
+  port(): number;
+  /** Epoch ms the listener started. */
+  startedAt: number;
+  stats: RespStats;
+  limits: RespLimits;
+  /** The topology the data plane routes by, for INFO's keyspace section. */
+  snapshot(): TopologySnapshot | undefined;
+}
+
+/** A command's reply: its wire bytes, now or later. */
+export type ReplyBytes = Buffer | Promise<Buffer>;
+
+/** A command's implementation: `args[0]` is the command name as sent. */
+export type Handler = (ctx: RespContext, args: Buffer[]) => ReplyBytes;
+
+/** One command as COMMAND INFO describes it, with its handler. */
+export interface CommandSpec {
+  /** Lower-case name. */
+  name: string;
+  /** Redis convention: n = exactly n arguments (the name included), -n = at least n. */
+  arity: number;
+  /** COMMAND INFO flags: write, readonly, fast, ... */
+  flags: readonly string[];
+  /** First key, last key (-1 = the last argument), step; 0, 0, 0 for no keys. */
+  keys: readonly [number, number, number];
+  run: Handler;
+}
+
+/** Everything a handler may use; one per connection (a delayed command gets a copy of the session). */
+export interface RespContext {
+  session: Session;
+  door: RespDoor;
+  server: ServerFacts;
+  /** Every command, for COMMAND. */
+  commands: ReadonlyMap<string, CommandSpec>;
+  now(): number;
+}
+
+/** Whether `argc` arguments (the name included) satisfy `arity`. */
+export const arityAccepts = (arity: number, argc: number): boolean => (arity >= 0 ? argc === arity : argc >= -arity);

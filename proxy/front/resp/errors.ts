@@ -1,0 +1,73 @@
+import type { FrontErrorCode, WireError } from '../wire-error';
+
+/**
+ * Errors of the RESP front. Two kinds, both ending as one `-CODE message` line:
+ * - command errors worded exactly as Redis words them (`RespMessages`), raised while reading a
+ *   command's arguments, as a `RespCommandError`;
+ * - the proxy's `WireError`s, translated by `respErrorLine`: the one table of this edge.
+ */
+export class RespCommandError extends Error {
+  /** The error line without its `-` and CR LF, e.g. `ERR syntax error`. */
+  readonly line: string;
+  /** The proxy's code when the error came from the data plane (e.g. VERSION_CONFLICT). */
+  readonly code: FrontErrorCode | undefined;
+  constructor(line: string, code?: FrontErrorCode) {
+    super(line);
+    this.name = 'RespCommandError';
+    this.line = line;
+    this.code = code;
+  }
+}
+
+/** Redis's own wording, byte for byte, for the errors clients match on. */
+export const RespMessages = {
+  syntax: 'ERR syntax error',
+  notInteger: 'ERR value is not an integer or out of range',
+  overflow: 'ERR increment or decrement would overflow',
+  decrementOverflow: 'ERR decrement would overflow',
+  dbIndex: 'ERR DB index is out of range',
+  noProto: 'NOPROTO unsupported protocol version',
+  protoVersion: 'ERR Protocol version is not an integer or out of range',
+  wrongPass: 'WRONGPASS invalid username-password pair or user is disabled.',
+  clientName: 'ERR Client names cannot contain spaces, newlines or special characters.',
+  internal: 'ERR internal error in the proxy; see its log',
+  wrongArgs: (name: string): string => `ERR wrong number of arguments for '${name}' command`,
+  invalidExpire: (name: string): string => `ERR invalid expire time in '${name}' command`,
+  unknownSubcommand: (sub: string, command: string): string => `ERR unknown subcommand '${sub}'. Try ${command} HELP.`,
+  unsupportedOption: (option: string): string => `ERR Unsupported option ${option}`,
+  helloOption: (option: string): string => `ERR Syntax error in HELLO option '${option}'`,
+} as const;
+
+/**
+ * Proxy error code → RESP error line (the one translation table of this front). Redis clients
+ * read the first word as the error's kind: generic failures are `ERR`, memory pressure `OOM`, a
+ * part of the cluster that cannot serve `CLUSTERDOWN`, a node that did not answer `TIMEOUT`.
+ */
+const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
+  BAD_REQUEST: (m) => `ERR ${m}`,
+  NOT_FOUND: (m) => `ERR ${m}`,
+  METHOD_NOT_ALLOWED: (m) => `ERR ${m}`,
+  VERSION_CONFLICT: (m) => `ERR ${m}`,
+  TOO_LARGE: (m) => `ERR ${m}`,
+  NOT_INTEGER: () => RespMessages.notInteger,
+  OVERFLOW: () => RespMessages.overflow,
+  OVER_QUOTA: (m) => `OOM ${m}`,
+  OUT_OF_MEMORY: (m) => `OOM ${m}`,
+  RATE_LIMITED: (m) => `ERR ${m}`,
+  NODE_UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
+  UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
+  TIMEOUT: (m) => `TIMEOUT ${m}`,
+  INTERNAL: () => RespMessages.internal,
+};
+
+/** The RESP error line of a proxy error. */
+export function respErrorLine(error: WireError): string {
+  return TABLE[error.code](error.message);
+}
+
+/** Redis's answer to a command it does not know, quoting up to 128 characters of its arguments. */
+export function unknownCommandLine(name: string, args: readonly Buffer[]): string {
+  let quoted = '';
+  for (let i = 1; i < args.length && quoted.length < 128; i++) quoted += `'${args[i].toString('utf8').slice(0, 128 - quoted.length)}' `;
+  return `ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${quoted}`;
+}

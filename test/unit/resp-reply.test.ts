@@ -1,0 +1,159 @@
+import { getExOptions, int64Arg, setOptions, ttlMsOf } from '../../proxy/front/resp/args';
+import { globToRegExp } from '../../proxy/front/resp/cmd-server';
+import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
+import { batches, settleAll } from '../../proxy/front/resp/fanout';
+import { infoText } from '../../proxy/front/resp/info';
+import { array, bulk, bulkArray, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
+import { ReplyQueue } from '../../proxy/front/resp/reply-queue';
+import { twoShardSnapshot } from './proxy-front-fake-backend';
+
+const text = (b: Buffer): string => b.toString('latin1');
+const B = (s: string): Buffer => Buffer.from(s, 'latin1');
+const lineOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof RespCommandError) return err.line;
+    throw err;
+  }
+  throw new Error('did not throw');
+};
+
+describe('reply encoding (exact bytes)', () => {
+  test('status, error, integer, bulk, null and arrays', () => {
+    expect(text(simple('OK'))).toBe('+OK\r\n');
+    expect(text(simple('a\r\nb'))).toBe('+a  b\r\n');
+    expect(text(error('ERR syntax error'))).toBe('-ERR syntax error\r\n');
+    expect(text(error('ERR bad\nline'))).toBe('-ERR bad line\r\n');
+    expect(text(integer(0))).toBe(':0\r\n');
+    expect(text(integer(-2))).toBe(':-2\r\n');
+    expect(text(integer(2n ** 63n - 1n))).toBe(':9223372036854775807\r\n');
+    expect(text(bulk('héllo'))).toBe('$6\r\nh\xc3\xa9llo\r\n');
+    expect(text(bulk(Buffer.alloc(0)))).toBe('$0\r\n\r\n');
+    expect(text(bulk(null))).toBe('$-1\r\n');
+    expect(text(array(null))).toBe('*-1\r\n');
+    expect(text(array([]))).toBe('*0\r\n');
+    expect(text(array([integer(1), bulk('a'), array([Replies.OK])]))).toBe('*3\r\n:1\r\n$1\r\na\r\n*1\r\n+OK\r\n');
+  });
+
+  test('bulk arrays mix values and nulls in one buffer, binary safe', () => {
+    const bin = Buffer.from([0, 13, 10, 255]);
+    expect(bulkArray(['a', null, bin, ''])).toEqual(Buffer.concat([B('*4\r\n$1\r\na\r\n$-1\r\n$4\r\n'), bin, B('\r\n$0\r\n\r\n')]));
+    expect(text(bulkArray([]))).toBe('*0\r\n');
+  });
+});
+
+describe('arguments', () => {
+  test('integers as Redis reads them', () => {
+    expect(int64Arg(B('0'))).toBe(0n);
+    expect(int64Arg(B('-9223372036854775808'))).toBe(-(2n ** 63n));
+    for (const bad of ['', '+1', '01', '-0', ' 1', '1.5', '9223372036854775808', '1e3']) {
+      expect(lineOf(() => int64Arg(B(bad)))).toBe('ERR value is not an integer or out of range');
+    }
+  });
+
+  test('SET options: any order, repeats allowed, rivals refused, expiry checked last', () => {
+    const now = 1_000_000;
+    const parse = (...args: string[]) => setOptions(args.map(B), now);
+    expect(parse()).toEqual({ keepTtl: false, get: false });
+    expect(parse('nx', 'GET', 'ex', '10')).toEqual({ cond: 'NX', get: true, keepTtl: false, ttlMs: 10_000 });
+    expect(parse('PX', '5', 'XX', 'XX')).toEqual({ cond: 'XX', get: false, keepTtl: false, ttlMs: 5 });
+    expect(parse('KEEPTTL')).toEqual({ keepTtl: true, get: false });
+    expect(parse('EXAT', String(now / 1000 + 3))).toMatchObject({ ttlMs: 3000 });
+    expect(parse('PXAT', '5')).toMatchObject({ ttlMs: 1 });
+    for (const bad of [['NX', 'XX'], ['EX', '1', 'PX', '1'], ['KEEPTTL', 'EX', '1'], ['EX'], ['FOO'], ['EX', 'x', 'NX', 'XX']]) {
+      expect(lineOf(() => parse(...bad))).toBe('ERR syntax error');
+    }
+    expect(lineOf(() => parse('EX', 'x'))).toBe('ERR value is not an integer or out of range');
+    expect(lineOf(() => parse('EX', '0'))).toBe("ERR invalid expire time in 'set' command");
+    expect(lineOf(() => parse('EX', '9223372036854775807'))).toBe("ERR invalid expire time in 'set' command");
+  });
+
+  test('GETEX options', () => {
+    expect(getExOptions([], 0)).toEqual({ kind: 'none' });
+    expect(getExOptions([B('persist')], 0)).toEqual({ kind: 'persist' });
+    expect(getExOptions([B('PX'), B('20')], 0)).toEqual({ kind: 'expire', ttlMs: 20 });
+    expect(lineOf(() => getExOptions([B('PERSIST'), B('EX'), B('1')], 0))).toBe('ERR syntax error');
+    expect(lineOf(() => ttlMsOf('EX', B('-1'), 'getex', 0))).toBe("ERR invalid expire time in 'getex' command");
+  });
+});
+
+describe('errors', () => {
+  test('one table from proxy codes to RESP error lines', () => {
+    expect(respErrorLine({ code: 'NOT_INTEGER', message: 'value is not an integer' })).toBe('ERR value is not an integer or out of range');
+    expect(respErrorLine({ code: 'OVERFLOW', message: 'x' })).toBe('ERR increment or decrement would overflow');
+    expect(respErrorLine({ code: 'BAD_REQUEST', message: 'key must be short' })).toBe('ERR key must be short');
+    expect(respErrorLine({ code: 'OVER_QUOTA', message: 'namespace over quota' })).toBe('OOM namespace over quota');
+    expect(respErrorLine({ code: 'NODE_UNAVAILABLE', message: 'breaker open' })).toBe('CLUSTERDOWN breaker open');
+    expect(respErrorLine({ code: 'TIMEOUT', message: 'no answer' })).toBe('TIMEOUT no answer');
+    expect(respErrorLine({ code: 'INTERNAL', message: 'secret detail' })).toBe('ERR internal error in the proxy; see its log');
+  });
+
+  test("unknown commands quote up to 128 characters of arguments, as Redis does", () => {
+    expect(unknownCommandLine('foo', [B('foo'), B('a'), B('b')])).toBe("ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+    expect(unknownCommandLine('FOO', [B('FOO')])).toBe("ERR unknown command 'FOO', with args beginning with: ");
+    const long = unknownCommandLine('x', [B('x'), B('a'.repeat(200)), B('b')]);
+    expect(long).toBe(`ERR unknown command 'x', with args beginning with: '${'a'.repeat(128)}' `);
+  });
+});
+
+describe('CONFIG GET patterns', () => {
+  test.each([
+    ['save', 'save', true], ['SAVE', 'save', true], ['*', 'appendonly', true], ['app*', 'appendonly', true], ['s?ve', 'save', true],
+    ['[sp]ort', 'port', true], ['[^p]ort', 'port', false], ['sav', 'save', false], ['a.pendonly', 'appendonly', false], ['[z-a]', 'a', false],
+  ])('%s matches %s: %p', (pattern, name, matches) => {
+    expect(globToRegExp(pattern).test(name)).toBe(matches);
+  });
+});
+
+describe('INFO text', () => {
+  const facts = {
+    redisVersion: '7.0.0', port: 6380, uptimeSeconds: 90_000, namespace: 'app',
+    stats: { connectionsTotal: 3, connected: 1, commands: 10, protocolErrors: 0, hits: 4, misses: 2 }, snapshot: twoShardSnapshot(),
+  };
+  test('sections in Redis format with shardcache figures in keyspace', () => {
+    const all = infoText(facts, []);
+    expect(all).toMatch(/^# Server\r\nredis_version:7\.0\.0\r\nredis_mode:standalone\r\n/);
+    expect(all).toContain('\r\nuptime_in_days:1\r\n');
+    expect(all).toContain('\r\n\r\n# Stats\r\ntotal_connections_received:3\r\n');
+    expect(all).toContain('keyspace_hits:4\r\nkeyspace_misses:2');
+    expect(all).toMatch(/# Keyspace\r\nshardcache_namespace:app\r\nshardcache_shards:2\r\nshardcache_shards_without_primary:0\r\n/);
+    expect(all.endsWith('\r\n')).toBe(true);
+    expect(infoText(facts, ['STATS'])).toMatch(/^# Stats\r\n[^#]*$/);
+    expect(infoText(facts, ['nosuch'])).toBe('');
+  });
+});
+
+describe('reply queue and fan-out', () => {
+  test('replies leave in request order even when they complete out of order', () => {
+    const q = new ReplyQueue();
+    const [a, b, c, d] = [q.reserve(), q.reserve(), q.reserve(), q.reserve()];
+    c.fill(B('c'));
+    expect(q.takeReady()).toEqual([]);
+    a.fill(B('a'));
+    expect(q.takeReady().map(text)).toEqual(['a']);
+    b.fill(B('bb'));
+    d.fill(B('dddd'));
+    b.fill(B('ignored'));
+    expect(q.filledBytes).toBe(7);
+    expect(q.takeReady(2).map(text)).toEqual(['bb']); // stops at the byte budget
+    expect(q.takeReady(1).map(text)).toEqual(['c']);
+    expect(q.takeReady(1).map(text)).toEqual(['dddd']); // the first reply goes out whatever its size
+    expect([q.size, q.filledBytes]).toEqual([0, 0]);
+  });
+
+  test('settleAll keeps order, bounds concurrency and reports failures per item', async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await settleAll([1, 2, 3, 4, 5, 6], async (n) => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 7 - n));
+      running--;
+      if (n === 4) throw new Error('four');
+      return n * 10;
+    }, 2);
+    expect(peak).toBe(2);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 30, 'four', 50, 60]);
+    expect(batches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+});
