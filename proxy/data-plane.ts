@@ -165,13 +165,20 @@ class DataPlaneImpl implements DataPlane {
       value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
       tags: req.tags ?? null,
     };
-    return this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet));
+  }
+
+  /** After a write to `ns/key` completed: later GETs start their own flight (read-your-writes). */
+  #written<T>(ns: string, key: string, result: T): T {
+    this.#flights.forget(getFlightKey('primary', ns, key));
+    this.#flights.forget(getFlightKey('replica', ns, key));
+    return result;
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
     validateTarget(ns, key);
     const { shardId } = this.#router.locate(ns, key);
-    return this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag));
   }
 
   async incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
@@ -179,14 +186,14 @@ class DataPlaneImpl implements DataPlane {
     if (typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) throw badRequest('delta must be a whole number', 'delta');
     const { shardId, snapshot } = this.#router.locate(ns, key);
     const ttl = resolveTtlMs(policyOf(snapshot, ns), ttlMsOnCreate, this.#random);
-    return this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr));
   }
 
   async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
     validateTarget(ns, key);
     if (!Number.isSafeInteger(ttlMs)) throw badRequest('ttlMs must be a whole number of milliseconds', 'ttlMs');
     const { shardId } = this.#router.locate(ns, key);
-    return this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag));
   }
 
   async invalidate(ns: string, tag?: string): Promise<void> {
@@ -200,6 +207,7 @@ class DataPlaneImpl implements DataPlane {
     const settled = await Promise.allSettled(
       shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
     );
+    this.#flights.forgetAll();
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw asError(failed.reason);
   }

@@ -37,6 +37,20 @@ export class SingleFlight<V> {
     flight.then(forget, forget);
     return flight;
   }
+
+  /**
+   * Detaches the flight for `key` (its callers still get its result) so the next call starts a
+   * new one. Called when a write to the key completes: a read that starts after a write was
+   * acknowledged must not join a read that left before it.
+   */
+  forget(key: string): void {
+    this.#flights.delete(key);
+  }
+
+  /** Detaches every flight (after a namespace- or tag-wide invalidation). */
+  forgetAll(): void {
+    this.#flights.clear();
+  }
 }
 
 /** The singleflight key of a GET: read preference, namespace and key (namespaces never hold '\n'). */

@@ -57,3 +57,21 @@ describe('singleflight', () => {
     expect(keys.size).toBe(5);
   });
 });
+
+describe('SingleFlight.forget (read-your-writes)', () => {
+  test('a call after forget starts a new flight while the old one still answers its callers', async () => {
+    const { SingleFlight } = await import('../../proxy/routing/coalesce');
+    const flights = new SingleFlight<string>();
+    let release!: (v: string) => void;
+    const old = flights.do('k', () => new Promise<string>((r) => (release = r)));
+    flights.forget('k');
+    const fresh = flights.do('k', () => Promise.resolve('new'));
+    release('old');
+    expect(await old).toBe('old');
+    expect(await fresh).toBe('new');
+    expect(flights.shared).toBe(0);
+    flights.do('a', () => new Promise(() => undefined));
+    flights.forgetAll();
+    expect(flights.size).toBe(0);
+  });
+});
