@@ -1,15 +1,24 @@
 /**
- * Store engine benchmark: in-process ops/s and memory per item.
+ * Store engine benchmark: in-process ops/s, memory per item, and the node's request path.
  *
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/store.js [items]
  *
- * Prints get/set/incr throughput on a warm store, then loads `items` (default 1M) entries of
- * 100-byte values and reports process memory per item: heap + off-heap (what the entries cost
- * the V8 heap and typed arrays) and RSS (what the OS sees). Without `--expose-gc` the memory
- * figures include garbage and are upper bounds.
+ * Prints get/set/incr throughput on a warm store; the CPU time per request of the storage node's
+ * request path without sockets (frame decoder, handler, store, reply encoder, 16 requests per
+ * chunk as the node bench sends them), which is the node's CPU per op less its syscalls; then
+ * loads `items` (default 1M) entries of
+ * 100-byte values and reports process memory per item: the V8 heap, the typed arrays that grew
+ * with the load (key indexes, member sets) and RSS (what the OS sees, which also counts the
+ * entry table's records: they are reserved when the store is made and become resident as ids
+ * touch them). Without `--expose-gc` the memory figures include garbage and are upper bounds.
  */
 import { getHeapSpaceStatistics } from 'node:v8';
+import { encodeFrame, FrameDecoder } from '../shared/frame';
+import { Op } from '../shared/protocol';
+import { handle, type HandlerContext, STANDALONE } from '../storage-node/handlers';
+import { ReplyWriter } from '../storage-node/reply-writer';
 import { entrySize, Store } from '../storage-node/store';
+import { benchKey } from './wire';
 
 const VALUE_BYTES = 100;
 const NS = 'bench';
@@ -78,13 +87,18 @@ function throughput(): void {
 }
 
 function memory(items: number): void {
+  const store = new Store({ maxMemoryBytes: 4 * 1024 ** 3 });
   collect();
   const before = process.memoryUsage();
   const youngBefore = youngGeneration();
-  const store = new Store({ maxMemoryBytes: 4 * 1024 ** 3 });
   const scratch = Buffer.alloc(VALUE_BYTES);
+  let keyChars = 0;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < items; i++) store.set(NS, key(i), valueOf(i, scratch));
+  for (let i = 0; i < items; i++) {
+    const k = key(i);
+    keyChars += k.length;
+    store.set(NS, k, valueOf(i, scratch));
+  }
   const loadMs = Number(process.hrtime.bigint() - start) / 1e6;
   collect();
   const after = process.memoryUsage();
@@ -96,14 +110,69 @@ function memory(items: number): void {
   const perItem = (bytes: number): string => (bytes / items).toFixed(1);
   console.log(`\nloaded ${items.toLocaleString('en-US')} items of ${VALUE_BYTES} B in ${loadMs.toFixed(0)} ms`);
   console.log(`  heap        ${perItem(heap).padStart(7)} B/item`);
-  console.log(`  off-heap    ${perItem(offHeap).padStart(7)} B/item (typed arrays)`);
-  console.log(`  heap+off    ${perItem(heap + offHeap).padStart(7)} B/item`);
+  console.log(`  off-heap    ${perItem(offHeap).padStart(7)} B/item (typed arrays that grew: key index, member set)`);
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  console.log(`  rss         ${perItem(rss).padStart(7)} B/item (total rss ${mib(after.rss)})`);
+  console.log(`  rss         ${perItem(rss).padStart(7)} B/item (total rss ${mib(after.rss)}; counts the entry records)`);
   const note = `V8 young generation grew ${mib(young)}, a fixed cost`;
   console.log(`  rss - young ${perItem(rss - young).padStart(7)} B/item (${note})`);
+  const overhead = rss - young - keyChars - items * VALUE_BYTES;
+  console.log(`  overhead    ${perItem(overhead).padStart(7)} B/item (rss - young - key and value bytes)`);
   console.log(`  accounted   ${perItem(stats.bytes).padStart(7)} B/item (store.stats().bytes)`);
   if (store.size !== items) throw new Error(`expected ${items} items, store holds ${store.size}`);
+}
+
+/** Chunks of `perChunk` frames, as a pipelined client sends them. */
+function chunksOf(frames: number, perChunk: number, frame: (id: number) => Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let id = 1; id <= frames; id += perChunk) {
+    const batch: Buffer[] = [];
+    for (let j = 0; j < perChunk; j++) batch.push(frame(id + j));
+    chunks.push(Buffer.concat(batch));
+  }
+  return chunks;
+}
+
+/** CPU time (user + system) per request of the request path, median of `rounds`. */
+function requestPath(rounds = 7): void {
+  const keys = 100_000;
+  const frames = 400_000;
+  const value = Buffer.alloc(VALUE_BYTES, 0x61);
+  let x = 0x2545f491;
+  const randomKey = (): string => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return benchKey(1 + ((x >>> 0) % keys));
+  };
+  const sets = chunksOf(frames, 16, (id) => encodeFrame([id, Op.SET, 0, NS, randomKey(), value, 0, 0, 0, 0, null]));
+  const gets = chunksOf(frames, 16, (id) => encodeFrame([id, Op.GET, NS, randomKey()]));
+  const store = new Store({ maxMemoryBytes: 2 * 1024 ** 3 });
+  for (let i = 1; i <= keys; i++) store.set(NS, benchKey(i), value);
+  const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}) };
+  const out = new ReplyWriter();
+  const fail = (err: unknown): void => {
+    throw err;
+  };
+  const decoder = new FrameDecoder((m) => void handle(m, ctx, out, fail));
+  const run = (chunks: readonly Buffer[]): number => {
+    const start = process.cpuUsage();
+    for (const chunk of chunks) {
+      decoder.push(chunk);
+      out.flush();
+    }
+    const used = process.cpuUsage(start);
+    return ((used.user + used.system) * 1000) / frames;
+  };
+  const median = (runs: number[]): string => runs.sort((a, b) => a - b)[runs.length >> 1].toFixed(0);
+  const set: number[] = [];
+  const get: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    set.push(run(sets));
+    get.push(run(gets));
+  }
+  console.log(`
+request path (decode, handle, encode; no sockets), CPU per request, median of ${rounds}:`);
+  console.log(`  SET ${median(set).padStart(6)} ns   GET ${median(get).padStart(6)} ns`);
 }
 
 function main(): void {
@@ -114,6 +183,7 @@ function main(): void {
   memory(items);
   console.log('');
   throughput();
+  requestPath();
 }
 
 main();

@@ -49,9 +49,8 @@ const HANDLERS: Record<number, Handler> = {
   [Op.MGET]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.mget(namespaceArg(m[2]), keysArg(m[3])).map(entryTuple)]),
   [Op.SET]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const result = ctx.store.set(ns, keyArg(m[4]), valueArg(m[5]), {
-      ttlMs: ttlArg(m[6]), flags: flagsArg(m[7]), cond: condArg(m[8]), ifVersion: versionArg(m[9]), tags: tagsArg(m[10]),
-    });
+    // Every argument is checked here, so the store's own checks are skipped.
+    const result = ctx.store.setTrusted(ns, keyArg(m[4]), valueArg(m[5]), ttlArg(m[6]), flagsArg(m[7]), condArg(m[8]), versionArg(m[9]), tagsArg(m[10]));
     if (result) out.ok2(m[0] as number, result.version, result.expiresAt);
     else out.status(m[0] as number, Status.NOT_STORED);
   },

@@ -1,15 +1,36 @@
-import { badRequest } from '../shared/errors';
+import { badRequest, type OpError } from '../shared/errors';
 import { KEEP_TTL, Limits, NAMESPACE_PATTERN, SetCond, type SetCondition } from '../shared/protocol';
 
 /**
  * Argument checks for request frames. Each returns the typed value or throws BAD_REQUEST with a
  * message naming the argument, so a bad frame gets a clear error reply and never reaches the store.
+ * They are at least as strict as the store's own checks, which lets the SET handler use the
+ * store's unchecked path (`Store.setTrusted`).
  */
+
+/**
+ * Namespace names that passed the pattern, so a request costs a string comparison (the name of
+ * the request before) or a set lookup instead of a regex.
+ */
+const knownNamespaces = new Set<string>();
+/** Bound on `knownNamespaces`; past it the cache starts over. */
+const MAX_KNOWN_NAMESPACES = 1024;
+let lastNamespace = '';
+
 export function namespaceArg(value: unknown): string {
-  if (typeof value !== 'string' || !NAMESPACE_PATTERN.test(value)) {
-    throw badRequest('namespace must be 1-64 characters of letters, digits, "_", "-" or "."');
+  if (typeof value !== 'string') throw badNamespace();
+  if (value === lastNamespace) return value;
+  if (!knownNamespaces.has(value)) {
+    if (!NAMESPACE_PATTERN.test(value)) throw badNamespace();
+    if (knownNamespaces.size >= MAX_KNOWN_NAMESPACES) knownNamespaces.clear();
+    knownNamespaces.add(value);
   }
+  lastNamespace = value;
   return value;
+}
+
+function badNamespace(): OpError {
+  return badRequest('namespace must be 1-64 characters of letters, digits, "_", "-" or "."');
 }
 
 export function keyArg(value: unknown): string {

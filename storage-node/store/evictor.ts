@@ -83,14 +83,15 @@ export class Evictor {
   }
 
   /**
-   * Looks for a dead entry before evicting a live one: samples of the TTL set (an expired entry
-   * is reclaimed) and a few steps of a pending invalidation walk. True when it freed one.
+   * Looks for a dead entry before evicting a live one: samples of the expiry set (an expired
+   * entry is reclaimed) and a few steps of a pending invalidation walk. True when it freed one.
    */
   private reclaimDead(protect: number, now: number): boolean {
-    const { table, ttl, options } = this.ks;
+    const { ttl, options } = this.ks;
     for (let i = 0; i < options.evictionSamples && ttl.count > 0; i++) {
-      const id = ttl.pick(options.random());
-      if (id === protect || table.expiresAt[id] > now) continue;
+      const at = ttl.pick(options.random());
+      const id = ttl.idAt(at);
+      if (id === protect || ttl.timeAt(at) > now) continue;
       this.ks.remove(id, Removal.EXPIRED);
       return true;
     }
@@ -139,15 +140,15 @@ export class Evictor {
 
   private offer(pool: EvictionPool, id: number, ns: Namespace, now: number): void {
     const { table, accessClock, options } = this.ks;
-    const tick = table.tick[id];
+    const tick = table.tick(id);
     const idle = (accessClock - tick) >>> 0;
     let score = idle;
     if (ns.lfu) {
       const minute = lfuMinutes(now);
-      const counter = lfuDecay(table.lfu[id], table.lfuTime[id], minute, options.lfuDecayMinutes);
+      const counter = lfuDecay(table.lfu(id), table.lfuTime(id), minute, options.lfuDecayMinutes);
       score = (255 - counter) * TWO_POW_32 + idle;
     }
-    pool.offer(id, score, table.version[id], tick);
+    pool.offer(id, score, table.version(id), tick);
   }
 
   /** Evicts the pool's best candidate that is unchanged since it was scored. */
@@ -155,7 +156,7 @@ export class Evictor {
     const table = this.ks.table;
     for (let id = pool.pop(); id >= 0; id = pool.pop()) {
       if (id === protect || !table.isLive(id)) continue;
-      if (table.version[id] !== pool.poppedVersion || table.tick[id] !== pool.poppedTick) continue;
+      if (table.version(id) !== pool.poppedVersion || table.tick(id) !== pool.poppedTick) continue;
       this.ks.remove(id, kind);
       return true;
     }

@@ -1,18 +1,22 @@
 import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
 import { EntryTable } from './entry-table';
-import { IdSet } from './id-set';
+import { ExpirySet } from './expiry-set';
+import { hashKey } from './key-index';
 import { LFU_INIT_VAL, lfuDecay, lfuIncrement, lfuMinutes } from './lfu';
 import { Namespace, type ResolvedPolicy } from './namespace';
 import { ownString } from './value-codec';
 import type { RemovalReason, StoreListener } from './types';
 
 /**
- * Accounted bytes of an entry besides its key, value and tags, ~ what it really costs on Node 20
- * x64 (`bench/store.ts` measures ~138 B for 1M entries): the namespace map slot (~29 B at full
- * load), the key and value string headers (2 x 16 B, plus alignment to 8 B), the key and value
- * array slots (2 x 8 B plus growth slack) and the typed-array columns with the member-set slot
- * (45 B plus growth slack).
+ * Accounted bytes of an entry besides its key, value and tags. What an entry costs on Node 20
+ * x64 besides those is now ~110 B of heap and arrays (`bench/store.ts`; RSS adds page and
+ * allocator slack): the key and value string headers (2 x 16 B, plus alignment to 8 B), the two
+ * `kv` array slots (16 B plus growth slack), the 32-byte record with the namespace columns
+ * (6 B), the key-index slot (4 B at a load of 3/8 to 3/4) and the member-set slot (4 B plus
+ * growth slack). The constant keeps its earlier, higher value (from when a `Map` entry and more
+ * columns cost ~138 B) so a memory limit holds no more items than before; it is also the
+ * smallest entry, which bounds the ids the entry table reserves.
  */
 export const ENTRY_OVERHEAD = 136;
 
@@ -47,6 +51,13 @@ const REASON: readonly (RemovalReason | undefined)[] = [
   'evicted',
 ];
 const MAX_NAMESPACES = 0xffff;
+/** Most ids the entry table reserves up front (~640 MB of address space for its records). */
+const MAX_RESERVED_IDS = 2 ** 24;
+
+/** Ids the entry table reserves: every entry costs at least `ENTRY_OVERHEAD` accounted bytes. */
+export function reservedIds(maxMemoryBytes: number): number {
+  return Math.min(MAX_RESERVED_IDS, Math.floor(maxMemoryBytes / ENTRY_OVERHEAD) + 1);
+}
 
 /** Store options with every default filled in. */
 export interface ResolvedOptions {
@@ -73,15 +84,15 @@ export interface Counters {
  * The store's state and its invariant-keeping primitives (insert, rewrite, remove, lookup); the
  * `Store` class builds operations on top, `Evictor` and `sweep` reclaim through `remove`.
  *
- * Guards: every live id is in exactly one namespace map and member set, in the TTL set iff its
- * expiry is not 0; `bytes` and each namespace's `bytes` equal the sum of accounted sizes;
+ * Guards: every live id is in exactly one namespace key index and member set, in the expiry set
+ * iff its expiry is not 0; `bytes` and each namespace's `bytes` equal the sum of accounted sizes;
  * `overQuota` holds exactly the namespaces over their quota; `versionClock` only grows and every
  * entry's version is at most `versionClock`.
  */
 export class Keyspace {
-  readonly table = new EntryTable();
-  /** Ids of entries with an expiry, for the active-expiry sample. */
-  readonly ttl = new IdSet();
+  readonly table: EntryTable;
+  /** Entries with an expiry and their expiry times (for lookups and the active-expiry sample). */
+  readonly ttl: ExpirySet;
   readonly byName = new Map<string, Namespace>();
   /** Namespaces by index (entry column `ns`). */
   readonly namespaces: Namespace[] = [];
@@ -100,21 +111,51 @@ export class Keyspace {
   versionClock = 0;
   /** Logical access clock (one tick per access, wraps at 2^32) for LRU ordering. */
   accessClock = 0;
+  /** Seed of the key hashes, drawn once from the injected generator. */
+  readonly hashSeed: number;
+  private lastSpace: Namespace | undefined;
 
   constructor(
     readonly options: ResolvedOptions,
     private readonly listener?: StoreListener,
-  ) {}
+  ) {
+    this.table = new EntryTable(reservedIds(options.maxMemoryBytes));
+    this.ttl = new ExpirySet(this.table);
+    this.hashSeed = (options.random() * 4_294_967_296) >>> 0;
+  }
+
+  /** Hash of `key` for the key indexes. */
+  hash(key: string): number {
+    return hashKey(key, this.hashSeed);
+  }
+
+  /** Expiry of entry `id` in epoch ms, 0 = never. */
+  expiresAt(id: number): number {
+    return this.ttl.expiresAt(id);
+  }
+
+  /**
+   * The namespace called `name`, or undefined. The last one found is remembered: requests mostly
+   * name the namespace of the request before, and comparing two short strings is cheaper than
+   * hashing a fresh one for the map.
+   */
+  namespace(name: string): Namespace | undefined {
+    const last = this.lastSpace;
+    if (last !== undefined && name === last.name) return last;
+    const found = this.byName.get(name);
+    if (found !== undefined) this.lastSpace = found;
+    return found;
+  }
 
   /** The namespace called `name`, creating it with the default policy. */
   ensureNamespace(name: string): Namespace {
-    const found = this.byName.get(name);
+    const found = this.namespace(name);
     if (found !== undefined) return found;
     const index = this.namespaces.length;
     if (index >= MAX_NAMESPACES) {
       throw new OpError(Status.BAD_REQUEST, `too many namespaces (limit ${MAX_NAMESPACES})`);
     }
-    const ns = new Namespace(ownString(name), index, this.options.defaultPolicy);
+    const ns = new Namespace(ownString(name), index, this.options.defaultPolicy, this.table);
     this.namespaces.push(ns);
     this.byName.set(ns.name, ns);
     return ns;
@@ -123,13 +164,13 @@ export class Keyspace {
   /** LIVE, EXPIRED or INVALIDATED for entry `id` of `ns` at time `now`. */
   fateOf(id: number, ns: Namespace, now: number): number {
     if (this.invisible(id, ns)) return INVALIDATED;
-    const expiresAt = this.table.expiresAt[id];
+    const expiresAt = this.expiresAt(id);
     return expiresAt !== 0 && now >= expiresAt ? EXPIRED : LIVE;
   }
 
   /** True when an invalidation hides entry `id` of `ns`. */
   invisible(id: number, ns: Namespace): boolean {
-    const version = this.table.version[id];
+    const version = this.table.version(id);
     if (version <= ns.watermark) return true;
     if (ns.tagWatermarks.size === 0) return false;
     const tags = this.table.tags.get(id);
@@ -143,8 +184,13 @@ export class Keyspace {
 
   /** The live id of `key`, or -1; a dead entry found on the way is removed. */
   lookup(ns: Namespace, key: string, now: number): number {
-    const id = ns.map.get(key);
-    if (id === undefined) return -1;
+    return this.lookupHashed(ns, key, hashKey(key, this.hashSeed), now);
+  }
+
+  /** `lookup` given the key's hash (`hash(key)`). */
+  lookupHashed(ns: Namespace, key: string, hash: number, now: number): number {
+    const id = ns.keyIndex.find(key, hash);
+    if (id < 0) return -1;
     return this.reclaimIfDead(id, ns, now) ? -1 : id;
   }
 
@@ -159,13 +205,12 @@ export class Keyspace {
   /** Records an access: recency always, the LFU counter in LFU namespaces. */
   touch(id: number, ns: Namespace, now: number): void {
     const table = this.table;
-    table.tick[id] = this.accessClock = (this.accessClock + 1) >>> 0;
+    table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));
     if (!ns.lfu) return;
     const minute = lfuMinutes(now);
     const o = this.options;
-    const decayed = lfuDecay(table.lfu[id], table.lfuTime[id], minute, o.lfuDecayMinutes);
-    table.lfu[id] = lfuIncrement(decayed, o.lfuLogFactor, o.random);
-    table.lfuTime[id] = minute;
+    const decayed = lfuDecay(table.lfu(id), table.lfuTime(id), minute, o.lfuDecayMinutes);
+    table.setLfu(id, lfuIncrement(decayed, o.lfuLogFactor, o.random), minute);
   }
 
   /** A new version, above every version handed out before. */
@@ -173,40 +218,42 @@ export class Keyspace {
     return ++this.versionClock;
   }
 
-  /** Adds a new entry (the key is not in `ns`); room must have been made. */
-  insert(ns: Namespace, key: string, value: string, size: number, now: number): number {
+  /**
+   * Adds a new entry (the key, whose hash is `hash`, is not in `ns`) of accounted size `size`
+   * (counting the tags the caller sets next); room must have been made.
+   */
+  insert(ns: Namespace, key: string, hash: number, value: string, size: number, now: number): number {
     const table = this.table;
     const id = table.alloc(ownString(key), value);
-    table.version[id] = this.nextVersion();
-    table.tick[id] = this.accessClock = (this.accessClock + 1) >>> 0;
-    table.lfu[id] = LFU_INIT_VAL;
-    table.lfuTime[id] = lfuMinutes(now);
-    table.flags[id] = 0;
-    table.size[id] = size;
+    table.setHash(id, hash);
+    table.setVersion(id, this.nextVersion());
+    table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));
+    table.setLfu(id, LFU_INIT_VAL, lfuMinutes(now));
+    table.setFlags(id, 0);
+    table.setSize(id, size);
     table.ns[id] = ns.index;
-    ns.map.set(table.keys[id] as string, id);
+    ns.keyIndex.insert(id, hash);
     ns.members.add(id, table.nsPos);
     this.account(ns, size);
     return id;
   }
 
-  /** Replaces the value of live entry `id` and gives it a new version. */
+  /**
+   * Replaces the value of live entry `id` and gives it a new version; `size` is its new accounted
+   * size (counting the tags it will carry, which the caller sets next).
+   */
   rewrite(id: number, ns: Namespace, value: string, size: number, now: number): void {
     const table = this.table;
-    table.values[id] = value;
-    table.version[id] = this.nextVersion();
-    this.account(ns, size - table.size[id]);
-    table.size[id] = size;
+    this.account(ns, size - table.size(id));
+    table.setSize(id, size);
+    table.setValue(id, value);
+    table.setVersion(id, this.nextVersion());
     this.touch(id, ns, now);
   }
 
-  /** Sets the expiry of live entry `id`, keeping the TTL set in step. */
+  /** Sets the expiry of live entry `id` (0 = never). */
   setExpiry(id: number, expiresAt: number): void {
-    const table = this.table;
-    const had = table.expiresAt[id] !== 0;
-    table.expiresAt[id] = expiresAt;
-    if (had && expiresAt === 0) this.ttl.remove(id, table.ttlPos);
-    else if (!had && expiresAt !== 0) this.ttl.add(id, table.ttlPos);
+    this.ttl.set(id, expiresAt);
   }
 
   /** Sets or clears the tags of live entry `id` (sizes are the caller's business). */
@@ -219,11 +266,11 @@ export class Keyspace {
   remove(id: number, kind: RemovalKind): void {
     const table = this.table;
     const ns = this.namespaces[table.ns[id]];
-    const key = table.keys[id] as string;
-    ns.map.delete(key);
+    const key = table.key(id) as string;
+    ns.keyIndex.remove(id, table.hash(id));
     ns.members.remove(id, table.nsPos);
-    if (table.expiresAt[id] !== 0) this.ttl.remove(id, table.ttlPos);
-    this.account(ns, -table.size[id]);
+    if (table.ttlPos(id) !== 0) this.ttl.remove(id);
+    this.account(ns, -table.size(id));
     table.release(id);
     this.count(kind);
     const reason = REASON[kind];

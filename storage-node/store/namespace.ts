@@ -1,9 +1,10 @@
 import type { EvictionPool } from './eviction-pool';
 import { IdSet } from './id-set';
+import { KeyIndex, type KeySource, MAX_INDEX_KEYS } from './key-index';
 import type { EvictionPolicy } from './types';
 
-/** Most keys one namespace holds: a V8 `Map` throws past 2^24 entries. */
-export const MAX_NAMESPACE_KEYS = 2 ** 24;
+/** Most keys one namespace holds (the key index's limit, far beyond any memory limit). */
+export const MAX_NAMESPACE_KEYS = MAX_INDEX_KEYS;
 
 /** A namespace's resolved policy; `quotaBytes` 0 = no quota. */
 export interface ResolvedPolicy {
@@ -15,15 +16,15 @@ export interface ResolvedPolicy {
 /**
  * One namespace: its keys, members, bytes, policy and invalidation watermarks.
  *
- * Guards: `map` (key -> id) and `members` hold the same ids; `bytes` is the sum of their
+ * Guards: `keyIndex` (key -> id) and `members` hold the same ids; `bytes` is the sum of their
  * accounted sizes. `watermark` and `tagWatermarks` are versions: an entry whose version is at or
  * below the namespace watermark, or below the watermark of one of its tags, is invisible.
  * `reclaimCursor` >= 0 while the sweep still has to walk `members` (top down) for invisible
  * entries left by the last invalidation.
  */
 export class Namespace {
-  /** Key -> entry id; the only place a key string is held besides the entry table. */
-  readonly map = new Map<string, number>();
+  /** Key -> entry id, over the entry table's keys and key hashes. */
+  readonly keyIndex: KeyIndex;
   /** Ids of the namespace's entries, for O(1) sampling and the reclaim walk. */
   readonly members = new IdSet();
   bytes = 0;
@@ -42,7 +43,9 @@ export class Namespace {
     readonly name: string,
     readonly index: number,
     policy: ResolvedPolicy,
+    keys: KeySource,
   ) {
+    this.keyIndex = new KeyIndex(keys);
     this.maxItemBytes = policy.maxItemBytes;
     this.quotaBytes = policy.quotaBytes;
     this.eviction = policy.eviction;

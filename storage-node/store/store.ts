@@ -1,5 +1,6 @@
 import { badRequest, OpError } from '../../shared/errors';
-import { KEEP_TTL, SetCond, Status } from '../../shared/protocol';
+import { KEEP_TTL, SetCond, type SetCondition, Status } from '../../shared/protocol';
+import { sumLengths } from './entry-table';
 import { Evictor } from './evictor';
 import { addInt64, notInteger, parseInt64, toDelta } from './int64';
 import { entrySize, Keyspace, Removal } from './keyspace';
@@ -19,9 +20,11 @@ import type {
 } from './types';
 import {
   checkExpireTtl,
+  checkFits,
   checkKey,
   checkTtl,
   checkValue,
+  ownTags,
   parseSetOptions,
   resolveOptions,
   resolvePolicy,
@@ -32,9 +35,9 @@ import { bytesToString, stringToBytes } from './value-codec';
  * The storage node's cache engine: pure (no sockets, timers or etcd), clock and randomness
  * injected, O(1) per key.
  *
- *   Store ── ops, argument checks, room-making ──► Keyspace ── entry table (columns by id)
- *     │                                              ├─ per-namespace Map<key, id> + member set
- *     ├─ Evictor (sampled LRU/LFU, pools) ──────────►├─ TTL id set
+ *   Store ── ops, argument checks, room-making ──► Keyspace ── entry table (a record per id)
+ *     │                                              ├─ per-namespace key index + member set
+ *     ├─ Evictor (sampled LRU/LFU, pools) ──────────►├─ expiry set (id, expiresAt)
  *     └─ sweep (active expiry, reclaim walk) ───────►└─ counters, watermarks
  *
  * Versions: one store-wide counter; every successful mutation gives the entry the next value,
@@ -51,12 +54,19 @@ import { bytesToString, stringToBytes } from './value-codec';
  * Access metadata: every hit or write moves a logical access clock (LRU order survives a frozen
  * clock); the Redis LFU counter is kept up only in namespaces that evict by LFU, which spares
  * LRU namespaces a clock read and a random draw per hit.
+ *
+ * Memory and speed (figures in `docs/performance.md`): keys are found through an open-addressing
+ * index of ids per namespace (`key-index.ts`), the metadata a request touches sits in one 32-byte
+ * record per id, and the record columns are reserved once for the most entries the memory limit
+ * admits, so they never move or leave garbage behind.
  */
 export class Store {
   private readonly ks: Keyspace;
   private readonly evictor: Evictor;
   private readonly now: () => number;
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
+  /** The result of the last write, reused (see `setTrusted`). */
+  private readonly written: WriteResult = { version: 0, expiresAt: 0 };
 
   constructor(options: StoreOptions, listener?: StoreListener) {
     const resolved = resolveOptions(options);
@@ -79,14 +89,14 @@ export class Store {
    */
   read(ns: string, key: string): RawEntry | undefined {
     const ks = this.ks;
-    const space = ks.byName.get(ns);
-    const id = space?.map.get(key);
-    if (space === undefined || id === undefined) {
+    const space = ks.namespace(ns);
+    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    if (space === undefined || id < 0) {
       ks.counters.misses++;
       return undefined;
     }
     const table = ks.table;
-    const expiresAt = table.expiresAt[id];
+    const expiresAt = ks.expiresAt(id);
     const now = expiresAt !== 0 || space.lfu ? this.now() : 0;
     if (ks.reclaimIfDead(id, space, now)) {
       ks.counters.misses++;
@@ -95,10 +105,10 @@ export class Store {
     ks.counters.hits++;
     ks.touch(id, space, now);
     const raw = this.raw;
-    raw.value = table.values[id] as string;
-    raw.version = table.version[id];
+    raw.value = table.value(id);
+    raw.version = table.version(id);
     raw.expiresAt = expiresAt;
-    raw.flags = table.flags[id];
+    raw.flags = table.flags(id);
     return raw;
   }
 
@@ -117,28 +127,34 @@ export class Store {
     checkKey(key);
     checkValue(value);
     const o = parseSetOptions(options);
-    const ks = this.ks;
-    const space = ks.ensureNamespace(ns);
-    const itemBytes = key.length + value.byteLength;
-    const size = entrySize(key.length, value.byteLength, o.tagBytes);
-    this.checkFits(space, itemBytes, size);
-    const now = this.now();
-    const found = ks.lookup(space, key, now);
-    if (o.ifVersion !== 0) this.checkVersion(found, o.ifVersion);
-    if (o.cond === SetCond.NX ? found >= 0 : o.cond === SetCond.XX && found < 0) return undefined;
-    const table = ks.table;
-    let expiresAt = o.ttlMs > 0 ? now + o.ttlMs : 0;
-    if (o.ttlMs === KEEP_TTL && found >= 0) expiresAt = table.expiresAt[found];
-    const id = this.write(space, found, key, bytesToString(value), size, now);
-    table.flags[id] = o.flags;
-    ks.setTags(id, o.tags);
-    ks.setExpiry(id, expiresAt);
-    return { version: table.version[id], expiresAt };
+    const version = this.put(ns, key, value, o.ttlMs, o.flags, o.cond, o.ifVersion, o.tags, o.tagBytes);
+    return version < 0 ? undefined : { version, expiresAt: this.written.expiresAt };
+  }
+
+  /**
+   * `set` for a caller that has already checked every argument as `set` would (the node's request
+   * validation does): nothing is checked again and no options object is needed. `tags` are
+   * copied. The result object is reused by the next call; read it at once.
+   */
+  setTrusted(
+    ns: string,
+    key: string,
+    value: Uint8Array,
+    ttlMs: number,
+    flags: number,
+    cond: SetCondition,
+    ifVersion: number,
+    tags: readonly string[] | undefined,
+  ): WriteResult | undefined {
+    const owned = tags === undefined || tags.length === 0 ? undefined : ownTags(tags);
+    const tagBytes = owned === undefined ? 0 : sumLengths(owned);
+    const version = this.put(ns, key, value, ttlMs, flags, cond, ifVersion, owned, tagBytes);
+    return version < 0 ? undefined : this.written;
   }
 
   /** Removes the key; true if it existed (and was visible). */
   delete(ns: string, key: string): boolean {
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return false;
     const id = this.ks.lookup(space, key, this.now());
     if (id < 0) return false;
@@ -164,22 +180,23 @@ export class Store {
     const table = ks.table;
     const space = ks.ensureNamespace(ns);
     const now = this.now();
-    const found = ks.lookup(space, key, now);
-    const current = found < 0 ? 0 : parseInt64(table.values[found] as string);
+    const hash = ks.hash(key);
+    const found = ks.lookupHashed(space, key, hash, now);
+    const current = found < 0 ? 0 : parseInt64(table.value(found));
     if (current === undefined) throw notInteger();
     const value = addInt64(current, d);
     const text = String(value);
     const size = entrySize(key.length, text.length, found < 0 ? 0 : table.tagBytes(found));
-    this.checkFits(space, key.length + text.length, size);
-    const id = this.write(space, found, key, text, size, now);
+    checkFits(space, ks.options.maxMemoryBytes, key.length + text.length, size);
+    const id = this.write(space, found, key, hash, text, size, now);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
-    return { value, version: table.version[id] };
+    return { value, version: table.version(id) };
   }
 
   /** Sets a TTL; `ttlMs <= 0` deletes the key (Redis). True if the key existed. */
   expire(ns: string, key: string, ttlMs: number): boolean {
     checkExpireTtl(ttlMs);
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return false;
     const now = this.now();
     const id = this.ks.lookup(space, key, now);
@@ -189,35 +206,35 @@ export class Store {
       return true;
     }
     this.ks.setExpiry(id, now + ttlMs);
-    this.ks.table.version[id] = this.ks.nextVersion();
+    this.ks.table.setVersion(id, this.ks.nextVersion());
     return true;
   }
 
   /** Removes the key's TTL; true if it had one. */
   persist(ns: string, key: string): boolean {
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return false;
     const id = this.ks.lookup(space, key, this.now());
-    if (id < 0 || this.ks.table.expiresAt[id] === 0) return false;
+    if (id < 0 || this.ks.expiresAt(id) === 0) return false;
     this.ks.setExpiry(id, 0);
-    this.ks.table.version[id] = this.ks.nextVersion();
+    this.ks.table.setVersion(id, this.ks.nextVersion());
     return true;
   }
 
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
   ttl(ns: string, key: string): number {
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return -2;
     const now = this.now();
     const id = this.ks.lookup(space, key, now);
     if (id < 0) return -2;
-    const expiresAt = this.ks.table.expiresAt[id];
+    const expiresAt = this.ks.expiresAt(id);
     return expiresAt === 0 ? -1 : expiresAt - now;
   }
 
   /** How many of `keys` exist; a key named twice counts twice (Redis). */
   exists(ns: string, keys: readonly string[]): number {
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return 0;
     const now = this.now();
     let count = 0;
@@ -227,7 +244,7 @@ export class Store {
 
   /** Hides every entry of the namespace written so far, or only those tagged `tag`. O(1). */
   invalidate(ns: string, tag?: string): void {
-    const space = this.ks.byName.get(ns);
+    const space = this.ks.namespace(ns);
     if (space === undefined) return;
     if (tag !== undefined && tag !== null && typeof tag !== 'string') {
       throw badRequest('tag must be a string');
@@ -257,7 +274,7 @@ export class Store {
     const namespaces = Object.create(null) as Record<string, NamespaceStats>;
     for (const space of ks.namespaces) {
       namespaces[space.name] = {
-        items: space.map.size,
+        items: space.keyIndex.size,
         bytes: space.bytes,
         quotaBytes: space.quotaBytes,
       };
@@ -276,12 +293,60 @@ export class Store {
     return this.ks.table.live;
   }
 
-  /** Makes room, then inserts (found < 0) or rewrites entry `found`; returns the entry id. */
-  private write(ns: Namespace, found: number, key: string, value: string, size: number, now: number): number {
+  /**
+   * The body of `set` once its arguments are checked: returns the new version (also left in
+   * `written` with the expiry), or -1 when the NX/XX condition is not met.
+   */
+  private put(
+    ns: string,
+    key: string,
+    value: Uint8Array,
+    ttlMs: number,
+    flags: number,
+    cond: number,
+    ifVersion: number,
+    tags: readonly string[] | undefined,
+    tagBytes: number,
+  ): number {
     const ks = this.ks;
-    if (found < 0 && ns.map.size >= MAX_NAMESPACE_KEYS) this.makeSlot(ns);
-    this.makeRoom(ns, size - (found < 0 ? 0 : ks.table.size[found]), found);
-    if (found < 0) return ks.insert(ns, key, value, size, now);
+    const space = ks.ensureNamespace(ns);
+    const size = entrySize(key.length, value.byteLength, tagBytes);
+    checkFits(space, ks.options.maxMemoryBytes, key.length + value.byteLength, size);
+    const now = this.now();
+    const hash = ks.hash(key);
+    const found = ks.lookupHashed(space, key, hash, now);
+    if (ifVersion !== 0) this.checkVersion(found, ifVersion);
+    if (cond === SetCond.NX ? found >= 0 : cond === SetCond.XX && found < 0) return -1;
+    let expiresAt = ttlMs > 0 ? now + ttlMs : 0;
+    if (ttlMs === KEEP_TTL && found >= 0) expiresAt = ks.expiresAt(found);
+    const id = this.write(space, found, key, hash, bytesToString(value), size, now);
+    const table = ks.table;
+    table.setFlags(id, flags);
+    ks.setTags(id, tags);
+    ks.setExpiry(id, expiresAt);
+    const written = this.written;
+    written.version = table.version(id);
+    written.expiresAt = expiresAt;
+    return written.version;
+  }
+
+  /** Makes room, then inserts (found < 0) or rewrites entry `found`; returns the entry id. */
+  private write(
+    ns: Namespace,
+    found: number,
+    key: string,
+    hash: number,
+    value: string,
+    size: number,
+    now: number,
+  ): number {
+    const ks = this.ks;
+    if (found < 0) {
+      if (ns.keyIndex.size >= MAX_NAMESPACE_KEYS) this.makeSlot(ns);
+      this.makeRoom(ns, size, found);
+      return ks.insert(ns, key, hash, value, size, now);
+    }
+    this.makeRoom(ns, size - ks.table.size(found), found);
     ks.rewrite(found, ns, value, size, now);
     return found;
   }
@@ -309,29 +374,8 @@ export class Store {
     throw new OpError(Status.OUT_OF_MEMORY, message);
   }
 
-  /** Refuses an entry that could never fit, before anything is evicted for it. */
-  private checkFits(ns: Namespace, itemBytes: number, size: number): void {
-    if (itemBytes > ns.maxItemBytes) {
-      const limit = ns.maxItemBytes;
-      const message =
-        `item of ${itemBytes} bytes (key + value) exceeds the limit of ${limit} bytes ` +
-        `of namespace ${ns.name}`;
-      throw new OpError(Status.TOO_LARGE, message, [itemBytes, limit]);
-    }
-    if (ns.quotaBytes > 0 && size > ns.quotaBytes) {
-      const quota = ns.quotaBytes;
-      const message = `entry of ${size} bytes exceeds the quota of ${quota} bytes of namespace ${ns.name}`;
-      throw new OpError(Status.OVER_QUOTA, message, [size, quota]);
-    }
-    const max = this.ks.options.maxMemoryBytes;
-    if (size > max) {
-      const message = `entry of ${size} bytes exceeds the memory limit of ${max} bytes`;
-      throw new OpError(Status.OUT_OF_MEMORY, message, [size, max]);
-    }
-  }
-
   private checkVersion(found: number, expected: number): void {
-    const current = found < 0 ? 0 : this.ks.table.version[found];
+    const current = found < 0 ? 0 : this.ks.table.version(found);
     if (current === expected) return;
     throw new OpError(Status.VERSION_CONFLICT, `version is ${current}, expected ${expected}`, [current]);
   }

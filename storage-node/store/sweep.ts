@@ -14,7 +14,7 @@ const CLOCK_EVERY = 256;
 /**
  * Background reclaim within a time budget (read from the injected clock, plus iteration caps):
  *
- *   1. active expiry, Redis's algorithm: sample 20 entries of the TTL set, remove the expired
+ *   1. active expiry, Redis's algorithm: sample 20 entries of the expiry set, remove the expired
  *      ones, repeat while more than 25% of a sample was expired. Expired entries left behind are
  *      thus under ~25% of those with a TTL, and lazy expiry catches them on access.
  *   2. invalidation reclaim: a cursor walks, top down, the members of each namespace with a
@@ -37,7 +37,7 @@ export function sweep(ks: Keyspace, budgetMs: number): SweepResult {
   return result;
 }
 
-/** Phase 1: sampling rounds over the TTL set, at most `maxRounds`. */
+/** Phase 1: sampling rounds over the expiry set, at most `maxRounds`. */
 function activeExpire(ks: Keyspace, start: number, budgetMs: number, maxRounds: number): SweepResult {
   const result: SweepResult = { expired: 0, reclaimed: 0 };
   const { now } = ks.options;
@@ -55,7 +55,7 @@ function expireSample(ks: Keyspace, sample: number, now: number, result: SweepRe
   const random = ks.options.random;
   let expired = 0;
   for (let i = 0; i < sample && ttl.count > 0; i++) {
-    const id = ttl.pick(random());
+    const id = ttl.idAt(ttl.pick(random()));
     const fate = ks.fateOf(id, namespaces[table.ns[id]], now);
     if (fate === EXPIRED) {
       ks.remove(id, Removal.EXPIRED);

@@ -1,8 +1,8 @@
 import { isUint8Array } from 'node:util/types';
-import { badRequest, ConfigError } from '../../shared/errors';
-import { KEEP_TTL, Limits, SetCond } from '../../shared/protocol';
+import { badRequest, ConfigError, OpError } from '../../shared/errors';
+import { KEEP_TTL, Limits, SetCond, Status } from '../../shared/protocol';
 import type { ResolvedOptions } from './keyspace';
-import type { ResolvedPolicy } from './namespace';
+import type { Namespace, ResolvedPolicy } from './namespace';
 import type { EvictionPolicy, NamespacePolicy, SetOptions, StoreOptions } from './types';
 import { sumLengths } from './entry-table';
 import { ownString } from './value-codec';
@@ -81,6 +81,29 @@ export function checkValue(value: Uint8Array): void {
   if (!isUint8Array(value)) throw badRequest('value must be bytes');
 }
 
+/**
+ * Refuses an entry that could never fit (TOO_LARGE, OVER_QUOTA, OUT_OF_MEMORY), before anything
+ * is evicted for it.
+ */
+export function checkFits(ns: Namespace, maxMemoryBytes: number, itemBytes: number, size: number): void {
+  if (itemBytes > ns.maxItemBytes) {
+    const limit = ns.maxItemBytes;
+    const message =
+      `item of ${itemBytes} bytes (key + value) exceeds the limit of ${limit} bytes ` +
+      `of namespace ${ns.name}`;
+    throw new OpError(Status.TOO_LARGE, message, [itemBytes, limit]);
+  }
+  if (ns.quotaBytes > 0 && size > ns.quotaBytes) {
+    const quota = ns.quotaBytes;
+    const message = `entry of ${size} bytes exceeds the quota of ${quota} bytes of namespace ${ns.name}`;
+    throw new OpError(Status.OVER_QUOTA, message, [size, quota]);
+  }
+  if (size > maxMemoryBytes) {
+    const message = `entry of ${size} bytes exceeds the memory limit of ${maxMemoryBytes} bytes`;
+    throw new OpError(Status.OUT_OF_MEMORY, message, [size, maxMemoryBytes]);
+  }
+}
+
 /** Checks a namespace policy and fills absent fields from `defaults`. */
 export function resolvePolicy(p: NamespacePolicy, defaults: ResolvedPolicy): ResolvedPolicy {
   if (p === null || typeof p !== 'object') throw badRequest('namespace policy must be an object');
@@ -127,6 +150,13 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
     lfuLogFactor,
     lfuDecayMinutes,
   };
+}
+
+/** Own copies of tags already checked (see `ownString`). */
+export function ownTags(tags: readonly string[]): readonly string[] {
+  const copy: string[] = [];
+  for (const tag of tags) copy.push(ownString(tag));
+  return copy;
 }
 
 function copyTags(tags: readonly string[] | undefined): readonly string[] | undefined {
