@@ -9,7 +9,7 @@
  * loads `items` (default 1M) entries of
  * 100-byte values and reports process memory per item: the V8 heap, the typed arrays that grew
  * with the load (key indexes, member sets) and RSS (what the OS sees, which also counts the
- * entry table's records: they are reserved when the store is made and become resident as ids
+ * entry table's columns: they are reserved when the store is made and become resident as ids
  * touch them). Without `--expose-gc` the memory figures include garbage and are upper bounds.
  */
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -112,7 +112,7 @@ function memory(items: number): void {
   console.log(`  heap        ${perItem(heap).padStart(7)} B/item`);
   console.log(`  off-heap    ${perItem(offHeap).padStart(7)} B/item (typed arrays that grew: key index, member set)`);
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  console.log(`  rss         ${perItem(rss).padStart(7)} B/item (total rss ${mib(after.rss)}; counts the entry records)`);
+  console.log(`  rss         ${perItem(rss).padStart(7)} B/item (total rss ${mib(after.rss)}; counts the entry columns)`);
   const note = `V8 young generation grew ${mib(young)}, a fixed cost`;
   console.log(`  rss - young ${perItem(rss - young).padStart(7)} B/item (${note})`);
   const overhead = rss - young - keyChars - items * VALUE_BYTES;

@@ -12,11 +12,11 @@ import type { RemovalReason, StoreListener } from './types';
  * Accounted bytes of an entry besides its key, value and tags. What an entry costs on Node 20
  * x64 besides those is now ~110 B of heap and arrays (`bench/store.ts`; RSS adds page and
  * allocator slack): the key and value string headers (2 x 16 B, plus alignment to 8 B), the two
- * `kv` array slots (16 B plus growth slack), the 32-byte record with the namespace columns
- * (6 B), the key-index slot (4 B at a load of 3/8 to 3/4) and the member-set slot (4 B plus
- * growth slack). The constant keeps its earlier, higher value (from when a `Map` entry and more
- * columns cost ~138 B) so a memory limit holds no more items than before; it is also the
- * smallest entry, which bounds the ids the entry table reserves.
+ * `kv` array slots (16 B plus growth slack), the typed-array columns (37 B), the key-index slot
+ * (4 B at a load of 3/8 to 3/4) and the member-set slot (4 B plus growth slack). The constant
+ * keeps its earlier, higher value (from when a `Map` entry and more columns cost ~138 B) so a
+ * memory limit holds no more items than before; it is also the smallest entry, which bounds
+ * the ids the entry table reserves.
  */
 export const ENTRY_OVERHEAD = 136;
 
@@ -51,7 +51,7 @@ const REASON: readonly (RemovalReason | undefined)[] = [
   'evicted',
 ];
 const MAX_NAMESPACES = 0xffff;
-/** Most ids the entry table reserves up front (~640 MB of address space for its records). */
+/** Most ids the entry table reserves up front (~620 MB of address space for its columns). */
 const MAX_RESERVED_IDS = 2 ** 24;
 
 /** Ids the entry table reserves: every entry costs at least `ENTRY_OVERHEAD` accounted bytes. */

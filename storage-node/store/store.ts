@@ -35,7 +35,7 @@ import { bytesToString, stringToBytes } from './value-codec';
  * The storage node's cache engine: pure (no sockets, timers or etcd), clock and randomness
  * injected, O(1) per key.
  *
- *   Store ── ops, argument checks, room-making ──► Keyspace ── entry table (a record per id)
+ *   Store ── ops, argument checks, room-making ──► Keyspace ── entry table (columns by id)
  *     │                                              ├─ per-namespace key index + member set
  *     ├─ Evictor (sampled LRU/LFU, pools) ──────────►├─ expiry set (id, expiresAt)
  *     └─ sweep (active expiry, reclaim walk) ───────►└─ counters, watermarks
@@ -56,9 +56,9 @@ import { bytesToString, stringToBytes } from './value-codec';
  * LRU namespaces a clock read and a random draw per hit.
  *
  * Memory and speed (figures in `docs/performance.md`): keys are found through an open-addressing
- * index of ids per namespace (`key-index.ts`), the metadata a request touches sits in one 32-byte
- * record per id, and the record columns are reserved once for the most entries the memory limit
- * admits, so they never move or leave garbage behind.
+ * index of ids per namespace (`key-index.ts`); the entry table's columns are reserved once for
+ * the most entries the memory limit admits, so they never move or leave garbage behind; the
+ * node's SET handler checks its arguments once and calls `setTrusted`.
  */
 export class Store {
   private readonly ks: Keyspace;

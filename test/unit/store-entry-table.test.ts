@@ -3,7 +3,7 @@ import { EntryTable } from '../../storage-node/store/entry-table';
 import { b, makeStore, text } from './store-helpers';
 
 describe('EntryTable', () => {
-  test('record fields are independent and survive growth past the reserved capacity', () => {
+  test('columns are independent and survive growth past the reserved capacity', () => {
     const table = new EntryTable(16);
     const ids: number[] = [];
     for (let i = 0; i < 100; i++) {
