@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LoadOutcome, LoadResult, LoadTask } from './load-task';
+import type { LoadResult, LoadTask } from './load-task';
 
 /**
  * Every process a benchmark starts, so none outlives it: `stop` ends one politely (SIGTERM, then
@@ -62,21 +62,29 @@ const WORKER = path.join(__dirname, 'load-worker.js');
 
 /** Runs one task in a fresh load worker process and resolves with its figures. */
 export function runWorker(children: ChildRegistry, task: LoadTask): Promise<LoadResult> {
-  const child = children.track(fork(WORKER, [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return runTaskProcess<LoadResult>(children, WORKER, task, `load worker (${task.protocol} ${task.mode})`);
+}
+
+/**
+ * Forks `script` with `task` as its JSON argument, tracked by `children`; resolves with the one
+ * `{ ok: true, ... }` message it sends, or rejects with its `{ ok: false, error }` or exit. The
+ * worker is killed if it outlives `task.deadlineMs` by ten seconds.
+ */
+export function runTaskProcess<R extends { ok: true }>(children: ChildRegistry, script: string, task: { deadlineMs: number }, label: string): Promise<R> {
+  const child = children.track(fork(script, [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   return new Promise((resolve, reject) => {
-    let outcome: LoadOutcome | undefined;
+    let outcome: R | { ok: false; error: string } | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), task.deadlineMs + 10_000);
-    child.on('message', (message: LoadOutcome) => (outcome = message));
+    child.on('message', (message: R | { ok: false; error: string }) => (outcome = message));
     // 'close' comes after the IPC channel is drained, so the outcome message is in by then.
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (outcome?.ok) resolve(outcome);
-      else reject(new Error(`load worker (${task.protocol} ${task.mode}) failed: ${outcome ? outcome.error : `exited with ${code ?? signal}`}`));
+      else reject(new Error(`${label} failed: ${outcome ? outcome.error : `exited with ${code ?? signal}`}`));
     });
   });
 }
 
-/** Absolute path of `command` on the PATH, or undefined. */
 export function findOnPath(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;

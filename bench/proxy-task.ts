@@ -1,6 +1,5 @@
-import { fork } from 'node:child_process';
 import path from 'node:path';
-import type { ChildRegistry } from './children';
+import { runTaskProcess, type ChildRegistry } from './children';
 import type { CpuUsage, WatchedProcess } from './proxy-cpu';
 import type { LatencySummary } from './latency';
 
@@ -84,18 +83,7 @@ const WORKERS: Record<PhaseTask['kind'], string> = {
 
 /** Runs `task` in a fresh worker process (tracked by `children`) and resolves with its figures. */
 export function runPhase(children: ChildRegistry, task: PhaseTask): Promise<PhaseResult> {
-  const child = children.track(fork(WORKERS[task.kind], [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  return new Promise((resolve, reject) => {
-    let outcome: PhaseOutcome | undefined;
-    const timer = setTimeout(() => child.kill('SIGKILL'), task.deadlineMs + 10_000);
-    child.on('message', (message: PhaseOutcome) => (outcome = message));
-    // 'close' comes after the IPC channel is drained, so the outcome message is in by then.
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (outcome?.ok) resolve(outcome);
-      else reject(new Error(`${task.kind} ${task.op} worker failed: ${outcome ? outcome.error : `exited with ${code ?? signal}`}`));
-    });
-  });
+  return runTaskProcess<PhaseResult>(children, WORKERS[task.kind], task, `${task.kind} ${task.op} worker`);
 }
 
 /** Keeps the first `limit` distinct error descriptions and counts the rest. */
