@@ -93,10 +93,15 @@ test('malformed JSON, wrong types and missing fields get 400 BAD_REQUEST naming 
 });
 
 test('a 2 MB body against a 1 MB limit gets 413 TOO_LARGE, with or without Content-Length', async () => {
-  const declared = await errorOf('PUT', '/v1/cache/ns/big', JSON.stringify({ value: 'x'.repeat(2 * MB) }));
-  expect(declared).toMatchObject({ status: 413, code: 'TOO_LARGE', message: expect.stringContaining('1048576') });
-  const binary = await errorOf('PUT', '/v1/cache/ns/big', Buffer.alloc(2 * MB), { 'content-type': 'application/octet-stream' });
-  expect(binary).toMatchObject({ status: 413, code: 'TOO_LARGE' });
+  // A declared length over the limit is refused before any of the body is read. The request is
+  // sent raw with its headers only: a client still writing 2 MB when the proxy closes would see
+  // EPIPE before it could read the answer.
+  for (const type of ['application/json', 'application/octet-stream']) {
+    const declared = await rawExchange(`PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: ${type}\r\nContent-Length: ${2 * MB}\r\n\r\n`, Buffer.alloc(0));
+    expect(declared).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);
+    expect(declared).toContain('"code":"TOO_LARGE"');
+    expect(declared).toContain('1048576');
+  }
   const head = 'PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
   const chunk = Buffer.concat([Buffer.from(`${(256 * 1024).toString(16)}\r\n`), Buffer.alloc(256 * 1024, 1), Buffer.from('\r\n')]);
   const answer = await rawExchange(head, Buffer.concat(Array.from({ length: 8 }, () => chunk)));
