@@ -24,15 +24,21 @@ export interface LoadTask {
   deadlineMs: number;
 }
 
-/** Figures of one finished task; latencies in microseconds. */
-export interface LoadResult extends LatencySummary {
+/** What every load worker reports for its measured window; latencies in microseconds. */
+export interface RunFigures extends LatencySummary {
   ok: true;
-  /** Replies counted in the measured window. */
+  /** Successful replies counted in the measured window. */
   ops: number;
   seconds: number;
   opsPerSec: number;
+  /** GET replies that were a miss (NaN when the worker cannot tell). */
   misses: number;
+  /** Failed requests: error replies, non-2xx answers, socket errors, timeouts. */
   errors: number;
+}
+
+/** Figures of one finished node-benchmark task. */
+export interface LoadResult extends RunFigures {
   /** CPU seconds the server used in the measured window (NaN when not read). */
   serverCpuSeconds: number;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { runTaskProcess, type ChildRegistry } from './children';
 import type { CpuUsage, WatchedProcess } from './proxy-cpu';
-import type { LatencySummary } from './latency';
+import type { RunFigures } from './load-task';
 
 /**
  * The contract between the proxy benchmark's orchestrator and its load workers, each a separate
@@ -52,16 +52,7 @@ export interface WsPhaseTask extends PhaseBase {
 export type PhaseTask = HttpPhaseTask | WsPhaseTask;
 
 /** Figures of one finished phase; latencies in microseconds. */
-export interface PhaseResult extends LatencySummary {
-  ok: true;
-  /** Successful replies counted in the measured window. */
-  ops: number;
-  seconds: number;
-  opsPerSec: number;
-  /** GET replies that were a miss (NaN when the worker cannot tell). */
-  misses: number;
-  /** Failed requests: error replies, non-2xx answers, socket errors, timeouts. */
-  errors: number;
+export interface PhaseResult extends RunFigures {
   /** The first few distinct error descriptions, for the report. */
   errorSamples: string[];
   cpu: CpuUsage;

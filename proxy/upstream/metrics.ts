@@ -45,13 +45,11 @@ export interface NodeMetrics {
  *   shardcache_proxy_coalesced_total, _redirects_total{reason}, _late_replies_total
  */
 export class UpstreamMetrics {
-  readonly #coalesced: Counter;
   readonly lateReplies: Counter;
   readonly #redirects: Counter<'reason'>;
   readonly #requests: Counter<'node' | 'op' | 'status'>;
   readonly #latency: Histogram<'node'>;
   readonly #breaker: Gauge<'node'>;
-  readonly #inflight: Gauge<'node'>;
   readonly #nodes = new Map<string, NodeCounts>();
 
   /** `inflight` and `coalesced` are read at scrape time, so the request path never touches prom-client for them. */
@@ -67,14 +65,14 @@ export class UpstreamMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     });
     this.#breaker = new Gauge({ name: 'shardcache_proxy_breaker_state', help: 'Breaker state per node: 0 closed, 1 half-open, 2 open', labelNames: ['node'], registers });
-    this.#inflight = new Gauge({
+    new Gauge({
       name: 'shardcache_proxy_inflight', help: 'Requests awaiting a reply per node', labelNames: ['node'], registers,
       collect() {
         this.reset();
         for (const [node, n] of inflight()) this.labels({ node }).set(n);
       },
     });
-    this.#coalesced = new Counter({
+    new Counter({
       name: 'shardcache_proxy_coalesced_total', help: 'GETs that joined an identical GET already in flight', registers,
       collect() {
         this.reset();

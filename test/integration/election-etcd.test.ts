@@ -4,8 +4,8 @@ import { SLOT_COUNT } from '../../shared/slot';
 import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
 import { TestEtcd } from '../helpers/etcd';
-import { runProgram, startProgram, type Started } from '../helpers/process';
-import { startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { runProgram, startProgram } from '../helpers/process';
+import { startShardNode, waitFor } from '../helpers/shard-nodes';
 
 let etcd: TestEtcd;
 let client: Etcd3;
