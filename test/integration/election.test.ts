@@ -64,6 +64,8 @@ describe('storage node election', () => {
     const [primary, [replica], epoch] = await electedOne(nodes);
     const keys = clusterKeys('resign');
     await client.put(keys.resign(0)).value(JSON.stringify({ epoch, requestedAt: Date.now() }));
+    // The old key stays until the primary has seen the request: wait for the next epoch first.
+    await waitFor('a primary with a newer epoch', async () => ((await readPrimary(client, 'resign', 0))?.epoch ?? 0) > epoch, 5000);
     const [next, , newEpoch] = await electedOne(nodes, 5000);
     expect(next).toBe(replica);
     expect(newEpoch).toBeGreaterThan(epoch);

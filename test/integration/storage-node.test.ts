@@ -150,12 +150,14 @@ describe('storage node over TCP', () => {
     await tick(20);
     socket.destroy();
     await closed;
-    let now = -1;
-    for (let i = 0; i < 100 && now !== base; i++) {
+    // Sockets of earlier tests may still be closing when `base` is read: the count must come back
+    // to at most `base`, i.e. the node let go of the client that left mid-frame.
+    let now = Infinity;
+    for (let i = 0; i < 100 && now > base; i++) {
       now = (await stats()).connections as number;
       await tick(10);
     }
-    expect(now).toBe(base);
+    expect(now).toBeLessThanOrEqual(base);
     expect((await conn.request(Op.GET, 'mid', 'k'))[1]).toBe(Status.MISS);
   });
 
