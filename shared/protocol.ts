@@ -20,6 +20,19 @@
  *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
  *
+ * Fill leases (read-through; at the shard's primary, so they carry the epoch like writes):
+ *   FILL_LEASE  [id, FILL_LEASE, epoch, ns, key, leaseTtlMs, seenVersion]
+ *                 -> [id, OK, token, null]                   granted: load and FILL with `token` (> 0)
+ *                 -> [id, OK, 0, [value, version, expiresAt, flags]]
+ *                                                            not granted: the entry changed since the
+ *                                                            caller saw `seenVersion` (0 = missing): use it
+ *                 -> [id, LEASE_HELD, message, heldMs]        another loader holds the lease for heldMs more
+ *   FILL        [id, FILL, epoch, ns, key, token, value, ttlMs, flags]
+ *                 -> [id, OK, version, expiresAt] | [id, LEASE_LOST, message]
+ *                 (a SET that lands only while `token` is the key's live lease; it ends the lease)
+ *   FILL_RELEASE [id, FILL_RELEASE, epoch, ns, key, token]   -> [id, OK, released 0|1]
+ *                 (a failed load gives the lease up, so the next miss loads at once)
+ *
  * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
  * the stable part. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
  */
@@ -37,6 +50,9 @@ export const Op = {
   EXISTS: 18,
   INVALIDATE: 19,
   NS_POLICY: 20,
+  FILL_LEASE: 40,
+  FILL: 41,
+  FILL_RELEASE: 42,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -59,6 +75,10 @@ export const Status = {
   PROTOCOL_ERROR: 14,
   UNKNOWN_OP: 15,
   INTERNAL: 16,
+  /** FILL_LEASE: another loader holds the key's fill lease (detail: heldMs). */
+  LEASE_HELD: 18,
+  /** FILL: the token is not the key's live lease (lapsed, released, or the node lost its role). */
+  LEASE_LOST: 19,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

@@ -2,6 +2,8 @@ import { OpError, badRequest } from '../shared/errors';
 import { Op, Status } from '../shared/protocol';
 import type { EntryView, NamespacePolicy, Store } from './store';
 import type { ReplyWriter } from './reply-writer';
+import type { FillLeases } from './fill-leases';
+import { FILL_HANDLERS } from './fill-handlers';
 import {
   condArg, deltaArg, epochArg, flagsArg, keyArg, keysArg, namespaceArg, optionalTagArg, signedTtlArg, tagsArg, ttlArg,
   valueArg, versionArg,
@@ -26,9 +28,11 @@ export interface HandlerContext {
   store: Store;
   gate: WriteGate;
   stats(): Record<string, unknown>;
+  /** Fill leases of read-through loads (`fill-leases.ts`); made on first use when absent. */
+  leases?: FillLeases;
 }
 
-type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
+export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
 
 const entryTuple = (e: EntryView | undefined): unknown[] | null => (e ? [e.value, e.version, e.expiresAt, e.flags] : null);
 
@@ -72,6 +76,7 @@ const HANDLERS: Record<number, Handler> = {
     ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));
     out.status(m[0] as number, Status.OK);
   },
+  ...FILL_HANDLERS,
 };
 
 function policyArg(value: unknown): NamespacePolicy {

@@ -5,6 +5,7 @@ import { parseNodeConfig, type NodeConfig } from './config';
 import { Store } from './store';
 import { FrameServer } from './server';
 import { STANDALONE, type WriteGate } from './handlers';
+import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
 import { createNodeAdmin } from './admin';
 import { ClusterMember, NOT_JOINED } from './cluster';
@@ -68,11 +69,15 @@ async function main(): Promise<void> {
     for (const [code, name] of Object.entries(OP_NAME)) ops[name] = c.ops[Number(code)];
     return { ...store.stats(), ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
   };
-  server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats }, config, log.child({ component: 'storage-node:server' }));
+  const leases = new FillLeases(() => performance.now());
+  server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats, leases }, config, log.child({ component: 'storage-node:server' }));
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
-  const sweep = setInterval(() => store.sweep(config.sweepBudgetMs), config.sweepIntervalMs);
+  const sweep = setInterval(() => {
+    store.sweep(config.sweepBudgetMs);
+    leases.sweep();
+  }, config.sweepIntervalMs);
 
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;

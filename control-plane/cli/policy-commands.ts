@@ -18,6 +18,13 @@ interface NsSetFlags {
   readPreference?: 'primary' | 'replica';
   ttlJitter?: number;
   origin?: string;
+  staleWhileRevalidate?: number;
+  negativeTtl?: number;
+  fillLeaseMs?: number;
+  fillWaitMs?: number;
+  originTimeoutMs?: number;
+  earlyRefreshBeta?: number;
+  qpsLimit?: number;
 }
 
 /** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
@@ -31,6 +38,13 @@ function patchOf(flags: NsSetFlags): PolicyPatch {
     readPreference: flags.readPreference,
     ttlJitterPct: flags.ttlJitter,
     origin: flags.origin,
+    staleWhileRevalidateSeconds: flags.staleWhileRevalidate,
+    negativeTtlSeconds: flags.negativeTtl,
+    fillLeaseMs: flags.fillLeaseMs,
+    fillWaitMs: flags.fillWaitMs,
+    originTimeoutMs: flags.originTimeoutMs,
+    earlyRefreshBeta: flags.earlyRefreshBeta,
+    qpsLimit: flags.qpsLimit,
   };
 }
 
@@ -47,7 +61,14 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .addOption(new Option('--write-ack <who>', 'acknowledge writes after the primary or also a replica').argParser(oneOf('primary', 'replica')))
     .addOption(new Option('--read-preference <where>', 'read from the primary or allow a replica').argParser(oneOf('primary', 'replica')))
     .option('--ttl-jitter <pct>', 'random TTL jitter in percent (0-100)', numberIn(0, 100))
-    .option('--origin <url>', 'origin URL for read-through loads', parseUrl)
+    .option('--origin <url>', 'origin URL template for read-through loads, e.g. http://host:port/items/{key}', parseUrl)
+    .option('--stale-while-revalidate <seconds>', 'serve a stale value this long after the TTL while one refresh runs (0-65535)', intIn(0, 65_535))
+    .option('--negative-ttl <seconds>', 'cache origin 404s this long (0-86400, 0 = not cached)', intIn(0, 86_400))
+    .option('--fill-lease-ms <ms>', 'how long one loader may hold a key\'s fill lease (100-60000)', intIn(100, 60_000))
+    .option('--fill-wait-ms <ms>', 'how long a miss waits for another loader\'s fill (0-60000)', intIn(0, 60_000))
+    .option('--origin-timeout-ms <ms>', 'deadline of one origin request (10-60000)', intIn(10, 60_000))
+    .option('--early-refresh-beta <beta>', 'probabilistic early refresh, XFetch beta (0-10, 0 = off)', numberIn(0, 10))
+    .option('--qps-limit <n>', 'requests per second for the whole namespace, shared by the proxies', intIn(1, 100_000_000))
     .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));

@@ -18,6 +18,13 @@ export const POLICY_FLAG: Record<keyof NamespacePolicy, string> = {
   readPreference: '--read-preference',
   ttlJitterPct: '--ttl-jitter',
   origin: '--origin',
+  staleWhileRevalidateSeconds: '--stale-while-revalidate',
+  negativeTtlSeconds: '--negative-ttl',
+  fillLeaseMs: '--fill-lease-ms',
+  fillWaitMs: '--fill-wait-ms',
+  originTimeoutMs: '--origin-timeout-ms',
+  earlyRefreshBeta: '--early-refresh-beta',
+  qpsLimit: '--qps-limit',
 };
 
 /** A stored policy by namespace name. */

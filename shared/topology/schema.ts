@@ -98,6 +98,21 @@ export const NamespacePolicySchema = z.object({
   readPreference: z.enum(['primary', 'replica']).optional(),
   ttlJitterPct: z.number().min(0).max(100).optional(),
   origin: z.string().url().optional(),
+  // Read-through (used only with `origin`; defaults in docs/operations.md):
+  /** Stale window after the soft TTL: one background refresh runs while the stale value is served (max 65535: it rides in the entry's flags). */
+  staleWhileRevalidateSeconds: z.number().int().min(0).max(65_535).optional(),
+  /** How long an origin 404 is cached as a negative entry (0 = not cached). */
+  negativeTtlSeconds: z.number().int().min(0).max(86_400).optional(),
+  /** TTL of a fill lease at the owning node: how long one loader may hold a key. */
+  fillLeaseMs: z.number().int().min(100).max(60_000).optional(),
+  /** How long a miss waits for another loader's fill before it answers ORIGIN_TIMEOUT. */
+  fillWaitMs: z.number().int().min(0).max(60_000).optional(),
+  /** Deadline of one origin request. */
+  originTimeoutMs: z.number().int().min(10).max(60_000).optional(),
+  /** XFetch beta for probabilistic early refresh (0 = off; 1 is the usual choice). */
+  earlyRefreshBeta: z.number().min(0).max(10).optional(),
+  /** Requests per second for the whole namespace, shared by the proxies (each takes limit / --proxy-count). */
+  qpsLimit: z.number().int().min(1).max(100_000_000).optional(),
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
 
