@@ -16,7 +16,14 @@ export interface Hit {
   /** Absolute epoch ms; 0 = never expires. */
   expiresAt: number;
   flags: number;
+  /**
+   * Set only by read-through on a stale value: `revalidating` (past its soft TTL, one refresh is
+   * running) or `origin-error` (the refresh failed; served instead of an error). HTTP shows it as
+   * `x-shardcache-stale`.
+   */
+  stale?: StaleReason;
 }
+export type StaleReason = 'revalidating' | 'origin-error';
 export interface Miss {
   hit: false;
 }

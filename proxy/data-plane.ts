@@ -16,6 +16,9 @@ import type { BreakerOptions } from './upstream/breaker';
 import type { BreakerStateName } from './upstream/metrics';
 import { UpstreamMetrics } from './upstream/metrics';
 import { Upstreams } from './upstream/upstreams';
+import { createReadThrough } from './readthrough/wiring';
+import type { OriginLoader } from './readthrough/origin';
+import type { ReadThrough } from './readthrough/read-through';
 
 /** The topology the data plane routes by: a TopologyWatcher, or anything shaped like it. */
 export interface TopologySource {
@@ -43,6 +46,8 @@ export interface DataPlaneOptions {
   maxRedirects?: number;
   breaker?: BreakerOptions;
   random?: () => number;
+  /** How read-through namespaces load from their origin (default: HTTP with fetch). */
+  origin?: OriginLoader;
 }
 
 /** The data plane as fronts and the admin port use it. */
@@ -94,6 +99,7 @@ class DataPlaneImpl implements DataPlane {
   readonly #upstreams: Upstreams;
   readonly #router: Router;
   readonly #flights: SingleFlight<GetResult>;
+  readonly #readThrough: ReadThrough;
   #current: TopologySnapshot | undefined;
   #closed: Promise<void> | undefined;
 
@@ -111,6 +117,9 @@ class DataPlaneImpl implements DataPlane {
     this.#router = new Router({
       nodes: this.#upstreams, current: () => this.#current, redirectWaitMs: o.redirectWaitMs ?? 3000, maxRedirects: o.maxRedirects ?? 3,
       random: this.#random, now, onRedirect: (_shard, why) => this.#metrics.redirect(why),
+    });
+    this.#readThrough = createReadThrough({
+      router: this.#router, flights: this.#flights, registry: o.registry, origin: o.origin, random: this.#random, log: this.#log,
     });
     this.#current = readSnapshot(o.topology);
     o.topology.on('change', this.#onChange);
@@ -132,7 +141,9 @@ class DataPlaneImpl implements DataPlane {
     try {
       validateTarget(ns, key);
       checkPref(pref);
-      const { shardId } = this.#router.locate(ns, key);
+      const { shardId, snapshot } = this.#router.locate(ns, key);
+      const policy = policyOf(snapshot, ns);
+      if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy); // read-through: proxy/readthrough/
       return this.#flights.do(getFlightKey(pref, ns, key), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
     } catch (err) {
       return Promise.reject(err);

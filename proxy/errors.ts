@@ -18,6 +18,10 @@ export const ProxyErrorCode = {
   /** No topology, no primary for the shard, or redirects exhausted. */
   UNAVAILABLE: 'UNAVAILABLE',
   TIMEOUT: 'TIMEOUT',
+  /** Read-through: the origin failed (5xx, refused, body too large) and no stale value was at hand. */
+  ORIGIN_ERROR: 'ORIGIN_ERROR',
+  /** Read-through: the origin did not answer in time, or another loader's fill did not come in time. */
+  ORIGIN_TIMEOUT: 'ORIGIN_TIMEOUT',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   INTERNAL: 'INTERNAL',
 } as const;

@@ -9,6 +9,7 @@ import { startFront, type RunningFront } from './front/app';
 import { Dispatcher } from './front/dispatcher';
 import { FrontMetrics } from './front/metrics';
 import { RespServer } from './front/resp/server';
+import { NamespaceLimiter } from './limits/namespace-limiter';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
@@ -40,7 +41,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     topology: watcher, registry, log, requestTimeoutMs: config.requestTimeoutMs, connectionsPerNode: config.connectionsPerNode,
   });
   const metrics = new FrontMetrics(registry);
-  const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }) });
+  const limiter = new NamespaceLimiter({ proxyCount: config.proxyCount, registry });
+  const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
   }, config.host, config.httpPort);

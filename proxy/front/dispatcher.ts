@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import type { CacheBackend } from '../backend';
 import { ProxyError, ProxyErrorCode } from '../errors';
+import type { NamespaceLimiter } from '../limits/namespace-limiter';
 import { readPreferenceFor } from '../policy';
 import { execute, namespaceOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
 import type { FrontMetrics, FrontName } from './metrics';
@@ -17,6 +18,8 @@ export interface DispatcherOptions {
   log: Logger;
   /** Default: the client's choice, else the namespace policy's, else primary (`readPreferenceFor`). */
   readPreference?: ReadPreferenceResolver;
+  /** Per-namespace QPS limits (`proxy/limits/`); none when absent. */
+  limiter?: NamespaceLimiter;
 }
 
 /**
@@ -29,11 +32,13 @@ export class Dispatcher {
   readonly #metrics: FrontMetrics;
   readonly #log: Logger;
   readonly #pref: ReadPreferenceResolver;
+  readonly #limiter: NamespaceLimiter | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#backend = options.backend;
     this.#metrics = options.metrics;
     this.#log = options.log;
+    this.#limiter = options.limiter;
     this.#pref = options.readPreference ?? ((ns, requested) => readPreferenceFor(this.#snapshot(), ns, requested));
   }
 
@@ -59,6 +64,7 @@ export class Dispatcher {
       if (cmd.op !== 'ping' && !this.ready) {
         throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
       }
+      if (cmd.op !== 'ping') this.#limiter?.admit(ns, this.#snapshot());
       reply = { ok: true, outcome: await execute(this.#backend, cmd, this.#pref) };
       this.#countReads(ns, reply.outcome);
     } catch (err) {

@@ -22,7 +22,10 @@ function json(status: number, body: unknown, headers: Array<[string, string]> = 
 
 /** `{ "error": { code, message, detail? } }` with the status from the table. */
 export function errorReply(error: WireError, options: { allow?: string; close?: boolean } = {}): HttpReply {
-  const reply = json(httpStatusOf(error.code), { error }, options.allow ? [['allow', options.allow]] : []);
+  const headers: Array<[string, string]> = options.allow ? [['allow', options.allow]] : [];
+  const retryAfter = error.detail?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers.push(['retry-after', String(retryAfter)]);
+  const reply = json(httpStatusOf(error.code), { error }, headers);
   if (options.close) reply.close = true;
   return reply;
 }
@@ -42,13 +45,14 @@ export function hitJson(result: GetResult, now: number): Buffer {
 
 function getReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
   if (!result.hit) return json(200, { hit: false }, [['x-cache-hit', '0']]);
-  if (!acceptsBinary && isJson(result.flags)) return { status: 200, headers: [JSON_TYPE, ['x-cache-hit', '1']], body: hitJson(result, now) };
+  const stale: Array<[string, string]> = result.stale === undefined ? [] : [['x-shardcache-stale', result.stale]];
+  if (!acceptsBinary && isJson(result.flags)) return { status: 200, headers: [JSON_TYPE, ['x-cache-hit', '1'], ...stale], body: hitJson(result, now) };
   const ttl = ttlRemainingMs(result.expiresAt, now);
   return {
     status: 200,
     headers: [
       ['content-type', 'application/octet-stream'], ['x-cache-hit', '1'], ['x-cache-version', String(result.version)],
-      ['x-cache-ttl', ttl === null ? '-1' : String(ttl / 1000)], ['x-cache-format', isJson(result.flags) ? 'json' : 'binary'],
+      ['x-cache-ttl', ttl === null ? '-1' : String(ttl / 1000)], ['x-cache-format', isJson(result.flags) ? 'json' : 'binary'], ...stale,
     ],
     body: result.value,
   };

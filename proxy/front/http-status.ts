@@ -16,9 +16,11 @@ export const HTTP_STATUS_OF: Readonly<Record<FrontErrorCode, number>> = Object.f
   OVER_QUOTA: 429,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  ORIGIN_ERROR: 502,
   NODE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
+  ORIGIN_TIMEOUT: 504,
   OUT_OF_MEMORY: 507,
 });
 

@@ -110,7 +110,9 @@ export function decodeRequest(bytes: Uint8Array): Decoded {
 /** A read result as a msgpack item. */
 export function itemOf(result: GetResult, now: number): Record<string, unknown> {
   if (!result.hit) return { hit: false };
-  return { hit: true, value: result.value, flags: result.flags, version: result.version, ttlMs: ttlRemainingMs(result.expiresAt, now) };
+  const item: Record<string, unknown> = { hit: true, value: result.value, flags: result.flags, version: result.version, ttlMs: ttlRemainingMs(result.expiresAt, now) };
+  if (result.stale !== undefined) item.stale = result.stale;
+  return item;
 }
 
 /** The ok-reply values of an outcome (after `[id, 'ok']`). */

@@ -14,7 +14,7 @@ interface Observe {
   observe(value: number): void;
 }
 
-/** Plain request counts of one node, indexed `(op & 31) * 64 + outcome`; exported at scrape time. */
+/** Plain request counts of one node, indexed `(op & 63) * 64 + outcome` (opcodes go up to 63); exported at scrape time. */
 interface NodeCounts {
   readonly counts: Float64Array;
   readonly exported: Float64Array;
@@ -22,6 +22,8 @@ interface NodeCounts {
 }
 
 const OUTCOMES = 64;
+/** Opcodes counted apart (every opcode of `shared/protocol.ts` is below this). */
+const OPS = 64;
 const NAME_OF_TRANSPORT = Object.fromEntries(Object.entries(TRANSPORT_INDEX).map(([name, i]) => [i, name])) as Record<number, string>;
 
 /**
@@ -90,7 +92,7 @@ export class UpstreamMetrics {
 
   /** The metrics of `node`, bound once. */
   forNode(node: string): NodeMetrics {
-    const counts: NodeCounts = { counts: new Float64Array(32 * OUTCOMES), exported: new Float64Array(32 * OUTCOMES), labels: new Map() };
+    const counts: NodeCounts = { counts: new Float64Array(OPS * OUTCOMES), exported: new Float64Array(OPS * OUTCOMES), labels: new Map() };
     this.#nodes.set(node, counts);
     const c = counts.counts;
     const latency: Observe = this.#latency.labels({ node });
@@ -98,11 +100,11 @@ export class UpstreamMetrics {
     breaker.set(BREAKER_STATE_VALUE.closed);
     return {
       reply: (op, status, seconds) => {
-        c[(op & 31) * OUTCOMES + (status & 31)]++;
+        c[(op & (OPS - 1)) * OUTCOMES + (status & 31)]++;
         latency.observe(seconds);
       },
       failed: (op, outcome) => {
-        c[(op & 31) * OUTCOMES + TRANSPORT_INDEX[outcome]]++;
+        c[(op & (OPS - 1)) * OUTCOMES + TRANSPORT_INDEX[outcome]]++;
       },
       breaker: (state) => breaker.set(BREAKER_STATE_VALUE[state]),
     };

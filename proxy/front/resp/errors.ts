@@ -57,6 +57,8 @@ const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
   NODE_UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
   UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
   TIMEOUT: (m) => `TIMEOUT ${m}`,
+  ORIGIN_ERROR: (m) => `ERR ${m}`,
+  ORIGIN_TIMEOUT: (m) => `TIMEOUT ${m}`,
   INTERNAL: () => RespMessages.internal,
 };
 
