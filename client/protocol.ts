@@ -15,7 +15,9 @@ export const JSON_FLAG = 1;
 export type ReadPreference = 'primary' | 'replica';
 
 /** A read: a hit carries the value (bytes as a Buffer, JSON values decoded), its CAS version and TTL. */
-export type Item<T = unknown> = { hit: false } | { hit: true; value: T; version: number; ttlMs: number | null; flags: number };
+export type Item<T = unknown> =
+  | { hit: false }
+  | { hit: true; value: T; version: number; ttlMs: number | null; flags: number; stale?: 'revalidating' | 'origin-error' };
 
 /** An error reply of the proxy, or a failure of the connection (`CONNECTION_CLOSED`). */
 export class ShardcacheRequestError extends Error {
@@ -59,11 +61,15 @@ export function valueArg(value: unknown): unknown {
 
 /** A read item from the wire, with a JSON value decoded. */
 export function itemFrom<T>(raw: unknown): Item<T> {
-  const item = raw as { hit: boolean; value?: Uint8Array; version?: number; ttlMs?: number | null; flags?: number; error?: { code: string; message: string } };
+  const item = raw as {
+    hit: boolean; value?: Uint8Array; version?: number; ttlMs?: number | null; flags?: number; stale?: 'revalidating' | 'origin-error';
+    error?: { code: string; message: string };
+  };
   if (item.error) throw new ShardcacheRequestError(item.error.code, item.error.message);
   if (!item.hit) return { hit: false };
   const bytes = Buffer.from(item.value!.buffer, item.value!.byteOffset, item.value!.byteLength);
   const flags = item.flags ?? 0;
   const value = (flags & JSON_FLAG) !== 0 ? (JSON.parse(bytes.toString('utf8')) as T) : (bytes as unknown as T);
-  return { hit: true, value, version: item.version!, ttlMs: item.ttlMs ?? null, flags };
+  const hit = { hit: true as const, value, version: item.version!, ttlMs: item.ttlMs ?? null, flags };
+  return item.stale === undefined ? hit : { ...hit, stale: item.stale };
 }

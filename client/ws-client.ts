@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
+import { CacheAside, type CacheAsideOptions } from './get-or-load';
 import { ShardcacheRequestError, decodeReply, encodeRequest, itemFrom, valueArg, type Item, type Op, type ReadPreference } from './protocol';
 
 export { ShardcacheRequestError, type Item, type ReadPreference } from './protocol';
+export { CacheAside, type CacheAsideOptions, type GetOrLoadOptions } from './get-or-load';
 
 export interface SetOptions {
   /** TTL in ms; omitted = the namespace's default TTL; 0 = never expires. */
@@ -111,6 +113,15 @@ export class ShardcacheClient {
   /** Invalidates a whole namespace, or only the entries carrying `tag`. */
   async invalidate(ns: string, tag?: string): Promise<void> {
     await this.#request('invalidate', tag === undefined ? [ns] : [ns, tag]);
+  }
+
+  /**
+   * Cache-aside over `namespace` (`get-or-load.ts`): `cacheAside('users').getOrLoad(key, loader,
+   * { ttlMs })` loads once per key in this process and caches with jitter, stale-while-revalidate
+   * and negative caching. Keep the returned object: its flights are per instance.
+   */
+  cacheAside(namespace: string, options?: CacheAsideOptions): CacheAside {
+    return new CacheAside(this, namespace, options);
   }
 
   async ping(): Promise<void> {
