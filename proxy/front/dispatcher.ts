@@ -55,6 +55,11 @@ export class Dispatcher {
     }
   }
 
+  /** Throws RATE_LIMITED when `ns` is over this proxy's share of its QPS limit (`run` calls it; so does a front that calls the backend itself). */
+  admit(ns: string): void {
+    this.#limiter?.admit(ns, this.#snapshot());
+  }
+
   async run(front: FrontName, cmd: Command): Promise<Reply> {
     const started = performance.now();
     const ns = namespaceOf(cmd);
@@ -64,7 +69,7 @@ export class Dispatcher {
       if (cmd.op !== 'ping' && !this.ready) {
         throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
       }
-      if (cmd.op !== 'ping') this.#limiter?.admit(ns, this.#snapshot());
+      if (cmd.op !== 'ping') this.admit(ns);
       reply = { ok: true, outcome: await execute(this.#backend, cmd, this.#pref) };
       this.#countReads(ns, reply.outcome);
     } catch (err) {

@@ -77,6 +77,7 @@ export class RespDoor {
     let code = 'ok';
     try {
       if (!dispatcher.ready) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
+      dispatcher.admit(ns);
       return await backend.set(ns, key, { value, ttlMs, flags: 0, cond });
     } catch (err) {
       const wire = toWireError(err, (e) => this.#o.log.error({ err: e, op: 'set' }, 'unexpected failure serving a request'));
