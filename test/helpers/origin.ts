@@ -17,6 +17,8 @@ export class TestOrigin {
   /** Request times (Date.now) per key. */
   readonly requests = new Map<string, number[]>();
   readonly modes = new Map<string, OriginMode>();
+  /** Per-key answer delays, over `delayMs`. */
+  readonly delays = new Map<string, number>();
   delayMs = 0;
   port = 0;
 
@@ -52,7 +54,7 @@ export class TestOrigin {
       if (mode === 'missing') res.writeHead(404, { 'content-type': 'text/plain' }).end('no such item');
       else if (mode === 'error') res.writeHead(500, { 'content-type': 'text/plain' }).end('origin broke');
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ key, load: times.length }));
-    }, this.delayMs);
+    }, this.delays.get(key) ?? this.delayMs);
   }
 
   close(): Promise<void> {

@@ -32,6 +32,7 @@ describe('read-through and namespace limits', () => {
     expect(first.json).toMatchObject({ hit: true, value: { key: 'a', load: 1 } });
     expect(first.headers.get('x-shardcache-stale')).toBeNull();
     await sleep(1100); // soft TTL (1 s) passed; the stale window is 60 s
+    origin.delays.set('a', 1500); // the refresh stays in flight while the stale reads are answered
     const during = await Promise.all(Array.from({ length: 20 }, () => get('swr', 'a')));
     for (const a of during) {
       expect(a.json).toMatchObject({ hit: true, value: { load: 1 } });
@@ -40,7 +41,7 @@ describe('read-through and namespace limits', () => {
     const fresh = await waitFor('the refreshed value', async () => {
       const a = await get('swr', 'a');
       return a.json.value.load === 2 ? a : undefined;
-    }, 5000, 20);
+    }, 8000, 20);
     expect(fresh.headers.get('x-shardcache-stale')).toBeNull();
     expect(origin.count('a')).toBe(2);
   });
@@ -115,8 +116,9 @@ describe('read-through and namespace limits', () => {
   test('a namespace over its QPS limit gets 429 RATE_LIMITED with Retry-After, then recovers', async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => get('limited', 'k')));
     const limited = answers.filter((a) => a.status === 429);
-    expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(6);
-    expect(limited.length).toBeGreaterThanOrEqual(14);
+    // A burst of 5 plus what refills (5 per second) while the 20 requests are served.
+    expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(10);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
     expect(limited[0].headers.get('retry-after')).toBe('1');
     expect(limited[0].json).toEqual({
       error: { code: 'RATE_LIMITED', message: 'namespace limited is over its limit of 5 requests per second', detail: { namespace: 'limited', limit: 5, retryAfterSeconds: 1 } },
