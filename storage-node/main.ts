@@ -63,13 +63,13 @@ async function main(): Promise<void> {
   const cluster = config.cluster;
   let identity = (): Identity => ({ role: cluster ? 'replica' : 'standalone', epoch: 0, nodeId: cluster?.nodeId ?? '', shardId: cluster?.shardId ?? null, primary: null });
   let server: FrameServer;
+  const leases = new FillLeases(() => performance.now());
   const stats = (): Record<string, unknown> => {
     const c = server.counters;
     const ops: Record<string, number> = {};
     for (const [code, name] of Object.entries(OP_NAME)) ops[name] = c.ops[Number(code)];
-    return { ...store.stats(), ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
+    return { ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
   };
-  const leases = new FillLeases(() => performance.now());
   server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats, leases }, config, log.child({ component: 'storage-node:server' }));
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
   const port = await server.listen(config.port, config.host);
