@@ -113,6 +113,27 @@ describe('read-through and namespace limits', () => {
     }
   });
 
+  test('cache-aside over the real WebSocket client: one loader call for concurrent misses, then hits', async () => {
+    const ws = await ShardcacheClient.connect(c.wsUrl);
+    try {
+      const users = ws.cacheAside('aside');
+      let loads = 0;
+      const loader = async (key: string): Promise<{ id: string }> => {
+        loads++;
+        await sleep(50);
+        return { id: key };
+      };
+      const values = await Promise.all(Array.from({ length: 50 }, () => users.getOrLoad('u:1', loader, { ttlMs: 60_000 })));
+      expect(values.every((v) => v?.id === 'u:1')).toBe(true);
+      expect(await ws.cacheAside('aside').getOrLoad('u:1', loader, { ttlMs: 60_000 })).toEqual({ id: 'u:1' }); // a new instance reads the cache
+      expect(loads).toBe(1);
+      const stored = await ws.get<{ $sc: number; v: unknown; soft: number }>('aside', 'u:1');
+      expect(stored).toMatchObject({ hit: true, value: { $sc: 1, v: { id: 'u:1' } } });
+    } finally {
+      await ws.close();
+    }
+  });
+
   test('a namespace over its QPS limit gets 429 RATE_LIMITED with Retry-After, then recovers', async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => get('limited', 'k')));
     const limited = answers.filter((a) => a.status === 429);
