@@ -18,6 +18,9 @@ interface NsSetFlags {
   readPreference?: 'primary' | 'replica';
   ttlJitter?: number;
   origin?: string;
+  hotKeyAutoQps?: number;
+  hotKeyAutoMode?: HotKeyMode;
+  hotKeyAutoCopies?: number;
 }
 
 /** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
@@ -31,6 +34,9 @@ function patchOf(flags: NsSetFlags): PolicyPatch {
     readPreference: flags.readPreference,
     ttlJitterPct: flags.ttlJitter,
     origin: flags.origin,
+    hotKeyAutoQps: flags.hotKeyAutoQps,
+    hotKeyAutoMode: flags.hotKeyAutoMode,
+    hotKeyAutoCopies: flags.hotKeyAutoCopies,
   };
 }
 
@@ -48,6 +54,9 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .addOption(new Option('--read-preference <where>', 'read from the primary or allow a replica').argParser(oneOf('primary', 'replica')))
     .option('--ttl-jitter <pct>', 'random TTL jitter in percent (0-100)', numberIn(0, 100))
     .option('--origin <url>', 'origin URL for read-through loads', parseUrl)
+    .option('--hot-key-auto-qps <n>', 'promote keys read more than n times a second (per proxy) to auto hot-key rules', intIn(1, 10_000_000))
+    .addOption(new Option('--hot-key-auto-mode <mode>', 'mode of auto rules: near-cache, replica-spread or copies').argParser(oneOf<HotKeyMode>('near-cache', 'replica-spread', 'copies')))
+    .option('--hot-key-auto-copies <k>', 'K of auto rules in mode copies (default 3)', intIn(2, 16))
     .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));

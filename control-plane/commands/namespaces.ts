@@ -18,6 +18,9 @@ export const POLICY_FLAG: Record<keyof NamespacePolicy, string> = {
   readPreference: '--read-preference',
   ttlJitterPct: '--ttl-jitter',
   origin: '--origin',
+  hotKeyAutoQps: '--hot-key-auto-qps',
+  hotKeyAutoMode: '--hot-key-auto-mode',
+  hotKeyAutoCopies: '--hot-key-auto-copies',
 };
 
 /** A stored policy by namespace name. */

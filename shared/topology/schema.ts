@@ -98,6 +98,12 @@ export const NamespacePolicySchema = z.object({
   readPreference: z.enum(['primary', 'replica']).optional(),
   ttlJitterPct: z.number().min(0).max(100).optional(),
   origin: z.string().url().optional(),
+  /** Hot-key auto promotion: a proxy that sees a key of this namespace above this many GETs/s writes an auto rule. */
+  hotKeyAutoQps: z.number().int().min(1).max(10_000_000).optional(),
+  /** Mode of auto rules (default near-cache). */
+  hotKeyAutoMode: z.enum(['near-cache', 'replica-spread', 'copies']).optional(),
+  /** K of auto rules in mode copies (default 3). */
+  hotKeyAutoCopies: z.number().int().min(2).max(16).optional(),
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
 
