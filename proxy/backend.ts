@@ -46,6 +46,8 @@ export interface RouteInfo {
   shardId: number;
   primary: { nodeId: string; addr: string; epoch: number } | null;
   replicas: Array<{ nodeId: string; addr: string }>;
+  /** The key's active hot-key rule, when it has one. */
+  hot?: { mode: 'near-cache' | 'replica-spread' | 'copies'; copies?: number; ttlMs?: number; expiresAt?: number; source: 'operator' | 'auto' };
 }
 
 export interface CacheBackend {

@@ -10,7 +10,8 @@ import {
   parseSet, setMessage, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard } from './routing/mget';
-import { shardOfSlot } from './routing/picker';
+import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
+import { pickNode, shardOfSlot } from './routing/picker';
 import { Router } from './routing/router';
 import type { BreakerOptions } from './upstream/breaker';
 import type { BreakerStateName } from './upstream/metrics';
@@ -43,6 +44,8 @@ export interface DataPlaneOptions {
   maxRedirects?: number;
   breaker?: BreakerOptions;
   random?: () => number;
+  /** Hot-key detection window (default 5000 ms) and near-cache bounds. */
+  hotKeys?: { windowMs?: number; nearMaxEntries?: number; nearMaxBytes?: number };
 }
 
 /** The data plane as fronts and the admin port use it. */
@@ -51,6 +54,8 @@ export interface DataPlane extends CacheBackend {
   readPreferenceFor(ns: string, requested?: ReadPreference): ReadPreference;
   /** Breaker state of a node: closed, halfOpen or open. */
   breakerState(nodeId: string): BreakerStateName;
+  /** Hot-key detection, rules and near cache (admin report, auto promotion). */
+  readonly hotKeys: HotKeys;
   /** Stops following the topology and closes every link; requests in flight fail. */
   close(): Promise<void>;
 }
@@ -94,6 +99,7 @@ class DataPlaneImpl implements DataPlane {
   readonly #upstreams: Upstreams;
   readonly #router: Router;
   readonly #flights: SingleFlight<GetResult>;
+  readonly hotKeys: HotKeys;
   #current: TopologySnapshot | undefined;
   #closed: Promise<void> | undefined;
 
@@ -111,6 +117,9 @@ class DataPlaneImpl implements DataPlane {
     this.#router = new Router({
       nodes: this.#upstreams, current: () => this.#current, redirectWaitMs: o.redirectWaitMs ?? 3000, maxRedirects: o.maxRedirects ?? 3,
       random: this.#random, now, onRedirect: (_shard, why) => this.#metrics.redirect(why),
+    });
+    this.hotKeys = new HotKeys({
+      registry: o.registry, log: o.log, routing: this.#hotRouting(), current: () => this.#current, random: this.#random, now, ...o.hotKeys,
     });
     this.#current = readSnapshot(o.topology);
     o.topology.on('change', this.#onChange);
@@ -132,7 +141,9 @@ class DataPlaneImpl implements DataPlane {
     try {
       validateTarget(ns, key);
       checkPref(pref);
-      const { shardId } = this.#router.locate(ns, key);
+      const { shardId, snapshot } = this.#router.locate(ns, key);
+      const hot = this.hotKeys.observe(ns, key, snapshot);
+      if (hot !== undefined) return this.hotKeys.get(hot, ns, key, pref, shardId, snapshot);
       return this.#flights.do(getFlightKey(pref, ns, key), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
     } catch (err) {
       return Promise.reject(err);
@@ -165,14 +176,33 @@ class DataPlaneImpl implements DataPlane {
       value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
       tags: req.tags ?? null,
     };
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet));
+    const result = await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet);
+    return this.#written(ns, key, result, { fields, result });
   }
 
-  /** After a write to `ns/key` completed: later GETs start their own flight (read-your-writes). */
-  #written<T>(ns: string, key: string, result: T): T {
+  /**
+   * After a write to `ns/key` completed: later GETs start their own flight (read-your-writes);
+   * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
+   */
+  #written<T>(ns: string, key: string, result: T, set?: { fields: SetFields; result: WriteResult | undefined }): T | Promise<T> {
     this.#flights.forget(getFlightKey('primary', ns, key));
     this.#flights.forget(getFlightKey('replica', ns, key));
-    return result;
+    return this.hotKeys.written(ns, key, result, set);
+  }
+
+  /** The seam the hot-key paths route through. */
+  #hotRouting(): HotRouting {
+    const router = (): Router => this.#router;
+    const flights = this.#flights;
+    return {
+      read: (shardId, intent, ns, key) => {
+        const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet);
+        return intent === 'spread' ? send() : flights.do(getFlightKey(intent === 'write' ? 'primary' : intent, ns, key), send);
+      },
+      write: (shardId, build, parse) => router().send(shardId, 'write', build, parse),
+      healthy: (snapshot, shardId, intent) => pickNode(snapshot, shardId, intent, this.#upstreams, this.#random).ok,
+      shardOf: (ns, key) => router().locate(ns, key).shardId,
+    };
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
@@ -208,6 +238,7 @@ class DataPlaneImpl implements DataPlane {
       shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
     );
     this.#flights.forgetAll();
+    this.hotKeys.invalidated(ns);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw asError(failed.reason);
   }
@@ -222,7 +253,9 @@ class DataPlaneImpl implements DataPlane {
       const node = snapshot.nodes.get(nodeId);
       if (node !== undefined) replicas.push({ nodeId, addr: node.addr });
     }
-    return { namespace: ns, key, slot, shardId, primary, replicas };
+    const rule = this.hotKeys.ruleOf(ns, key);
+    const hot = rule === undefined ? undefined : { mode: rule.mode, copies: rule.copies, ttlMs: rule.ttlMs, expiresAt: rule.expiresAt, source: rule.source };
+    return { namespace: ns, key, slot, shardId, primary, replicas, ...(hot === undefined ? {} : { hot }) };
   }
 
   close(): Promise<void> {
@@ -234,6 +267,7 @@ class DataPlaneImpl implements DataPlane {
     this.#topology.off('change', this.#onChange);
     this.#current = undefined;
     this.#router.close();
+    this.hotKeys.close();
     await this.#upstreams.close();
     this.#log.info({ event: 'closed' }, 'data plane closed');
   }
@@ -243,6 +277,7 @@ class DataPlaneImpl implements DataPlane {
     this.#current = snapshot;
     this.#upstreams.sync(snapshot);
     this.#router.publish(snapshot);
+    this.hotKeys.sync(snapshot);
     this.#log.debug({ event: 'topology', revision: snapshot.revision }, 'topology applied');
   };
 }
