@@ -131,8 +131,18 @@ export class HotKeys {
   /** A GET of a key under `rule`. */
   get(rule: SnapshotRule, ns: string, key: string, pref: ReadPreference, shardId: number, snapshot: TopologySnapshot): Promise<GetResult> {
     if (rule.mode === 'near-cache') return this.#nearGet(rule, ns, key, pref, shardId, snapshot);
-    if (rule.mode === 'replica-spread') return this.#o.routing.read(shardId, 'spread', ns, key);
-    return this.#copyGet(rule, ns, key, pref, shardId, snapshot);
+    if (rule.mode === 'replica-spread') return this.#spreadGet(shardId, ns, key);
+    return this.#copyGet(rule, ns, key, shardId, snapshot);
+  }
+
+  /**
+   * A read from any healthy node of the shard (primary or replica). A miss is asked again of the
+   * primary: a replica may not have the value yet (replication lag, a new replica), and a hot key
+   * that misses would send every caller to its origin.
+   */
+  async #spreadGet(shardId: number, ns: string, key: string): Promise<GetResult> {
+    const result = await this.#o.routing.read(shardId, 'spread', ns, key);
+    return result.hit ? result : this.#o.routing.read(shardId, 'primary', ns, key);
   }
 
   /**
@@ -215,29 +225,36 @@ export class HotKeys {
     return result;
   }
 
-  async #copyGet(rule: SnapshotRule, ns: string, key: string, pref: ReadPreference, shardId: number, snapshot: TopologySnapshot): Promise<GetResult> {
+  /**
+   * A read of one copy, picked at random among copies whose shard has a healthy node, from any
+   * node of that shard (as replica-spread: copies are weakly consistent anyway). A miss there is
+   * asked of the copy shard's primary, and a copy missing there too is read from the owner and
+   * written back to the copy (a new rule, an evicted or lapsed copy). A copy that fails is
+   * counted and skipped for the owner.
+   */
+  async #copyGet(rule: SnapshotRule, ns: string, key: string, shardId: number, snapshot: TopologySnapshot): Promise<GetResult> {
     const places = copyPlaces(snapshot, shardId, key, rule.copies ?? 1, rule.createRevision);
-    const place = this.#pickCopy(places, snapshot, pref);
-    if (place.index === 0) return this.#o.routing.read(shardId, pref, ns, key);
+    const place = this.#pickCopy(places, snapshot);
+    if (place.index === 0) return this.#spreadGet(shardId, ns, key);
     let result: GetResult;
     try {
-      result = await this.#o.routing.read(place.shardId, pref, ns, place.storageKey);
+      result = await this.#spreadGet(place.shardId, ns, place.storageKey);
     } catch (err) {
       this.#copyFailed('read', ns, key, place, err);
-      return this.#o.routing.read(shardId, pref, ns, key);
+      return this.#o.routing.read(shardId, 'primary', ns, key);
     }
     if (result.hit) return result;
-    const owner = await this.#o.routing.read(shardId, pref, ns, key);
+    const owner = await this.#o.routing.read(shardId, 'primary', ns, key);
     if (owner.hit) void this.#refill(ns, key, place, owner);
     return owner;
   }
 
-  /** A random copy whose shard has a healthy node for `pref`; the owner when none has. */
-  #pickCopy(places: CopyPlace[], snapshot: TopologySnapshot, pref: ReadPreference): CopyPlace {
+  /** A random copy whose shard has a healthy node; the owner when none has. */
+  #pickCopy(places: CopyPlace[], snapshot: TopologySnapshot): CopyPlace {
     const start = Math.floor(this.#o.random() * places.length);
     for (let i = 0; i < places.length; i++) {
       const place = places[(start + i) % places.length];
-      if (this.#o.routing.healthy(snapshot, place.shardId, pref)) return place;
+      if (this.#o.routing.healthy(snapshot, place.shardId, 'spread')) return place;
     }
     return places[0];
   }
