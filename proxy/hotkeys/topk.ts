@@ -1,30 +1,43 @@
+/** A monitored key: its over-estimate of the true count is at most `error`. */
+interface Item {
+  key: string;
+  error: number;
+  bucket: Bucket;
+  prev: Item | null;
+  next: Item | null;
+}
+
+/** All items with one count, in a list of buckets ordered by count (the stream-summary). */
+interface Bucket {
+  count: number;
+  head: Item | null;
+  prev: Bucket | null;
+  next: Bucket | null;
+}
+
 /**
  * Space-saving top-K (Metwally et al.) over a sliding window of rotating buckets. Pure: no
  * clocks, no timers; the owner calls `rotate()` once per bucket period.
  *
- *   observe(key) ─► current bucket: Map lookup, count++, sift down a min-heap (O(1) for keys that
- *                    are already heavy: they sit at the leaves)
- *   rotate()     ─► the oldest bucket is cleared and becomes the current one
- *   top(n)       ─► merge of every bucket (off the request path: admin, metrics, promotion)
+ *   observe(key) ─► current summary: one Map lookup; the item moves to the bucket of count + 1
+ *                    (O(1): the stream-summary of equal-count buckets, no heap to sift)
+ *   rotate()     ─► the oldest summary is cleared and becomes the current one
+ *   top(n)       ─► merge of every summary (off the request path: admin, metrics, promotion)
  *
- * Guarantees per bucket of capacity `k` after `n` observations: every key seen more than n/k
+ * Guarantees per summary of capacity `k` after `n` observations: every key seen more than n/k
  * times is monitored, and a monitored key's `count` over-estimates its true count by at most its
- * `error` (≤ the bucket's minimum count ≤ n/k). Over the window the bounds add up.
+ * `error` (≤ the summary's minimum count ≤ n/k). Over the window the bounds add up.
  */
 export class SpaceSaving {
   readonly capacity: number;
-  /** Heap position of each monitored key. */
-  readonly #pos = new Map<string, number>();
-  readonly #keys: string[] = [];
-  readonly #counts: Float64Array;
-  readonly #errors: Float64Array;
+  readonly #items = new Map<string, Item>();
+  /** The bucket of the smallest count; its `next` chain is in increasing count. */
+  #min: Bucket | null = null;
   #total = 0;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`capacity must be a whole number ≥ 1, not ${capacity}`);
     this.capacity = capacity;
-    this.#counts = new Float64Array(capacity);
-    this.#errors = new Float64Array(capacity);
   }
 
   /** Observations since the last clear. */
@@ -34,95 +47,99 @@ export class SpaceSaving {
 
   /** Keys monitored. */
   get size(): number {
-    return this.#keys.length;
+    return this.#items.size;
   }
 
   /** The smallest monitored count (0 until full): the most an unmonitored key can have been seen. */
   get floor(): number {
-    return this.#keys.length < this.capacity ? 0 : this.#counts[0];
+    return this.#items.size < this.capacity || this.#min === null ? 0 : this.#min.count;
   }
 
   observe(key: string): void {
     this.#total++;
-    const at = this.#pos.get(key);
-    if (at !== undefined) {
-      this.#counts[at]++;
-      this.#siftDown(at);
+    const item = this.#items.get(key);
+    if (item !== undefined) {
+      this.#bump(item);
       return;
     }
-    const size = this.#keys.length;
-    if (size < this.capacity) {
-      this.#keys.push(key);
-      this.#counts[size] = 1;
-      this.#errors[size] = 0;
-      this.#pos.set(key, size);
-      this.#siftUp(size);
+    if (this.#items.size < this.capacity) {
+      const fresh: Item = { key, error: 0, bucket: null as unknown as Bucket, prev: null, next: null };
+      this.#items.set(key, fresh);
+      let min = this.#min;
+      if (min === null || min.count !== 1) {
+        min = { count: 1, head: null, prev: null, next: min };
+        if (this.#min !== null) this.#min.prev = min;
+        this.#min = min;
+      }
+      attach(min, fresh);
       return;
     }
-    // Replace the minimum: the newcomer inherits its count as its error.
-    const min = this.#counts[0];
-    this.#pos.delete(this.#keys[0]);
-    this.#keys[0] = key;
-    this.#pos.set(key, 0);
-    this.#errors[0] = min;
-    this.#counts[0] = min + 1;
-    this.#siftDown(0);
+    // Replace an item of the smallest count: the newcomer inherits that count as its error.
+    const victim = (this.#min as Bucket).head as Item;
+    this.#items.delete(victim.key);
+    victim.key = key;
+    victim.error = victim.bucket.count;
+    this.#items.set(key, victim);
+    this.#bump(victim);
   }
 
   /** Count and error of a monitored key, or undefined. */
   get(key: string): { count: number; error: number } | undefined {
-    const at = this.#pos.get(key);
-    return at === undefined ? undefined : { count: this.#counts[at], error: this.#errors[at] };
+    const item = this.#items.get(key);
+    return item === undefined ? undefined : { count: item.bucket.count, error: item.error };
   }
 
   /** Every monitored key with its count and error (unordered). */
   *entries(): IterableIterator<[string, number, number]> {
-    for (let i = 0; i < this.#keys.length; i++) yield [this.#keys[i], this.#counts[i], this.#errors[i]];
+    for (const item of this.#items.values()) yield [item.key, item.bucket.count, item.error];
   }
 
   clear(): void {
-    this.#pos.clear();
-    this.#keys.length = 0;
+    this.#items.clear();
+    this.#min = null;
     this.#total = 0;
   }
 
-  #siftUp(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.#counts[parent] <= this.#counts[i]) return;
-      this.#swap(i, parent);
-      i = parent;
+  /** Moves `item` from its bucket to the bucket of count + 1. */
+  #bump(item: Item): void {
+    const from = item.bucket;
+    const count = from.count + 1;
+    const next = from.next;
+    if (from.head === item && item.next === null && (next === null || next.count !== count)) {
+      from.count = count; // alone in its bucket, and no bucket of count + 1: renumber in place
+      return;
     }
+    detach(item);
+    let to = next;
+    if (to === null || to.count !== count) {
+      to = { count, head: null, prev: from, next };
+      from.next = to;
+      if (next !== null) next.prev = to;
+    }
+    attach(to, item);
+    if (from.head === null) this.#unlinkBucket(from);
   }
 
-  #siftDown(i: number): void {
-    const n = this.#keys.length;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) return;
-      const right = left + 1;
-      const child = right < n && this.#counts[right] < this.#counts[left] ? right : left;
-      if (this.#counts[i] <= this.#counts[child]) return;
-      this.#swap(i, child);
-      i = child;
-    }
+  #unlinkBucket(b: Bucket): void {
+    if (b.prev !== null) b.prev.next = b.next;
+    else this.#min = b.next;
+    if (b.next !== null) b.next.prev = b.prev;
   }
+}
 
-  #swap(a: number, b: number): void {
-    const keys = this.#keys;
-    const ka = keys[a];
-    const kb = keys[b];
-    keys[a] = kb;
-    keys[b] = ka;
-    this.#pos.set(kb, a);
-    this.#pos.set(ka, b);
-    const c = this.#counts[a];
-    this.#counts[a] = this.#counts[b];
-    this.#counts[b] = c;
-    const e = this.#errors[a];
-    this.#errors[a] = this.#errors[b];
-    this.#errors[b] = e;
-  }
+function attach(bucket: Bucket, item: Item): void {
+  item.bucket = bucket;
+  item.prev = null;
+  item.next = bucket.head;
+  if (bucket.head !== null) bucket.head.prev = item;
+  bucket.head = item;
+}
+
+function detach(item: Item): void {
+  if (item.prev !== null) item.prev.next = item.next;
+  else item.bucket.head = item.next;
+  if (item.next !== null) item.next.prev = item.prev;
+  item.prev = item.next = null;
 }
 
 /** One heavy hitter over the window: `count` over-estimates the true count by at most `error`. */
