@@ -98,7 +98,11 @@ export class HotKeys {
       near: () => ({ hits: this.#near.hits, misses: this.#near.misses, entries: this.#near.size, bytes: this.#near.bytes, pushes: this.#feed.pushes }),
     });
     this.#rotatedAt = o.now();
-    this.#rotator = setInterval(() => this.rotate(), this.#bucketMs);
+    this.#rotator = setInterval(() => {
+      this.rotate();
+      const snapshot = o.current();
+      if (snapshot !== undefined && this.#subscribed.size > 0) this.sync(snapshot); // rules that reached their expiresAt
+    }, this.#bucketMs);
     this.#rotator.unref();
   }
 

@@ -162,6 +162,27 @@ describe('hot keys', () => {
     expect(plainReads).toBe(40);
   });
 
+  it('fans writes and deletes out to every copy, so any proxy reads its own write from any copy', async () => {
+    const key = 'copied';
+    await addRule(key, '--mode', 'copies', '--copies', '3');
+    await bothSee(key, 'copies', Date.now());
+    for (let v = 1; v <= 3; v++) {
+      expect((await c.call('PUT', `/v1/cache/${NS}/${key}`, { value: v })).status).toBe(201);
+      const reads = await Promise.all(Array.from({ length: 30 }, (_, i) => httpCall(i % 2 ? b.httpUrl : c.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)));
+      expect(reads.map((r) => r.json.value)).toEqual(Array(30).fill(v));
+    }
+    // Reads of the key reach all three shards (a copy on each).
+    const before = await nodeGets();
+    await Promise.all(Array.from({ length: 60 }, () => c.call('GET', `/v1/cache/${NS}/${key}`)));
+    const after = await nodeGets();
+    const shardGets = c.nodes.map((group, s) => group.reduce((a, _n, i) => a + after[s * 2 + i] - before[s * 2 + i], 0));
+    for (const gets of shardGets) expect(gets).toBeGreaterThan(0);
+    expect((await c.call('DELETE', `/v1/cache/${NS}/${key}`)).status).toBe(204);
+    const gone = await Promise.all(Array.from({ length: 30 }, (_, i) => httpCall(i % 2 ? b.httpUrl : c.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)));
+    expect(gone.map((r) => r.json.hit)).toEqual(Array(30).fill(false));
+    await removeRule(key);
+  });
+
   it('serves a write made through another proxy within the near TTL', async () => {
     const key = 'stale';
     const ttlMs = 1000;
