@@ -196,8 +196,12 @@ export class HotKeys {
     };
   }
 
-  /** A new snapshot: keys that lost their near-cache rule leave the near cache and stop their pushes. */
+  /**
+   * A new snapshot: keys that lost their near-cache rule leave the near cache and stop their
+   * pushes; connections to nodes that left the topology are closed.
+   */
   sync(snapshot: TopologySnapshot): void {
+    this.#feed.retain((nodeId, addr) => snapshot.nodes.get(nodeId)?.addr === addr);
     const now = this.#wallNow();
     for (const id of [...this.#subscribed]) {
       const rule = activeRule(snapshot, id, now);

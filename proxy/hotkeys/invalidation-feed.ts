@@ -75,6 +75,15 @@ export class InvalidationFeed {
     }
   }
 
+  /** Closes the connections to nodes for which `keep` is false (nodes that left the topology). */
+  retain(keep: (nodeId: string, addr: string) => boolean): void {
+    for (const [nodeId, feed] of this.#feeds) {
+      if (keep(nodeId, feed.addr)) continue;
+      this.#lost(feed);
+      this.#drop(nodeId, feed);
+    }
+  }
+
   /** Nodes with a subscription connection (open or being dialled). */
   get nodes(): number {
     return this.#feeds.size;
