@@ -41,6 +41,12 @@ export function hitJson(result: GetResult, now: number): Buffer {
 }
 
 function getReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
+  const reply = plainGetReply(result, acceptsBinary, now);
+  if (result.hot !== undefined) reply.headers.push(['x-shardcache-hot', result.hot]);
+  return reply;
+}
+
+function plainGetReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
   if (!result.hit) return json(200, { hit: false }, [['x-cache-hit', '0']]);
   if (!acceptsBinary && isJson(result.flags)) return { status: 200, headers: [JSON_TYPE, ['x-cache-hit', '1']], body: hitJson(result, now) };
   const ttl = ttlRemainingMs(result.expiresAt, now);

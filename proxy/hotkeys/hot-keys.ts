@@ -134,9 +134,11 @@ export class HotKeys {
 
   /** A GET of a key under `rule`. */
   get(rule: SnapshotRule, ns: string, key: string, pref: ReadPreference, shardId: number, snapshot: TopologySnapshot): Promise<GetResult> {
-    if (rule.mode === 'near-cache') return this.#nearGet(rule, ns, key, pref, shardId, snapshot);
-    if (rule.mode === 'replica-spread') return this.#spreadGet(shardId, ns, key);
-    return this.#copyGet(rule, ns, key, shardId, snapshot);
+    const mode = rule.mode;
+    const tag = (result: GetResult): GetResult => ({ ...result, hot: mode }); // results may be shared (near cache, flights): copied
+    if (mode === 'near-cache') return this.#nearGet(rule, ns, key, pref, shardId, snapshot).then(tag);
+    if (mode === 'replica-spread') return this.#spreadGet(shardId, ns, key).then(tag);
+    return this.#copyGet(rule, ns, key, shardId, snapshot).then(tag);
   }
 
   /**

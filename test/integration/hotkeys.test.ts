@@ -97,18 +97,24 @@ async function run(hotKey: string, reads: number, seed: number, concurrency = 24
   const urls = [c.httpUrl, b.httpUrl];
   const before = await nodeGets();
   let next = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < reads) {
+    while (next < reads && !failed) {
       const i = next++;
       const url = urls[i % 2];
       const path = random() < 0.5
         ? `/v1/cache/${NS}/${encodeURIComponent(hotKey)}`
         : `/v1/cache/${NS}/bg-${rank()}?readPreference=${random() < 0.5 ? 'primary' : 'replica'}`;
-      const r = await httpCall(url, 'GET', path);
-      if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.text}`);
+      const r = await httpCall(url, 'GET', path).catch((err: Error) => ({ status: 0, text: err.message }));
+      if (r.status !== 200) {
+        failed = true; // the other workers stop too, so no request outlives the run
+        throw new Error(`GET ${path}: ${r.status} ${r.text}`);
+      }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
   const after = await nodeGets();
   const counts = after.map((n, i) => n - before[i]);
   const mean = counts.reduce((a, n) => a + n, 0) / counts.length;
@@ -150,12 +156,14 @@ describe('hot keys', () => {
     const before = await nodeGets();
     for (let i = 0; i < 20; i++) await Promise.all([c.call('GET', `/v1/cache/${NS}/${key}`), httpCall(b.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)]);
     const cachedReads = (await nodeGets()).reduce((a, n, i) => a + n - before[i], 0);
+    for (const url of [c.httpUrl, b.httpUrl]) expect((await httpCall(url, 'GET', `/v1/cache/${NS}/${key}`)).headers.get('x-shardcache-hot')).toBe('near-cache');
     const removed = Date.now();
     await removeRule(key);
     const rmDelays = await bothSee(key, 'none', removed);
     const before2 = await nodeGets();
     for (let i = 0; i < 20; i++) await Promise.all([c.call('GET', `/v1/cache/${NS}/${key}`), httpCall(b.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)]);
     const plainReads = (await nodeGets()).reduce((a, n, i) => a + n - before2[i], 0);
+    for (const url of [c.httpUrl, b.httpUrl]) expect((await httpCall(url, 'GET', `/v1/cache/${NS}/${key}`)).headers.get('x-shardcache-hot')).toBeNull();
     console.log(`hot-key toggle: add seen after ${addDelays.join(', ')} ms, rm after ${rmDelays.join(', ')} ms; node GETs for 40 reads: ${cachedReads} with the rule, ${plainReads} without`);
     for (const d of [...addDelays, ...rmDelays]) expect(d).toBeLessThanOrEqual(1000);
     expect(cachedReads).toBeLessThanOrEqual(4);

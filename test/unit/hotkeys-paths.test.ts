@@ -90,7 +90,7 @@ describe('HotKeys paths', () => {
     expect(routing.reads).toHaveLength(1);
     routing.values.set('0/a', hit('2'));
     expect(hot.written('ns', 'a', 'result')).toBe('result');
-    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual(hit('2'));
+    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual({ ...hit('2'), hot: 'near-cache' });
     clock = 99;
     await hot.get(rule, 'ns', 'a', 'primary', 0, current);
     expect(routing.reads).toHaveLength(2);
@@ -105,7 +105,7 @@ describe('HotKeys paths', () => {
     const rule = hot.observe('ns', 'a', current)!;
     routing.values.set('0/a', hit('v'));
     routing.spreadMisses = true;
-    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual(hit('v'));
+    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual({ ...hit('v'), hot: 'replica-spread' });
     expect(routing.reads).toEqual([[0, 'spread', 'a'], [0, 'primary', 'a']]);
   });
 
@@ -114,7 +114,7 @@ describe('HotKeys paths', () => {
     const rule = hot.observe('ns', 'a', current)!;
     routing.values.set('0/a', hit('v'));
     random = 0.5; // copy 1, on shard 1
-    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual(hit('v'));
+    expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual({ ...hit('v'), hot: 'copies' });
     expect(routing.reads.map((r) => r[0])).toEqual([1, 1, 0]); // spread, primary of the copy, owner
     await new Promise((r) => setImmediate(r));
     const [shard, message] = routing.writes[0];
