@@ -122,7 +122,9 @@ export class HotKeys {
     const id = hotId(ns, key);
     this.#sketch.observe(id);
     if (snapshot.hotkeys.size === 0) return undefined;
-    return activeRule(snapshot, id, this.#wallNow());
+    const rule = snapshot.hotkeys.get(id);
+    if (rule === undefined) return undefined;
+    return rule.expiresAt !== undefined && rule.expiresAt <= this.#wallNow() ? undefined : rule;
   }
 
   /** The active rule of `ns/key` in the current snapshot, without counting a GET. */
