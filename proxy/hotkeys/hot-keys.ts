@@ -284,8 +284,15 @@ export class HotKeys {
 
   async #fanOut(rule: SnapshotRule, ns: string, key: string, set: { fields: SetFields; result: WriteResult | undefined } | undefined): Promise<void> {
     const snapshot = this.#o.current();
+    let owner: number;
+    try {
+      owner = this.#o.routing.shardOf(ns, key);
+    } catch (err) {
+      this.#log.warn({ event: 'copy-failed', namespace: ns, err: (err as Error).message }, 'hot-key copies not written: no shard owns the key now');
+      return;
+    }
     if (snapshot === undefined) return;
-    const places = copyPlaces(snapshot, this.#o.routing.shardOf(ns, key), key, rule.copies ?? 1, rule.createRevision).slice(1);
+    const places = copyPlaces(snapshot, owner, key, rule.copies ?? 1, rule.createRevision).slice(1);
     const written = set?.result;
     await Promise.all(places.map(async (place) => {
       try {
