@@ -97,6 +97,11 @@ export class Promoter {
   }
 }
 
+function autoAnywhere(snapshot: TopologySnapshot): boolean {
+  for (const policy of snapshot.namespaces.values()) if (policy.hotKeyAutoQps !== undefined) return true;
+  return false;
+}
+
 /** What auto promotion reads from the data plane. */
 export interface PromotionSource {
   readonly snapshot: TopologySnapshot | undefined;
@@ -109,7 +114,9 @@ export function startAutoPromotion(source: PromotionSource, client: Etcd3, keys:
   const count = (ok: boolean): void => source.hotKeys.metrics.autoRules.inc({ outcome: ok ? 'written' : 'failed' });
   let last: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    last = promoter.tick(source.hotKeys.top(20), source.snapshot, count);
+    const snapshot = source.snapshot;
+    if (snapshot === undefined || !autoAnywhere(snapshot)) return; // no sketch merge when no namespace asks for it
+    last = promoter.tick(source.hotKeys.top(20), snapshot, count);
   }, everyMs);
   timer.unref();
   return {
