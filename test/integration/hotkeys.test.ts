@@ -1,3 +1,5 @@
+import { connectEtcd } from '../../shared/topology/etcd';
+import { clusterKeys } from '../../shared/topology/schema';
 import { httpCall, startTestCluster, type StartedProxy, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/shard-nodes';
 import { shardctlInProcess } from '../helpers/shardctl';
@@ -235,6 +237,14 @@ describe('hot keys', () => {
     const rules = JSON.parse(list.stdout) as Array<{ key: string; rule: { mode: string; source: string; expiresAt: number } }>;
     expect(rules).toEqual([expect.objectContaining({ key: 'celebrity', rule: expect.objectContaining({ mode: 'near-cache', source: 'auto' }) })]);
     expect(rules[0].rule.expiresAt).toBeGreaterThan(Date.now());
+    // Under a lease, so etcd deletes the rule once no proxy keeps it alive.
+    const etcd = connectEtcd(c.etcd.endpoint);
+    try {
+      const res = await etcd.get(clusterKeys(c.cluster).hotkey(ns, 'celebrity')).exec();
+      expect(res.kvs[0].lease).not.toBe('0');
+    } finally {
+      etcd.close();
+    }
     const report = (await httpCall(c.adminUrl, 'GET', '/v1/admin/hotkeys')).json;
     const celebrity = (report.top as Array<{ namespace: string; key: string; qps: number }>).find((t) => t.namespace === ns && t.key === 'celebrity');
     expect(celebrity).toEqual(expect.objectContaining({ mode: 'near-cache' }));
