@@ -238,7 +238,7 @@ class DataPlaneImpl implements DataPlane {
       shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
     );
     this.#flights.forgetAll();
-    this.hotKeys.invalidated(ns);
+    await this.hotKeys.invalidated(ns);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw asError(failed.reason);
   }

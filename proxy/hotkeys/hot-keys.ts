@@ -168,9 +168,19 @@ export class HotKeys {
     return this.#fanOut(rule, ns, key, set).then(() => result);
   }
 
-  /** A namespace- or tag-wide invalidation went through this proxy. */
-  invalidated(ns: string): void {
+  /**
+   * A namespace- or tag-wide invalidation went through this proxy: near entries of the namespace
+   * go, and the copies of its keys under a copies rule are deleted (a copy refilled from the
+   * owner carries no tags, so the node's tag invalidation would miss it; deleted copies refill
+   * from the owner, which now misses or holds the newer value).
+   */
+  async invalidated(ns: string): Promise<void> {
     this.#near.invalidatePrefix(`${ns}\n`);
+    const snapshot = this.#o.current();
+    if (snapshot === undefined || snapshot.hotkeys.size === 0) return;
+    const now = this.#wallNow();
+    const copied = [...snapshot.hotkeys.values()].filter((r) => r.namespace === ns && r.mode === 'copies' && (r.expiresAt === undefined || r.expiresAt > now));
+    await Promise.all(copied.map((r) => this.#fanOut(r, ns, r.key, undefined)));
   }
 
   /** The `n` hottest keys of the window, with their rule's mode. */

@@ -145,5 +145,9 @@ describe('HotKeys paths', () => {
     routing.writes.length = 0;
     await hot.written('ns', 'a', undefined, { fields: { ...fields, cond: SetCond.NX }, result: undefined });
     expect(routing.writes).toEqual([]);
+    await hot.invalidated('other');
+    expect(routing.writes).toEqual([]);
+    await hot.invalidated('ns');
+    expect(routing.writes.map(([s, m]) => [s, m[1], m[4]])).toEqual([[1, Op.DELETE, 'a\u0000copy1@5'], [2, Op.DELETE, 'a\u0000copy2@5']]);
   });
 });
