@@ -144,12 +144,18 @@ export class HotKeys {
   }
 
   /**
-   * A read from any healthy node of the shard (primary or replica). A miss is asked again of the
-   * primary: a replica may not have the value yet (replication lag, a new replica), and a hot key
-   * that misses would send every caller to its origin.
+   * A read from any healthy node of the shard (primary or replica). A miss, or a node that
+   * fails before its breaker opens, is asked again of the primary: a replica may not have the
+   * value yet (replication lag, a new replica), and a hot key that misses would send every caller
+   * to its origin.
    */
   async #spreadGet(shardId: number, ns: string, key: string): Promise<GetResult> {
-    const result = await this.#o.routing.read(shardId, 'spread', ns, key);
+    let result: GetResult;
+    try {
+      result = await this.#o.routing.read(shardId, 'spread', ns, key);
+    } catch {
+      return this.#o.routing.read(shardId, 'primary', ns, key);
+    }
     return result.hit ? result : this.#o.routing.read(shardId, 'primary', ns, key);
   }
 
