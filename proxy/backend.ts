@@ -9,8 +9,13 @@ import type { SetCondition } from '../shared/protocol';
  */
 export type ReadPreference = 'primary' | 'replica';
 
+/** How a hot key's read was served (the key's hot-key rule mode). */
+export type HotMode = 'near-cache' | 'replica-spread' | 'copies';
+
 export interface Hit {
   hit: true;
+  /** Set when the key is under a hot-key rule (HTTP: header `x-shardcache-hot`). */
+  hot?: HotMode;
   value: Buffer;
   version: number;
   /** Absolute epoch ms; 0 = never expires. */
@@ -26,6 +31,7 @@ export interface Hit {
 export type StaleReason = 'revalidating' | 'origin-error';
 export interface Miss {
   hit: false;
+  hot?: HotMode;
 }
 export type GetResult = Hit | Miss;
 
@@ -53,6 +59,8 @@ export interface RouteInfo {
   shardId: number;
   primary: { nodeId: string; addr: string; epoch: number } | null;
   replicas: Array<{ nodeId: string; addr: string }>;
+  /** The key's active hot-key rule, when it has one. */
+  hot?: { mode: HotMode; copies?: number; ttlMs?: number; expiresAt?: number; source: 'operator' | 'auto' };
 }
 
 export interface CacheBackend {

@@ -10,7 +10,8 @@ import {
   parseSet, setMessage, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard } from './routing/mget';
-import { shardOfSlot } from './routing/picker';
+import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
+import { pickNode, shardOfSlot } from './routing/picker';
 import { Router } from './routing/router';
 import type { BreakerOptions } from './upstream/breaker';
 import type { BreakerStateName } from './upstream/metrics';
@@ -48,6 +49,8 @@ export interface DataPlaneOptions {
   random?: () => number;
   /** How read-through namespaces load from their origin (default: HTTP with fetch). */
   origin?: OriginLoader;
+  /** Hot-key detection window (default 5000 ms) and near-cache bounds. */
+  hotKeys?: { windowMs?: number; nearMaxEntries?: number; nearMaxBytes?: number };
 }
 
 /** The data plane as fronts and the admin port use it. */
@@ -56,6 +59,8 @@ export interface DataPlane extends CacheBackend {
   readPreferenceFor(ns: string, requested?: ReadPreference): ReadPreference;
   /** Breaker state of a node: closed, halfOpen or open. */
   breakerState(nodeId: string): BreakerStateName;
+  /** Hot-key detection, rules and near cache (admin report, auto promotion). */
+  readonly hotKeys: HotKeys;
   /** Stops following the topology and closes every link; requests in flight fail. */
   close(): Promise<void>;
 }
@@ -100,6 +105,7 @@ class DataPlaneImpl implements DataPlane {
   readonly #router: Router;
   readonly #flights: SingleFlight<GetResult>;
   readonly #readThrough: ReadThrough;
+  readonly hotKeys: HotKeys;
   #current: TopologySnapshot | undefined;
   #closed: Promise<void> | undefined;
 
@@ -120,6 +126,9 @@ class DataPlaneImpl implements DataPlane {
     });
     this.#readThrough = createReadThrough({
       router: this.#router, flights: this.#flights, registry: o.registry, origin: o.origin, random: this.#random, log: this.#log,
+    });
+    this.hotKeys = new HotKeys({
+      registry: o.registry, log: o.log, routing: this.#hotRouting(), current: () => this.#current, random: this.#random, now, ...o.hotKeys,
     });
     this.#current = readSnapshot(o.topology);
     o.topology.on('change', this.#onChange);
@@ -142,8 +151,11 @@ class DataPlaneImpl implements DataPlane {
       validateTarget(ns, key);
       checkPref(pref);
       const { shardId, snapshot } = this.#router.locate(ns, key);
+      const hot = this.hotKeys.observe(ns, key, snapshot);
       const policy = policyOf(snapshot, ns);
-      if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy); // read-through: proxy/readthrough/
+      // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
+      if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy);
+      if (hot !== undefined) return this.hotKeys.get(hot, ns, key, pref, shardId, snapshot);
       return this.#flights.do(getFlightKey(pref, ns, key), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
     } catch (err) {
       return Promise.reject(err);
@@ -176,14 +188,33 @@ class DataPlaneImpl implements DataPlane {
       value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
       tags: req.tags ?? null,
     };
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet));
+    const result = await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet);
+    return this.#written(ns, key, result, { fields, result });
   }
 
-  /** After a write to `ns/key` completed: later GETs start their own flight (read-your-writes). */
-  #written<T>(ns: string, key: string, result: T): T {
+  /**
+   * After a write to `ns/key` completed: later GETs start their own flight (read-your-writes);
+   * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
+   */
+  #written<T>(ns: string, key: string, result: T, set?: { fields: SetFields; result: WriteResult | undefined }): T | Promise<T> {
     this.#flights.forget(getFlightKey('primary', ns, key));
     this.#flights.forget(getFlightKey('replica', ns, key));
-    return result;
+    return this.hotKeys.written(ns, key, result, set);
+  }
+
+  /** The seam the hot-key paths route through. */
+  #hotRouting(): HotRouting {
+    const router = (): Router => this.#router;
+    const flights = this.#flights;
+    return {
+      read: (shardId, intent, ns, key) => {
+        const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet);
+        return intent === 'spread' ? send() : flights.do(getFlightKey(intent === 'write' ? 'primary' : intent, ns, key), send);
+      },
+      write: (shardId, build, parse) => router().send(shardId, 'write', build, parse),
+      healthy: (snapshot, shardId, intent) => pickNode(snapshot, shardId, intent, this.#upstreams, this.#random).ok,
+      shardOf: (ns, key) => router().locate(ns, key).shardId,
+    };
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
@@ -219,6 +250,7 @@ class DataPlaneImpl implements DataPlane {
       shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
     );
     this.#flights.forgetAll();
+    await this.hotKeys.invalidated(ns);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw asError(failed.reason);
   }
@@ -233,7 +265,9 @@ class DataPlaneImpl implements DataPlane {
       const node = snapshot.nodes.get(nodeId);
       if (node !== undefined) replicas.push({ nodeId, addr: node.addr });
     }
-    return { namespace: ns, key, slot, shardId, primary, replicas };
+    const rule = this.hotKeys.ruleOf(ns, key);
+    const hot = rule === undefined ? undefined : { mode: rule.mode, copies: rule.copies, ttlMs: rule.ttlMs, expiresAt: rule.expiresAt, source: rule.source };
+    return { namespace: ns, key, slot, shardId, primary, replicas, ...(hot === undefined ? {} : { hot }) };
   }
 
   close(): Promise<void> {
@@ -245,6 +279,7 @@ class DataPlaneImpl implements DataPlane {
     this.#topology.off('change', this.#onChange);
     this.#current = undefined;
     this.#router.close();
+    this.hotKeys.close();
     await this.#upstreams.close();
     this.#log.info({ event: 'closed' }, 'data plane closed');
   }
@@ -254,6 +289,7 @@ class DataPlaneImpl implements DataPlane {
     this.#current = snapshot;
     this.#upstreams.sync(snapshot);
     this.#router.publish(snapshot);
+    this.hotKeys.sync(snapshot);
     this.#log.debug({ event: 'topology', revision: snapshot.revision }, 'topology applied');
   };
 }

@@ -10,6 +10,8 @@ import { Dispatcher } from './front/dispatcher';
 import { FrontMetrics } from './front/metrics';
 import { RespServer } from './front/resp/server';
 import { NamespaceLimiter } from './limits/namespace-limiter';
+import { startAutoPromotion } from './hotkeys/promoter';
+import { clusterKeys } from '../shared/topology/schema';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
@@ -20,6 +22,7 @@ interface Running {
   dataPlane: DataPlane;
   watcher: TopologyWatcher;
   etcd: ReturnType<typeof connectEtcd>;
+  promotion: { close(): Promise<void> };
   loading: Promise<unknown>;
 }
 
@@ -60,7 +63,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     throw err;
   }
   const admin = new ProxyAdminServer({
-    registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), log: log.child({ component: 'proxy:admin' }),
+    registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), hotKeys: () => dataPlane.hotKeys.report(),
+    log: log.child({ component: 'proxy:admin' }),
   });
   let adminPort: number;
   try {
@@ -69,7 +73,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     await Promise.all([front.close(), resp.close()]);
     throw new Error(`cannot listen on ${config.adminHost}:${config.adminPort} for the admin port: ${(err as Error).message}`);
   }
-  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, loading: watchTopology(watcher, watchLog) };
+  const promotion = startAutoPromotion(dataPlane, etcd, clusterKeys(config.cluster), log);
+  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading: watchTopology(watcher, watchLog) };
 }
 
 /**
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
     await Promise.all([running.front.close(), running.resp.close(), running.admin.close()]);
+    await running.promotion.close();
     await running.dataPlane.close();
     await running.watcher.close();
     await Promise.race([running.loading, new Promise((r) => setTimeout(r, 1000))]);

@@ -32,6 +32,18 @@
  *                 (a SET that lands only while `token` is the key's live lease; it ends the lease)
  *   FILL_RELEASE [id, FILL_RELEASE, epoch, ns, key, token]   -> [id, OK, released 0|1]
  *                 (a failed load gives the lease up, so the next miss loads at once)
+ * Invalidation pushes for near-cached hot keys (ops 45-49 are reserved for hot keys):
+ *   SUBSCRIBE_INVALIDATIONS    [id, 45, ns, keys[]]          -> [id, OK, keys subscribed on this connection]
+ *   UNSUBSCRIBE_INVALIDATIONS  [id, 46, ns, keys[] | null]   -> [id, OK, keys subscribed on this connection]
+ *   push                       [PUSH_ID, INVALIDATION, ns, key | null]   (node → subscriber, unasked)
+ * A connection that subscribes is a subscription connection: proxies open one per node for it,
+ * apart from their request links, and send nothing else on it. After any write to a subscribed
+ * key (SET, DELETE, INCR, EXPIRE, PERSIST) the node pushes `[PUSH_ID, INVALIDATION, ns, key]` to
+ * every connection subscribed to it; after an INVALIDATE of a namespace (or a tag of it) it pushes
+ * `[PUSH_ID, INVALIDATION, ns, null]` to every connection subscribed to a key of it. Pushes carry
+ * the reserved id PUSH_ID (-1), which no request uses, so a reader tells them from replies
+ * without counting. Subscriptions end with the connection; at most MAX_SUBSCRIPTIONS per
+ * connection (BAD_REQUEST beyond).
  *
  * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
  * the stable part. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
@@ -53,6 +65,10 @@ export const Op = {
   FILL_LEASE: 40,
   FILL: 41,
   FILL_RELEASE: 42,
+  SUBSCRIBE_INVALIDATIONS: 45,
+  UNSUBSCRIBE_INVALIDATIONS: 46,
+  /** Push frames only: `[PUSH_ID, INVALIDATION, ns, key | null]`. */
+  INVALIDATION: 47,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -91,6 +107,12 @@ export const STATUS_NAME: Readonly<Record<number, string>> = Object.freeze(
 export const OP_NAME: Readonly<Record<number, string>> = Object.freeze(
   Object.fromEntries(Object.entries(Op).map(([name, n]) => [n, name.toLowerCase()])),
 );
+
+/** The id of frames a node pushes unasked (invalidations); requests never use it. */
+export const PUSH_ID = -1;
+
+/** Keys one connection may subscribe to for invalidation pushes. */
+export const MAX_SUBSCRIPTIONS = 10_000;
 
 /** SET condition (contract). */
 export const SetCond = { ALWAYS: 0, NX: 1, XX: 2 } as const;

@@ -63,6 +63,7 @@ const fill: Handler = (m, ctx, out) => {
   }
   const result = ctx.store.setTrusted(ns, key, value, ttl, flags, SetCond.ALWAYS, 0, undefined);
   leases.release(ns, key, token);
+  ctx.writes?.written(ns, key); // a fill is a write: near-cache subscribers hear of it too
   // An unconditional SET always lands (or throws, and the lease stays until it lapses).
   out.ok2(m[0] as number, result!.version, result!.expiresAt);
 };

@@ -24,12 +24,21 @@ export const STANDALONE: WriteGate = {
   },
 };
 
+/** Told after every write that succeeded (invalidation pushes for near-cached keys). */
+export interface WriteListener {
+  written(ns: string, key: string): void;
+  /** A namespace-wide or tag-wide invalidation. */
+  invalidated(ns: string): void;
+}
+
 export interface HandlerContext {
   store: Store;
   gate: WriteGate;
   stats(): Record<string, unknown>;
   /** Fill leases of read-through loads (`fill-leases.ts`); made on first use when absent. */
   leases?: FillLeases;
+  /** See WriteListener; absent when nothing listens. */
+  writes?: WriteListener;
 }
 
 export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
@@ -57,20 +66,34 @@ const HANDLERS: Record<number, Handler> = {
     const result = ctx.store.setTrusted(ns, keyArg(m[4]), valueArg(m[5]), ttlArg(m[6]), flagsArg(m[7]), condArg(m[8]), versionArg(m[9]), tagsArg(m[10]));
     if (result) out.ok2(m[0] as number, result.version, result.expiresAt);
     else out.status(m[0] as number, Status.NOT_STORED);
+    if (result) ctx.writes?.written(ns, m[4] as string);
   },
-  [Op.DELETE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.delete(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.DELETE]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const deleted = ctx.store.delete(ns, keyArg(m[4]));
+    out.statusInt(m[0] as number, Status.OK, deleted ? 1 : 0);
+    if (deleted) ctx.writes?.written(ns, m[4] as string);
+  },
   [Op.INCR]: (m, ctx, out) => {
     const ns = write(m, ctx);
     const r = ctx.store.incr(ns, keyArg(m[4]), deltaArg(m[5]), ttlArg(m[6] ?? 0));
     out.message([m[0], Status.OK, r.value, r.version]);
+    ctx.writes?.written(ns, m[4] as string);
   },
-  [Op.EXPIRE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.expire(write(m, ctx), keyArg(m[4]), signedTtlArg(m[5])) ? 1 : 0),
+  [Op.EXPIRE]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const updated = ctx.store.expire(ns, keyArg(m[4]), signedTtlArg(m[5]));
+    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+    if (updated) ctx.writes?.written(ns, m[4] as string);
+  },
   [Op.PERSIST]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.persist(write(m, ctx), keyArg(m[4])) ? 1 : 0),
   [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(namespaceArg(m[2]), keyArg(m[3]))),
   [Op.EXISTS]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.exists(namespaceArg(m[2]), keysArg(m[3]))),
   [Op.INVALIDATE]: (m, ctx, out) => {
-    ctx.store.invalidate(write(m, ctx), optionalTagArg(m[4]));
+    const ns = write(m, ctx);
+    ctx.store.invalidate(ns, optionalTagArg(m[4]));
     out.status(m[0] as number, Status.OK);
+    ctx.writes?.invalidated(ns);
   },
   [Op.NS_POLICY]: (m, ctx, out) => {
     ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));

@@ -4,6 +4,7 @@ import { OP_NAME } from '../shared/protocol';
 import { parseNodeConfig, type NodeConfig } from './config';
 import { Store } from './store';
 import { FrameServer } from './server';
+import { InvalidationHub } from './invalidations';
 import { STANDALONE, type WriteGate } from './handlers';
 import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
@@ -68,9 +69,15 @@ async function main(): Promise<void> {
     const c = server.counters;
     const ops: Record<string, number> = {};
     for (const [code, name] of Object.entries(OP_NAME)) ops[name] = c.ops[Number(code)];
-    return { ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity() };
+    return {
+      ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
+      connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(),
+    };
   };
-  server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, stats, leases }, config, log.child({ component: 'storage-node:server' }));
+  const subscriptions = new InvalidationHub(log.child({ component: 'storage-node:invalidations' }));
+  server = new FrameServer(
+    { store, gate: { check: (epoch) => gate.check(epoch) }, stats, leases, writes: subscriptions }, { ...config, subscriptions }, log.child({ component: 'storage-node:server' }),
+  );
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);

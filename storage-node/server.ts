@@ -1,10 +1,11 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
-import { ProtocolError } from '../shared/errors';
-import { Status } from '../shared/protocol';
+import { OpError, ProtocolError } from '../shared/errors';
+import { Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
 import { handle, type HandlerContext } from './handlers';
+import type { InvalidationHub } from './invalidations';
 
 export interface ServerOptions {
   maxFrameBytes: number;
@@ -12,6 +13,8 @@ export interface ServerOptions {
   maxPendingReplyBytes: number;
   /** Longest a connection may stay idle before it is closed; 0 keeps it forever. */
   idleTimeoutMs: number;
+  /** Takes SUBSCRIBE/UNSUBSCRIBE_INVALIDATIONS (it needs the connection); absent = UNKNOWN_OP. */
+  subscriptions?: InvalidationHub;
 }
 
 /** Replies are handed to the socket early once this many bytes are waiting (large values). */
@@ -124,10 +127,30 @@ export class FrameServer {
     }
     const op = message[1];
     if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
-    const status = handle(message, this.#ctx, this.#out, this.#onInternalError);
+    const status = op === Op.SUBSCRIBE_INVALIDATIONS || op === Op.UNSUBSCRIBE_INVALIDATIONS
+      ? this.#subscribe(socket, message)
+      : handle(message, this.#ctx, this.#out, this.#onInternalError);
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
     return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
+  }
+
+  /** Subscription ops, which need the connection: handled apart from `handle`, with the same error replies. */
+  #subscribe(socket: net.Socket, message: unknown[]): number {
+    const hub = this.#options.subscriptions;
+    if (hub === undefined) return handle(message, this.#ctx, this.#out, this.#onInternalError);
+    try {
+      hub.handle(socket, message, this.#out);
+      return Status.OK;
+    } catch (err) {
+      if (err instanceof OpError) {
+        this.#out.message([message[0], err.status, err.message]);
+        return err.status;
+      }
+      this.#onInternalError(err);
+      this.#out.message([message[0], Status.INTERNAL, 'internal error']);
+      return Status.INTERNAL;
+    }
   }
 
   /** Writes every reply produced for this socket's chunk in one call. */

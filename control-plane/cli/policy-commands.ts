@@ -25,6 +25,9 @@ interface NsSetFlags {
   originTimeoutMs?: number;
   earlyRefreshBeta?: number;
   qpsLimit?: number;
+  hotKeyAutoQps?: number;
+  hotKeyAutoMode?: HotKeyMode;
+  hotKeyAutoCopies?: number;
 }
 
 /** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
@@ -45,6 +48,9 @@ function patchOf(flags: NsSetFlags): PolicyPatch {
     originTimeoutMs: flags.originTimeoutMs,
     earlyRefreshBeta: flags.earlyRefreshBeta,
     qpsLimit: flags.qpsLimit,
+    hotKeyAutoQps: flags.hotKeyAutoQps,
+    hotKeyAutoMode: flags.hotKeyAutoMode,
+    hotKeyAutoCopies: flags.hotKeyAutoCopies,
   };
 }
 
@@ -69,6 +75,9 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .option('--origin-timeout-ms <ms>', 'deadline of one origin request (10-60000)', intIn(10, 60_000))
     .option('--early-refresh-beta <beta>', 'probabilistic early refresh, XFetch beta (0-10, 0 = off)', numberIn(0, 10))
     .option('--qps-limit <n>', 'requests per second for the whole namespace, shared by the proxies', intIn(1, 100_000_000))
+    .option('--hot-key-auto-qps <n>', 'promote keys read more than n times a second (per proxy) to auto hot-key rules', intIn(1, 10_000_000))
+    .addOption(new Option('--hot-key-auto-mode <mode>', 'mode of auto rules: near-cache, replica-spread or copies').argParser(oneOf<HotKeyMode>('near-cache', 'replica-spread', 'copies')))
+    .option('--hot-key-auto-copies <k>', 'K of auto rules in mode copies (default 3)', intIn(2, 16))
     .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));

@@ -29,13 +29,20 @@ export function formatNamespaces(entries: readonly NamespaceEntry[]): string {
   if (entries.length === 0) return 'no namespace policies';
   const cell = (v: unknown): string => (v === undefined ? '-' : String(v));
   return renderTable(
-    ['NAMESPACE', 'TTL', 'MAX_ITEM', 'QUOTA', 'EVICTION', 'WRITE_ACK', 'READ_PREF', 'JITTER%', 'ORIGIN'],
+    ['NAMESPACE', 'TTL', 'MAX_ITEM', 'QUOTA', 'EVICTION', 'WRITE_ACK', 'READ_PREF', 'JITTER%', 'ORIGIN', 'HOT_AUTO'],
     entries.map((e) => {
       const p = e.policy;
       if (!p) return [e.namespace, `invalid: ${e.invalid ?? ''}`];
-      return [e.namespace, cell(p.defaultTtlSeconds), cell(p.maxItemBytes), cell(p.quotaBytes), cell(p.eviction), cell(p.writeAck), cell(p.readPreference), cell(p.ttlJitterPct), cell(p.origin)];
+      return [e.namespace, cell(p.defaultTtlSeconds), cell(p.maxItemBytes), cell(p.quotaBytes), cell(p.eviction), cell(p.writeAck), cell(p.readPreference), cell(p.ttlJitterPct), cell(p.origin), hotAuto(p)];
     }),
   );
+}
+
+/** Auto promotion of a namespace: `5000/s near-cache`, `5000/s copies×3`, or `-`. */
+function hotAuto(p: NamespaceEntry['policy'] & object): string {
+  if (p.hotKeyAutoQps === undefined) return '-';
+  const mode = p.hotKeyAutoMode ?? 'near-cache';
+  return `${p.hotKeyAutoQps}/s ${mode}${mode === 'copies' ? `×${p.hotKeyAutoCopies ?? 3}` : ''}`;
 }
 
 /** `hotkey list`: one row per rule. */

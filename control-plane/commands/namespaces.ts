@@ -25,6 +25,9 @@ export const POLICY_FLAG: Record<keyof NamespacePolicy, string> = {
   originTimeoutMs: '--origin-timeout-ms',
   earlyRefreshBeta: '--early-refresh-beta',
   qpsLimit: '--qps-limit',
+  hotKeyAutoQps: '--hot-key-auto-qps',
+  hotKeyAutoMode: '--hot-key-auto-mode',
+  hotKeyAutoCopies: '--hot-key-auto-copies',
 };
 
 /** A stored policy by namespace name. */

@@ -15,6 +15,8 @@ export interface AdminOptions {
   /** The snapshot requests are routed by; undefined before the first load. */
   snapshot(): TopologySnapshot | undefined;
   route(ns: string, key: string): RouteInfo;
+  /** `/v1/admin/hotkeys`: the hot-key report (top keys, rules, near cache); absent = 404. */
+  hotKeys?(): unknown;
   log: Logger;
 }
 
@@ -27,7 +29,8 @@ const ROUTE_PREFIX = '/v1/admin/route/';
  *   GET /metrics                         Prometheus text of the registry shared with the data plane
  *   GET /healthz                         200 with a snapshot of an initialised cluster, else 503
  *   GET /v1/admin/topology               the snapshot requests are routed by, as JSON
- *   GET /v1/admin/route/{namespace}/{key} slot, shard, primary and replicas of a key
+ *   GET /v1/admin/route/{namespace}/{key} slot, shard, primary, replicas and hot-key rule of a key
+ *   GET /v1/admin/hotkeys                 this proxy's hottest keys (estimated GETs/s, mode), active rules, near cache
  * Errors use the same `{ error: { code, message } }` body and status table as the HTTP front.
  */
 export class ProxyAdminServer {
@@ -64,7 +67,8 @@ export class ProxyAdminServer {
       return snapshot ? { status: 200, body: topologyJson(snapshot) } : failure({ code: ProxyErrorCode.UNAVAILABLE, message: 'topology not loaded from etcd yet' });
     }
     if (path.startsWith(ROUTE_PREFIX)) return this.#route(path.slice(ROUTE_PREFIX.length));
-    return failure({ code: ProxyErrorCode.NOT_FOUND, message: `no route ${path.slice(0, 200)}; try /metrics, /healthz, /v1/admin/topology or /v1/admin/route/{namespace}/{key}` });
+    if (path === '/v1/admin/hotkeys' && this.#options.hotKeys !== undefined) return { status: 200, body: this.#options.hotKeys() };
+    return failure({ code: ProxyErrorCode.NOT_FOUND, message: `no route ${path.slice(0, 200)}; try /metrics, /healthz, /v1/admin/topology, /v1/admin/hotkeys or /v1/admin/route/{namespace}/{key}` });
   }
 
   #route(rest: string): Answer {

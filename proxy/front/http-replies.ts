@@ -44,6 +44,12 @@ export function hitJson(result: GetResult, now: number): Buffer {
 }
 
 function getReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
+  const reply = plainGetReply(result, acceptsBinary, now);
+  if (result.hot !== undefined) reply.headers.push(['x-shardcache-hot', result.hot]);
+  return reply;
+}
+
+function plainGetReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
   if (!result.hit) return json(200, { hit: false }, [['x-cache-hit', '0']]);
   const stale: Array<[string, string]> = result.stale === undefined ? [] : [['x-shardcache-stale', result.stale]];
   if (!acceptsBinary && isJson(result.flags)) return { status: 200, headers: [JSON_TYPE, ['x-cache-hit', '1'], ...stale], body: hitJson(result, now) };

@@ -1,8 +1,11 @@
-import type { TopologySnapshot } from '../../shared/topology/snapshot';
+import type { ShardView, TopologySnapshot } from '../../shared/topology/snapshot';
 import type { ReadPreference } from '../backend';
 
-/** What a request needs from a shard: its primary for a write, or a node by read preference. */
-export type Intent = 'write' | ReadPreference;
+/**
+ * What a request needs from a shard: its primary for a write, a node by read preference, or
+ * `spread`: any healthy node of the shard, primary included (reads of a replica-spread hot key).
+ */
+export type Intent = 'write' | ReadPreference | 'spread';
 
 /** Health of nodes as the router sees it (owned here; the upstream directory implements it). */
 export interface NodeHealth {
@@ -45,6 +48,7 @@ export function pickNode(snapshot: TopologySnapshot, shardId: number, intent: In
   const shard = snapshot.shards.get(shardId);
   if (shard === undefined) return { ok: false, reason: 'no-shard' };
   const primary = shard.primary;
+  if (intent === 'spread') return pickSpread(snapshot, shard.replicas, primary, health, random);
   if (intent === 'replica') {
     const replica = pickReplica(snapshot, shard.replicas, health, random);
     if (replica !== undefined) return replica;
@@ -55,6 +59,27 @@ export function pickNode(snapshot: TopologySnapshot, shardId: number, intent: In
   }
   if (!health.isHealthy(primary.nodeId)) return { ok: false, reason: 'unhealthy', nodeId: primary.nodeId };
   return { ok: true, nodeId: primary.nodeId, addr: primary.addr, epoch: primary.epoch };
+}
+
+/**
+ * A random healthy node among the primary and the live replicas (each with the same chance);
+ * when the drawn node is unhealthy the next one is tried. Falls back as a replica read does.
+ */
+function pickSpread(snapshot: TopologySnapshot, replicas: readonly string[], primary: ShardView['primary'], health: NodeHealth, random: () => number): Pick {
+  const n = replicas.length + (primary === undefined ? 0 : 1);
+  const start = Math.floor(random() * n);
+  for (let i = 0; i < n; i++) {
+    const at = (start + i) % n;
+    if (at === replicas.length && primary !== undefined) {
+      if (health.isHealthy(primary.nodeId)) return { ok: true, nodeId: primary.nodeId, addr: primary.addr, epoch: primary.epoch };
+      continue;
+    }
+    const nodeId = replicas[at];
+    const node = snapshot.nodes.get(nodeId);
+    if (node === undefined || !snapshot.liveNodes.has(nodeId) || !health.isHealthy(nodeId)) continue;
+    return { ok: true, nodeId, addr: node.addr, epoch: primary?.epoch ?? 0 };
+  }
+  return primary === undefined && replicas.length === 0 ? { ok: false, reason: 'no-primary' } : { ok: false, reason: 'unhealthy', nodeId: primary?.nodeId ?? replicas[0] };
 }
 
 /** A random healthy live replica with a known address, without allocating in the common case. */

@@ -111,7 +111,7 @@ export class Router {
     return this.#o.nodes.channel(pick.nodeId, pick.addr).send(build(pick.epoch)).then(
       (reply) => (isRedirect(reply[1]) ? this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply, snapshot }) : parse(reply, pick.nodeId)),
       (err: unknown) => {
-        if (intent === 'replica' || !isUnreachable(err)) throw err;
+        if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) throw err;
         return this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch });
       },
     );
@@ -135,7 +135,7 @@ export class Router {
       try {
         reply = await this.#o.nodes.channel(pick.nodeId, pick.addr).send(build(pick.epoch));
       } catch (err) {
-        if (intent === 'replica' || !isUnreachable(err)) throw err;
+        if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) throw err;
         outcome = { kind: 'gone', epoch: pick.epoch };
         continue;
       }
@@ -151,7 +151,7 @@ export class Router {
       await this.#waitOrGiveUp(attempt, deadline, (s) => primaryEpoch(s, shardId) !== undefined, shardId, 'has no primary');
       return;
     }
-    const gone = pick.reason === 'unhealthy' && intent !== 'replica' && pick.nodeId !== undefined && this.#o.nodes.isUnreachable(pick.nodeId);
+    const gone = pick.reason === 'unhealthy' && intent !== 'replica' && intent !== 'spread' && pick.nodeId !== undefined && this.#o.nodes.isUnreachable(pick.nodeId);
     if (!gone) throw pickError(pick, shardId);
     await this.#awaitFailover(attempt, deadline, shardId, primaryEpoch(this.#snapshot(), shardId) ?? 0);
   }

@@ -113,6 +113,12 @@ export const NamespacePolicySchema = z.object({
   earlyRefreshBeta: z.number().min(0).max(10).optional(),
   /** Requests per second for the whole namespace, shared by the proxies (each takes limit / --proxy-count). */
   qpsLimit: z.number().int().min(1).max(100_000_000).optional(),
+  /** Hot-key auto promotion: a proxy that sees a key of this namespace above this many GETs/s writes an auto rule. */
+  hotKeyAutoQps: z.number().int().min(1).max(10_000_000).optional(),
+  /** Mode of auto rules (default near-cache). */
+  hotKeyAutoMode: z.enum(['near-cache', 'replica-spread', 'copies']).optional(),
+  /** K of auto rules in mode copies (default 3). */
+  hotKeyAutoCopies: z.number().int().min(2).max(16).optional(),
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
 

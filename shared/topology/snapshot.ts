@@ -44,8 +44,8 @@ export interface TopologySnapshot {
   liveNodes: ReadonlySet<string>;
   shards: ReadonlyMap<number, ShardView>;
   namespaces: ReadonlyMap<string, NamespacePolicy>;
-  /** Hot-key rules by `namespace + "\n" + key`. */
-  hotkeys: ReadonlyMap<string, HotKeyRule & { namespace: string; key: string }>;
+  /** Hot-key rules by `namespace + "\n" + key`; `createRevision` tells a re-added rule from the one before. */
+  hotkeys: ReadonlyMap<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>;
   /** Keys whose value failed validation, with the reason (reported, never used). */
   invalid: ReadonlyArray<{ key: string; reason: string }>;
 }
@@ -57,7 +57,7 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
   const primaries = new Map<number, ShardPrimary>();
   const resigns = new Map<number, ResignRequest>();
   const namespaces = new Map<string, NamespacePolicy>();
-  const hotkeys = new Map<string, HotKeyRule & { namespace: string; key: string }>();
+  const hotkeys = new Map<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>();
   const invalid: Array<{ key: string; reason: string }> = [];
   let config: ClusterConfig | undefined;
   let slotMap: SlotMap | undefined;
@@ -83,7 +83,7 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
     } else if (parts[0] === 'namespaces' && parts.length === 2) take(NamespacePolicySchema, (v) => namespaces.set(parts[1], v));
     else if (parts[0] === 'hotkeys' && parts.length === 3) {
       const key = safeDecode(parts[2]);
-      take(HotKeyRuleSchema, (v) => hotkeys.set(`${parts[1]}\n${key}`, { ...v, namespace: parts[1], key }));
+      take(HotKeyRuleSchema, (v) => hotkeys.set(`${parts[1]}\n${key}`, { ...v, namespace: parts[1], key, createRevision: kv.createRevision }));
     }
   }
   return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, invalid };

@@ -1,0 +1,171 @@
+import net from 'node:net';
+import { encodeFrame, FrameDecoder } from '../../shared/frame';
+import type { Logger } from '../../shared/log';
+import { Op, PUSH_ID, Status } from '../../shared/protocol';
+import { parseAddr } from '../upstream/pool';
+
+/** Called for every invalidation a node pushes; `key` null = the whole namespace. */
+export type OnInvalidation = (ns: string, key: string | null) => void;
+
+export interface InvalidationFeedOptions {
+  log: Logger;
+  onInvalidation: OnInvalidation;
+  /** Wait before re-dialling a node whose subscription connection dropped (ms, default 250). */
+  retryMs?: number;
+}
+
+/** The subscription connection to one node and the keys (`ns + "\n" + key`) it subscribes to. */
+interface Feed {
+  addr: string;
+  keys: Set<string>;
+  socket: net.Socket | null;
+  open: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Invalidation pushes from storage nodes for near-cached keys. One subscription connection per
+ * node, apart from the request links (whose FIFO reply matching never sees a push):
+ *
+ *   subscribe(node, ns, key) ─► [id, SUBSCRIBE_INVALIDATIONS, ns, [key]] on the node's feed
+ *   node push [-1, INVALIDATION, ns, key|null] ─► onInvalidation(ns, key)
+ *   connection lost ─► every key of that node is invalidated (pushes may have been missed),
+ *                      re-dial after retryMs, subscribe again
+ *
+ * A node that cannot be reached only loses the pushes: the near cache's TTL still bounds staleness.
+ * guards: the feeds and their sockets.
+ */
+export class InvalidationFeed {
+  readonly #o: InvalidationFeedOptions;
+  readonly #feeds = new Map<string, Feed>();
+  #nextId = 1;
+  #closed = false;
+  pushes = 0;
+
+  constructor(options: InvalidationFeedOptions) {
+    this.#o = options;
+  }
+
+  /** Asks `nodeId` (at `addr`) to push invalidations of `ns/key`; idempotent. */
+  subscribe(nodeId: string, addr: string, ns: string, key: string): void {
+    if (this.#closed) return;
+    let feed = this.#feeds.get(nodeId);
+    if (feed !== undefined && feed.addr !== addr) {
+      this.#drop(nodeId, feed);
+      feed = undefined;
+    }
+    if (feed === undefined) {
+      feed = { addr, keys: new Set(), socket: null, open: false, timer: undefined };
+      this.#feeds.set(nodeId, feed);
+      this.#connect(nodeId, feed);
+    }
+    const id = `${ns}\n${key}`;
+    if (feed.keys.has(id)) return;
+    feed.keys.add(id);
+    if (feed.open) this.#send(feed, [Op.SUBSCRIBE_INVALIDATIONS, ns, [key]]);
+  }
+
+  /** Stops the pushes of `ns/key` from every node. */
+  unsubscribe(ns: string, key: string): void {
+    const id = `${ns}\n${key}`;
+    for (const [nodeId, feed] of this.#feeds) {
+      if (!feed.keys.delete(id)) continue;
+      if (feed.keys.size === 0) this.#drop(nodeId, feed);
+      else if (feed.open) this.#send(feed, [Op.UNSUBSCRIBE_INVALIDATIONS, ns, [key]]);
+    }
+  }
+
+  /** Closes the connections to nodes for which `keep` is false (nodes that left the topology). */
+  retain(keep: (nodeId: string, addr: string) => boolean): void {
+    for (const [nodeId, feed] of this.#feeds) {
+      if (keep(nodeId, feed.addr)) continue;
+      this.#lost(feed);
+      this.#drop(nodeId, feed);
+    }
+  }
+
+  /** Nodes with a subscription connection (open or being dialled). */
+  get nodes(): number {
+    return this.#feeds.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const [nodeId, feed] of this.#feeds) this.#drop(nodeId, feed);
+  }
+
+  #connect(nodeId: string, feed: Feed): void {
+    const { host, port } = parseAddr(feed.addr);
+    const socket = net.connect({ host, port });
+    feed.socket = socket;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder((frame) => this.#onFrame(nodeId, frame));
+    socket.on('connect', () => {
+      feed.open = true;
+      const byNs = new Map<string, string[]>();
+      for (const id of feed.keys) {
+        const cut = id.indexOf('\n');
+        const ns = id.slice(0, cut);
+        let keys = byNs.get(ns);
+        if (keys === undefined) byNs.set(ns, (keys = []));
+        keys.push(id.slice(cut + 1));
+      }
+      for (const [ns, keys] of byNs) this.#send(feed, [Op.SUBSCRIBE_INVALIDATIONS, ns, keys]);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+      }
+    });
+    socket.on('error', (err) => this.#o.log.debug({ nodeId, err: err.message }, 'invalidation feed error'));
+    socket.on('close', () => {
+      if (feed.socket !== socket) return;
+      feed.open = false;
+      feed.socket = null;
+      this.#lost(feed);
+      if (this.#closed || this.#feeds.get(nodeId) !== feed) return;
+      feed.timer = setTimeout(() => {
+        feed.timer = undefined;
+        if (!this.#closed && this.#feeds.get(nodeId) === feed) this.#connect(nodeId, feed);
+      }, this.#o.retryMs ?? 250);
+      feed.timer.unref();
+    });
+  }
+
+  #onFrame(nodeId: string, frame: unknown[]): void {
+    if (frame[0] === PUSH_ID && frame[1] === Op.INVALIDATION) {
+      const ns = frame[2];
+      const key = frame[3];
+      if (typeof ns !== 'string' || (key !== null && typeof key !== 'string')) return;
+      this.pushes++;
+      this.#o.onInvalidation(ns, key);
+      return;
+    }
+    if (frame[1] !== Status.OK) this.#o.log.warn({ nodeId, status: frame[1], message: frame[2] }, 'invalidation subscription refused');
+  }
+
+  /** Pushes may have been missed: every key the feed covered is invalidated. */
+  #lost(feed: Feed): void {
+    for (const id of feed.keys) {
+      const cut = id.indexOf('\n');
+      this.#o.onInvalidation(id.slice(0, cut), id.slice(cut + 1));
+    }
+  }
+
+  #send(feed: Feed, body: unknown[]): void {
+    const id = this.#nextId;
+    this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
+    feed.socket?.write(encodeFrame([id, ...body]));
+  }
+
+  #drop(nodeId: string, feed: Feed): void {
+    this.#feeds.delete(nodeId);
+    clearTimeout(feed.timer);
+    const socket = feed.socket;
+    feed.socket = null;
+    feed.open = false;
+    socket?.destroy();
+  }
+}

@@ -1,0 +1,51 @@
+import { Limits } from '../../shared/protocol';
+import type { HotKeyRule } from '../../shared/topology/schema';
+import type { TopologySnapshot } from '../../shared/topology/snapshot';
+
+/** A rule as the snapshot holds it. */
+export type SnapshotRule = HotKeyRule & { namespace: string; key: string; createRevision: number };
+
+/** Near-cache TTL when a rule names none, and the most any rule gets (ms). */
+export const DEFAULT_NEAR_TTL_MS = 1000;
+
+/** The id the data plane uses for a key in its hot-key maps: `ns + "\n" + key` (as the snapshot's). */
+export const hotId = (ns: string, key: string): string => `${ns}\n${key}`;
+
+/** The rule of `id` in `snapshot` when it has not expired (`expiresAt` is wall-clock ms). Pure. */
+export function activeRule(snapshot: TopologySnapshot | undefined, id: string, wallNow: number): SnapshotRule | undefined {
+  const rule = snapshot?.hotkeys.get(id);
+  if (rule === undefined) return undefined;
+  return rule.expiresAt !== undefined && rule.expiresAt <= wallNow ? undefined : rule;
+}
+
+/** The near-cache TTL of a rule: its `ttlMs`, else the default. */
+export const nearTtlMs = (rule: HotKeyRule): number => rule.ttlMs ?? DEFAULT_NEAR_TTL_MS;
+
+/** Suffix of the storage key of copy `i` ≥ 1 (the owner's copy, i = 0, is the key itself). */
+export const COPY_SUFFIX = '\u0000copy';
+
+/** One copy of a key: the shard holding it and the key it is stored under there. */
+export interface CopyPlace {
+  index: number;
+  shardId: number;
+  storageKey: string;
+}
+
+/**
+ * Where the K copies of a key live: copy 0 is the key on its owner shard; copy i (1..K-1) is
+ * `key + "\0copy" + i + "@" + generation` on the i-th shard after the owner in shard-id order, so
+ * the K copies sit on K distinct shards (fewer when the cluster has fewer shards). `generation`
+ * is the rule's create revision: copies left behind by a removed rule are never read by a later
+ * one. Deterministic and pure: every proxy computes the same places from the same snapshot. A key
+ * too long for the suffix gets only its owner's copy.
+ */
+export function copyPlaces(snapshot: TopologySnapshot, ownerShard: number, key: string, copies: number, generation = 0): CopyPlace[] {
+  const places: CopyPlace[] = [{ index: 0, shardId: ownerShard, storageKey: key }];
+  const shardIds = [...snapshot.shards.keys()].sort((a, b) => a - b);
+  const at = shardIds.indexOf(ownerShard);
+  const suffix = (i: number): string => `${COPY_SUFFIX}${i}@${generation}`;
+  if (at < 0 || key.length + suffix(16).length > Limits.MAX_KEY_LENGTH) return places;
+  const k = Math.min(copies, shardIds.length);
+  for (let i = 1; i < k; i++) places.push({ index: i, shardId: shardIds[(at + i) % shardIds.length], storageKey: `${key}${suffix(i)}` });
+  return places;
+}

@@ -1,0 +1,126 @@
+import { SpaceSaving, WindowedTopK } from '../../proxy/hotkeys/topk';
+
+/** A deterministic PRNG (mulberry32), so the streams are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A Zipf(s) sampler over `n` ranks (rank 0 the most frequent). */
+function zipf(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1) ** s;
+  return () => {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+function stream(length: number, seed = 1): { keys: string[]; truth: Map<string, number> } {
+  const next = zipf(50_000, 1.1, rng(seed));
+  const keys: string[] = [];
+  const truth = new Map<string, number>();
+  for (let i = 0; i < length; i++) {
+    const key = `k${next()}`;
+    keys.push(key);
+    truth.set(key, (truth.get(key) ?? 0) + 1);
+  }
+  return { keys, truth };
+}
+
+describe('SpaceSaving', () => {
+  it('counts exactly while it has room', () => {
+    const s = new SpaceSaving(4);
+    for (const k of ['a', 'b', 'a', 'c', 'a', 'b']) s.observe(k);
+    expect(s.get('a')).toEqual({ count: 3, error: 0 });
+    expect(s.get('b')).toEqual({ count: 2, error: 0 });
+    expect(s.get('c')).toEqual({ count: 1, error: 0 });
+    expect(s.total).toBe(6);
+  });
+
+  it('replaces the minimum and carries its count as the error', () => {
+    const s = new SpaceSaving(2);
+    for (const k of ['a', 'a', 'b', 'c']) s.observe(k);
+    expect(s.get('b')).toBeUndefined();
+    expect(s.get('c')).toEqual({ count: 2, error: 1 });
+    expect(s.get('a')).toEqual({ count: 2, error: 0 });
+  });
+
+  it('finds every heavy hitter of a skewed stream within the space-saving error bound', () => {
+    const k = 100;
+    const n = 200_000;
+    const { keys, truth } = stream(n);
+    const s = new SpaceSaving(k);
+    for (const key of keys) s.observe(key);
+    // Every key seen more than n/k times is monitored.
+    for (const [key, count] of truth) if (count > n / k) expect(s.get(key)).toBeDefined();
+    // count - error ≤ true ≤ count, and error ≤ n/k, for every monitored key.
+    for (const [key, count, error] of s.entries()) {
+      const real = truth.get(key) ?? 0;
+      expect(count).toBeGreaterThanOrEqual(real);
+      expect(count - error).toBeLessThanOrEqual(real);
+      expect(error).toBeLessThanOrEqual(n / k);
+    }
+    // The true top 10 are the sketch's top 10.
+    const trueTop = [...truth].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([key]) => key);
+    const sketchTop = [...s.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([key]) => key);
+    expect(new Set(sketchTop)).toEqual(new Set(trueTop));
+  });
+
+  it('refuses a capacity that is not a whole number ≥ 1', () => {
+    expect(() => new SpaceSaving(0)).toThrow(/capacity/);
+    expect(() => new SpaceSaving(1.5)).toThrow(/capacity/);
+  });
+});
+
+describe('WindowedTopK', () => {
+  it('forgets what left the window', () => {
+    const w = new WindowedTopK(8, 2);
+    for (let i = 0; i < 10; i++) w.observe('old');
+    w.rotate();
+    for (let i = 0; i < 3; i++) w.observe('new');
+    expect(w.top(2).map((h) => h.key)).toEqual(['old', 'new']);
+    w.rotate(); // the bucket holding 'old' is reused
+    expect(w.top(2)).toEqual([{ key: 'new', count: 3, error: 0 }]);
+    expect(w.total).toBe(3);
+  });
+
+  it('merges buckets within the summed error bound on a skewed stream', () => {
+    const k = 64;
+    const buckets = 4;
+    const per = 50_000;
+    const w = new WindowedTopK(k, buckets);
+    const truth = new Map<string, number>();
+    for (let b = 0; b < buckets; b++) {
+      if (b > 0) w.rotate();
+      const { keys } = stream(per, b + 1);
+      for (const key of keys) {
+        w.observe(key);
+        truth.set(key, (truth.get(key) ?? 0) + 1);
+      }
+    }
+    const top = w.top(10);
+    const trueTop = [...truth].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([key]) => key);
+    expect(new Set(top.map((h) => h.key))).toEqual(new Set(trueTop));
+    for (const h of top) {
+      const real = truth.get(h.key)!;
+      expect(h.count).toBeGreaterThanOrEqual(real);
+      expect(h.count - h.error).toBeLessThanOrEqual(real);
+      expect(h.error).toBeLessThanOrEqual((buckets * per) / k);
+    }
+  });
+});
