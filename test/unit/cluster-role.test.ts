@@ -26,6 +26,26 @@ function outcome(role: ClusterRole, epoch: number): unknown {
 }
 
 describe('ClusterRole (write gate)', () => {
+  test('remembers, per epoch held, the wall-clock time of the last accepted write (refusals do not count)', () => {
+    const wall = { now: 1000 };
+    const clock = { now: 0 };
+    const role = new ClusterRole({ nodeId: 'a', addr: SELF, now: () => clock.now, stepDownMarginMs: 500, wallClock: () => wall.now });
+    expect(role.lastWriteByEpoch()).toEqual([]);
+    role.becomePrimary(5, { provenUntil: 3000 });
+    role.check(5);
+    wall.now = 1010;
+    role.check(5);
+    outcome(role, 4);
+    expect(role.lastWriteByEpoch()).toEqual([[5, 1010]]);
+    role.stepDown('test');
+    wall.now = 1020;
+    outcome(role, 5);
+    role.becomePrimary(9, { provenUntil: 3000 });
+    wall.now = 1030;
+    role.check(9);
+    expect(role.lastWriteByEpoch()).toEqual([[5, 1010], [9, 1030]]);
+  });
+
   test('a replica refuses every write and names the primary it knows', () => {
     const { role } = setup();
     expect(role.role).toBe('replica');
