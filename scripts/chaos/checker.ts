@@ -1,4 +1,4 @@
-import type { Counter, EpochSeen, Fault, History, NodeWrites, Op, ReadOp, WriteOp } from './history';
+import type { Counter, EpochSeen, Fault, History, NodeWrites, Op, WriteOp } from './history';
 
 /**
  * The chaos checker: verdicts from a recorded history. Pure: no I/O, no clock.
@@ -11,8 +11,9 @@ import type { Counter, EpochSeen, Fault, History, NodeWrites, Op, ReadOp, WriteO
  *     acceptable value to read, never a requirement;
  *   - a read must return the floor, or an ambiguous counter above it, and never less than the last
  *     counter read: anything lower is a regression (a miss reads as 0);
- *   - the final read of a key, after every fault is healed, must hold at least the last
- *     acknowledged counter: each acknowledged write above what it holds is a lost write.
+ *   - a read below the floor means the acknowledged writes above what it returned were rolled
+ *     back: each is a lost write (counted once, however many reads show it); the final read of
+ *     every key, after every fault is healed, catches a loss no read during the load saw.
  */
 
 export interface Example {
@@ -29,9 +30,9 @@ export interface NamespaceVerdict {
   writesAcked: number;
   writesAmbiguous: number;
   readsOk: number;
-  /** Keys whose final value is older than their last acknowledged write. */
+  /** Keys that lost acknowledged writes at least once. */
   lostKeys: number;
-  /** Acknowledged writes the final values do not hold. */
+  /** Acknowledged writes rolled back: a later read of their key returned an older counter. */
   lostWrites: number;
   /** Keys never read by the final verification (it could not reach them). */
   unverifiedKeys: number;
@@ -61,8 +62,11 @@ function byKey(ops: readonly Op[], ns: string): Map<string, Op[]> {
 function checkKey(ns: string, key: string, ops: readonly Op[], v: NamespaceVerdict): void {
   let floor = 0; // last acknowledged counter
   let seen = 0; // highest counter acknowledged or read
+  let lostUpTo = 0; // acknowledged counters up to this one are already counted as lost
+  const acked: Counter[] = [];
   const maybe = new Set<Counter>(); // ambiguous counters above the floor
-  let finalRead: ReadOp | undefined;
+  let verified = false;
+  let keyLost = false;
   const note = (at: number, expected: string, got: Counter) => {
     if (v.examples.length < MAX_EXAMPLES) v.examples.push({ ns, key, at, expected, got });
   };
@@ -72,14 +76,23 @@ function checkKey(ns: string, key: string, ops: readonly Op[], v: NamespaceVerdi
       if (op.outcome === 'ok') {
         floor = op.counter;
         seen = Math.max(seen, op.counter);
+        acked.push(op.counter);
         maybe.clear();
       }
       continue;
     }
     if (!op.ok) continue;
     v.readsOk++;
-    if (op.final) finalRead = op;
+    verified ||= op.final === true;
     const got = op.counter;
+    if (got < floor && floor > lostUpTo) {
+      // every acknowledged write above what was read has been rolled back: lost
+      const lost = acked.filter((c) => c > Math.max(got, lostUpTo)).length;
+      if (lost > 0 && !keyLost) v.lostKeys++;
+      keyLost ||= lost > 0;
+      v.lostWrites += lost;
+      lostUpTo = floor;
+    }
     if (got < seen) {
       v.regressions++;
       note(op.end, `at least ${seen}`, got);
@@ -88,14 +101,7 @@ function checkKey(ns: string, key: string, ops: readonly Op[], v: NamespaceVerdi
       note(op.end, `${seen} or one of [${[...maybe].join(', ')}]`, got);
     } else seen = got;
   }
-  if (!finalRead) {
-    if (floor > 0) v.unverifiedKeys++;
-    return;
-  }
-  if (finalRead.counter < floor) {
-    v.lostKeys++;
-    v.lostWrites += acknowledgedAbove(ops, finalRead.counter);
-  }
+  if (!verified && floor > 0) v.unverifiedKeys++;
 }
 
 function noteWrite(op: WriteOp, v: NamespaceVerdict, maybe: Set<Counter>): void {
@@ -104,10 +110,6 @@ function noteWrite(op: WriteOp, v: NamespaceVerdict, maybe: Set<Counter>): void 
     v.writesAmbiguous++;
     maybe.add(op.counter);
   }
-}
-
-function acknowledgedAbove(ops: readonly Op[], counter: Counter): number {
-  return ops.filter((op) => op.kind === 'write' && op.outcome === 'ok' && op.counter > counter).length;
 }
 
 /** Loss and regression verdicts for one namespace. */
@@ -162,9 +164,15 @@ function successorOf(epochs: readonly EpochSeen[], shard: number, epoch: number)
 /** What one fault did to the load. */
 export interface FaultVerdict {
   fault: Fault;
-  /** Fault → first write acknowledged for an affected shard (through the affected proxy) that started after it; undefined: none. */
+  /**
+   * Faults that take a primary away: fault → first write acknowledged for a key of its shard that
+   * was sent after the fault (the new primary's first accepted write). Undefined otherwise or when none.
+   */
   failoverMs?: number;
-  /** Fault → every (affected shard × proxy) pair had such a write: the end of the fault window. */
+  /**
+   * Fault → the moment every (affected shard × proxy) pair has had a write acknowledged that was
+   * sent after the harness finished acting (restart done, SIGCONT sent): the end of the fault window.
+   */
   recoveredMs?: number;
   recovered: boolean;
   /** Requests that started inside the window, and how many succeeded. */
@@ -174,27 +182,24 @@ export interface FaultVerdict {
 
 const succeeded = (op: Op): boolean => (op.kind === 'write' ? op.outcome === 'ok' : op.ok);
 
-/** Recovery of each fault: first acknowledged write per (affected shard, proxy) that started after it. */
+/** Failover and recovery of each fault, from the acknowledged writes. */
 export function faultVerdicts(faults: readonly Fault[], ops: readonly Op[], proxies: number, endAt: number): FaultVerdict[] {
   const writes = ops.filter((op): op is WriteOp => op.kind === 'write' && op.outcome === 'ok').sort((a, b) => a.end - b.end);
   return faults.map((fault) => {
     const proxyList = fault.proxy === undefined ? Array.from({ length: proxies }, (_, i) => i) : [fault.proxy];
-    let first: number | undefined;
-    let all: number | undefined = fault.at;
+    const affected = (op: WriteOp) => fault.shards.includes(op.shard) && proxyList.includes(op.proxy);
+    const first = fault.hitsPrimary ? writes.find((op) => affected(op) && op.start >= fault.at) : undefined;
+    let all: number | undefined = fault.doneAt;
     for (const shard of fault.shards) {
       for (const proxy of proxyList) {
-        const w = writes.find((op) => op.shard === shard && op.proxy === proxy && op.start >= fault.at);
-        if (!w) all = undefined;
-        else {
-          first = Math.min(first ?? w.end, w.end);
-          if (all !== undefined) all = Math.max(all, w.end);
-        }
+        const w = writes.find((op) => op.shard === shard && op.proxy === proxy && op.start >= fault.doneAt);
+        all = w && all !== undefined ? Math.max(all, w.end) : undefined;
       }
     }
     const windowEnd = all ?? endAt;
     const inWindow = ops.filter((op) => op.start >= fault.at && op.start < windowEnd);
     return {
-      fault, failoverMs: first === undefined ? undefined : first - fault.at, recoveredMs: all === undefined ? undefined : all - fault.at,
+      fault, failoverMs: first && first.end - fault.at, recoveredMs: all === undefined ? undefined : all - fault.at,
       recovered: all !== undefined, attempted: inWindow.length, succeeded: inWindow.filter(succeeded).length,
     };
   });

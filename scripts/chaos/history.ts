@@ -58,8 +58,10 @@ export interface Fault {
   shards: number[];
   /** Only writes through this proxy index count for its recovery (restart-proxy). */
   proxy?: number;
+  /** Whether it took a shard's primary away (a failover must follow). */
+  hitsPrimary: boolean;
   at: number;
-  /** When the harness finished acting (restart done, SIGCONT sent). */
+  /** When the harness finished acting (restart done, SIGCONT sent): recovery is measured after it. */
   doneAt: number;
   /** What happened, for the report line (e.g. "no full sync seen within 5 s; killed at once"). */
   note?: string;

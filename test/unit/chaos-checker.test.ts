@@ -29,9 +29,14 @@ describe('chaos checker: losses and regressions', () => {
     expect(v).toMatchObject({ lostKeys: 1, lostWrites: 2 });
   });
 
-  test('a read that goes back in version is a regression even when the final value is right', () => {
+  test('a read below an acknowledged write is a loss and a regression even when later writes and the final value are right', () => {
     const v = checkNamespace(keyHistory([['w', 1], ['w', 2], ['r', 1], ['w', 3], ['final', 3]]), 'acked');
-    expect(v).toMatchObject({ regressions: 1, lostWrites: 0 });
+    expect(v).toMatchObject({ regressions: 1, lostKeys: 1, lostWrites: 1 });
+  });
+
+  test('a rollback seen by several reads is counted once; a second rollback later counts its own writes', () => {
+    const v = checkNamespace(keyHistory([['w', 1], ['w', 2], ['r', 0], ['r', 0], ['w', 3], ['w', 4], ['r', 3], ['final', 3]]), 'acked');
+    expect(v).toMatchObject({ lostKeys: 1, lostWrites: 3, regressions: 4 });
   });
 
   test('a timed-out write may or may not have landed: either value is accepted', () => {
@@ -91,12 +96,19 @@ describe('chaos checker: failover and availability', () => {
   const write = (shard: number, proxy: number, start: number, end: number, ok = true): WriteOp => ({
     kind: 'write', ns: 'acked', key: `k${shard}`, shard, proxy, start, end, counter: start, outcome: ok ? 'ok' : 'ambiguous',
   });
-  const fault: Fault = { id: 1, kind: 'kill-primary', target: 'shard0-a', shards: [0], at: 1000, doneAt: 1000 };
+  const fault: Fault = { id: 1, kind: 'kill-primary', target: 'shard0-a', shards: [0], hitsPrimary: true, at: 1000, doneAt: 1000 };
 
   test('failover: kill to the first acknowledged write started after it; recovery: through every proxy', () => {
     const ops = [write(0, 0, 990, 1005), write(0, 0, 1001, 3000, false), write(0, 0, 3000, 3100), write(0, 1, 3050, 3400), write(1, 0, 1001, 1002)];
     const [v] = faultVerdicts([fault], ops, 2, 10_000);
     expect(v).toMatchObject({ failoverMs: 2100, recoveredMs: 2400, recovered: true, attempted: 4, succeeded: 3 });
+  });
+
+  test('recovery counts only writes sent after the harness finished acting; a fault that keeps the primary has no failover time', () => {
+    const etcd: Fault = { id: 2, kind: 'restart-etcd', target: 'etcd', shards: [0], hitsPrimary: false, at: 1000, doneAt: 2000 };
+    const ops = [write(0, 0, 1100, 1110), write(0, 0, 1900, 2100), write(0, 0, 2500, 2600)];
+    const [v] = faultVerdicts([etcd], ops, 1, 10_000);
+    expect(v).toMatchObject({ failoverMs: undefined, recoveredMs: 1600, recovered: true, attempted: 3 });
   });
 
   test('a fault with no write after it is not recovered, and its window runs to the end', () => {
