@@ -228,6 +228,36 @@ describe('LeaseProof', () => {
   });
 });
 
+describe('LeaseProof after a lost connection', () => {
+  test('keep-alives owed by a connection that is gone are forgotten, so the next stream proves the lease again', () => {
+    const proof = new LeaseProof();
+    proof.granted(0, 2);
+    // etcd goes away: each keep-alive fired while the client reconnects fails with UNAVAILABLE
+    for (let t = 700; t < 3000; t += 100) {
+      proof.fired(t);
+      proof.streamFailed(true);
+    }
+    expect(proof.waiting).toBe(0);
+    // etcd is back: a new stream, answered in order
+    proof.fired(3100);
+    proof.fired(3700);
+    proof.answered(2, 3800);
+    expect(proof.provenUntil).toBe(5100);
+    proof.answered(2, 3810);
+    expect(proof.provenUntil).toBe(5700);
+  });
+
+  test('without forgetting them (a stream failed for another reason) the orphans only hold the bound back until two TTLs old', () => {
+    const proof = new LeaseProof();
+    proof.granted(0, 2);
+    proof.fired(700);
+    proof.streamFailed(false);
+    proof.fired(3100);
+    proof.answered(2, 3200); // counted as the late answer of 700
+    expect(proof.provenUntil).toBe(2700);
+  });
+});
+
 describe('retryDelayMs', () => {
   test('doubles from 200 ms to 5 s with +-25% jitter', () => {
     expect(retryDelayMs(0, () => 0.5)).toBe(200);
