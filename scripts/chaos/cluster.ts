@@ -16,6 +16,8 @@ export class ChaosCluster {
   readonly etcd: string;
   readonly specs: ProgramSpec[];
   readonly #children = new Map<string, Child>();
+  /** Every process ever started (restarts included), to prove none is left behind. */
+  readonly pids: number[] = [];
   #etcdChild: Child | undefined;
   #closing: Promise<void> | undefined;
 
@@ -41,13 +43,13 @@ export class ChaosCluster {
   async start(namespaces: Array<[string, string[]]>, timeoutSeconds: number): Promise<void> {
     fs.mkdirSync(this.logDir, { recursive: true });
     await assertPortsFree(this.layout, this.specs);
-    this.#etcdChild = await startEtcd(this.layout, this.dataDir, this.logDir, this.say);
+    this.#etcdChild = this.#track(await startEtcd(this.layout, this.dataDir, this.logDir, this.say));
     await initCluster(this.layout, this.etcd, true, this.say);
     for (const [ns, flags] of namespaces) {
       const res = shardctl(['ns', 'set', ns, ...flags], this.etcd, this.layout.cluster);
       if (res.status !== 0) throw new Error(`shardctl ns set ${ns} failed: ${res.stderr.trim()}`);
     }
-    for (const spec of this.specs) this.#children.set(spec.name, launchProgram(spec, this.logDir, this.say));
+    for (const spec of this.specs) this.#children.set(spec.name, this.#track(launchProgram(spec, this.logDir, this.say)));
     await waitForPrimaries(this.etcd, this.layout.cluster, timeoutSeconds);
     await waitHealthy([...this.#children.values()], timeoutSeconds);
   }
@@ -72,7 +74,7 @@ export class ChaosCluster {
   async restart(name: string): Promise<void> {
     const old = this.child(name);
     await stopChild(old, this.say);
-    const fresh = launchProgram(old.spec, this.logDir, this.say);
+    const fresh = this.#track(launchProgram(old.spec, this.logDir, this.say));
     this.#children.set(name, fresh);
     if (old.spec.healthUrl) await waitHealthy([fresh], 30);
   }
@@ -81,7 +83,12 @@ export class ChaosCluster {
   async restartEtcd(downMs: number): Promise<void> {
     if (this.#etcdChild) await stopChild(this.#etcdChild, this.say);
     await sleep(downMs);
-    this.#etcdChild = await startEtcd(this.layout, this.dataDir, this.logDir, this.say);
+    this.#etcdChild = this.#track(await startEtcd(this.layout, this.dataDir, this.logDir, this.say));
+  }
+
+  #track(child: Child): Child {
+    if (child.process.pid !== undefined) this.pids.push(child.process.pid);
+    return child;
   }
 
   /** Names of programs that are not running (they died without the harness asking). */

@@ -5,12 +5,12 @@ import type { Op, ReadOp, WriteOp } from './history';
 
 /**
  * The chaos load: `workers` WebSocket clients spread over the proxies. Each worker owns `keysPerShard`
- * keys per shard in each namespace and runs one loop per key: write counter+1, read it back from
- * the primary, pause. A key's operations never overlap, which is what lets the checker give exact
+ * keys per shard in each namespace and runs one loop per key: read it from the primary, and once a
+ * read succeeded write the next counter, pause. A key's operations never overlap, which is what lets the checker give exact
  * verdicts (scripts/chaos/checker.ts). Every operation is recorded with its start and end.
  *
  *   worker w ──ws──► proxy (w mod proxies)
- *     └─ loop per key: set(ns, key, {c}) ─► get(ns, key) ─► pause ─► ...
+ *     └─ loop per key: get(ns, key) ─► (read ok) set(ns, key, {c: next counter}) ─► pause ─► ...
  *
  * A broken connection makes the worker reconnect (with backoff) while its loops record failures;
  * a request with no reply within `requestTimeoutMs` counts as ambiguous and resets the connection.
@@ -150,17 +150,22 @@ export class ChaosLoad {
     await sleep((index * this.#pauseMs) / this.keys.length); // spread the loops over one pause
     const link = this.#links[k.worker];
     const proxy = this.proxyOf(k.worker);
-    for (let counter = 1; this.#running; counter++) {
-      const w: WriteOp = { kind: 'write', ns: k.ns, key: k.key, shard: k.shard, proxy, counter, start: Date.now(), end: 0, outcome: 'ok' };
-      try {
-        await link.call((c) => c.set(k.ns, k.key, { c: counter, w: k.worker }, { ttlMs: 0 }));
-      } catch (err) {
-        w.outcome = 'ambiguous';
-        w.code = codeOf(err);
+    for (let counter = 1; this.#running; ) {
+      // A read before every write: after a failover the new primary's state of this key is read
+      // before anything overwrites it, so a rolled-back acknowledged write cannot go unseen.
+      const r = await this.#read(k, link, proxy, false);
+      if (r.ok) {
+        const w: WriteOp = { kind: 'write', ns: k.ns, key: k.key, shard: k.shard, proxy, counter, start: Date.now(), end: 0, outcome: 'ok' };
+        try {
+          await link.call((c) => c.set(k.ns, k.key, { c: counter, w: k.worker }, { ttlMs: 0 }));
+        } catch (err) {
+          w.outcome = 'ambiguous';
+          w.code = codeOf(err);
+        }
+        w.end = Date.now();
+        this.ops.push(w);
+        counter++;
       }
-      w.end = Date.now();
-      this.ops.push(w);
-      await this.#read(k, link, proxy, false);
       await sleep(this.#pauseMs);
     }
   }

@@ -95,6 +95,7 @@ async function execute(run: Run): Promise<number> {
   if (run.cluster) {
     say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}; logs in ${run.cluster.logDir}`);
     await run.cluster.start([[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]], 60);
+    process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
   }
   run.epochs = new EpochWatch(etcd, o.cluster);
   await run.epochs.start();
@@ -134,7 +135,7 @@ async function execute(run: Run): Promise<number> {
     loadSeconds: (loadEndedAt - startedAt) / 1000, requests: load.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
   };
   process.stdout.write(`\n${formatReport(info, verdict)}\n`);
-  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict }, null, 2));
+  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, pids: run.cluster?.pids ?? [] }, null, 2));
   if (o.historyJson) fs.writeFileSync(o.historyJson, JSON.stringify(history));
   return verdict.invariants.every((i) => i.ok) ? 0 : 1;
 }

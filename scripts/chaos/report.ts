@@ -19,7 +19,7 @@ export interface RunInfo {
 export const DEFINITIONS = [
   'failover time (faults that take a primary away): fault injected -> first write acknowledged for a key of that shard that was sent after the fault, i.e. the new primary\'s first accepted write.',
   'fault window: fault injected -> every affected shard has acknowledged, through every affected proxy, a write sent after the harness finished acting (restart done, SIGCONT sent); a fault is recovered when its window closes before the load ends. Availability counts the requests sent outside every window.',
-  'lost write: an acknowledged write that the final read of its key (after every fault healed, from the primary) does not hold; ambiguous writes (error, timeout, broken connection) may or may not land.',
+  'lost write: an acknowledged write rolled back: a later read of its key from the primary path (during the load, or the final read of every key after every fault healed) returned an older value; each counted once. Ambiguous writes (error, timeout, broken connection) may or may not land: either outcome is accepted.',
   'regression: a read from the primary path returning an older counter than one already acknowledged or read for that key.',
   'stale-epoch write: a node reports, per epoch it held, the wall-clock time of its last accepted write; it is stale when later than the moment the harness saw the next epoch of that shard in etcd (same machine, same clock; lenient by the watch delay).',
 ];

@@ -16,6 +16,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether `port` on 127.0.0.1 can be bound right now. */
+export const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/** A free port from freePort() whose next `count - 1` ports are free too (for programs that take a base port). */
+export async function freeRange(count: number): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    if (base + count > 65535) continue;
+    const ok = await Promise.all(Array.from({ length: count - 1 }, (_, i) => bindable(base + i + 1)));
+    if (ok.every(Boolean)) return base;
+  }
+}
+
 export const hasEtcd = (): boolean => spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /**
