@@ -67,10 +67,17 @@ async function writeBallast(wsUrl: string, count: number): Promise<void> {
   }
 }
 
-/** Faults applied by chaos-compose.sh, one JSON object per line. */
-function readFaultsLog(file: string | undefined): Fault[] {
-  if (!file || !fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => ({ id: i + 1, ...(JSON.parse(l) as Omit<Fault, 'id'>) }));
+/** Lines of the faults log written by chaos-compose.sh: one JSON object per fault, `{"event":"end"}` last. */
+function readFaultsLog(file: string | undefined): { faults: Fault[]; ended: boolean } {
+  if (!file || !fs.existsSync(file)) return { faults: [], ended: false };
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const faults = lines.filter((l) => l.kind !== undefined).map((l, i) => ({ ...(l as unknown as Omit<Fault, 'id'>), id: i + 1 }));
+  return { faults, ended: lines.some((l) => l.event === 'end') };
+}
+
+/** External mode: the load runs until the faults log says the schedule is over, or `until`. */
+async function awaitExternalFaults(run: Run, until: number): Promise<void> {
+  while (!run.aborted && Date.now() < until && !readFaultsLog(run.options.faultsLog).ended) await sleep(500);
 }
 
 async function applyFaults(run: Run, ctx: FaultContext, until: number): Promise<void> {
@@ -114,7 +121,7 @@ async function execute(run: Run): Promise<number> {
     await sleep(3000);
     const faultSeconds = o.duration ?? (o.profile === 'ci' ? 150 : 600);
     if (run.cluster) await applyFaults(run, { cluster: run.cluster, epochs: run.epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say }, Date.now() + faultSeconds * 1000);
-    else await sleep(faultSeconds * 1000);
+    else await awaitExternalFaults(run, Date.now() + faultSeconds * 1000);
     await sleep(3000);
   } finally {
     clearInterval(poll);
@@ -124,7 +131,7 @@ async function execute(run: Run): Promise<number> {
   const unread = await load.verify(Date.now() + 30_000);
   if (unread.length) say(`final verification could not read ${unread.length} keys`);
   await run.writes.collect(nodes);
-  const faults = run.cluster ? run.faults : readFaultsLog(o.faultsLog);
+  const faults = run.cluster ? run.faults : readFaultsLog(o.faultsLog).faults;
   const history: History = {
     ops: load.ops, faults, epochs: run.epochs.seen, nodeWrites: run.writes.reports, ackedNs: ACKED_NS, asyncNs: ASYNC_NS,
     proxies: proxyUrls.length, startedAt, loadEndedAt,
