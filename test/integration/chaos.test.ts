@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeRange } from '../helpers/etcd';
-import { runProgram, startProgram } from '../helpers/process';
+import { alive, runProgram, startProgram } from '../helpers/process';
 
 /**
  * The process chaos harness, CI profile (every fault once, about two minutes): starts the whole
@@ -11,15 +11,6 @@ import { runProgram, startProgram } from '../helpers/process';
  */
 const HARNESS = 'scripts/chaos/main.js';
 jest.setTimeout(180_000);
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 // 3 shards x 3 nodes (frame + admin ports), 2 proxies (3 ports each), etcd, etcd peer, control plane.
 const PORTS = 3 + 2 * 9 + 2 * 3;

@@ -1,20 +1,11 @@
 import fs from 'node:fs';
 import { freeRange } from '../helpers/etcd';
-import { runProgram, startProgram, type Started } from '../helpers/process';
+import { alive, runProgram, startProgram, type Started } from '../helpers/process';
 import { shardctlInProcess } from '../helpers/shardctl';
 
 const RUNNER = 'scripts/local-cluster.js';
 const SHARDCTL = 'control-plane/cli/shardctl.js';
 jest.setTimeout(55_000);
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 let runner: Started | undefined;
 let children: Array<{ name: string; pid: number }> = [];
