@@ -24,13 +24,27 @@ export const bindable = (port: number): Promise<boolean> =>
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 
-/** A free port from freePort() whose next `count - 1` ports are free too (for programs that take a base port). */
+/**
+ * A base port whose next `count - 1` ports are free too (for programs that take a base port),
+ * picked at random below the kernel's ephemeral range, so that no outgoing connection can take one
+ * of them between this check and the programs binding them.
+ */
 export async function freeRange(count: number): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralLow() - count;
   for (;;) {
-    const base = await freePort();
-    if (base + count > 65535) continue;
-    const ok = await Promise.all(Array.from({ length: count - 1 }, (_, i) => bindable(base + i + 1)));
+    const base = low + Math.floor(Math.random() * (high - low));
+    const ok = await Promise.all(Array.from({ length: count }, (_, i) => bindable(base + i)));
     if (ok.every(Boolean)) return base;
+  }
+}
+
+/** First port of the kernel's ephemeral range (Linux), 32768 when it cannot be read. */
+function ephemeralLow(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
   }
 }
 
