@@ -233,6 +233,8 @@ export interface Verdict {
   outside: { attempted: number; succeeded: number };
   failoverP50Ms?: number;
   failoverMaxMs?: number;
+  /** What the stale-epoch verdict rests on: epochs seen in etcd and node reports of accepted writes. */
+  evidence: { epochsSeen: number; nodeEpochReports: number };
   invariants: Invariant[];
 }
 
@@ -251,5 +253,6 @@ export function checkHistory(h: History): Verdict {
     { name: `no phantom value in ${h.asyncNs}`, ok: asyncNs.phantoms === 0, detail: `${asyncNs.phantoms} reads of values never written` },
     { name: 'every fault followed by recovery', ok: faults.every((f) => f.recovered), detail: `${faults.filter((f) => f.recovered).length}/${faults.length} recovered` },
   ];
-  return { acked, async: asyncNs, stale, faults, outside, failoverP50Ms: percentile(failovers, 50), failoverMaxMs: percentile(failovers, 100), invariants };
+  const evidence = { epochsSeen: h.epochs.length, nodeEpochReports: new Set(h.nodeWrites.flatMap((r) => r.lastWriteByEpoch.map(([e]) => `${r.nodeId}/${e}`))).size };
+  return { acked, async: asyncNs, stale, faults, outside, failoverP50Ms: percentile(failovers, 50), failoverMaxMs: percentile(failovers, 100), evidence, invariants };
 }

@@ -51,7 +51,7 @@ export function formatReport(run: RunInfo, v: Verdict): string {
   out.push(namespaceLine(v.acked, 'writeAck: replica'));
   out.push(namespaceLine(v.async, 'async, writeAck: primary'));
   for (const e of [...v.acked.examples, ...v.async.examples].slice(0, 6)) out.push(`  e.g. ${e.ns}/${e.key}: expected ${e.expected}, read ${e.got}`);
-  out.push(`stale-epoch writes: ${v.stale.length}`);
+  out.push(`stale-epoch writes: ${v.stale.length} (from ${v.evidence.epochsSeen} epochs seen in etcd and ${v.evidence.nodeEpochReports} node-epochs with accepted writes)`);
   for (const s of v.stale) out.push(`  ${s.nodeId} shard ${s.shard}: epoch ${s.epoch} wrote at ${s.lastWriteAt}, ${s.lastWriteAt - s.successorSeenAt} ms after epoch ${s.successor} was seen`);
   out.push('');
   out.push('invariants:');

@@ -51,6 +51,9 @@ test('every fault is followed by recovery', () => {
 test('no write is accepted under a stale epoch', () => {
   expect(invariant('no write accepted under a stale epoch')).toMatchObject({ ok: true });
   expect(report.verdict.stale).toEqual([]);
+  // not vacuous: at least one epoch per shard and one per primary-moving fault, and nodes reported writes under them
+  expect(report.verdict.evidence.epochsSeen).toBeGreaterThanOrEqual(3 + 3);
+  expect(report.verdict.evidence.nodeEpochReports).toBeGreaterThanOrEqual(3 + 3);
 });
 
 test('no read returns a value never written', () => {
