@@ -157,8 +157,8 @@ async function main(): Promise<void> {
     process.stderr.write('chaos: etcd is not on the PATH. Install it (Debian/Ubuntu: apt-get install -y etcd-server).\n');
     process.exit(2);
   }
-  const dataDir = options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
-  const cluster = options.external ? undefined : new ChaosCluster(layoutFor(options), dataDir, say);
+  const dataDir = options.external ? undefined : options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
+  const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options), dataDir, say);
   const run: Run = { options, cluster, epochs: undefined as unknown as EpochWatch, writes: new NodeWritesLog(), faults: [], aborted: false };
   let finishing: Promise<void> | undefined;
   const finish = (code: number): Promise<void> => {
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       await run.load?.close().catch(() => undefined);
       await run.epochs?.close().catch(() => undefined);
       await cluster?.close();
-      if (!options.dataDir && code === 0) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (dataDir && !options.dataDir && code === 0) fs.rmSync(dataDir, { recursive: true, force: true });
       else if (cluster) say(`logs kept in ${cluster.logDir}`);
       process.exit(code);
     })();
