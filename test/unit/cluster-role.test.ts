@@ -247,6 +247,33 @@ describe('LeaseProof after a lost connection', () => {
     expect(proof.provenUntil).toBe(5700);
   });
 
+  test('the client\'s reconnect loop after an etcd restart (recorded): the proof holds again within a TTL, where orphans kept it behind for good', () => {
+    // fired/failed every ~100 ms while etcd is down, then one keep-alive per TTL/3 on the new stream, answered at once
+    const replay = (connectionLost: boolean): number[] => {
+      const proof = new LeaseProof();
+      proof.granted(0, 2);
+      for (let t = 200; t <= 1400; t += 667) {
+        proof.fired(t);
+        proof.answered(2, t + 1);
+      }
+      proof.fired(2067); // owed by the stream that drops
+      for (let t = 2100; t < 4000; t += 100) {
+        proof.streamFailed(connectionLost);
+        proof.fired(t);
+      }
+      proof.streamFailed(connectionLost);
+      const margins: number[] = [];
+      for (let t = 4100; t < 12_000; t += 667) {
+        proof.fired(t);
+        proof.answered(2, t + 2);
+        margins.push(proof.provenUntil - (t + 2));
+      }
+      return margins;
+    };
+    expect(replay(true).slice(1).every((m) => m > 1000)).toBe(true);
+    expect(replay(false).slice(-3).every((m) => m < 500)).toBe(true); // the old rule: below the step-down margin forever
+  });
+
   test('without forgetting them (a stream failed for another reason) the orphans only hold the bound back until two TTLs old', () => {
     const proof = new LeaseProof();
     proof.granted(0, 2);
