@@ -16,8 +16,8 @@ PROFILE=${PROFILE:-ci}
 SEED=${SEED:-1}
 DURATION=${DURATION:-600}
 LEASE_TTL=2 # compose.yaml: shardctl init --lease-ttl 2
-OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/shardcache-chaos-compose.XXXXXX")}
-FAULTS_LOG="$OUT/faults.jsonl"
+OUT=${OUT:-} # default: a new temporary directory
+FAULTS_LOG=${FAULTS_LOG:-}
 ETCD=127.0.0.1:2379
 CLUSTER=chaos
 PROXY_URLS=http://127.0.0.1:8080,http://127.0.0.1:8081
@@ -106,7 +106,8 @@ kill_replica_in_sync() {
   compose restart "$victim" >/dev/null
   end=$((SECONDS + 5))
   while ((SECONDS < end)) && [[ $state != full-sync ]]; do
-    state=$(curl -s -m 1 "$url/healthz" | node -e 'let t="";process.stdin.on("data",(d)=>(t+=d)).on("end",()=>{try{console.log((JSON.parse(t).replication||{}).state||"")}catch{console.log("")}})')
+    state=$( (curl -s -m 1 "$url/healthz" || true) | node -e 'let t="";process.stdin.on("data",(d)=>(t+=d)).on("end",()=>{try{console.log((JSON.parse(t).replication||{}).state||"")}catch{console.log("")}})')
+    sleep 0.05
   done
   at=$(now_ms)
   compose kill -s SIGKILL "$victim" >/dev/null
@@ -146,36 +147,43 @@ cleanup() {
   [[ ${KEEP:-0} == 1 ]] || compose down -v --remove-orphans >/dev/null 2>&1 || true
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+main() {
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
 
-[[ -f $HARNESS ]] || npm run build
-say "output in $OUT"
-compose up -d --build --wait
-node "$HARNESS" --print-schedule --profile "$PROFILE" --duration "$DURATION" --seed "$SEED" --shards 3 --proxies 2 > "$OUT/schedule.txt"
-: > "$FAULTS_LOG"
-node "$HARNESS" --external --profile "$PROFILE" --seed "$SEED" --duration $((DURATION + 300)) --lease-ttl "$LEASE_TTL" \
-  --proxy-urls "$PROXY_URLS" --etcd "$ETCD" --cluster "$CLUSTER" --node-admins "$NODE_ADMINS" --shards 3 --replicas 1 \
-  --faults-log "$FAULTS_LOG" --report-json "$OUT/report.json" &
-harness_pid=$!
-sleep 8 # ballast and warm-up
+  [[ -f $HARNESS ]] || npm run build
+  OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/shardcache-chaos-compose.XXXXXX")}
+  FAULTS_LOG="$OUT/faults.jsonl"
+  say "output in $OUT"
+  compose up -d --build --wait
+  node "$HARNESS" --print-schedule --profile "$PROFILE" --duration "$DURATION" --seed "$SEED" --shards 3 --proxies 2 > "$OUT/schedule.txt"
+  : > "$FAULTS_LOG"
+  node "$HARNESS" --external --profile "$PROFILE" --seed "$SEED" --duration $((DURATION + 300)) --lease-ttl "$LEASE_TTL" \
+    --proxy-urls "$PROXY_URLS" --etcd "$ETCD" --cluster "$CLUSTER" --node-admins "$NODE_ADMINS" --shards 3 --replicas 1 \
+    --faults-log "$FAULTS_LOG" --report-json "$OUT/report.json" &
+  harness_pid=$!
+  sleep 8 # ballast and warm-up
 
-while read -r kind target role gap_ms; do
-  case $kind in
-    kill-primary) kill_primary "$target" ;;
-    stop-primary) stop_primary "$target" ;;
-    kill-replica-in-sync) kill_replica_in_sync "$target" ;;
-    restart-proxy) restart_proxy "$target" ;;
-    restart-etcd) restart_etcd ;;
-    restart-node-empty) restart_node_empty "$target" "$role" ;;
-    *) say "unknown fault $kind"; exit 2 ;;
-  esac
-  wait_whole
-  sleep "$((gap_ms / 1000))"
-done < "$OUT/schedule.txt"
+  while read -r kind target role gap_ms; do
+    case $kind in
+      kill-primary) kill_primary "$target" ;;
+      stop-primary) stop_primary "$target" ;;
+      kill-replica-in-sync) kill_replica_in_sync "$target" ;;
+      restart-proxy) restart_proxy "$target" ;;
+      restart-etcd) restart_etcd ;;
+      restart-node-empty) restart_node_empty "$target" "$role" ;;
+      *) say "unknown fault $kind"; exit 2 ;;
+    esac
+    wait_whole
+    sleep "$((gap_ms / 1000))"
+  done < "$OUT/schedule.txt"
 
-echo '{"event":"end"}' >> "$FAULTS_LOG"
-status=0
-wait "$harness_pid" || status=$?
-harness_pid=""
-exit "$status"
+  echo '{"event":"end"}' >> "$FAULTS_LOG"
+  local status=0
+  wait "$harness_pid" || status=$?
+  harness_pid=""
+  exit "$status"
+}
+
+# Sourced (by the tests), it only defines the functions above.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"

@@ -96,3 +96,13 @@ export interface History {
   /** End of the load (before the final verification). */
   loadEndedAt: number;
 }
+
+/**
+ * The faults log chaos-compose.sh writes for `--external` runs: one JSON object per fault (a Fault
+ * without its id), and `{"event":"end"}` once the schedule is over. Pure.
+ */
+export function parseFaultsLog(text: string): { faults: Fault[]; ended: boolean } {
+  const lines = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const faults = lines.filter((l) => l.kind !== undefined).map((l, i) => ({ ...(l as unknown as Omit<Fault, 'id'>), id: i + 1 }));
+  return { faults, ended: lines.some((l) => l.event === 'end') };
+}

@@ -8,7 +8,7 @@ import { etcdOnPath } from '../cluster/processes';
 import { checkHistory } from './checker';
 import { ChaosCluster } from './cluster';
 import { inject, waitWhole, type FaultContext } from './faults';
-import type { Fault, History } from './history';
+import { parseFaultsLog, type Fault, type History } from './history';
 import { ChaosLoad } from './load';
 import { EpochWatch, NodeWritesLog } from './observe';
 import { parseChaosOptions, type ChaosOptions } from './options';
@@ -67,12 +67,9 @@ async function writeBallast(wsUrl: string, count: number): Promise<void> {
   }
 }
 
-/** Lines of the faults log written by chaos-compose.sh: one JSON object per fault, `{"event":"end"}` last. */
+/** The faults log written by chaos-compose.sh (see parseFaultsLog); empty until it exists. */
 function readFaultsLog(file: string | undefined): { faults: Fault[]; ended: boolean } {
-  if (!file || !fs.existsSync(file)) return { faults: [], ended: false };
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const faults = lines.filter((l) => l.kind !== undefined).map((l, i) => ({ ...(l as unknown as Omit<Fault, 'id'>), id: i + 1 }));
-  return { faults, ended: lines.some((l) => l.event === 'end') };
+  return file && fs.existsSync(file) ? parseFaultsLog(fs.readFileSync(file, 'utf8')) : { faults: [], ended: false };
 }
 
 /** External mode: the load runs until the faults log says the schedule is over, or `until`. */

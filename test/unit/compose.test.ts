@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
@@ -8,6 +9,8 @@ import { parseProxyConfig } from '../../proxy/config';
 import { parseServiceConfig } from '../../control-plane/service/config';
 import { buildProgram } from '../../control-plane/cli/shardctl';
 import { parseChaosOptions } from '../../scripts/chaos/options';
+import { FAULT_KINDS, parseFaultsLog } from '../../scripts/chaos/history';
+import { planSchedule } from '../../scripts/chaos/schedule';
 
 /**
  * compose.yaml checked against the code (no Docker engine needed): every command runs a program of
@@ -198,4 +201,27 @@ test('chaos-compose.sh: valid bash, and the harness flags it passes match what c
   expect(options.cluster).toBe(services['proxy-1'].environment?.SHARDCACHE_CLUSTER);
   for (const verb of ['kill -s SIGKILL', 'pause', 'unpause', 'restart']) expect(script).toContain(`compose ${verb}`);
   for (const service of /^SERVICES=\((.+)\)$/m.exec(script)![1].replace('"${PROXIES[@]}"', 'proxy-1 proxy-2').split(' ')) expect(services[service]).toBeDefined();
+});
+
+test('chaos-compose.sh writes faults the harness reads, and knows every kind of the schedule', () => {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-compose-')), 'faults.jsonl');
+  const run = spawnSync('bash', ['-c', [
+    `source ${JSON.stringify(path.join(ROOT, 'scripts/chaos-compose.sh'))}`,
+    `FAULTS_LOG=${JSON.stringify(log)}`,
+    'log_fault kill-primary node-s1-a "[1]" true 1000 2500 "docker compose kill -s SIGKILL"',
+    'log_fault restart-proxy proxy-2 "[0,1,2]" false 3000 3400 "docker compose restart" 1',
+    'echo \'{"event":"end"}\' >> "$FAULTS_LOG"',
+    'admin_url node-s2-b',
+  ].join('\n')], { encoding: 'utf8' });
+  expect(run.status).toBe(0);
+  expect(run.stdout.trim().split('\n').at(-1)).toBe('http://127.0.0.1:9205');
+  const { faults, ended } = parseFaultsLog(fs.readFileSync(log, 'utf8'));
+  fs.rmSync(path.dirname(log), { recursive: true, force: true });
+  expect(ended).toBe(true);
+  expect(faults).toEqual([
+    { id: 1, kind: 'kill-primary', target: 'node-s1-a', shards: [1], hitsPrimary: true, at: 1000, doneAt: 2500, note: 'docker compose kill -s SIGKILL' },
+    { id: 2, kind: 'restart-proxy', target: 'proxy-2', shards: [0, 1, 2], hitsPrimary: false, at: 3000, doneAt: 3400, note: 'docker compose restart', proxy: 1 },
+  ]);
+  for (const kind of FAULT_KINDS) expect(script).toContain(`    ${kind})`);
+  expect(planSchedule('long', 600_000, 1, 3, 2).map((f) => f.kind).sort()).toEqual(expect.arrayContaining([...FAULT_KINDS]));
 });
