@@ -36,7 +36,7 @@ const say = (text: string): void => void process.stdout.write(`chaos: ${text}\n`
 interface Run {
   options: ChaosOptions;
   cluster?: ChaosCluster;
-  epochs: EpochWatch;
+  epochs?: EpochWatch;
   writes: NodeWritesLog;
   load?: ChaosLoad;
   faults: Fault[];
@@ -91,22 +91,28 @@ async function applyFaults(run: Run, ctx: FaultContext, until: number): Promise<
   }
 }
 
+/** Where the load and the observers point: the started cluster, or the `--external` flags. */
+function endpointsOf(run: Run): { proxyUrls: string[]; nodes: Array<{ nodeId: string; shard: number; adminUrl: string }>; etcd: string } {
+  const o = run.options;
+  if (!run.cluster) return { proxyUrls: o.proxyUrls!, nodes: o.nodeAdmins!, etcd: o.etcd! };
+  return { proxyUrls: run.cluster.layout.proxies.map((p) => `http://127.0.0.1:${p.httpPort}`), nodes: run.cluster.nodes, etcd: run.cluster.etcd };
+}
+
 async function execute(run: Run): Promise<number> {
   const o = run.options;
-  const proxyUrls = run.cluster ? run.cluster.layout.proxies.map((p) => `http://127.0.0.1:${p.httpPort}`) : o.proxyUrls!;
-  const nodes = run.cluster ? run.cluster.nodes : o.nodeAdmins!;
-  const etcd = run.cluster ? run.cluster.etcd : o.etcd!;
+  const { proxyUrls, nodes, etcd } = endpointsOf(run);
   if (run.cluster) {
     say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}; logs in ${run.cluster.logDir}`);
     await run.cluster.start([[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]], 60);
     process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
   }
-  run.epochs = new EpochWatch(etcd, o.cluster);
-  await run.epochs.start();
+  const epochs = new EpochWatch(etcd, o.cluster);
+  run.epochs = epochs;
+  await epochs.start();
   const wsUrls = proxyUrls.map((u) => `${u.replace(/^http/, 'ws')}/v1/ws`);
   await writeBallast(wsUrls[0], o.ballastKeys);
   const load = new ChaosLoad({
-    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await run.epochs.shardOfSlot(o.cluster),
+    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(o.cluster),
     workers: o.workers, keysPerShard: 1, rate: o.rate, requestTimeoutMs: 10_000,
   });
   run.load = load;
@@ -116,9 +122,9 @@ async function execute(run: Run): Promise<number> {
   const poll = setInterval(() => void run.writes.collect(nodes), 1000);
   try {
     await sleep(3000);
-    const faultSeconds = o.duration ?? (o.profile === 'ci' ? 150 : 600);
-    if (run.cluster) await applyFaults(run, { cluster: run.cluster, epochs: run.epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say }, Date.now() + faultSeconds * 1000);
-    else await awaitExternalFaults(run, Date.now() + faultSeconds * 1000);
+    const until = Date.now() + (o.duration ?? (o.profile === 'ci' ? 150 : 600)) * 1000;
+    if (run.cluster) await applyFaults(run, { cluster: run.cluster, epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say }, until);
+    else await awaitExternalFaults(run, until);
     await sleep(3000);
   } finally {
     clearInterval(poll);
@@ -128,15 +134,20 @@ async function execute(run: Run): Promise<number> {
   const unread = await load.verify(Date.now() + 30_000);
   if (unread.length) say(`final verification could not read ${unread.length} keys`);
   await run.writes.collect(nodes);
-  const faults = run.cluster ? run.faults : readFaultsLog(o.faultsLog).faults;
   const history: History = {
-    ops: load.ops, faults, epochs: run.epochs.seen, nodeWrites: run.writes.reports, ackedNs: ACKED_NS, asyncNs: ASYNC_NS,
-    proxies: proxyUrls.length, startedAt, loadEndedAt,
+    ops: load.ops, faults: run.cluster ? run.faults : readFaultsLog(o.faultsLog).faults, epochs: epochs.seen, nodeWrites: run.writes.reports,
+    ackedNs: ACKED_NS, asyncNs: ASYNC_NS, proxies: proxyUrls.length, startedAt, loadEndedAt,
   };
+  return report(run, history);
+}
+
+/** Checks the history, prints the report (and writes the JSON files asked for); 0 when every invariant held, else 1. */
+function report(run: Run, history: History): number {
+  const o = run.options;
   const verdict = checkHistory(history);
   const info = {
-    profile: o.profile, seed: o.seed, leaseTtlSeconds: o.leaseTtl, shards: o.shards, nodesPerShard: o.replicas + 1, proxies: proxyUrls.length,
-    loadSeconds: (loadEndedAt - startedAt) / 1000, requests: load.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
+    profile: o.profile, seed: o.seed, leaseTtlSeconds: o.leaseTtl, shards: o.shards, nodesPerShard: o.replicas + 1, proxies: history.proxies,
+    loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
   };
   process.stdout.write(`\n${formatReport(info, verdict)}\n`);
   if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, pids: run.cluster?.pids ?? [] }, null, 2));
@@ -156,7 +167,7 @@ async function main(): Promise<void> {
   }
   const dataDir = options.external ? undefined : options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
   const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options), dataDir, say);
-  const run: Run = { options, cluster, epochs: undefined as unknown as EpochWatch, writes: new NodeWritesLog(), faults: [], aborted: false };
+  const run: Run = { options, cluster, writes: new NodeWritesLog(), faults: [], aborted: false };
   let finishing: Promise<void> | undefined;
   const finish = (code: number): Promise<void> => {
     finishing ??= (async () => {
