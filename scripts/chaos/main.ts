@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       void finish(130);
     });
   }
-  const hardLimitMs = ((options.duration ?? (options.profile === 'ci' ? 150 : 600)) + 180) * 1000;
+  const hardLimitMs = (options.maxSeconds ?? (options.duration ?? (options.profile === 'ci' ? 150 : 600)) + 180) * 1000;
   const hardLimit = setTimeout(() => {
     say(`the run passed its hard limit of ${hardLimitMs / 1000} s; stopping`);
     void finish(2);

@@ -8,6 +8,8 @@ export interface ChaosOptions {
   /** Seconds of faults (long) or an upper bound of the whole run (ci). */
   duration?: number;
   seed: number;
+  /** Hard limit of the whole run in seconds (default: the fault phase + 180). */
+  maxSeconds?: number;
   leaseTtl: number;
   portBase: number;
   shards: number;
@@ -65,6 +67,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     .addOption(new Option('--profile <name>', 'ci: every fault once (about 1-2 min); long: rounds of every fault for --duration').argParser(oneOf('ci', 'long')).default('ci'))
     .addOption(new Option('--duration <seconds>', 'long: seconds of faults (default 600); ci: upper bound of the fault phase').argParser(intIn(10, 86_400)))
     .addOption(new Option('--seed <n>', 'seed of the fault schedule').argParser(intIn(0, 2 ** 31 - 1)).default(1))
+    .addOption(new Option('--max-seconds <s>', 'hard limit of the whole run: past it, every program is stopped and the exit status is 2 (default: fault phase + 180)').argParser(intIn(30, 90_000)))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of the nodes').argParser(intIn(2, 60)).default(2))
     .addOption(new Option('--port-base <port>', 'first of the consecutive ports the cluster uses on 127.0.0.1').argParser(parsePort).default(21000))
     .addOption(new Option('--shards <n>', 'shards').argParser(intIn(1, 16)).default(3))

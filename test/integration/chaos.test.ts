@@ -22,7 +22,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-test-'));
   const base = await freeRange(PORTS);
   run = await runProgram(HARNESS, [
-    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000',
+    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000', '--max-seconds', '160',
     '--data-dir', path.join(dir, 'data'), '--report-json', path.join(dir, 'report.json'),
   ], {}, 175_000);
   process.stdout.write(`${run.stdout}\n${run.stderr}`);
