@@ -20,6 +20,8 @@ interface Identity {
   nodeId: string;
   shardId: number | null;
   primary: string | null;
+  /** Per epoch held, the wall-clock ms of the last write accepted under it (cluster mode). */
+  lastWriteByEpoch?: Array<[number, number]>;
 }
 
 function warnAboutHeap(config: NodeConfig, log: Logger): void {
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
   const member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, log);
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
-  identity = member ? () => member.stats() : () => standalone;
+  identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
   if (member) gate = member.role;
   const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
   const policies = policyClient && config.cluster

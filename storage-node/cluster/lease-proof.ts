@@ -15,6 +15,10 @@
  * A keep-alive stream that fails leaves its unanswered keep-alives behind ("orphans"). They stay
  * first in line (cautious) until they are two TTLs old, the point at which the client library
  * itself gives the lease up; only then are they dropped, so they cannot hold the proof back forever.
+ * When the connection itself is gone (gRPC UNAVAILABLE), nothing it owed can ever be answered, and
+ * its keep-alives are dropped at once: left in line, each would be paired with the answer of a
+ * later keep-alive on the next stream, and a long etcd outage would leave the bound behind the
+ * truth for good (every answer one or more keep-alives late, the proof never holding again).
  *
  * guards: `provenUntil` only moves forward, and never past `firedAt + TTL` of a keep-alive that was
  * fired no later than the one etcd actually answered.
@@ -59,9 +63,13 @@ export class LeaseProof {
     this.#extend(oldest.at + this.#ttlMs);
   }
 
-  /** The keep-alive stream failed: what it still owed may or may not be answered. */
-  streamFailed(): void {
-    for (const entry of this.#waiting) entry.orphan = true;
+  /**
+   * The keep-alive stream failed: what it still owed may or may not be answered, unless
+   * `connectionLost` (the connection is gone, so no answer can come): then it is forgotten.
+   */
+  streamFailed(connectionLost = false): void {
+    if (connectionLost) this.#waiting.length = 0;
+    else for (const entry of this.#waiting) entry.orphan = true;
   }
 
   /** The lease is known to be lost or revoked: nothing proves it any more. */

@@ -36,7 +36,12 @@ export interface ClusterRoleOptions {
   /** A primary stops taking writes this long before its lease proof runs out (see setStepDownMargin). */
   stepDownMarginMs: number;
   onChange?(change: RoleChange): void;
+  /** Wall clock in ms for `lastWriteByEpoch` (Date.now by default). */
+  wallClock?(): number;
 }
+
+/** Epochs kept in `lastWriteByEpoch` (the newest ones). */
+const KEPT_EPOCHS = 16;
 
 /**
  * The write gate of a node in a cluster, and the role it rests on. Pure: no etcd, no timers.
@@ -60,6 +65,9 @@ export class ClusterRole implements WriteGate {
   #proof: ProofSource | null = null;
   #view: PrimaryView | null = null;
   #marginMs: number;
+  /** Epoch → wall-clock ms of the last write accepted under it (updated at most once per ms). */
+  readonly #lastWrite = new Map<number, number>();
+  #lastWriteAt = 0;
 
   constructor(options: ClusterRoleOptions) {
     this.#options = options;
@@ -140,10 +148,26 @@ export class ClusterRole implements WriteGate {
 
   /** WriteGate: accepts a write with `epoch` or throws NOT_PRIMARY with the current view. */
   check(epoch: number): void {
-    if (this.refresh() && epoch === this.#epoch) return;
+    if (this.refresh() && epoch === this.#epoch) return this.#noteWrite();
     const view = this.#view;
     const why = this.#role === 'primary' ? `this primary has epoch ${this.#epoch}` : 'this node is not the primary';
     throw new OpError(Status.NOT_PRIMARY, `${why}; the write carries epoch ${epoch}`, [view?.epoch ?? 0, view?.addr ?? null]);
+  }
+
+  /**
+   * Per epoch this node held, the wall-clock time of the last write it accepted under it, oldest
+   * epoch first. Lets an outside observer find writes accepted after a successor epoch existed.
+   */
+  lastWriteByEpoch(): Array<[epoch: number, atMs: number]> {
+    return [...this.#lastWrite];
+  }
+
+  #noteWrite(): void {
+    const t = (this.#options.wallClock ?? Date.now)();
+    if (t === this.#lastWriteAt) return;
+    this.#lastWriteAt = t;
+    if (!this.#lastWrite.has(this.#epoch) && this.#lastWrite.size >= KEPT_EPOCHS) this.#lastWrite.delete(this.#lastWrite.keys().next().value!);
+    this.#lastWrite.set(this.#epoch, t);
   }
 
   #holds(proof: ProofSource | null): boolean {

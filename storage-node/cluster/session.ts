@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Etcd3, Lease } from 'etcd3';
+import { GRPCUnavailableError, type Etcd3, type Lease } from 'etcd3';
 import type { Logger } from '../../shared/log';
 import { LeaseProof } from './lease-proof';
 
@@ -39,7 +39,7 @@ export class LeaseSession {
     lease.on('keepaliveFired', () => proof.fired(performance.now()));
     lease.on('keepaliveSucceeded', (res) => proof.answered(Number(res.TTL), performance.now()));
     lease.on('keepaliveFailed', (err) => {
-      proof.streamFailed();
+      proof.streamFailed(err instanceof GRPCUnavailableError);
       log.warn({ err: (err as unknown as Error)?.message }, 'lease keep-alive failed; retrying');
     });
     let session: LeaseSession | undefined;

@@ -16,6 +16,38 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether `port` on 127.0.0.1 can be bound right now. */
+export const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * A base port whose next `count - 1` ports are free too (for programs that take a base port),
+ * picked at random below the kernel's ephemeral range, so that no outgoing connection can take one
+ * of them between this check and the programs binding them.
+ */
+export async function freeRange(count: number): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralLow() - count;
+  for (;;) {
+    const base = low + Math.floor(Math.random() * (high - low));
+    const ok = await Promise.all(Array.from({ length: count }, (_, i) => bindable(base + i)));
+    if (ok.every(Boolean)) return base;
+  }
+}
+
+/** First port of the kernel's ephemeral range (Linux), 32768 when it cannot be read. */
+function ephemeralLow(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 export const hasEtcd = (): boolean => spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /**

@@ -4,6 +4,16 @@ import readline from 'node:readline';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A program of the project started as a real process from the build in `dist/`. */
 export interface Started {
   child: ChildProcess;

@@ -5,7 +5,7 @@ import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
 import { TestEtcd } from '../helpers/etcd';
 import { runProgram, startProgram } from '../helpers/process';
-import { startShardNode, waitFor } from '../helpers/shard-nodes';
+import { electedOne, startShardNode, waitFor } from '../helpers/shard-nodes';
 
 let etcd: TestEtcd;
 let client: Etcd3;
@@ -72,4 +72,22 @@ describe('storage node and etcd', () => {
       await etcd.restart();
     }
   }, 45_000);
+  test('an etcd restart that outlasts the lease proof: the shard takes writes again once etcd is back', async () => {
+    const nodes = await Promise.all([startShardNode(etcd.endpoint, 'outage', 0), startShardNode(etcd.endpoint, 'outage', 0)]);
+    try {
+      const [primary, , epoch] = await electedOne(nodes);
+      expect((await primary.set(epoch))[1]).toBe(Status.OK);
+      await etcd.restart(1000); // down past the step-down point, not long enough for the client to give the lease up
+      // the lease proofs recover: some node is primary and takes writes, and still does a while later
+      const acceptsWrites = async (): Promise<boolean> => {
+        const elected = await electedOne(nodes, 2000).catch(() => undefined);
+        return elected !== undefined && (await elected[0].set(elected[2]))[1] === Status.OK;
+      };
+      await waitFor('a write accepted after the outage', acceptsWrites, 25_000, 100);
+      await new Promise((r) => setTimeout(r, 3000));
+      await waitFor('a write accepted a while later', acceptsWrites, 10_000, 100);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  }, 60_000);
 });

@@ -1,39 +1,11 @@
 import fs from 'node:fs';
-import net from 'node:net';
-import { freePort } from '../helpers/etcd';
-import { runProgram, startProgram, type Started } from '../helpers/process';
+import { freeRange } from '../helpers/etcd';
+import { alive, runProgram, startProgram, type Started } from '../helpers/process';
 import { shardctlInProcess } from '../helpers/shardctl';
 
 const RUNNER = 'scripts/local-cluster.js';
 const SHARDCTL = 'control-plane/cli/shardctl.js';
 jest.setTimeout(55_000);
-
-/** Whether `port` on 127.0.0.1 can be bound right now. */
-const bindable = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-
-/** A free port from freePort() whose next `count - 1` ports are free too (node i listens on base + i). */
-async function freeRange(count: number): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base + count > 65535) continue;
-    const ok = await Promise.all(Array.from({ length: count - 1 }, (_, i) => bindable(base + i + 1)));
-    if (ok.every(Boolean)) return base;
-  }
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 let runner: Started | undefined;
 let children: Array<{ name: string; pid: number }> = [];

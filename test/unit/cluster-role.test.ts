@@ -26,6 +26,26 @@ function outcome(role: ClusterRole, epoch: number): unknown {
 }
 
 describe('ClusterRole (write gate)', () => {
+  test('remembers, per epoch held, the wall-clock time of the last accepted write (refusals do not count)', () => {
+    const wall = { now: 1000 };
+    const clock = { now: 0 };
+    const role = new ClusterRole({ nodeId: 'a', addr: SELF, now: () => clock.now, stepDownMarginMs: 500, wallClock: () => wall.now });
+    expect(role.lastWriteByEpoch()).toEqual([]);
+    role.becomePrimary(5, { provenUntil: 3000 });
+    role.check(5);
+    wall.now = 1010;
+    role.check(5);
+    outcome(role, 4);
+    expect(role.lastWriteByEpoch()).toEqual([[5, 1010]]);
+    role.stepDown('test');
+    wall.now = 1020;
+    outcome(role, 5);
+    role.becomePrimary(9, { provenUntil: 3000 });
+    wall.now = 1030;
+    role.check(9);
+    expect(role.lastWriteByEpoch()).toEqual([[5, 1010], [9, 1030]]);
+  });
+
   test('a replica refuses every write and names the primary it knows', () => {
     const { role } = setup();
     expect(role.role).toBe('replica');
@@ -205,6 +225,63 @@ describe('LeaseProof', () => {
     proof.fired(6000);
     proof.answered(2, 6010); // orphans of 1500 and 2000 are older than 2 TTLs: dropped
     expect(proof.provenUntil).toBe(8000);
+  });
+});
+
+describe('LeaseProof after a lost connection', () => {
+  test('keep-alives owed by a connection that is gone are forgotten, so the next stream proves the lease again', () => {
+    const proof = new LeaseProof();
+    proof.granted(0, 2);
+    // etcd goes away: each keep-alive fired while the client reconnects fails with UNAVAILABLE
+    for (let t = 700; t < 3000; t += 100) {
+      proof.fired(t);
+      proof.streamFailed(true);
+    }
+    expect(proof.waiting).toBe(0);
+    // etcd is back: a new stream, answered in order
+    proof.fired(3100);
+    proof.fired(3700);
+    proof.answered(2, 3800);
+    expect(proof.provenUntil).toBe(5100);
+    proof.answered(2, 3810);
+    expect(proof.provenUntil).toBe(5700);
+  });
+
+  test('the client\'s reconnect loop after an etcd restart (recorded): the proof holds again within a TTL, where orphans kept it behind for good', () => {
+    // fired/failed every ~100 ms while etcd is down, then one keep-alive per TTL/3 on the new stream, answered at once
+    const replay = (connectionLost: boolean): number[] => {
+      const proof = new LeaseProof();
+      proof.granted(0, 2);
+      for (let t = 200; t <= 1400; t += 667) {
+        proof.fired(t);
+        proof.answered(2, t + 1);
+      }
+      proof.fired(2067); // owed by the stream that drops
+      for (let t = 2100; t < 4000; t += 100) {
+        proof.streamFailed(connectionLost);
+        proof.fired(t);
+      }
+      proof.streamFailed(connectionLost);
+      const margins: number[] = [];
+      for (let t = 4100; t < 12_000; t += 667) {
+        proof.fired(t);
+        proof.answered(2, t + 2);
+        margins.push(proof.provenUntil - (t + 2));
+      }
+      return margins;
+    };
+    expect(replay(true).slice(1).every((m) => m > 1000)).toBe(true);
+    expect(replay(false).slice(-3).every((m) => m < 500)).toBe(true); // the old rule: below the step-down margin forever
+  });
+
+  test('without forgetting them (a stream failed for another reason) the orphans only hold the bound back until two TTLs old', () => {
+    const proof = new LeaseProof();
+    proof.granted(0, 2);
+    proof.fired(700);
+    proof.streamFailed(false);
+    proof.fired(3100);
+    proof.answered(2, 3200); // counted as the late answer of 700
+    expect(proof.provenUntil).toBe(2700);
   });
 });
 

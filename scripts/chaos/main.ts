@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShardcacheClient } from '../../client/ws-client';
+import { etcdOnPath } from '../cluster/processes';
+import { checkHistory } from './checker';
+import { ChaosCluster } from './cluster';
+import { inject, waitWhole, type FaultContext } from './faults';
+import { parseFaultsLog, type Fault, type History } from './history';
+import { ChaosLoad } from './load';
+import { EpochWatch, NodeWritesLog } from './observe';
+import { parseChaosOptions, type ChaosOptions } from './options';
+import { formatReport } from './report';
+import { planSchedule, scheduleLines } from './schedule';
+
+/**
+ * `npm run chaos`: the process chaos harness.
+ *
+ *   start etcd, shards × (replicas+1) nodes, control plane, proxies ─► namespace policies
+ *   ─► ballast ─► load (ChaosLoad) + etcd epoch watch + node write reports
+ *   ─► faults one by one (schedule.ts, faults.ts), each followed by "cluster whole again"
+ *   ─► stop load ─► final read of every key ─► checker ─► report ─► stop everything
+ *
+ * With `--external` it starts nothing and injects nothing: it runs the same load and checker against
+ * a cluster started elsewhere (compose.yaml) while scripts/chaos-compose.sh applies the schedule,
+ * and reads the faults it applied from `--faults-log`. Targets 127.0.0.1 only. Bounded: a hard
+ * deadline ends the run; SIGINT/SIGTERM stop every child; exit 0 when every invariant holds, 1 when
+ * one fails, 2 on an error of the harness itself.
+ */
+const ACKED_NS = 'acked';
+const ASYNC_NS = 'async';
+const say = (text: string): void => void process.stdout.write(`chaos: ${text}\n`);
+
+interface Run {
+  options: ChaosOptions;
+  cluster?: ChaosCluster;
+  epochs?: EpochWatch;
+  writes: NodeWritesLog;
+  load?: ChaosLoad;
+  faults: Fault[];
+  aborted: boolean;
+}
+
+function layoutFor(o: ChaosOptions) {
+  const n = o.shards * (o.replicas + 1);
+  const base = o.portBase;
+  return {
+    etcdPort: base, etcdPeerPort: base + 1, controlPort: base + 2, nodeBasePort: base + 3, nodeAdminBasePort: base + 3 + n,
+    proxies: Array.from({ length: o.proxies }, (_, i) => ({ httpPort: base + 3 + 2 * n + 3 * i, respPort: base + 4 + 2 * n + 3 * i, adminPort: base + 5 + 2 * n + 3 * i })),
+    shards: o.shards, replicas: o.replicas, leaseTtl: o.leaseTtl, cluster: o.cluster,
+  };
+}
+
+/** Writes `count` ballast keys of 512 bytes, pipelined, so that a full sync has something to copy. */
+async function writeBallast(wsUrl: string, count: number): Promise<void> {
+  if (count === 0) return;
+  const client = await ShardcacheClient.connect(wsUrl);
+  const value = Buffer.alloc(512, 0x62);
+  try {
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, j) => client.set('ballast', `b${i + j}`, value, { ttlMs: 0 })));
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** The faults log written by chaos-compose.sh (see parseFaultsLog); empty until it exists. */
+function readFaultsLog(file: string | undefined): { faults: Fault[]; ended: boolean } {
+  return file && fs.existsSync(file) ? parseFaultsLog(fs.readFileSync(file, 'utf8')) : { faults: [], ended: false };
+}
+
+/** External mode: the load runs until the faults log says the schedule is over, or `until`. */
+async function awaitExternalFaults(run: Run, until: number): Promise<void> {
+  while (!run.aborted && Date.now() < until && !readFaultsLog(run.options.faultsLog).ended) await sleep(500);
+}
+
+async function applyFaults(run: Run, ctx: FaultContext, until: number): Promise<void> {
+  const o = run.options;
+  const plan = planSchedule(o.profile, (o.duration ?? 600) * 1000, o.seed, o.shards, o.proxies);
+  for (const [i, planned] of plan.entries()) {
+    if (run.aborted || Date.now() > until) {
+      say(`fault phase over its time (${plan.length - i} faults of the schedule not applied)`);
+      break;
+    }
+    run.faults.push(await inject(ctx, planned, i + 1));
+    if (!(await waitWhole(ctx, 30_000))) say(`the cluster is not whole 30 s after fault ${i + 1}; going on`);
+    await sleep(planned.gapMs);
+  }
+}
+
+/** Where the load and the observers point: the started cluster, or the `--external` flags. */
+function endpointsOf(run: Run): { proxyUrls: string[]; nodes: Array<{ nodeId: string; shard: number; adminUrl: string }>; etcd: string } {
+  const o = run.options;
+  if (!run.cluster) return { proxyUrls: o.proxyUrls!, nodes: o.nodeAdmins!, etcd: o.etcd! };
+  return { proxyUrls: run.cluster.layout.proxies.map((p) => `http://127.0.0.1:${p.httpPort}`), nodes: run.cluster.nodes, etcd: run.cluster.etcd };
+}
+
+async function execute(run: Run): Promise<number> {
+  const o = run.options;
+  const { proxyUrls, nodes, etcd } = endpointsOf(run);
+  if (run.cluster) {
+    say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}; logs in ${run.cluster.logDir}`);
+    await run.cluster.start([[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]], 60);
+    process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
+  }
+  const epochs = new EpochWatch(etcd, o.cluster);
+  run.epochs = epochs;
+  await epochs.start();
+  const wsUrls = proxyUrls.map((u) => `${u.replace(/^http/, 'ws')}/v1/ws`);
+  await writeBallast(wsUrls[0], o.ballastKeys);
+  const load = new ChaosLoad({
+    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(o.cluster),
+    workers: o.workers, keysPerShard: 1, rate: o.rate, requestTimeoutMs: 10_000,
+  });
+  run.load = load;
+  const startedAt = Date.now();
+  load.start();
+  say(`load: ${load.keys.length} keys, ${o.workers} workers over ${wsUrls.length} proxies, about ${o.rate} requests/s`);
+  const poll = setInterval(() => void run.writes.collect(nodes), 1000);
+  try {
+    await sleep(3000);
+    const until = Date.now() + (o.duration ?? (o.profile === 'ci' ? 150 : 600)) * 1000;
+    if (run.cluster) await applyFaults(run, { cluster: run.cluster, epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say }, until);
+    else await awaitExternalFaults(run, until);
+    await sleep(3000);
+  } finally {
+    clearInterval(poll);
+  }
+  await load.stop();
+  const loadEndedAt = Date.now();
+  const unread = await load.verify(Date.now() + 30_000);
+  if (unread.length) say(`final verification could not read ${unread.length} keys`);
+  await run.writes.collect(nodes);
+  const history: History = {
+    ops: load.ops, faults: run.cluster ? run.faults : readFaultsLog(o.faultsLog).faults, epochs: epochs.seen, nodeWrites: run.writes.reports,
+    ackedNs: ACKED_NS, asyncNs: ASYNC_NS, proxies: proxyUrls.length, startedAt, loadEndedAt,
+  };
+  return report(run, history);
+}
+
+/** Checks the history, prints the report (and writes the JSON files asked for); 0 when every invariant held, else 1. */
+function report(run: Run, history: History): number {
+  const o = run.options;
+  const verdict = checkHistory(history);
+  const info = {
+    profile: o.profile, seed: o.seed, leaseTtlSeconds: o.leaseTtl, shards: o.shards, nodesPerShard: o.replicas + 1, proxies: history.proxies,
+    loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
+  };
+  process.stdout.write(`\n${formatReport(info, verdict)}\n`);
+  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, pids: run.cluster?.pids ?? [] }, null, 2));
+  if (o.historyJson) fs.writeFileSync(o.historyJson, JSON.stringify(history));
+  return verdict.invariants.every((i) => i.ok) ? 0 : 1;
+}
+
+async function main(): Promise<void> {
+  const options = parseChaosOptions(process.argv.slice(2));
+  if (options.printSchedule) {
+    process.stdout.write(`${scheduleLines(planSchedule(options.profile, (options.duration ?? 600) * 1000, options.seed, options.shards, options.proxies))}\n`);
+    return;
+  }
+  if (!options.external && !etcdOnPath()) {
+    process.stderr.write('chaos: etcd is not on the PATH. Install it (Debian/Ubuntu: apt-get install -y etcd-server).\n');
+    process.exit(2);
+  }
+  const dataDir = options.external ? undefined : options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
+  const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options), dataDir, say);
+  const run: Run = { options, cluster, writes: new NodeWritesLog(), faults: [], aborted: false };
+  let finishing: Promise<void> | undefined;
+  const finish = (code: number): Promise<void> => {
+    finishing ??= (async () => {
+      run.aborted = true;
+      await run.load?.close().catch(() => undefined);
+      await run.epochs?.close().catch(() => undefined);
+      await cluster?.close();
+      if (dataDir && !options.dataDir && code === 0) fs.rmSync(dataDir, { recursive: true, force: true });
+      else if (cluster) say(`logs kept in ${cluster.logDir}`);
+      process.exit(code);
+    })();
+    return finishing;
+  };
+  process.once('exit', () => cluster?.killAll());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping every program`);
+      void finish(130);
+    });
+  }
+  const hardLimitMs = (options.maxSeconds ?? (options.duration ?? (options.profile === 'ci' ? 150 : 600)) + 180) * 1000;
+  const hardLimit = setTimeout(() => {
+    say(`the run passed its hard limit of ${hardLimitMs / 1000} s; stopping`);
+    void finish(2);
+  }, hardLimitMs);
+  hardLimit.unref();
+  try {
+    await finish(await execute(run));
+  } catch (err) {
+    process.stderr.write(`chaos: ${(err as Error).stack ?? (err as Error).message}\n`);
+    await finish(2);
+  }
+}
+
+void main();
