@@ -20,8 +20,24 @@
  *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
  *
+ * Replication (node to node, on a connection of its own; ops 30-39). The replica opens it with
+ *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset]   -> [id, OK, 'continue' | 'full', replId, offset]
+ *                                                                  | NOT_PRIMARY
+ * after which the connection carries only `[0, op, ...]` frames: from the replica
+ *   REPL_ACK    [0, REPL_ACK, appliedOffset]
+ * and from the primary, in the order the primary made the changes,
+ *   REPL_SET        [0, REPL_SET, ns, key, value, version, expiresAt, flags, tags | null]
+ *   REPL_DEL        [0, REPL_DEL, ns, key]
+ *   REPL_INVALIDATE [0, REPL_INVALIDATE, ns, tag | null, watermark]
+ *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, ...]]
+ *   REPL_SNAPSHOT_END [0, REPL_SNAPSHOT_END, versionClock, [[ns, watermark, [[tag, mark], ...]], ...]]
+ * REPL_SET, REPL_DEL and REPL_INVALIDATE frames are the replication stream: their bytes, header
+ * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the
+ * offset space; stream frames interleave with them in the order the primary produced both.
+ *
  * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
- * the stable part. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
+ * the stable part. WRITE_ACK_TIMEOUT is `[id, WRITE_ACK_TIMEOUT, message, offset]`: a write in a
+ * namespace with `writeAck: replica` that no replica acknowledged in time; it stays on the primary. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
  */
 export const Op = {
   PING: 1,
@@ -37,6 +53,13 @@ export const Op = {
   EXISTS: 18,
   INVALIDATE: 19,
   NS_POLICY: 20,
+  REPL_SYNC: 30,
+  REPL_ACK: 31,
+  REPL_SNAPSHOT: 32,
+  REPL_SNAPSHOT_END: 33,
+  REPL_SET: 34,
+  REPL_DEL: 35,
+  REPL_INVALIDATE: 36,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -59,6 +82,7 @@ export const Status = {
   PROTOCOL_ERROR: 14,
   UNKNOWN_OP: 15,
   INTERNAL: 16,
+  WRITE_ACK_TIMEOUT: 17,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

@@ -22,9 +22,20 @@ export const STANDALONE: WriteGate = {
   },
 };
 
+/** Where handlers report each successful mutation (the replication log); see `replication/log.ts`. */
+export interface MutationLog {
+  set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void;
+  /** An entry changed in place (INCR, EXPIRE, PERSIST); the log reads its new state. */
+  changed(ns: string, key: string): void;
+  deleted(ns: string, key: string): void;
+  invalidated(ns: string, tag: string | null): void;
+}
+
 export interface HandlerContext {
   store: Store;
   gate: WriteGate;
+  /** Absent on a standalone node (nothing is replicated). */
+  repl?: MutationLog;
   stats(): Record<string, unknown>;
 }
 
@@ -50,22 +61,50 @@ const HANDLERS: Record<number, Handler> = {
   [Op.SET]: (m, ctx, out) => {
     const ns = write(m, ctx);
     // Every argument is checked here, so the store's own checks are skipped.
-    const result = ctx.store.setTrusted(ns, keyArg(m[4]), valueArg(m[5]), ttlArg(m[6]), flagsArg(m[7]), condArg(m[8]), versionArg(m[9]), tagsArg(m[10]));
-    if (result) out.ok2(m[0] as number, result.version, result.expiresAt);
-    else out.status(m[0] as number, Status.NOT_STORED);
+    const key = keyArg(m[4]);
+    const value = valueArg(m[5]);
+    const flags = flagsArg(m[7]);
+    const tags = tagsArg(m[10]);
+    const result = ctx.store.setTrusted(ns, key, value, ttlArg(m[6]), flags, condArg(m[8]), versionArg(m[9]), tags);
+    if (!result) return out.status(m[0] as number, Status.NOT_STORED);
+    out.ok2(m[0] as number, result.version, result.expiresAt);
+    ctx.repl?.set(ns, key, value, result.version, result.expiresAt, flags, tags);
   },
-  [Op.DELETE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.delete(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.DELETE]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const key = keyArg(m[4]);
+    const deleted = ctx.store.delete(ns, key);
+    if (deleted) ctx.repl?.deleted(ns, key);
+    out.statusInt(m[0] as number, Status.OK, deleted ? 1 : 0);
+  },
   [Op.INCR]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const r = ctx.store.incr(ns, keyArg(m[4]), deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    const key = keyArg(m[4]);
+    const r = ctx.store.incr(ns, key, deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    ctx.repl?.changed(ns, key);
     out.message([m[0], Status.OK, r.value, r.version]);
   },
-  [Op.EXPIRE]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.expire(write(m, ctx), keyArg(m[4]), signedTtlArg(m[5])) ? 1 : 0),
-  [Op.PERSIST]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.persist(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.EXPIRE]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const key = keyArg(m[4]);
+    const updated = ctx.store.expire(ns, key, signedTtlArg(m[5]));
+    if (updated) ctx.repl?.changed(ns, key);
+    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+  },
+  [Op.PERSIST]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const key = keyArg(m[4]);
+    const updated = ctx.store.persist(ns, key);
+    if (updated) ctx.repl?.changed(ns, key);
+    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+  },
   [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(namespaceArg(m[2]), keyArg(m[3]))),
   [Op.EXISTS]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.exists(namespaceArg(m[2]), keysArg(m[3]))),
   [Op.INVALIDATE]: (m, ctx, out) => {
-    ctx.store.invalidate(write(m, ctx), optionalTagArg(m[4]));
+    const ns = write(m, ctx);
+    const tag = optionalTagArg(m[4]);
+    ctx.store.invalidate(ns, tag);
+    ctx.repl?.invalidated(ns, tag ?? null);
     out.status(m[0] as number, Status.OK);
   },
   [Op.NS_POLICY]: (m, ctx, out) => {

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
-import { ProtocolError } from '../shared/errors';
-import { Status } from '../shared/protocol';
+import { OpError, ProtocolError } from '../shared/errors';
+import { Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
 import { handle, type HandlerContext } from './handlers';
 
@@ -16,6 +16,30 @@ export interface ServerOptions {
 
 /** Replies are handed to the socket early once this many bytes are waiting (large values). */
 const FLUSH_BYTES = 256 * 1024;
+
+/**
+ * What the server needs of replication (`replication/node-replication.ts`); absent on a
+ * standalone node.
+ */
+export interface ReplicationHooks {
+  readonly log: { readonly ackNamespaces: ReadonlySet<string>; takeAckWait(): number };
+  /** Answers REPL_SYNC and turns the connection into a replica session (throws OpError). */
+  accept(socket: net.Socket, message: readonly unknown[]): unknown;
+  onReplicaFrame(session: never, message: readonly unknown[]): void;
+  /** Holds a write's reply until a replica acknowledges `offset`. */
+  hold(socket: net.Socket, id: number, offset: number, reply: Buffer): void;
+  /** True while `socket` has held replies (later ones queue behind them). */
+  holds(socket: net.Socket): boolean;
+  append(socket: net.Socket, bytes: Buffer): void;
+  drop(socket: net.Socket): void;
+}
+
+/** Per-connection state the frame handler needs. */
+interface Conn {
+  socket: net.Socket;
+  /** Set once the connection carries a replica session. */
+  session: unknown;
+}
 
 /** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
 export class ServerCounters {
@@ -51,8 +75,11 @@ export class FrameServer {
   /** Shared by every connection: each flushes what it wrote before another one runs. */
   readonly #out = new ReplyWriter();
 
-  constructor(ctx: HandlerContext, options: ServerOptions, log: Logger) {
+  readonly #repl: ReplicationHooks | null;
+
+  constructor(ctx: HandlerContext, options: ServerOptions, log: Logger, replication: ReplicationHooks | null = null) {
     this.#ctx = ctx;
+    this.#repl = replication;
     this.#options = options;
     this.#log = log;
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
@@ -88,7 +115,8 @@ export class FrameServer {
     if (this.#options.idleTimeoutMs > 0) {
       socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
     }
-    const decoder = new FrameDecoder((message) => this.#onFrame(socket, message), this.#options.maxFrameBytes);
+    const conn: Conn = { socket, session: null };
+    const decoder = new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes);
     const feed = (input: () => boolean): void => {
       let more: boolean;
       try {
@@ -112,28 +140,64 @@ export class FrameServer {
     socket.on('close', () => {
       counters.connections--;
       this.#sockets.delete(socket);
+      this.#repl?.drop(socket);
       decoder.reset();
     });
   }
 
   /** Handles one request; returns false to hold further input while replies back up. */
-  #onFrame(socket: net.Socket, message: unknown[]): boolean {
+  #onFrame(conn: Conn, message: unknown[]): boolean {
+    const socket = conn.socket;
     const id = message[0];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new ProtocolError('a request must start with a non-negative integer id');
     }
     const op = message[1];
     if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
+    const repl = this.#repl;
+    if (repl !== null && (conn.session !== null || op === Op.REPL_SYNC)) return this.#onReplication(conn, repl, message);
+    // A write in a namespace with `writeAck: replica` holds its reply (and the ones behind it).
+    const gated = repl !== null && repl.log.ackNamespaces.size !== 0;
+    if (gated) {
+      this.#send(socket);
+      repl.log.takeAckWait();
+    }
     const status = handle(message, this.#ctx, this.#out, this.#onInternalError);
+    if (gated) {
+      const wait = repl.log.takeAckWait();
+      const reply = wait > 0 ? this.#out.flush() : undefined;
+      if (reply) repl.hold(socket, id, wait, reply);
+    }
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
     return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
   }
 
-  /** Writes every reply produced for this socket's chunk in one call. */
+  /** REPL_SYNC (the connection becomes a replica session) and the frames of a session. */
+  #onReplication(conn: Conn, repl: ReplicationHooks, message: unknown[]): boolean {
+    if (conn.session !== null) {
+      repl.onReplicaFrame(conn.session as never, message);
+      return true;
+    }
+    this.#send(conn.socket);
+    try {
+      conn.session = repl.accept(conn.socket, message);
+      conn.socket.setTimeout(0);
+    } catch (err) {
+      const e = err instanceof OpError ? err : new OpError(Status.INTERNAL, 'internal error');
+      if (!(err instanceof OpError)) this.#onInternalError(err);
+      this.#out.message([message[0], e.status, e.message, ...e.detail]);
+    }
+    return true;
+  }
+
+  /** Writes every reply produced for this socket's chunk in one call (or queues it behind held ones). */
   #send(socket: net.Socket): void {
     const replies = this.#out.flush();
-    if (replies && !socket.destroyed) socket.write(replies);
+    if (!replies || socket.destroyed) return;
+    const repl = this.#repl;
+    if (repl !== null && repl.holds(socket)) repl.append(socket, replies);
+    else socket.write(replies);
   }
 
   readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');
