@@ -334,13 +334,14 @@ export class ClusterMember {
     const session = this.#session;
     if (this.#stopped || session === null || session.ended || this.role.isPrimary || performance.now() < this.#noCampaignBefore) return;
     const me = { nodeId: this.#options.nodeId, addr: this.#options.addr };
-    const delay = await this.#vacancyDelay();
-    if (delay > 0) {
-      this.#noCampaignBefore = performance.now() + delay;
-      return;
+    if (this.role.view === null) {
+      const delay = await this.#vacancyDelay();
+      if (delay > 0) {
+        this.#noCampaignBefore = performance.now() + delay;
+        return;
+      }
+      if (this.#stopped || this.role.isPrimary || this.role.view !== null || session !== this.#session || session.ended) return;
     }
-    const view = this.role.view;
-    if (this.#stopped || this.role.isPrimary || (view !== null && !this.#isOwnStaleKey(view)) || session !== this.#session || session.ended) return;
     try {
       const result = await campaign(this.#client, this.#keys.primary(this.#options.shardId), me, session.leaseId);
       this.#campaignFailures = 0;

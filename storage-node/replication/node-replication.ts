@@ -27,6 +27,8 @@ export interface ReplicationOptions {
   backlogBytes: number;
   writeAckTimeoutMs: number;
   maxFrameBytes: number;
+  /** A replica silent this long is disconnected (Redis repl-timeout). */
+  replTimeoutMs: number;
 }
 
 /** Sweep period of held write replies (one timer per node, running only while replies wait). */
@@ -53,13 +55,14 @@ export class NodeReplication {
   #role: 'primary' | 'replica' = 'replica';
   #addr = '';
   #sweep: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(store: Store, options: ReplicationOptions, logger: Logger) {
     this.#store = store;
     this.#options = options;
     this.#logger = logger;
     this.log = new ReplicationLog(store, options.backlogBytes, () => this.source.scheduleFlush());
-    this.source = new ReplicationSource(this.log, store, { chunkEntries: 2000, chunkBytes: 256 * 1024, maxBufferedBytes: 4 * 1024 * 1024 }, logger);
+    this.source = new ReplicationSource(this.log, store, { chunkEntries: 2000, chunkBytes: 256 * 1024, maxBufferedBytes: 4 * 1024 * 1024, timeoutMs: options.replTimeoutMs }, logger);
     this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes }, logger);
     this.waiters = new AckWaiters((socket, bytes) => {
       if (!socket.destroyed) socket.write(bytes);
@@ -94,6 +97,7 @@ export class NodeReplication {
     this.link.stop();
     this.#store.passive = false;
     this.log.promote();
+    this.#watchdog = setInterval(() => this.source.checkTimeouts(), Math.min(250, this.#options.replTimeoutMs));
     this.#logger.info({ event: 'replication', replId: this.log.replId, replId2: this.log.replId2, offset: this.log.offset }, 'streaming to replicas');
   }
 
@@ -103,6 +107,7 @@ export class NodeReplication {
     this.#role = 'replica';
     this.log.recording = false;
     this.#store.passive = true;
+    clearInterval(this.#watchdog);
     this.source.closeAll('this node is no longer the primary');
   }
 
@@ -168,6 +173,7 @@ export class NodeReplication {
 
   close(): void {
     clearInterval(this.#sweep);
+    clearInterval(this.#watchdog);
     this.link.stop();
     this.source.closeAll('shutting down');
   }

@@ -22,6 +22,8 @@ export interface SourceOptions {
   chunkBytes: number;
   /** Bytes a replica socket may buffer before the primary waits for it to drain. */
   maxBufferedBytes: number;
+  /** A replica that has not acknowledged anything for this long is disconnected (ms). */
+  timeoutMs: number;
 }
 
 /** A replica connection on the primary. */
@@ -31,6 +33,7 @@ class Session {
   ackedOffset = 0;
   blocked = false;
   closed = false;
+  lastAckAt = Date.now();
   constructor(readonly socket: net.Socket, readonly nodeId: string, readonly addr: string) {}
 }
 
@@ -115,7 +118,18 @@ export class ReplicationSource {
       return 0;
     }
     if (offset > session.ackedOffset && offset <= this.#log.offset) session.ackedOffset = offset;
+    session.lastAckAt = Date.now();
     return session.ackedOffset;
+  }
+
+  /** Disconnects replicas silent for longer than the timeout (they resync when they return). */
+  checkTimeouts(now = Date.now()): void {
+    for (const s of [...this.#sessions]) if (now - s.lastAckAt > this.#options.timeoutMs) this.#drop(s, `no acknowledgement for ${now - s.lastAckAt} ms`);
+  }
+
+  /** Connected replicas. */
+  get size(): number {
+    return this.#sessions.size;
   }
 
   /** Sends new backlog bytes to every replica at the end of this event-loop turn. */
@@ -151,10 +165,10 @@ export class ReplicationSource {
   }
 
   #flush(s: Session, force: boolean): void {
-    if (s.closed || (s.blocked && !force)) return;
     const backlog = this.#log.backlog;
-    if (s.sentOffset === backlog.end) return;
+    if (s.closed || s.sentOffset === backlog.end) return;
     if (!backlog.holds(s.sentOffset)) return this.#drop(s, 'fell out of the backlog');
+    if (s.blocked && !force) return;
     s.socket.write(backlog.read(s.sentOffset));
     s.sentOffset = backlog.end;
     if (s.socket.writableLength > this.#options.maxBufferedBytes && !s.blocked) {
