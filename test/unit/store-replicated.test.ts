@@ -1,0 +1,90 @@
+import { SetCond } from '../../shared/protocol';
+import { applyRecord } from '../../storage-node/replication/records';
+import { ReplicationLog } from '../../storage-node/replication/log';
+import { decodePayload } from '../../shared/frame';
+import { b, makeStore, text } from './store-helpers';
+
+describe('store: replica apply', () => {
+  test('applySet keeps the primary\'s version and absolute expiry, and raises the version clock', () => {
+    const { store } = makeStore();
+    store.applySet('ns', 'k', b('v'), 42, 1_800_000_000_000, 3, ['t']);
+    expect(store.get('ns', 'k')).toMatchObject({ version: 42, expiresAt: 1_800_000_000_000, flags: 3 });
+    expect(store.versionClock).toBe(42);
+    store.applySet('ns', 'k', b('older'), 40, 0, 0, null); // a replayed older record
+    expect(store.get('ns', 'k')).toMatchObject({ version: 40 });
+    expect(store.versionClock).toBe(42);
+  });
+
+  test('a passive store hides expired and invisible entries but keeps them until the primary deletes', () => {
+    const { store, clock, removed } = makeStore();
+    store.passive = true;
+    store.applySet('ns', 'k', b('v'), 1, clock.t + 100, 0, null);
+    clock.advance(100);
+    expect(store.get('ns', 'k')).toBeUndefined();
+    expect(store.sweep(10)).toEqual({ expired: 0, reclaimed: 0 });
+    expect(store.size).toBe(1);
+    expect(store.applyDelete('ns', 'k')).toBe(true);
+    expect(store.size).toBe(0);
+    expect(removed).toEqual([]);
+  });
+
+  test('watermarks replicate invisibility exactly', () => {
+    const { store } = makeStore();
+    store.applySet('ns', 'a', b('1'), 5, 0, 0, ['t']);
+    store.applySet('ns', 'b', b('2'), 6, 0, 0, null);
+    store.applyInvalidate('ns', 't', 6);
+    expect(store.get('ns', 'a')).toBeUndefined();
+    expect(text(store.get('ns', 'b'))).toBe('2');
+    store.applyInvalidate('ns', null, 6);
+    expect(store.get('ns', 'b')).toBeUndefined();
+    store.applySet('ns', 'c', b('3'), 7, 0, 0, null);
+    expect(text(store.get('ns', 'c'))).toBe('3');
+  });
+
+  test('a snapshot in chunks plus the stream rebuilds the primary on an empty store', () => {
+    const primary = makeStore();
+    const replica = makeStore();
+    const frames: Buffer[] = [];
+    const log = new ReplicationLog(primary.store, 1 << 20, () => undefined);
+    log.recording = true;
+    for (let i = 0; i < 500; i++) {
+      const r = primary.store.set('ns', `k${i}`, b(`v${i}`), { ttlMs: i % 2 ? 60_000 : 0, tags: i % 3 ? undefined : ['t'] })!;
+      log.set('ns', `k${i}`, b(`v${i}`), r.version, r.expiresAt, 0, i % 3 ? undefined : ['t']);
+    }
+    primary.store.invalidate('ns', 't');
+    log.invalidated('ns', 't');
+    let next = 0;
+    const start = log.offset;
+    while (next >= 0) {
+      const chunk = primary.store.snapshotChunk(next, 64, 1 << 20);
+      for (const e of chunk.entries) replica.store.applySet(e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags);
+      next = chunk.next;
+      // Writes continue between chunks; the stream carries them.
+      const r = primary.store.set('ns', `k${next & 511}`, b('new'), { cond: SetCond.ALWAYS })!;
+      log.set('ns', `k${next & 511}`, b('new'), r.version, r.expiresAt, 0, undefined);
+    }
+    const tail = log.backlog.read(start);
+    for (let at = 0; at < tail.length;) {
+      const n = tail.readUInt32BE(at);
+      applyRecord(replica.store, decodePayload(tail.subarray(at + 4, at + 4 + n)));
+      at += 4 + n;
+    }
+    for (const [ns, mark, tags] of primary.store.watermarks()) {
+      if (mark > 0) replica.store.applyInvalidate(ns, null, mark);
+      for (const [tag, m] of tags) replica.store.applyInvalidate(ns, tag, m);
+    }
+    replica.store.raiseVersionClock(primary.store.versionClock);
+    for (let i = 0; i < 500; i++) expect(replica.store.get('ns', `k${i}`)).toEqual(primary.store.get('ns', `k${i}`));
+    expect(replica.store.versionClock).toBe(primary.store.versionClock);
+  });
+
+  test('clear removes every entry and watermark', () => {
+    const { store } = makeStore();
+    store.set('a', 'x', b('1'));
+    store.set('b', 'y', b('2'));
+    store.invalidate('a');
+    store.clear();
+    expect(store.size).toBe(0);
+    expect(store.watermarks().every(([, mark, tags]) => mark === 0 && tags.length === 0)).toBe(true);
+  });
+});
