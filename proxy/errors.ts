@@ -18,6 +18,8 @@ export const ProxyErrorCode = {
   /** No topology, no primary for the shard, or redirects exhausted. */
   UNAVAILABLE: 'UNAVAILABLE',
   TIMEOUT: 'TIMEOUT',
+  /** A `writeAck: replica` write no replica acknowledged in time; it stays on the primary. */
+  WRITE_ACK_TIMEOUT: 'WRITE_ACK_TIMEOUT',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   INTERNAL: 'INTERNAL',
 } as const;

@@ -19,6 +19,7 @@ export const HTTP_STATUS_OF: Readonly<Record<FrontErrorCode, number>> = Object.f
   NODE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
+  WRITE_ACK_TIMEOUT: 504,
   OUT_OF_MEMORY: 507,
 });
 

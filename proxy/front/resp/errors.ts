@@ -57,6 +57,7 @@ const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
   NODE_UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
   UNAVAILABLE: (m) => `CLUSTERDOWN ${m}`,
   TIMEOUT: (m) => `TIMEOUT ${m}`,
+  WRITE_ACK_TIMEOUT: (m) => `NOREPLICAS ${m}`,
   INTERNAL: () => RespMessages.internal,
 };
 
