@@ -4,6 +4,7 @@ import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
 import { TestEtcd } from '../helpers/etcd';
 import { electedOne, startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { shardctlInProcess } from '../helpers/shardctl';
 
 let etcd: TestEtcd;
 let client: Etcd3;
@@ -89,7 +90,34 @@ describe('replication', () => {
     const p = await primary.stats();
     expect(p.replication.role).toBe('primary');
     expect(p.replication.replicas).toEqual([expect.objectContaining({ nodeId: replica.nodeId, lagBytes: 0 })]);
+    // The lag reaches shardctl status through the offsets the nodes publish.
+    await waitFor('shardctl status to show the replica caught up', async () => {
+      const status = await shardctlInProcess(['status', '--json', '--etcd', etcd.endpoint, '--cluster', 'full']);
+      const node = JSON.parse(status.stdout).nodes.find((n: { nodeId: string }) => n.nodeId === replica.nodeId);
+      return node?.replication?.lagBytes === 0 && node.replication.offset === p.replication.offset;
+    }, 5000, 200);
+    const metrics = await (await fetch(`http://127.0.0.1:${primary.proc.ready.adminPort as number}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`shardcache_node_replica_lag_bytes\\{replica="${replica.nodeId}"\\} 0`));
     await Promise.all([close(primary), close(replica)]);
+  });
+
+  test('a replica cut off and back continues from its offset (partial resync) while the backlog holds it', async () => {
+    const nodes = await start('resume', 2, ['--repl-timeout-ms', '400']);
+    const [primary, [replica], epoch] = await electedOne(nodes);
+    const keys = keysOf(1000);
+    await Promise.all(keys.map((k, i) => set(primary, epoch, 'data', k, `v${i}`, i % 2 ? 600_000 : 0, ['t'])));
+    await converged(primary, replica, 'data', keys);
+    const before = (await replica.stats()).replication.syncs;
+    replica.proc.child.kill('SIGSTOP');
+    await waitFor('the primary to drop the frozen replica', async () => (await primary.stats()).replication.replicas.length === 0, 5000, 50);
+    await Promise.all(keys.slice(0, 300).map((k) => set(primary, epoch, 'data', k, 'while away', 60_000)));
+    await primary.conn.request(Op.DELETE, epoch, 'data', keys[999]);
+    await primary.conn.request(Op.EXPIRE, epoch, 'data', keys[998], 5000);
+    await primary.conn.request(Op.INCR, epoch, 'data', 'counter', 5, 0);
+    replica.proc.child.kill('SIGCONT');
+    await converged(primary, replica, 'data', [...keys, 'counter']);
+    expect((await replica.stats()).replication.syncs).toEqual({ full: before.full, partial: before.partial + 1 });
+    await Promise.all(nodes.map(close));
   });
 
   test('planned failover: the old primary follows the new one with a partial resync and both converge', async () => {
