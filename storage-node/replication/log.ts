@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './backlog';
-import { encodeDelRecord, encodeInvalidateRecord, encodeSetRecord } from './records';
+import { encodeDelRecord, encodeInvalidateRecord } from './records';
+import { SetRecordEncoder } from './encoder';
 import type { Store } from '../store';
 
 /** A new replication id: 20 random bytes in hex (Redis uses 40 hex characters too). */
@@ -30,6 +31,7 @@ export class ReplicationLog {
   readonly #store: Store;
   readonly #onAppend: () => void;
   readonly #header = Buffer.alloc(4);
+  readonly #setEncoder = new SetRecordEncoder();
 
   constructor(store: Store, backlogBytes: number, onAppend: () => void) {
     this.#store = store;
@@ -44,7 +46,7 @@ export class ReplicationLog {
   /** A SET the store just accepted (`value` as the request carried it). */
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
     if (!this.recording) return;
-    this.#append(encodeSetRecord(ns, key, value, version, expiresAt, flags, tags), ns);
+    this.#append(this.#setEncoder.encode(ns, key, value, version, expiresAt, flags, tags), ns);
   }
 
   /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
@@ -52,7 +54,7 @@ export class ReplicationLog {
     if (!this.recording) return;
     const e = this.#store.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    this.#append(encodeSetRecord(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags), ns);
+    this.#append(this.#setEncoder.encode(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags), ns);
   }
 
   /** A key removed by a request, expiry, eviction or invalidation reclaim. */
