@@ -32,7 +32,9 @@ function warnAboutHeap(config: NodeConfig, log: Logger): void {
 /** This node's offsets record for etcd (election preference, shardctl status lag). */
 function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
   const s = repl.stats();
-  const record: ReplOffsetRecord = { role: s.role === 'primary' ? 'primary' : 'replica', replId: s.replId, offset: s.offset, at: Date.now() };
+  // A replica in the middle of a full sync holds an incomplete store: it must not look up to date.
+  const offset = s.state === 'full-sync' || s.replId === '' ? 0 : s.offset;
+  const record: ReplOffsetRecord = { role: s.role === 'primary' ? 'primary' : 'replica', replId: s.replId, offset, at: Date.now() };
   if (s.replicas) record.replicas = s.replicas.map(({ nodeId, ackedOffset, lagBytes, lagMs }) => ({ nodeId, ackedOffset, lagBytes, lagMs }));
   return record;
 }

@@ -38,7 +38,7 @@ export interface MemberOptions {
 }
 
 /** How often a changed offsets record is published (ms). */
-const PUBLISH_EVERY_MS = 1000;
+const PUBLISH_EVERY_MS = 2000;
 /** Wait after publishing our own offset at a vacancy, so the other candidates publish theirs. */
 const SETTLE_MS = 150;
 

@@ -159,7 +159,7 @@ export class NodeReplication {
     const log = this.log;
     const out: ReplicationStats = {
       role: this.#role,
-      state: primary ? 'streaming' : this.link.state,
+      state: primary ? (this.source.size > 0 ? 'streaming' : 'idle') : this.link.state,
       replId: log.replId,
       replId2: log.replId2,
       offset: log.offset,
