@@ -158,15 +158,15 @@ export class FrameServer {
     if (repl !== null && (conn.session !== null || op === Op.REPL_SYNC)) return this.#onReplication(conn, repl, message);
     // A write in a namespace with `writeAck: replica` holds its reply (and the ones behind it).
     const gated = repl !== null && repl.log.ackNamespaces.size !== 0;
+    let before = 0;
     if (gated) {
-      this.#send(socket);
-      repl.log.takeAckWait();
+      repl.log.takeAckWait(); // a removal outside any request (the sweep) may have left one
+      before = this.#out.pending;
     }
     const status = handle(message, this.#ctx, this.#out, this.#onInternalError);
     if (gated) {
       const wait = repl.log.takeAckWait();
-      const reply = wait > 0 ? this.#out.flush() : undefined;
-      if (reply) repl.hold(socket, id, wait, reply);
+      if (wait > 0) this.#hold(socket, repl, id, wait, before);
     }
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
@@ -191,10 +191,25 @@ export class FrameServer {
     return true;
   }
 
+  /**
+   * Sends the replies before the last one (the first `before` pending bytes) and holds the last
+   * one, a write's, until a replica acknowledges `offset`.
+   */
+  #hold(socket: net.Socket, repl: ReplicationHooks, id: number, offset: number, before: number): void {
+    const all = this.#out.flush();
+    if (all === undefined) return;
+    if (before > 0) this.#deliver(socket, all.subarray(0, before));
+    repl.hold(socket, id, offset, all.subarray(before));
+  }
+
   /** Writes every reply produced for this socket's chunk in one call (or queues it behind held ones). */
   #send(socket: net.Socket): void {
     const replies = this.#out.flush();
-    if (!replies || socket.destroyed) return;
+    if (replies) this.#deliver(socket, replies);
+  }
+
+  #deliver(socket: net.Socket, replies: Buffer): void {
+    if (socket.destroyed) return;
     const repl = this.#repl;
     if (repl !== null && repl.holds(socket)) repl.append(socket, replies);
     else socket.write(replies);
