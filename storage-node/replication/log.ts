@@ -86,14 +86,6 @@ export class ReplicationLog {
     this.backlog.append(payload);
   }
 
-  /** Starts over at the primary's (replId, offset) after a full sync. */
-  adopt(replId: string, offset: number): void {
-    this.replId = replId;
-    this.replId2 = '';
-    this.offset2 = 0;
-    this.backlog.reset(offset);
-  }
-
   /** A replica whose data is being replaced: its history is no longer any primary's. */
   forget(): void {
     this.replId = '';

@@ -4,14 +4,10 @@ import { Limits, NAMESPACE_PATTERN, Op } from '../../shared/protocol';
 import type { Store } from '../store';
 
 /**
- * Replication records: what the stream carries (`shared/protocol.ts` has the layouts) and how a
+ * Replication records: what the stream carries (REPL_SET is encoded by `encoder.ts`) (`shared/protocol.ts` has the layouts) and how a
  * replica applies them. Every field of a frame read from a socket is checked before the store
  * sees it; a bad record is a ProtocolError (the replica drops the link and resyncs in full).
  */
-
-export const encodeSetRecord = (
-  ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined,
-): Buffer => encodeFrame([0, Op.REPL_SET, ns, key, value, version, expiresAt, flags, tags === undefined || tags === null || tags.length === 0 ? null : tags]);
 
 export const encodeDelRecord = (ns: string, key: string): Buffer => encodeFrame([0, Op.REPL_DEL, ns, key]);
 
