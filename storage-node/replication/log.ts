@@ -52,7 +52,7 @@ export class ReplicationLog {
   /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
   changed(ns: string, key: string): void {
     if (!this.recording) return;
-    const e = this.#store.peek(ns, key);
+    const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
     this.#append(this.#setEncoder.encode(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags), ns);
   }

@@ -50,7 +50,7 @@ function flags(v: unknown): number {
 
 /** Applies one entry given as `[ns, key, value, version, expiresAt, flags, tags]` fields from `at`. */
 function applyEntry(store: Store, m: readonly unknown[], at: number): void {
-  store.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]));
+  store.replication.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]));
 }
 
 /** Fields per entry in a REPL_SNAPSHOT chunk. */
@@ -71,11 +71,11 @@ export function applyRecord(store: Store, m: readonly unknown[]): number {
       applyEntry(store, m, 2);
       return 0;
     case Op.REPL_DEL:
-      store.applyDelete(ns(m[2]), key(m[3]));
+      store.replication.applyDelete(ns(m[2]), key(m[3]));
       return 0;
     case Op.REPL_INVALIDATE: {
       const tag = m[3] === null ? null : key(m[3]);
-      store.applyInvalidate(ns(m[2]), tag, uint(m[4], 'watermark'));
+      store.replication.applyInvalidate(ns(m[2]), tag, uint(m[4], 'watermark'));
       return 0;
     }
     case Op.REPL_SNAPSHOT: {
@@ -98,10 +98,10 @@ function applyWatermarks(store: Store, list: unknown): void {
     if (!Array.isArray(item) || !Array.isArray(item[2])) throw bad('watermarks');
     const space = ns(item[0]);
     const mark = uint(item[1], 'watermark');
-    if (mark > 0) store.applyInvalidate(space, null, mark);
+    if (mark > 0) store.replication.applyInvalidate(space, null, mark);
     for (const pair of item[2] as unknown[]) {
       if (!Array.isArray(pair)) throw bad('tag watermark');
-      store.applyInvalidate(space, key(pair[0]), uint(pair[1], 'tag watermark'));
+      store.replication.applyInvalidate(space, key(pair[0]), uint(pair[1], 'tag watermark'));
     }
   }
 }

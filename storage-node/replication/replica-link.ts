@@ -148,7 +148,7 @@ export class ReplicaLink {
       this.partialSyncs++;
       this.state = 'streaming';
     } else {
-      this.#store.clear();
+      this.#store.replication.clear();
       log.forget();
       log.backlog.reset(offset as number);
       this.#pendingReplId = replId;
@@ -165,7 +165,7 @@ export class ReplicaLink {
     const clock = applyRecord(this.#store, m);
     if (isStreamOp(m[1])) this.#log.appendFrame(payload);
     else if (m[1] === Op.REPL_SNAPSHOT_END) {
-      this.#store.raiseVersionClock(clock);
+      this.#store.replication.raiseVersionClock(clock);
       this.#log.replId = this.#pendingReplId;
       this.state = 'streaming';
       this.#logger.info({ event: 'synced', primary: this.#target, offset: this.#log.offset }, 'full sync done');

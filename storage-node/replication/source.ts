@@ -191,7 +191,7 @@ export class ReplicationSource {
       });
       if (s.closed) return;
       this.#flush(s, true); // the stream so far goes before the chunk read now
-      const chunk = this.#store.snapshotChunk(next, chunkEntries, chunkBytes);
+      const chunk = this.#store.replication.snapshotChunk(next, chunkEntries, chunkBytes);
       const flat: unknown[] = new Array(chunk.entries.length * SNAPSHOT_FIELDS);
       let i = 0;
       for (const e of chunk.entries) {
@@ -204,7 +204,7 @@ export class ReplicationSource {
     }
     if (s.closed) return;
     this.#flush(s, true);
-    s.socket.write(encodeFrame([0, Op.REPL_SNAPSHOT_END, this.#store.versionClock, this.#store.watermarks()]));
+    s.socket.write(encodeFrame([0, Op.REPL_SNAPSHOT_END, this.#store.versionClock, this.#store.replication.watermarks()]));
     s.state = 'streaming';
     this.#logger.info({ event: 'replica-synced', replica: s.nodeId, offset: s.sentOffset }, `full sync of ${s.nodeId} sent`);
   }

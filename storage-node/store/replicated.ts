@@ -4,8 +4,8 @@ import { ownTags } from './validate';
 import { bytesToString, ownString } from './value-codec';
 
 /**
- * The store's side of replication, as functions over the keyspace (the `Store` methods
- * `apply*`, `snapshotChunk`, `watermarks`, `clear` call these).
+ * The store's side of replication (`Store.replication`): replica apply, snapshot chunks,
+ * watermarks, clearing.
  *
  * A replica applies the primary's changes with the primary's versions and absolute expiries:
  * nothing is checked against limits (the primary already made room, and its evictions arrive as
@@ -26,7 +26,7 @@ export interface SnapshotEntry {
 }
 
 /** Writes an entry exactly as the primary has it. `value` is copied. */
-export function applySet(
+function applySet(
   ks: Keyspace, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null,
 ): void {
   const space = ks.ensureNamespace(ns);
@@ -48,7 +48,7 @@ export function applySet(
 }
 
 /** Removes the key whatever its state; true if it was held. */
-export function applyDelete(ks: Keyspace, ns: string, key: string): boolean {
+function applyDelete(ks: Keyspace, ns: string, key: string): boolean {
   const space = ks.namespace(ns);
   if (space === undefined) return false;
   const id = space.keyIndex.find(key, ks.hash(key));
@@ -58,7 +58,7 @@ export function applyDelete(ks: Keyspace, ns: string, key: string): boolean {
 }
 
 /** Raises the namespace's (or the tag's) watermark to `watermark`. */
-export function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark: number): void {
+function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark: number): void {
   const space = ks.ensureNamespace(ns);
   if (watermark > ks.versionClock) ks.versionClock = watermark;
   if (tag === null) {
@@ -73,7 +73,7 @@ export function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, wa
  * expired and invisible ones included (a replica hides them the same way); `next` is the id to
  * continue from, or -1 after the last. Entries written meanwhile are carried by the stream.
  */
-export function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
+function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
   const table = ks.table;
   const entries: SnapshotEntry[] = [];
   let bytes = 0;
@@ -92,12 +92,12 @@ export function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, 
 }
 
 /** Every namespace's watermark and tag watermarks: `[ns, watermark, [[tag, mark], ...]]`. */
-export function watermarks(ks: Keyspace): Array<[string, number, Array<[string, number]>]> {
+function watermarks(ks: Keyspace): Array<[string, number, Array<[string, number]>]> {
   return ks.namespaces.map((space) => [space.name, space.watermark, [...space.tagWatermarks]]);
 }
 
 /** Removes every entry and watermark (a replica about to load a full snapshot). */
-export function clearAll(ks: Keyspace): void {
+function clearAll(ks: Keyspace): void {
   for (const space of ks.namespaces) {
     while (space.members.count > 0) ks.remove(space.members.at(space.members.count - 1), Removal.DELETED);
     space.watermark = 0;
@@ -105,4 +105,57 @@ export function clearAll(ks: Keyspace): void {
     space.reclaimCursor = -1;
   }
   ks.pendingReclaim.clear();
+}
+
+/** `Store.replication`: the store operations replication needs, bound to one keyspace. */
+export class StoreReplication {
+  constructor(private readonly ks: Keyspace) {}
+
+  /** Replica: writes an entry with the primary's version and absolute expiry. */
+  applySet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null): void {
+    applySet(this.ks, ns, key, value, version, expiresAt, flags, tags);
+  }
+
+  /** Replica: removes the key whatever its state; true if it was held. */
+  applyDelete(ns: string, key: string): boolean {
+    return applyDelete(this.ks, ns, key);
+  }
+
+  /** Replica: raises a namespace (tag null) or tag watermark to the primary's. */
+  applyInvalidate(ns: string, tag: string | null, watermark: number): void {
+    applyInvalidate(this.ks, ns, tag, watermark);
+  }
+
+  /** Removes every entry and watermark (before a full sync). */
+  clear(): void {
+    clearAll(this.ks);
+  }
+
+  /** Held entries with ids from `fromId` on, in chunks; `next` -1 after the last. */
+  snapshotChunk(fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
+    return snapshotChunk(this.ks, fromId, maxEntries, maxBytes);
+  }
+
+  /** Namespace and tag watermarks, `[ns, watermark, [[tag, mark], ...]]`. */
+  watermarks(): Array<[string, number, Array<[string, number]>]> {
+    return watermarks(this.ks);
+  }
+
+  /** Raises the version counter to at least `version` (after a snapshot). */
+  raiseVersionClock(version: number): void {
+    if (version > this.ks.versionClock) this.ks.versionClock = version;
+  }
+
+  /**
+   * The whole state of a held entry (dead or alive), for the record of a write that changed it
+   * in place (INCR, EXPIRE, PERSIST); the value as its latin1 string. Undefined if not held.
+   */
+  peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null } | undefined {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    if (id < 0) return undefined;
+    const t = ks.table;
+    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null };
+  }
 }

@@ -6,7 +6,7 @@ import { addInt64, notInteger, parseInt64, toDelta } from './int64';
 import { entrySize, Keyspace, Removal } from './keyspace';
 import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
 import { sweep } from './sweep';
-import { applyDelete, applyInvalidate, applySet, clearAll, snapshotChunk, watermarks, type SnapshotEntry } from './replicated';
+import { StoreReplication } from './replicated';
 import type {
   EntryView,
   NamespacePolicy,
@@ -68,12 +68,15 @@ export class Store {
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
+  /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
+  readonly replication: StoreReplication;
 
   constructor(options: StoreOptions, listener?: StoreListener) {
     const resolved = resolveOptions(options);
     this.ks = new Keyspace(resolved, listener);
     this.evictor = new Evictor(this.ks);
     this.now = resolved.now;
+    this.replication = new StoreReplication(this.ks);
   }
 
   /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
@@ -287,54 +290,9 @@ export class Store {
     return this.ks.versionClock;
   }
 
-  /** Raises the version counter to at least `version` (after a snapshot). */
-  raiseVersionClock(version: number): void {
-    if (version > this.ks.versionClock) this.ks.versionClock = version;
-  }
 
-  /** Replica: writes an entry with the primary's version and absolute expiry (see `replicated.ts`). */
-  applySet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null): void {
-    applySet(this.ks, ns, key, value, version, expiresAt, flags, tags);
-  }
 
-  /** Replica: removes the key whatever its state. */
-  applyDelete(ns: string, key: string): boolean {
-    return applyDelete(this.ks, ns, key);
-  }
 
-  /** Replica: raises a namespace or tag watermark to the primary's. */
-  applyInvalidate(ns: string, tag: string | null, watermark: number): void {
-    applyInvalidate(this.ks, ns, tag, watermark);
-  }
-
-  /** Removes every entry and watermark (before a full sync). */
-  clear(): void {
-    clearAll(this.ks);
-  }
-
-  /** Held entries with ids from `fromId` on, in chunks; `next` -1 after the last (see `replicated.ts`). */
-  snapshotChunk(fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
-    return snapshotChunk(this.ks, fromId, maxEntries, maxBytes);
-  }
-
-  /** Namespace and tag watermarks, `[ns, watermark, [[tag, mark], ...]]`. */
-  watermarks(): Array<[string, number, Array<[string, number]>]> {
-    return watermarks(this.ks);
-  }
-
-  /**
-   * The whole state of a held entry (dead or alive), for the replication record of a write that
-   * changed it in place (INCR, EXPIRE, PERSIST); the value as its latin1 string. Undefined if
-   * not held.
-   */
-  peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null } | undefined {
-    const ks = this.ks;
-    const space = ks.namespace(ns);
-    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
-    if (id < 0) return undefined;
-    const t = ks.table;
-    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null };
-  }
 
   /** Counters, gauges and per-namespace figures. */
   stats(): StoreStats {

@@ -7,10 +7,10 @@ import { b, makeStore, text } from './store-helpers';
 describe('store: replica apply', () => {
   test('applySet keeps the primary\'s version and absolute expiry, and raises the version clock', () => {
     const { store } = makeStore();
-    store.applySet('ns', 'k', b('v'), 42, 1_800_000_000_000, 3, ['t']);
+    store.replication.applySet('ns', 'k', b('v'), 42, 1_800_000_000_000, 3, ['t']);
     expect(store.get('ns', 'k')).toMatchObject({ version: 42, expiresAt: 1_800_000_000_000, flags: 3 });
     expect(store.versionClock).toBe(42);
-    store.applySet('ns', 'k', b('older'), 40, 0, 0, null); // a replayed older record
+    store.replication.applySet('ns', 'k', b('older'), 40, 0, 0, null); // a replayed older record
     expect(store.get('ns', 'k')).toMatchObject({ version: 40 });
     expect(store.versionClock).toBe(42);
   });
@@ -18,26 +18,26 @@ describe('store: replica apply', () => {
   test('a passive store hides expired and invisible entries but keeps them until the primary deletes', () => {
     const { store, clock, removed } = makeStore();
     store.passive = true;
-    store.applySet('ns', 'k', b('v'), 1, clock.t + 100, 0, null);
+    store.replication.applySet('ns', 'k', b('v'), 1, clock.t + 100, 0, null);
     clock.advance(100);
     expect(store.get('ns', 'k')).toBeUndefined();
     expect(store.sweep(10)).toEqual({ expired: 0, reclaimed: 0 });
     expect(store.size).toBe(1);
-    expect(store.applyDelete('ns', 'k')).toBe(true);
+    expect(store.replication.applyDelete('ns', 'k')).toBe(true);
     expect(store.size).toBe(0);
     expect(removed).toEqual([]);
   });
 
   test('watermarks replicate invisibility exactly', () => {
     const { store } = makeStore();
-    store.applySet('ns', 'a', b('1'), 5, 0, 0, ['t']);
-    store.applySet('ns', 'b', b('2'), 6, 0, 0, null);
-    store.applyInvalidate('ns', 't', 6);
+    store.replication.applySet('ns', 'a', b('1'), 5, 0, 0, ['t']);
+    store.replication.applySet('ns', 'b', b('2'), 6, 0, 0, null);
+    store.replication.applyInvalidate('ns', 't', 6);
     expect(store.get('ns', 'a')).toBeUndefined();
     expect(text(store.get('ns', 'b'))).toBe('2');
-    store.applyInvalidate('ns', null, 6);
+    store.replication.applyInvalidate('ns', null, 6);
     expect(store.get('ns', 'b')).toBeUndefined();
-    store.applySet('ns', 'c', b('3'), 7, 0, 0, null);
+    store.replication.applySet('ns', 'c', b('3'), 7, 0, 0, null);
     expect(text(store.get('ns', 'c'))).toBe('3');
   });
 
@@ -56,8 +56,8 @@ describe('store: replica apply', () => {
     let next = 0;
     const start = log.offset;
     while (next >= 0) {
-      const chunk = primary.store.snapshotChunk(next, 64, 1 << 20);
-      for (const e of chunk.entries) replica.store.applySet(e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags);
+      const chunk = primary.store.replication.snapshotChunk(next, 64, 1 << 20);
+      for (const e of chunk.entries) replica.store.replication.applySet(e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags);
       next = chunk.next;
       // Writes continue between chunks; the stream carries them.
       const r = primary.store.set('ns', `k${next & 511}`, b('new'), { cond: SetCond.ALWAYS })!;
@@ -69,11 +69,11 @@ describe('store: replica apply', () => {
       applyRecord(replica.store, decodePayload(tail.subarray(at + 4, at + 4 + n)));
       at += 4 + n;
     }
-    for (const [ns, mark, tags] of primary.store.watermarks()) {
-      if (mark > 0) replica.store.applyInvalidate(ns, null, mark);
-      for (const [tag, m] of tags) replica.store.applyInvalidate(ns, tag, m);
+    for (const [ns, mark, tags] of primary.store.replication.watermarks()) {
+      if (mark > 0) replica.store.replication.applyInvalidate(ns, null, mark);
+      for (const [tag, m] of tags) replica.store.replication.applyInvalidate(ns, tag, m);
     }
-    replica.store.raiseVersionClock(primary.store.versionClock);
+    replica.store.replication.raiseVersionClock(primary.store.versionClock);
     for (let i = 0; i < 500; i++) expect(replica.store.get('ns', `k${i}`)).toEqual(primary.store.get('ns', `k${i}`));
     expect(replica.store.versionClock).toBe(primary.store.versionClock);
   });
@@ -83,8 +83,8 @@ describe('store: replica apply', () => {
     store.set('a', 'x', b('1'));
     store.set('b', 'y', b('2'));
     store.invalidate('a');
-    store.clear();
+    store.replication.clear();
     expect(store.size).toBe(0);
-    expect(store.watermarks().every(([, mark, tags]) => mark === 0 && tags.length === 0)).toBe(true);
+    expect(store.replication.watermarks().every(([, mark, tags]) => mark === 0 && tags.length === 0)).toBe(true);
   });
 });
