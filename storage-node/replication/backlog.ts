@@ -40,15 +40,36 @@ export class Backlog {
     return offset >= this.#start && offset <= this.#end;
   }
 
+  /** The ring itself, for `reserve`/`commit` writers. */
+  get ring(): Buffer {
+    return this.#ring;
+  }
+
+  /**
+   * Where `max` bytes can be written straight into the ring without wrapping (then `commit` the
+   * bytes written), or -1: the caller appends from a buffer of its own instead.
+   */
+  reserve(max: number): number {
+    const at = this.#end % this.capacity;
+    return at + max <= this.capacity ? at : -1;
+  }
+
+  /** Makes `n` bytes written at `reserve()`'s position part of the stream; returns the new end. */
+  commit(n: number): number {
+    this.#end += n;
+    if (this.#end - this.#start > this.capacity) this.#start = this.#end - this.capacity;
+    return this.#end;
+  }
+
   /** Forgets every byte and restarts the stream at `offset` (after a full sync). */
   reset(offset: number): void {
     this.#start = offset;
     this.#end = offset;
   }
 
-  /** Appends `bytes`; returns the new end offset. */
-  append(bytes: Uint8Array): number {
-    const n = bytes.length;
+  /** Appends `bytes` (its first `length` bytes when given); returns the new end offset. */
+  append(bytes: Uint8Array, length = bytes.length): number {
+    const n = length;
     const cap = this.capacity;
     if (n >= cap) {
       this.#end += n;
@@ -57,8 +78,9 @@ export class Backlog {
     }
     const at = this.#end % cap;
     const first = Math.min(n, cap - at);
-    this.#ring.set(first === n ? bytes : bytes.subarray(0, first), at);
-    if (first < n) this.#ring.set(bytes.subarray(first), 0);
+    if (first === bytes.length) this.#ring.set(bytes, at);
+    else copyBytes(bytes, 0, first, this.#ring, at);
+    if (first < n) copyBytes(bytes, first, n, this.#ring, 0);
     this.#end += n;
     if (this.#end - this.#start > cap) this.#start = this.#end - cap;
     return this.#end;
@@ -80,6 +102,15 @@ export class Backlog {
     if (first < n) this.#ring.copy(out, first, 0, n - first);
     return out;
   }
+}
+
+/** Copies `from[start, end)` to `to` at `at` without making a view object for short copies. */
+function copyBytes(from: Uint8Array, start: number, end: number, to: Buffer, at: number): void {
+  if (end - start > 64) {
+    to.set(from.subarray(start, end), at);
+    return;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i];
 }
 
 /** Where a replica that asks to continue from (`replId`, `offset`) stands. */

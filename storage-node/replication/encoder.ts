@@ -1,112 +1,140 @@
 import { encodeFrame } from '../../shared/frame';
 import { Op } from '../../shared/protocol';
 
-/**
- * Encodes REPL_SET records by hand into one reused scratch buffer (the hot path: every write on a
- * primary). The bytes are plain msgpack, `[0, REPL_SET, ns, key, bin value, version, expiresAt,
- * flags, tags | nil]` in a frame; tags go through msgpackr (rare). The returned view is valid
- * until the next call; the backlog copies it.
- */
 /** Buffer's own UTF-8 writer (what `buf.write(s, offset, 'utf8')` ends in, without its argument parsing). */
 interface Utf8Buffer extends Buffer {
   utf8Write(s: string, offset: number): number;
 }
 
+/**
+ * Encodes REPL_SET records by hand (the hot path: every write on a primary), straight into the
+ * backlog ring when the record fits before its end, else into a reused scratch buffer. The bytes
+ * are plain msgpack, `[0, REPL_SET, ns, key, bin value, version, expiresAt, flags, tags | nil]`
+ * in a frame; tags go through msgpackr (rare).
+ */
 export class SetRecordEncoder {
-  #buf = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Buffer;
-  #pos = 0;
-
-  encode(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined): Buffer {
-    const withTags = tags !== undefined && tags !== null && tags.length > 0;
-    const tagBytes = withTags ? encodeFrame(tags).subarray(4) : undefined;
-    // Worst case: header 4, fixarray + id + op 3, strings (3 bytes per UTF-16 unit + 5), bin 5, three uint64 27.
-    const max = 4 + 3 + 3 * (ns.length + key.length) + 10 + 5 + value.length + 27 + (tagBytes?.length ?? 1);
-    if (max > this.#buf.length) this.#buf = Buffer.allocUnsafeSlow(Math.max(max, 2 * this.#buf.length)) as Utf8Buffer;
-    const b = this.#buf;
-    this.#pos = 4;
-    b[this.#pos++] = 0x99;
-    b[this.#pos++] = 0x00;
-    b[this.#pos++] = Op.REPL_SET;
-    this.#str(ns);
-    this.#str(key);
-    this.#bin(value);
-    this.#uint(version);
-    this.#uint(expiresAt);
-    this.#uint(flags);
-    if (tagBytes === undefined) b[this.#pos++] = 0xc0;
-    else {
-      b.set(tagBytes, this.#pos);
-      this.#pos += tagBytes.length;
-    }
-    b.writeUInt32BE(this.#pos - 4, 0);
-    return b.subarray(0, this.#pos);
-  }
+  /** Scratch space for records that do not fit the ring's contiguous room. */
+  buffer = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Buffer;
+  #tagBytes: Buffer | undefined;
 
   /**
-   * A msgpack str whose header width is chosen from an upper bound of its UTF-8 length (3 bytes
-   * per UTF-16 unit), so the bytes are written once and never moved; a header wider than needed
-   * is still valid msgpack.
+   * The most bytes the record can take (call first: it also encodes the tags, if any).
+   * Header 4, fixarray + id + op 3, strings 3 bytes per UTF-16 unit + 3 each, bin 5, three uint64 27.
    */
-  #str(s: string): void {
-    const b = this.#buf;
-    const bound = s.length * 3;
-    const at = this.#pos;
-    if (bound < 32) {
-      const n = b.utf8Write(s, at + 1);
-      b[at] = 0xa0 | n;
-      this.#pos = at + 1 + n;
-    } else if (bound < 0x100) {
-      const n = b.utf8Write(s, at + 2);
-      b[at] = 0xd9;
-      b[at + 1] = n;
-      this.#pos = at + 2 + n;
-    } else {
-      const n = b.utf8Write(s, at + 3);
-      b[at] = 0xda;
-      b.writeUInt16BE(n, at + 1);
-      this.#pos = at + 3 + n;
-    }
+  bound(ns: string, key: string, value: Uint8Array, tags: readonly string[] | null | undefined): number {
+    this.#tagBytes = tags !== undefined && tags !== null && tags.length > 0 ? encodeFrame(tags).subarray(4) : undefined;
+    return 4 + 3 + 3 * (ns.length + key.length) + 6 + 5 + value.length + 27 + (this.#tagBytes === undefined ? 1 : this.#tagBytes.length);
   }
 
-  #bin(v: Uint8Array): void {
-    const b = this.#buf;
-    const n = v.length;
-    if (n < 0x100) {
-      b[this.#pos++] = 0xc4;
-      b[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      b[this.#pos++] = 0xc5;
-      b.writeUInt16BE(n, this.#pos);
-      this.#pos += 2;
-    } else {
-      b[this.#pos++] = 0xc6;
-      b.writeUInt32BE(n, this.#pos);
-      this.#pos += 4;
-    }
-    b.set(v, this.#pos);
-    this.#pos += n;
+  /** The scratch buffer, grown to at least `bytes`. */
+  scratch(bytes: number): Buffer {
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafeSlow(Math.max(bytes, 2 * this.buffer.length)) as Utf8Buffer;
+    return this.buffer;
   }
 
-  /** A non-negative safe integer in msgpack's shortest form. */
-  #uint(n: number): void {
-    const b = this.#buf;
-    if (n < 0x80) b[this.#pos++] = n;
-    else if (n < 0x100) {
-      b[this.#pos++] = 0xcc;
-      b[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      b[this.#pos++] = 0xcd;
-      b.writeUInt16BE(n, this.#pos);
-      this.#pos += 2;
-    } else if (n < 0x100000000) {
-      b[this.#pos++] = 0xce;
-      b.writeUInt32BE(n, this.#pos);
-      this.#pos += 4;
-    } else {
-      b[this.#pos++] = 0xcf;
-      b.writeUInt32BE(Math.floor(n / 0x100000000), this.#pos);
-      b.writeUInt32BE(n >>> 0, this.#pos + 4);
-      this.#pos += 8;
+  /** Writes the frame at `b[at]` (room for `bound(...)` bytes is there); returns its length. */
+  encodeInto(target: Buffer, at: number, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number): number {
+    const b = target as Utf8Buffer;
+    b[at + 4] = 0x99;
+    b[at + 5] = 0x00;
+    b[at + 6] = Op.REPL_SET;
+    let pos = writeStr(b, at + 7, ns);
+    pos = writeStr(b, pos, key);
+    pos = writeBin(b, pos, value);
+    pos = writeUint(b, pos, version);
+    pos = writeUint(b, pos, expiresAt);
+    pos = writeUint(b, pos, flags);
+    const tagBytes = this.#tagBytes;
+    if (tagBytes === undefined) b[pos++] = 0xc0;
+    else {
+      b.set(tagBytes, pos);
+      pos += tagBytes.length;
+    }
+    b.writeUInt32BE(pos - at - 4, at);
+    return pos - at;
+  }
+}
+
+/**
+ * A msgpack str whose header width is chosen from an upper bound of its UTF-8 length (3 bytes
+ * per UTF-16 unit), so the bytes are written once and never moved; a header wider than needed
+ * is still valid msgpack. Returns the position after it.
+ */
+function writeStr(b: Utf8Buffer, at: number, s: string): number {
+  const len = s.length;
+  if (len < 32) {
+    // Short ASCII strings (the usual namespace and key) are copied in JS: cheaper than a native call.
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[at + 1 + i] = c;
+    }
+    if (i === len) {
+      b[at] = 0xa0 | len;
+      return at + 1 + len;
     }
   }
+  const bound = len * 3;
+  if (bound < 32) {
+    const n = b.utf8Write(s, at + 1);
+    b[at] = 0xa0 | n;
+    return at + 1 + n;
+  }
+  if (bound < 0x100) {
+    const n = b.utf8Write(s, at + 2);
+    b[at] = 0xd9;
+    b[at + 1] = n;
+    return at + 2 + n;
+  }
+  const n = b.utf8Write(s, at + 3);
+  b[at] = 0xda;
+  b.writeUInt16BE(n, at + 1);
+  return at + 3 + n;
+}
+
+function writeBin(b: Buffer, at: number, v: Uint8Array): number {
+  const n = v.length;
+  let pos = at;
+  if (n < 0x100) {
+    b[pos++] = 0xc4;
+    b[pos++] = n;
+  } else if (n < 0x10000) {
+    b[pos++] = 0xc5;
+    b.writeUInt16BE(n, pos);
+    pos += 2;
+  } else {
+    b[pos++] = 0xc6;
+    b.writeUInt32BE(n, pos);
+    pos += 4;
+  }
+  b.set(v, pos);
+  return pos + n;
+}
+
+/** A non-negative safe integer in msgpack's shortest form. */
+function writeUint(b: Buffer, at: number, n: number): number {
+  if (n < 0x80) {
+    b[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    b[at] = 0xcc;
+    b[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    b[at] = 0xcd;
+    b.writeUInt16BE(n, at + 1);
+    return at + 3;
+  }
+  if (n < 0x100000000) {
+    b[at] = 0xce;
+    b.writeUInt32BE(n, at + 1);
+    return at + 5;
+  }
+  b[at] = 0xcf;
+  b.writeUInt32BE(Math.floor(n / 0x100000000), at + 1);
+  b.writeUInt32BE(n >>> 0, at + 5);
+  return at + 9;
 }

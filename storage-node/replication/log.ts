@@ -46,7 +46,7 @@ export class ReplicationLog {
   /** A SET the store just accepted (`value` as the request carried it). */
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
     if (!this.recording) return;
-    this.#append(this.#setEncoder.encode(ns, key, value, version, expiresAt, flags, tags), ns);
+    this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
   }
 
   /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
@@ -54,7 +54,7 @@ export class ReplicationLog {
     if (!this.recording) return;
     const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    this.#append(this.#setEncoder.encode(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags), ns);
+    this.#appendSet(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags);
   }
 
   /** A key removed by a request, expiry, eviction or invalidation reclaim. */
@@ -106,8 +106,26 @@ export class ReplicationLog {
     return decideSync(request, this, this.backlog);
   }
 
+  /** Encodes a REPL_SET straight into the ring when it fits before the ring's end. */
+  #appendSet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined): void {
+    const enc = this.#setEncoder;
+    const backlog = this.backlog;
+    const max = enc.bound(ns, key, value, tags);
+    const at = backlog.reserve(max);
+    if (at >= 0) backlog.commit(enc.encodeInto(backlog.ring, at, ns, key, value, version, expiresAt, flags));
+    else {
+      const scratch = enc.scratch(max);
+      backlog.append(scratch, enc.encodeInto(scratch, 0, ns, key, value, version, expiresAt, flags));
+    }
+    this.#appended(ns);
+  }
+
   #append(frame: Buffer, ns: string): void {
     this.backlog.append(frame);
+    this.#appended(ns);
+  }
+
+  #appended(ns: string): void {
     if (this.ackNamespaces.size !== 0 && this.ackNamespaces.has(ns)) this.#waitOffset = this.backlog.end;
     this.#onAppend();
   }

@@ -16,7 +16,9 @@ describe('REPL_SET encoder', () => {
         fc.string({ minLength: 1, maxLength: 64 }), fc.string({ minLength: 1, maxLength: 400, unit: 'binary' }), fc.uint8Array({ maxLength: 70_000 }),
         fc.maxSafeNat(), fc.maxSafeNat(), fc.nat({ max: 0xffffffff }), fc.option(fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 3 })),
         (ns, key, value, version, expiresAt, flags, tags) => {
-          const m = decode(Buffer.from(encoder.encode(ns, key, value, version, expiresAt, flags, tags)));
+          const scratch = encoder.scratch(encoder.bound(ns, key, value, tags) + 3);
+          const length = encoder.encodeInto(scratch, 3, ns, key, value, version, expiresAt, flags);
+          const m = decode(Buffer.from(scratch.subarray(3, 3 + length)));
           expect(m).toEqual([0, Op.REPL_SET, ns, key, Buffer.from(value), version, expiresAt, flags, tags === null || tags.length === 0 ? null : tags]);
         },
       ),
