@@ -163,6 +163,12 @@ describe('replication', () => {
     // Other namespaces do not wait.
     expect((await set(primary, epoch, 'fast', 'c', '3'))[1]).toBe(Status.OK);
     replica.proc.child.kill('SIGCONT');
+    // A malformed sync request is refused with a clear error and the connection stays usable;
+    // a replica refuses to serve a sync.
+    expect((await primary.conn.request(Op.REPL_SYNC, 1, 2))[1]).toBe(Status.BAD_REQUEST);
+    expect((await primary.conn.request(Op.PING))[1]).toBe(Status.OK);
+    expect((await replica.conn.request(Op.REPL_SYNC, 'x', '127.0.0.1:1', '', 0))[1]).toBe(Status.NOT_PRIMARY);
+    expect((await replica.conn.request(Op.REPL_ACK, 5))[1]).toBe(Status.UNKNOWN_OP);
     await Promise.all(nodes.map(close));
   });
 
