@@ -1,3 +1,4 @@
+import { Store } from '../../storage-node/store';
 import { SetCond } from '../../shared/protocol';
 import { applyRecord } from '../../storage-node/replication/records';
 import { ReplicationLog } from '../../storage-node/replication/log';
@@ -102,5 +103,31 @@ describe('replication log', () => {
       expect(decodePayload(frame.subarray(4))).toEqual([0, 34, 'ns', `key-${i}`, b('x'.repeat(i)), i + 1, i * 1000, i, i % 7 === 0 ? ['tag'] : null]);
     }
     expect(log.backlog.start).toBeGreaterThan(0);
+  });
+});
+
+describe('removals the primary decides are replicated as deletes', () => {
+  test('eviction and expiry append REPL_DEL records', () => {
+    let log: ReplicationLog | undefined;
+    const clock = { t: 1_700_000_000_000 };
+    const store = new Store({ maxMemoryBytes: 4096, now: () => clock.t, random: () => 0.5 }, { removed: (ns, key) => log?.deleted(ns, key) });
+    log = new ReplicationLog(store, 1 << 20, () => undefined);
+    log.recording = true;
+    store.set('ns', 'short', b('x'), { ttlMs: 10 });
+    for (let i = 0; i < 40; i++) store.set('ns', `k${i}`, b('v'.repeat(100)));
+    clock.t += 10;
+    store.sweep(5);
+    store.get('ns', 'short');
+    const deleted: string[] = [];
+    const bytes = log.backlog.read(log.backlog.start);
+    for (let at = 0; at < bytes.length;) {
+      const n = bytes.readUInt32BE(at);
+      const m = decodePayload(bytes.subarray(at + 4, at + 4 + n));
+      if (m[1] === 35) deleted.push(m[3] as string);
+      at += 4 + n;
+    }
+    expect(deleted.length).toBeGreaterThan(5);
+    expect(deleted.length).toBe(new Set(deleted).size);
+    expect(deleted).toContain('short');
   });
 });
