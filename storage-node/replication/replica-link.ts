@@ -93,8 +93,13 @@ export class ReplicaLink {
     const target = this.#target;
     if (target === null) return;
     const colon = target.lastIndexOf(':');
+    const port = Number(target.slice(colon + 1));
+    if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+      this.#logger.warn({ primary: target }, 'the primary\'s address is not host:port; not following it');
+      return;
+    }
     this.state = 'connecting';
-    const socket = net.connect({ host: target.slice(0, colon), port: Number(target.slice(colon + 1)) });
+    const socket = net.connect({ host: target.slice(0, colon), port });
     socket.setNoDelay(true);
     this.#socket = socket;
     this.#acked = -1;
