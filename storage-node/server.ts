@@ -24,8 +24,9 @@ const FLUSH_BYTES = 256 * 1024;
 export interface ReplicationHooks {
   readonly log: { readonly ackNamespaces: ReadonlySet<string>; takeAckWait(): number };
   /** Answers REPL_SYNC and turns the connection into a replica session (throws OpError). */
-  accept(socket: net.Socket, message: readonly unknown[]): unknown;
-  onReplicaFrame(session: never, message: readonly unknown[]): void;
+  accept(socket: net.Socket, message: readonly unknown[]): object;
+  /** A frame on a connection that `accept` turned into `session`. */
+  onReplicaFrame(session: object, message: readonly unknown[]): void;
   /** Holds a write's reply until a replica acknowledges `offset`. */
   hold(socket: net.Socket, id: number, offset: number, reply: Buffer): void;
   /** True while `socket` has held replies (later ones queue behind them). */
@@ -38,7 +39,7 @@ export interface ReplicationHooks {
 interface Conn {
   socket: net.Socket;
   /** Set once the connection carries a replica session. */
-  session: unknown;
+  session: object | null;
 }
 
 /** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
@@ -176,7 +177,7 @@ export class FrameServer {
   /** REPL_SYNC (the connection becomes a replica session) and the frames of a session. */
   #onReplication(conn: Conn, repl: ReplicationHooks, message: unknown[]): boolean {
     if (conn.session !== null) {
-      repl.onReplicaFrame(conn.session as never, message);
+      repl.onReplicaFrame(conn.session, message);
       return true;
     }
     this.#send(conn.socket);

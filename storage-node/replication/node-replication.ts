@@ -135,8 +135,8 @@ export class NodeReplication {
   }
 
   /** A frame on a replica session (acks): releases the writes it acknowledges. */
-  onReplicaFrame(session: ReplicaSession, m: readonly unknown[]): void {
-    this.source.onFrame(session, m);
+  onReplicaFrame(session: object, m: readonly unknown[]): void {
+    this.source.onFrame(session as ReplicaSession, m);
     if (this.waiters.size !== 0) this.waiters.release(this.source.maxAcked, Date.now());
   }
 
