@@ -21,8 +21,9 @@
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
  *
  * Replication (node to node, on a connection of its own; ops 30-39). The replica opens it with
- *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset]   -> [id, OK, 'continue' | 'full', replId, offset]
- *                                                                  | NOT_PRIMARY
+ *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset, secret?] -> [id, OK, 'continue' | 'full', replId, offset]
+ *                                                                  | NOT_PRIMARY | BAD_REQUEST
+ * (`secret`: the cluster secret, required by a primary started with one.)
  * after which the connection carries only `[0, op, ...]` frames: from the replica
  *   REPL_ACK    [0, REPL_ACK, appliedOffset]
  * and from the primary, in the order the primary made the changes,

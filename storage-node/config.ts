@@ -19,6 +19,8 @@ export interface ClusterConfig {
   advertiseHost: string;
   /** How long a write in a `writeAck: replica` namespace waits for a replica (then WRITE_ACK_TIMEOUT). */
   writeAckTimeoutMs: number;
+  /** Shared by the nodes of a cluster; when set, a replica must present it to sync. */
+  clusterSecret?: string;
   /** A replica that acknowledged nothing for this long is disconnected by its primary. */
   replTimeoutMs: number;
   /** Bytes of replication stream kept for replicas that reconnect (partial resync). */
@@ -85,6 +87,7 @@ function addClusterOptions(program: Command, opt: (flags: string, env: string, d
     .addOption(opt('--lease-ttl <seconds>', 'LEASE_TTL', 'lease TTL (default: the cluster config in etcd, else 3)').argParser(intIn(1, 60)))
     .addOption(opt('--step-down-margin-ms <ms>', 'STEP_DOWN_MARGIN_MS', 'a primary stops taking writes this long before its lease could expire').argParser(intIn(0, 30_000)).default(500))
     .addOption(opt('--write-ack-timeout-ms <ms>', 'WRITE_ACK_TIMEOUT_MS', 'longest a writeAck=replica write waits for a replica before WRITE_ACK_TIMEOUT').argParser(intIn(1, 60_000)).default(1000))
+    .addOption(opt('--cluster-secret <secret>', 'CLUSTER_SECRET', 'secret replicas present to their primary (all nodes of a cluster share it)').argParser(namePattern('secret', 8, 256)))
     .addOption(opt('--repl-timeout-ms <ms>', 'REPL_TIMEOUT_MS', 'a primary disconnects a replica silent this long').argParser(intIn(100, 600_000)).default(5000))
     .addOption(opt('--repl-backlog <bytes>', 'REPL_BACKLOG', 'replication backlog kept for partial resyncs, e.g. 16mb').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)));
@@ -125,7 +128,7 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
 
 /** Folds the cluster flags into `cluster` (absent without `--etcd`), checking how they combine. */
 function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & ClusterFlags): NodeConfig {
-  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, ...node } = config;
+  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, clusterSecret, ...node } = config;
   if (!etcd) {
     if (shard !== undefined) program.error('error: --shard needs --etcd (a standalone node has no shard)');
     return node;
@@ -139,7 +142,7 @@ function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & Clu
     ...node,
     cluster: {
       etcd, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
-      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog,
+      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog, clusterSecret,
     },
   };
 }
@@ -157,4 +160,5 @@ interface ClusterFlags {
   writeAckTimeoutMs: number;
   replTimeoutMs: number;
   replBacklog: number;
+  clusterSecret?: string;
 }

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     return { ...store.stats(), ops, connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(), replication };
   };
   if (cluster) {
-    const replOptions = { backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, maxFrameBytes: config.maxFrameBytes };
+    const replOptions = { backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes };
     repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
   }
   server = new FrameServer({ store, gate: { check: (epoch) => gate.check(epoch) }, repl: repl?.log, stats }, config, log.child({ component: 'storage-node:server' }), repl);

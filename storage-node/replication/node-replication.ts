@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from '../../shared/log';
 import { OpError } from '../../shared/errors';
@@ -29,6 +30,16 @@ export interface ReplicationOptions {
   maxFrameBytes: number;
   /** A replica silent this long is disconnected (Redis repl-timeout). */
   replTimeoutMs: number;
+  /** The cluster secret ('' = none): presented to the primary, required from replicas. */
+  secret: string;
+}
+
+/** True when no secret is configured, or `presented` is that secret (compared in constant time). */
+export function secretMatches(secret: string, presented: unknown): boolean {
+  if (secret === '') return true;
+  if (typeof presented !== 'string') return false;
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(secret), digest(presented));
 }
 
 /** Sweep period of held write replies (one timer per node, running only while replies wait). */
@@ -63,7 +74,7 @@ export class NodeReplication {
     this.#logger = logger;
     this.log = new ReplicationLog(store, options.backlogBytes, () => this.source.scheduleFlush());
     this.source = new ReplicationSource(this.log, store, { chunkEntries: 2000, chunkBytes: 256 * 1024, maxBufferedBytes: 4 * 1024 * 1024, timeoutMs: options.replTimeoutMs }, logger);
-    this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes }, logger);
+    this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes, secret: options.secret }, logger);
     this.waiters = new AckWaiters((socket, bytes) => {
       if (!socket.destroyed) socket.write(bytes);
     });
@@ -118,6 +129,7 @@ export class NodeReplication {
 
   /** A REPL_SYNC arrived on `socket`: refused with NOT_PRIMARY unless this node is the primary. */
   accept(socket: net.Socket, m: readonly unknown[]): ReplicaSession {
+    if (!secretMatches(this.#options.secret, m[6])) throw new OpError(Status.BAD_REQUEST, 'replication needs the cluster secret');
     if (this.#role !== 'primary') throw new OpError(Status.NOT_PRIMARY, 'this node is not the primary; sync with the primary', [0, null]);
     return this.source.accept(socket, m);
   }

@@ -16,6 +16,8 @@ export interface LinkOptions {
   /** Acknowledge at least this often while connected (ms). */
   ackIntervalMs: number;
   maxFrameBytes: number;
+  /** The cluster secret presented to the primary ('' = none). */
+  secret: string;
 }
 
 /** Reconnect delay after `attempt` failures: 100 ms doubling up to 1 s. */
@@ -112,7 +114,9 @@ export class ReplicaLink {
       return this.#onFrame(m, payload);
     }, Math.max(this.#options.maxFrameBytes, Limits.DEFAULT_MAX_FRAME_BYTES) * 2);
     socket.on('connect', () => {
-      socket.write(encodeFrame([1, Op.REPL_SYNC, this.#options.nodeId, this.#options.addr, this.#log.replId, this.#log.offset]));
+      const sync = [1, Op.REPL_SYNC, this.#options.nodeId, this.#options.addr, this.#log.replId, this.#log.offset];
+      if (this.#options.secret !== '') sync.push(this.#options.secret);
+      socket.write(encodeFrame(sync));
       this.#ackTimer = setInterval(() => this.#ack(true), this.#options.ackIntervalMs);
     });
     socket.on('data', (chunk: Buffer) => {

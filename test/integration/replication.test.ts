@@ -120,6 +120,16 @@ describe('replication', () => {
     await Promise.all(nodes.map(close));
   });
 
+  test('with a cluster secret, replicas that present it sync and a peer without it is refused', async () => {
+    const nodes = await start('secret', 2, ['--cluster-secret', 'shared-secret-1']);
+    const [primary, [replica], epoch] = await electedOne(nodes);
+    await set(primary, epoch, 'data', 'k', 'v');
+    await converged(primary, replica, 'data', ['k']);
+    expect((await primary.conn.request(Op.REPL_SYNC, 'intruder', '127.0.0.1:1', '', 0))[1]).toBe(Status.BAD_REQUEST);
+    expect((await primary.conn.request(Op.REPL_SYNC, 'intruder', '127.0.0.1:1', '', 0, 'wrong-secret'))[1]).toBe(Status.BAD_REQUEST);
+    await Promise.all(nodes.map(close));
+  });
+
   test('planned failover: the old primary follows the new one with a partial resync and both converge', async () => {
     const nodes = await start('psync', 2);
     const [primary, [replica], epoch] = await electedOne(nodes);

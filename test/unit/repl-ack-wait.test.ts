@@ -1,3 +1,4 @@
+import { secretMatches } from '../../storage-node/replication/node-replication';
 import { decodePayload } from '../../shared/frame';
 import { Status } from '../../shared/protocol';
 import { AckWaiters } from '../../storage-node/replication/ack-wait';
@@ -51,5 +52,15 @@ describe('write acknowledgement holds', () => {
     waiters.drop('b');
     waiters.release(30, 0);
     expect(written.map(([c]) => c)).toEqual(['a']);
+  });
+});
+
+describe('cluster secret check', () => {
+  test('no secret configured accepts anyone; a configured one must match exactly', () => {
+    expect(secretMatches('', undefined)).toBe(true);
+    expect(secretMatches('abcdefgh', 'abcdefgh')).toBe(true);
+    expect(secretMatches('abcdefgh', 'abcdefgX')).toBe(false);
+    expect(secretMatches('abcdefgh', undefined)).toBe(false);
+    expect(secretMatches('abcdefgh', 42)).toBe(false);
   });
 });
