@@ -22,6 +22,8 @@ export const ProxyErrorCode = {
   ORIGIN_ERROR: 'ORIGIN_ERROR',
   /** Read-through: the origin did not answer in time, or another loader's fill did not come in time. */
   ORIGIN_TIMEOUT: 'ORIGIN_TIMEOUT',
+  /** A `writeAck: replica` write no replica acknowledged in time; it stays on the primary. */
+  WRITE_ACK_TIMEOUT: 'WRITE_ACK_TIMEOUT',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   INTERNAL: 'INTERNAL',
 } as const;

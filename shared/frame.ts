@@ -40,8 +40,12 @@ export function decodePayload(payload: Uint8Array): unknown[] {
   return message;
 }
 
-/** Called per frame; returning `false` holds the rest of the input until `resume()`. */
-export type FrameHandler = (message: unknown[]) => void | boolean;
+/**
+ * Called per frame with the decoded message and its payload bytes (a view valid only during the
+ * call; replication keeps stream frames byte for byte); returning `false` holds the rest of the
+ * input until `resume()`.
+ */
+export type FrameHandler = (message: unknown[], payload: Uint8Array) => void | boolean;
 
 /** Streaming decoder. `push` throws ProtocolError on a bad frame; the connection must then close. */
 export class FrameDecoder {
@@ -81,7 +85,8 @@ export class FrameDecoder {
       const length = this.#checkLength(chunk.readUInt32BE(offset));
       const end = offset + FRAME_HEADER_BYTES + length;
       if (end > chunk.length) break;
-      const more = this.#onFrame(decodePayload(chunk.subarray(offset + FRAME_HEADER_BYTES, end)));
+      const payload = chunk.subarray(offset + FRAME_HEADER_BYTES, end);
+      const more = this.#onFrame(decodePayload(payload), payload);
       offset = end;
       if (more === false && offset < chunk.length) {
         this.#held = chunk.subarray(offset);
@@ -148,7 +153,7 @@ export class FrameDecoder {
     offset += copied;
     if (this.#bodyFill < body.length) return -1;
     this.reset();
-    const more = this.#onFrame(decodePayload(body));
+    const more = this.#onFrame(decodePayload(body), body);
     if (more === false && offset < chunk.length) {
       this.#held = chunk.subarray(offset);
       return -2;

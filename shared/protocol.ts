@@ -44,9 +44,25 @@
  * the reserved id PUSH_ID (-1), which no request uses, so a reader tells them from replies
  * without counting. Subscriptions end with the connection; at most MAX_SUBSCRIPTIONS per
  * connection (BAD_REQUEST beyond).
+ * Replication (node to node, on a connection of its own; ops 30-39). The replica opens it with
+ *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset, secret?] -> [id, OK, 'continue' | 'full', replId, offset]
+ *                                                                  | NOT_PRIMARY | BAD_REQUEST
+ * (`secret`: the cluster secret, required by a primary started with one.)
+ * after which the connection carries only `[0, op, ...]` frames: from the replica
+ *   REPL_ACK    [0, REPL_ACK, appliedOffset]
+ * and from the primary, in the order the primary made the changes,
+ *   REPL_SET        [0, REPL_SET, ns, key, value, version, expiresAt, flags, tags | null]
+ *   REPL_DEL        [0, REPL_DEL, ns, key]
+ *   REPL_INVALIDATE [0, REPL_INVALIDATE, ns, tag | null, watermark]
+ *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, ...]]
+ *   REPL_SNAPSHOT_END [0, REPL_SNAPSHOT_END, versionClock, [[ns, watermark, [[tag, mark], ...]], ...]]
+ * REPL_SET, REPL_DEL and REPL_INVALIDATE frames are the replication stream: their bytes, header
+ * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the
+ * offset space; stream frames interleave with them in the order the primary produced both.
  *
  * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
- * the stable part. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
+ * the stable part. WRITE_ACK_TIMEOUT is `[id, WRITE_ACK_TIMEOUT, message, offset]`: a write in a
+ * namespace with `writeAck: replica` that no replica acknowledged in time; it stays on the primary. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
  */
 export const Op = {
   PING: 1,
@@ -62,6 +78,13 @@ export const Op = {
   EXISTS: 18,
   INVALIDATE: 19,
   NS_POLICY: 20,
+  REPL_SYNC: 30,
+  REPL_ACK: 31,
+  REPL_SNAPSHOT: 32,
+  REPL_SNAPSHOT_END: 33,
+  REPL_SET: 34,
+  REPL_DEL: 35,
+  REPL_INVALIDATE: 36,
   FILL_LEASE: 40,
   FILL: 41,
   FILL_RELEASE: 42,
@@ -91,6 +114,7 @@ export const Status = {
   PROTOCOL_ERROR: 14,
   UNKNOWN_OP: 15,
   INTERNAL: 16,
+  WRITE_ACK_TIMEOUT: 17,
   /** FILL_LEASE: another loader holds the key's fill lease (detail: heldMs). */
   LEASE_HELD: 18,
   /** FILL: the token is not the key's live lease (lapsed, released, or the node lost its role). */

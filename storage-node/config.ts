@@ -17,6 +17,14 @@ export interface ClusterConfig {
   leaseTtlSeconds?: number;
   stepDownMarginMs: number;
   advertiseHost: string;
+  /** How long a write in a `writeAck: replica` namespace waits for a replica (then WRITE_ACK_TIMEOUT). */
+  writeAckTimeoutMs: number;
+  /** Shared by the nodes of a cluster; when set, a replica must present it to sync. */
+  clusterSecret?: string;
+  /** A replica that acknowledged nothing for this long is disconnected by its primary. */
+  replTimeoutMs: number;
+  /** Bytes of replication stream kept for replicas that reconnect (partial resync). */
+  replBacklogBytes: number;
 }
 
 /** Validated configuration of a storage node. */
@@ -78,6 +86,10 @@ function addClusterOptions(program: Command, opt: (flags: string, env: string, d
     .addOption(opt('--zone <zone>', 'ZONE', 'failure zone, for placement').argParser(namePattern('zone', 0, 64)).default(''))
     .addOption(opt('--lease-ttl <seconds>', 'LEASE_TTL', 'lease TTL (default: the cluster config in etcd, else 3)').argParser(intIn(1, 60)))
     .addOption(opt('--step-down-margin-ms <ms>', 'STEP_DOWN_MARGIN_MS', 'a primary stops taking writes this long before its lease could expire').argParser(intIn(0, 30_000)).default(500))
+    .addOption(opt('--write-ack-timeout-ms <ms>', 'WRITE_ACK_TIMEOUT_MS', 'longest a writeAck=replica write waits for a replica before WRITE_ACK_TIMEOUT').argParser(intIn(1, 60_000)).default(1000))
+    .addOption(opt('--cluster-secret <secret>', 'CLUSTER_SECRET', 'secret replicas present to their primary (all nodes of a cluster share it)').argParser(namePattern('secret', 8, 256)))
+    .addOption(opt('--repl-timeout-ms <ms>', 'REPL_TIMEOUT_MS', 'a primary disconnects a replica silent this long').argParser(intIn(100, 600_000)).default(5000))
+    .addOption(opt('--repl-backlog <bytes>', 'REPL_BACKLOG', 'replication backlog kept for partial resyncs, e.g. 16mb').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)));
 }
 
@@ -116,12 +128,13 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
 
 /** Folds the cluster flags into `cluster` (absent without `--etcd`), checking how they combine. */
 function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & ClusterFlags): NodeConfig {
-  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, ...node } = config;
+  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, clusterSecret, ...node } = config;
   if (!etcd) {
     if (shard !== undefined) program.error('error: --shard needs --etcd (a standalone node has no shard)');
     return node;
   }
   if (shard === undefined) program.error('error: --shard <n> is required with --etcd');
+  if (replBacklog < 1024 || replBacklog > 2 ** 31) program.error(`error: --repl-backlog (${replBacklog}) must be from 1kb to 2gb`);
   if (leaseTtl !== undefined && stepDownMarginMs * 2 >= leaseTtl * 1000) {
     program.error(`error: --step-down-margin-ms (${stepDownMarginMs}) must be under half of --lease-ttl (${leaseTtl * 1000} ms)`);
   }
@@ -129,7 +142,7 @@ function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & Clu
     ...node,
     cluster: {
       etcd, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
-      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host),
+      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog, clusterSecret,
     },
   };
 }
@@ -144,4 +157,8 @@ interface ClusterFlags {
   leaseTtl?: number;
   stepDownMarginMs: number;
   advertiseHost?: string;
+  writeAckTimeoutMs: number;
+  replTimeoutMs: number;
+  replBacklog: number;
+  clusterSecret?: string;
 }

@@ -61,11 +61,13 @@ const fill: Handler = (m, ctx, out) => {
     out.message([m[0], Status.LEASE_LOST, 'the fill lease lapsed or was released before the fill']);
     return;
   }
-  const result = ctx.store.setTrusted(ns, key, value, ttl, flags, SetCond.ALWAYS, 0, undefined);
-  leases.release(ns, key, token);
-  ctx.writes?.written(ns, key); // a fill is a write: near-cache subscribers hear of it too
   // An unconditional SET always lands (or throws, and the lease stays until it lapses).
-  out.ok2(m[0] as number, result!.version, result!.expiresAt);
+  const result = ctx.store.setTrusted(ns, key, value, ttl, flags, SetCond.ALWAYS, 0, undefined)!;
+  leases.release(ns, key, token);
+  out.ok2(m[0] as number, result.version, result.expiresAt);
+  // A fill is a write: replicas and near-cache subscribers hear of it like a SET.
+  ctx.repl?.set(ns, key, value, result.version, result.expiresAt, flags, undefined);
+  ctx.writes?.written(ns, key);
 };
 
 const release: Handler = (m, ctx, out) => {

@@ -31,9 +31,20 @@ export interface WriteListener {
   invalidated(ns: string): void;
 }
 
+/** Where handlers report each successful mutation (the replication log); see `replication/log.ts`. */
+export interface MutationLog {
+  set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void;
+  /** An entry changed in place (INCR, EXPIRE, PERSIST); the log reads its new state. */
+  changed(ns: string, key: string): void;
+  deleted(ns: string, key: string): void;
+  invalidated(ns: string, tag: string | null): void;
+}
+
 export interface HandlerContext {
   store: Store;
   gate: WriteGate;
+  /** Absent on a standalone node (nothing is replicated). */
+  repl?: MutationLog;
   stats(): Record<string, unknown>;
   /** Fill leases of read-through loads (`fill-leases.ts`); made on first use when absent. */
   leases?: FillLeases;
@@ -44,6 +55,13 @@ export interface HandlerContext {
 export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
 
 const entryTuple = (e: EntryView | undefined): unknown[] | null => (e ? [e.value, e.version, e.expiresAt, e.flags] : null);
+
+/** After a mutation of one key: the replication log and the invalidation subscribers hear of it. */
+function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean): void {
+  if (deleted) ctx.repl?.deleted(ns, key);
+  else ctx.repl?.changed(ns, key);
+  ctx.writes?.written(ns, key);
+}
 
 function write(m: unknown[], ctx: HandlerContext): string {
   ctx.gate.check(epochArg(m[2]));
@@ -63,35 +81,51 @@ const HANDLERS: Record<number, Handler> = {
   [Op.SET]: (m, ctx, out) => {
     const ns = write(m, ctx);
     // Every argument is checked here, so the store's own checks are skipped.
-    const result = ctx.store.setTrusted(ns, keyArg(m[4]), valueArg(m[5]), ttlArg(m[6]), flagsArg(m[7]), condArg(m[8]), versionArg(m[9]), tagsArg(m[10]));
-    if (result) out.ok2(m[0] as number, result.version, result.expiresAt);
-    else out.status(m[0] as number, Status.NOT_STORED);
-    if (result) ctx.writes?.written(ns, m[4] as string);
+    const key = keyArg(m[4]);
+    const value = valueArg(m[5]);
+    const flags = flagsArg(m[7]);
+    const tags = tagsArg(m[10]);
+    const result = ctx.store.setTrusted(ns, key, value, ttlArg(m[6]), flags, condArg(m[8]), versionArg(m[9]), tags);
+    if (!result) return out.status(m[0] as number, Status.NOT_STORED);
+    out.ok2(m[0] as number, result.version, result.expiresAt);
+    ctx.repl?.set(ns, key, value, result.version, result.expiresAt, flags, tags);
+    ctx.writes?.written(ns, key);
   },
   [Op.DELETE]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const deleted = ctx.store.delete(ns, keyArg(m[4]));
+    const key = keyArg(m[4]);
+    const deleted = ctx.store.delete(ns, key);
+    if (deleted) changed(ctx, ns, key, true);
     out.statusInt(m[0] as number, Status.OK, deleted ? 1 : 0);
-    if (deleted) ctx.writes?.written(ns, m[4] as string);
   },
   [Op.INCR]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const r = ctx.store.incr(ns, keyArg(m[4]), deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    const key = keyArg(m[4]);
+    const r = ctx.store.incr(ns, key, deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    changed(ctx, ns, key, false);
     out.message([m[0], Status.OK, r.value, r.version]);
-    ctx.writes?.written(ns, m[4] as string);
   },
   [Op.EXPIRE]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const updated = ctx.store.expire(ns, keyArg(m[4]), signedTtlArg(m[5]));
+    const key = keyArg(m[4]);
+    const updated = ctx.store.expire(ns, key, signedTtlArg(m[5]));
+    if (updated) changed(ctx, ns, key, false); // EXPIRE <= 0 removed it: the log sees it gone
     out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
-    if (updated) ctx.writes?.written(ns, m[4] as string);
   },
-  [Op.PERSIST]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.persist(write(m, ctx), keyArg(m[4])) ? 1 : 0),
+  [Op.PERSIST]: (m, ctx, out) => {
+    const ns = write(m, ctx);
+    const key = keyArg(m[4]);
+    const updated = ctx.store.persist(ns, key);
+    if (updated) changed(ctx, ns, key, false);
+    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+  },
   [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(namespaceArg(m[2]), keyArg(m[3]))),
   [Op.EXISTS]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.exists(namespaceArg(m[2]), keysArg(m[3]))),
   [Op.INVALIDATE]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    ctx.store.invalidate(ns, optionalTagArg(m[4]));
+    const tag = optionalTagArg(m[4]);
+    ctx.store.invalidate(ns, tag);
+    ctx.repl?.invalidated(ns, tag ?? null);
     out.status(m[0] as number, Status.OK);
     ctx.writes?.invalidated(ns);
   },

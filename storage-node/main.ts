@@ -12,6 +12,8 @@ import { createNodeAdmin } from './admin';
 import { ClusterMember, NOT_JOINED } from './cluster';
 import { NamespacePolicySync } from './cluster/namespace-policies';
 import { connectEtcd } from '../shared/topology/etcd';
+import { NodeReplication, type ReplicationStats } from './replication/node-replication';
+import type { ReplOffsetRecord } from '../shared/topology/schema';
 
 /** Who the node is, for STATS, /healthz and the ready line. */
 interface Identity {
@@ -31,20 +33,34 @@ function warnAboutHeap(config: NodeConfig, log: Logger): void {
   }
 }
 
+/** This node's offsets record for etcd (election preference, shardctl status lag). */
+function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
+  const s = repl.stats();
+  // A replica in the middle of a full sync holds an incomplete store: it must not look up to date.
+  const offset = s.state === 'full-sync' || s.replId === '' ? 0 : s.offset;
+  const record: ReplOffsetRecord = { role: s.role === 'primary' ? 'primary' : 'replica', replId: s.replId, offset, at: Date.now() };
+  if (s.replicas) record.replicas = s.replicas.map(({ nodeId, ackedOffset, lagBytes, lagMs }) => ({ nodeId, ackedOffset, lagBytes, lagMs }));
+  return record;
+}
+
 /** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
-function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, log: Logger): ClusterMember | null {
+function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger): ClusterMember | null {
   const cluster = config.cluster;
-  if (!cluster) return null;
+  if (!cluster || !repl) return null;
   const member = new ClusterMember(
     {
       etcd: cluster.etcd, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
       stepDownMarginMs: cluster.stepDownMarginMs, addr, adminAddr, startedAt: Date.now(),
+      onRole: (change) => (change.role === 'primary' ? repl.becomePrimary() : repl.becomeReplica()),
+      offsets: () => offsetsRecord(repl),
     },
     log.child({ component: 'storage-node:cluster' }),
   );
   member.start();
   return member;
 }
+
+const STANDALONE_REPLICATION: ReplicationStats = { role: 'standalone', state: 'idle', replId: '', replId2: '', offset: 0, syncs: { full: 0, partial: 0 }, ackTimeouts: 0 };
 
 /**
  * Storage node program: store + frame server + admin port + expiry sweep, and in cluster mode
@@ -55,32 +71,46 @@ async function main(): Promise<void> {
   const config = parseNodeConfig(process.argv.slice(2));
   const log = createLogger('storage-node', config.logLevel);
   warnAboutHeap(config, log);
+  // The replication log exists before the store can remove anything, so every removal the
+  // primary decides (expiry, eviction, invalidation reclaim) is replicated as a delete.
+  let repl: NodeReplication | null = null;
   const store = new Store({
     maxMemoryBytes: config.maxMemory,
     defaultMaxItemBytes: config.maxItemBytes,
     defaultEviction: config.eviction,
     evictionSamples: config.evictionSamples,
+  }, {
+    removed: (ns, key) => {
+      repl?.removed(ns, key);
+      subscriptions.written(ns, key); // near-cached keys that expire or are evicted are pushed too
+    },
   });
   const startedAt = Date.now();
   let gate: WriteGate = config.cluster ? NOT_JOINED : STANDALONE;
   const cluster = config.cluster;
   let identity = (): Identity => ({ role: cluster ? 'replica' : 'standalone', epoch: 0, nodeId: cluster?.nodeId ?? '', shardId: cluster?.shardId ?? null, primary: null });
   let server: FrameServer;
+  const subscriptions = new InvalidationHub(log.child({ component: 'storage-node:invalidations' }));
   const leases = new FillLeases(() => performance.now());
   const stats = (): Record<string, unknown> => {
     const c = server.counters;
     const ops: Record<string, number> = {};
     for (const [code, name] of Object.entries(OP_NAME)) ops[name] = c.ops[Number(code)];
+    const replication = repl ? repl.stats() : STANDALONE_REPLICATION;
     return {
       ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
-      connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(),
+      connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(), replication,
     };
   };
-  const subscriptions = new InvalidationHub(log.child({ component: 'storage-node:invalidations' }));
+  if (cluster) {
+    const replOptions = { backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes };
+    repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
+  }
   server = new FrameServer(
-    { store, gate: { check: (epoch) => gate.check(epoch) }, stats, leases, writes: subscriptions }, { ...config, subscriptions }, log.child({ component: 'storage-node:server' }),
+    { store, gate: { check: (epoch) => gate.check(epoch) }, repl: repl?.log, stats, leases, writes: subscriptions },
+    { ...config, subscriptions }, log.child({ component: 'storage-node:server' }), repl,
   );
-  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters), health: () => ({ ok: true, ...identity(), items: store.size }) });
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({ ok: true, ...identity(), items: store.size }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   const sweep = setInterval(() => {
@@ -90,13 +120,15 @@ async function main(): Promise<void> {
 
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
-  const member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, log);
+  repl?.setIdentity(nodeId, `${host}:${port}`);
+  const member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log);
+  const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
   if (member) gate = member.role;
   const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
   const policies = policyClient && config.cluster
-    ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }))
+    ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }), (acks) => repl?.setAckNamespaces(acks))
     : null;
   policies?.start();
   log.info({ event: 'ready', host: config.host, port, adminPort, maxMemory: config.maxMemory, nodeId, shard: config.cluster?.shardId ?? null }, 'storage node ready');
@@ -104,7 +136,9 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
     clearInterval(sweep);
+    clearInterval(follow);
     await member?.stop();
+    repl?.close();
     await policies?.close();
     policyClient?.close();
     await Promise.all([server.close(), admin.close()]);

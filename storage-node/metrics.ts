@@ -3,12 +3,19 @@ import { OP_NAME, STATUS_NAME } from '../shared/protocol';
 import type { Store } from './store';
 import type { ServerCounters } from './server';
 
+/** One replica's lag as the primary sees it. */
+export interface ReplicaLag {
+  nodeId: string;
+  lagBytes: number;
+  lagMs: number;
+}
+
 /**
  * Prometheus metrics of a storage node. Nothing here runs on the request path: the store and the
  * server keep plain counters and every metric reads them when scraped (`collect`), so a request
  * costs no label lookup. Counters advance by the difference since the previous scrape.
  */
-export function createNodeMetrics(store: Store, counters: ServerCounters): client.Registry {
+export function createNodeMetrics(store: Store, counters: ServerCounters, replicas: () => ReplicaLag[] = () => []): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'shardcache_node_' });
   const gauge = (name: string, help: string, read: () => number): void => {
@@ -44,6 +51,17 @@ export function createNodeMetrics(store: Store, counters: ServerCounters): clien
     Object.entries(OP_NAME).map(([code, op]) => [{ op }, counters.ops[Number(code)]]));
   counter('shardcache_node_errors_total', 'Error replies, by status.', ['status'], () =>
     Object.entries(STATUS_NAME).filter(([code]) => Number(code) > 1).map(([code, status]) => [{ status }, counters.statuses[Number(code)]]));
+  const lagGauge = (name: string, help: string, read: (r: ReplicaLag) => number): void => {
+    new client.Gauge({
+      name, help, labelNames: ['replica'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of replicas()) this.set({ replica: r.nodeId }, read(r));
+      },
+    });
+  };
+  lagGauge('shardcache_node_replica_lag_bytes', 'Replication stream bytes a replica has not acknowledged (primary only).', (r) => r.lagBytes);
+  lagGauge('shardcache_node_replica_lag_seconds', 'Age of the oldest change a replica has not acknowledged (primary only).', (r) => r.lagMs / 1000);
   counter('shardcache_node_protocol_errors_total', 'Connections closed for a malformed frame.', [], () => [[{}, counters.protocolErrors]]);
   return registry;
 }

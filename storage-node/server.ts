@@ -20,6 +20,31 @@ export interface ServerOptions {
 /** Replies are handed to the socket early once this many bytes are waiting (large values). */
 const FLUSH_BYTES = 256 * 1024;
 
+/**
+ * What the server needs of replication (`replication/node-replication.ts`); absent on a
+ * standalone node.
+ */
+export interface ReplicationHooks {
+  readonly log: { readonly ackNamespaces: ReadonlySet<string>; takeAckWait(): number };
+  /** Answers REPL_SYNC and turns the connection into a replica session (throws OpError). */
+  accept(socket: net.Socket, message: readonly unknown[]): object;
+  /** A frame on a connection that `accept` turned into `session`. */
+  onReplicaFrame(session: object, message: readonly unknown[]): void;
+  /** Holds a write's reply until a replica acknowledges `offset`. */
+  hold(socket: net.Socket, id: number, offset: number, reply: Buffer): void;
+  /** True while `socket` has held replies (later ones queue behind them). */
+  holds(socket: net.Socket): boolean;
+  append(socket: net.Socket, bytes: Buffer): void;
+  drop(socket: net.Socket): void;
+}
+
+/** Per-connection state the frame handler needs. */
+interface Conn {
+  socket: net.Socket;
+  /** Set once the connection carries a replica session. */
+  session: object | null;
+}
+
 /** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
 export class ServerCounters {
   connections = 0;
@@ -54,8 +79,11 @@ export class FrameServer {
   /** Shared by every connection: each flushes what it wrote before another one runs. */
   readonly #out = new ReplyWriter();
 
-  constructor(ctx: HandlerContext, options: ServerOptions, log: Logger) {
+  readonly #repl: ReplicationHooks | null;
+
+  constructor(ctx: HandlerContext, options: ServerOptions, log: Logger, replication: ReplicationHooks | null = null) {
     this.#ctx = ctx;
+    this.#repl = replication;
     this.#options = options;
     this.#log = log;
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
@@ -91,7 +119,8 @@ export class FrameServer {
     if (this.#options.idleTimeoutMs > 0) {
       socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
     }
-    const decoder = new FrameDecoder((message) => this.#onFrame(socket, message), this.#options.maxFrameBytes);
+    const conn: Conn = { socket, session: null };
+    const decoder = new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes);
     const feed = (input: () => boolean): void => {
       let more: boolean;
       try {
@@ -115,21 +144,36 @@ export class FrameServer {
     socket.on('close', () => {
       counters.connections--;
       this.#sockets.delete(socket);
+      this.#repl?.drop(socket);
       decoder.reset();
     });
   }
 
   /** Handles one request; returns false to hold further input while replies back up. */
-  #onFrame(socket: net.Socket, message: unknown[]): boolean {
+  #onFrame(conn: Conn, message: unknown[]): boolean {
+    const socket = conn.socket;
     const id = message[0];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new ProtocolError('a request must start with a non-negative integer id');
     }
     const op = message[1];
     if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
+    const repl = this.#repl;
+    if (repl !== null && (conn.session !== null || op === Op.REPL_SYNC)) return this.#onReplication(conn, repl, message);
+    // A write in a namespace with `writeAck: replica` holds its reply (and the ones behind it).
+    const gated = repl !== null && repl.log.ackNamespaces.size !== 0;
+    let before = 0;
+    if (gated) {
+      repl.log.takeAckWait(); // a removal outside any request (the sweep) may have left one
+      before = this.#out.pending;
+    }
     const status = op === Op.SUBSCRIBE_INVALIDATIONS || op === Op.UNSUBSCRIBE_INVALIDATIONS
       ? this.#subscribe(socket, message)
       : handle(message, this.#ctx, this.#out, this.#onInternalError);
+    if (gated) {
+      const wait = repl.log.takeAckWait();
+      if (wait > 0) this.#hold(socket, repl, id, wait, before);
+    }
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
     return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
@@ -153,10 +197,46 @@ export class FrameServer {
     }
   }
 
-  /** Writes every reply produced for this socket's chunk in one call. */
+  /** REPL_SYNC (the connection becomes a replica session) and the frames of a session. */
+  #onReplication(conn: Conn, repl: ReplicationHooks, message: unknown[]): boolean {
+    if (conn.session !== null) {
+      repl.onReplicaFrame(conn.session, message);
+      return true;
+    }
+    this.#send(conn.socket);
+    try {
+      conn.session = repl.accept(conn.socket, message);
+      conn.socket.setTimeout(0);
+    } catch (err) {
+      const e = err instanceof OpError ? err : new OpError(Status.INTERNAL, 'internal error');
+      if (!(err instanceof OpError)) this.#onInternalError(err);
+      this.#out.message([message[0], e.status, e.message, ...e.detail]);
+    }
+    return true;
+  }
+
+  /**
+   * Sends the replies before the last one (the first `before` pending bytes) and holds the last
+   * one, a write's, until a replica acknowledges `offset`.
+   */
+  #hold(socket: net.Socket, repl: ReplicationHooks, id: number, offset: number, before: number): void {
+    const all = this.#out.flush();
+    if (all === undefined) return;
+    if (before > 0) this.#deliver(socket, all.subarray(0, before));
+    repl.hold(socket, id, offset, all.subarray(before));
+  }
+
+  /** Writes every reply produced for this socket's chunk in one call (or queues it behind held ones). */
   #send(socket: net.Socket): void {
     const replies = this.#out.flush();
-    if (replies && !socket.destroyed) socket.write(replies);
+    if (replies) this.#deliver(socket, replies);
+  }
+
+  #deliver(socket: net.Socket, replies: Buffer): void {
+    if (socket.destroyed) return;
+    const repl = this.#repl;
+    if (repl !== null && repl.holds(socket)) repl.append(socket, replies);
+    else socket.write(replies);
   }
 
   readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');

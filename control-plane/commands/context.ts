@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { ClusterConfigSchema, clusterKeys, parseRecord, type ClusterConfig, type ClusterKeys } from '../../shared/topology/schema';
+import { ClusterConfigSchema, clusterKeys, parseRecord, ReplOffsetRecordSchema, type ClusterConfig, type ClusterKeys, type ReplOffsetRecord } from '../../shared/topology/schema';
 import { buildSnapshot, type TopologySnapshot } from '../../shared/topology/snapshot';
 import { NotInitialisedError } from '../errors';
 
@@ -23,6 +23,8 @@ export function commandContext(client: Etcd3, cluster: string): CommandContext {
 export interface TopologyRead {
   snapshot: TopologySnapshot;
   leasedNodes: ReadonlySet<string>;
+  /** Replication offsets the nodes publish (`shards/<n>/offsets/<nodeId>`), by node id. */
+  offsets: ReadonlyMap<string, ReplOffsetRecord>;
 }
 
 /** Reads every key of the cluster in one range request and builds its snapshot. */
@@ -35,11 +37,16 @@ export async function readTopology(ctx: CommandContext): Promise<TopologyRead> {
     modRevision: Number(kv.mod_revision),
   }));
   const leasedNodes = new Set<string>();
+  const offsets = new Map<string, ReplOffsetRecord>();
+  const offsetsKey = /^shards\/\d+\/offsets\/([^/]+)$/;
   for (const kv of res.kvs) {
     const key = kv.key.toString();
     if (key.startsWith(ctx.keys.nodesPrefix) && kv.lease !== '0') leasedNodes.add(key.slice(ctx.keys.nodesPrefix.length));
+    const match = offsetsKey.exec(key.slice(ctx.keys.prefix.length));
+    const parsed = match ? parseRecord(ReplOffsetRecordSchema, kv.value.toString()) : undefined;
+    if (match && parsed?.ok) offsets.set(match[1], parsed.value);
   }
-  return { snapshot: buildSnapshot(ctx.keys, kvs, Number(res.header.revision)), leasedNodes };
+  return { snapshot: buildSnapshot(ctx.keys, kvs, Number(res.header.revision)), leasedNodes, offsets };
 }
 
 /** The cluster's config (one read); NotInitialisedError when it is absent or unreadable. */

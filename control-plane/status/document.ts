@@ -1,4 +1,5 @@
 import type { TopologySnapshot, ShardView } from '../../shared/topology/snapshot';
+import type { ReplOffsetRecord } from '../../shared/topology/schema';
 
 /**
  * The cluster status document: what `shardctl status --json` prints and `GET /v1/status` serves.
@@ -40,15 +41,22 @@ export interface NodeStatus {
   role: 'primary' | 'replica';
   /** Registered under a live lease. */
   live: boolean;
+  /**
+   * Replication position the node published, and for a replica its lag behind the primary (as
+   * the primary measured it, else from the published offsets; null when unknown).
+   */
+  replication: { offset: number; lagBytes: number | null; lagMs: number | null } | null;
 }
 
 /** Decides whether a registered node is live; the default trusts registration. */
 export type LivenessCheck = (nodeId: string) => boolean;
 
 /** Builds the status document of `cluster` from a snapshot. */
-export function statusDocument(cluster: string, snapshot: TopologySnapshot, isLive: LivenessCheck = () => true): StatusDocument {
+export function statusDocument(
+  cluster: string, snapshot: TopologySnapshot, isLive: LivenessCheck = () => true, offsets: ReadonlyMap<string, ReplOffsetRecord> = new Map(),
+): StatusDocument {
   const config = snapshot.config;
-  const nodes = nodeStatuses(snapshot, isLive);
+  const nodes = nodeStatuses(snapshot, isLive, offsets);
   const byId = new Map(nodes.map((n) => [n.nodeId, n]));
   const shards = [...snapshot.shards.values()].map((view) => shardStatus(view, snapshot, byId, config?.replicas ?? 0));
   return {
@@ -63,7 +71,18 @@ export function statusDocument(cluster: string, snapshot: TopologySnapshot, isLi
   };
 }
 
-function nodeStatuses(snapshot: TopologySnapshot, isLive: LivenessCheck): NodeStatus[] {
+/** A node's replication figures from the published offsets (pure). */
+export function replicationOf(nodeId: string, primaryId: string | undefined, offsets: ReadonlyMap<string, ReplOffsetRecord>): NodeStatus['replication'] {
+  const own = offsets.get(nodeId);
+  if (!own) return null;
+  const primary = primaryId === undefined ? undefined : offsets.get(primaryId);
+  if (primaryId === nodeId || !primary) return { offset: own.offset, lagBytes: null, lagMs: null };
+  const measured = primary.replicas?.find((r) => r.nodeId === nodeId);
+  if (measured) return { offset: own.offset, lagBytes: measured.lagBytes, lagMs: measured.lagMs };
+  return { offset: own.offset, lagBytes: Math.max(0, primary.offset - own.offset), lagMs: null };
+}
+
+function nodeStatuses(snapshot: TopologySnapshot, isLive: LivenessCheck, offsets: ReadonlyMap<string, ReplOffsetRecord>): NodeStatus[] {
   const out: NodeStatus[] = [];
   for (const [nodeId, node] of snapshot.nodes) {
     const primary = snapshot.shards.get(node.shardId)?.primary;
@@ -75,6 +94,7 @@ function nodeStatuses(snapshot: TopologySnapshot, isLive: LivenessCheck): NodeSt
       zone: node.zone,
       role: primary?.nodeId === nodeId ? 'primary' : 'replica',
       live: isLive(nodeId),
+      replication: replicationOf(nodeId, primary?.nodeId, offsets),
     });
   }
   return out.sort((a, b) => a.shardId - b.shardId || a.nodeId.localeCompare(b.nodeId));

@@ -36,10 +36,18 @@ export function renderStatus(doc: StatusDocument): string {
   return out.join('\n');
 }
 
-/** The node table: id, addresses, shard, zone, role and liveness. */
+/** A replica's lag as `1.2kb/35ms` (`-` for a primary or when unknown). */
+export function formatLag(n: Pick<StatusDocument['nodes'][number], 'role' | 'replication'>): string {
+  const r = n.replication;
+  if (n.role === 'primary' || r === null || r.lagBytes === null) return '-';
+  const bytes = r.lagBytes < 1024 ? `${r.lagBytes}b` : r.lagBytes < 1024 ** 2 ? `${(r.lagBytes / 1024).toFixed(1)}kb` : `${(r.lagBytes / 1024 ** 2).toFixed(1)}mb`;
+  return r.lagMs === null ? bytes : `${bytes}/${Math.round(r.lagMs)}ms`;
+}
+
+/** The node table: id, addresses, shard, zone, role, liveness and replication lag. */
 export function renderNodes(doc: Pick<StatusDocument, 'nodes'>): string {
   return renderTable(
-    ['NODE', 'ADDR', 'ADMIN', 'SHARD', 'ZONE', 'ROLE', 'LIVE'],
-    doc.nodes.map((n) => [n.nodeId, n.addr, n.adminAddr ?? '-', String(n.shardId), n.zone || '-', n.role, n.live ? 'yes' : 'no']),
+    ['NODE', 'ADDR', 'ADMIN', 'SHARD', 'ZONE', 'ROLE', 'LIVE', 'REPL LAG'],
+    doc.nodes.map((n) => [n.nodeId, n.addr, n.adminAddr ?? '-', String(n.shardId), n.zone || '-', n.role, n.live ? 'yes' : 'no', formatLag(n)]),
   );
 }

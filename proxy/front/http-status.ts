@@ -21,6 +21,7 @@ export const HTTP_STATUS_OF: Readonly<Record<FrontErrorCode, number>> = Object.f
   UNAVAILABLE: 503,
   TIMEOUT: 504,
   ORIGIN_TIMEOUT: 504,
+  WRITE_ACK_TIMEOUT: 504,
   OUT_OF_MEMORY: 507,
 });
 

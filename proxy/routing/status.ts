@@ -22,6 +22,7 @@ export const STATUS_TO_CODE: Readonly<Record<number, ProxyErrorCodeName>> = Obje
   [Status.PROTOCOL_ERROR]: ProxyErrorCode.INTERNAL,
   [Status.UNKNOWN_OP]: ProxyErrorCode.INTERNAL,
   [Status.INTERNAL]: ProxyErrorCode.INTERNAL,
+  [Status.WRITE_ACK_TIMEOUT]: ProxyErrorCode.WRITE_ACK_TIMEOUT,
 });
 
 /**
@@ -38,7 +39,7 @@ export function errorFromReply(reply: readonly unknown[], nodeId?: string): Prox
   if (status === Status.VERSION_CONFLICT) detail.currentVersion = reply[3];
   else if (status === Status.TOO_LARGE || status === Status.OVER_QUOTA || status === Status.OUT_OF_MEMORY) {
     if (reply.length > 3) Object.assign(detail, { size: reply[3], limit: reply[4] });
-  }
+  } else if (status === Status.WRITE_ACK_TIMEOUT) detail.offset = reply[3];
   return new ProxyError(code, code === ProxyErrorCode.INTERNAL ? `node error: ${message}` : message, detail);
 }
 

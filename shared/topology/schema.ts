@@ -10,6 +10,9 @@ import { SLOT_COUNT } from '../slot';
  *   nodes/<nodeId>             NodeRecord         the node itself, under its lease
  *   shards/<shardId>/primary   PrimaryRecord      election; its create revision is the shard's epoch
  *   shards/<shardId>/resign    ResignRequest      shardctl failover (the primary steps down)
+ *   shards/<shardId>/offsets/<nodeId>  ReplOffsetRecord  the node itself, under its lease: its
+ *                              replication position (election preference) and, on the primary,
+ *                              each replica's lag (shardctl status)
  *   namespaces/<ns>            NamespacePolicy    shardctl ns set
  *   hotkeys/<ns>/<key>         HotKeyRule         shardctl hotkey add (key URI-encoded)
  *   migrations/<id>            (rebalancer)
@@ -34,6 +37,8 @@ export function clusterKeys(cluster: string) {
     shardsPrefix: `${prefix}shards/`,
     primary: (shardId: number) => `${prefix}shards/${shardId}/primary`,
     resign: (shardId: number) => `${prefix}shards/${shardId}/resign`,
+    offsetsPrefix: (shardId: number) => `${prefix}shards/${shardId}/offsets/`,
+    offsets: (shardId: number, nodeId: string) => `${prefix}shards/${shardId}/offsets/${nodeId}`,
     namespacesPrefix: `${prefix}namespaces/`,
     namespace: (ns: string) => `${prefix}namespaces/${ns}`,
     hotkeysPrefix: `${prefix}hotkeys/`,
@@ -85,6 +90,21 @@ export type NodeRecord = z.infer<typeof NodeRecordSchema>;
 
 export const PrimaryRecordSchema = z.object({ nodeId: z.string().min(1).max(128), addr: hostPort });
 export type PrimaryRecord = z.infer<typeof PrimaryRecordSchema>;
+
+export const ReplOffsetRecordSchema = z.object({
+  role: z.enum(['primary', 'replica']),
+  replId: z.string().max(64),
+  offset: z.number().int().min(0),
+  /** On a primary: each connected replica's acknowledged offset and lag. */
+  replicas: z.array(z.object({
+    nodeId: z.string().min(1).max(128),
+    ackedOffset: z.number().int().min(0),
+    lagBytes: z.number().int().min(0),
+    lagMs: z.number().min(0),
+  })).optional(),
+  at: z.number(),
+});
+export type ReplOffsetRecord = z.infer<typeof ReplOffsetRecordSchema>;
 
 export const ResignRequestSchema = z.object({ epoch: z.number().int().min(1), requestedAt: z.number() });
 export type ResignRequest = z.infer<typeof ResignRequestSchema>;

@@ -7,6 +7,8 @@ import { clusterKeys, ClusterConfigSchema, parseRecord, type ClusterKeys, type N
 import { campaign, deleteIfUnchanged, resign } from './election';
 import { ClusterRole, type PrimaryView, type RoleChange } from './role';
 import { LeaseSession } from './session';
+import { campaignDelayMs, publishOffsets, rankOf, readOffsets } from './offsets';
+import type { ReplOffsetRecord } from '../../shared/topology/schema';
 import { primaryViewOf, ShardWatch, type SeenResign } from './shard-watch';
 
 /** Lease TTL when neither `--lease-ttl` nor the cluster's `config` key gives one. */
@@ -29,7 +31,16 @@ export interface MemberOptions {
   addr: string;
   adminAddr: string;
   startedAt: number;
+  /** Told of every role change synchronously, before the next request is handled. */
+  onRole?(change: RoleChange): void;
+  /** This node's replication position, published under its lease and compared before campaigning. */
+  offsets?(): ReplOffsetRecord;
 }
+
+/** How often a changed offsets record is published (ms). */
+const PUBLISH_EVERY_MS = 2000;
+/** Wait after publishing our own offset at a vacancy, so the other candidates publish theirs. */
+const SETTLE_MS = 150;
 
 /** Delay before retry number `attempt` (0-based): doubling from 200 ms up to 5 s, with jitter. */
 export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
@@ -68,6 +79,12 @@ export class ClusterMember {
   #noCampaignBefore = 0;
   #resign: SeenResign | null = null;
   #tick: NodeJS.Timeout | undefined;
+  /** The vacancy's offsets were compared (reset when a primary is seen). */
+  #vacancyChecked = false;
+  #lastPrimary = '';
+  #published = '';
+  #publishedAt = 0;
+  #publishing: Promise<void> | null = null;
 
   constructor(options: MemberOptions, log: Logger) {
     this.#options = options;
@@ -184,6 +201,7 @@ export class ClusterMember {
   }
 
   #onTick(): void {
+    if (performance.now() - this.#publishedAt >= PUBLISH_EVERY_MS) void this.#publish();
     if (this.role.refresh()) return;
     const view = this.role.view;
     if (view === null || this.#isOwnStaleKey(view)) this.#requestCampaign();
@@ -198,7 +216,48 @@ export class ClusterMember {
     return view.nodeId === this.#options.nodeId && view.addr === this.#options.addr && !this.role.isPrimary;
   }
 
+  /** Publishes the offsets record if it changed (single flight); never throws. */
+  #publish(force = false): Promise<void> {
+    const read = this.#options.offsets;
+    const session = this.#session;
+    if (!read || session === null || session.ended) return Promise.resolve();
+    this.#publishedAt = performance.now();
+    const record = read();
+    const text = JSON.stringify({ ...record, at: 0 });
+    if (!force && text === this.#published) return Promise.resolve();
+    const key = this.#keys.offsets(this.#options.shardId, this.#options.nodeId);
+    this.#publishing ??= publishOffsets(this.#client, key, record, session.leaseId)
+      .then(() => void (this.#published = text))
+      .catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'could not publish offsets'))
+      .finally(() => (this.#publishing = null));
+    return this.#publishing;
+  }
+
+  /**
+   * Once per vacancy: publish our offset, let the others publish theirs, and delay our campaign
+   * by how many candidates are ahead of us (bounded). Returns the delay (0: campaign now).
+   */
+  async #vacancyDelay(): Promise<number> {
+    const read = this.#options.offsets;
+    if (!read || this.#vacancyChecked) return 0;
+    this.#vacancyChecked = true;
+    try {
+      await this.#publishing;
+      await this.#publish(true);
+      await sleep(SETTLE_MS);
+      const records = await readOffsets(this.#client, this.#keys.offsetsPrefix(this.#options.shardId));
+      const rank = rankOf(read().offset, records, new Set([this.#options.nodeId, this.#lastPrimary]));
+      const delay = campaignDelayMs(rank);
+      if (delay > 0) this.#log.info({ event: 'campaign-delay', rank, delayMs: delay }, 'a more up-to-date replica goes first');
+      return delay;
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, 'could not compare offsets; campaigning now');
+      return 0;
+    }
+  }
+
   #onRoleChange(change: RoleChange): void {
+    this.#options.onRole?.(change);
     this.#log.info({ event: 'role', role: change.role, epoch: change.epoch, reason: change.reason }, `role: ${change.role}`);
     if (change.gaveUp > 0 && !this.#stopped && change.reason !== RESIGNED) void this.#giveBack(change.gaveUp);
   }
@@ -216,6 +275,10 @@ export class ClusterMember {
   #onPrimary(view: PrimaryView | null): void {
     this.role.observePrimary(view);
     if (view !== null && view.nodeId !== this.#options.nodeId) this.#noCampaignBefore = 0; // someone took over
+    if (view !== null) {
+      this.#vacancyChecked = false;
+      this.#lastPrimary = view.nodeId;
+    }
     if (view === null || this.#isOwnStaleKey(view)) this.#requestCampaign();
     this.#checkResign();
   }
@@ -271,6 +334,14 @@ export class ClusterMember {
     const session = this.#session;
     if (this.#stopped || session === null || session.ended || this.role.isPrimary || performance.now() < this.#noCampaignBefore) return;
     const me = { nodeId: this.#options.nodeId, addr: this.#options.addr };
+    if (this.role.view === null) {
+      const delay = await this.#vacancyDelay();
+      if (delay > 0) {
+        this.#noCampaignBefore = performance.now() + delay;
+        return;
+      }
+      if (this.#stopped || this.role.isPrimary || this.role.view !== null || session !== this.#session || session.ended) return;
+    }
     try {
       const result = await campaign(this.#client, this.#keys.primary(this.#options.shardId), me, session.leaseId);
       this.#campaignFailures = 0;

@@ -34,6 +34,11 @@ export function policyChanges(
   return changes;
 }
 
+/** Namespaces whose policy asks for `writeAck: replica`. Pure. */
+export function ackNamespaces(policies: ReadonlyMap<string, ClusterPolicy>): string[] {
+  return [...policies].filter(([, p]) => p.writeAck === 'replica').map(([ns]) => ns);
+}
+
 /**
  * Keeps the store's namespace policies (item size limit, quota, eviction) equal to the ones in
  * etcd (`shardctl ns set`), through a TopologyWatcher. Owns that watcher.
@@ -42,7 +47,11 @@ export class NamespacePolicySync {
   readonly #watcher: TopologyWatcher;
   #applied: ReadonlyMap<string, ClusterPolicy> = new Map();
 
-  constructor(client: Etcd3, cluster: string, apply: (ns: string, policy: StorePolicy) => void, log: Logger) {
+  /**
+   * `apply` gets each namespace whose store policy changed; `onAckNamespaces`, when given, gets
+   * after every change the namespaces whose writes need a replica acknowledgement.
+   */
+  constructor(client: Etcd3, cluster: string, apply: (ns: string, policy: StorePolicy) => void, log: Logger, onAckNamespaces?: (namespaces: string[]) => void) {
     this.#watcher = new TopologyWatcher({ client, cluster, onError: (err, during) => log.warn({ err: err.message, during }, 'topology watch trouble') });
     this.#watcher.on('change', (snapshot: TopologySnapshot) => {
       for (const [ns, policy] of policyChanges(this.#applied, snapshot.namespaces)) {
@@ -50,6 +59,7 @@ export class NamespacePolicySync {
         log.info({ event: 'namespace-policy', namespace: ns, policy }, 'namespace policy applied');
       }
       this.#applied = snapshot.namespaces;
+      onAckNamespaces?.(ackNamespaces(snapshot.namespaces));
     });
   }
 

@@ -5,6 +5,7 @@
 export { Store } from './store';
 export { ENTRY_OVERHEAD, entrySize } from './keyspace';
 export { INT64_MAX, INT64_MIN } from './int64';
+export type { SnapshotEntry } from './replicated';
 export type {
   EntryView,
   RawEntry,

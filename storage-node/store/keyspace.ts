@@ -111,6 +111,11 @@ export class Keyspace {
   versionClock = 0;
   /** Logical access clock (one tick per access, wraps at 2^32) for LRU ordering. */
   accessClock = 0;
+  /**
+   * A replica's keyspace: dead entries (expired, invisible) are hidden but never removed on this
+   * node's own clock; the primary's deletes remove them.
+   */
+  passive = false;
   /** Seed of the key hashes, drawn once from the injected generator. */
   readonly hashSeed: number;
   private lastSpace: Namespace | undefined;
@@ -198,6 +203,7 @@ export class Keyspace {
   reclaimIfDead(id: number, ns: Namespace, now: number): boolean {
     const fate = this.fateOf(id, ns, now);
     if (fate === LIVE) return false;
+    if (this.passive) return true;
     this.remove(id, fate === EXPIRED ? Removal.EXPIRED : Removal.INVALIDATED);
     return true;
   }

@@ -6,6 +6,7 @@ import { addInt64, notInteger, parseInt64, toDelta } from './int64';
 import { entrySize, Keyspace, Removal } from './keyspace';
 import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
 import { sweep } from './sweep';
+import { StoreReplication } from './replicated';
 import type {
   EntryView,
   NamespacePolicy,
@@ -67,12 +68,15 @@ export class Store {
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
+  /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
+  readonly replication: StoreReplication;
 
   constructor(options: StoreOptions, listener?: StoreListener) {
     const resolved = resolveOptions(options);
     this.ks = new Keyspace(resolved, listener);
     this.evictor = new Evictor(this.ks);
     this.now = resolved.now;
+    this.replication = new StoreReplication(this.ks);
   }
 
   /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
@@ -262,11 +266,33 @@ export class Store {
     ks.refreshQuota(space);
   }
 
-  /** Active expiry and invalidation reclaim within `budgetMs` of the injected clock. */
+  /** Active expiry and invalidation reclaim within `budgetMs` of the injected clock; none while passive. */
   sweep(budgetMs: number): SweepResult {
     if (!(budgetMs >= 0)) throw badRequest(`budgetMs must be >= 0, got ${String(budgetMs)}`);
+    if (this.ks.passive) return { expired: 0, reclaimed: 0 };
     return sweep(this.ks, budgetMs);
   }
+
+  /**
+   * Passive (a replica): reads hide expired and invalidated entries but nothing is removed on
+   * this store's own clock (no lazy reclaim, no sweep); the primary's deletes remove them.
+   */
+  get passive(): boolean {
+    return this.ks.passive;
+  }
+
+  set passive(on: boolean) {
+    this.ks.passive = on;
+  }
+
+  /** The store-wide version counter (the highest version handed out or applied). */
+  get versionClock(): number {
+    return this.ks.versionClock;
+  }
+
+
+
+
 
   /** Counters, gauges and per-namespace figures. */
   stats(): StoreStats {

@@ -153,9 +153,9 @@ describe('shardctl status, node list and failover', () => {
     expect(status.stdout).toContain('shard 2 unhealthy: no primary');
     expect(status.stdout).toContain('shard 1 unhealthy: 0 of 1 replicas live');
     expect(nodes.code).toBe(0);
-    expect(nodes.stdout).toMatch(/^NODE +ADDR +ADMIN +SHARD +ZONE +ROLE +LIVE$/m);
-    expect(nodes.stdout).toMatch(/^n0a +127\.0\.0\.1:17000 +- +0 +zone-a +primary +yes$/m);
-    expect(nodes.stdout).toMatch(/^static +127\.0\.0\.1:1 +- +2 +- +replica +no$/m);
+    expect(nodes.stdout).toMatch(/^NODE +ADDR +ADMIN +SHARD +ZONE +ROLE +LIVE +REPL LAG$/m);
+    expect(nodes.stdout).toMatch(/^n0a +127\.0\.0\.1:17000 +- +0 +zone-a +primary +yes +-$/m);
+    expect(nodes.stdout).toMatch(/^static +127\.0\.0\.1:1 +- +2 +- +replica +no +-$/m);
   });
 
   test('failover refuses a shard without a live replica, without a primary, or unknown', async () => {

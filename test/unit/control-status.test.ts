@@ -3,9 +3,9 @@ import { buildSnapshot, type TopologyKv } from '../../shared/topology/snapshot';
 import { health } from '../../control-plane/service/admin';
 import { escapeHtml, renderStatusPage } from '../../control-plane/service/page';
 import { topologyChanges } from '../../control-plane/status/changes';
-import { statusDocument } from '../../control-plane/status/document';
+import { replicationOf, statusDocument } from '../../control-plane/status/document';
 import { renderTable } from '../../control-plane/status/table';
-import { formatSlots, renderStatus } from '../../control-plane/status/text';
+import { formatLag, formatSlots, renderStatus } from '../../control-plane/status/text';
 
 const keys = clusterKeys('test');
 let revision = 1;
@@ -55,7 +55,7 @@ describe('status document', () => {
     expect(text).toContain('cluster test  revision 20  shards 2  replicas 1  lease ttl 3s  slot map epoch 1');
     expect(text).toMatch(/^0 +0-8191 +a +127\.0\.0\.1:7000 +10 +b@127\.0\.0\.1:7001 +ok$/m);
     expect(text).toMatch(/^1 +8192-16383 +c .* UNHEALTHY$/m);
-    expect(text).toMatch(/^b +127\.0\.0\.1:7001 +- +0 +z +replica +yes$/m);
+    expect(text).toMatch(/^b +127\.0\.0\.1:7001 +- +0 +z +replica +yes +-$/m);
     expect(text.trimEnd().split('\n').at(-1)).toBe('shard 1 unhealthy: 0 of 1 replicas live');
   });
 
@@ -97,5 +97,24 @@ describe('service answers', () => {
     expect(page).not.toContain('<script>');
     expect(page).toContain('<td>0-8191</td>');
     expect(renderStatusPage(undefined)).toContain('Loading the topology');
+  });
+});
+
+describe('status: replication lag', () => {
+  const rec = (offset: number, replicas?: Array<{ nodeId: string; ackedOffset: number; lagBytes: number; lagMs: number }>) =>
+    ({ role: replicas ? 'primary' : 'replica', replId: 'x', offset, at: 0, ...(replicas ? { replicas } : {}) }) as const;
+
+  test('a replica\'s lag comes from the primary\'s measurement, else from the published offsets', () => {
+    const offsets = new Map([
+      ['p', rec(5000, [{ nodeId: 'r1', ackedOffset: 4000, lagBytes: 1000, lagMs: 12 }])],
+      ['r1', rec(4000)],
+      ['r2', rec(3000)],
+    ]);
+    expect(replicationOf('r1', 'p', offsets)).toEqual({ offset: 4000, lagBytes: 1000, lagMs: 12 });
+    expect(replicationOf('r2', 'p', offsets)).toEqual({ offset: 3000, lagBytes: 2000, lagMs: null });
+    expect(replicationOf('p', 'p', offsets)).toEqual({ offset: 5000, lagBytes: null, lagMs: null });
+    expect(replicationOf('r3', 'p', offsets)).toBeNull();
+    expect(formatLag({ role: 'replica', replication: { offset: 0, lagBytes: 2048, lagMs: 35 } })).toBe('2.0kb/35ms');
+    expect(formatLag({ role: 'primary', replication: { offset: 0, lagBytes: null, lagMs: null } })).toBe('-');
   });
 });

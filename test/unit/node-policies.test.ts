@@ -1,4 +1,4 @@
-import { policyChanges, storePolicyOf } from '../../storage-node/cluster/namespace-policies';
+import { ackNamespaces, policyChanges, storePolicyOf } from '../../storage-node/cluster/namespace-policies';
 
 describe('namespace policy sync (pure part)', () => {
   test('only the node-side fields count, and removals reset to defaults', () => {
@@ -11,5 +11,13 @@ describe('namespace policy sync (pure part)', () => {
     ]);
     expect(storePolicyOf({ writeAck: 'replica', quotaBytes: 1 })).toEqual({ quotaBytes: 1 });
     expect(storePolicyOf(undefined)).toEqual({});
+  });
+});
+
+describe('write acknowledgement policy', () => {
+  test('only namespaces with writeAck replica wait for a replica', () => {
+    const policies = new Map<string, { writeAck?: 'primary' | 'replica' }>([['a', { writeAck: 'replica' }], ['b', { writeAck: 'primary' }], ['c', {}]]);
+    expect(ackNamespaces(policies)).toEqual(['a']);
+    expect(ackNamespaces(new Map())).toEqual([]);
   });
 });

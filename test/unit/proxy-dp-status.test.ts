@@ -1,6 +1,7 @@
 import { Op, Status } from '../../shared/protocol';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { errorFromReply, isRedirect, STATUS_TO_CODE } from '../../proxy/routing/status';
+import { httpStatusOf } from '../../proxy/front/http-status';
 import { parseFlag, parseGet, parseIncr, parseMget, parseSet, setMessage } from '../../proxy/routing/messages';
 
 const thrown = (fn: () => unknown): ProxyError => {
@@ -26,12 +27,19 @@ describe('node status → proxy error (one table)', () => {
     [Status.PROTOCOL_ERROR, 'INTERNAL'],
     [Status.UNKNOWN_OP, 'INTERNAL'],
     [Status.INTERNAL, 'INTERNAL'],
+    [Status.WRITE_ACK_TIMEOUT, 'WRITE_ACK_TIMEOUT'],
     [99, 'INTERNAL'],
   ])('status %i → %s', (status, code) => {
     const err = errorFromReply([1, status, 'why'], 'n1');
     expect(err).toBeInstanceOf(ProxyError);
     expect(err.code).toBe(code);
     expect(err.detail).toMatchObject({ nodeId: 'n1' });
+  });
+
+  test('WRITE_ACK_TIMEOUT keeps the offset the write waited for; HTTP 504', () => {
+    const err = errorFromReply([1, Status.WRITE_ACK_TIMEOUT, 'no replica', 1234], 'n1');
+    expect(err.detail).toMatchObject({ offset: 1234 });
+    expect(httpStatusOf('WRITE_ACK_TIMEOUT')).toBe(504);
   });
 
   test('every code in the table is a ProxyErrorCode', () => {

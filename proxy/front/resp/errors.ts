@@ -59,6 +59,7 @@ const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
   TIMEOUT: (m) => `TIMEOUT ${m}`,
   ORIGIN_ERROR: (m) => `ERR ${m}`,
   ORIGIN_TIMEOUT: (m) => `TIMEOUT ${m}`,
+  WRITE_ACK_TIMEOUT: (m) => `NOREPLICAS ${m}`,
   INTERNAL: () => RespMessages.internal,
 };
 

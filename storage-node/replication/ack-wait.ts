@@ -1,0 +1,79 @@
+import { encodeFrame } from '../../shared/frame';
+import { Status } from '../../shared/protocol';
+
+/** One reply held back on a connection: a write waiting for `offset` (0: a plain reply behind one). */
+interface Held {
+  offset: number;
+  deadline: number;
+  id: number;
+  bytes: Buffer;
+}
+
+/**
+ * Replies held until a replica acknowledges a write (`writeAck: replica`), per connection, in
+ * request order. Pure apart from the `write` callback; the node's one sweep timer calls
+ * `release` with the acknowledged offset and the time.
+ *
+ *   conn ─► [ write@1200 (waits) | reply | reply | write@1500 (waits) | reply ]
+ *            released from the head once acked >= 1200, or as WRITE_ACK_TIMEOUT after its deadline
+ *
+ * Guards: a connection with a queue gets every later reply appended to it (never written past
+ * it), so the client sees replies in request order; deadlines along a queue never decrease, so
+ * only heads are looked at.
+ */
+export class AckWaiters<C> {
+  readonly #queues = new Map<C, Held[]>();
+  readonly #write: (conn: C, bytes: Buffer) => void;
+  timeouts = 0;
+
+  constructor(write: (conn: C, bytes: Buffer) => void) {
+    this.#write = write;
+  }
+
+  /** Connections with held replies. */
+  get size(): number {
+    return this.#queues.size;
+  }
+
+  /** True when replies on `conn` must queue. */
+  holds(conn: C): boolean {
+    return this.#queues.size !== 0 && this.#queues.has(conn);
+  }
+
+  /** Holds the reply `bytes` of write `id` until `offset` is acknowledged or `deadline` passes. */
+  wait(conn: C, id: number, offset: number, deadline: number, bytes: Buffer): void {
+    let queue = this.#queues.get(conn);
+    if (queue === undefined) this.#queues.set(conn, (queue = []));
+    queue.push({ offset, deadline, id, bytes });
+  }
+
+  /** Queues plain replies behind the held ones of `conn` (call only when `holds(conn)`). */
+  append(conn: C, bytes: Buffer): void {
+    this.#queues.get(conn)?.push({ offset: 0, deadline: 0, id: 0, bytes });
+  }
+
+  /** Writes, per connection, every reply at the head that is now acknowledged, plain or timed out. */
+  release(acked: number, now: number): void {
+    for (const [conn, queue] of this.#queues) {
+      let i = 0;
+      const out: Buffer[] = [];
+      for (; i < queue.length; i++) {
+        const h = queue[i];
+        if (h.offset === 0 || h.offset <= acked) out.push(h.bytes);
+        else if (h.deadline <= now) {
+          this.timeouts++;
+          out.push(encodeFrame([h.id, Status.WRITE_ACK_TIMEOUT, `no replica acknowledged offset ${h.offset} in time; the write stays on the primary`, h.offset]));
+        } else break;
+      }
+      if (i === 0) continue;
+      if (i === queue.length) this.#queues.delete(conn);
+      else queue.splice(0, i);
+      this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
+    }
+  }
+
+  /** Forgets a closed connection. */
+  drop(conn: C): void {
+    this.#queues.delete(conn);
+  }
+}

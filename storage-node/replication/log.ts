@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './backlog';
+import { encodeDelRecord, encodeInvalidateRecord } from './records';
+import { SetRecordEncoder } from './encoder';
+import type { Store } from '../store';
+
+/** A new replication id: 20 random bytes in hex (Redis uses 40 hex characters too). */
+export const newReplId = (): string => randomBytes(20).toString('hex');
+
+/**
+ * This node's replication stream: identity (PSYNC2 ids), the backlog, and the write hooks the
+ * request handlers call after each successful mutation. No sockets: `onAppend` tells the shell
+ * that there is something to send.
+ *
+ *   handler (primary) ─► set/changed/deleted/invalidated ─► encode once ─► Backlog.append ─► onAppend
+ *   replica link ─► appendFrame(header, payload) (the primary's bytes, same offsets)
+ *
+ * Guards: `offset` is the backlog's end; `replId` names the history up to `offset`; `replId2`
+ * names the history this node shared with its previous primary up to `offset2`.
+ */
+export class ReplicationLog {
+  readonly backlog: Backlog;
+  replId = newReplId();
+  replId2 = '';
+  offset2 = 0;
+  /** Namespaces whose writes wait for a replica acknowledgement (`writeAck: replica`). */
+  readonly ackNamespaces = new Set<string>();
+  /** Recording is on while this node is the primary. */
+  recording = false;
+  #waitOffset = 0;
+  readonly #store: Store;
+  readonly #onAppend: () => void;
+  readonly #header = Buffer.alloc(4);
+  readonly #setEncoder = new SetRecordEncoder();
+
+  constructor(store: Store, backlogBytes: number, onAppend: () => void) {
+    this.#store = store;
+    this.backlog = new Backlog(backlogBytes);
+    this.#onAppend = onAppend;
+  }
+
+  get offset(): number {
+    return this.backlog.end;
+  }
+
+  /** A SET the store just accepted (`value` as the request carried it). */
+  set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
+    if (!this.recording) return;
+    this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
+  }
+
+  /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
+  changed(ns: string, key: string): void {
+    if (!this.recording) return;
+    const e = this.#store.replication.peek(ns, key);
+    if (e === undefined) return this.deleted(ns, key);
+    this.#appendSet(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags);
+  }
+
+  /** A key removed by a request, expiry, eviction or invalidation reclaim. */
+  deleted(ns: string, key: string): void {
+    if (!this.recording) return;
+    this.#append(encodeDelRecord(ns, key), ns);
+  }
+
+  /** A namespace (tag null) or tag invalidation; the watermark is the store's version clock. */
+  invalidated(ns: string, tag: string | null): void {
+    if (!this.recording) return;
+    this.#append(encodeInvalidateRecord(ns, tag, this.#store.versionClock), ns);
+  }
+
+  /**
+   * The offset the last write's reply must wait for (a replica acknowledgement), or 0; reading
+   * it clears it. The server asks after each request.
+   */
+  takeAckWait(): number {
+    const offset = this.#waitOffset;
+    this.#waitOffset = 0;
+    return offset;
+  }
+
+  /** A replica appends a stream frame of its primary, byte for byte. */
+  appendFrame(payload: Uint8Array): void {
+    this.#header.writeUInt32BE(payload.length, 0);
+    this.backlog.append(this.#header);
+    this.backlog.append(payload);
+  }
+
+  /** A replica whose data is being replaced: its history is no longer any primary's. */
+  forget(): void {
+    this.replId = '';
+    this.replId2 = '';
+    this.offset2 = 0;
+  }
+
+  /** Promotion (PSYNC2): the history so far stays reachable under the old id up to here. */
+  promote(): void {
+    this.replId2 = this.replId;
+    this.offset2 = this.offset;
+    this.replId = newReplId();
+    this.recording = true;
+  }
+
+  /** Where a replica asking for `request` continues from, or full sync. */
+  decide(request: SyncRequest): SyncDecision {
+    return decideSync(request, this, this.backlog);
+  }
+
+  /** Encodes a REPL_SET straight into the ring when it fits before the ring's end. */
+  #appendSet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined): void {
+    const enc = this.#setEncoder;
+    const backlog = this.backlog;
+    const max = enc.bound(ns, key, value, tags);
+    const at = backlog.reserve(max);
+    if (at >= 0) backlog.commit(enc.encodeInto(backlog.ring, at, ns, key, value, version, expiresAt, flags));
+    else {
+      const scratch = enc.scratch(max);
+      backlog.append(scratch, enc.encodeInto(scratch, 0, ns, key, value, version, expiresAt, flags));
+    }
+    this.#appended(ns);
+  }
+
+  #append(frame: Buffer, ns: string): void {
+    this.backlog.append(frame);
+    this.#appended(ns);
+  }
+
+  #appended(ns: string): void {
+    if (this.ackNamespaces.size !== 0 && this.ackNamespaces.has(ns)) this.#waitOffset = this.backlog.end;
+    this.#onAppend();
+  }
+}

@@ -1,0 +1,192 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type net from 'node:net';
+import type { Logger } from '../../shared/log';
+import { OpError } from '../../shared/errors';
+import { Status } from '../../shared/protocol';
+import type { Store } from '../store';
+import { AckWaiters } from './ack-wait';
+import { ReplicationLog } from './log';
+import { ReplicaLink } from './replica-link';
+import { ReplicationSource, type ReplicaInfo, type ReplicaSession } from './source';
+
+/** The STATS `replication` object (contract: other tools read these names). */
+export interface ReplicationStats {
+  role: 'primary' | 'replica' | 'standalone';
+  state: 'idle' | 'connecting' | 'full-sync' | 'streaming';
+  replId: string;
+  replId2: string;
+  offset: number;
+  replicas?: ReplicaInfo[];
+  /** Syncs served (primary) or made (replica), by kind. */
+  syncs: { full: number; partial: number };
+  /** The primary followed (replica), or null. */
+  primary?: string | null;
+  ackTimeouts: number;
+}
+
+export interface ReplicationOptions {
+  backlogBytes: number;
+  writeAckTimeoutMs: number;
+  maxFrameBytes: number;
+  /** A replica silent this long is disconnected (Redis repl-timeout). */
+  replTimeoutMs: number;
+  /** The cluster secret ('' = none): presented to the primary, required from replicas. */
+  secret: string;
+}
+
+/** True when no secret is configured, or `presented` is that secret (compared in constant time). */
+export function secretMatches(secret: string, presented: unknown): boolean {
+  if (secret === '') return true;
+  if (typeof presented !== 'string') return false;
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(secret), digest(presented));
+}
+
+/** Sweep period of held write replies (one timer per node, running only while replies wait). */
+const ACK_SWEEP_MS = 10;
+
+/**
+ * A cluster node's replication: the log (always), the source (while primary), the link to the
+ * primary (while replica) and the replies waiting for acknowledgements.
+ *
+ *   becomePrimary ─► log.promote (PSYNC2), store active, link stopped, source serves replicas
+ *   stepDown / replica ─► log stops recording, store passive, source drops replicas, link follows the primary
+ *
+ * Role changes arrive synchronously from the role (before the next write is handled).
+ * Owns: the source's sessions, the link, the ack sweep timer.
+ */
+export class NodeReplication {
+  readonly log: ReplicationLog;
+  readonly source: ReplicationSource;
+  readonly link: ReplicaLink;
+  readonly waiters: AckWaiters<net.Socket>;
+  readonly #store: Store;
+  readonly #options: ReplicationOptions;
+  readonly #logger: Logger;
+  #role: 'primary' | 'replica' = 'replica';
+  #addr = '';
+  #sweep: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+
+  constructor(store: Store, options: ReplicationOptions, logger: Logger) {
+    this.#store = store;
+    this.#options = options;
+    this.#logger = logger;
+    this.log = new ReplicationLog(store, options.backlogBytes, () => this.source.scheduleFlush());
+    this.source = new ReplicationSource(this.log, store, { chunkEntries: 2000, chunkBytes: 256 * 1024, maxBufferedBytes: 4 * 1024 * 1024, timeoutMs: options.replTimeoutMs }, logger);
+    this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes, secret: options.secret }, logger);
+    this.waiters = new AckWaiters((socket, bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    });
+    store.passive = true;
+  }
+
+  /** Who this node is (known once its server listens, before it joins the cluster). */
+  setIdentity(nodeId: string, addr: string): void {
+    this.#addr = addr;
+    this.link.setIdentity(nodeId, addr);
+  }
+
+  /** Namespaces whose writes wait for a replica (`writeAck: replica`), from the watched policies. */
+  setAckNamespaces(namespaces: Iterable<string>): void {
+    const set = this.log.ackNamespaces;
+    set.clear();
+    for (const ns of namespaces) set.add(ns);
+  }
+
+  /** The store's listener: removals the primary decides are replicated as deletes. */
+  readonly removed = (ns: string, key: string): void => this.log.deleted(ns, key);
+
+  get isPrimary(): boolean {
+    return this.#role === 'primary';
+  }
+
+  /** The node won an election: a new replication id, the old one kept as the secondary. */
+  becomePrimary(): void {
+    if (this.#role === 'primary') return;
+    this.#role = 'primary';
+    this.link.stop();
+    this.#store.passive = false;
+    this.log.promote();
+    this.#watchdog = setInterval(() => this.source.checkTimeouts(), Math.min(250, this.#options.replTimeoutMs));
+    this.#logger.info({ event: 'replication', replId: this.log.replId, replId2: this.log.replId2, offset: this.log.offset }, 'streaming to replicas');
+  }
+
+  /** The node is (again) a replica: stop recording and streaming; follow the primary. */
+  becomeReplica(): void {
+    if (this.#role === 'replica') return;
+    this.#role = 'replica';
+    this.log.recording = false;
+    this.#store.passive = true;
+    clearInterval(this.#watchdog);
+    this.source.closeAll('this node is no longer the primary');
+  }
+
+  /** The shard's primary as known now: a replica follows it (null or itself: none). */
+  follow(primaryAddr: string | null): void {
+    if (this.#role === 'replica') this.link.follow(primaryAddr === this.#addr ? null : primaryAddr);
+  }
+
+  /** A REPL_SYNC arrived on `socket`: refused with NOT_PRIMARY unless this node is the primary. */
+  accept(socket: net.Socket, m: readonly unknown[]): ReplicaSession {
+    if (!secretMatches(this.#options.secret, m[6])) throw new OpError(Status.BAD_REQUEST, 'replication needs the cluster secret');
+    if (this.#role !== 'primary') throw new OpError(Status.NOT_PRIMARY, 'this node is not the primary; sync with the primary', [0, null]);
+    return this.source.accept(socket, m);
+  }
+
+  holds(socket: net.Socket): boolean {
+    return this.waiters.holds(socket);
+  }
+
+  append(socket: net.Socket, bytes: Buffer): void {
+    this.waiters.append(socket, bytes);
+  }
+
+  drop(socket: net.Socket): void {
+    this.waiters.drop(socket);
+  }
+
+  /** A frame on a replica session (acks): releases the writes it acknowledges. */
+  onReplicaFrame(session: object, m: readonly unknown[]): void {
+    this.source.onFrame(session as ReplicaSession, m);
+    if (this.waiters.size !== 0) this.waiters.release(this.source.maxAcked, Date.now());
+  }
+
+  /** Holds the reply of a write until a replica acknowledges `offset`. */
+  hold(socket: net.Socket, id: number, offset: number, reply: Buffer): void {
+    this.waiters.wait(socket, id, offset, Date.now() + this.#options.writeAckTimeoutMs, reply);
+    this.#sweep ??= setInterval(() => this.#onSweep(), ACK_SWEEP_MS);
+  }
+
+  #onSweep(): void {
+    this.waiters.release(this.source.maxAcked, Date.now());
+    if (this.waiters.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
+  }
+
+  stats(): ReplicationStats {
+    const primary = this.#role === 'primary';
+    const log = this.log;
+    const out: ReplicationStats = {
+      role: this.#role,
+      state: primary ? (this.source.size > 0 ? 'streaming' : 'idle') : this.link.state,
+      replId: log.replId,
+      replId2: log.replId2,
+      offset: log.offset,
+      syncs: primary ? { full: this.source.fullSyncs, partial: this.source.partialSyncs } : { full: this.link.fullSyncs, partial: this.link.partialSyncs },
+      ackTimeouts: this.waiters.timeouts,
+    };
+    if (primary) out.replicas = this.source.info();
+    else out.primary = this.link.target;
+    return out;
+  }
+
+  close(): void {
+    clearInterval(this.#sweep);
+    clearInterval(this.#watchdog);
+    this.link.stop();
+    this.source.closeAll('shutting down');
+  }
+}

@@ -1,0 +1,110 @@
+import { encodeFrame, FRAME_HEADER_BYTES } from '../../shared/frame';
+import { ProtocolError } from '../../shared/errors';
+import { Limits, NAMESPACE_PATTERN, Op } from '../../shared/protocol';
+import type { Store } from '../store';
+
+/**
+ * Replication records: what the stream carries (REPL_SET is encoded by `encoder.ts`) (`shared/protocol.ts` has the layouts) and how a
+ * replica applies them. Every field of a frame read from a socket is checked before the store
+ * sees it; a bad record is a ProtocolError (the replica drops the link and resyncs in full).
+ */
+
+export const encodeDelRecord = (ns: string, key: string): Buffer => encodeFrame([0, Op.REPL_DEL, ns, key]);
+
+export const encodeInvalidateRecord = (ns: string, tag: string | null, watermark: number): Buffer =>
+  encodeFrame([0, Op.REPL_INVALIDATE, ns, tag, watermark]);
+
+const bad = (what: string): ProtocolError => new ProtocolError(`bad replication record: ${what}`);
+
+function ns(v: unknown): string {
+  if (typeof v !== 'string' || !NAMESPACE_PATTERN.test(v)) throw bad('namespace');
+  return v;
+}
+
+function key(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > Limits.MAX_KEY_LENGTH) throw bad('key');
+  return v;
+}
+
+function uint(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(what);
+  return v;
+}
+
+function bytes(v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw bad('value');
+  return v;
+}
+
+function tags(v: unknown): string[] | null {
+  if (v === null || v === undefined) return null;
+  if (!Array.isArray(v) || v.length > Limits.MAX_TAGS || !v.every((t) => typeof t === 'string' && t.length > 0 && t.length <= Limits.MAX_KEY_LENGTH)) throw bad('tags');
+  return v as string[];
+}
+
+function flags(v: unknown): number {
+  const n = uint(v, 'flags');
+  if (n > 0xffffffff) throw bad('flags');
+  return n;
+}
+
+/** Applies one entry given as `[ns, key, value, version, expiresAt, flags, tags]` fields from `at`. */
+function applyEntry(store: Store, m: readonly unknown[], at: number): void {
+  store.replication.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]));
+}
+
+/** Fields per entry in a REPL_SNAPSHOT chunk. */
+export const SNAPSHOT_FIELDS = 7;
+
+/** True for the ops whose frames are part of the offset space. */
+export function isStreamOp(op: unknown): boolean {
+  return op === Op.REPL_SET || op === Op.REPL_DEL || op === Op.REPL_INVALIDATE;
+}
+
+/**
+ * Applies a stream or snapshot frame `[0, op, ...]` to a replica's store. Returns the version
+ * clock a REPL_SNAPSHOT_END carries (else 0). Throws ProtocolError for anything malformed.
+ */
+export function applyRecord(store: Store, m: readonly unknown[]): number {
+  switch (m[1]) {
+    case Op.REPL_SET:
+      applyEntry(store, m, 2);
+      return 0;
+    case Op.REPL_DEL:
+      store.replication.applyDelete(ns(m[2]), key(m[3]));
+      return 0;
+    case Op.REPL_INVALIDATE: {
+      const tag = m[3] === null ? null : key(m[3]);
+      store.replication.applyInvalidate(ns(m[2]), tag, uint(m[4], 'watermark'));
+      return 0;
+    }
+    case Op.REPL_SNAPSHOT: {
+      const flat = m[2];
+      if (!Array.isArray(flat) || flat.length % SNAPSHOT_FIELDS !== 0) throw bad('snapshot chunk');
+      for (let i = 0; i < flat.length; i += SNAPSHOT_FIELDS) applyEntry(store, flat, i);
+      return 0;
+    }
+    case Op.REPL_SNAPSHOT_END:
+      applyWatermarks(store, m[3]);
+      return uint(m[2], 'version clock');
+    default:
+      throw bad(`unexpected op ${String(m[1])}`);
+  }
+}
+
+function applyWatermarks(store: Store, list: unknown): void {
+  if (!Array.isArray(list)) throw bad('watermarks');
+  for (const item of list) {
+    if (!Array.isArray(item) || !Array.isArray(item[2])) throw bad('watermarks');
+    const space = ns(item[0]);
+    const mark = uint(item[1], 'watermark');
+    if (mark > 0) store.replication.applyInvalidate(space, null, mark);
+    for (const pair of item[2] as unknown[]) {
+      if (!Array.isArray(pair)) throw bad('tag watermark');
+      store.replication.applyInvalidate(space, key(pair[0]), uint(pair[1], 'tag watermark'));
+    }
+  }
+}
+
+/** Size of a frame given its payload (header included), for offsets. */
+export const frameBytes = (payload: Uint8Array): number => payload.length + FRAME_HEADER_BYTES;

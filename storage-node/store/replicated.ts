@@ -1,0 +1,161 @@
+import { sumLengths } from './entry-table';
+import { entrySize, type Keyspace, Removal } from './keyspace';
+import { ownTags } from './validate';
+import { bytesToString, ownString } from './value-codec';
+
+/**
+ * The store's side of replication (`Store.replication`): replica apply, snapshot chunks,
+ * watermarks, clearing.
+ *
+ * A replica applies the primary's changes with the primary's versions and absolute expiries:
+ * nothing is checked against limits (the primary already made room, and its evictions arrive as
+ * deletes) and nothing is removed on the replica's own clock. Every applied version raises the
+ * version clock to at least that version, so versions and invalidation watermarks stay the same
+ * on both sides and a promoted replica hands out versions above every one it holds.
+ */
+
+/** One entry as a snapshot carries it: the value as bytes. */
+export interface SnapshotEntry {
+  ns: string;
+  key: string;
+  value: Buffer;
+  version: number;
+  expiresAt: number;
+  flags: number;
+  tags: readonly string[] | null;
+}
+
+/** Writes an entry exactly as the primary has it. `value` is copied. */
+function applySet(
+  ks: Keyspace, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null,
+): void {
+  const space = ks.ensureNamespace(ns);
+  const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
+  const size = entrySize(key.length, value.byteLength, owned === undefined ? 0 : sumLengths(owned));
+  const hash = ks.hash(key);
+  const found = space.keyIndex.find(key, hash);
+  const now = ks.options.now();
+  const text = bytesToString(value);
+  const clock = ks.versionClock; // insert and rewrite take a version of their own; ours replaces it
+  const id = found >= 0 ? found : ks.insert(space, key, hash, text, size, now);
+  if (found >= 0) ks.rewrite(found, space, text, size, now);
+  const table = ks.table;
+  table.setVersion(id, version);
+  ks.versionClock = Math.max(clock, version);
+  table.setFlags(id, flags);
+  ks.setTags(id, owned);
+  ks.setExpiry(id, expiresAt);
+}
+
+/** Removes the key whatever its state; true if it was held. */
+function applyDelete(ks: Keyspace, ns: string, key: string): boolean {
+  const space = ks.namespace(ns);
+  if (space === undefined) return false;
+  const id = space.keyIndex.find(key, ks.hash(key));
+  if (id < 0) return false;
+  ks.remove(id, Removal.DELETED);
+  return true;
+}
+
+/** Raises the namespace's (or the tag's) watermark to `watermark`. */
+function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark: number): void {
+  const space = ks.ensureNamespace(ns);
+  if (watermark > ks.versionClock) ks.versionClock = watermark;
+  if (tag === null) {
+    if (watermark > space.watermark) space.watermark = watermark;
+  } else if (watermark > (space.tagWatermarks.get(tag) ?? 0)) space.tagWatermarks.set(ownString(tag), watermark);
+  space.reclaimCursor = space.members.count - 1;
+  ks.pendingReclaim.add(space);
+}
+
+/**
+ * Up to `maxEntries` held entries (or about `maxBytes` of values) with ids from `fromId` on,
+ * expired and invisible ones included (a replica hides them the same way); `next` is the id to
+ * continue from, or -1 after the last. Entries written meanwhile are carried by the stream.
+ */
+function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
+  const table = ks.table;
+  const entries: SnapshotEntry[] = [];
+  let bytes = 0;
+  let id = fromId;
+  for (; id < table.highWater && entries.length < maxEntries && bytes < maxBytes; id++) {
+    const key = table.key(id);
+    if (key === undefined) continue;
+    const value = Buffer.from(table.value(id), 'latin1');
+    bytes += value.length + key.length;
+    entries.push({
+      ns: ks.namespaces[table.ns[id]].name, key, value, version: table.version(id), expiresAt: ks.expiresAt(id), flags: table.flags(id),
+      tags: table.tags.get(id) ?? null,
+    });
+  }
+  return { entries, next: id < table.highWater ? id : -1 };
+}
+
+/** Every namespace's watermark and tag watermarks: `[ns, watermark, [[tag, mark], ...]]`. */
+function watermarks(ks: Keyspace): Array<[string, number, Array<[string, number]>]> {
+  return ks.namespaces.map((space) => [space.name, space.watermark, [...space.tagWatermarks]]);
+}
+
+/** Removes every entry and watermark (a replica about to load a full snapshot). */
+function clearAll(ks: Keyspace): void {
+  for (const space of ks.namespaces) {
+    while (space.members.count > 0) ks.remove(space.members.at(space.members.count - 1), Removal.DELETED);
+    space.watermark = 0;
+    space.tagWatermarks.clear();
+    space.reclaimCursor = -1;
+  }
+  ks.pendingReclaim.clear();
+}
+
+/** `Store.replication`: the store operations replication needs, bound to one keyspace. */
+export class StoreReplication {
+  constructor(private readonly ks: Keyspace) {}
+
+  /** Replica: writes an entry with the primary's version and absolute expiry. */
+  applySet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null): void {
+    applySet(this.ks, ns, key, value, version, expiresAt, flags, tags);
+  }
+
+  /** Replica: removes the key whatever its state; true if it was held. */
+  applyDelete(ns: string, key: string): boolean {
+    return applyDelete(this.ks, ns, key);
+  }
+
+  /** Replica: raises a namespace (tag null) or tag watermark to the primary's. */
+  applyInvalidate(ns: string, tag: string | null, watermark: number): void {
+    applyInvalidate(this.ks, ns, tag, watermark);
+  }
+
+  /** Removes every entry and watermark (before a full sync). */
+  clear(): void {
+    clearAll(this.ks);
+  }
+
+  /** Held entries with ids from `fromId` on, in chunks; `next` -1 after the last. */
+  snapshotChunk(fromId: number, maxEntries: number, maxBytes: number): { entries: SnapshotEntry[]; next: number } {
+    return snapshotChunk(this.ks, fromId, maxEntries, maxBytes);
+  }
+
+  /** Namespace and tag watermarks, `[ns, watermark, [[tag, mark], ...]]`. */
+  watermarks(): Array<[string, number, Array<[string, number]>]> {
+    return watermarks(this.ks);
+  }
+
+  /** Raises the version counter to at least `version` (after a snapshot). */
+  raiseVersionClock(version: number): void {
+    if (version > this.ks.versionClock) this.ks.versionClock = version;
+  }
+
+  /**
+   * The whole state of a held entry (dead or alive), for the record of a write that changed it
+   * in place (INCR, EXPIRE, PERSIST); the value as its latin1 string. Undefined if not held.
+   */
+  peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null } | undefined {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    if (id < 0) return undefined;
+    const t = ks.table;
+    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null };
+  }
+}

@@ -1,0 +1,66 @@
+import { secretMatches } from '../../storage-node/replication/node-replication';
+import { decodePayload } from '../../shared/frame';
+import { Status } from '../../shared/protocol';
+import { AckWaiters } from '../../storage-node/replication/ack-wait';
+
+function setup() {
+  const written: Array<[string, Buffer]> = [];
+  const waiters = new AckWaiters<string>((conn, bytes) => written.push([conn, bytes]));
+  return { waiters, written };
+}
+
+describe('write acknowledgement holds', () => {
+  test('a held reply and the replies behind it leave in order once the offset is acknowledged', () => {
+    const { waiters, written } = setup();
+    waiters.wait('c1', 1, 100, 1000, Buffer.from('A'));
+    expect(waiters.holds('c1')).toBe(true);
+    expect(waiters.holds('c2')).toBe(false);
+    waiters.append('c1', Buffer.from('B'));
+    waiters.wait('c1', 3, 200, 1000, Buffer.from('C'));
+    waiters.append('c1', Buffer.from('D'));
+    waiters.release(99, 0);
+    expect(written).toEqual([]);
+    waiters.release(150, 0);
+    expect(written.map(([c, b]) => [c, b.toString()])).toEqual([['c1', 'AB']]);
+    waiters.release(200, 0);
+    expect(written.map(([c, b]) => [c, b.toString()])).toEqual([['c1', 'AB'], ['c1', 'CD']]);
+    expect(waiters.holds('c1')).toBe(false);
+    expect(waiters.size).toBe(0);
+  });
+
+  test('past its deadline a held write is answered WRITE_ACK_TIMEOUT with its id and offset', () => {
+    const { waiters, written } = setup();
+    waiters.wait('c', 7, 500, 1000, Buffer.from('never sent'));
+    waiters.append('c', Buffer.from('after'));
+    waiters.release(0, 999);
+    expect(written).toEqual([]);
+    waiters.release(0, 1000);
+    expect(written).toHaveLength(1);
+    const bytes = written[0][1];
+    const frameLength = bytes.readUInt32BE(0);
+    const reply = decodePayload(bytes.subarray(4, 4 + frameLength));
+    expect(reply.slice(0, 2)).toEqual([7, Status.WRITE_ACK_TIMEOUT]);
+    expect(reply[3]).toBe(500);
+    expect(bytes.subarray(4 + frameLength).toString()).toBe('after');
+    expect(waiters.timeouts).toBe(1);
+  });
+
+  test('connections are independent; a dropped one is forgotten', () => {
+    const { waiters, written } = setup();
+    waiters.wait('a', 1, 10, 1000, Buffer.from('a'));
+    waiters.wait('b', 1, 20, 1000, Buffer.from('b'));
+    waiters.drop('b');
+    waiters.release(30, 0);
+    expect(written.map(([c]) => c)).toEqual(['a']);
+  });
+});
+
+describe('cluster secret check', () => {
+  test('no secret configured accepts anyone; a configured one must match exactly', () => {
+    expect(secretMatches('', undefined)).toBe(true);
+    expect(secretMatches('abcdefgh', 'abcdefgh')).toBe(true);
+    expect(secretMatches('abcdefgh', 'abcdefgX')).toBe(false);
+    expect(secretMatches('abcdefgh', undefined)).toBe(false);
+    expect(secretMatches('abcdefgh', 42)).toBe(false);
+  });
+});

@@ -1,0 +1,133 @@
+import { Store } from '../../storage-node/store';
+import { SetCond } from '../../shared/protocol';
+import { applyRecord } from '../../storage-node/replication/records';
+import { ReplicationLog } from '../../storage-node/replication/log';
+import { decodePayload } from '../../shared/frame';
+import { b, makeStore, text } from './store-helpers';
+
+describe('store: replica apply', () => {
+  test('applySet keeps the primary\'s version and absolute expiry, and raises the version clock', () => {
+    const { store } = makeStore();
+    store.replication.applySet('ns', 'k', b('v'), 42, 1_800_000_000_000, 3, ['t']);
+    expect(store.get('ns', 'k')).toMatchObject({ version: 42, expiresAt: 1_800_000_000_000, flags: 3 });
+    expect(store.versionClock).toBe(42);
+    store.replication.applySet('ns', 'k', b('older'), 40, 0, 0, null); // a replayed older record
+    expect(store.get('ns', 'k')).toMatchObject({ version: 40 });
+    expect(store.versionClock).toBe(42);
+  });
+
+  test('a passive store hides expired and invisible entries but keeps them until the primary deletes', () => {
+    const { store, clock, removed } = makeStore();
+    store.passive = true;
+    store.replication.applySet('ns', 'k', b('v'), 1, clock.t + 100, 0, null);
+    clock.advance(100);
+    expect(store.get('ns', 'k')).toBeUndefined();
+    expect(store.sweep(10)).toEqual({ expired: 0, reclaimed: 0 });
+    expect(store.size).toBe(1);
+    expect(store.replication.applyDelete('ns', 'k')).toBe(true);
+    expect(store.size).toBe(0);
+    expect(removed).toEqual([]);
+  });
+
+  test('watermarks replicate invisibility exactly', () => {
+    const { store } = makeStore();
+    store.replication.applySet('ns', 'a', b('1'), 5, 0, 0, ['t']);
+    store.replication.applySet('ns', 'b', b('2'), 6, 0, 0, null);
+    store.replication.applyInvalidate('ns', 't', 6);
+    expect(store.get('ns', 'a')).toBeUndefined();
+    expect(text(store.get('ns', 'b'))).toBe('2');
+    store.replication.applyInvalidate('ns', null, 6);
+    expect(store.get('ns', 'b')).toBeUndefined();
+    store.replication.applySet('ns', 'c', b('3'), 7, 0, 0, null);
+    expect(text(store.get('ns', 'c'))).toBe('3');
+  });
+
+  test('a snapshot in chunks plus the stream rebuilds the primary on an empty store', () => {
+    const primary = makeStore();
+    const replica = makeStore();
+    const frames: Buffer[] = [];
+    const log = new ReplicationLog(primary.store, 1 << 20, () => undefined);
+    log.recording = true;
+    for (let i = 0; i < 500; i++) {
+      const r = primary.store.set('ns', `k${i}`, b(`v${i}`), { ttlMs: i % 2 ? 60_000 : 0, tags: i % 3 ? undefined : ['t'] })!;
+      log.set('ns', `k${i}`, b(`v${i}`), r.version, r.expiresAt, 0, i % 3 ? undefined : ['t']);
+    }
+    primary.store.invalidate('ns', 't');
+    log.invalidated('ns', 't');
+    let next = 0;
+    const start = log.offset;
+    while (next >= 0) {
+      const chunk = primary.store.replication.snapshotChunk(next, 64, 1 << 20);
+      for (const e of chunk.entries) replica.store.replication.applySet(e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags);
+      next = chunk.next;
+      // Writes continue between chunks; the stream carries them.
+      const r = primary.store.set('ns', `k${next & 511}`, b('new'), { cond: SetCond.ALWAYS })!;
+      log.set('ns', `k${next & 511}`, b('new'), r.version, r.expiresAt, 0, undefined);
+    }
+    const tail = log.backlog.read(start);
+    for (let at = 0; at < tail.length;) {
+      const n = tail.readUInt32BE(at);
+      applyRecord(replica.store, decodePayload(tail.subarray(at + 4, at + 4 + n)));
+      at += 4 + n;
+    }
+    for (const [ns, mark, tags] of primary.store.replication.watermarks()) {
+      if (mark > 0) replica.store.replication.applyInvalidate(ns, null, mark);
+      for (const [tag, m] of tags) replica.store.replication.applyInvalidate(ns, tag, m);
+    }
+    replica.store.replication.raiseVersionClock(primary.store.versionClock);
+    for (let i = 0; i < 500; i++) expect(replica.store.get('ns', `k${i}`)).toEqual(primary.store.get('ns', `k${i}`));
+    expect(replica.store.versionClock).toBe(primary.store.versionClock);
+  });
+
+  test('clear removes every entry and watermark', () => {
+    const { store } = makeStore();
+    store.set('a', 'x', b('1'));
+    store.set('b', 'y', b('2'));
+    store.invalidate('a');
+    store.replication.clear();
+    expect(store.size).toBe(0);
+    expect(store.replication.watermarks().every(([, mark, tags]) => mark === 0 && tags.length === 0)).toBe(true);
+  });
+});
+
+describe('replication log', () => {
+  test('records written straight into the ring or through the scratch buffer read back intact across wraparound', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 300, () => undefined);
+    log.recording = true;
+    for (let i = 0; i < 50; i++) {
+      const from = log.offset;
+      log.set('ns', `key-${i}`, b('x'.repeat(i)), i + 1, i * 1000, i, i % 7 === 0 ? ['tag'] : undefined);
+      const frame = log.backlog.read(from);
+      expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
+      expect(decodePayload(frame.subarray(4))).toEqual([0, 34, 'ns', `key-${i}`, b('x'.repeat(i)), i + 1, i * 1000, i, i % 7 === 0 ? ['tag'] : null]);
+    }
+    expect(log.backlog.start).toBeGreaterThan(0);
+  });
+});
+
+describe('removals the primary decides are replicated as deletes', () => {
+  test('eviction and expiry append REPL_DEL records', () => {
+    let log: ReplicationLog | undefined;
+    const clock = { t: 1_700_000_000_000 };
+    const store = new Store({ maxMemoryBytes: 4096, now: () => clock.t, random: () => 0.5 }, { removed: (ns, key) => log?.deleted(ns, key) });
+    log = new ReplicationLog(store, 1 << 20, () => undefined);
+    log.recording = true;
+    store.set('ns', 'short', b('x'), { ttlMs: 10 });
+    for (let i = 0; i < 40; i++) store.set('ns', `k${i}`, b('v'.repeat(100)));
+    clock.t += 10;
+    store.sweep(5);
+    store.get('ns', 'short');
+    const deleted: string[] = [];
+    const bytes = log.backlog.read(log.backlog.start);
+    for (let at = 0; at < bytes.length;) {
+      const n = bytes.readUInt32BE(at);
+      const m = decodePayload(bytes.subarray(at + 4, at + 4 + n));
+      if (m[1] === 35) deleted.push(m[3] as string);
+      at += 4 + n;
+    }
+    expect(deleted.length).toBeGreaterThan(5);
+    expect(deleted.length).toBe(new Set(deleted).size);
+    expect(deleted).toContain('short');
+  });
+});
