@@ -27,6 +27,8 @@ export interface ProxyConfig {
   respMaxQueryBytes: number;
   respMaxInFlight: number;
   respMaxBufferedBytes: number;
+  /** Proxy processes sharing the ports (1 = this process serves them itself). */
+  workers: number;
   logLevel: string;
 }
 
@@ -73,6 +75,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--resp-max-query-bytes <bytes>', 'RESP_MAX_QUERY_BYTES', 'most bytes buffered for one incomplete RESP request').argParser(parseBytes).default(64 * 1024 ** 2, '64mb'))
     .addOption(opt('--resp-max-in-flight <n>', 'RESP_MAX_IN_FLIGHT', 'unanswered RESP commands per connection before it stops reading').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--resp-max-buffered-bytes <bytes>', 'RESP_MAX_BUFFERED_BYTES', 'unread RESP reply bytes before the connection is closed').argParser(parseBytes).default(32 * 1024 ** 2, '32mb'))
+    .addOption(opt('--workers <n>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT)').argParser(intIn(1, 64)).default(1))
     .addOption(
       new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )

@@ -9,6 +9,7 @@ import { startFront, type RunningFront } from './front/app';
 import { Dispatcher } from './front/dispatcher';
 import { FrontMetrics } from './front/metrics';
 import { RespServer } from './front/resp/server';
+import { isWorker, reportReady, runPrimary } from './workers';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
@@ -84,8 +85,10 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
 async function main(): Promise<void> {
   const config = parseProxyConfig(process.argv.slice(2));
   const log = createLogger('proxy', config.logLevel);
+  if (config.workers > 1 && !isWorker()) return runPrimary(config, process.argv.slice(2), log.child({ component: 'proxy:primary' }));
   const running = await start(config, log);
-  log.info({ event: 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+  if (isWorker()) reportReady({ httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort });
+  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
