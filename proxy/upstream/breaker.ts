@@ -1,4 +1,3 @@
-import CircuitBreaker from 'opossum';
 import type { Logger } from '../../shared/log';
 import { ProxyErrorCode } from '../errors';
 import type { NodeChannel } from '../routing/router';
@@ -6,8 +5,9 @@ import { pingMessage } from '../routing/messages';
 import { isTransportFailure, nodeUnavailable } from './failures';
 import type { BreakerStateName, NodeMetrics, TransportOutcome } from './metrics';
 import type { NodePool } from './pool';
+import { BreakerCore } from './breaker-core';
 
-/** Breaker settings (opossum's, with ms-suffixed names). */
+/** Breaker settings (opossum's names, with ms suffixes). */
 export interface BreakerOptions {
   /** Failure percentage over the rolling window that opens the breaker. */
   errorThresholdPercentage?: number;
@@ -27,81 +27,51 @@ function outcomeOf(err: unknown): TransportOutcome {
 }
 
 /**
- * One node behind an opossum breaker, over its pool:
+ * One node behind a circuit breaker (BreakerCore, opossum's rules), over its pool:
  *
  *   send ─► breaker open? ─ yes ─► NODE_UNAVAILABLE at once (no I/O)
  *             │ no (closed, or the one half-open probe)
  *             ▼
- *           breaker.fire ─► pool ─► link ─► reply (any status resolves) | TIMEOUT / NODE_UNAVAILABLE (rejects)
+ *           pool ─► link ─► reply (any status resolves) | TIMEOUT / NODE_UNAVAILABLE (rejects)
  *
- * Only transport failures count (errorFilter); every node reply, MISS or NOT_PRIMARY or
- * VERSION_CONFLICT included, is a success for the breaker: the node answered. Requests over the
- * pool's in-flight cap are refused before the breaker, so shedding load never trips it. When the
- * breaker turns half-open a PING is sent as the probe, so a node with no traffic of its own (a
- * replica, a node that lost its primary role while frozen) is brought back too.
+ * Only transport failures count; every node reply, MISS or NOT_PRIMARY or VERSION_CONFLICT
+ * included, is a success for the breaker: the node answered. Requests over the pool's in-flight
+ * cap are refused before the breaker, so shedding load never trips it. When the breaker turns
+ * half-open (a timer, `resetTimeoutMs` after it opened) a PING is sent as the probe, so a node
+ * with no traffic of its own (a replica, a node that lost its primary role while frozen) is
+ * brought back too.
  * guards: the breaker and its pool.
  */
 export class NodeClient implements NodeChannel {
   readonly nodeId: string;
   readonly addr: string;
   readonly #pool: NodePool;
-  readonly #breaker: CircuitBreaker<[unknown[]], unknown[]>;
+  readonly #core: BreakerCore;
   readonly #metrics: NodeMetrics;
-  #state: BreakerStateName = 'closed';
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #halfOpenTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(pool: NodePool, options: BreakerOptions, metrics: NodeMetrics, log: Logger, now: () => number) {
     this.nodeId = pool.nodeId;
     this.addr = pool.addr;
     this.#pool = pool;
     this.#metrics = metrics;
+    this.#log = log;
+    this.#now = now;
     const o = { ...DEFAULT_BREAKER, ...options };
-    const action = (message: unknown[]): Promise<unknown[]> =>
-      new Promise((resolve, reject) => {
-        const op = message[1] as number;
-        const started = now();
-        pool.send(message, (err, reply) => {
-          if (err !== null) {
-            metrics.failed(op, outcomeOf(err));
-            reject(err);
-            return;
-          }
-          metrics.reply(op, (reply as unknown[])[1] as number, (now() - started) / 1000);
-          resolve(reply as unknown[]);
-        });
-      });
-    this.#breaker = new CircuitBreaker(action, {
-      name: `node:${this.nodeId}`,
-      timeout: false,
-      errorThresholdPercentage: o.errorThresholdPercentage,
-      resetTimeout: o.resetTimeoutMs,
-      volumeThreshold: o.volumeThreshold,
-      rollingCountTimeout: o.rollingCountTimeoutMs,
-      errorFilter: (err: unknown) => !isTransportFailure(err),
-      // Latency lives in our histogram: no per-request latency arrays, no periodic stats snapshots.
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-    });
-    const changed = (state: BreakerStateName): void => {
-      this.#state = state;
-      metrics.breaker(state);
-      log[state === 'closed' ? 'info' : 'warn']({ event: 'breaker', nodeId: this.nodeId, state }, `breaker ${state}`);
-    };
-    this.#breaker.on('open', () => changed('open'));
-    this.#breaker.on('close', () => changed('closed'));
-    this.#breaker.on('halfOpen', () => {
-      changed('halfOpen');
-      this.#breaker.fire(pingMessage()).catch(() => undefined);
-    });
+    this.#core = new BreakerCore(o, now);
   }
 
   /** closed, halfOpen or open. */
   get state(): BreakerStateName {
-    return this.#state;
+    return this.#core.state;
   }
 
   /** True while the breaker is closed (the router's notion of a healthy node). */
   get healthy(): boolean {
-    return this.#breaker.closed;
+    return this.#core.state === 'closed';
   }
 
   /** The node refuses connections (see NodePool.unreachable). */
@@ -116,18 +86,55 @@ export class NodeClient implements NodeChannel {
 
   /** Resolves with the node's reply whatever its status; rejects with TIMEOUT or NODE_UNAVAILABLE. */
   send(message: unknown[]): Promise<unknown[]> {
-    const breaker = this.#breaker;
-    if (!breaker.closed && !breaker.pendingClose) {
+    const core = this.#core;
+    if (this.#closed || !core.permits) {
       this.#metrics.failed(message[1] as number, 'BREAKER_OPEN');
-      return Promise.reject(nodeUnavailable(this.nodeId, 'breaker open', this.#pool.unreachable));
+      return Promise.reject(nodeUnavailable(this.nodeId, this.#closed ? 'link closed' : 'breaker open', this.#pool.unreachable));
     }
     if (this.#pool.saturated) return Promise.reject(nodeUnavailable(this.nodeId, 'too many requests in flight'));
-    return breaker.fire(message);
+    core.fired();
+    return new Promise((resolve, reject) => this.#send(message, resolve, reject));
   }
 
-  /** Stops the breaker's timers and closes the pool. */
+  /** Stops the breaker's timer and closes the pool. */
   close(): Promise<void> {
-    this.#breaker.shutdown();
+    this.#closed = true;
+    clearTimeout(this.#halfOpenTimer);
     return this.#pool.close();
+  }
+
+  #send(message: unknown[], resolve: (reply: unknown[]) => void, reject: (err: unknown) => void): void {
+    const op = message[1] as number;
+    const started = this.#now();
+    this.#pool.send(message, (err, reply) => {
+      if (err !== null) {
+        this.#metrics.failed(op, outcomeOf(err));
+        this.#changed(isTransportFailure(err) ? this.#core.failed() : this.#core.succeeded());
+        reject(err);
+        return;
+      }
+      const r = reply as unknown[];
+      this.#metrics.reply(op, r[1] as number, (this.#now() - started) / 1000);
+      this.#changed(this.#core.succeeded());
+      resolve(r);
+    });
+  }
+
+  /** Reports a transition (metrics, log) and runs what follows it: the half-open timer, the probe. */
+  #changed(state: BreakerStateName | undefined): void {
+    if (state === undefined) return;
+    this.#metrics.breaker(state);
+    this.#log[state === 'closed' ? 'info' : 'warn']({ event: 'breaker', nodeId: this.nodeId, state }, `breaker ${state}`);
+    if (state === 'open') {
+      clearTimeout(this.#halfOpenTimer);
+      this.#halfOpenTimer = setTimeout(() => this.#halfOpen(), Math.max(0, this.#core.openedUntil - this.#now()));
+      this.#halfOpenTimer.unref();
+    }
+  }
+
+  #halfOpen(): void {
+    if (this.#closed) return;
+    this.#changed(this.#core.toHalfOpen());
+    if (this.#core.permits) this.send(pingMessage()).catch(() => undefined);
   }
 }
