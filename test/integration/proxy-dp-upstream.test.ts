@@ -141,7 +141,7 @@ describe('link and pool', () => {
   });
 });
 
-describe('breaker (opossum) per node', () => {
+describe('breaker per node', () => {
   function client(o: { volumeThreshold?: number; resetTimeoutMs?: number; timeoutMs?: number } = {}): { c: NodeClient; registry: Registry } {
     const registry = new Registry();
     const metrics = new UpstreamMetrics(registry, () => []);
