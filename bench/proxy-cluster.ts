@@ -26,6 +26,8 @@ export interface BenchClusterOptions {
   replicas: number;
   /** Node flags for the proxy process (e.g. --cpu-prof), placed before its script. */
   proxyNodeFlags: string[];
+  /** Extra program flags for the proxy (e.g. --workers 2). */
+  proxyArgs?: string[];
 }
 
 /** A program of the project started from `dist/`, with the JSON ready line it printed. */
@@ -44,6 +46,8 @@ export interface BenchCluster {
   proxy: ClusterProcess;
   httpPort: number;
   adminPort: number;
+  /** The proxy's RESP port. */
+  respPort: number;
   /** The processes whose CPU each phase reports. */
   watched: WatchedProcess[];
   stop(): Promise<void>;
@@ -200,6 +204,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
     started.push(nodes.map((n) => n.child));
     const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
       '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0',
+      ...(o.proxyArgs ?? []),
     ], o.proxyNodeFlags);
     started.push([proxy.child]);
     const adminPort = proxy.ready.adminPort as number;
@@ -209,7 +214,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
       ...nodes.map((n) => ({ name: n.name, pid: n.pid })),
       { name: 'etcd', pid: etcd.child.pid! },
     ];
-    return { etcdEndpoint: etcd.endpoint, etcd: etcd.child, nodes, proxy, httpPort: proxy.ready.httpPort as number, adminPort, watched, stop };
+    return { etcdEndpoint: etcd.endpoint, etcd: etcd.child, nodes, proxy, httpPort: proxy.ready.httpPort as number, adminPort, respPort: proxy.ready.respPort as number, watched, stop };
   } catch (err) {
     await stop();
     throw err;

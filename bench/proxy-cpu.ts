@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import { cpuOfAll, processTree } from './peers-servers';
 import { readCpuSeconds } from './procfs';
 
 /**
@@ -55,12 +56,14 @@ export function readMachineCpu(): MachineCpu {
   }
 }
 
+/** CPU seconds of `pid` and its children (a proxy run with --workers), NaN when `pid` is gone. */
 function cpuOf(pid: number): number {
   try {
-    return readCpuSeconds(pid);
+    readCpuSeconds(pid);
   } catch {
     return NaN;
   }
+  return cpuOfAll(processTree(pid));
 }
 
 /** An open measurement window; `close` returns what each process used since `open`. */

@@ -42,6 +42,8 @@ export interface ProxyBenchOptions {
   timeoutSeconds: number;
   /** Node flags for the proxy process (e.g. --cpu-prof). */
   proxyNodeFlags: string[];
+  /** Extra proxy flags (e.g. --workers 2). */
+  proxyArgs: string[];
 }
 
 /** Usage of `bench proxy`. */
@@ -62,7 +64,8 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
   --no-calibrate         skip the HTTP GET runs against a no-op server (the load generator's ceiling)
   --timeout <s>          bound on the whole run (default: enough for the phases asked, ~2 min by default)
   --proxy-node-flags="<f>"  node flags for the proxy process; with --cpu-prof the profile is summarised
-                         at the end, e.g. --proxy-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+                         at the end, e.g. --proxy-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --proxy-args="<a>"     extra proxy flags, e.g. --proxy-args="--workers 2"`;
 
 const CLUSTER_NAME = 'bench';
 const NAMESPACE = 'bench';
@@ -95,7 +98,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     strict: true,
     options: {
       seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text,
-      keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text,
+      keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text, 'proxy-args': text,
       'no-calibrate': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -118,6 +121,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     only: oneOf('only', values.only, ['http', 'ws'] as const),
     calibrate: !values['no-calibrate'],
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
+    proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
   };
   return { ...options, timeoutSeconds: values.timeout === undefined ? defaultTimeout(options) : positive('timeout', values.timeout, 0) };
 }
@@ -261,7 +265,7 @@ function printProfile(o: ProxyBenchOptions, proxyPid: number): void {
 async function runAll(children: ChildRegistry, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
   const started = Date.now();
   say('\n== starting the cluster');
-  const cluster = await startBenchCluster(children, { cluster: CLUSTER_NAME, shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags });
+  const cluster = await startBenchCluster(children, { cluster: CLUSTER_NAME, shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
   try {
     say(`  etcd ${cluster.etcdEndpoint}, ${cluster.nodes.length} storage nodes, proxy http :${cluster.httpPort} admin :${cluster.adminPort} (pid ${cluster.proxy.pid}); healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await preload(children, cluster, o);

@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NODE_BENCH_USAGE, parseNodeBenchOptions, runNodeBench } from './node';
+import { PEERS_BENCH_USAGE, parsePeersBenchOptions, runPeersBench } from './peers';
 import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './proxy';
 
 /**
  * Entry point of `npm run bench -- <name> [flags]`: picks the benchmark by its first argument.
  *
  *   node   one storage node over TCP (and redis-server when installed), from a load worker process
+ *   peers  shardcache's RESP front next to twemproxy and redis-server, driven by redis-benchmark
  *   proxy  a whole cluster (etcd, 3 storage nodes, proxy) over HTTP and WebSocket, from load worker processes
  *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
  */
@@ -22,6 +24,10 @@ const BENCHES: Record<string, Bench> = {
   node: {
     describe: 'throughput, latency and RSS per item of one storage node over TCP, next to redis-server',
     run: runNode,
+  },
+  peers: {
+    describe: 'redis-benchmark against shardcache (RESP), twemproxy over 2 redis-servers and one redis-server',
+    run: runPeers,
   },
   proxy: {
     describe: 'HTTP and WebSocket throughput, latency and CPU share of the proxy in front of a 3-node cluster',
@@ -40,6 +46,15 @@ async function runProxy(args: string[]): Promise<number> {
     return 0;
   }
   return runProxyBench(options);
+}
+
+async function runPeers(args: string[]): Promise<number> {
+  const options = parsePeersBenchOptions(args);
+  if (!options) {
+    console.log(PEERS_BENCH_USAGE);
+    return 0;
+  }
+  return runPeersBench(options);
 }
 
 async function runNode(args: string[]): Promise<number> {
@@ -74,7 +89,7 @@ function runStore(args: string[]): Promise<number> {
 
 function usage(): string {
   const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
-  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE].join('\n');
+  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE, '', PEERS_BENCH_USAGE].join('\n');
 }
 
 async function main(): Promise<void> {

@@ -29,6 +29,8 @@ export interface ProxyConfig {
   respMaxBufferedBytes: number;
   /** Proxies sharing each namespace's qpsLimit: this one admits qpsLimit / proxyCount per second. */
   proxyCount: number;
+  /** Proxy processes sharing the ports (1 = this process serves them itself). */
+  workers: number;
   logLevel: string;
 }
 
@@ -76,6 +78,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--resp-max-in-flight <n>', 'RESP_MAX_IN_FLIGHT', 'unanswered RESP commands per connection before it stops reading').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--resp-max-buffered-bytes <bytes>', 'RESP_MAX_BUFFERED_BYTES', 'unread RESP reply bytes before the connection is closed').argParser(parseBytes).default(32 * 1024 ** 2, '32mb'))
     .addOption(opt('--proxy-count <n>', 'PROXY_COUNT', 'proxies sharing each namespace qpsLimit (each admits limit / n per second)').argParser(intIn(1, 10_000)).default(1))
+    .addOption(opt('--workers <n>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT)').argParser(intIn(1, 64)).default(1))
     .addOption(
       new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )

@@ -12,6 +12,7 @@ import { RespServer } from './front/resp/server';
 import { NamespaceLimiter } from './limits/namespace-limiter';
 import { startAutoPromotion } from './hotkeys/promoter';
 import { clusterKeys } from '../shared/topology/schema';
+import { isWorker, reportReady, runPrimary } from './workers';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
@@ -44,7 +45,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     topology: watcher, registry, log, requestTimeoutMs: config.requestTimeoutMs, connectionsPerNode: config.connectionsPerNode,
   });
   const metrics = new FrontMetrics(registry);
-  const limiter = new NamespaceLimiter({ proxyCount: config.proxyCount, registry });
+  // Each worker process is a proxy of its own for the limit: it admits limit / (proxies × workers).
+  const limiter = new NamespaceLimiter({ proxyCount: config.proxyCount * config.workers, registry });
   const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
@@ -91,8 +93,10 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
 async function main(): Promise<void> {
   const config = parseProxyConfig(process.argv.slice(2));
   const log = createLogger('proxy', config.logLevel);
+  if (config.workers > 1 && !isWorker()) return runPrimary(config, process.argv.slice(2), log.child({ component: 'proxy:primary' }));
   const running = await start(config, log);
-  log.info({ event: 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+  if (isWorker()) reportReady({ httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort });
+  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');

@@ -37,27 +37,30 @@ export const requestedOrPrimary: ReadPreferenceResolver = (_ns, requested) => re
 /** The namespace a command addresses, for metrics (`-` for none). */
 export const namespaceOf = (cmd: Command): string => (cmd.op === 'ping' ? '-' : cmd.ns);
 
-/** Runs one command against the data plane. Rejections are the backend's (`ProxyError`s). */
-export async function execute(backend: CacheBackend, cmd: Command, pref: ReadPreferenceResolver = requestedOrPrimary): Promise<Outcome> {
+/**
+ * Runs one command against the data plane. Rejections are the backend's (`ProxyError`s); a
+ * backend that throws synchronously throws here. One `then` per command, no async wrapper (this
+ * runs once per request of every front).
+ */
+export function execute(backend: CacheBackend, cmd: Command, pref: ReadPreferenceResolver = requestedOrPrimary): Promise<Outcome> {
   switch (cmd.op) {
     case 'get':
-      return { op: 'get', result: await backend.get(cmd.ns, cmd.key, pref(cmd.ns, cmd.pref)) };
+      return backend.get(cmd.ns, cmd.key, pref(cmd.ns, cmd.pref)).then((result) => ({ op: 'get', result }));
     case 'mget':
-      return { op: 'mget', results: await backend.mget(cmd.ns, cmd.keys, pref(cmd.ns, cmd.pref)) };
+      return backend.mget(cmd.ns, cmd.keys, pref(cmd.ns, cmd.pref)).then((results) => ({ op: 'mget', results }));
     case 'set': {
       const { value, flags, ttlMs, ifVersion, tags } = cmd;
-      return { op: 'set', result: await backend.set(cmd.ns, cmd.key, { value, flags, ttlMs, ifVersion, tags }) };
+      return backend.set(cmd.ns, cmd.key, { value, flags, ttlMs, ifVersion, tags }).then((result) => ({ op: 'set', result }));
     }
     case 'delete':
-      return { op: 'delete', deleted: await backend.delete(cmd.ns, cmd.key) };
+      return backend.delete(cmd.ns, cmd.key).then((deleted) => ({ op: 'delete', deleted }));
     case 'incr':
-      return { op: 'incr', ...(await backend.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs)) };
+      return backend.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs).then((r) => ({ op: 'incr', value: r.value, version: r.version }));
     case 'expire':
-      return { op: 'expire', updated: await backend.expire(cmd.ns, cmd.key, cmd.ttlMs) };
+      return backend.expire(cmd.ns, cmd.key, cmd.ttlMs).then((updated) => ({ op: 'expire', updated }));
     case 'invalidate':
-      await backend.invalidate(cmd.ns, cmd.tag);
-      return { op: 'invalidate' };
+      return backend.invalidate(cmd.ns, cmd.tag).then(() => ({ op: 'invalidate' }));
     case 'ping':
-      return { op: 'ping' };
+      return Promise.resolve({ op: 'ping' });
   }
 }

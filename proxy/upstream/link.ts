@@ -101,6 +101,11 @@ export class Link {
     return this.#state === 'open' && !this.#blocked;
   }
 
+  /** Open, not pushing back, and already holding writes of this event-loop turn (corked). */
+  get batching(): boolean {
+    return this.#corked && this.writable;
+  }
+
   /** Requests whose caller still waits. */
   get waiting(): number {
     return this.#pending.waiting;

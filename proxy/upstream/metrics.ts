@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastHistogram } from '../fast-histogram';
 import { OP_NAME, STATUS_NAME } from '../../shared/protocol';
 
 /** Breaker state as exported: 0 closed, 1 half-open, 2 open. */
@@ -50,7 +51,7 @@ export class UpstreamMetrics {
   readonly lateReplies: Counter;
   readonly #redirects: Counter<'reason'>;
   readonly #requests: Counter<'node' | 'op' | 'status'>;
-  readonly #latency: Histogram<'node'>;
+  readonly #latency: FastHistogram;
   readonly #breaker: Gauge<'node'>;
   readonly #nodes = new Map<string, NodeCounts>();
 
@@ -62,7 +63,7 @@ export class UpstreamMetrics {
       name: 'shardcache_proxy_upstream_requests_total', help: 'Requests sent to storage nodes, by node, op and outcome', labelNames: ['node', 'op', 'status'], registers,
       collect: flush,
     });
-    this.#latency = new Histogram({
+    this.#latency = new FastHistogram({
       name: 'shardcache_proxy_upstream_latency_seconds', help: 'Time from handing a request to a link to its reply', labelNames: ['node'], registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     });
@@ -95,7 +96,7 @@ export class UpstreamMetrics {
     const counts: NodeCounts = { counts: new Float64Array(OPS * OUTCOMES), exported: new Float64Array(OPS * OUTCOMES), labels: new Map() };
     this.#nodes.set(node, counts);
     const c = counts.counts;
-    const latency: Observe = this.#latency.labels({ node });
+    const latency: Observe = this.#latency.bind({ node });
     const breaker = this.#breaker.labels({ node });
     breaker.set(BREAKER_STATE_VALUE.closed);
     return {

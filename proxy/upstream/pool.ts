@@ -116,10 +116,16 @@ export class NodePool {
     await Promise.all(this.#links.map((link) => link.close()));
   }
 
-  /** Round-robin over writable links; else the first link that is open or connecting. */
+  /**
+   * The link that already holds this turn's writes, so a turn's requests to one node leave in one
+   * writev; else round-robin over writable links (the next turn moves on); else the first link
+   * that is open or connecting.
+   */
   #pick(): Link | undefined {
     const links = this.#links;
     const n = links.length;
+    const last = links[(this.#next + n - 1) % n];
+    if (last.batching) return last;
     let fallback: Link | undefined;
     for (let i = 0; i < n; i++) {
       const index = (this.#next + i) % n;

@@ -106,12 +106,12 @@ export class ReplicaLink {
     this.#socket = socket;
     this.#acked = -1;
     let synced = false;
-    const decoder = new FrameDecoder((m, payload) => {
+    const decoder = new FrameDecoder((m, bytes, start, end) => {
       if (!synced) {
         synced = true;
         return this.#onSyncReply(m);
       }
-      return this.#onFrame(m, payload);
+      return this.#onFrame(m, bytes.subarray(start, end));
     }, Math.max(this.#options.maxFrameBytes, Limits.DEFAULT_MAX_FRAME_BYTES) * 2);
     socket.on('connect', () => {
       const sync = [1, Op.REPL_SYNC, this.#options.nodeId, this.#options.addr, this.#log.replId, this.#log.offset];

@@ -1,4 +1,5 @@
 const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * The bytes a RESP connection has received and not yet parsed, kept as the TCP chunks they came
@@ -75,6 +76,29 @@ export class ChunkQueue {
       this.skip(copied);
     }
     return out;
+  }
+
+  /**
+   * Consumes the line whose '\n' is `at` bytes ahead and returns `read(bytes, start, end)` over it,
+   * `end` excluding the CR LF (or a lone LF). When the line lies in one chunk it is read in place,
+   * without a view; across chunks it is copied once, as `take` does.
+   */
+  consumeLine<T>(at: number, read: (bytes: Buffer, start: number, end: number) => T): T {
+    const head = this.#chunks[this.#head];
+    let bytes: Buffer;
+    let start: number;
+    if (this.#offset + at < head.length) {
+      bytes = head;
+      start = this.#offset;
+    } else {
+      bytes = this.take(at + 1);
+      start = 0;
+    }
+    const lf = start + at;
+    const end = at > 0 && bytes[lf - 1] === CR ? lf - 1 : lf;
+    const value = read(bytes, start, end);
+    if (bytes === head) this.skip(at + 1);
+    return value;
   }
 
   /** Drops the next `n` bytes (n <= length). */

@@ -1,5 +1,5 @@
 import { KEEP_TTL, Limits, SetCond } from '../../../shared/protocol';
-import type { GetResult } from '../../backend';
+import type { GetResult, WriteResult } from '../../backend';
 import { getExOptions, int64Arg, keyArg, keysArg, setOptions, toDelta } from './args';
 import type { CommandSpec, RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
@@ -19,9 +19,23 @@ const INT64_MIN = -(2n ** 63n);
 
 const valueOrNull = (r: GetResult): Buffer | null => (r.hit ? r.value : null);
 
-async function set(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+const bulkOfRead = (r: GetResult): Buffer => bulk(valueOrNull(r));
+
+/** GET: one `then` (the hottest command; no async wrapper). */
+function get(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+  return ctx.door.get(ctx.session.ns, keyArg(args[1])).then(bulkOfRead);
+}
+
+const okUnlessRefused = (written: WriteResult | undefined): Buffer => (written === undefined ? Replies.NULL_BULK : Replies.OK);
+
+function set(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const { ns } = ctx.session;
   const key = keyArg(args[1]);
+  if (args.length === 3) return ctx.door.set(ns, key, args[2]).then(okUnlessRefused); // plain SET: no options, one `then`
+  return setWithOptions(ctx, ns, key, args);
+}
+
+async function setWithOptions(ctx: RespContext, ns: string, key: string, args: Buffer[]): Promise<Buffer> {
   const o = setOptions(args.slice(3), ctx.now());
   const ttlMs = o.keepTtl ? KEEP_TTL : o.ttlMs;
   const old = o.get ? await ctx.door.get(ns, key, 'primary') : undefined;
@@ -93,7 +107,7 @@ const ONE_KEY = [1, 1, 1] as const;
 
 /** The string commands, as COMMAND INFO describes them. */
 export const STRING_COMMANDS: readonly CommandSpec[] = [
-  { name: 'get', arity: 2, flags: RF, keys: ONE_KEY, run: async (ctx, args) => bulk(valueOrNull(await ctx.door.get(ctx.session.ns, keyArg(args[1])))) },
+  { name: 'get', arity: 2, flags: RF, keys: ONE_KEY, run: get },
   { name: 'set', arity: -3, flags: WD, keys: ONE_KEY, run: set },
   { name: 'setex', arity: 4, flags: WD, keys: ONE_KEY, run: setWithTtl('setex', 'EX') },
   { name: 'psetex', arity: 4, flags: WD, keys: ONE_KEY, run: setWithTtl('psetex', 'PX') },

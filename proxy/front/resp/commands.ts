@@ -33,10 +33,17 @@ export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, lo
   const spec = ctx.commands.get(name);
   if (spec === undefined) return error(unknownCommandLine(args[0].toString('utf8'), args));
   if (!arityAccepts(spec.arity, args.length)) return error(RespMessages.wrongArgs(spec.name));
-  return order.run(keysOf(spec, args), ctx, (c) => invoke(spec, c, args, log));
+  return order.run(keysOf(spec, args), ctx, invoke, { spec, args, log });
 }
 
-function invoke(spec: CommandSpec, ctx: RespContext, args: Buffer[], log: Logger): ReplyBytes {
+/** What `invoke` needs besides the context (one object per command instead of a closure). */
+interface Invocation {
+  spec: CommandSpec;
+  args: Buffer[];
+  log: Logger;
+}
+
+function invoke(ctx: RespContext, { spec, args, log }: Invocation): ReplyBytes {
   try {
     const reply = spec.run(ctx, args);
     return reply instanceof Promise ? reply.catch((err: unknown) => failureReply(err, log, spec.name)) : reply;

@@ -51,6 +51,8 @@ export class RespConnection {
   readonly #ctx: RespContext;
   readonly #pauseAt: number;
   #flushScheduled = false;
+  /** Inside #pump (commands being taken on). */
+  #pumping = false;
   #paused = false;
   #stall: NodeJS.Timeout | undefined;
   /** No more commands are taken on: QUIT or a protocol error. */
@@ -116,6 +118,7 @@ export class RespConnection {
   #pump(): void {
     if (this.#closed) return;
     const { maxInFlight } = this.#o.limits;
+    this.#pumping = true;
     while (!this.#ending && this.#queue.size < maxInFlight && this.#unsent < this.#pauseAt) {
       const item = this.#parser.next();
       if (item === undefined) {
@@ -125,6 +128,7 @@ export class RespConnection {
       if (item.kind === 'error') this.#protocolError(item.message);
       else this.#execute(item.args);
     }
+    this.#pumping = false;
     const pause = this.#ending || this.#queue.size >= maxInFlight || this.#unsent >= this.#pauseAt;
     if (pause !== this.#paused) {
       this.#paused = pause;
@@ -160,7 +164,12 @@ export class RespConnection {
   #fill(slot: ReplySlot, bytes: Buffer): void {
     if (this.#closed) return;
     slot.fill(bytes);
-    this.#scheduleFlush();
+    // The only command in flight (an unpipelined client): nothing else can join this write, so
+    // write now rather than a turn later (saves the hop and its latency). Otherwise wait for the
+    // turn's other replies and write them together.
+    // (Not while pumping: replies produced synchronously by a burst of commands go out together.)
+    if (this.#queue.size === 1 && !this.#pumping && !this.#flushScheduled && !this.#ending) this.#flush();
+    else this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {

@@ -45,11 +45,14 @@ export class RespDoor {
     this.#o = options;
   }
 
-  async get(ns: string, key: string, pref?: ReadPreference): Promise<GetResult> {
-    const { result } = await this.#run({ op: 'get', ns, key, pref }, 'get');
+  get(ns: string, key: string, pref?: ReadPreference): Promise<GetResult> {
+    return this.#run({ op: 'get', ns, key, pref }, 'get').then(this.#counted);
+  }
+
+  readonly #counted = ({ result }: { result: GetResult }): GetResult => {
     this.#count(result.hit ? 1 : 0, result.hit ? 0 : 1);
     return result;
-  }
+  };
 
   /** Results in key order; the first key whose shard failed fails the whole call. */
   async mget(ns: string, keys: string[]): Promise<GetResult[]> {
@@ -65,8 +68,8 @@ export class RespDoor {
   }
 
   /** An unconditional write; `ttlMs` undefined = the namespace default, KEEP_TTL keeps the expiry. */
-  async set(ns: string, key: string, value: Buffer, ttlMs?: number, flags = 0, ifVersion?: number): Promise<WriteResult | undefined> {
-    return (await this.#run({ op: 'set', ns, key, value, flags, ttlMs, ifVersion }, 'set')).result;
+  set(ns: string, key: string, value: Buffer, ttlMs?: number, flags = 0, ifVersion?: number): Promise<WriteResult | undefined> {
+    return this.#run({ op: 'set', ns, key, value, flags, ttlMs, ifVersion }, 'set').then((o) => o.result);
   }
 
   /** A write only if the key exists (XX) or does not (NX); undefined when the condition failed. */
@@ -92,8 +95,8 @@ export class RespDoor {
     return (await this.#run({ op: 'delete', ns, key }, 'delete')).deleted;
   }
 
-  async incr(ns: string, key: string, delta: number | bigint): Promise<number | bigint> {
-    return (await this.#run({ op: 'incr', ns, key, delta }, 'incr')).value;
+  incr(ns: string, key: string, delta: number | bigint): Promise<number | bigint> {
+    return this.#run({ op: 'incr', ns, key, delta }, 'incr').then((o) => o.value);
   }
 
   /** ttlMs <= 0 deletes the key; resolves whether it existed. */
@@ -101,11 +104,13 @@ export class RespDoor {
     return (await this.#run({ op: 'expire', ns, key, ttlMs }, 'expire')).updated;
   }
 
-  async #run<Op extends Outcome['op']>(cmd: Command & { op: Op }, op: Op): Promise<Extract<Outcome, { op: Op }>> {
-    const reply = await this.#o.dispatcher.run(RESP_FRONT, cmd);
-    if (!reply.ok) throw this.#translate(reply.error);
-    if (reply.outcome.op !== op) throw new RespCommandError(`ERR internal error: ${op} answered as ${reply.outcome.op}`);
-    return reply.outcome as Extract<Outcome, { op: Op }>;
+  /** The outcome of `cmd`, or a rejection with its translated error (a `then`, not async: once per command). */
+  #run<Op extends Outcome['op']>(cmd: Command & { op: Op }, op: Op): Promise<Extract<Outcome, { op: Op }>> {
+    return this.#o.dispatcher.run(RESP_FRONT, cmd).then((reply) => {
+      if (!reply.ok) throw this.#translate(reply.error);
+      if (reply.outcome.op !== op) throw new RespCommandError(`ERR internal error: ${op} answered as ${reply.outcome.op}`);
+      return reply.outcome as Extract<Outcome, { op: Op }>;
+    });
   }
 
   #translate(error: WireError): RespCommandError {

@@ -17,31 +17,41 @@ import type { CommandSpec, ReplyBytes, RespContext } from './context';
  * completion of the last command naming it; entries leave when that command completes.
  */
 export class KeyOrder {
-  readonly #tails = new Map<string, Promise<void>>();
+  /** key → reply of the last command naming it (replies never reject: see runCommand). */
+  readonly #tails = new Map<string, Promise<Buffer>>();
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
     return this.#tails.size;
   }
 
-  /** Runs `fn` once every earlier command naming one of `keys` has completed. */
-  run(keys: readonly string[], ctx: RespContext, fn: (ctx: RespContext) => ReplyBytes): ReplyBytes {
-    const waits: Array<Promise<void>> = [];
-    for (const key of keys) {
-      const tail = this.#tails.get(key);
-      if (tail !== undefined) waits.push(tail);
+  /**
+   * Runs `fn(ctx, arg)` once every earlier command naming one of `keys` has completed. `fn` must
+   * not throw, and its promise must not reject. (`fn` and `arg` instead of a closure: this runs
+   * once per command.)
+   */
+  run<A>(keys: readonly string[], ctx: RespContext, fn: (ctx: RespContext, arg: A) => ReplyBytes, arg: A): ReplyBytes {
+    let waits: Array<Promise<Buffer>> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const tail = this.#tails.get(keys[i]);
+      if (tail !== undefined) (waits ??= []).push(tail);
     }
-    const frozen = waits.length === 0 ? ctx : { ...ctx, session: { ...ctx.session } };
-    const reply = waits.length === 0 ? fn(ctx) : Promise.all(waits).then(() => fn(frozen));
+    let reply: ReplyBytes;
+    if (waits === undefined) reply = fn(ctx, arg);
+    else {
+      const frozen = { ...ctx, session: { ...ctx.session } };
+      reply = (waits.length === 1 ? waits[0] : Promise.all(waits)).then(() => fn(frozen, arg));
+    }
     if (reply instanceof Promise && keys.length > 0) this.#hold(keys, reply);
     return reply;
   }
 
+  /** Holds `keys` until `reply` settles: one continuation per command, whatever its key count. */
   #hold(keys: readonly string[], reply: Promise<Buffer>): void {
-    const done = reply.then(() => undefined, () => undefined);
-    for (const key of keys) this.#tails.set(key, done);
-    void done.then(() => {
-      for (const key of keys) if (this.#tails.get(key) === done) this.#tails.delete(key);
+    const tails = this.#tails;
+    for (let i = 0; i < keys.length; i++) tails.set(keys[i], reply);
+    void reply.then(() => {
+      for (let i = 0; i < keys.length; i++) if (tails.get(keys[i]) === reply) tails.delete(keys[i]);
     });
   }
 }
@@ -50,6 +60,7 @@ export class KeyOrder {
 export function keysOf(spec: CommandSpec, args: readonly Buffer[]): string[] {
   const [first, last, step] = spec.keys;
   if (first === 0 || step <= 0) return [];
+  if (first === last) return first < args.length ? [args[first].toString('latin1')] : [];
   const end = last < 0 ? args.length + last : Math.min(last, args.length - 1);
   const keys = new Set<string>();
   for (let i = first; i <= end; i += step) keys.add(args[i].toString('latin1'));

@@ -39,14 +39,14 @@ const MAX_LENGTH_DIGITS = 15;
  * The value of a length line's digits after its type byte, Redis `string2ll` style: `0` or an
  * optional `-` and digits without a leading zero. NaN when malformed, Infinity when too long.
  */
-export function parseLength(line: Buffer, from: number): number {
+export function parseLength(line: Buffer, from: number, end: number = line.length): number {
   let i = from;
   const negative = line[i] === 0x2d;
   if (negative) i++;
-  const digits = line.length - i;
+  const digits = end - i;
   if (digits <= 0 || (line[i] === 0x30 && (digits > 1 || negative))) return NaN;
   let value = 0;
-  for (let j = i; j < line.length; j++) {
+  for (let j = i; j < end; j++) {
     const d = line[j] - 0x30;
     if (d < 0 || d > 9) return NaN;
     value = value * 10 + d;
@@ -54,6 +54,12 @@ export function parseLength(line: Buffer, from: number): number {
   if (digits > MAX_LENGTH_DIGITS) return negative ? -Infinity : Infinity;
   return negative ? -value : value;
 }
+
+/**
+ * The length of a `*<n>` or `$<n>` header line (bytes `start` to `end`, CR LF excluded), read in
+ * place: no view of the line is made (two per header line before, three header lines per GET).
+ */
+const parseHeaderLength = (bytes: Buffer, start: number, end: number): number => parseLength(bytes, start + 1, end);
 
 /**
  * Incremental RESP2 request parser: arrays of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and
@@ -118,15 +124,10 @@ export class RespParser {
   /** An item, undefined (needs more input) or null (an empty command was skipped: go on). */
   #startCommand(): ParseItem | undefined | null {
     if (this.#input.length === 0) return undefined;
-    const inline = this.#input.peek() !== STAR;
-    const line = this.#readLine(inline ? ProtocolErrors.bigInline : ProtocolErrors.bigMultibulkCount);
-    if (line === undefined || line.kind === 'error') return line;
-    if (inline) {
-      const args = splitInline(line.bytes);
-      if (args === null) return this.#fail(ProtocolErrors.unbalancedQuotes);
-      return args.length === 0 ? null : { kind: 'command', args };
-    }
-    const count = parseLength(line.bytes, 1);
+    if (this.#input.peek() !== STAR) return this.#inline();
+    const at = this.#lineEnd(ProtocolErrors.bigMultibulkCount);
+    if (typeof at !== 'number') return at;
+    const count = this.#input.consumeLine(at, parseHeaderLength);
     if (Number.isNaN(count) || count > this.#limits.maxMultibulk) return this.#fail(ProtocolErrors.multibulkLength);
     this.#count = Math.max(0, count); // `*0` and `*-1` are skipped, as Redis does
     return null;
@@ -157,23 +158,32 @@ export class RespParser {
     if (this.#input.length === 0) return this.#needMore();
     const type = this.#input.peek();
     if (type !== DOLLAR) return this.#fail(ProtocolErrors.expectedDollar(type));
-    const line = this.#readLine(ProtocolErrors.bigBulkCount);
-    if (line === undefined || line.kind === 'error') return line;
-    const length = parseLength(line.bytes, 1);
+    const at = this.#lineEnd(ProtocolErrors.bigBulkCount);
+    if (typeof at !== 'number') return at;
+    const length = this.#input.consumeLine(at, parseHeaderLength);
     if (Number.isNaN(length) || length < 0 || length > this.#limits.maxBulkBytes) return this.#fail(ProtocolErrors.bulkLength);
     if (this.#argBytes + length > this.#limits.maxQueryBytes) return this.#fail(ProtocolErrors.queryBuffer);
     this.#bulkLength = length;
     return null;
   }
 
-  /** The next line without its CR LF, undefined when incomplete, or an error when too long. */
-  #readLine(tooLong: string): { kind: 'line'; bytes: Buffer } | { kind: 'error'; message: string } | undefined {
+  /** An inline command (`GET k\r\n`): its arguments, undefined when incomplete, null when empty. */
+  #inline(): ParseItem | undefined | null {
+    const at = this.#lineEnd(ProtocolErrors.bigInline);
+    if (typeof at !== 'number') return at;
+    const raw = this.#input.take(at + 1);
+    const end = at > 0 && raw[at - 1] === CR ? at - 1 : at;
+    const args = splitInline(raw.subarray(0, end));
+    if (args === null) return this.#fail(ProtocolErrors.unbalancedQuotes);
+    return args.length === 0 ? null : { kind: 'command', args };
+  }
+
+  /** Where the next line's '\n' is (from the first unread byte); undefined when incomplete, or an error when too long. */
+  #lineEnd(tooLong: string): number | { kind: 'error'; message: string } | undefined {
     const at = this.#input.indexOfNewline(this.#limits.maxInlineBytes);
     if (at === -2) return this.#fail(tooLong);
     if (at === -1) return this.#needMore();
-    const raw = this.#input.take(at + 1);
-    const end = at > 0 && raw[at - 1] === CR ? at - 1 : at;
-    return { kind: 'line', bytes: raw.subarray(0, end) };
+    return at;
   }
 
   #needMore(): undefined | { kind: 'error'; message: string } {

@@ -1,0 +1,89 @@
+import type { PeerRun, PeerTest } from './peers-run';
+
+/**
+ * Printing the peer benchmark: one line per run while it goes, then one table with the median of
+ * the rounds per target, test and pipeline depth, the ratio shardcache / twemproxy and the
+ * targets of issue #7. Pure formatting.
+ */
+
+/** Targets as ratios shardcache / twemproxy in the same run. */
+export const PEER_TARGETS = {
+  /** Throughput of GET and SET at pipeline 16. */
+  minOpsRatioPipelined: 1.0,
+  /** Throughput of GET and SET at pipeline 1. */
+  minOpsRatioUnpipelined: 0.8,
+  /** p99 of GET and SET at pipeline 1, at most this many times twemproxy's. */
+  maxP99RatioUnpipelined: 1.5,
+} as const;
+
+export const SHARDCACHE = 'shardcache';
+export const TWEMPROXY = 'twemproxy';
+export const REDIS = 'redis';
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : 'n/a');
+const ratio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a');
+const us = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+/** One line for a finished run. */
+export function formatRun(round: number, r: PeerRun): string {
+  return `  round ${round} ${r.target.padEnd(10)} ${r.test.toUpperCase().padEnd(4)} -P ${String(r.pipeline).padEnd(2)} ${int(r.rps).padStart(9)} ops/s  ` +
+    `p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  max ${ms(r.maxMs)} ms  front CPU ${us(r.frontCpuUs)} µs/op`;
+}
+
+function median(values: number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** Median figures of one target for one test and depth. */
+interface Cell {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+}
+
+function cell(runs: readonly PeerRun[], target: string, test: PeerTest, pipeline: number): Cell | undefined {
+  const mine = runs.filter((r) => r.target === target && r.test === test && r.pipeline === pipeline);
+  if (mine.length === 0) return undefined;
+  return { rps: median(mine.map((r) => r.rps)), p50: median(mine.map((r) => r.p50Ms)), p99: median(mine.map((r) => r.p99Ms)), cpu: median(mine.map((r) => r.frontCpuUs)) };
+}
+
+function verdicts(test: PeerTest, pipeline: number, sc: Cell, tw: Cell): string {
+  if (test !== 'get' && test !== 'set') return '';
+  const opsTarget = pipeline > 1 ? PEER_TARGETS.minOpsRatioPipelined : PEER_TARGETS.minOpsRatioUnpipelined;
+  const out = [`ops ≥ ${opsTarget.toFixed(1)}x: ${sc.rps / tw.rps >= opsTarget ? 'met' : 'NOT met'}`];
+  if (pipeline === 1) out.push(`p99 ≤ ${PEER_TARGETS.maxP99RatioUnpipelined}x: ${sc.p99 / tw.p99 <= PEER_TARGETS.maxP99RatioUnpipelined ? 'met' : 'NOT met'}`);
+  return out.join(', ');
+}
+
+/** The summary table: medians over the rounds. */
+export function formatTable(runs: readonly PeerRun[], tests: readonly PeerTest[], pipelines: readonly number[], targets: readonly string[], rounds: number): string[] {
+  const head = ['test', ...targets.flatMap((t) => [`${t} ops/s`, 'p50 ms', 'p99 ms', 'CPU µs/op']), 'sc/tw ops', 'sc/tw p99', 'targets'];
+  const rows: string[][] = [];
+  for (const pipeline of pipelines) {
+    for (const test of tests) {
+      const cells = targets.map((t) => cell(runs, t, test, pipeline));
+      const sc = cell(runs, SHARDCACHE, test, pipeline);
+      const tw = cell(runs, TWEMPROXY, test, pipeline);
+      rows.push([
+        `${test.toUpperCase()} -P ${pipeline}`,
+        ...cells.flatMap((c) => (c === undefined ? ['-', '-', '-', '-'] : [int(c.rps), ms(c.p50), ms(c.p99), us(c.cpu)])),
+        sc && tw ? ratio(sc.rps / tw.rps) : '-',
+        sc && tw ? ratio(sc.p99 / tw.p99) : '-',
+        sc && tw ? verdicts(test, pipeline, sc, tw) : '',
+      ]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [
+    `medians of ${rounds} interleaved round(s); CPU µs/op is the front process's (shardcache proxy, nutcracker, redis-server) per request`,
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ];
+}
