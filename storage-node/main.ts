@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     { store, gate: { check: (epoch) => gate.check(epoch) }, repl: repl?.log, stats, leases, writes: subscriptions },
     { ...config, subscriptions }, log.child({ component: 'storage-node:server' }), repl,
   );
-  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({ ok: true, ...identity(), items: store.size }) });
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({ ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   const sweep = setInterval(() => {

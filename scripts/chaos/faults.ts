@@ -77,13 +77,16 @@ async function killReplicaInSync(ctx: FaultContext, f: PlannedFault): Promise<In
   await ctx.cluster.kill(victim);
   await ctx.cluster.restart(victim);
   let inSync = false;
+  let reported = false;
   for (const end = Date.now() + FULL_SYNC_WAIT_MS; Date.now() < end && !inSync; await sleep(10)) {
-    inSync = (await nodeHealth(node.adminUrl, 200))?.replication?.state === 'full-sync';
+    const state = (await nodeHealth(node.adminUrl, 200))?.replication?.state;
+    reported ||= state !== undefined;
+    inSync = state === 'full-sync';
   }
   const at = Date.now();
   await ctx.cluster.kill(victim);
   await ctx.cluster.restart(victim);
-  const note = inSync ? 'killed -9 during its full sync' : `no full sync seen within ${FULL_SYNC_WAIT_MS / 1000} s of its empty restart (no replication state reported); killed -9 then`;
+  const note = inSync ? 'killed -9 during its full sync' : `no full sync seen within ${FULL_SYNC_WAIT_MS / 1000} s of its empty restart (${reported ? 'it was over before a poll saw it' : 'no replication state reported'}); killed -9 then`;
   return { target: victim, shards: [f.target], hitsPrimary: false, at, doneAt: Date.now(), note };
 }
 

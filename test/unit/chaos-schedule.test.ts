@@ -30,8 +30,8 @@ describe('chaos schedule', () => {
 
   test('long: shuffled rounds of every kind filling the duration', () => {
     const plan = planSchedule('long', 600_000, 3, 3, 2);
-    expect(plan.length).toBe(5 * FAULT_KINDS.length);
-    for (let r = 0; r < 5; r++) expect([...plan.slice(r * 6, r * 6 + 6).map((f) => f.kind)].sort()).toEqual([...FAULT_KINDS].sort());
+    expect(plan.length).toBe(12 * FAULT_KINDS.length);
+    for (let r = 0; r < 12; r++) expect([...plan.slice(r * 6, r * 6 + 6).map((f) => f.kind)].sort()).toEqual([...FAULT_KINDS].sort());
     expect(plan.map((f) => f.kind)).not.toEqual(planSchedule('long', 600_000, 4, 3, 2).map((f) => f.kind));
     expect(scheduleLines(plan.slice(0, 1))).toMatch(/^[a-z-]+ \d+ (primary|replica) 5000$/);
   });
