@@ -26,7 +26,7 @@ export interface TestCluster {
   respPort?: number;
   /** One HTTP request to the proxy's client port; a body that is not a string or bytes is sent as JSON. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
-  /** Starts another proxy on the same etcd (own ports), e.g. with other flags or another cluster name. */
+  /** Starts another proxy on the same etcd (own ports, other flags) and waits until it routes. */
   startProxy(args?: string[]): Promise<StartedProxy>;
   /** Stops the proxy, the nodes and etcd. */
   stop(): Promise<void>;
@@ -100,18 +100,17 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
     const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s, options.nodeArgs)))));
     started.push(...nodes.flat());
     await Promise.all(nodes.map((group) => electedOne(group)));
-    const proxies: StartedProxy[] = [];
+    // A proxy is handed out once it routes by a snapshot in which every shard has a primary.
     const startProxy = async (args: string[] = []): Promise<StartedProxy> => {
       const p = await startProxyProcess(etcd.endpoint, cluster, args);
-      proxies.push(p);
       started.push({ close: () => p.proc.stop() });
+      await waitFor('the proxy to see a primary for every shard', async () => {
+        const health = await httpCall(p.adminUrl, 'GET', '/healthz').catch(() => undefined);
+        return health?.status === 200 && health.json.shardsWithoutPrimary.length === 0;
+      }, 15_000, 50);
       return p;
     };
     const main = await startProxy(options.proxyArgs);
-    await waitFor('the proxy to see a primary for every shard', async () => {
-      const health = await httpCall(main.adminUrl, 'GET', '/healthz').catch(() => undefined);
-      return health?.status === 200 && health.json.shardsWithoutPrimary.length === 0;
-    }, 15_000, 50);
     return {
       etcd, cluster, nodes, proxy: main.proc, httpUrl: main.httpUrl, adminUrl: main.adminUrl, respPort: main.respPort,
       wsUrl: `${main.httpUrl.replace(/^http/, 'ws')}/v1/ws`,
