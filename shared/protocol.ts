@@ -38,7 +38,7 @@
  *   push                       [PUSH_ID, INVALIDATION, ns, key | null]   (node → subscriber, unasked)
  * A connection that subscribes is a subscription connection: proxies open one per node for it,
  * apart from their request links, and send nothing else on it. After any write to a subscribed
- * key (SET, DELETE, INCR, EXPIRE, PERSIST) the node pushes `[PUSH_ID, INVALIDATION, ns, key]` to
+ * key (SET, DELETE, INCR, EXPIRE, PERSIST, FILL, and its own expiry or eviction of it) the node pushes `[PUSH_ID, INVALIDATION, ns, key]` to
  * every connection subscribed to it; after an INVALIDATE of a namespace (or a tag of it) it pushes
  * `[PUSH_ID, INVALIDATION, ns, null]` to every connection subscribed to a key of it. Pushes carry
  * the reserved id PUSH_ID (-1), which no request uses, so a reader tells them from replies
@@ -117,7 +117,7 @@ export const Status = {
   WRITE_ACK_TIMEOUT: 17,
   /** FILL_LEASE: another loader holds the key's fill lease (detail: heldMs). */
   LEASE_HELD: 18,
-  /** FILL: the token is not the key's live lease (lapsed, released, or the node lost its role). */
+  /** FILL: the token is not the key's live lease (lapsed or released; a new primary after a failover holds no lease a loader took before it). */
   LEASE_LOST: 19,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];

@@ -57,10 +57,21 @@ export class ReplicationLog {
     this.#appendSet(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags);
   }
 
-  /** A key removed by a request, expiry, eviction or invalidation reclaim. */
+  /** A key removed by a request (DELETE, EXPIRE <= 0): the request's reply waits in an ack namespace. */
   deleted(ns: string, key: string): void {
     if (!this.recording) return;
     this.#append(encodeDelRecord(ns, key), ns);
+  }
+
+  /**
+   * A key the store removed by itself (expiry, eviction, invalidation reclaim), possibly while
+   * serving another request (a GET that meets an expired entry, a SET that evicts): replicated,
+   * but no reply waits for it.
+   */
+  removed(ns: string, key: string): void {
+    if (!this.recording) return;
+    this.backlog.append(encodeDelRecord(ns, key));
+    this.#onAppend();
   }
 
   /** A namespace (tag null) or tag invalidation; the watermark is the store's version clock. */

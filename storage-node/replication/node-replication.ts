@@ -95,7 +95,7 @@ export class NodeReplication {
   }
 
   /** The store's listener: removals the primary decides are replicated as deletes. */
-  readonly removed = (ns: string, key: string): void => this.log.deleted(ns, key);
+  readonly removed = (ns: string, key: string): void => this.log.removed(ns, key);
 
   get isPrimary(): boolean {
     return this.#role === 'primary';

@@ -107,4 +107,3 @@ function applyWatermarks(store: Store, list: unknown): void {
 }
 
 /** Size of a frame given its payload (header included), for offsets. */
-export const frameBytes = (payload: Uint8Array): number => payload.length + FRAME_HEADER_BYTES;

@@ -181,11 +181,15 @@ export class ReplicaLink {
     }
   }
 
-  /** Sends the applied offset when it moved (or always, for the periodic ack). */
+  /**
+   * Sends the applied offset when it moved (or always, for the periodic ack). During a full sync
+   * the store does not yet hold everything below the offset, so the ack carries 0: it keeps the
+   * session alive and acknowledges no write (a `writeAck: replica` write waits for the sync).
+   */
   #ack(always: boolean): void {
     const socket = this.#socket;
-    const offset = this.#log.offset;
-    if (socket === null || this.state === 'connecting' || (!always && offset === this.#acked)) return;
+    const offset = this.state === 'full-sync' ? 0 : this.#log.offset;
+    if (socket === null || socket.destroyed || this.state === 'connecting' || (!always && offset === this.#acked)) return;
     this.#acked = offset;
     socket.write(encodeFrame([0, Op.REPL_ACK, offset]));
   }

@@ -37,6 +37,19 @@ class Session {
   constructor(readonly socket: net.Socket, readonly nodeId: string, readonly addr: string) {}
 }
 
+/** Resolves on the socket's next 'drain' or 'close', whichever comes first, removing both listeners. */
+function drainedOrClosed(socket: net.Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -117,7 +130,8 @@ export class ReplicationSource {
       this.#drop(session, 'unexpected frame on a replication connection');
       return 0;
     }
-    if (offset > session.ackedOffset && offset <= this.#log.offset) session.ackedOffset = offset;
+    // A replica in a full sync has not applied everything below its offset yet: its acks only say it is alive.
+    if (session.state === 'streaming' && offset > session.ackedOffset && offset <= this.#log.offset) session.ackedOffset = offset;
     session.lastAckAt = Date.now();
     return session.ackedOffset;
   }
@@ -185,10 +199,7 @@ export class ReplicationSource {
     let next = 0;
     while (next >= 0) {
       if (s.closed) return;
-      if (s.socket.writableLength > maxBufferedBytes) await new Promise<void>((resolve) => {
-        s.socket.once('drain', resolve);
-        s.socket.once('close', resolve);
-      });
+      if (s.socket.writableLength > maxBufferedBytes) await drainedOrClosed(s.socket);
       if (s.closed) return;
       this.#flush(s, true); // the stream so far goes before the chunk read now
       const chunk = this.#store.replication.snapshotChunk(next, chunkEntries, chunkBytes);

@@ -110,7 +110,7 @@ describe('removals the primary decides are replicated as deletes', () => {
   test('eviction and expiry append REPL_DEL records', () => {
     let log: ReplicationLog | undefined;
     const clock = { t: 1_700_000_000_000 };
-    const store = new Store({ maxMemoryBytes: 4096, now: () => clock.t, random: () => 0.5 }, { removed: (ns, key) => log?.deleted(ns, key) });
+    const store = new Store({ maxMemoryBytes: 4096, now: () => clock.t, random: () => 0.5 }, { removed: (ns, key) => log?.removed(ns, key) });
     log = new ReplicationLog(store, 1 << 20, () => undefined);
     log.recording = true;
     store.set('ns', 'short', b('x'), { ttlMs: 10 });
@@ -129,5 +129,26 @@ describe('removals the primary decides are replicated as deletes', () => {
     expect(deleted.length).toBeGreaterThan(5);
     expect(deleted.length).toBe(new Set(deleted).size);
     expect(deleted).toContain('short');
+  });
+});
+
+describe('write acknowledgement waits', () => {
+  test('a request\'s own mutation in an ack namespace arms the wait; a removal the store decides does not', () => {
+    let log: ReplicationLog | undefined;
+    const clock = { t: 1_700_000_000_000 };
+    const store = new Store({ maxMemoryBytes: 1 << 20, now: () => clock.t, random: () => 0.5 }, { removed: (ns, key) => log?.removed(ns, key) });
+    log = new ReplicationLog(store, 1 << 20, () => undefined);
+    log.recording = true;
+    log.ackNamespaces.add('acked');
+    store.set('acked', 'short', b('x'), { ttlMs: 10 });
+    clock.t += 10;
+    const before = log.offset;
+    expect(store.get('acked', 'short')).toBeUndefined(); // lazy expiry inside a read
+    expect(log.offset).toBeGreaterThan(before); // replicated as a delete...
+    expect(log.takeAckWait()).toBe(0); // ...but the read's reply does not wait for it
+    log.deleted('acked', 'other');
+    expect(log.takeAckWait()).toBe(log.offset);
+    log.set('async', 'k', b('v'), 1, 0, 0, undefined);
+    expect(log.takeAckWait()).toBe(0);
   });
 });
