@@ -11,29 +11,12 @@
  * subtracted. Last, `top(10)` (what a metrics scrape or a promotion tick costs).
  */
 import { WindowedTopK } from '../proxy/hotkeys/topk';
+import { zipf } from '../scripts/random';
 
 /** Key ranks of a Zipf(1.1) stream over `n` keys in which rank -1 (the celebrity) takes half. */
 function zipfRanks(n: number, length: number): Int32Array {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1) ** 1.1;
-  const out = new Int32Array(length);
-  for (let i = 0; i < length; i++) {
-    if (Math.random() < 0.5) {
-      out[i] = -1;
-      continue;
-    }
-    const u = Math.random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    out[i] = lo;
-  }
-  return out;
+  const rank = zipf(n, 1.1, Math.random);
+  return Int32Array.from({ length }, () => (Math.random() < 0.5 ? -1 : rank()));
 }
 
 /** The key of a rank, built afresh (a parser's output). */

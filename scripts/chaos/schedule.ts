@@ -1,4 +1,5 @@
 import { FAULT_KINDS, type FaultKind } from './history';
+import { prng } from '../random';
 
 /**
  * The fault schedule, pure and seeded: the same profile, duration and seed give the same list,
@@ -21,17 +22,6 @@ export type Profile = 'ci' | 'long';
 /** Average time one fault takes with its recovery and pause, to size a long run. */
 const SECONDS_PER_FAULT: Record<Profile, number> = { ci: 8, long: 8 }; // measured: 30 long faults took 251 s
 
-/** A small fast PRNG (mulberry32): deterministic per seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `ci`: every fault kind once, in the order of FAULT_KINDS. `long`: shuffled rounds of every kind

@@ -3,6 +3,7 @@ import { clusterKeys } from '../../shared/topology/schema';
 import { httpCall, startTestCluster, type StartedProxy, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/shard-nodes';
 import { shardctlInProcess } from '../helpers/shardctl';
+import { prng, zipf } from '../../scripts/random';
 
 /**
  * Hot keys end to end: 3 shards × 2 nodes, two proxies (A and B).
@@ -57,36 +58,6 @@ async function nodeGets(): Promise<number[]> {
   return Promise.all(c.nodes.flat().map(async (n) => Number((await n.stats()).ops.get)));
 }
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Zipf(1.0) ranks over `n` keys. */
-function zipf(n: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
-  return () => {
-    const u = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 /**
  * `reads` GETs through both proxies, `concurrency` at a time: half of them the hot key (read
  * with the default preference, the primary), the other half Zipf over 2000 other keys, each read
@@ -94,8 +65,8 @@ function zipf(n: number, random: () => number): () => number {
  * evenly on all six nodes. Returns max/mean of the per-node GET counts during the run.
  */
 async function run(hotKey: string, reads: number, seed: number, concurrency = 24): Promise<{ ratio: number; counts: number[] }> {
-  const random = rng(seed);
-  const rank = zipf(2000, random);
+  const random = prng(seed);
+  const rank = zipf(2000, 1, random);
   const urls = [c.httpUrl, b.httpUrl];
   const before = await nodeGets();
   let next = 0;

@@ -1,37 +1,8 @@
 import { SpaceSaving, WindowedTopK } from '../../proxy/hotkeys/topk';
-
-/** A deterministic PRNG (mulberry32), so the streams are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A Zipf(s) sampler over `n` ranks (rank 0 the most frequent). */
-function zipf(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1) ** s;
-  return () => {
-    const u = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
+import { prng, zipf } from '../../scripts/random';
 
 function stream(length: number, seed = 1): { keys: string[]; truth: Map<string, number> } {
-  const next = zipf(50_000, 1.1, rng(seed));
+  const next = zipf(50_000, 1.1, prng(seed));
   const keys: string[] = [];
   const truth = new Map<string, number>();
   for (let i = 0; i < length; i++) {

@@ -2,18 +2,8 @@ import { shouldRefreshEarly } from '../../proxy/readthrough/early-refresh';
 import { fillFlags, isFilled, isNegative, loadMsOf, softExpiresAt } from '../../proxy/readthrough/entry-flags';
 import { originUrl } from '../../proxy/readthrough/origin';
 import { FillLeases } from '../../storage-node/fill-leases';
+import { prng } from '../../scripts/random';
 
-/** A small seeded generator (mulberry32), uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('early refresh (XFetch)', () => {
   test('now - delta * beta * ln(rand) >= expiry', () => {
@@ -33,7 +23,7 @@ describe('early refresh (XFetch)', () => {
   });
 
   test('the probability matches exp(-(expiry - now) / (delta * beta))', () => {
-    const random = seeded(42);
+    const random = prng(42);
     const draws = 20_000;
     for (const [gap, delta, beta] of [[100, 100, 1], [200, 100, 1], [50, 100, 0.5], [1000, 100, 1]]) {
       let refreshed = 0;

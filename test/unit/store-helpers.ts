@@ -2,6 +2,7 @@
  * Shared fixtures for the store tests: a settable clock, a seeded generator and byte helpers.
  */
 import { Store, type StoreListener, type StoreOptions } from '../../storage-node/store';
+import { prng } from '../../scripts/random';
 
 /** A clock the test moves by hand; starts at a fixed epoch. */
 export class FakeClock {
@@ -12,18 +13,8 @@ export class FakeClock {
   }
 }
 
-const { imul } = Math;
-
-/** mulberry32: a small seeded PRNG uniform in [0, 1) (int32 state, no global lookups). */
-export function seeded(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = imul(a ^ (a >>> 15), 1 | a);
-    t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A small seeded PRNG uniform in [0, 1) (`prng` of the tools). */
+export const seeded = prng;
 
 /** Removal events recorded by a listener. */
 export type Removed = [ns: string, key: string, reason: string];
