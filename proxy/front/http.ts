@@ -15,9 +15,20 @@ export interface HttpFrontOptions {
   dispatcher: Dispatcher;
   metrics: FrontMetrics;
   log: Logger;
-  /** Largest request body accepted; larger ones get 413 and the connection is closed. */
+  /**
+   * Largest request body accepted; larger ones get 413. A declared body up to LINGER_MAX_BYTES is
+   * read and discarded after the answer (the connection stays open); beyond that, and for a
+   * chunked body, the connection is closed.
+   */
   maxBodyBytes: number;
 }
+
+/**
+ * Largest declared body the server reads and discards after refusing it (a lingering answer):
+ * a client still writing its body then reads the 413 instead of a reset, and the connection stays
+ * usable. uWS discards the bytes of a body nobody reads, so this costs reading time, not memory.
+ */
+export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** One request in progress; its response is written at most once and never after an abort. */
 interface Exchange {
@@ -28,8 +39,8 @@ interface Exchange {
   head: boolean;
   aborted: boolean;
   answered: boolean;
-  /** The client sent a body that was not read: close the connection after answering. */
-  unreadBody: boolean;
+  /** The client sent a body that will not be read whole: close the connection after answering. */
+  closeAfter: boolean;
 }
 
 const WITH_BODY = new Set<RouteName>(['put', 'batchGet', 'incr', 'expire', 'invalidate']);
@@ -58,11 +69,14 @@ export class HttpFront {
     const method = req.getMethod();
     const path = req.getUrl();
     const declared = req.getHeader('content-length');
-    const sendsBody = (declared !== '' && declared !== '0') || req.getHeader('transfer-encoding') !== '';
+    // A body of known length up to LINGER_MAX_BYTES is drained by uWS after the answer; any other
+    // body the front does not read to its end (chunked, or longer) ends the connection.
+    const lingers = declared !== '' && Number(declared) <= LINGER_MAX_BYTES;
+    const closeAfter = (declared !== '' && declared !== '0' && !lingers) || (declared === '' && req.getHeader('transfer-encoding') !== '');
     const parts: HttpRequestParts = { route: 'get', query: req.getQuery() ?? '', contentType: req.getHeader('content-type').toLowerCase(), body: EMPTY };
     const ex: Exchange = {
       res, parts, acceptsBinary: req.getHeader('accept').includes('application/octet-stream'), head: method === 'head',
-      aborted: false, answered: false, unreadBody: sendsBody,
+      aborted: false, answered: false, closeAfter,
     };
     res.onAborted(() => (ex.aborted = true));
 
@@ -76,9 +90,9 @@ export class HttpFront {
   #onBody(ex: Exchange, result: BodyResult): void {
     if (!result.ok) {
       const message = `request body exceeds the limit of ${this.#options.maxBodyBytes} bytes (--max-body-bytes)`;
-      return this.#refuse(ex, { code: ProxyErrorCode.TOO_LARGE, message }, { close: true });
+      return this.#refuse(ex, { code: ProxyErrorCode.TOO_LARGE, message }, { close: ex.closeAfter });
     }
-    ex.unreadBody = false;
+    ex.closeAfter = false;
     ex.parts.body = result.body;
     this.#serve(ex);
   }
@@ -104,7 +118,7 @@ export class HttpFront {
   #send(ex: Exchange, reply: HttpReply): void {
     if (ex.aborted || ex.answered) return;
     ex.answered = true;
-    const close = reply.close === true || ex.unreadBody;
+    const close = reply.close === true || ex.closeAfter;
     const res = ex.res;
     res.cork(() => {
       res.writeStatus(statusLine(reply.status));

@@ -58,6 +58,28 @@ function rawExchange(head: string, body: Buffer): Promise<string> {
   });
 }
 
+/**
+ * Writes `bytes` on a raw socket and resolves with what came back once `answers` responses have
+ * arrived (the socket is then ended by the client), or once the server closed.
+ */
+function keptExchange(bytes: Buffer, answers: number): Promise<{ received: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(c.httpUrl).port), '127.0.0.1');
+    let received = '';
+    let ended = false;
+    socket.on('data', (d) => {
+      received += d.toString();
+      if (!ended && (received.match(/HTTP\/1\.1 /g) ?? []).length >= answers && /\r\n\r\n[^]*$/.test(received) && received.trimEnd().endsWith('}')) {
+        ended = true;
+        socket.end();
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ received, closedByServer: !ended }));
+    socket.write(bytes);
+  });
+}
+
 beforeAll(async () => {
   c = await startTestCluster({ shards: 2, perShard: 2, proxyArgs: ['--max-body-bytes', '1mb'] });
   healthy = await healthyTraffic();
@@ -93,9 +115,19 @@ test('malformed JSON, wrong types and missing fields get 400 BAD_REQUEST naming 
 });
 
 test('a 2 MB body against a 1 MB limit gets 413 TOO_LARGE, with or without Content-Length', async () => {
-  // A declared length over the limit is refused before any of the body is read. The request is
-  // sent raw with its headers only: a client still writing 2 MB when the proxy closes would see
-  // EPIPE before it could read the answer.
+  // A declared length over the limit is refused before any of the body is read; the body is then
+  // drained (a lingering answer), so a client writing all 2 MB reads the 413, not a reset, and
+  // its connection serves the next request.
+  const whole = Buffer.concat([
+    Buffer.from(`PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: ${2 * MB}\r\n\r\n`),
+    Buffer.alloc(2 * MB, 0x20),
+    Buffer.from('GET /v1/cache/ns/almost-missing HTTP/1.1\r\nHost: proxy\r\n\r\n'),
+  ]);
+  const kept = await keptExchange(whole, 2);
+  expect(kept.received).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);
+  expect(kept.received).toContain('"code":"TOO_LARGE"');
+  expect(kept.received).toMatch(/HTTP\/1\.1 200 OK[^]*"hit":false/);
+  expect(kept.closedByServer).toBe(false);
   for (const type of ['application/json', 'application/octet-stream']) {
     const declared = await rawExchange(`PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: ${type}\r\nContent-Length: ${2 * MB}\r\n\r\n`, Buffer.alloc(0));
     expect(declared).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);
