@@ -9,7 +9,8 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 30000,
-  // Integration tests start real processes; two workers match this machine's two cores.
+  // Integration tests start real processes; two workers match this machine's two cores. The chaos
+  // test (test/chaos/) starts a whole cluster and runs on its own after the rest (`npm test`).
   maxWorkers: 2,
   detectOpenHandles: false,
 };

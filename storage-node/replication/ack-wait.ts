@@ -19,15 +19,21 @@ interface Held {
  *
  * Guards: a connection with a queue gets every later reply appended to it (never written past
  * it), so the client sees replies in request order; deadlines along a queue never decrease, so
- * only heads are looked at.
+ * only heads are looked at; a queue holds at most `maxHeldBytes`: past that, its waiting writes
+ * are answered WRITE_ACK_TIMEOUT at once (as if their deadline had come) and the queue is written
+ * out, so a client pipelining behind a write that cannot be acknowledged cannot grow it without bound.
  */
 export class AckWaiters<C> {
-  readonly #queues = new Map<C, Held[]>();
+  readonly #queues = new Map<C, Held[] & { bytes?: number }>();
   readonly #write: (conn: C, bytes: Buffer) => void;
+  readonly #maxHeldBytes: number;
   timeouts = 0;
+  /** The highest offset `release` was told of. */
+  #acked = 0;
 
-  constructor(write: (conn: C, bytes: Buffer) => void) {
+  constructor(write: (conn: C, bytes: Buffer) => void, maxHeldBytes = Number.POSITIVE_INFINITY) {
     this.#write = write;
+    this.#maxHeldBytes = maxHeldBytes;
   }
 
   /** Connections with held replies. */
@@ -44,32 +50,48 @@ export class AckWaiters<C> {
   wait(conn: C, id: number, offset: number, deadline: number, bytes: Buffer): void {
     let queue = this.#queues.get(conn);
     if (queue === undefined) this.#queues.set(conn, (queue = []));
-    queue.push({ offset, deadline, id, bytes });
+    this.#push(conn, queue, { offset, deadline, id, bytes });
   }
 
   /** Queues plain replies behind the held ones of `conn` (call only when `holds(conn)`). */
   append(conn: C, bytes: Buffer): void {
-    this.#queues.get(conn)?.push({ offset: 0, deadline: 0, id: 0, bytes });
+    const queue = this.#queues.get(conn);
+    if (queue !== undefined) this.#push(conn, queue, { offset: 0, deadline: 0, id: 0, bytes });
+  }
+
+  #push(conn: C, queue: Held[] & { bytes?: number }, held: Held): void {
+    queue.push(held);
+    queue.bytes = (queue.bytes ?? 0) + held.bytes.length;
+    if (queue.bytes > this.#maxHeldBytes) this.#flush(conn, queue, this.#acked, Number.POSITIVE_INFINITY, `this connection's replies waiting behind it passed ${this.#maxHeldBytes} bytes`);
   }
 
   /** Writes, per connection, every reply at the head that is now acknowledged, plain or timed out. */
   release(acked: number, now: number): void {
-    for (const [conn, queue] of this.#queues) {
-      let i = 0;
-      const out: Buffer[] = [];
-      for (; i < queue.length; i++) {
-        const h = queue[i];
-        if (h.offset === 0 || h.offset <= acked) out.push(h.bytes);
-        else if (h.deadline <= now) {
-          this.timeouts++;
-          out.push(encodeFrame([h.id, Status.WRITE_ACK_TIMEOUT, `no replica acknowledged offset ${h.offset} in time; the write stays on the primary`, h.offset]));
-        } else break;
-      }
-      if (i === 0) continue;
-      if (i === queue.length) this.#queues.delete(conn);
-      else queue.splice(0, i);
-      this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
+    this.#acked = Math.max(this.#acked, acked);
+    for (const [conn, queue] of this.#queues) this.#flush(conn, queue, acked, now, 'in time');
+  }
+
+  /** Writes the head of `queue` up to the first write neither acknowledged nor past its deadline. */
+  #flush(conn: C, queue: Held[] & { bytes?: number }, acked: number, now: number, why: string): void {
+    let i = 0;
+    let bytes = 0;
+    const out: Buffer[] = [];
+    for (; i < queue.length; i++) {
+      const h = queue[i];
+      bytes += h.bytes.length;
+      if (h.offset === 0 || h.offset <= acked) out.push(h.bytes);
+      else if (h.deadline <= now) {
+        this.timeouts++;
+        out.push(encodeFrame([h.id, Status.WRITE_ACK_TIMEOUT, `no replica acknowledged offset ${h.offset} ${why}; the write stays on the primary`, h.offset]));
+      } else break;
     }
+    if (i === 0) return;
+    if (i === queue.length) this.#queues.delete(conn);
+    else {
+      queue.splice(0, i);
+      queue.bytes = (queue.bytes ?? 0) - bytes;
+    }
+    this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
   }
 
   /** Forgets a closed connection. */

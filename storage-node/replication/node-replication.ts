@@ -32,6 +32,8 @@ export interface ReplicationOptions {
   replTimeoutMs: number;
   /** The cluster secret ('' = none): presented to the primary, required from replicas. */
   secret: string;
+  /** Replies one connection may have held behind unacknowledged writes (the node's per-connection reply limit). */
+  maxHeldReplyBytes?: number;
 }
 
 /** True when no secret is configured, or `presented` is that secret (compared in constant time). */
@@ -77,7 +79,7 @@ export class NodeReplication {
     this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes, secret: options.secret }, logger);
     this.waiters = new AckWaiters((socket, bytes) => {
       if (!socket.destroyed) socket.write(bytes);
-    });
+    }, options.maxHeldReplyBytes);
     store.passive = true;
   }
 

@@ -10,6 +10,27 @@ function setup() {
 }
 
 describe('write acknowledgement holds', () => {
+  test('a connection whose held replies pass the cap gets its waiting writes answered WRITE_ACK_TIMEOUT at once, in order', () => {
+    const written: Array<[string, Buffer]> = [];
+    const waiters = new AckWaiters<string>((conn, bytes) => written.push([conn, bytes]), 10);
+    waiters.release(50, 0); // offset 50 is acknowledged
+    waiters.wait('c', 1, 40, 1000, Buffer.from('A')); // acknowledged already, not yet released
+    waiters.wait('c', 2, 100, 1000, Buffer.from('B'));
+    waiters.append('c', Buffer.from('1234'));
+    expect(written).toEqual([]);
+    waiters.append('c', Buffer.from('56789')); // 11 bytes held > 10
+    expect(waiters.holds('c')).toBe(false);
+    expect(written).toHaveLength(1);
+    const bytes = written[0][1];
+    expect(bytes.subarray(0, 1).toString()).toBe('A');
+    const n = bytes.readUInt32BE(1);
+    const timeout = decodePayload(bytes.subarray(5, 5 + n));
+    expect(timeout.slice(0, 2)).toEqual([2, Status.WRITE_ACK_TIMEOUT]);
+    expect(timeout[2]).toContain('passed 10 bytes');
+    expect(bytes.subarray(5 + n).toString()).toBe('123456789');
+    expect(waiters.timeouts).toBe(1);
+  });
+
   test('a held reply and the replies behind it leave in order once the offset is acknowledged', () => {
     const { waiters, written } = setup();
     waiters.wait('c1', 1, 100, 1000, Buffer.from('A'));
