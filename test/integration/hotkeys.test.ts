@@ -113,8 +113,10 @@ describe('hot keys', () => {
       console.log(`hot-key load, ${mode}: max/mean ${f.ratio.toFixed(2)} (node GETs ${f.counts.join(' ')})`);
     }
     for (const mode of ['replica-spread', 'copies', 'near-cache']) expect(figures[mode].ratio).toBeLessThan(none.ratio);
-    // A key with half the reads on the 2 nodes of one shard of 6 nodes cannot go below
-    // 0.5 / 2 ÷ 1 / 6 = 1.5 with replica-spread; copies over 3 shards and the near cache can.
+    // replica-spread keeps the key in its shard: each of its r nodes serves 0.5 / r of the reads
+    // plus its share of the background, 0.5 / (s × r), against a mean of 1 / (s × r), so max/mean
+    // cannot go below s / 2 + 0.5 = 2.0 with s = 3 shards; copies over 3 shards and the near cache can.
+    expect(figures['replica-spread'].ratio).toBeLessThan(2.3);
     expect(figures.copies.ratio).toBeLessThanOrEqual(1.3);
     expect(figures['near-cache'].ratio).toBeLessThanOrEqual(1.3);
   });
