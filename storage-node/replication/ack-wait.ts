@@ -23,8 +23,14 @@ interface Held {
  * are answered WRITE_ACK_TIMEOUT at once (as if their deadline had come) and the queue is written
  * out, so a client pipelining behind a write that cannot be acknowledged cannot grow it without bound.
  */
+/** One connection's held replies, in request order, and their size. */
+interface Queue {
+  items: Held[];
+  bytes: number;
+}
+
 export class AckWaiters<C> {
-  readonly #queues = new Map<C, Held[] & { bytes?: number }>();
+  readonly #queues = new Map<C, Queue>();
   readonly #write: (conn: C, bytes: Buffer) => void;
   readonly #maxHeldBytes: number;
   timeouts = 0;
@@ -49,7 +55,7 @@ export class AckWaiters<C> {
   /** Holds the reply `bytes` of write `id` until `offset` is acknowledged or `deadline` passes. */
   wait(conn: C, id: number, offset: number, deadline: number, bytes: Buffer): void {
     let queue = this.#queues.get(conn);
-    if (queue === undefined) this.#queues.set(conn, (queue = []));
+    if (queue === undefined) this.#queues.set(conn, (queue = { items: [], bytes: 0 }));
     this.#push(conn, queue, { offset, deadline, id, bytes });
   }
 
@@ -59,10 +65,12 @@ export class AckWaiters<C> {
     if (queue !== undefined) this.#push(conn, queue, { offset: 0, deadline: 0, id: 0, bytes });
   }
 
-  #push(conn: C, queue: Held[] & { bytes?: number }, held: Held): void {
-    queue.push(held);
-    queue.bytes = (queue.bytes ?? 0) + held.bytes.length;
-    if (queue.bytes > this.#maxHeldBytes) this.#flush(conn, queue, this.#acked, Number.POSITIVE_INFINITY, `this connection's replies waiting behind it passed ${this.#maxHeldBytes} bytes`);
+  #push(conn: C, queue: Queue, held: Held): void {
+    queue.items.push(held);
+    queue.bytes += held.bytes.length;
+    if (queue.bytes > this.#maxHeldBytes) {
+      this.#flush(conn, queue, this.#acked, Number.POSITIVE_INFINITY, `while this connection's replies behind it passed ${this.#maxHeldBytes} bytes`);
+    }
   }
 
   /** Writes, per connection, every reply at the head that is now acknowledged, plain or timed out. */
@@ -72,25 +80,22 @@ export class AckWaiters<C> {
   }
 
   /** Writes the head of `queue` up to the first write neither acknowledged nor past its deadline. */
-  #flush(conn: C, queue: Held[] & { bytes?: number }, acked: number, now: number, why: string): void {
-    let i = 0;
-    let bytes = 0;
+  #flush(conn: C, queue: Queue, acked: number, now: number, why: string): void {
+    const items = queue.items;
     const out: Buffer[] = [];
-    for (; i < queue.length; i++) {
-      const h = queue[i];
-      bytes += h.bytes.length;
+    let i = 0;
+    for (; i < items.length; i++) {
+      const h = items[i];
       if (h.offset === 0 || h.offset <= acked) out.push(h.bytes);
       else if (h.deadline <= now) {
         this.timeouts++;
         out.push(encodeFrame([h.id, Status.WRITE_ACK_TIMEOUT, `no replica acknowledged offset ${h.offset} ${why}; the write stays on the primary`, h.offset]));
       } else break;
+      queue.bytes -= h.bytes.length;
     }
     if (i === 0) return;
-    if (i === queue.length) this.#queues.delete(conn);
-    else {
-      queue.splice(0, i);
-      queue.bytes = (queue.bytes ?? 0) - bytes;
-    }
+    if (i === items.length) this.#queues.delete(conn);
+    else items.splice(0, i);
     this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
   }
 

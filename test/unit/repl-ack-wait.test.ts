@@ -29,6 +29,16 @@ describe('write acknowledgement holds', () => {
     expect(timeout[2]).toContain('passed 10 bytes');
     expect(bytes.subarray(5 + n).toString()).toBe('123456789');
     expect(waiters.timeouts).toBe(1);
+    // The queue's size is counted from what stays: a partial release keeps the cap exact.
+    waiters.wait('d', 3, 60, 1000, Buffer.from('12345'));
+    waiters.append('d', Buffer.from('x'));
+    waiters.wait('d', 4, 90, 1000, Buffer.from('678'));
+    waiters.release(60, 0); // releases '12345' and 'x'; '678' (3 bytes) stays
+    waiters.append('d', Buffer.from('abcdefg')); // 10 bytes held: at the cap, not over it
+    expect(waiters.holds('d')).toBe(true);
+    waiters.append('d', Buffer.from('h')); // 11 > 10
+    expect(waiters.holds('d')).toBe(false);
+    expect(waiters.timeouts).toBe(2);
   });
 
   test('a held reply and the replies behind it leave in order once the offset is acknowledged', () => {
