@@ -50,6 +50,17 @@ export interface TopologySnapshot {
   invalid: ReadonlyArray<{ key: string; reason: string }>;
 }
 
+const OFFSETS_KEY = /^shards\/\d+\/offsets\//;
+
+/**
+ * Whether a key under the cluster prefix can change a snapshot. Replication offsets
+ * (`shards/<n>/offsets/<node>`) do not: nodes republish them every few seconds, and a watcher
+ * that rebuilt its snapshot for each would wake every proxy for nothing.
+ */
+export function shapesSnapshot(keys: ClusterKeys, key: string): boolean {
+  return !OFFSETS_KEY.test(key.slice(keys.prefix.length));
+}
+
 /** Builds a snapshot from every key-value under the cluster prefix. Pure. */
 export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revision: number): TopologySnapshot {
   const nodes = new Map<string, NodeRecord>();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import { buildSnapshot, type TopologyKv, type TopologySnapshot } from './snapshot';
+import { buildSnapshot, shapesSnapshot, type TopologyKv, type TopologySnapshot } from './snapshot';
 import { clusterKeys, type ClusterKeys } from './schema';
 
 export interface TopologyWatcherOptions {
@@ -114,7 +114,10 @@ export class TopologyWatcher extends EventEmitter<TopologyWatcherEvents> {
     const res = await this.#client.getAll().prefix(this.keys.prefix).exec();
     const revision = Number(res.header.revision);
     this.#kvs.clear();
-    for (const kv of res.kvs) this.#kvs.set(kv.key.toString(), toKv(kv));
+    for (const kv of res.kvs) {
+      const key = kv.key.toString();
+      if (shapesSnapshot(this.keys, key)) this.#kvs.set(key, toKv(kv));
+    }
     this.loads++;
     this.#publish(revision);
     if (this.#closed) return;
@@ -134,13 +137,15 @@ export class TopologyWatcher extends EventEmitter<TopologyWatcherEvents> {
   }
 
   #apply(res: IWatchResponse): void {
-    if (res.events.length === 0) return;
+    let changed = false;
     for (const event of res.events) {
       const key = event.kv.key.toString();
+      if (!shapesSnapshot(this.keys, key)) continue;
       if (event.type === 'Delete') this.#kvs.delete(key);
       else this.#kvs.set(key, toKv(event.kv));
+      changed = true;
     }
-    this.#publish(Number(res.header.revision));
+    if (changed) this.#publish(Number(res.header.revision));
   }
 
   #publish(revision: number): void {

@@ -35,6 +35,23 @@ async function withWatcher(endpoint: string, body: (w: TopologyWatcher) => Promi
 }
 
 describe('TopologyWatcher against a real etcd', () => {
+  test('replication offsets do not rebuild the snapshot; the next topology change does', async () => {
+    await withWatcher(etcd.endpoint, async (w) => {
+      const revisions: number[] = [];
+      w.on('change', (s: { revision: number }) => revisions.push(s.revision));
+      const offsets = await admin.put(keys.offsets(0, 'n1')).value(JSON.stringify({ role: 'replica', replId: 'x', offset: 1, at: 1 }));
+      const policy = await admin.put(keys.namespace('offsets-test')).value(JSON.stringify({ defaultTtlSeconds: 5 }));
+      await new Promise<void>((resolve) => {
+        const check = (): void => (w.snapshot.namespaces.has('offsets-test') ? resolve() : void setTimeout(check, 10));
+        check();
+      });
+      expect(revisions).toEqual([Number(policy.header.revision)]);
+      expect(revisions).not.toContain(Number(offsets.header.revision));
+      await admin.delete().key(keys.offsets(0, 'n1'));
+      await admin.delete().key(keys.namespace('offsets-test'));
+    });
+  });
+
   test('loads the prefix, then follows puts and deletes with change events', async () => {
     await withWatcher(etcd.endpoint, async (w) => {
       expect(w.snapshot.config?.shards).toBe(2);
