@@ -23,23 +23,12 @@ import {
  * programs together and etcd after them (so the nodes can revoke their leases). A child that dies is logged,
  * never restarted. Adding a program is one entry in `programSpecs` (scripts/cluster/processes.ts).
  */
-interface RunnerConfig {
-  etcdPort: number;
-  etcdPeerPort: number;
-  shards: number;
-  replicas: number;
-  nodeBasePort: number;
-  nodeAdminBasePort: number;
-  controlPort: number;
-  httpPort: number;
-  respPort: number;
-  adminPort: number;
-  leaseTtl: number;
+/** The runner's flags: the layout with one proxy's ports flat, plus the runner's own settings. */
+type RunnerConfig = Omit<ClusterLayout, 'proxies'> & ClusterLayout['proxies'][number] & {
   dataDir?: string;
-  cluster: string;
   force: boolean;
   timeout: number;
-}
+};
 
 function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
   const port = (flags: string, description: string, value: number) => new Option(flags, description).argParser(parsePort).default(value);

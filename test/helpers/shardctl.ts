@@ -1,4 +1,5 @@
 import { runShardctl } from '../../control-plane/cli/shardctl';
+import { InputError } from '../../control-plane/errors';
 
 /** What one shardctl invocation printed and its exit status (same shape as `runProgram`). */
 export interface CtlResult {
@@ -13,4 +14,15 @@ export async function shardctlInProcess(args: readonly string[]): Promise<CtlRes
   const err: string[] = [];
   const code = await runShardctl(args, { out: (t) => out.push(`${t}\n`), err: (t) => err.push(`${t}\n`) });
   return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** Runs `fn` and returns the InputError it throws (fails the test when it throws nothing or something else). */
+export function inputError(fn: () => unknown): InputError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+  throw new Error('expected an InputError');
 }

@@ -8,16 +8,7 @@ import { ExitCode, InputError, NotInitialisedError, TimedOutError, exitCodeOf } 
 import { numberIn, parseClusterName, parseEndpoints, parseUrl } from '../../control-plane/flags';
 import type { StatusDocument } from '../../control-plane/status/document';
 import { EtcdUnavailableError } from '../../shared/topology/etcd';
-
-const inputError = (fn: () => unknown): InputError => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError');
-};
+import { inputError } from '../helpers/shardctl';
 
 describe('init records', () => {
   test('config and even slot map, validated with the flag named', () => {

@@ -1,16 +1,5 @@
 import { mergePolicy } from '../../control-plane/commands/namespaces';
-import { InputError } from '../../control-plane/errors';
-import { shardctlInProcess } from '../helpers/shardctl';
-
-function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
+import { inputError, shardctlInProcess } from '../helpers/shardctl';
 
 describe('read-through and QPS policy fields', () => {
   test('merge keeps them beside the other fields', () => {
