@@ -2,7 +2,9 @@ import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
 import { NodeConnection } from '../../shared/node-connection';
 import { Op, Status } from '../../shared/protocol';
+import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
+import { TestEtcd } from './etcd';
 import { startProgram, type Started } from './process';
 
 /** Lease TTL the cluster tests give their nodes (seconds), to keep failovers short. */
@@ -131,4 +133,43 @@ export class WriteProber {
       .finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);
   }
+}
+
+/** A test file's etcd, a client of it, and the storage nodes its tests start (see `shardNodeSuite`). */
+export interface ShardNodeSuite {
+  etcd: TestEtcd;
+  client: Etcd3;
+  /** Starts `count` nodes of `shard` in `cluster`; they are stopped after the file if a test does not. */
+  start(cluster: string, count: number, extra?: string[], shard?: number): Promise<ShardNode[]>;
+  /** Stops a node (thawing it first, in case a test froze it with SIGSTOP). */
+  close(node: ShardNode): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Registers hooks that start an etcd before the file's tests and stop it, and every node left, after. */
+export function shardNodeSuite(): ShardNodeSuite {
+  const running = new Set<ShardNode>();
+  const suite: ShardNodeSuite = {
+    etcd: undefined as unknown as TestEtcd,
+    client: undefined as unknown as Etcd3,
+    async start(cluster, count, extra = [], shard = 0) {
+      const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(suite.etcd.endpoint, cluster, shard, extra)));
+      for (const n of nodes) running.add(n);
+      return nodes;
+    },
+    close(node) {
+      running.delete(node);
+      node.proc.child.kill('SIGCONT');
+      return node.close();
+    },
+  };
+  beforeAll(async () => {
+    suite.etcd = await TestEtcd.start();
+    suite.client = connectEtcd(suite.etcd.endpoint);
+  });
+  afterAll(async () => {
+    await Promise.all([...running].map((n) => suite.close(n).catch(() => undefined)));
+    suite.client?.close();
+    await suite.etcd?.stop();
+  });
+  return suite;
 }

@@ -1,41 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import type { Etcd3 } from 'etcd3';
 import { Status } from '../../shared/protocol';
-import { connectEtcd } from '../../shared/topology/etcd';
-import { TestEtcd } from '../helpers/etcd';
-import { electedOne, readPrimary, startShardNode, TEST_LEASE_TTL, waitFor, WriteProber, type ProbeRecord, type ShardNode } from '../helpers/shard-nodes';
+import { electedOne, readPrimary, TEST_LEASE_TTL, waitFor, WriteProber, type ProbeRecord, shardNodeSuite } from '../helpers/shard-nodes';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-const running = new Set<ShardNode>();
-
-async function start(cluster: string, count: number, extra: string[] = []): Promise<ShardNode[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(etcd.endpoint, cluster, 0, extra)));
-  for (const n of nodes) running.add(n);
-  return nodes;
-}
-
-async function close(node: ShardNode): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  running.delete(node);
-  node.proc.child.kill('SIGCONT');
-  return node.close();
-}
+const suite = shardNodeSuite();
+const { start } = suite;
+const { close } = suite;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(async () => {
-  etcd = await TestEtcd.start();
-  client = connectEtcd(etcd.endpoint);
-});
-
-afterAll(async () => {
-  await Promise.all([...running].map((n) => close(n)));
-  client?.close();
-  await etcd?.stop();
-});
-
 /**
- * Fencing as a client sees it: once a write of a newer epoch was answered (at T), no write of an
+ * Fencing as a suite.client sees it: once a write of a newer epoch was answered (at T), no write of an
  * older epoch sent after T was accepted. And as the nodes saw it: every write of an older epoch
  * was handled before any write of a newer one (no moment when two nodes both took writes).
  */
@@ -65,7 +39,7 @@ describe('storage node failover', () => {
     console.log(`kill -9 failover: first write accepted by the new primary ${failoverMs.toFixed(0)} ms after the kill (lease TTL ${TEST_LEASE_TTL} s)`);
     expect(failoverMs).toBeLessThanOrEqual(TEST_LEASE_TTL * 1000 + 1000);
     expect(belief).toBeGreaterThan(epoch);
-    expect(await readPrimary(client, 'kill', 0)).toEqual({ nodeId: replica.nodeId, addr: replica.addr, epoch: belief });
+    expect(await readPrimary(suite.client, 'kill', 0)).toEqual({ nodeId: replica.nodeId, addr: replica.addr, epoch: belief });
     expect(await close(primary)).toEqual({ code: null, signal: 'SIGKILL' });
     expect(await close(replica)).toEqual({ code: 0, signal: null });
   });
@@ -81,7 +55,7 @@ describe('storage node failover', () => {
     const stoppedAtWall = Date.now();
     frozen.proc.child.kill('SIGSTOP');
     const next = await waitFor('the other node primary', async () => {
-      const p = await readPrimary(client, 'freeze', 0);
+      const p = await readPrimary(suite.client, 'freeze', 0);
       return p && p.nodeId === other.nodeId ? p : null;
     }, 10_000);
     await sleep(Math.max(0, stoppedAt + TEST_LEASE_TTL * 1000 + 1500 - performance.now())); // stay frozen well past the lease

@@ -1,45 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import type { Etcd3 } from 'etcd3';
 import { Status } from '../../shared/protocol';
-import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys, NodeRecordSchema } from '../../shared/topology/schema';
-import { TestEtcd } from '../helpers/etcd';
-import { electedOne, readPrimary, startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { electedOne, readPrimary, waitFor, shardNodeSuite } from '../helpers/shard-nodes';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-const running = new Set<ShardNode>();
-
-async function start(cluster: string, shard: number, count: number): Promise<ShardNode[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(etcd.endpoint, cluster, shard)));
-  for (const n of nodes) running.add(n);
-  return nodes;
-}
-
-async function close(node: ShardNode): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  running.delete(node);
-  return node.close();
-}
-
-beforeAll(async () => {
-  etcd = await TestEtcd.start();
-  client = connectEtcd(etcd.endpoint);
-});
-
-afterAll(async () => {
-  await Promise.all([...running].map((n) => close(n)));
-  client?.close();
-  await etcd?.stop();
-});
+const suite = shardNodeSuite();
+const { start } = suite;
+const { close } = suite;
 
 describe('storage node election', () => {
   test('2 shards x 2 nodes: one primary each; fencing by epoch on both sides', async () => {
-    const shards = await Promise.all([start('elect', 0, 2), start('elect', 1, 2)]);
+    const shards = await Promise.all([start('elect', 2, [], 0), start('elect', 2, [], 1)]);
     const epochs: number[] = [];
     for (const [shard, nodes] of shards.entries()) {
       const [primary, [replica], epoch] = await electedOne(nodes);
       epochs.push(epoch);
-      expect(await readPrimary(client, 'elect', shard)).toEqual({ nodeId: primary.nodeId, addr: primary.addr, epoch });
+      expect(await readPrimary(suite.client, 'elect', shard)).toEqual({ nodeId: primary.nodeId, addr: primary.addr, epoch });
       expect(await primary.stats()).toMatchObject({ role: 'primary', epoch, nodeId: primary.nodeId, shardId: shard, primary: primary.addr });
       expect(await replica.stats()).toMatchObject({ role: 'replica', epoch, nodeId: replica.nodeId, shardId: shard, primary: primary.addr });
 
@@ -51,7 +26,7 @@ describe('storage node election', () => {
       const health = await (await fetch(`http://127.0.0.1:${replica.proc.ready.adminPort as number}/healthz`)).json();
       expect(health).toMatchObject({ ok: true, role: 'replica', epoch, nodeId: replica.nodeId, shardId: shard, primary: primary.addr });
       for (const node of nodes) {
-        const text = await client.get(clusterKeys('elect').node(node.nodeId)).string();
+        const text = await suite.client.get(clusterKeys('elect').node(node.nodeId)).string();
         expect(NodeRecordSchema.parse(JSON.parse(text!))).toMatchObject({ addr: node.addr, shardId: shard, zone: '' });
       }
     }
@@ -60,27 +35,27 @@ describe('storage node election', () => {
   });
 
   test('a resign request for the primary epoch hands the shard over; a stale one is deleted', async () => {
-    const nodes = await start('resign', 0, 2);
+    const nodes = await start('resign', 2, [], 0);
     const [primary, [replica], epoch] = await electedOne(nodes);
     const keys = clusterKeys('resign');
-    await client.put(keys.resign(0)).value(JSON.stringify({ epoch, requestedAt: Date.now() }));
+    await suite.client.put(keys.resign(0)).value(JSON.stringify({ epoch, requestedAt: Date.now() }));
     // The old key stays until the primary has seen the request: wait for the next epoch first.
-    await waitFor('a primary with a newer epoch', async () => ((await readPrimary(client, 'resign', 0))?.epoch ?? 0) > epoch, 5000);
+    await waitFor('a primary with a newer epoch', async () => ((await readPrimary(suite.client, 'resign', 0))?.epoch ?? 0) > epoch, 5000);
     const [next, , newEpoch] = await electedOne(nodes, 5000);
     expect(next).toBe(replica);
     expect(newEpoch).toBeGreaterThan(epoch);
-    expect(await client.get(keys.resign(0)).string()).toBeNull();
+    expect(await suite.client.get(keys.resign(0)).string()).toBeNull();
     expect((await primary.set(epoch)).slice(1)).toEqual([Status.NOT_PRIMARY, expect.any(String), newEpoch, replica.addr]);
     expect((await replica.set(newEpoch))[1]).toBe(Status.OK);
 
-    await client.put(keys.resign(0)).value(JSON.stringify({ epoch, requestedAt: Date.now() }));
-    await waitFor('stale resign request deleted', async () => (await client.get(keys.resign(0)).string()) === null, 5000);
+    await suite.client.put(keys.resign(0)).value(JSON.stringify({ epoch, requestedAt: Date.now() }));
+    await waitFor('stale resign request deleted', async () => (await suite.client.get(keys.resign(0)).string()) === null, 5000);
     expect(await electedOne(nodes, 1000)).toEqual([replica, [primary], newEpoch]);
     for (const n of nodes) expect(await close(n)).toEqual({ code: 0, signal: null });
   });
 
   test('SIGTERM of the primary hands over at once and exits 0', async () => {
-    const nodes = await start('term', 0, 2);
+    const nodes = await start('term', 2, [], 0);
     const [primary, [replica], epoch] = await electedOne(nodes);
     const t0 = performance.now();
     const exit = close(primary);
@@ -95,7 +70,7 @@ describe('storage node election', () => {
     expect(handoverMs).toBeLessThan(1500);
     expect(belief).toBeGreaterThan(epoch);
     expect(await exit).toEqual({ code: 0, signal: null });
-    expect(await client.get(clusterKeys('term').node(primary.nodeId)).string()).toBeNull(); // lease revoked
+    expect(await suite.client.get(clusterKeys('term').node(primary.nodeId)).string()).toBeNull(); // lease revoked
     expect(await close(replica)).toEqual({ code: 0, signal: null });
   });
 });

@@ -1,39 +1,13 @@
-import type { Etcd3 } from 'etcd3';
 import { Op, Status } from '../../shared/protocol';
-import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
-import { TestEtcd } from '../helpers/etcd';
-import { electedOne, startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { electedOne, waitFor, type ShardNode, shardNodeSuite } from '../helpers/shard-nodes';
 import { shardctlInProcess } from '../helpers/shardctl';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-const running = new Set<ShardNode>();
-
-async function start(cluster: string, count: number, extra: string[] = []): Promise<ShardNode[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(etcd.endpoint, cluster, 0, extra)));
-  for (const n of nodes) running.add(n);
-  return nodes;
-}
-
-async function close(node: ShardNode): Promise<void> {
-  running.delete(node);
-  node.proc.child.kill('SIGCONT');
-  await node.close().catch(() => undefined);
-}
+const suite = shardNodeSuite();
+const { start } = suite;
+const close = (node: ShardNode): Promise<unknown> => suite.close(node).catch(() => undefined);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  etcd = await TestEtcd.start();
-  client = connectEtcd(etcd.endpoint);
-});
-
-afterAll(async () => {
-  await Promise.all([...running].map((n) => close(n)));
-  client?.close();
-  await etcd?.stop();
-});
 
 const set = (n: ShardNode, epoch: number, ns: string, key: string, value: string, ttlMs = 0, tags: string[] | null = null) =>
   n.conn.request(Op.SET, epoch, ns, key, Buffer.from(value), ttlMs, 7, 0, 0, tags);
@@ -92,7 +66,7 @@ describe('replication', () => {
     expect(p.replication.replicas).toEqual([expect.objectContaining({ nodeId: replica.nodeId, lagBytes: 0 })]);
     // The lag reaches shardctl status through the offsets the nodes publish.
     await waitFor('shardctl status to show the replica caught up', async () => {
-      const status = await shardctlInProcess(['status', '--json', '--etcd', etcd.endpoint, '--cluster', 'full']);
+      const status = await shardctlInProcess(['status', '--json', '--etcd', suite.etcd.endpoint, '--cluster', 'full']);
       const node = JSON.parse(status.stdout).nodes.find((n: { nodeId: string }) => n.nodeId === replica.nodeId);
       return node?.replication?.lagBytes === 0 && node.replication.offset === p.replication.offset;
     }, 5000, 200);
@@ -136,8 +110,8 @@ describe('replication', () => {
     const keys = keysOf(2000);
     await Promise.all(keys.map((k, i) => set(primary, epoch, 'data', k, `v${i}`, i % 2 ? 600_000 : 0)));
     await converged(primary, replica, 'data', keys);
-    const { kvs } = await client.get(clusterKeys('psync').primary(0)).exec();
-    await client.put(clusterKeys('psync').resign(0)).value(JSON.stringify({ epoch: Number(kvs[0].create_revision), requestedAt: Date.now() }));
+    const { kvs } = await suite.client.get(clusterKeys('psync').primary(0)).exec();
+    await suite.client.put(clusterKeys('psync').resign(0)).value(JSON.stringify({ epoch: Number(kvs[0].create_revision), requestedAt: Date.now() }));
     const [newPrimary, , newEpoch] = await electedOne(nodes, 15_000);
     expect(newPrimary).toBe(replica);
     await Promise.all(keys.slice(0, 500).map((k) => set(newPrimary, newEpoch, 'data', k, 'after')));
@@ -151,7 +125,7 @@ describe('replication', () => {
   test('writeAck replica: acknowledged only once a replica has it; a frozen replica gives WRITE_ACK_TIMEOUT and the write stays', async () => {
     const nodes = await start('ack', 2, ['--write-ack-timeout-ms', '500']);
     const [primary, [replica], epoch] = await electedOne(nodes);
-    await client.put(clusterKeys('ack').namespace('safe')).value(JSON.stringify({ writeAck: 'replica' }));
+    await suite.client.put(clusterKeys('ack').namespace('safe')).value(JSON.stringify({ writeAck: 'replica' }));
     await sleep(300);
     await waitFor('streaming', async () => (await replica.stats()).replication.state === 'streaming');
     const ok = await set(primary, epoch, 'safe', 'a', '1');
@@ -199,7 +173,6 @@ describe('replication', () => {
     const later = keysOf(300, 'late');
     await Promise.all(later.map((k) => set(primary, epoch, 'data', k, 'late')));
     await waitFor('the live replica to have the late writes', async () => (await ahead.stats()).replication.offset === (await primary.stats()).replication.offset);
-    running.delete(primary);
     primary.proc.child.kill('SIGKILL');
     await primary.conn.close().catch(() => undefined);
     behind.proc.child.kill('SIGCONT');
