@@ -2,11 +2,13 @@ import autocannon from 'autocannon';
 import { LatencyRecorder } from './latency';
 import { CpuWindow, type CpuUsage } from './proxy-cpu';
 import { ErrorLog, randomKeyPicker, workerMain, type HttpPhaseTask, type PhaseResult } from './proxy-task';
+import { runWrkPhase } from './proxy-wrk';
 import { benchKey } from './wire';
 
 /**
- * HTTP load worker: autocannon against the proxy's HTTP/JSON API, in this process (its own, apart
- * from the orchestrator and the cluster). An unmeasured warm-up run, then the measured run.
+ * HTTP load worker: wrk (a child process, proxy-wrk.ts) or autocannon (in this process) against
+ * the proxy's HTTP/JSON API, apart from the orchestrator and the cluster. An unmeasured warm-up
+ * run, then the measured run.
  *
  *   GET /v1/cache/<ns>/<key>                      (keys preloaded with JSON values)
  *   PUT /v1/cache/<ns>/<key>  {"value":"aaa…"}    (the stored JSON text is valueBytes long)
@@ -32,11 +34,21 @@ function keyOrder(keys: number, count: number): number[] {
   return order;
 }
 
+/** The paths of the phase, in the order the connections walk them. */
+function pathsFor(task: HttpPhaseTask): string[] {
+  return keyOrder(task.keys, Math.min(task.keys, task.httpPaths)).map((i) => `/v1/cache/${task.namespace}/${encodeURIComponent(benchKey(i))}`);
+}
+
+/** The PUT body: a JSON string value whose stored JSON text is valueBytes long. */
+function putBody(task: HttpPhaseTask): string {
+  return JSON.stringify({ value: 'a'.repeat(Math.max(0, task.valueBytes - 2)) });
+}
+
 /** The requests every connection cycles through. */
 function requestsFor(task: HttpPhaseTask): autocannon.Request[] {
-  const paths = keyOrder(task.keys, Math.min(task.keys, task.httpPaths)).map((i) => `/v1/cache/${task.namespace}/${encodeURIComponent(benchKey(i))}`);
+  const paths = pathsFor(task);
   if (task.op === 'get') return paths.map((path) => ({ method: 'GET', path }));
-  const body = JSON.stringify({ value: 'a'.repeat(Math.max(0, task.valueBytes - 2)) });
+  const body = putBody(task);
   return paths.map((path) => ({ method: 'PUT', path, headers: { 'content-type': 'application/json' }, body }));
 }
 
@@ -95,8 +107,14 @@ function cannon(opts: autocannon.Options, hooks?: Hooks): Promise<autocannon.Res
   });
 }
 
+/** Runs one HTTP phase with the task's driver. */
+function runHttpPhase(task: HttpPhaseTask): Promise<PhaseResult> {
+  if (task.driver === 'wrk') return runWrkPhase(task, pathsFor(task), task.op === 'put' ? putBody(task) : undefined);
+  return runAutocannonPhase(task);
+}
+
 /** Runs one HTTP phase: warm-up, then the measured window (from autocannon's start to its end). */
-async function runHttpPhase(task: HttpPhaseTask): Promise<PhaseResult> {
+async function runAutocannonPhase(task: HttpPhaseTask): Promise<PhaseResult> {
   if (task.warmupSeconds > 0) await cannon(options(task, task.warmupSeconds));
   const recorder = new LatencyRecorder(Math.ceil(task.seconds * 100_000));
   const problems = new ErrorLog();

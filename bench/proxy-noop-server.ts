@@ -3,7 +3,7 @@ import { App, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js
 /**
  * The proxy benchmark's calibration target: a uWebSockets.js server on 127.0.0.1 (the same HTTP
  * stack as the proxy's client port) that answers every request at once with the body of a GET
- * miss, `{"hit":false}`, and does nothing else. Driving it with the same autocannon load shows the
+ * miss, `{"hit":false}`, and does nothing else. Driving it with the same HTTP load shows the
  * most the load generator can do on this machine, apart from anything the proxy does.
  *
  * Prints `{"event":"ready","httpPort":n}` once listening; exits on SIGTERM or SIGINT.

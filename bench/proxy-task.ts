@@ -7,7 +7,7 @@ import type { RunFigures } from './load-task';
  * The contract between the proxy benchmark's orchestrator and its load workers, each a separate
  * process: the task goes out as JSON in argv[2], the outcome comes back as one IPC message.
  *
- *   orchestrator ──fork(task)──► proxy-http-worker (autocannon) | proxy-ws-worker (ws)
+ *   orchestrator ──fork(task)──► proxy-http-worker (wrk | autocannon) | proxy-ws-worker (ws)
  *                ◄──IPC outcome── figures + CPU of every watched process over the measured window
  */
 
@@ -28,13 +28,15 @@ interface PhaseBase {
   deadlineMs: number;
 }
 
-/** An HTTP phase, run by autocannon. */
+/** An HTTP phase, run by wrk or autocannon. */
 export interface HttpPhaseTask extends PhaseBase {
   kind: 'http';
+  /** The load generator: wrk (C, a child process) or autocannon (JavaScript, in the worker). */
+  driver: 'wrk' | 'autocannon';
   op: 'get' | 'put';
   /** Requests each connection keeps in flight (HTTP/1.1 pipelining). */
   pipelining: number;
-  /** Distinct paths (keys) autocannon cycles through. */
+  /** Distinct paths (keys) the connections cycle through. */
   httpPaths: number;
 }
 
@@ -44,8 +46,10 @@ export interface WsPhaseTask extends PhaseBase {
   op: 'get' | 'set' | 'load';
   /** Requests each connection keeps in flight. */
   depth: number;
-  /** `raw`: ws + the client's wire codec; `client`: the typed ShardcacheClient. */
+  /** `raw`: ws + the client's wire codec; `client`: the typed ShardcacheClient (which always batches). */
   driver: 'raw' | 'client';
+  /** Raw driver: the requests of one turn go out as one message and replies come batched (?batch=1). */
+  batch: boolean;
 }
 
 /** A task for one load worker. */

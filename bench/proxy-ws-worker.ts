@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { ShardcacheClient } from '../client/ws-client';
-import { decodeReply, encodeRequest, type Op } from '../client/protocol';
+import { batchOf, decodeReplies, encodeRequest, type Op, type Reply } from '../client/protocol';
 import { LatencyRecorder } from './latency';
 import { CpuWindow, type CpuUsage } from './proxy-cpu';
 import { ErrorLog, randomKeyPicker, workerMain, type PhaseResult, type WsPhaseTask } from './proxy-task';
@@ -15,7 +15,10 @@ import { benchKey } from './wire';
  * answers in completion order).
  *
  *   driver raw:    ws + the client's wire codec (client/protocol.ts); a reply frees its id slot
- *                  and the requests it makes room for go out together once its chunk is read
+ *                  and the requests it makes room for go out together once its chunk is read:
+ *                  one message each, or with `batch` one message for all of them (and the proxy,
+ *                  asked with ?batch=1, answers a turn's replies in one message)
+ *   (the client driver always batches, as ShardcacheClient does)
  *   driver client: the typed ShardcacheClient (client/ws-client.ts), `depth` awaiting loops per
  *                  connection: what an application using the client would see
  *
@@ -159,13 +162,17 @@ class RawConnection {
 
   #onMessage(data: Buffer): void {
     const now = performance.now();
-    let reply;
+    let replies: Reply[];
     try {
-      reply = decodeReply(data);
+      replies = decodeReplies(data);
     } catch (err) {
       this.#socket.emit('error', err);
       return;
     }
+    for (const reply of replies) this.#onReply(reply, now);
+  }
+
+  #onReply(reply: Reply, now: number): void {
     if (reply.id === 0 || this.#busy[reply.id] === 0) {
       this.#phase.failed(reply.ok ? 'reply to no request' : `${reply.error.code} (no id)`);
       return;
@@ -184,6 +191,7 @@ class RawConnection {
   #flush(): void {
     this.#flushQueued = false;
     const now = performance.now();
+    const batch: Buffer[] = [];
     this.#tcp?.cork();
     for (; this.#owed > 0; this.#owed--) {
       const request = this.#phase.next();
@@ -192,8 +200,11 @@ class RawConnection {
       this.#busy[id] = 1;
       this.#sentAt[id] = now;
       this.#inFlight++;
-      this.#socket.send(encodeRequest(id, request[0], request[1]), { binary: true });
+      const bytes = encodeRequest(id, request[0], request[1]);
+      if (this.#phase.task.batch) batch.push(bytes);
+      else this.#socket.send(bytes, { binary: true });
     }
+    if (batch.length > 0) this.#socket.send(batchOf(batch), { binary: true });
     this.#tcp?.uncork();
     if (this.#inFlight === 0 && !this.#phase.sending) this.#resolve();
   }
@@ -256,7 +267,7 @@ async function runClient(url: string, phase: Phase, measure: () => Promise<void>
 /** Runs one WebSocket phase: warm-up, then the measured window (or the whole load). */
 async function runWsPhase(task: WsPhaseTask): Promise<PhaseResult> {
   const phase = new Phase(task);
-  const url = `ws://127.0.0.1:${task.port}/v1/ws`;
+  const url = `ws://127.0.0.1:${task.port}/v1/ws${task.batch && task.driver === 'raw' ? '?batch=1' : ''}`;
   if (task.op === 'load') phase.beginMeasuring();
   const measure = async (): Promise<void> => {
     if (task.op === 'load') return new Promise<void>(() => undefined); // until every key is written

@@ -5,6 +5,7 @@ import { startBenchCluster, startProgram, type BenchCluster } from './proxy-clus
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
 import { formatPhase, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters } from './proxy-report';
 import { runPhase, type HttpPhaseTask, type PhaseTask, type WsPhaseTask } from './proxy-task';
+import { wrkInstalled } from './proxy-wrk';
 import { benchKey } from './wire';
 
 /**
@@ -12,10 +13,10 @@ import { benchKey } from './wire';
  * nodes, one proxy), keys preloaded over WebSocket, then load from separate worker processes:
  *
  *   orchestrator ──spawns──► etcd, shardctl init, storage nodes, proxy      (proxy-cluster.ts)
- *        ├──fork──► proxy-http-worker: autocannon, HTTP GET / PUT, pipelining 1 and 10
+ *        ├──fork──► proxy-http-worker: wrk (or autocannon), HTTP GET / PUT, pipelining 1 and 10
  *        └──fork──► proxy-ws-worker:   N WebSockets x depth in flight, GET / SET
  *
- * Calibration first: the same autocannon GET load against a no-op uWebSockets.js server, the most
+ * Calibration first: the same HTTP GET load against a no-op uWebSockets.js server, the most
  * the load generator can drive on this machine. Each phase reports ops/s, latency percentiles and
  * the CPU share of the proxy, the nodes, etcd, the load generator, other work and hypervisor steal
  * over its measured window. Every process started is killed on exit, error or SIGINT, and the
@@ -28,11 +29,15 @@ export interface ProxyBenchOptions {
   warmupSeconds: number;
   connections: number;
   pipelining: number[];
-  /** Distinct keys the HTTP phases use (a fixed set of paths, prebuilt by autocannon). */
+  /** Distinct keys the HTTP phases use (a fixed set of paths, each request built once). */
   httpPaths: number;
+  /** The HTTP load generator. */
+  httpDriver: 'wrk' | 'autocannon';
   wsConnections: number;
   wsDepth: number;
   wsDriver: 'raw' | 'client';
+  /** WebSocket phases to run: one request per message, and/or batched messages. */
+  wsBatching: Array<'single' | 'batched'>;
   keys: number;
   valueBytes: number;
   replicas: number;
@@ -50,13 +55,16 @@ export interface ProxyBenchOptions {
 export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
   --seconds <s>          measured seconds per phase (default 8)
   --warmup <s>           unmeasured seconds before each phase (default 2)
-  --connections <n>      HTTP connections of autocannon (default 50)
+  --connections <n>      HTTP connections (default 50)
+  --http-driver <d>      wrk (default when installed: apt-get install wrk) or autocannon
   --pipelining <list>    HTTP pipelining depths to run, comma-separated (default 1,10)
   --http-paths <n>       distinct keys of the HTTP phases, spread over the keyspace (default 1000;
-                         autocannon builds each per connection, so more costs start-up time)
+                         each request is built once up front, so more costs start-up time)
   --ws-connections <n>   WebSocket connections (default 4)
   --ws-depth <n>         requests in flight per WebSocket (default 256)
   --ws-driver <d>        raw (ws + the client's codec, default) or client (the typed ShardcacheClient)
+  --ws-batching <list>   single (one request per message), batched (a turn's requests in one message,
+                         replies batched by the proxy: /v1/ws?batch=1), or both (default single,batched)
   --keys <n>             keys preloaded and used by every phase (default 10000)
   --value-bytes <n>      value size (default 100)
   --replicas <r>         replicas per shard, 0 or 1 (default 0: 3 storage nodes)
@@ -86,7 +94,7 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
 /** Seconds a run of these options should take at most: start-up, preload, and each phase with slack. */
 function defaultTimeout(o: Omit<ProxyBenchOptions, 'timeoutSeconds'>): number {
   const http = o.only === 'ws' ? 0 : (o.calibrate ? 3 : 2) * o.pipelining.length;
-  const ws = o.only === 'http' ? 0 : 2;
+  const ws = o.only === 'http' ? 0 : 2 * o.wsBatching.length;
   return Math.ceil(40 + (http + ws) * (o.warmupSeconds + o.seconds + 5));
 }
 
@@ -97,7 +105,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     args: [...argv],
     strict: true,
     options: {
-      seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text,
+      seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text, 'http-driver': text, 'ws-batching': text,
       keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text, 'proxy-args': text,
       'no-calibrate': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -112,9 +120,11 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     connections: whole('connections', 50),
     pipelining: (values.pipelining ?? '1,10').split(',').map((p) => Math.round(positive('pipelining', p.trim(), 1))),
     httpPaths: whole('http-paths', 1000),
+    httpDriver: oneOf('http-driver', values['http-driver'], ['wrk', 'autocannon'] as const) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
     wsConnections: whole('ws-connections', 4),
     wsDepth: whole('ws-depth', 256),
     wsDriver: oneOf('ws-driver', values['ws-driver'], ['raw', 'client'] as const) ?? 'raw',
+    wsBatching: (values['ws-batching'] ?? 'single,batched').split(',').map((b) => oneOf('ws-batching', b.trim(), ['single', 'batched'] as const)!),
     keys: whole('keys', 10_000),
     valueBytes: Math.max(2, whole('value-bytes', 100)),
     replicas,
@@ -150,15 +160,19 @@ function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
   if (o.only !== 'ws') {
     for (const pipelining of o.pipelining) {
       for (const op of ['get', 'put'] as const) {
-        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths };
+        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver };
         plans.push({ label: `HTTP ${op.toUpperCase()}`, load: `${o.connections} conn x ${pipelining}`, target: PROXY_TARGETS.httpRequestsPerSec, task });
       }
     }
   }
   if (o.only !== 'http') {
-    for (const op of ['get', 'set'] as const) {
-      const task: WsPhaseTask = { ...base(cluster, o, o.wsConnections), kind: 'ws', op, depth: o.wsDepth, driver: o.wsDriver };
-      plans.push({ label: `WS ${op.toUpperCase()}`, load: `${o.wsConnections} ws x ${o.wsDepth}`, target: PROXY_TARGETS.wsOpsPerSec, task });
+    for (const batching of o.wsBatching) {
+      for (const op of ['get', 'set'] as const) {
+        const batch = batching === 'batched';
+        const task: WsPhaseTask = { ...base(cluster, o, o.wsConnections), kind: 'ws', op, depth: o.wsDepth, driver: o.wsDriver, batch };
+        const load = `${o.wsConnections} ws x ${o.wsDepth}${batch ? ' batched' : ''}`;
+        plans.push({ label: `WS ${op.toUpperCase()}`, load, target: PROXY_TARGETS.wsOpsPerSec, task });
+      }
     }
   }
   return plans;
@@ -212,7 +226,7 @@ async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: Prox
     const figures: PhaseFigures[] = [];
     for (const pipelining of o.pipelining) {
       const task: HttpPhaseTask = {
-        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths,
+        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths, driver: o.httpDriver,
         port: server.ready.httpPort as number, watch: [{ name: 'no-op server', pid: server.pid }, ...cluster.watched.slice(1)],
       };
       figures.push(await runPlan(children, cluster, { label: 'no-op GET', load: `${o.connections} conn x ${pipelining}`, task }, false));
@@ -227,7 +241,7 @@ async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: Prox
 /** Writes keys 1..keys over WebSocket as JSON strings, then checks one over HTTP. */
 async function preload(children: ChildRegistry, cluster: BenchCluster, o: ProxyBenchOptions): Promise<void> {
   const task: WsPhaseTask = {
-    ...base(cluster, o, Math.min(4, o.wsConnections)), kind: 'ws', op: 'load', depth: 64, driver: 'raw', warmupSeconds: 0, seconds: 0, deadlineMs: 120_000,
+    ...base(cluster, o, Math.min(4, o.wsConnections)), kind: 'ws', op: 'load', depth: 64, driver: 'raw', batch: false, warmupSeconds: 0, seconds: 0, deadlineMs: 120_000,
   };
   const load = await runPhase(children, task);
   if (load.errors > 0) throw new Error(`preload: ${load.errors} of ${o.keys} writes failed (${load.errorSamples.join('; ')})`);
@@ -247,8 +261,8 @@ function printHeader(o: ProxyBenchOptions): void {
   say('  the figures are what the whole setup does together here, not the proxy alone on its own core');
   say(`  targets: >= ${PROXY_TARGETS.httpRequestsPerSec.toLocaleString('en-US')} HTTP req/s, >= ${PROXY_TARGETS.wsOpsPerSec.toLocaleString('en-US')} WebSocket ops/s`);
   say(`  ${o.keys.toLocaleString('en-US')} keys, ${o.valueBytes}-byte values, ${SHARDS} shards x ${o.replicas + 1} node(s); ${o.warmupSeconds} s warm-up + ${o.seconds} s measured per phase; bound ${o.timeoutSeconds} s`);
-  say(`  HTTP: autocannon, ${o.connections} connections, pipelining ${o.pipelining.join(' and ')}, ${Math.min(o.httpPaths, o.keys).toLocaleString('en-US')} distinct keys`);
-  say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver), random keys over all ${o.keys.toLocaleString('en-US')}`);
+  say(`  HTTP: ${o.httpDriver === 'wrk' ? 'wrk (1 thread)' : 'autocannon (wrk not installed: apt-get install wrk)'}, ${o.connections} connections, pipelining ${o.pipelining.join(' and ')}, ${Math.min(o.httpPaths, o.keys).toLocaleString('en-US')} distinct keys`);
+  say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver; ${o.wsBatching.join(' and ')} messages), random keys over all ${o.keys.toLocaleString('en-US')}`);
   say('  latencies in µs from the send of a request to its reply; CPU in % of one core over the measured window');
   if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');
 }

@@ -3,7 +3,8 @@ import { Packr, Unpackr } from 'msgpackr';
 /**
  * The client's side of the proxy's WebSocket API (docs/api.md, "WebSocket API"): request
  * `[id, op, ...args]`, reply `[id, 'ok', ...result]` or `[id, 'error', code, message, detail?]`,
- * one msgpack array per binary message. Values: bytes travel as msgpack bin; anything else is sent
+ * one msgpack array per binary message, or several back to back (a batch; replies come batched
+ * only to a client that connected with `?batch=1`). Values: bytes travel as msgpack bin; anything else is sent
  * as a msgpack value that the proxy stores as JSON (flags bit 0) and is decoded back from JSON on
  * read, so values written over HTTP/JSON read back the same here. Pure.
  */
@@ -43,7 +44,20 @@ export type Reply = { id: number; ok: true; result: unknown[] } | { id: number; 
 
 /** Decodes one reply; throws when the bytes are not a reply of this protocol. */
 export function decodeReply(bytes: Uint8Array): Reply {
-  const message = unpackr.unpack(bytes) as unknown;
+  return replyOf(unpackr.unpack(bytes) as unknown);
+}
+
+/** Decodes every reply of one message (one, or several back to back); throws on bytes that are not replies. */
+export function decodeReplies(bytes: Uint8Array): Reply[] {
+  return (unpackr.unpackMultiple(bytes) as unknown[]).map(replyOf);
+}
+
+/** Several encoded requests as one message (a batch), back to back. */
+export function batchOf(requests: readonly Buffer[], bytes?: number): Buffer {
+  return requests.length === 1 ? requests[0] : Buffer.concat(requests, bytes);
+}
+
+function replyOf(message: unknown): Reply {
   if (!Array.isArray(message) || typeof message[0] !== 'number' || (message[1] !== 'ok' && message[1] !== 'error')) {
     throw new Error('the proxy sent a message that is not a reply [id, status, ...]');
   }

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { CacheAside, type CacheAsideOptions } from './get-or-load';
-import { ShardcacheRequestError, decodeReply, encodeRequest, itemFrom, valueArg, type Item, type Op, type ReadPreference } from './protocol';
+import { ShardcacheRequestError, batchOf, decodeReplies, encodeRequest, itemFrom, valueArg, type Item, type Op, type Reply, type ReadPreference } from './protocol';
 
 export { ShardcacheRequestError, type Item, type ReadPreference } from './protocol';
 export { CacheAside, type CacheAsideOptions, type GetOrLoadOptions } from './get-or-load';
@@ -26,11 +26,22 @@ interface Pending {
 }
 
 const MAX_ID = 0xffffffff;
+/** Largest batch of requests the client sends as one message (a bigger single request goes alone). */
+const MAX_BATCH_BYTES = 64 * 1024;
+
+/** `url` asking the proxy to batch its replies (`?batch=1`); the client reads batched replies. */
+function batchedUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('batch', '1');
+  return parsed.toString();
+}
 
 /**
  * A typed client of the proxy's WebSocket API (`ws://host:port/v1/ws`). Requests are pipelined:
- * each gets an id, goes out at once, and its promise settles when the reply with that id arrives,
- * in whatever order the proxy completes them. Owns: the socket and the map of pending ids; when
+ * each gets an id, and its promise settles when the reply with that id arrives, in whatever order
+ * the proxy completes them. The requests made in one event-loop turn leave together as one
+ * message (a batch), and the client connects with `?batch=1`, so the proxy answers a turn's
+ * replies in one message too: one frame per turn instead of one per request, on both sides. Owns: the socket and the map of pending ids; when
  * the socket closes every pending request rejects with CONNECTION_CLOSED.
  *
  *   const c = await ShardcacheClient.connect('ws://127.0.0.1:8080/v1/ws');
@@ -40,7 +51,9 @@ const MAX_ID = 0xffffffff;
 export class ShardcacheClient {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, Pending>();
-  #corked = false;
+  /** Encoded requests of this event-loop turn, sent as one message when it ends. */
+  #outbox: Buffer[] = [];
+  #outboxBytes = 0;
   #nextId = 1;
   #closed: Error | undefined;
   /** Called with errors the proxy sent without a request id (a request it could not read). */
@@ -56,7 +69,7 @@ export class ShardcacheClient {
   /** Opens a connection; rejects when the proxy cannot be reached within `timeoutMs`. */
   static connect(url: string, options: ConnectOptions = {}): Promise<ShardcacheClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false });
+      const socket = new WebSocket(batchedUrl(url), { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false });
       socket.binaryType = 'nodebuffer';
       const onError = (err: Error): void => reject(new ShardcacheRequestError('CONNECTION_CLOSED', `cannot connect to ${url}: ${err.message}`));
       socket.once('error', onError);
@@ -140,29 +153,26 @@ export class ShardcacheClient {
   #request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#takeId();
+    const request = encodeRequest(id, op, args);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#corkForThisTick();
-      this.#socket.send(encodeRequest(id, op, args), { binary: true });
+      if (this.#outboxBytes > 0 && this.#outboxBytes + request.length > MAX_BATCH_BYTES) this.#flush();
+      if (this.#outbox.length === 0) process.nextTick(this.#flush);
+      this.#outbox.push(request);
+      this.#outboxBytes += request.length;
     });
   }
 
-  /**
-   * Requests made in one event-loop turn leave in one syscall: the TCP socket under the
-   * WebSocket is corked until the turn ends. `ws` has no public cork, so this reaches for the
-   * socket it keeps as `_socket` (present in every `ws` release) and does nothing without it.
-   */
-  #corkForThisTick(): void {
-    if (this.#corked) return;
-    const tcp = (this.#socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    if (!tcp) return;
-    this.#corked = true;
-    tcp.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      tcp.uncork();
-    });
-  }
+  /** Sends this turn's requests as one message. */
+  readonly #flush = (): void => {
+    const outbox = this.#outbox;
+    if (outbox.length === 0) return;
+    const bytes = this.#outboxBytes;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    if (this.#socket.readyState !== WebSocket.OPEN) return; // closing: 'close' rejects the requests
+    this.#socket.send(batchOf(outbox, bytes), { binary: true });
+  };
 
   #takeId(): number {
     do {
@@ -172,15 +182,19 @@ export class ShardcacheClient {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    let reply;
+    let replies: Reply[];
     try {
       if (!isBinary) throw new Error('the proxy sent a text message');
-      reply = decodeReply(data);
+      replies = decodeReplies(data);
     } catch (err) {
       this.#socket.terminate();
       this.#fail(new ShardcacheRequestError('PROTOCOL_ERROR', (err as Error).message));
       return;
     }
+    for (const reply of replies) this.#settle(reply);
+  }
+
+  #settle(reply: Reply): void {
     const pending = this.#pending.get(reply.id);
     if (!pending) {
       if (!reply.ok) this.onUnmatchedError?.(reply.error);

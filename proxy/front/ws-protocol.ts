@@ -9,11 +9,16 @@ import { ValueFlag, jsonBytes, ttlRemainingMs } from './values';
 import { badRequest, toWireError, type WireError } from './wire-error';
 
 /**
- * The WebSocket binary API (contract; docs/api.md): one msgpack array per binary message.
+ * The WebSocket binary API (contract; docs/api.md): a binary message carries one msgpack array,
+ * or several back to back (a batch: each is its own request, answered on its own).
  *
  *   request  [id, op, ...args]          id: whole number 1..2^32-1, chosen by the client
  *   reply    [id, 'ok', ...result]      in completion order (pipelined), matched by id
  *            [id, 'error', code, message, detail?]
+ *
+ * Replies come one per message, unless the client connected to `/v1/ws?batch=1`: then the replies
+ * that complete in one event-loop turn share a message, back to back (a client that reads one
+ * array per message must not ask for that).
  *
  *   op            args                                   ok result
  *   'get'         ns, key, readPreference?               item
@@ -87,7 +92,7 @@ export const WS_OPS: readonly string[] = [...OPS.keys()];
 
 const fail = (id: number, message: string): Decoded => ({ ok: false, id, error: { code: ProxyErrorCode.BAD_REQUEST, message } });
 
-/** Decodes one binary message into a command. Never throws. */
+/** Decodes a message of exactly one request into a command. Never throws. */
 export function decodeRequest(bytes: Uint8Array): Decoded {
   let message: unknown;
   try {
@@ -95,6 +100,47 @@ export function decodeRequest(bytes: Uint8Array): Decoded {
   } catch {
     return fail(0, 'message is not valid msgpack; send one msgpack array [id, op, ...args] per binary message');
   }
+  return requestOf(message);
+}
+
+/** Most requests one binary message may carry; the rest of a longer batch is refused with id 0. */
+export const MAX_BATCH_REQUESTS = 4096;
+
+/**
+ * Decodes every request of one binary message: one msgpack array, or several back to back (a
+ * batch). Returns them in order; a message that stops being valid msgpack partway yields the
+ * requests before that point, then one id-0 error for the rest, and a value that is not a
+ * request with an id ends the message there (one id-0 error, however much garbage follows).
+ * Never throws.
+ *
+ * The requests are collected before any is run: msgpackr keeps its read position in module
+ * state while `unpackMultiple` walks a message, so nothing else may decode msgpack meanwhile.
+ */
+export function decodeMessage(bytes: Uint8Array): Decoded[] {
+  const out: Decoded[] = [];
+  let whole = true;
+  try {
+    unpackr.unpackMultiple(bytes, (message: unknown) => {
+      if (out.length === MAX_BATCH_REQUESTS) {
+        whole = false;
+        return false;
+      }
+      const decoded = requestOf(message);
+      out.push(decoded);
+      // A value that is not a request with an id: what follows is taken for garbage, not read.
+      return decoded.ok || decoded.id !== 0;
+    });
+  } catch {
+    const what = out.length === 0 ? 'message is not valid msgpack' : `message is not valid msgpack after its first ${out.length} request(s)`;
+    out.push(fail(0, `${what}; send msgpack arrays [id, op, ...args], one or several back to back per binary message`));
+    return out;
+  }
+  if (!whole) out.push(fail(0, `a message may carry at most ${MAX_BATCH_REQUESTS} requests; the rest were not run`));
+  return out;
+}
+
+/** One decoded msgpack value as a request. */
+function requestOf(message: unknown): Decoded {
   if (!Array.isArray(message) || message.length < 2) return fail(0, 'a request must be a msgpack array [id, op, ...args]');
   const [id, op, ...args] = message as unknown[];
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_ID) return fail(0, 'request id must be a whole number from 1 to 4294967295');

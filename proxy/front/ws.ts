@@ -3,7 +3,7 @@ import type { Logger } from '../../shared/log';
 import { ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
 import type { FrontMetrics } from './metrics';
-import { decodeRequest, encodeError, encodeOk, resultOf } from './ws-protocol';
+import { decodeMessage, encodeError, encodeOk, resultOf, type Decoded } from './ws-protocol';
 import { toWireError, type WireError } from './wire-error';
 
 export interface WsFrontOptions {
@@ -21,10 +21,15 @@ export interface WsFrontOptions {
 /** Per-connection state (uWS user data). `open` turns false in the close handler. */
 export interface WsConnection {
   open: boolean;
+  /** The client connected with `?batch=1`: a turn's replies may share one message. */
+  batched: boolean;
   /** Replies waiting for the end of this event-loop turn. */
   outbox: Buffer[];
   inFlight: number;
 }
+
+/** Largest message of batched replies the front builds; a longer turn's replies take several. */
+export const MAX_BATCH_REPLY_BYTES = 256 * 1024;
 
 type Socket = WebSocket<WsConnection>;
 
@@ -34,10 +39,12 @@ export const WsClose = { GOING_AWAY: 1001, POLICY: 1008 } as const;
 /**
  * The WebSocket binary front (`/v1/ws`); ws-protocol.ts has the frames:
  *
- *   message ─► (text? ─► error id 0) ─► backlog check ─► decodeRequest ─► dispatcher.run ─► corked send
+ *   message ─► (text? ─► error id 0) ─► backlog check ─► decodeMessage ─► dispatcher.run (each) ─► corked send
  *
  * Requests are pipelined: each runs as soon as it arrives and its reply leaves when it completes,
- * carrying its id. Bounds: message size (uWS), requests in flight per connection, and unread reply
+ * carrying its id. A message may carry several requests (a batch), and a client that connected
+ * with `?batch=1` gets the replies of one event-loop turn in one message: one WebSocket frame and
+ * one callback for many requests, on both sides. Bounds: message size (uWS), requests in flight per connection, and unread reply
  * bytes: a client that stops reading is closed with 1008 instead of growing the proxy's memory.
  * Owns the set of open sockets (ended with 1001 on shutdown).
  */
@@ -57,7 +64,7 @@ export class WsFront {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const conn: WsConnection = { open: true, inFlight: 0, outbox: [] };
+        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, outbox: [] };
         res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
@@ -89,7 +96,11 @@ export class WsFront {
       return;
     }
     if (!isBinary) return this.#refuse(ws, conn, 0, { code: ProxyErrorCode.BAD_REQUEST, message: 'text messages are not accepted; send binary msgpack [id, op, ...args]' }, 'text_message');
-    const decoded = decodeRequest(new Uint8Array(message));
+    const requests = decodeMessage(new Uint8Array(message));
+    for (let i = 0; i < requests.length; i++) this.#run(ws, conn, requests[i], maxInFlight);
+  }
+
+  #run(ws: Socket, conn: WsConnection, decoded: Decoded, maxInFlight: number): void {
     if (!decoded.ok) return this.#refuse(ws, conn, decoded.id, decoded.error, decoded.error.code);
     if (conn.inFlight >= maxInFlight) {
       const error = { code: ProxyErrorCode.RATE_LIMITED, message: `more than ${maxInFlight} requests in flight on this connection; wait for replies` };
@@ -125,6 +136,18 @@ function flushOutbox(ws: Socket, conn: WsConnection): void {
   conn.outbox = [];
   if (!conn.open) return;
   ws.cork(() => {
-    for (const bytes of outbox) ws.send(bytes, true);
+    if (!conn.batched) {
+      for (const bytes of outbox) ws.send(bytes, true);
+      return;
+    }
+    // Replies back to back, at most MAX_BATCH_REPLY_BYTES a message (a single bigger reply alone).
+    let from = 0;
+    while (from < outbox.length) {
+      let to = from + 1;
+      let bytes = outbox[from].length;
+      while (to < outbox.length && bytes + outbox[to].length <= MAX_BATCH_REPLY_BYTES) bytes += outbox[to++].length;
+      ws.send(to === from + 1 ? outbox[from] : Buffer.concat(outbox.slice(from, to), bytes), true);
+      from = to;
+    }
   });
 }

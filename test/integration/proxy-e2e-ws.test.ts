@@ -1,3 +1,5 @@
+import { Packr, Unpackr } from 'msgpackr';
+import WebSocket from 'ws';
 import { ShardcacheClient, ShardcacheRequestError } from '../../client/ws-client';
 import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/shard-nodes';
@@ -68,6 +70,47 @@ test('1,000 requests in flight on one connection, across both shards', async () 
   const shards = new Set<number>();
   for (let i = 0; i < 20; i++) shards.add(((await (await fetch(`${c.adminUrl}/v1/admin/route/pipe/key-${i}`)).json()) as { shardId: number }).shardId);
   expect(shards).toEqual(new Set([0, 1]));
+});
+
+const packr = new Packr({ useRecords: false } as ConstructorParameters<typeof Packr>[0]);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+
+/** A raw WebSocket that records each message as the list of msgpack values it carries. */
+async function rawSocket(url: string): Promise<{ socket: WebSocket; messages: unknown[][][] }> {
+  const socket = new WebSocket(url);
+  const messages: unknown[][][] = [];
+  socket.on('message', (data: Buffer) => messages.push(unpackr.unpackMultiple(data) as unknown[][]));
+  await new Promise((r) => socket.once('open', r));
+  return { socket, messages };
+}
+
+test('a message may carry a batch of requests; replies share messages only with ?batch=1', async () => {
+  const n = 200;
+  const batch = Buffer.concat([
+    ...Array.from({ length: n }, (_, i) => packr.pack([i + 1, 'set', 'batchns', `k${i}`, { i }])),
+    packr.pack([n + 1, 'frobnicate']),
+    packr.pack([n + 2, 'get', 'batchns', 'k7']),
+  ]);
+  const replies = (messages: unknown[][][]) => messages.flat();
+  for (const query of ['', '?batch=1']) {
+    const { socket, messages } = await rawSocket(`${c.wsUrl}${query}`);
+    socket.send(batch);
+    await waitFor('every reply of the batch', async () => replies(messages).length >= n + 2, 10_000, 10);
+    const byId = new Map(replies(messages).map((r) => [r[0] as number, r]));
+    expect(byId.size).toBe(n + 2);
+    for (let i = 1; i <= n; i++) expect(byId.get(i)).toEqual([i, 'ok', expect.any(Number), null]);
+    expect(byId.get(n + 1)?.slice(0, 3)).toEqual([n + 1, 'error', 'BAD_REQUEST']);
+    expect(byId.get(n + 2)?.slice(0, 2)).toEqual([n + 2, 'ok']);
+    if (query === '') expect(messages.every((m) => m.length === 1)).toBe(true);
+    else expect(messages.length).toBeLessThan(n / 2); // replies of a turn come together
+    // Garbage after a valid request: the request runs, the rest gets one id-0 error, the socket stays.
+    const before = replies(messages).length;
+    socket.send(Buffer.concat([packr.pack([900, 'ping']), Buffer.from([0xda, 0xff, 0xff])]));
+    await waitFor('the ping and the error', async () => replies(messages).length >= before + 2, 5000, 10);
+    expect(replies(messages).slice(before).map((r) => r.slice(0, 3)).sort()).toEqual([[0, 'error', 'BAD_REQUEST'], [900, 'ok', 'pong']]);
+    socket.close();
+  }
+  expect((await client.get<{ i: number }>('batchns', 'k199')).hit).toBe(true);
 });
 
 test('SIGTERM closes WebSockets with 1001 and exits 0', async () => {

@@ -1,9 +1,9 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
-import { decodeRequest, encodeError, encodeOk, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
+import { decodeMessage, decodeRequest, encodeError, encodeOk, MAX_BATCH_REQUESTS, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
 import { ValueFlag } from '../../proxy/front/values';
 import { toWireError } from '../../proxy/front/wire-error';
-import { decodeReply, encodeRequest, itemFrom } from '../../client/protocol';
+import { batchOf, decodeReplies, decodeReply, encodeRequest, itemFrom } from '../../client/protocol';
 
 const packr = new Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
@@ -52,6 +52,48 @@ describe('decodeRequest', () => {
     expect(req(7, 'get', 'ns', 'k'.repeat(2000))).toMatchObject({ ok: false, id: 7, error: { message: expect.stringContaining('limit is 1024') } });
     expect(req(8, 'mget', 'ns', 'notalist')).toMatchObject({ ok: false, id: 8 });
     expect(req(9, 'expire', 'ns', 'k')).toMatchObject({ ok: false, id: 9, error: { message: expect.stringContaining('ttlMs') } });
+  });
+});
+
+describe('decodeMessage (one request, or a batch back to back)', () => {
+  const pack = (...messages: unknown[][]) => Buffer.concat(messages.map((m) => packr.pack(m)));
+
+  test('one request, or several in order, each with its own outcome', () => {
+    expect(decodeMessage(packr.pack([1, 'ping']))).toEqual([{ ok: true, id: 1, command: { op: 'ping' } }]);
+    const batch = decodeMessage(pack([1, 'get', 'ns', 'a'], [2, 'nope'], [3, 'set', 'ns', 'b', Buffer.from([9])], [4, 'get', 'bad ns', 'k']));
+    expect(batch).toMatchObject([
+      { ok: true, id: 1, command: { op: 'get', key: 'a' } },
+      { ok: false, id: 2, error: { code: 'BAD_REQUEST', message: expect.stringContaining('unknown op') } },
+      { ok: true, id: 3, command: { op: 'set', key: 'b', value: Buffer.from([9]) } },
+      { ok: false, id: 4, error: { message: expect.stringContaining('namespace') } },
+    ]);
+  });
+
+  test('garbage after valid requests: those run, then one id-0 error for the rest', () => {
+    const cut = decodeMessage(Buffer.concat([pack([1, 'ping'], [2, 'ping']), Buffer.from([0xda, 0xff, 0xff, 0x61])]));
+    expect(cut).toMatchObject([{ ok: true, id: 1 }, { ok: true, id: 2 }, { ok: false, id: 0, error: { message: expect.stringContaining('after its first 2 request(s)') } }]);
+    const truncated = pack([1, 'ping'], [2, 'get', 'ns', 'key']);
+    expect(decodeMessage(truncated.subarray(0, truncated.length - 2))).toMatchObject([{ ok: true, id: 1 }, { ok: false, id: 0 }]);
+    // A value that is not a request ends the message: 'hello' is five msgpack integers, one error.
+    expect(decodeMessage(Buffer.from('hello'))).toEqual([{ ok: false, id: 0, error: expect.objectContaining({ code: 'BAD_REQUEST' }) }]);
+    expect(decodeMessage(pack([1, 'ping'], [0, 'ping'], [3, 'ping']))).toMatchObject([{ ok: true, id: 1 }, { ok: false, id: 0 }]);
+    expect(decodeMessage(Buffer.alloc(0))).toMatchObject([{ ok: false, id: 0 }]);
+  });
+
+  test(`at most ${MAX_BATCH_REQUESTS} requests per message`, () => {
+    const many = decodeMessage(pack(...Array.from({ length: MAX_BATCH_REQUESTS + 5 }, (_, i) => [i + 1, 'ping'])));
+    expect(many).toHaveLength(MAX_BATCH_REQUESTS + 1);
+    expect(many.slice(0, MAX_BATCH_REQUESTS).every((d) => d.ok)).toBe(true);
+    expect(many[MAX_BATCH_REQUESTS]).toMatchObject({ ok: false, id: 0, error: { message: expect.stringContaining(`at most ${MAX_BATCH_REQUESTS}`) } });
+  });
+
+  test('the client codec: batchOf and decodeReplies', () => {
+    const requests = [encodeRequest(1, 'ping', []), encodeRequest(2, 'get', ['ns', 'k'])];
+    expect(decodeMessage(batchOf(requests))).toMatchObject([{ ok: true, id: 1 }, { ok: true, id: 2, command: { op: 'get' } }]);
+    expect(batchOf([requests[0]])).toBe(requests[0]);
+    const replies = Buffer.concat([encodeOk(1, ['pong']), encodeError(2, { code: 'TIMEOUT', message: 'late' })]);
+    expect(decodeReplies(replies)).toMatchObject([{ id: 1, ok: true, result: ['pong'] }, { id: 2, ok: false, error: { code: 'TIMEOUT' } }]);
+    expect(() => decodeReplies(Buffer.concat([encodeOk(1, []), packr.pack('x')]))).toThrow('not a reply');
   });
 });
 
