@@ -1,10 +1,11 @@
 import net from 'node:net';
-import { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES } from '../../shared/frame';
+import { FrameDecoder } from '../../shared/frame';
 import type { Logger } from '../../shared/log';
 import { Limits } from '../../shared/protocol';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import { reconnectDelay, type BackoffOptions } from './backoff';
 import { nodeUnavailable, timeoutError } from './failures';
+import { FrameWriter } from './frame-writer';
 import { PendingQueue, type ReplyCallback } from './pending';
 
 /** connecting ─► open ─► down (backoff) ─► connecting ...; closed is final. */
@@ -45,8 +46,8 @@ const HEALTHY_CONNECTION_MS = 1000;
 /**
  * One pipelined TCP connection to a storage node.
  *
- *   send ─► id, encode ─► corked socket.write (one writev per event-loop turn) ─► node
- *            │ connecting, or write() said false: outbox, flushed on connect / 'drain'
+ *   send ─► id, encode into this turn's FrameWriter ─► one socket.write per event-loop turn ─► node
+ *            │ connecting, or write() said false: the frames wait in the writer, written on connect / 'drain'
  *   'data' ─► FrameDecoder ─► reply id == oldest pending id ─► its callback
  *   owner's tick ─► expire(now): oldest waiting requests past their deadline fail with TIMEOUT
  *
@@ -68,9 +69,11 @@ export class Link {
   readonly #maxFrameBytes: number;
   #state: LinkState = 'connecting';
   #socket: net.Socket | null = null;
-  #outbox: Buffer[] = [];
+  /** Frames not handed to the socket yet: this turn's, or all since the socket pushed back or while connecting. */
+  readonly #frames = new FrameWriter();
   #blocked = false;
-  #corked = false;
+  /** A write of this turn's frames is scheduled (setImmediate). */
+  #flushQueued = false;
   #broken = false;
   #nextId = 1;
   #attempt = 0;
@@ -101,9 +104,9 @@ export class Link {
     return this.#state === 'open' && !this.#blocked;
   }
 
-  /** Open, not pushing back, and already holding writes of this event-loop turn (corked). */
+  /** Open, not pushing back, and already holding frames of this event-loop turn. */
   get batching(): boolean {
-    return this.#corked && this.writable;
+    return this.#flushQueued && this.writable;
   }
 
   /** Requests whose caller still waits. */
@@ -128,14 +131,19 @@ export class Link {
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
     message[0] = id;
-    const frame = encodeFrame(message);
-    if (frame.length - FRAME_HEADER_BYTES > this.#maxFrameBytes) {
-      cb(new ProxyError(ProxyErrorCode.TOO_LARGE, `request of ${frame.length} bytes exceeds the frame limit of ${this.#maxFrameBytes} bytes`));
+    const before = this.#frames.size;
+    const length = this.#frames.append(message);
+    if (length > this.#maxFrameBytes) {
+      this.#frames.truncate(before);
+      cb(new ProxyError(ProxyErrorCode.TOO_LARGE, `request of ${length} bytes exceeds the frame limit of ${this.#maxFrameBytes} bytes`));
       return;
     }
     this.#pending.push(id, this.#o.now() + this.#o.timeoutMs, cb);
     this.#o.counter.inFlight++;
-    this.#write(frame);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(this.#flushTurn);
+    }
   }
 
   /** Fails waiting requests past their deadline; reconnects a wedged connection. Called by the owner's timer. */
@@ -208,9 +216,8 @@ export class Link {
     const wasOpen = this.#state === 'open';
     this.#socket = null;
     this.#decoder.reset();
-    this.#outbox = [];
+    this.#frames.clear();
     this.#blocked = false;
-    this.#corked = false;
     if (this.#state === 'closed') {
       this.#failWaiting('link closed', false);
       return;
@@ -232,46 +239,23 @@ export class Link {
     this.#reconnectTimer.unref();
   }
 
-  #write(frame: Buffer): void {
-    const socket = this.#socket;
-    if (this.#state !== 'open' || this.#blocked || socket === null) {
-      this.#outbox.push(frame);
-      return;
-    }
-    this.#cork(socket);
-    if (!socket.write(frame)) this.#blocked = true;
-  }
+  /**
+   * Writes the frames of this turn. Runs on setImmediate, not nextTick: the fronts call in from
+   * native uWS callbacks, and the nextTick queue drains after each of them, which would make
+   * every request its own write; setImmediate runs once after the whole poll phase, so a turn's
+   * requests to this link leave in one write.
+   */
+  readonly #flushTurn = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
 
-  /** Writes the outbox in order until the socket pushes back. */
+  /** Hands every held frame to the socket in one write, unless it is not open or pushes back. */
   #flush(): void {
     const socket = this.#socket;
-    const outbox = this.#outbox;
-    if (socket === null || outbox.length === 0) return;
-    this.#cork(socket);
-    let i = 0;
-    while (i < outbox.length && !this.#blocked) {
-      if (!socket.write(outbox[i++])) this.#blocked = true;
-    }
-    this.#outbox = i === outbox.length ? [] : outbox.slice(i);
+    if (socket === null || this.#state !== 'open' || this.#blocked || this.#frames.size === 0) return;
+    if (!socket.write(this.#frames.take())) this.#blocked = true;
   }
-
-  /**
-   * Corks once per event-loop turn; everything written before the uncork leaves in one writev.
-   * The uncork waits for setImmediate, not nextTick: the fronts call in from native uWS callbacks,
-   * and the nextTick queue drains after each of them, which would make every request its own
-   * syscall; setImmediate runs once after the whole poll phase, so a turn's requests share one.
-   */
-  #cork(socket: net.Socket): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    socket.cork();
-    setImmediate(this.#uncork, socket);
-  }
-
-  readonly #uncork = (socket: net.Socket): void => {
-    this.#corked = false;
-    socket.uncork();
-  };
 
   #onReply(reply: unknown[]): boolean {
     if (this.#broken) return false;

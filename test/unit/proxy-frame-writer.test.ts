@@ -1,0 +1,61 @@
+import fc from 'fast-check';
+import { decodePayload, encodeFrame, FrameDecoder } from '../../shared/frame';
+import { FrameWriter } from '../../proxy/upstream/frame-writer';
+
+/** Every frame in `bytes`, decoded. */
+function frames(bytes: Buffer): unknown[][] {
+  const out: unknown[][] = [];
+  new FrameDecoder((m) => void out.push(m)).push(bytes);
+  return out;
+}
+
+const scalar = fc.oneof(
+  fc.integer({ min: -(2 ** 31) - 5, max: 2 ** 32 + 5 }),
+  fc.constantFrom(0, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 2 ** 53 - 1, -(2 ** 53) + 1, 0.5, -1.25, 1e300, Infinity, NaN),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  fc.string({ maxLength: 80 }),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+  fc.constantFrom(null, true, false),
+);
+const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 20 }));
+
+describe('FrameWriter', () => {
+  test('frames decode to what encodeFrame\'s decode to, back to back', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(value, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }), (messages) => {
+        const writer = new FrameWriter(8); // tiny, so growing is exercised
+        const lengths = messages.map((m) => writer.append(m));
+        const decoded = frames(writer.take());
+        expect(writer.size).toBe(0);
+        expect(decoded).toEqual(messages.map((m) => decodePayload(encodeFrame(m).subarray(4))));
+        lengths.forEach((n, i) => expect(n).toBeGreaterThanOrEqual(encodeFrame(messages[i]).length - 4));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('values it leaves to msgpackr (objects, undefined) come out as encodeFrame\'s bytes', () => {
+    const writer = new FrameWriter();
+    const message = [7, 10, 'ns', { a: 1 }, undefined];
+    writer.append([1, 'before']);
+    const at = writer.size;
+    writer.append(message);
+    const bytes = writer.take();
+    expect(bytes.subarray(at)).toEqual(encodeFrame(message));
+    expect(frames(bytes)).toEqual([[1, 'before'], decodePayload(encodeFrame(message).subarray(4))]);
+  });
+
+  test('long strings and big byte strings pick the wider headers; truncate drops a refused frame', () => {
+    const writer = new FrameWriter(16);
+    const big = Buffer.alloc(70_000, 7);
+    const long = 'é'.repeat(30_000);
+    writer.append([1, big, long, 'x'.repeat(100)]);
+    const keep = writer.size;
+    writer.append([2, 'refused']);
+    writer.truncate(keep);
+    const [only, ...rest] = frames(writer.take());
+    expect(rest).toEqual([]);
+    expect(only).toEqual([1, big, long, 'x'.repeat(100)]);
+  });
+});
