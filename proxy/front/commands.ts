@@ -38,29 +38,54 @@ export const requestedOrPrimary: ReadPreferenceResolver = (_ns, requested) => re
 export const namespaceOf = (cmd: Command): string => (cmd.op === 'ping' ? '-' : cmd.ns);
 
 /**
- * Runs one command against the data plane. Rejections are the backend's (`ProxyError`s); a
- * backend that throws synchronously throws here. One `then` per command, no async wrapper (this
- * runs once per request of every front).
+ * Runs one command against the data plane and resolves with the backend's raw result; `outcomeOf`
+ * turns it into the command's Outcome. Kept apart so the dispatcher needs one `then` per
+ * command, not one here and one there (this runs once per request of every front). Rejections
+ * are the backend's (`ProxyError`s); a backend that throws synchronously throws here.
  */
-export function execute(backend: CacheBackend, cmd: Command, pref: ReadPreferenceResolver = requestedOrPrimary): Promise<Outcome> {
+export function execute(backend: CacheBackend, cmd: Command, pref: ReadPreferenceResolver = requestedOrPrimary): Promise<unknown> {
   switch (cmd.op) {
     case 'get':
-      return backend.get(cmd.ns, cmd.key, pref(cmd.ns, cmd.pref)).then((result) => ({ op: 'get', result }));
+      return backend.get(cmd.ns, cmd.key, pref(cmd.ns, cmd.pref));
     case 'mget':
-      return backend.mget(cmd.ns, cmd.keys, pref(cmd.ns, cmd.pref)).then((results) => ({ op: 'mget', results }));
+      return backend.mget(cmd.ns, cmd.keys, pref(cmd.ns, cmd.pref));
     case 'set': {
       const { value, flags, ttlMs, ifVersion, tags } = cmd;
-      return backend.set(cmd.ns, cmd.key, { value, flags, ttlMs, ifVersion, tags }).then((result) => ({ op: 'set', result }));
+      return backend.set(cmd.ns, cmd.key, { value, flags, ttlMs, ifVersion, tags });
     }
     case 'delete':
-      return backend.delete(cmd.ns, cmd.key).then((deleted) => ({ op: 'delete', deleted }));
+      return backend.delete(cmd.ns, cmd.key);
     case 'incr':
-      return backend.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs).then((r) => ({ op: 'incr', value: r.value, version: r.version }));
+      return backend.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs);
     case 'expire':
-      return backend.expire(cmd.ns, cmd.key, cmd.ttlMs).then((updated) => ({ op: 'expire', updated }));
+      return backend.expire(cmd.ns, cmd.key, cmd.ttlMs);
     case 'invalidate':
-      return backend.invalidate(cmd.ns, cmd.tag).then(() => ({ op: 'invalidate' }));
+      return backend.invalidate(cmd.ns, cmd.tag);
     case 'ping':
-      return Promise.resolve({ op: 'ping' });
+      return Promise.resolve(undefined);
+  }
+}
+
+/** The Outcome of `cmd` from what `execute` resolved with. */
+export function outcomeOf(cmd: Command, raw: unknown): Outcome {
+  switch (cmd.op) {
+    case 'get':
+      return { op: 'get', result: raw as GetResult };
+    case 'mget':
+      return { op: 'mget', results: raw as Array<GetResult | Error> };
+    case 'set':
+      return { op: 'set', result: raw as WriteResult | undefined };
+    case 'delete':
+      return { op: 'delete', deleted: raw as boolean };
+    case 'incr': {
+      const r = raw as { value: number | bigint; version: number };
+      return { op: 'incr', value: r.value, version: r.version };
+    }
+    case 'expire':
+      return { op: 'expire', updated: raw as boolean };
+    case 'invalidate':
+      return { op: 'invalidate' };
+    case 'ping':
+      return { op: 'ping' };
   }
 }

@@ -50,7 +50,7 @@ const EMPTY = Buffer.alloc(0);
  * The HTTP/JSON front as a uWS handler for every path (`app.any('/*', front.handle)`):
  *
  *   headers (read at once: uWS frees the request on return) ─► matchRoute ─► readBody (limit)
- *     ─► toCommand (validate) ─► dispatcher.run ─► outcomeReply / errorReply ─► one corked write
+ *     ─► toCommand (validate) ─► dispatcher.dispatch ─► outcomeReply / errorReply ─► one corked write
  *
  * The pure steps live in http-routes / http-requests / http-replies; this shell only moves bytes
  * and guards each response against aborts.
@@ -104,7 +104,7 @@ export class HttpFront {
     } catch (err) {
       return this.#refuse(ex, toWireError(err, (e) => this.#options.log.error({ err: e }, 'unexpected failure parsing a request')));
     }
-    void this.#options.dispatcher.run('http', command).then((reply) => {
+    this.#options.dispatcher.dispatch('http', command, (reply) => {
       this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
     });
   }

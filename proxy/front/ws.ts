@@ -39,7 +39,7 @@ export const WsClose = { GOING_AWAY: 1001, POLICY: 1008 } as const;
 /**
  * The WebSocket binary front (`/v1/ws`); ws-protocol.ts has the frames:
  *
- *   message ─► (text? ─► error id 0) ─► backlog check ─► decodeMessage ─► dispatcher.run (each) ─► corked send
+ *   message ─► (text? ─► error id 0) ─► backlog check ─► decodeMessage ─► dispatcher.dispatch (each) ─► corked send
  *
  * Requests are pipelined: each runs as soon as it arrives and its reply leaves when it completes,
  * carrying its id. A message may carry several requests (a batch), and a client that connected
@@ -107,7 +107,7 @@ export class WsFront {
       return this.#refuse(ws, conn, decoded.id, error, 'in_flight');
     }
     conn.inFlight++;
-    void this.#options.dispatcher.run('ws', decoded.command).then((reply) => {
+    this.#options.dispatcher.dispatch('ws', decoded.command, (reply) => {
       conn.inFlight--;
       this.#send(ws, conn, reply.ok ? encodeOk(decoded.id, resultOf(reply.outcome, Date.now(), this.#errorOf)) : encodeError(decoded.id, reply.error));
     });
