@@ -6,6 +6,7 @@ import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findOnPath, type ChildRegistry } from './children';
 import type { WatchedProcess } from './proxy-cpu';
+import { PROXY_NODE_FLAGS } from '../proxy/config';
 import { freePort } from './servers';
 
 /**
@@ -205,7 +206,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
     const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
       '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0',
       ...(o.proxyArgs ?? []),
-    ], o.proxyNodeFlags);
+    ], [...PROXY_NODE_FLAGS, ...o.proxyNodeFlags]);
     started.push([proxy.child]);
     const adminPort = proxy.ready.adminPort as number;
     await waitHealthy(adminPort);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectEtcd } from '../../shared/topology/etcd';
 import { commandContext } from '../../control-plane/commands/context';
 import { clusterStatus } from '../../control-plane/commands/status';
+import { PROXY_NODE_FLAGS } from '../../proxy/config';
 import type { StatusDocument } from '../../control-plane/status/document';
 
 /**
@@ -41,6 +42,8 @@ export interface ProgramSpec {
   name: string;
   script: string;
   args: string[];
+  /** Node flags before the script (the proxy's PROXY_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
   listens: string;
   /** Ports it will bind, each with the flag that sets it (checked free before anything starts). */
   ports: Array<[number, string]>;
@@ -97,6 +100,7 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
     specs.push({
       name: layout.proxies.length === 1 ? 'proxy' : `proxy-${i + 1}`,
       script: 'proxy/main.js',
+      nodeFlags: PROXY_NODE_FLAGS,
       args: ['--etcd', etcd, '--cluster', layout.cluster, '--http-port', `${p.httpPort}`, '--resp-port', `${p.respPort}`, '--admin-port', `${p.adminPort}`],
       listens: `http://127.0.0.1:${p.httpPort}/v1/cache, ws://127.0.0.1:${p.httpPort}/v1/ws, redis://127.0.0.1:${p.respPort}, admin http://127.0.0.1:${p.adminPort}/metrics`,
       ports: [[p.httpPort, '--http-port'], [p.respPort, '--resp-port'], [p.adminPort, '--admin-port']],
@@ -137,7 +141,7 @@ export function launch(spec: ProgramSpec, command: string, args: string[], logDi
 
 /** Starts a program of the build (`dist/<spec.script>`). */
 export function launchProgram(spec: ProgramSpec, logDir: string, say: Say): Child {
-  return launch(spec, process.execPath, [path.join(ROOT, 'dist', spec.script), ...spec.args], logDir, say);
+  return launch(spec, process.execPath, [...(spec.nodeFlags ?? []), path.join(ROOT, 'dist', spec.script), ...spec.args], logDir, say);
 }
 
 export const hasExited = (child: Child): boolean => child.process.exitCode !== null || child.process.signalCode !== null;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { parseNodeConfig } from '../../storage-node/config';
-import { parseProxyConfig } from '../../proxy/config';
+import { parseProxyConfig, PROXY_NODE_FLAGS } from '../../proxy/config';
 import { parseServiceConfig } from '../../control-plane/service/config';
 import { buildProgram } from '../../control-plane/cli/shardctl';
 import { parseChaosOptions } from '../../scripts/chaos/options';
@@ -75,11 +75,13 @@ const PARSERS: Record<string, (argv: string[]) => Parsed> = {
   'control-plane/cli/shardctl.js': parseShardctl,
 };
 
-const programOf = (s: Service): { script: string; args: string[] } => {
+/** A service's program: `node [node flags] dist/<script>.js args...`. */
+const programOf = (s: Service): { script: string; args: string[]; nodeFlags: string[] } => {
   expect(s.command[0]).toBe('node');
-  const match = /^dist\/(.+)\.js$/.exec(s.command[1]);
+  const at = s.command.findIndex((word, i) => i > 0 && !word.startsWith('-'));
+  const match = /^dist\/(.+)\.js$/.exec(s.command[at]);
   expect(match).not.toBeNull();
-  return { script: `${match![1]}.js`, args: s.command.slice(2) };
+  return { script: `${match![1]}.js`, args: s.command.slice(at + 1), nodeFlags: s.command.slice(1, at) };
 };
 const parsed = (s: Service): Parsed => {
   const { script: program, args } = programOf(s);
@@ -98,7 +100,9 @@ test('the topology: etcd, 3 shards x 2 nodes, 2 proxies, the control plane and t
 test('every built service runs a program of the build, whose source exists and the Dockerfile copies', () => {
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   for (const [, s] of built) {
-    const { script: program } = programOf(s);
+    const { script: program, nodeFlags } = programOf(s);
+    // The proxy runs with the node flags every other launcher gives it; the rest with none.
+    expect(nodeFlags).toEqual(program === 'proxy/main.js' ? PROXY_NODE_FLAGS : []);
     expect(fs.existsSync(path.join(ROOT, program.replace(/\.js$/, '.ts')))).toBe(true);
     expect(dockerfile).toContain(`COPY ${program.split('/')[0]} ${program.split('/')[0]}`);
     expect(PARSERS[program]).toBeDefined();
