@@ -183,10 +183,25 @@ export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) =>
   }
 }
 
+/** An ok reply as the values of its msgpack array. */
+export function okReply(id: number, result: unknown[]): unknown[] {
+  return [id, 'ok', ...result];
+}
+
+/** An error reply as the values of its msgpack array. */
+export function errorReply(id: number, error: WireError): unknown[] {
+  return error.detail ? [id, 'error', error.code, error.message, error.detail] : [id, 'error', error.code, error.message];
+}
+
+/** Encodes any value with the protocol's msgpack options (what the front falls back to). */
+export function encodeValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
 export function encodeOk(id: number, result: unknown[]): Buffer {
-  return packr.pack([id, 'ok', ...result]);
+  return packr.pack(okReply(id, result));
 }
 
 export function encodeError(id: number, error: WireError): Buffer {
-  return packr.pack(error.detail ? [id, 'error', error.code, error.message, error.detail] : [id, 'error', error.code, error.message]);
+  return packr.pack(errorReply(id, error));
 }

@@ -3,7 +3,8 @@ import type { Logger } from '../../shared/log';
 import { ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
 import type { FrontMetrics } from './metrics';
-import { decodeMessage, encodeError, encodeOk, resultOf, type Decoded } from './ws-protocol';
+import { MsgpackWriter } from '../msgpack-writer';
+import { decodeMessage, encodeValue, errorReply, okReply, resultOf, type Decoded } from './ws-protocol';
 import { toWireError, type WireError } from './wire-error';
 
 export interface WsFrontOptions {
@@ -23,10 +24,15 @@ export interface WsConnection {
   open: boolean;
   /** The client connected with `?batch=1`: a turn's replies may share one message. */
   batched: boolean;
-  /** Replies waiting for the end of this event-loop turn. */
-  outbox: Buffer[];
+  /** Replies waiting for the end of this event-loop turn, encoded back to back... */
+  out: MsgpackWriter;
+  /** ...and where each ends in `out`. */
+  ends: number[];
   inFlight: number;
 }
+
+/** A connection's reply buffer larger than this after a flush is let go (a burst does not pin it). */
+const KEEP_REPLY_BUFFER_BYTES = 1024 * 1024;
 
 /** Largest message of batched replies the front builds; a longer turn's replies take several. */
 export const MAX_BATCH_REPLY_BYTES = 256 * 1024;
@@ -64,7 +70,7 @@ export class WsFront {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, outbox: [] };
+        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(), ends: [] };
         res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
@@ -109,45 +115,46 @@ export class WsFront {
     conn.inFlight++;
     this.#options.dispatcher.dispatch('ws', decoded.command, (reply) => {
       conn.inFlight--;
-      this.#send(ws, conn, reply.ok ? encodeOk(decoded.id, resultOf(reply.outcome, Date.now(), this.#errorOf)) : encodeError(decoded.id, reply.error));
+      this.#send(ws, conn, reply.ok ? okReply(decoded.id, resultOf(reply.outcome, Date.now(), this.#errorOf)) : errorReply(decoded.id, reply.error));
     });
   }
 
   #refuse(ws: Socket, conn: WsConnection, id: number, error: WireError, reason: string): void {
     this.#options.metrics.refused('ws', reason);
-    this.#send(ws, conn, encodeError(id, error));
+    this.#send(ws, conn, errorReply(id, error));
   }
 
   /**
-   * Queues a reply; the replies of one event-loop turn go out together under one cork (one
-   * syscall per connection per turn rather than one per reply: replies arrive from upstream data
-   * callbacks, each of which would otherwise send on its own). A closed uWS socket throws on any
-   * call: the connection's own flag is checked first.
+   * Queues a reply, encoded into the connection's buffer; the replies of one event-loop turn go
+   * out together under one cork (one syscall per connection per turn rather than one per reply:
+   * replies arrive from upstream data callbacks, each of which would otherwise send on its own).
+   * A closed uWS socket throws on any call: the connection's own flag is checked first.
    */
-  #send(ws: Socket, conn: WsConnection, bytes: Buffer): void {
+  #send(ws: Socket, conn: WsConnection, reply: unknown[]): void {
     if (!conn.open) return;
-    conn.outbox.push(bytes);
-    if (conn.outbox.length === 1) setImmediate(flushOutbox, ws, conn);
+    if (!conn.out.append(reply)) conn.out.appendRaw(encodeValue(reply));
+    conn.ends.push(conn.out.size);
+    if (conn.ends.length === 1) setImmediate(flushReplies, ws, conn);
   }
 }
 
-function flushOutbox(ws: Socket, conn: WsConnection): void {
-  const outbox = conn.outbox;
-  conn.outbox = [];
-  if (!conn.open) return;
-  ws.cork(() => {
-    if (!conn.batched) {
-      for (const bytes of outbox) ws.send(bytes, true);
-      return;
-    }
-    // Replies back to back, at most MAX_BATCH_REPLY_BYTES a message (a single bigger reply alone).
-    let from = 0;
-    while (from < outbox.length) {
-      let to = from + 1;
-      let bytes = outbox[from].length;
-      while (to < outbox.length && bytes + outbox[to].length <= MAX_BATCH_REPLY_BYTES) bytes += outbox[to++].length;
-      ws.send(to === from + 1 ? outbox[from] : Buffer.concat(outbox.slice(from, to), bytes), true);
-      from = to;
-    }
-  });
+/** Sends a turn's replies: one message each, or (batched) back to back, at most MAX_BATCH_REPLY_BYTES a message. */
+function flushReplies(ws: Socket, conn: WsConnection): void {
+  const { out, ends } = conn;
+  if (conn.open) {
+    ws.cork(() => {
+      let from = 0;
+      // A send over the backpressure limit closes the socket (conn.open turns false) mid-loop.
+      for (let i = 0; i < ends.length && conn.open; ) {
+        let to = i + 1;
+        if (conn.batched) while (to < ends.length && ends[to] - from <= MAX_BATCH_REPLY_BYTES) to++;
+        ws.send(out.view(from, ends[to - 1]), true);
+        from = ends[to - 1];
+        i = to;
+      }
+    });
+  }
+  conn.ends = [];
+  if (out.capacity > KEEP_REPLY_BUFFER_BYTES) conn.out = new MsgpackWriter();
+  else out.clear();
 }

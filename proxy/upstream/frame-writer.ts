@@ -1,243 +1,54 @@
 import { encodeFrame, FRAME_HEADER_BYTES } from '../../shared/frame';
+import { MsgpackWriter } from '../msgpack-writer';
+
+const NO_HEADER = new Uint8Array(FRAME_HEADER_BYTES);
 
 /**
- * The frames a link sends in one event-loop turn, encoded back to back into one growing buffer
- * and handed to the socket as one write. Frames are the contract's (shared/frame.ts: a 4-byte
- * length, then a msgpack array); any msgpack decoder reads them the same as `encodeFrame`'s.
- *
- * Written by hand because it is the proxy's hottest encoder: every request to a node passes
- * here. Request messages hold only numbers, strings, bytes, null, booleans, bigints and arrays of
- * those, which this encodes straight into the buffer; `encodeFrame` (msgpackr) would build a
- * buffer per frame and the socket a write request per buffer. Anything else (an object,
- * `undefined`) goes through `encodeFrame` and is copied in, so the output never differs from the
- * contract's. Strings use str8/16/32 headers sized from an upper bound of their UTF-8 length
- * (not always the shortest form, which msgpack allows).
- * guards: the buffer and its fill.
+ * The frames a link sends in one event-loop turn, encoded back to back (MsgpackWriter) and handed
+ * to the socket as one write. Frames are the contract's (shared/frame.ts: a 4-byte length, then a
+ * msgpack array); a message the writer leaves to msgpackr goes through `encodeFrame` and is
+ * copied in.
+ * guards: its writer.
  */
 export class FrameWriter {
-  #buf: Buffer;
-  #used = 0;
+  readonly #w: MsgpackWriter;
 
   constructor(initialBytes = 16 * 1024) {
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#w = new MsgpackWriter(initialBytes);
   }
 
   /** Bytes held. */
   get size(): number {
-    return this.#used;
+    return this.#w.size;
   }
 
   /** Appends `message` as one frame; returns its payload length (header excluded). */
   append(message: readonly unknown[]): number {
-    const start = this.#used;
-    this.#reserve(FRAME_HEADER_BYTES + 5);
-    this.#used += FRAME_HEADER_BYTES;
-    if (!this.#array(message)) {
-      this.#used = start;
+    const w = this.#w;
+    const start = w.size;
+    w.appendRaw(NO_HEADER);
+    if (!w.append(message)) {
+      w.truncate(start);
       const frame = encodeFrame(message);
-      this.#reserve(frame.length);
-      this.#used += frame.copy(this.#buf, start);
+      w.appendRaw(frame);
       return frame.length - FRAME_HEADER_BYTES;
     }
-    const length = this.#used - start - FRAME_HEADER_BYTES;
-    this.#buf.writeUInt32BE(length, start);
+    const length = w.size - start - FRAME_HEADER_BYTES;
+    w.setUInt32(start, length);
     return length;
   }
 
   /** Drops everything after the first `size` bytes (a frame that was refused). */
   truncate(size: number): void {
-    if (size < this.#used) this.#used = size;
+    this.#w.truncate(size);
   }
 
   /** The bytes held, as a buffer of their own (the writer goes on with its own), and empties. */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.#used);
-    this.#buf.copy(out, 0, 0, this.#used);
-    this.#used = 0;
-    return out;
+    return this.#w.take();
   }
 
   clear(): void {
-    this.#used = 0;
-  }
-
-  #reserve(bytes: number): void {
-    const needed = this.#used + bytes;
-    if (needed <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.#buf.length * 2));
-    this.#buf.copy(bigger, 0, 0, this.#used);
-    this.#buf = bigger;
-  }
-
-  /** Encodes an array; false (nothing usable written) when it holds a value this encoder leaves to msgpackr. */
-  #array(values: readonly unknown[]): boolean {
-    const n = values.length;
-    this.#reserve(5);
-    const buf = this.#buf;
-    if (n < 16) buf[this.#used++] = 0x90 | n;
-    else if (n < 0x10000) {
-      buf[this.#used] = 0xdc;
-      buf.writeUInt16BE(n, this.#used + 1);
-      this.#used += 3;
-    } else {
-      buf[this.#used] = 0xdd;
-      buf.writeUInt32BE(n, this.#used + 1);
-      this.#used += 5;
-    }
-    for (let i = 0; i < n; i++) if (!this.#value(values[i])) return false;
-    return true;
-  }
-
-  #value(v: unknown): boolean {
-    switch (typeof v) {
-      case 'number':
-        this.#number(v);
-        return true;
-      case 'string':
-        this.#string(v);
-        return true;
-      case 'boolean':
-        this.#reserve(1);
-        this.#buf[this.#used++] = v ? 0xc3 : 0xc2;
-        return true;
-      case 'bigint':
-        return this.#bigint(v);
-      case 'object':
-        if (v === null) {
-          this.#reserve(1);
-          this.#buf[this.#used++] = 0xc0;
-          return true;
-        }
-        if (v instanceof Uint8Array) {
-          this.#bytes(v);
-          return true;
-        }
-        return Array.isArray(v) && this.#array(v);
-      default:
-        return false;
-    }
-  }
-
-  #number(n: number): void {
-    this.#reserve(9);
-    const buf = this.#buf;
-    const at = this.#used;
-    if (Number.isSafeInteger(n)) {
-      if (n >= 0) {
-        if (n < 0x80) {
-          buf[at] = n;
-          this.#used = at + 1;
-        } else if (n < 0x100) {
-          buf[at] = 0xcc;
-          buf[at + 1] = n;
-          this.#used = at + 2;
-        } else if (n < 0x10000) {
-          buf[at] = 0xcd;
-          buf.writeUInt16BE(n, at + 1);
-          this.#used = at + 3;
-        } else if (n < 0x100000000) {
-          buf[at] = 0xce;
-          buf.writeUInt32BE(n, at + 1);
-          this.#used = at + 5;
-        } else {
-          buf[at] = 0xcf;
-          buf.writeBigUInt64BE(BigInt(n), at + 1);
-          this.#used = at + 9;
-        }
-        return;
-      }
-      if (n >= -32) {
-        buf[at] = n & 0xff;
-        this.#used = at + 1;
-      } else if (n >= -0x80) {
-        buf[at] = 0xd0;
-        buf.writeInt8(n, at + 1);
-        this.#used = at + 2;
-      } else if (n >= -0x8000) {
-        buf[at] = 0xd1;
-        buf.writeInt16BE(n, at + 1);
-        this.#used = at + 3;
-      } else if (n >= -0x80000000) {
-        buf[at] = 0xd2;
-        buf.writeInt32BE(n, at + 1);
-        this.#used = at + 5;
-      } else {
-        buf[at] = 0xd3;
-        buf.writeBigInt64BE(BigInt(n), at + 1);
-        this.#used = at + 9;
-      }
-      return;
-    }
-    buf[at] = 0xcb;
-    buf.writeDoubleBE(n, at + 1);
-    this.#used = at + 9;
-  }
-
-  #bigint(n: bigint): boolean {
-    if (n < -(2n ** 63n) || n >= 2n ** 64n) return false;
-    this.#reserve(9);
-    const at = this.#used;
-    if (n < 2n ** 63n) {
-      this.#buf[at] = 0xd3;
-      this.#buf.writeBigInt64BE(n, at + 1);
-    } else {
-      this.#buf[at] = 0xcf;
-      this.#buf.writeBigUInt64BE(n, at + 1);
-    }
-    this.#used = at + 9;
-    return true;
-  }
-
-  #string(s: string): void {
-    const max = s.length * 3; // UTF-8 bytes of a UTF-16 string: at most 3 per code unit
-    this.#reserve(5 + max);
-    const buf = this.#buf;
-    const header = max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
-    const body = this.#used + header;
-    let length = 0;
-    if (s.length < 64) {
-      // Short strings (namespaces, keys): copy ASCII by hand, a native call costs more.
-      let i = 0;
-      for (; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[body + i] = c;
-      }
-      length = i === s.length ? i : buf.write(s, body, 'utf8');
-    } else length = buf.write(s, body, 'utf8');
-    const at = this.#used;
-    if (header === 2) {
-      buf[at] = 0xd9;
-      buf[at + 1] = length;
-    } else if (header === 3) {
-      buf[at] = 0xda;
-      buf.writeUInt16BE(length, at + 1);
-    } else {
-      buf[at] = 0xdb;
-      buf.writeUInt32BE(length, at + 1);
-    }
-    this.#used = body + length;
-  }
-
-  #bytes(b: Uint8Array): void {
-    const n = b.length;
-    this.#reserve(5 + n);
-    const buf = this.#buf;
-    const at = this.#used;
-    if (n < 0x100) {
-      buf[at] = 0xc4;
-      buf[at + 1] = n;
-      this.#used = at + 2;
-    } else if (n < 0x10000) {
-      buf[at] = 0xc5;
-      buf.writeUInt16BE(n, at + 1);
-      this.#used = at + 3;
-    } else {
-      buf[at] = 0xc6;
-      buf.writeUInt32BE(n, at + 1);
-      this.#used = at + 5;
-    }
-    buf.set(b, this.#used);
-    this.#used += n;
+    this.#w.clear();
   }
 }

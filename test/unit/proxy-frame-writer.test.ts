@@ -1,6 +1,8 @@
 import fc from 'fast-check';
+import { Unpackr } from 'msgpackr';
 import { decodePayload, encodeFrame, FrameDecoder } from '../../shared/frame';
 import { FrameWriter } from '../../proxy/upstream/frame-writer';
+import { MsgpackWriter } from '../../proxy/msgpack-writer';
 
 /** Every frame in `bytes`, decoded. */
 function frames(bytes: Buffer): unknown[][] {
@@ -57,5 +59,28 @@ describe('FrameWriter', () => {
     const [only, ...rest] = frames(writer.take());
     expect(rest).toEqual([]);
     expect(only).toEqual([1, big, long, 'x'.repeat(100)]);
+  });
+});
+
+describe('MsgpackWriter', () => {
+  const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+  const entry = fc.oneof(value, fc.dictionary(fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'), value, { maxKeys: 18 }));
+
+  test('arrays with maps decode as msgpackr\'s do; an undefined anywhere is refused and leaves nothing behind', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(entry, { maxLength: 6 }), { minLength: 1, maxLength: 5 }), (messages) => {
+        const w = new MsgpackWriter(4);
+        const ends: number[] = [];
+        for (const m of messages) {
+          expect(w.append(m)).toBe(true);
+          ends.push(w.size);
+        }
+        expect(w.append([1, { a: 1, b: undefined }])).toBe(false);
+        expect(w.size).toBe(ends[ends.length - 1]);
+        const bytes = w.take();
+        messages.forEach((m, i) => expect(unpackr.unpack(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]))).toEqual(unpackr.unpack(encodeFrame(m).subarray(4))));
+      }),
+      { numRuns: 400 },
+    );
   });
 });
