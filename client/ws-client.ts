@@ -18,6 +18,12 @@ export interface SetOptions {
 export interface ConnectOptions {
   /** Give up connecting after this long (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Largest message of batched requests (default 64 KiB; a single bigger request goes alone).
+   * Keep it at or below the proxy's `--max-body-bytes` (default 1 MiB): the proxy drops a
+   * connection that sends a bigger message.
+   */
+  maxBatchBytes?: number;
 }
 
 interface Pending {
@@ -26,7 +32,7 @@ interface Pending {
 }
 
 const MAX_ID = 0xffffffff;
-/** Largest batch of requests the client sends as one message (a bigger single request goes alone). */
+/** Default largest batch of requests sent as one message. */
 const MAX_BATCH_BYTES = 64 * 1024;
 
 /** `url` asking the proxy to batch its replies (`?batch=1`); the client reads batched replies. */
@@ -50,6 +56,7 @@ function batchedUrl(url: string): string {
  */
 export class ShardcacheClient {
   readonly #socket: WebSocket;
+  readonly #maxBatchBytes: number;
   readonly #pending = new Map<number, Pending>();
   /** Encoded requests of this event-loop turn, sent as one message when it ends. */
   #outbox: Buffer[] = [];
@@ -59,8 +66,9 @@ export class ShardcacheClient {
   /** Called with errors the proxy sent without a request id (a request it could not read). */
   onUnmatchedError: ((err: ShardcacheRequestError) => void) | undefined;
 
-  private constructor(socket: WebSocket) {
+  private constructor(socket: WebSocket, maxBatchBytes: number) {
     this.#socket = socket;
+    this.#maxBatchBytes = maxBatchBytes;
     socket.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
     socket.on('close', (code: number, reason: Buffer) => this.#fail(new ShardcacheRequestError('CONNECTION_CLOSED', `connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`)));
     socket.on('error', (err: Error) => this.#fail(new ShardcacheRequestError('CONNECTION_CLOSED', `connection failed: ${err.message}`)));
@@ -75,7 +83,7 @@ export class ShardcacheClient {
       socket.once('error', onError);
       socket.once('open', () => {
         socket.off('error', onError);
-        resolve(new ShardcacheClient(socket));
+        resolve(new ShardcacheClient(socket, options.maxBatchBytes ?? MAX_BATCH_BYTES));
       });
     });
   }
@@ -156,7 +164,7 @@ export class ShardcacheClient {
     const request = encodeRequest(id, op, args);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      if (this.#outboxBytes > 0 && this.#outboxBytes + request.length > MAX_BATCH_BYTES) this.#flush();
+      if (this.#outboxBytes > 0 && this.#outboxBytes + request.length > this.#maxBatchBytes) this.#flush();
       if (this.#outbox.length === 0) process.nextTick(this.#flush);
       this.#outbox.push(request);
       this.#outboxBytes += request.length;

@@ -113,6 +113,22 @@ test('a message may carry a batch of requests; replies share messages only with 
   expect((await client.get<{ i: number }>('batchns', 'k199')).hit).toBe(true);
 });
 
+test('the client keeps its batches under maxBatchBytes, so a proxy with a small message limit serves them', async () => {
+  const small = await c.startProxy(['--max-body-bytes', '8kb']);
+  const url = `${small.httpUrl.replace('http', 'ws')}/v1/ws`;
+  const writes = (client: ShardcacheClient) => Promise.all(Array.from({ length: 500 }, (_, i) => client.set('smallmsg', `key-${i}`, { i })));
+  try {
+    const fitting = await ShardcacheClient.connect(url, { maxBatchBytes: 4096 });
+    expect((await writes(fitting)).length).toBe(500); // ~20 KB of requests in one turn, sent as messages of <= 4 KiB
+    expect(await fitting.get('smallmsg', 'key-499')).toMatchObject({ hit: true, value: { i: 499 } });
+    await fitting.close();
+    const oversized = await ShardcacheClient.connect(url); // default 64 KiB batches: the proxy drops the connection
+    await expect(writes(oversized)).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+  } finally {
+    expect(await small.proc.stop()).toEqual({ code: 0, signal: null });
+  }
+});
+
 test('SIGTERM closes WebSockets with 1001 and exits 0', async () => {
   const other = await c.startProxy();
   await waitFor('the second proxy to load the topology', async () => (await httpCall(other.adminUrl, 'GET', '/healthz')).status === 200, 10_000, 50);
