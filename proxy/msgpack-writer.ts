@@ -11,6 +11,16 @@
  * their UTF-8 length (not always the shortest form, which msgpack allows).
  * guards: the buffer and its fill.
  */
+/** A type's tags for an 8-, 16- and 32-bit length (arrays and maps have no 8-bit form: -1). */
+type Tags = readonly [number, number, number];
+const ARRAY_TAGS: Tags = [-1, 0xdc, 0xdd];
+const MAP_TAGS: Tags = [-1, 0xde, 0xdf];
+const STR_TAGS: Tags = [0xd9, 0xda, 0xdb];
+const BIN_TAGS: Tags = [0xc4, 0xc5, 0xc6];
+
+/** Header bytes for a length up to `n`: tag + 8-, 16- or 32-bit length. */
+const widthOf = (n: number): 2 | 3 | 5 => (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+
 export class MsgpackWriter {
   #buf: Buffer;
   #used = 0;
@@ -86,19 +96,35 @@ export class MsgpackWriter {
   #array(values: readonly unknown[]): boolean {
     const n = values.length;
     this.#reserve(5);
-    const buf = this.#buf;
-    if (n < 16) buf[this.#used++] = 0x90 | n;
-    else if (n < 0x10000) {
-      buf[this.#used] = 0xdc;
-      buf.writeUInt16BE(n, this.#used + 1);
-      this.#used += 3;
-    } else {
-      buf[this.#used] = 0xdd;
-      buf.writeUInt32BE(n, this.#used + 1);
-      this.#used += 5;
-    }
+    if (n < 16) this.#buf[this.#used++] = 0x90 | n;
+    else this.#appendHeader(n < 0x10000 ? 3 : 5, n, ARRAY_TAGS);
     for (let i = 0; i < n; i++) if (!this.#value(values[i])) return false;
     return true;
+  }
+
+  /**
+   * A tag and a length at `at`, `width` bytes in all: 2 (8-bit length), 3 (16-bit) or 5 (32-bit);
+   * `tags` are the type's tags for those widths. Writes over room already reserved; a string's
+   * header goes in after its body, once the body's length is known.
+   */
+  #header(at: number, width: 2 | 3 | 5, n: number, tags: Tags): void {
+    const buf = this.#buf;
+    if (width === 2) {
+      buf[at] = tags[0];
+      buf[at + 1] = n;
+    } else if (width === 3) {
+      buf[at] = tags[1];
+      buf.writeUInt16BE(n, at + 1);
+    } else {
+      buf[at] = tags[2];
+      buf.writeUInt32BE(n, at + 1);
+    }
+  }
+
+  /** Appends a tag and a length (see #header); the caller reserved the room. */
+  #appendHeader(width: 2 | 3 | 5, n: number, tags: Tags): void {
+    this.#header(this.#used, width, n, tags);
+    this.#used += width;
   }
 
   #value(v: unknown): boolean {
@@ -138,17 +164,8 @@ export class MsgpackWriter {
     const keys = Object.keys(o);
     const n = keys.length;
     this.#reserve(5);
-    const buf = this.#buf;
-    if (n < 16) buf[this.#used++] = 0x80 | n;
-    else if (n < 0x10000) {
-      buf[this.#used] = 0xde;
-      buf.writeUInt16BE(n, this.#used + 1);
-      this.#used += 3;
-    } else {
-      buf[this.#used] = 0xdf;
-      buf.writeUInt32BE(n, this.#used + 1);
-      this.#used += 5;
-    }
+    if (n < 16) this.#buf[this.#used++] = 0x80 | n;
+    else this.#appendHeader(n < 0x10000 ? 3 : 5, n, MAP_TAGS);
     for (let i = 0; i < n; i++) {
       const key = keys[i];
       this.#string(key);
@@ -231,7 +248,7 @@ export class MsgpackWriter {
     const max = s.length * 3; // UTF-8 bytes of a UTF-16 string: at most 3 per code unit
     this.#reserve(5 + max);
     const buf = this.#buf;
-    const header = max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
+    const header = widthOf(max);
     const body = this.#used + header;
     let length = 0;
     if (s.length < 64) {
@@ -244,39 +261,15 @@ export class MsgpackWriter {
       }
       length = i === s.length ? i : buf.write(s, body, 'utf8');
     } else length = buf.write(s, body, 'utf8');
-    const at = this.#used;
-    if (header === 2) {
-      buf[at] = 0xd9;
-      buf[at + 1] = length;
-    } else if (header === 3) {
-      buf[at] = 0xda;
-      buf.writeUInt16BE(length, at + 1);
-    } else {
-      buf[at] = 0xdb;
-      buf.writeUInt32BE(length, at + 1);
-    }
+    this.#header(this.#used, header, length, STR_TAGS);
     this.#used = body + length;
   }
 
   #bytes(b: Uint8Array): void {
     const n = b.length;
     this.#reserve(5 + n);
-    const buf = this.#buf;
-    const at = this.#used;
-    if (n < 0x100) {
-      buf[at] = 0xc4;
-      buf[at + 1] = n;
-      this.#used = at + 2;
-    } else if (n < 0x10000) {
-      buf[at] = 0xc5;
-      buf.writeUInt16BE(n, at + 1);
-      this.#used = at + 3;
-    } else {
-      buf[at] = 0xc6;
-      buf.writeUInt32BE(n, at + 1);
-      this.#used = at + 5;
-    }
-    buf.set(b, this.#used);
+    this.#appendHeader(widthOf(n), n, BIN_TAGS);
+    this.#buf.set(b, this.#used);
     this.#used += n;
   }
 }
