@@ -46,6 +46,8 @@ export interface BenchCluster {
   nodes: ClusterProcess[];
   proxy: ClusterProcess;
   httpPort: number;
+  /** The proxy's node:http port for pipelining clients (--pipelining-port). */
+  pipeliningPort: number;
   adminPort: number;
   /** The proxy's RESP port. */
   respPort: number;
@@ -204,7 +206,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
     const nodes = await startNodes(children, etcd.endpoint, o);
     started.push(nodes.map((n) => n.child));
     const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
-      '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0',
+      '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0', '--pipelining-port', '0',
       ...(o.proxyArgs ?? []),
     ], [...PROXY_NODE_FLAGS, ...o.proxyNodeFlags]);
     started.push([proxy.child]);
@@ -215,7 +217,7 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
       ...nodes.map((n) => ({ name: n.name, pid: n.pid })),
       { name: 'etcd', pid: etcd.child.pid! },
     ];
-    return { etcdEndpoint: etcd.endpoint, etcd: etcd.child, nodes, proxy, httpPort: proxy.ready.httpPort as number, adminPort, respPort: proxy.ready.respPort as number, watched, stop };
+    return { etcdEndpoint: etcd.endpoint, etcd: etcd.child, nodes, proxy, httpPort: proxy.ready.httpPort as number, pipeliningPort: proxy.ready.pipeliningPort as number, adminPort, respPort: proxy.ready.respPort as number, watched, stop };
   } catch (err) {
     await stop();
     throw err;

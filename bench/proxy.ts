@@ -13,7 +13,8 @@ import { benchKey } from './wire';
  * nodes, one proxy), keys preloaded over WebSocket, then load from separate worker processes:
  *
  *   orchestrator ──spawns──► etcd, shardctl init, storage nodes, proxy      (proxy-cluster.ts)
- *        ├──fork──► proxy-http-worker: wrk (or autocannon), HTTP GET / PUT, pipelining 1 and 10
+ *        ├──fork──► proxy-http-worker: wrk (or autocannon), HTTP GET / PUT, pipelining 1 (client port)
+ *        │                             and 10 (the node:http --pipelining-port)
  *        └──fork──► proxy-ws-worker:   N WebSockets x depth in flight, GET / SET
  *
  * Calibration first: the same HTTP GET load against a no-op uWebSockets.js server, the most
@@ -57,7 +58,8 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
   --warmup <s>           unmeasured seconds before each phase (default 2)
   --connections <n>      HTTP connections (default 50)
   --http-driver <d>      wrk (default when installed: apt-get install wrk) or autocannon
-  --pipelining <list>    HTTP pipelining depths to run, comma-separated (default 1,10)
+  --pipelining <list>    HTTP pipelining depths to run, comma-separated (default 1,10); depths above 1
+                         go to the proxy's node:http --pipelining-port (the client port cannot pipeline)
   --http-paths <n>       distinct keys of the HTTP phases, spread over the keyspace (default 1000;
                          each request is built once up front, so more costs start-up time)
   --ws-connections <n>   WebSocket connections (default 4)
@@ -160,8 +162,11 @@ function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
   if (o.only !== 'ws') {
     for (const pipelining of o.pipelining) {
       for (const op of ['get', 'put'] as const) {
-        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver };
-        plans.push({ label: `HTTP ${op.toUpperCase()}`, load: `${o.connections} conn x ${pipelining}`, target: PROXY_TARGETS.httpRequestsPerSec, task });
+        // The client port (uWS) closes connections that pipeline: pipelined phases use the node:http port.
+        const port = pipelining > 1 ? cluster.pipeliningPort : cluster.httpPort;
+        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, port };
+        const load = `${o.connections} conn x ${pipelining}${pipelining > 1 ? ' (pipelining port)' : ''}`;
+        plans.push({ label: `HTTP ${op.toUpperCase()}`, load, target: PROXY_TARGETS.httpRequestsPerSec, task });
       }
     }
   }

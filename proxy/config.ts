@@ -29,6 +29,8 @@ export interface ProxyConfig {
   wsMaxBufferedBytes: number;
   /** RESP listener (on `host`); 0 = any free port. */
   respPort: number;
+  /** HTTP/JSON on node:http for pipelining clients (on `host`); 0 = any free port; absent = none. */
+  pipeliningPort?: number;
   /** Namespace of RESP keys until a connection's AUTH selects another. */
   respNamespace: string;
   respMaxBulkBytes: number;
@@ -80,6 +82,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--resp-port <port>', 'RESP_PORT', 'RESP (Redis protocol) port, on --host (0 = any free port)').argParser(parsePort).default(6380))
+    .addOption(opt('--pipelining-port <port>', 'PIPELINING_PORT', 'also serve the HTTP/JSON API on node:http here, for clients that pipeline HTTP/1.1 (the client port closes their connections); off unless set (0 = any free port)').argParser(parsePort))
     .addOption(opt('--resp-namespace <ns>', 'RESP_NAMESPACE', 'namespace of RESP keys until a connection selects another with AUTH').argParser(parseNamespace).default('default'))
     .addOption(opt('--resp-max-bulk-bytes <bytes>', 'RESP_MAX_BULK_BYTES', 'largest RESP bulk string (a key or a value)').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--resp-max-multibulk <n>', 'RESP_MAX_MULTIBULK', 'most elements in one RESP request').argParser(intIn(1, 1_048_576)).default(65_536))

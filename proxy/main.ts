@@ -50,6 +50,7 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
+    pipeliningPort: config.pipeliningPort,
   }, config.host, config.httpPort);
   const resp = new RespServer({
     dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace,
@@ -81,7 +82,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
 
 /**
  * Proxy program: one client port (HTTP/JSON + WebSocket on uWebSockets.js), one RESP port (Redis
- * clients, on node:net) and one admin port, routing by a topology watched from etcd.
+ * clients, on node:net) and one admin port, routing by a topology watched from etcd; with
+ * `--pipelining-port`, the HTTP/JSON API on node:http too, for clients that pipeline.
  *
  *   etcd ──watch──► TopologyWatcher ──change──► data plane (routes, links, breakers)
  *   clients ──► front (HTTP, WS, RESP) ──► Dispatcher ──► data plane ──► storage nodes
@@ -95,8 +97,9 @@ async function main(): Promise<void> {
   const log = createLogger('proxy', config.logLevel);
   if (config.workers > 1 && !isWorker()) return runPrimary(config, process.argv.slice(2), log.child({ component: 'proxy:primary' }));
   const running = await start(config, log);
-  if (isWorker()) reportReady({ httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort });
-  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+  const ports = { httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, pipeliningPort: running.front.pipeliningPort };
+  if (isWorker()) reportReady(ports);
+  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, ...ports, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');

@@ -8,7 +8,7 @@ import type { ProxyConfig } from './config';
  * is CPU-bound. The primary only forks, watches and stops the workers; each worker is a whole
  * proxy (its own topology watch, links, breakers and metrics).
  *
- *   primary ──fork──► worker 1..N ── RESP and admin: node:cluster shares the listening socket
+ *   primary ──fork──► worker 1..N ── RESP, admin, pipelining: node:cluster shares the listening socket
  *      │                          └─ HTTP/WS (uWS): each worker binds the same port; Linux
  *      │                             spreads connections by SO_REUSEPORT (uWS sets it)
  *      └── ready line once every worker is ready; SIGTERM/SIGINT: stop the workers, then exit
@@ -24,6 +24,7 @@ export interface WorkerReady {
   httpPort: number;
   respPort: number;
   adminPort: number;
+  pipeliningPort?: number;
 }
 
 /** How long the workers get to stop on SIGTERM before they are killed. */
@@ -70,7 +71,8 @@ export async function runPrimary(config: ProxyConfig, argv: readonly string[], l
     announced = true;
     const first = [...ready.values()][0];
     const pids = Object.values(cluster.workers ?? {}).map((w) => w?.process.pid);
-    log.info({ event: 'ready', host: config.host, httpPort: first.httpPort, respPort: first.respPort, adminPort: first.adminPort, workers: config.workers, pids, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+    const { httpPort: http, respPort, adminPort, pipeliningPort } = first;
+    log.info({ event: 'ready', host: config.host, httpPort: http, respPort, adminPort, pipeliningPort, workers: config.workers, pids, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
   };
 
   cluster.on('exit', (worker, code, signal) => {

@@ -2,6 +2,7 @@ import { App, us_listen_socket_close, us_socket_local_port, type us_listen_socke
 import type { Logger } from '../../shared/log';
 import type { Dispatcher } from './dispatcher';
 import { HttpFront } from './http';
+import { startNodeHttpFront } from './http-node';
 import type { FrontMetrics } from './metrics';
 import { WsFront } from './ws';
 
@@ -14,11 +15,15 @@ export interface FrontOptions {
   wsMaxBufferedBytes: number;
   /** Requests in flight per WebSocket. */
   wsMaxInFlight: number;
+  /** Also serve the HTTP/JSON API on node:http at this port, for pipelining clients (0: any free port). */
+  pipeliningPort?: number;
 }
 
 /** The listening client port; `close()` stops accepting, ends WebSockets (1001), then drops every connection. */
 export interface RunningFront {
   port: number;
+  /** The node:http port for pipelining clients, when one was asked for. */
+  pipeliningPort?: number;
   close(): Promise<void>;
 }
 
@@ -31,7 +36,8 @@ const CLOSE_GRACE_MS = 100;
 /**
  * The client-facing port: one uWS app serving the HTTP/JSON API on every path and the WebSocket
  * API on `/v1/ws` (uWS matches the static WebSocket route before the wildcard; a plain GET of
- * `/v1/ws` falls through to the HTTP router and gets 404).
+ * `/v1/ws` falls through to the HTTP router and gets 404). With `pipeliningPort`, the same HTTP
+ * front is also served on node:http there (http-node.ts), for clients that pipeline.
  */
 export function startFront(options: FrontOptions, host: string, port: number): Promise<RunningFront> {
   const ws = new WsFront({
@@ -42,7 +48,7 @@ export function startFront(options: FrontOptions, host: string, port: number): P
     dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:http' }), maxBodyBytes: options.maxBodyBytes,
   });
   const app = App().ws('/v1/ws', ws.behavior).any('/*', http.handle);
-  return new Promise((resolve, reject) => {
+  const main = new Promise<RunningFront>((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
       if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use, or not an address of this machine)`));
       let closing: Promise<void> | undefined;
@@ -58,5 +64,16 @@ export function startFront(options: FrontOptions, host: string, port: number): P
         },
       });
     });
+  });
+  if (options.pipeliningPort === undefined) return main;
+  return main.then(async (front) => {
+    let pipelining: RunningFront;
+    try {
+      pipelining = await startNodeHttpFront(http, host, options.pipeliningPort!, options.log.child({ component: 'proxy:http-pipelining' }));
+    } catch (err) {
+      await front.close();
+      throw err;
+    }
+    return { port: front.port, pipeliningPort: pipelining.port, close: () => Promise.all([front.close(), pipelining.close()]).then(() => undefined) };
   });
 }

@@ -1,4 +1,4 @@
-import type { HttpResponse } from 'uWebSockets.js';
+import type { FrontResponse } from './http';
 
 /** A request body read to its end, or refused for passing the limit (`received` bytes so far). */
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; received: number };
@@ -10,7 +10,7 @@ export type BodyResult = { ok: true; body: Buffer } | { ok: false; received: num
  * answers 413 and closes the connection). uWS neuters each chunk after the callback: chunks are copied.
  * Calls `done` exactly once, unless the request is aborted first.
  */
-export function readBody(res: HttpResponse, limit: number, declaredLength: string, done: (result: BodyResult) => void): void {
+export function readBody(res: FrontResponse, limit: number, declaredLength: string, done: (result: BodyResult) => void): void {
   const declared = declaredLength === '' ? undefined : Number(declaredLength);
   if (declared !== undefined && declared > limit) {
     done({ ok: false, received: 0 });

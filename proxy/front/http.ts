@@ -1,4 +1,3 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from '../../shared/log';
 import { ProxyErrorCode } from '../errors';
 import type { Command } from './commands';
@@ -10,6 +9,29 @@ import { matchRoute, type RouteName } from './http-routes';
 import { statusLine } from './http-status';
 import type { FrontMetrics } from './metrics';
 import { toWireError, type WireError } from './wire-error';
+
+/**
+ * What the front reads of a request: the part of uWS's HttpRequest it uses, which the node:http
+ * listener (http-node.ts) supplies too. Method lowercase; URL without its query; a header by its
+ * lowercase name, '' when absent.
+ */
+export interface FrontRequest {
+  getMethod(): string;
+  getUrl(): string;
+  getHeader(lowerCaseName: string): string;
+  getQuery(): string | undefined;
+}
+
+/** What the front does with a response: the part of uWS's HttpResponse it uses. */
+export interface FrontResponse {
+  onAborted(handler: () => void): unknown;
+  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): unknown;
+  cork(cb: () => void): unknown;
+  writeStatus(status: string): unknown;
+  writeHeader(key: string, value: string): unknown;
+  end(body?: string | Uint8Array, closeConnection?: boolean): unknown;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): unknown;
+}
 
 export interface HttpFrontOptions {
   dispatcher: Dispatcher;
@@ -32,7 +54,7 @@ export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** One request in progress; its response is written at most once and never after an abort. */
 interface Exchange {
-  res: HttpResponse;
+  res: FrontResponse;
   parts: HttpRequestParts;
   acceptsBinary: boolean;
   /** A HEAD request: the answer carries no body. */
@@ -65,7 +87,7 @@ export class HttpFront {
   }
 
   /** The uWS route handler. */
-  readonly handle = (res: HttpResponse, req: HttpRequest): void => {
+  readonly handle = (res: FrontResponse, req: FrontRequest): void => {
     const method = req.getMethod();
     const path = req.getUrl();
     const declared = req.getHeader('content-length');

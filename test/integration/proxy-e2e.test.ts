@@ -1,4 +1,6 @@
-import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import net from 'node:net';
+import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
+import { waitFor } from '../helpers/shard-nodes';
 
 jest.setTimeout(50_000);
 
@@ -148,4 +150,83 @@ test('admin: topology, route, metrics', async () => {
   expect(metrics).toMatch(/shardcache_proxy_misses_total\{namespace="ttl"\} [1-9]/);
   expect(metrics).toMatch(/shardcache_proxy_upstream_requests_total/);
   expect(metrics).toMatch(/shardcache_proxy_process_resident_memory_bytes/);
+});
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Reads HTTP/1.1 responses off `bytes` in order (bodies by content-length); stops at an incomplete one. */
+function parseResponses(bytes: Buffer): RawResponse[] {
+  const out: RawResponse[] = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = bytes.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) return out;
+    const [statusLine, ...lines] = bytes.subarray(at, headEnd).toString('latin1').split('\r\n');
+    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    const length = Number(headers['content-length'] ?? 0);
+    if (bytes.length < headEnd + 4 + length) return out;
+    out.push({ status: Number(statusLine.split(' ')[1]), headers, body: bytes.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8') });
+    at = headEnd + 4 + length;
+  }
+}
+
+/** Writes `requests` in one write and collects what comes back until `count` responses or the socket closes. */
+function pipeline(port: number, requests: string[], count: number): Promise<{ responses: RawResponse[]; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(requests.join('')));
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => finish(false), 10_000);
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ responses: parseResponses(got), closed });
+    };
+    socket.on('data', (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      if (parseResponses(got).length >= count) finish(false);
+    });
+    socket.on('close', () => finish(true));
+    socket.on('error', reject);
+  });
+}
+
+const request = (method: string, path: string, body?: string) =>
+  `${method} ${path} HTTP/1.1\r\nhost: x\r\n${body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`}\r\n${body ?? ''}`;
+
+test('pipelined HTTP/1.1: the pipelining port answers every request in order; the client port closes such a connection', async () => {
+  const proxy = await c.startProxy(['--pipelining-port', '0']);
+  try {
+    await waitFor('the proxy to route', async () => (await httpCall(proxy.adminUrl, 'GET', '/healthz')).status === 200, 10_000, 50);
+    const port = proxy.proc.ready.pipeliningPort as number;
+    expect(port).toBeGreaterThan(0);
+    const requests = [
+      request('PUT', '/v1/cache/piped/a', '{"value":{"n":1}}'),
+      request('GET', '/v1/cache/piped/a'),
+      request('GET', '/v1/cache/piped/missing'),
+      request('POST', '/v1/cache/incr', '{"namespace":"piped","key":"n","delta":5}'),
+      request('DELETE', '/v1/cache/piped/a'),
+      request('GET', '/v1/cache/piped/a'),
+      request('GET', '/nowhere'),
+      request('PUT', '/v1/cache/piped/b', '{"value":'),
+    ];
+    const { responses, closed } = await pipeline(port, requests, requests.length);
+    expect(closed).toBe(false);
+    expect(responses.map((r) => r.status)).toEqual([201, 200, 200, 200, 204, 200, 404, 400]);
+    expect(JSON.parse(responses[1].body)).toMatchObject({ hit: true, value: { n: 1 } });
+    expect(JSON.parse(responses[2].body)).toEqual({ hit: false });
+    expect(JSON.parse(responses[3].body)).toMatchObject({ value: 5 });
+    expect(JSON.parse(responses[5].body)).toEqual({ hit: false });
+    expect(JSON.parse(responses[6].body)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(JSON.parse(responses[7].body)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+    // The same requests on the client port (uWS): the connection is closed without every answer.
+    const main = await pipeline(Number(new URL(proxy.httpUrl).port), requests, requests.length);
+    expect(main.closed).toBe(true);
+    expect(main.responses.length).toBeLessThan(requests.length);
+  } finally {
+    expect(await proxy.proc.stop()).toEqual({ code: 0, signal: null });
+  }
 });
