@@ -31,8 +31,13 @@ export interface WsConnection {
   inFlight: number;
 }
 
-/** A connection's reply buffer larger than this after a flush is let go (a burst does not pin it). */
-const KEEP_REPLY_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Reply buffers: each connection's starts small; after a flush it keeps what it grew to only while
+ * requests are in flight (and at most 1 MiB), so idle connections hold at most a few KiB each.
+ */
+const REPLY_BUFFER_BYTES = 512;
+const KEEP_REPLY_BUFFER_BUSY = 1024 * 1024;
+const KEEP_REPLY_BUFFER_IDLE = 4096;
 
 /** Largest message of batched replies the front builds; a longer turn's replies take several. */
 export const MAX_BATCH_REPLY_BYTES = 256 * 1024;
@@ -70,7 +75,7 @@ export class WsFront {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(), ends: [] };
+        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(REPLY_BUFFER_BYTES), ends: [] };
         res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
@@ -155,6 +160,6 @@ function flushReplies(ws: Socket, conn: WsConnection): void {
     });
   }
   conn.ends = [];
-  if (out.capacity > KEEP_REPLY_BUFFER_BYTES) conn.out = new MsgpackWriter();
+  if (out.capacity > (conn.inFlight > 0 ? KEEP_REPLY_BUFFER_BUSY : KEEP_REPLY_BUFFER_IDLE)) conn.out = new MsgpackWriter(REPLY_BUFFER_BYTES);
   else out.clear();
 }
