@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { Limits } from '../shared/protocol';
 import { CacheAside, type CacheAsideOptions } from './get-or-load';
 import { ShardcacheRequestError, batchOf, decodeReplies, encodeRequest, itemFrom, valueArg, type Item, type Op, type Reply, type ReadPreference } from './protocol';
 
@@ -34,6 +35,8 @@ interface Pending {
 const MAX_ID = 0xffffffff;
 /** Default largest batch of requests sent as one message. */
 const MAX_BATCH_BYTES = 64 * 1024;
+/** Most requests in one message: the proxy runs at most this many of a message. */
+const MAX_BATCH_REQUESTS = Limits.MAX_WS_BATCH_REQUESTS;
 
 /** `url` asking the proxy to batch its replies (`?batch=1`); the client reads batched replies. */
 function batchedUrl(url: string): string {
@@ -151,6 +154,7 @@ export class ShardcacheClient {
 
   /** Closes the connection; pending requests reject with CONNECTION_CLOSED. */
   close(): Promise<void> {
+    this.#flush(); // requests made in this turn go out before the close frame
     if (this.#socket.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       this.#socket.once('close', () => resolve());
@@ -164,7 +168,8 @@ export class ShardcacheClient {
     const request = encodeRequest(id, op, args);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      if (this.#outboxBytes > 0 && this.#outboxBytes + request.length > this.#maxBatchBytes) this.#flush();
+      const full = this.#outbox.length === MAX_BATCH_REQUESTS || this.#outboxBytes + request.length > this.#maxBatchBytes;
+      if (this.#outbox.length > 0 && full) this.#flush();
       if (this.#outbox.length === 0) process.nextTick(this.#flush);
       this.#outbox.push(request);
       this.#outboxBytes += request.length;

@@ -4,11 +4,13 @@
  * Written by hand because every request passes through both: msgpackr's `pack` returns a new
  * buffer per call, and each buffer then costs a write request or a message of its own.
  *
- * It encodes numbers, strings, bytes, null, booleans, bigints, arrays and plain objects (maps with
- * string keys); anything else (`undefined`, a class instance) makes `append` return false so the
- * caller can use msgpackr for that value, and the output never differs from what a msgpack
- * decoder reads out of msgpackr's. Strings use str8/16/32 headers sized from an upper bound of
- * their UTF-8 length (not always the shortest form, which msgpack allows).
+ * It encodes numbers (as msgpackr does: 32-bit ints, else float64), strings, bytes, null, booleans,
+ * bigints (int64/uint64, as msgpackr with useBigInt64), arrays and plain objects (maps with string
+ * keys); anything else (`undefined`, a class instance, a string with a lone surrogate) makes
+ * `append` return false so the caller can use msgpackr for that value. A msgpack decoder reads
+ * the same values, of the same types, out of its output as out of msgpackr's. Strings use
+ * str8/16/32 headers sized from an upper bound of their UTF-8 length (not always the shortest
+ * form, which msgpack allows).
  * guards: the buffer and its fill.
  */
 /** A type's tags for an 8-, 16- and 32-bit length (arrays and maps have no 8-bit form: -1). */
@@ -17,6 +19,9 @@ const ARRAY_TAGS: Tags = [-1, 0xdc, 0xdd];
 const MAP_TAGS: Tags = [-1, 0xde, 0xdf];
 const STR_TAGS: Tags = [0xd9, 0xda, 0xdb];
 const BIN_TAGS: Tags = [0xc4, 0xc5, 0xc6];
+
+/** `String.prototype.isWellFormed` (Node 20; the TypeScript lib this project targets predates it). */
+type WellFormedCheck = string & { isWellFormed(): boolean };
 
 /** Header bytes for a length up to `n`: tag + 8-, 16- or 32-bit length. */
 const widthOf = (n: number): 2 | 3 | 5 => (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
@@ -133,8 +138,7 @@ export class MsgpackWriter {
         this.#number(v);
         return true;
       case 'string':
-        this.#string(v);
-        return true;
+        return this.#string(v);
       case 'boolean':
         this.#reserve(1);
         this.#buf[this.#used++] = v ? 0xc3 : 0xc2;
@@ -168,41 +172,39 @@ export class MsgpackWriter {
     else this.#appendHeader(n < 0x10000 ? 3 : 5, n, MAP_TAGS);
     for (let i = 0; i < n; i++) {
       const key = keys[i];
-      this.#string(key);
-      if (!this.#value(o[key])) return false;
+      if (!this.#string(key) || !this.#value(o[key])) return false;
     }
     return true;
   }
 
+  /**
+   * As msgpackr writes a number: whole numbers in the 32-bit ranges as the shortest int form, every
+   * other number (fractions, and whole numbers beyond 32 bits) as float64, so a decoder reads the
+   * same value and type out of either (a 64-bit int would come back as a BigInt to many decoders).
+   */
   #number(n: number): void {
     this.#reserve(9);
     const buf = this.#buf;
     const at = this.#used;
-    if (Number.isSafeInteger(n)) {
-      if (n >= 0) {
-        if (n < 0x80) {
-          buf[at] = n;
-          this.#used = at + 1;
-        } else if (n < 0x100) {
-          buf[at] = 0xcc;
-          buf[at + 1] = n;
-          this.#used = at + 2;
-        } else if (n < 0x10000) {
-          buf[at] = 0xcd;
-          buf.writeUInt16BE(n, at + 1);
-          this.#used = at + 3;
-        } else if (n < 0x100000000) {
-          buf[at] = 0xce;
-          buf.writeUInt32BE(n, at + 1);
-          this.#used = at + 5;
-        } else {
-          buf[at] = 0xcf;
-          buf.writeBigUInt64BE(BigInt(n), at + 1);
-          this.#used = at + 9;
-        }
-        return;
+    if (n >>> 0 === n) {
+      if (n < 0x80) {
+        buf[at] = n;
+        this.#used = at + 1;
+      } else if (n < 0x100) {
+        buf[at] = 0xcc;
+        buf[at + 1] = n;
+        this.#used = at + 2;
+      } else if (n < 0x10000) {
+        buf[at] = 0xcd;
+        buf.writeUInt16BE(n, at + 1);
+        this.#used = at + 3;
+      } else {
+        buf[at] = 0xce;
+        buf.writeUInt32BE(n, at + 1);
+        this.#used = at + 5;
       }
-      if (n >= -32) {
+    } else if (n >> 0 === n) {
+      if (n >= -0x20) {
         buf[at] = n & 0xff;
         this.#used = at + 1;
       } else if (n >= -0x80) {
@@ -213,20 +215,16 @@ export class MsgpackWriter {
         buf[at] = 0xd1;
         buf.writeInt16BE(n, at + 1);
         this.#used = at + 3;
-      } else if (n >= -0x80000000) {
+      } else {
         buf[at] = 0xd2;
         buf.writeInt32BE(n, at + 1);
         this.#used = at + 5;
-      } else {
-        buf[at] = 0xd3;
-        buf.writeBigInt64BE(BigInt(n), at + 1);
-        this.#used = at + 9;
       }
-      return;
+    } else {
+      buf[at] = 0xcb;
+      buf.writeDoubleBE(n, at + 1);
+      this.#used = at + 9;
     }
-    buf[at] = 0xcb;
-    buf.writeDoubleBE(n, at + 1);
-    this.#used = at + 9;
   }
 
   #bigint(n: bigint): boolean {
@@ -244,25 +242,30 @@ export class MsgpackWriter {
     return true;
   }
 
-  #string(s: string): void {
+  /**
+   * A string as UTF-8; false for one with a lone surrogate, which msgpackr and Buffer encode
+   * differently (the caller falls back to msgpackr, so such a key stays the key it was).
+   */
+  #string(s: string): boolean {
     const max = s.length * 3; // UTF-8 bytes of a UTF-16 string: at most 3 per code unit
     this.#reserve(5 + max);
     const buf = this.#buf;
     const header = widthOf(max);
     const body = this.#used + header;
-    let length = 0;
+    // Short ASCII strings (namespaces, keys) are copied by hand: a native call costs more.
+    let i = 0;
     if (s.length < 64) {
-      // Short strings (namespaces, keys): copy ASCII by hand, a native call costs more.
-      let i = 0;
       for (; i < s.length; i++) {
         const c = s.charCodeAt(i);
         if (c >= 0x80) break;
         buf[body + i] = c;
       }
-      length = i === s.length ? i : buf.write(s, body, 'utf8');
-    } else length = buf.write(s, body, 'utf8');
+    }
+    if (i < s.length && !(s as WellFormedCheck).isWellFormed()) return false;
+    const length = i === s.length ? i : buf.write(s, body, 'utf8');
     this.#header(this.#used, header, length, STR_TAGS);
     this.#used = body + length;
+    return true;
   }
 
   #bytes(b: Uint8Array): void {

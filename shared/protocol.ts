@@ -157,6 +157,8 @@ export const Limits = {
   MAX_BATCH_KEYS: 10_000,
   /** Most tags on one entry. */
   MAX_TAGS: 16,
+  /** Most requests the proxy runs from one WebSocket message (a batch); the typed client sends no more. */
+  MAX_WS_BATCH_REQUESTS: 4096,
 } as const;
 
 /** Namespace names: letters, digits, `_`, `-`, `.`; they appear in etcd keys and metric labels. */

@@ -86,7 +86,15 @@ export class Dispatcher {
       return;
     }
     running.then(
-      (raw) => done(this.#succeeded(front, cmd, started, outcomeOf(cmd, raw))),
+      (raw) => {
+        let reply: Reply;
+        try {
+          reply = this.#succeeded(front, cmd, started, outcomeOf(cmd, raw));
+        } catch (err) {
+          reply = this.#failed(front, cmd, started, err);
+        }
+        done(reply);
+      },
       (err: unknown) => done(this.#failed(front, cmd, started, err)),
     );
   }

@@ -12,30 +12,53 @@ import type { FrontRequest, FrontResponse, HttpFront } from './http';
  * parses pipelined requests as they come and writes the answers in request order, as HTTP/1.1
  * asks. The requests of one connection run one after another (`InOrder`): a GET pipelined behind
  * a PUT of the same key must see it, and a PUT's body arrives after the GET behind it has been
- * parsed. The same HttpFront serves both ports through the two small adapters below, so routes,
+ * parsed. A client must keep its side of the connection open until it has its answers: a FIN
+ * ends the connection (Node's default), and requests still waiting are dropped. The same
+ * HttpFront serves both ports through the two small adapters below, so routes,
  * validation, limits and errors are the same; this port costs more CPU per request than uWS's
  * (Node's HTTP parser and streams), which is why it is not the main one.
  */
 
-/** Runs the requests of one connection one at a time, in arrival order. */
+/**
+ * Requests one connection may have waiting for their turn. Past it the connection is closed:
+ * node:http parses everything a client sends (its parser reads the socket itself, so pausing the
+ * socket does not stop it), and each waiting request holds its request and response objects.
+ */
+export const MAX_PIPELINED = 1024;
+
+/**
+ * Runs the requests of one connection one at a time, in arrival order. Once the connection is
+ * gone the waiting requests are dropped: nobody could read their answers.
+ */
 class InOrder {
+  readonly #socket: Socket;
   readonly #waiting: Array<() => void> = [];
   #busy = false;
 
-  /** Runs `start` now if nothing of this connection is in progress, else after what is; `res` ending frees the turn. */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.once('close', () => (this.#waiting.length = 0));
+  }
+
+  /** Runs `start` now if nothing of this connection is in progress, else after what is; `res` closing frees the turn. */
   run(res: ServerResponse, start: () => void): void {
     const go = (): void => {
       this.#busy = true;
       res.once('close', this.#next);
       start();
     };
-    if (this.#busy) this.#waiting.push(go);
-    else go();
+    if (!this.#busy) return go();
+    if (this.#waiting.length >= MAX_PIPELINED) {
+      this.#socket.destroy();
+      return;
+    }
+    this.#waiting.push(go);
   }
 
   readonly #next = (): void => {
     this.#busy = false;
-    this.#waiting.shift()?.();
+    if (this.#socket.destroyed) this.#waiting.length = 0;
+    else this.#waiting.shift()?.();
   };
 }
 
@@ -120,7 +143,7 @@ export function startNodeHttpFront(front: HttpFront, host: string, port: number,
   const lines = new WeakMap<Socket, InOrder>();
   const server = http.createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
     let line = lines.get(req.socket);
-    if (line === undefined) lines.set(req.socket, (line = new InOrder()));
+    if (line === undefined) lines.set(req.socket, (line = new InOrder(req.socket)));
     line.run(res, () => front.handle(new NodeResponse(req, res), new NodeRequest(req)));
   });
   server.on('clientError', (err, socket) => {

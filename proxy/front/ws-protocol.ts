@@ -1,6 +1,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { GetResult } from '../backend';
 import { ProxyErrorCode } from '../errors';
+import { Limits } from '../../shared/protocol';
 import type { Command, Outcome } from './commands';
 import {
   deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
@@ -103,29 +104,25 @@ export function decodeRequest(bytes: Uint8Array): Decoded {
   return requestOf(message);
 }
 
-/** Most requests one binary message may carry; the rest of a longer batch is refused with id 0. */
-export const MAX_BATCH_REQUESTS = 4096;
+/** Most requests one binary message runs; each one past it is refused (BAD_REQUEST, with its id). */
+export const MAX_BATCH_REQUESTS = Limits.MAX_WS_BATCH_REQUESTS;
 
 /**
  * Decodes every request of one binary message: one msgpack array, or several back to back (a
  * batch). Returns them in order; a message that stops being valid msgpack partway yields the
  * requests before that point, then one id-0 error for the rest, and a value that is not a
  * request with an id ends the message there (one id-0 error, however much garbage follows).
- * Never throws.
+ * Requests past MAX_BATCH_REQUESTS are refused one by one, with their ids. Never throws.
  *
  * The requests are collected before any is run: msgpackr keeps its read position in module
  * state while `unpackMultiple` walks a message, so nothing else may decode msgpack meanwhile.
  */
 export function decodeMessage(bytes: Uint8Array): Decoded[] {
   const out: Decoded[] = [];
-  let whole = true;
   try {
     unpackr.unpackMultiple(bytes, (message: unknown) => {
-      if (out.length === MAX_BATCH_REQUESTS) {
-        whole = false;
-        return false;
-      }
-      const decoded = requestOf(message);
+      let decoded = requestOf(message);
+      if (decoded.ok && out.length >= MAX_BATCH_REQUESTS) decoded = fail(decoded.id, TOO_MANY);
       out.push(decoded);
       // A value that is not a request with an id: what follows is taken for garbage, not read.
       return decoded.ok || decoded.id !== 0;
@@ -133,11 +130,11 @@ export function decodeMessage(bytes: Uint8Array): Decoded[] {
   } catch {
     const what = out.length === 0 ? 'message is not valid msgpack' : `message is not valid msgpack after its first ${out.length} request(s)`;
     out.push(fail(0, `${what}; send msgpack arrays [id, op, ...args], one or several back to back per binary message`));
-    return out;
   }
-  if (!whole) out.push(fail(0, `a message may carry at most ${MAX_BATCH_REQUESTS} requests; the rest were not run`));
   return out;
 }
+
+const TOO_MANY = `a message may carry at most ${MAX_BATCH_REQUESTS} requests; this one was not run: send it in another message`;
 
 /** One decoded msgpack value as a request. */
 function requestOf(message: unknown): Decoded {
@@ -145,7 +142,7 @@ function requestOf(message: unknown): Decoded {
   const [id, op, ...args] = message as unknown[];
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_ID) return fail(0, 'request id must be a whole number from 1 to 4294967295');
   const parse = typeof op === 'string' ? OPS.get(op) : undefined;
-  if (!parse) return fail(id, `unknown op ${JSON.stringify(String(op)).slice(0, 40)}; ops are ${WS_OPS.join(', ')}`);
+  if (!parse) return fail(id, `unknown op ${typeof op === 'string' ? JSON.stringify(op).slice(0, 40) : `of type ${typeof op}`}; ops are ${WS_OPS.join(', ')}`);
   try {
     return { ok: true, id, command: parse(args) };
   } catch (err) {

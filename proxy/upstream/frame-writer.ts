@@ -10,10 +10,15 @@ const NO_HEADER = new Uint8Array(FRAME_HEADER_BYTES);
  * copied in.
  * guards: its writer.
  */
+/** A writer grown past this (a backlog, one big value) is replaced by a fresh one once emptied. */
+const KEEP_BYTES = 1024 * 1024;
+
 export class FrameWriter {
-  readonly #w: MsgpackWriter;
+  #w: MsgpackWriter;
+  readonly #initialBytes: number;
 
   constructor(initialBytes = 16 * 1024) {
+    this.#initialBytes = initialBytes;
     this.#w = new MsgpackWriter(initialBytes);
   }
 
@@ -45,10 +50,17 @@ export class FrameWriter {
 
   /** The bytes held, as a buffer of their own (the writer goes on with its own), and empties. */
   take(): Buffer {
-    return this.#w.take();
+    const bytes = this.#w.take();
+    this.#shrink();
+    return bytes;
   }
 
   clear(): void {
     this.#w.clear();
+    this.#shrink();
+  }
+
+  #shrink(): void {
+    if (this.#w.capacity > KEEP_BYTES) this.#w = new MsgpackWriter(this.#initialBytes);
   }
 }

@@ -129,6 +129,21 @@ test('the client keeps its batches under maxBatchBytes, so a proxy with a small 
   }
 });
 
+test('more requests in one turn than a message may carry: the client splits them, every one is answered', async () => {
+  const n = 9000; // pings are ~10 bytes: the 64 KiB byte cut alone would put ~6,500 in one message
+  const pongs = await Promise.all(Array.from({ length: n }, () => client.ping()));
+  expect(pongs).toHaveLength(n);
+  expect(client.pending).toBe(0);
+});
+
+test('requests made just before close() still go out', async () => {
+  const other = await ShardcacheClient.connect(c.wsUrl);
+  const write = other.set('closing', 'k', 42).catch((err: Error) => err);
+  await other.close();
+  await write; // settles either way: answered before the close, or CONNECTION_CLOSED
+  expect(await client.get('closing', 'k')).toMatchObject({ hit: true, value: 42 });
+});
+
 test('SIGTERM closes WebSockets with 1001 and exits 0', async () => {
   const other = await c.startProxy();
   await waitFor('the second proxy to load the topology', async () => (await httpCall(other.adminUrl, 'GET', '/healthz')).status === 200, 10_000, 50);

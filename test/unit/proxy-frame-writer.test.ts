@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { decodePayload, encodeFrame, FrameDecoder } from '../../shared/frame';
 import { FrameWriter } from '../../proxy/upstream/frame-writer';
 import { MsgpackWriter } from '../../proxy/msgpack-writer';
@@ -82,5 +82,27 @@ describe('MsgpackWriter', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('MsgpackWriter against msgpackr, byte for byte', () => {
+  const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
+  const bytesOf = (values: unknown[]): Buffer | undefined => {
+    const w = new MsgpackWriter(4);
+    return w.append(values) ? w.take() : undefined;
+  };
+
+  test('numbers: 32-bit ints in the shortest form, everything else float64, as msgpackr writes them', () => {
+    const edges = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 1.7e12, 2 ** 53, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -0, NaN, Infinity];
+    for (const n of edges) expect(bytesOf([n])).toEqual(packr.pack([n]));
+    fc.assert(fc.property(fc.oneof(fc.integer(), fc.double(), fc.maxSafeInteger(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })), (n) => {
+      expect(bytesOf([n])).toEqual(packr.pack([n]));
+    }), { numRuns: 2000 });
+  });
+
+  test('a string with a lone surrogate is left to msgpackr (Buffer would write U+FFFD instead)', () => {
+    expect(bytesOf(['ok', 'a\uD800b'])).toBeUndefined();
+    expect(bytesOf([{ ['k\uDC00']: 1 }])).toBeUndefined();
+    expect(bytesOf(['pair \uD83D\uDE00 ok'])).toBeDefined();
   });
 });

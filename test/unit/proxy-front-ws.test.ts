@@ -80,11 +80,16 @@ describe('decodeMessage (one request, or a batch back to back)', () => {
     expect(decodeMessage(Buffer.alloc(0))).toMatchObject([{ ok: false, id: 0 }]);
   });
 
-  test(`at most ${MAX_BATCH_REQUESTS} requests per message`, () => {
+  test(`at most ${MAX_BATCH_REQUESTS} requests per message run; each one past it is refused with its own id`, () => {
     const many = decodeMessage(pack(...Array.from({ length: MAX_BATCH_REQUESTS + 5 }, (_, i) => [i + 1, 'ping'])));
-    expect(many).toHaveLength(MAX_BATCH_REQUESTS + 1);
+    expect(many).toHaveLength(MAX_BATCH_REQUESTS + 5);
     expect(many.slice(0, MAX_BATCH_REQUESTS).every((d) => d.ok)).toBe(true);
-    expect(many[MAX_BATCH_REQUESTS]).toMatchObject({ ok: false, id: 0, error: { message: expect.stringContaining(`at most ${MAX_BATCH_REQUESTS}`) } });
+    many.slice(MAX_BATCH_REQUESTS).forEach((d, i) => expect(d).toMatchObject({ ok: false, id: MAX_BATCH_REQUESTS + i + 1, error: { code: 'BAD_REQUEST', message: expect.stringContaining(`at most ${MAX_BATCH_REQUESTS}`) } }));
+  });
+
+  test('an op that is not a string is refused with the request id, and the batch goes on', () => {
+    const odd = decodeMessage(pack([1, { toString: 1 }], [2, 'ping']));
+    expect(odd).toMatchObject([{ ok: false, id: 1, error: { message: expect.stringContaining('of type object') } }, { ok: true, id: 2 }]);
   });
 
   test('the client codec: batchOf and decodeReplies', () => {
