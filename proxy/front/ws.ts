@@ -144,7 +144,7 @@ export class WsFront {
 }
 
 /** Sends a turn's replies: one message each, or (batched) back to back, at most MAX_BATCH_REPLY_BYTES a message. */
-function flushReplies(ws: Socket, conn: WsConnection): void {
+export function flushReplies(ws: Pick<Socket, 'cork' | 'send'>, conn: WsConnection): void {
   const { out, ends } = conn;
   if (conn.open) {
     ws.cork(() => {

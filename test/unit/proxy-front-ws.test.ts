@@ -3,6 +3,8 @@ import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { decodeMessage, decodeRequest, encodeError, encodeOk, MAX_BATCH_REQUESTS, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
 import { ValueFlag } from '../../proxy/front/values';
 import { toWireError } from '../../proxy/front/wire-error';
+import { flushReplies, MAX_BATCH_REPLY_BYTES, type WsConnection } from '../../proxy/front/ws';
+import { MsgpackWriter } from '../../proxy/msgpack-writer';
 import { batchOf, decodeReplies, decodeReply, encodeRequest, itemFrom } from '../../client/protocol';
 
 const packr = new Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
@@ -130,5 +132,62 @@ describe('replies', () => {
 
   test('client requests decode on the proxy side', () => {
     expect(decodeRequest(encodeRequest(42, 'set', ['ns', 'k', { x: 1 }, { ttlMs: 5 }]))).toMatchObject({ ok: true, id: 42, command: { op: 'set', ttlMs: 5, flags: 1 } });
+  });
+});
+
+describe('flushReplies (a turn of replies onto one connection)', () => {
+  /** A connection holding `sizes` replies (each an ok reply carrying that many bytes), and a fake socket that records messages. */
+  function turn(sizes: number[], batched: boolean) {
+    const conn: WsConnection = { open: true, batched, inFlight: 0, out: new MsgpackWriter(512), ends: [] };
+    sizes.forEach((n, i) => {
+      expect(conn.out.append([i + 1, 'ok', Buffer.alloc(n, i)])).toBe(true);
+      conn.ends.push(conn.out.size);
+    });
+    const messages: unknown[][][] = [];
+    const ws = {
+      cork: (cb: () => void) => cb(),
+      send: (bytes: Uint8Array) => messages.push(unpackr.unpackMultiple(Buffer.from(bytes)) as unknown[][]),
+    };
+    return { conn, messages, ws: ws as unknown as Parameters<typeof flushReplies>[0] };
+  }
+  const ids = (messages: unknown[][][]) => messages.map((m) => m.map((r) => r[0]));
+
+  test('one message per reply unless batched; batched messages stop at MAX_BATCH_REPLY_BYTES, a bigger reply goes alone', () => {
+    const single = turn([10, 20, 30], false);
+    flushReplies(single.ws, single.conn);
+    expect(ids(single.messages)).toEqual([[1], [2], [3]]);
+    const k = 1024;
+    const batched = turn([100 * k, 100 * k, 100 * k, 10, MAX_BATCH_REPLY_BYTES + 1, 10], true);
+    flushReplies(batched.ws, batched.conn);
+    expect(ids(batched.messages)).toEqual([[1, 2], [3, 4], [5], [6]]);
+    expect((batched.messages[2][0][2] as Buffer).length).toBe(MAX_BATCH_REPLY_BYTES + 1);
+  });
+
+  test('after a flush the buffer is emptied, and let go when an idle connection grew it', () => {
+    const small = turn([10], true);
+    const kept = small.conn.out;
+    flushReplies(small.ws, small.conn);
+    expect(small.conn.ends).toEqual([]);
+    expect(small.conn.out).toBe(kept);
+    expect(kept.size).toBe(0);
+    const big = turn([64 * 1024], true);
+    flushReplies(big.ws, big.conn);
+    expect(big.conn.out.capacity).toBe(512);
+    const busy = turn([64 * 1024], true);
+    busy.conn.inFlight = 5;
+    const grown = busy.conn.out;
+    flushReplies(busy.ws, busy.conn);
+    expect(busy.conn.out).toBe(grown);
+  });
+
+  test('a connection that closes during the flush gets nothing more', () => {
+    const t = turn([10, 10, 10], false);
+    const send = (t.ws as unknown as { send: (b: Uint8Array) => void }).send;
+    (t.ws as unknown as { send: (b: Uint8Array) => void }).send = (b) => {
+      send(b);
+      t.conn.open = false; // what uWS's close handler does when a send passes the backpressure limit
+    };
+    flushReplies(t.ws, t.conn);
+    expect(ids(t.messages)).toEqual([[1]]);
   });
 });
