@@ -1,4 +1,5 @@
 import { runShardctl } from '../../control-plane/cli/shardctl';
+import { thrownBy } from './thrown';
 import { InputError } from '../../control-plane/errors';
 
 /** What one shardctl invocation printed and its exit status (same shape as `runProgram`). */
@@ -17,12 +18,4 @@ export async function shardctlInProcess(args: readonly string[]): Promise<CtlRes
 }
 
 /** Runs `fn` and returns the InputError it throws (fails the test when it throws nothing or something else). */
-export function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
+export const inputError = (fn: () => unknown): InputError => thrownBy(fn, InputError);

@@ -3,17 +3,10 @@ import { Status } from '../../shared/protocol';
 import { ENTRY_OVERHEAD, entrySize } from '../../storage-node/store';
 import { EvictionPool } from '../../storage-node/store/eviction-pool';
 import { LFU_INIT_VAL, lfuDecay, lfuElapsed, lfuIncrement, lfuMinutes } from '../../storage-node/store/lfu';
+import { thrownBy } from '../helpers/thrown';
 import { b, makeStore, seeded, text } from './store-helpers';
 
-function errorOf(fn: () => unknown): OpError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OpError) return err;
-    throw err;
-  }
-  throw new Error('expected an OpError');
-}
+const errorOf = (fn: () => unknown): OpError => thrownBy(fn, OpError);
 
 /** Room for exactly `n` entries of key `kNNNN` (5 chars) and a 10-byte value. */
 const SIZE = entrySize(5, 10, 0);

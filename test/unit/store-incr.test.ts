@@ -2,17 +2,10 @@ import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
 import { INT64_MAX, INT64_MIN } from '../../storage-node/store';
 import { addInt64, parseInt64, toDelta } from '../../storage-node/store/int64';
+import { thrownBy } from '../helpers/thrown';
 import { b, makeStore, text } from './store-helpers';
 
-function errorOf(fn: () => unknown): OpError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OpError) return err;
-    throw err;
-  }
-  throw new Error('expected an OpError');
-}
+const errorOf = (fn: () => unknown): OpError => thrownBy(fn, OpError);
 
 describe('int64 helpers', () => {
   test.each([
