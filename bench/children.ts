@@ -53,6 +53,27 @@ export class ChildRegistry {
   }
 }
 
+/**
+ * Runs a whole benchmark with a registry for the processes it starts: exit hooks installed, the
+ * run bounded by `seconds` (past it every child is killed and the process exits 2), and every
+ * child killed when `run` settles.
+ */
+export async function runBounded<T>(what: string, seconds: number, run: (children: ChildRegistry) => Promise<T>): Promise<T> {
+  const children = new ChildRegistry();
+  children.installExitHooks();
+  const overall = setTimeout(() => {
+    console.error(`${what}: passed its ${seconds} s bound (--timeout); stopping every process it started`);
+    children.killAll();
+    process.exit(2);
+  }, seconds * 1000);
+  try {
+    return await run(children);
+  } finally {
+    clearTimeout(overall);
+    children.killAll();
+  }
+}
+
 /** True once `child` has exited or was killed by a signal. */
 export function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;

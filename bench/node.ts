@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ChildRegistry, findOnPath, runWorker } from './children';
+import { ChildRegistry, findOnPath, runBounded, runWorker } from './children';
 import { readRssBytes } from './procfs';
 import type { LoadResult, LoadTask } from './load-task';
 import { formatMemory, formatRun, formatTable, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
@@ -182,15 +182,8 @@ function redisVersion(redisServer: string): string {
 }
 
 /** Runs the whole benchmark and prints its figures; every process started is gone when it resolves. */
-export async function runNodeBench(o: NodeBenchOptions): Promise<void> {
-  const children = new ChildRegistry();
-  children.installExitHooks();
-  const overall = setTimeout(() => {
-    console.error(`node benchmark: passed its ${o.timeoutSeconds} s bound (--timeout); stopping every process it started`);
-    children.killAll();
-    process.exit(2);
-  }, o.timeoutSeconds * 1000);
-  try {
+export function runNodeBench(o: NodeBenchOptions): Promise<void> {
+  return runBounded('node benchmark', o.timeoutSeconds, async (children) => {
     printHeader(o);
     const redisServer = o.redis ? findOnPath('redis-server') : undefined;
     if (redisServer) say(`  compared with: ${redisVersion(redisServer)} (${redisServer}), persistence off`);
@@ -201,8 +194,5 @@ export async function runNodeBench(o: NodeBenchOptions): Promise<void> {
     if (!o.redis) say('redis comparison skipped (--no-redis)');
     else if (!redisServer) say(REDIS_MISSING);
     for (const line of formatTable(mine, redis)) say(line);
-  } finally {
-    clearTimeout(overall);
-    children.killAll();
-  }
+  });
 }

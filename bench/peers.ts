@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ChildRegistry, findOnPath } from './children';
+import { findOnPath, runBounded, type ChildRegistry } from './children';
 import { startBenchCluster, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
 import { formatRun, formatTable, PEER_TARGETS, REDIS, SHARDCACHE, TWEMPROXY } from './peers-report';
@@ -172,31 +172,24 @@ export async function runPeersBench(o: PeersBenchOptions): Promise<number> {
     say('peer benchmark: redis-benchmark is not installed (apt-get install redis-tools); nothing to run');
     return 1;
   }
-  const children = new ChildRegistry();
-  children.installExitHooks();
-  const overall = setTimeout(() => {
-    console.error(`peer benchmark: passed its ${o.timeoutSeconds} s bound (--timeout); stopping every process it started`);
-    children.killAll();
-    process.exit(2);
-  }, o.timeoutSeconds * 1000);
-  const started = Date.now();
-  let cluster: BenchCluster | undefined;
-  try {
-    printHeader(o, binary);
-    say('\n== starting the targets');
-    const up = await startTargets(children, o, findOnPath('redis-server'));
-    cluster = up.cluster;
-    const runs = await measure(children, binary, o, up.targets);
-    say('\n== summary');
-    for (const line of formatTable(runs, o.tests, o.pipelines, up.targets.map((t) => t.name), o.rounds)) say(line);
-    say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return 0;
-  } finally {
-    clearTimeout(overall);
-    if (cluster !== undefined) {
-      await cluster.stop();
-      printProfile(o, cluster.proxy.pid);
+  return runBounded('peer benchmark', o.timeoutSeconds, async (children) => {
+    const started = Date.now();
+    let cluster: BenchCluster | undefined;
+    try {
+      printHeader(o, binary);
+      say('\n== starting the targets');
+      const up = await startTargets(children, o, findOnPath('redis-server'));
+      cluster = up.cluster;
+      const runs = await measure(children, binary, o, up.targets);
+      say('\n== summary');
+      for (const line of formatTable(runs, o.tests, o.pipelines, up.targets.map((t) => t.name), o.rounds)) say(line);
+      say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return 0;
+    } finally {
+      if (cluster !== undefined) {
+        await cluster.stop();
+        printProfile(o, cluster.proxy.pid);
+      }
     }
-    children.killAll();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ChildRegistry } from './children';
+import { runBounded, type ChildRegistry } from './children';
 import { startBenchCluster, startProgram, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
 import { formatPhase, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters } from './proxy-report';
@@ -307,16 +307,9 @@ async function runAll(children: ChildRegistry, o: ProxyBenchOptions): Promise<Ph
 }
 
 /** Runs the whole benchmark and prints its figures; every process started is gone when it resolves. */
-export async function runProxyBench(o: ProxyBenchOptions): Promise<number> {
-  const children = new ChildRegistry();
-  children.installExitHooks();
-  const started = Date.now();
-  const overall = setTimeout(() => {
-    console.error(`proxy benchmark: passed its ${o.timeoutSeconds} s bound (--timeout); stopping every process it started`);
-    children.killAll();
-    process.exit(2);
-  }, o.timeoutSeconds * 1000);
-  try {
+export function runProxyBench(o: ProxyBenchOptions): Promise<number> {
+  return runBounded('proxy benchmark', o.timeoutSeconds, async (children) => {
+    const started = Date.now();
     printHeader(o);
     const figures = await runAll(children, o);
     say(`\n== summary (ops/s over the measured window; latencies in µs; CPU in % of one core, machine = all ${os.cpus().length} cores)`);
@@ -324,8 +317,5 @@ export async function runProxyBench(o: ProxyBenchOptions): Promise<number> {
     for (const line of SUMMARY_LEGEND) say(`  ${line}`);
     say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return figures.every((f) => f.result) ? 0 : 1;
-  } finally {
-    clearTimeout(overall);
-    children.killAll();
-  }
+  });
 }

@@ -20,52 +20,22 @@ interface Bench {
   run(args: string[]): Promise<number>;
 }
 
-const BENCHES: Record<string, Bench> = {
-  node: {
-    describe: 'throughput, latency and RSS per item of one storage node over TCP, next to redis-server',
-    run: runNode,
-  },
-  peers: {
-    describe: 'redis-benchmark against shardcache (RESP), twemproxy over 2 redis-servers and one redis-server',
-    run: runPeers,
-  },
-  proxy: {
-    describe: 'HTTP and WebSocket throughput, latency and CPU share of the proxy in front of a 3-node cluster',
-    run: runProxy,
-  },
-  store: {
-    describe: 'the store engine alone, in process (run with --expose-gc)',
-    run: runStore,
-  },
-};
 
-async function runProxy(args: string[]): Promise<number> {
-  const options = parseProxyBenchOptions(args);
-  if (!options) {
-    console.log(PROXY_BENCH_USAGE);
-    return 0;
-  }
-  return runProxyBench(options);
+/** A benchmark's entry: its flags parsed (undefined = usage asked for: print it), then the run. */
+function withFlags<O>(parse: (args: string[]) => O | undefined, usage: string, run: (options: O) => Promise<number | void>) {
+  return async (args: string[]): Promise<number> => {
+    const options = parse(args);
+    if (!options) {
+      console.log(usage);
+      return 0;
+    }
+    return (await run(options)) ?? 0;
+  };
 }
 
-async function runPeers(args: string[]): Promise<number> {
-  const options = parsePeersBenchOptions(args);
-  if (!options) {
-    console.log(PEERS_BENCH_USAGE);
-    return 0;
-  }
-  return runPeersBench(options);
-}
-
-async function runNode(args: string[]): Promise<number> {
-  const options = parseNodeBenchOptions(args);
-  if (!options) {
-    console.log(NODE_BENCH_USAGE);
-    return 0;
-  }
-  await runNodeBench(options);
-  return 0;
-}
+const runProxy = withFlags(parseProxyBenchOptions, PROXY_BENCH_USAGE, runProxyBench);
+const runPeers = withFlags(parsePeersBenchOptions, PEERS_BENCH_USAGE, runPeersBench);
+const runNode = withFlags(parseNodeBenchOptions, NODE_BENCH_USAGE, runNodeBench);
 
 const STORE_BENCH = path.join(__dirname, 'store.js');
 
@@ -86,6 +56,25 @@ function runStore(args: string[]): Promise<number> {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
   });
 }
+
+const BENCHES: Record<string, Bench> = {
+  node: {
+    describe: 'throughput, latency and RSS per item of one storage node over TCP, next to redis-server',
+    run: runNode,
+  },
+  peers: {
+    describe: 'redis-benchmark against shardcache (RESP), twemproxy over 2 redis-servers and one redis-server',
+    run: runPeers,
+  },
+  proxy: {
+    describe: 'HTTP and WebSocket throughput, latency and CPU share of the proxy in front of a 3-node cluster',
+    run: runProxy,
+  },
+  store: {
+    describe: 'the store engine alone, in process (run with --expose-gc)',
+    run: runStore,
+  },
+};
 
 function usage(): string {
   const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
