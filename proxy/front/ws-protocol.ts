@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { GetResult } from '../backend';
+import { MsgpackWriter } from '../msgpack-writer';
 import { ProxyErrorCode } from '../errors';
 import { Limits } from '../../shared/protocol';
 import type { Command, Outcome } from './commands';
@@ -190,15 +191,26 @@ export function errorReply(id: number, error: WireError): unknown[] {
   return error.detail ? [id, 'error', error.code, error.message, error.detail] : [id, 'error', error.code, error.message];
 }
 
-/** Encodes any value with the protocol's msgpack options (what the front falls back to). */
-export function encodeValue(value: unknown): Buffer {
-  return packr.pack(value);
+/**
+ * Appends one reply to `out`, as the front sends it: the hand-written encoder, or msgpackr with
+ * the protocol's options for a value that encoder leaves to it.
+ */
+export function appendReply(out: MsgpackWriter, reply: unknown[]): void {
+  if (!out.append(reply)) out.appendRaw(packr.pack(reply));
 }
 
+/** One ok reply alone, encoded as the front encodes it. */
 export function encodeOk(id: number, result: unknown[]): Buffer {
-  return packr.pack(okReply(id, result));
+  return encodedAlone(okReply(id, result));
 }
 
+/** One error reply alone, encoded as the front encodes it. */
 export function encodeError(id: number, error: WireError): Buffer {
-  return packr.pack(errorReply(id, error));
+  return encodedAlone(errorReply(id, error));
+}
+
+function encodedAlone(reply: unknown[]): Buffer {
+  const out = new MsgpackWriter(256);
+  appendReply(out, reply);
+  return out.take();
 }

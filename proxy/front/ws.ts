@@ -4,7 +4,7 @@ import { ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
 import type { FrontMetrics } from './metrics';
 import { MsgpackWriter } from '../msgpack-writer';
-import { decodeMessage, encodeValue, errorReply, okReply, resultOf, type Decoded } from './ws-protocol';
+import { appendReply, decodeMessage, errorReply, okReply, resultOf, type Decoded } from './ws-protocol';
 import { toWireError, type WireError } from './wire-error';
 
 export interface WsFrontOptions {
@@ -137,7 +137,7 @@ export class WsFront {
    */
   #send(ws: Socket, conn: WsConnection, reply: unknown[]): void {
     if (!conn.open) return;
-    if (!conn.out.append(reply)) conn.out.appendRaw(encodeValue(reply));
+    appendReply(conn.out, reply);
     conn.ends.push(conn.out.size);
     if (conn.ends.length === 1) setImmediate(flushReplies, ws, conn);
   }
