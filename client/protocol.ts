@@ -42,11 +42,6 @@ export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buf
 /** A decoded reply: `ok` with its result values, or the error it carries. */
 export type Reply = { id: number; ok: true; result: unknown[] } | { id: number; ok: false; error: ShardcacheRequestError };
 
-/** Decodes one reply; throws when the bytes are not a reply of this protocol. */
-export function decodeReply(bytes: Uint8Array): Reply {
-  return replyOf(unpackr.unpack(bytes) as unknown);
-}
-
 /** Decodes every reply of one message (one, or several back to back); throws on bytes that are not replies. */
 export function decodeReplies(bytes: Uint8Array): Reply[] {
   return (unpackr.unpackMultiple(bytes) as unknown[]).map(replyOf);

@@ -94,17 +94,6 @@ export const WS_OPS: readonly string[] = [...OPS.keys()];
 
 const fail = (id: number, message: string): Decoded => ({ ok: false, id, error: { code: ProxyErrorCode.BAD_REQUEST, message } });
 
-/** Decodes a message of exactly one request into a command. Never throws. */
-export function decodeRequest(bytes: Uint8Array): Decoded {
-  let message: unknown;
-  try {
-    message = unpackr.unpack(bytes);
-  } catch {
-    return fail(0, 'message is not valid msgpack; send one msgpack array [id, op, ...args] per binary message');
-  }
-  return requestOf(message);
-}
-
 /** Most requests one binary message runs; each one past it is refused (BAD_REQUEST, with its id). */
 export const MAX_BATCH_REQUESTS = Limits.MAX_WS_BATCH_REQUESTS;
 

@@ -1,18 +1,30 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
-import { decodeMessage, decodeRequest, encodeError, encodeOk, MAX_BATCH_REQUESTS, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
+import { decodeMessage, encodeError, encodeOk, MAX_BATCH_REQUESTS, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
 import { ValueFlag } from '../../proxy/front/values';
 import { toWireError } from '../../proxy/front/wire-error';
 import { flushReplies, MAX_BATCH_REPLY_BYTES, type WsConnection } from '../../proxy/front/ws';
 import { MsgpackWriter } from '../../proxy/msgpack-writer';
-import { batchOf, decodeReplies, decodeReply, encodeRequest, itemFrom } from '../../client/protocol';
+import { batchOf, decodeReplies, encodeRequest, itemFrom, type Reply } from '../../client/protocol';
 
 const packr = new Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+/** The one outcome of a message that carries one request (or one bad value). */
+function decodeRequest(bytes: Uint8Array) {
+  const decoded = decodeMessage(bytes);
+  expect(decoded).toHaveLength(1);
+  return decoded[0];
+}
 const req = (...message: unknown[]) => decodeRequest(packr.pack(message));
+/** The one reply of a message that carries one. */
+function decodeReply(bytes: Uint8Array): Reply {
+  const replies = decodeReplies(bytes);
+  expect(replies).toHaveLength(1);
+  return replies[0];
+}
 const errorOf = (err: Error) => toWireError(err);
 
-describe('decodeRequest', () => {
+describe('decodeMessage: one request', () => {
   test('the op table', () => {
     expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'invalidate', 'ping']);
     expect(req(1, 'get', 'ns', 'k')).toEqual({ ok: true, id: 1, command: { op: 'get', ns: 'ns', key: 'k', pref: undefined } });
