@@ -181,6 +181,8 @@ export class MsgpackWriter {
    * As msgpackr writes a number: whole numbers in the 32-bit ranges as the shortest int form, every
    * other number (fractions, and whole numbers beyond 32 bits) as float64, so a decoder reads the
    * same value and type out of either (a 64-bit int would come back as a BigInt to many decoders).
+   * The unsigned and signed ladders stay written out: folding them into one with Buffer's
+   * writeUIntBE/writeIntBE measured 20–35 % slower per frame (7 numbers, 4 alternated runs).
    */
   #number(n: number): void {
     this.#reserve(9);
