@@ -22,6 +22,15 @@ function pool(node: FakeNode, o: Partial<PoolOptions> = {}): NodePool {
 
 const send = (p: { send(m: unknown[], cb: (err: Error | null, reply?: unknown[]) => void): void }, message: unknown[]): Promise<unknown[]> =>
   new Promise((resolve, reject) => p.send(message, (err, reply) => (err ? reject(err) : resolve(reply!))));
+/** `turns` event-loop turns, `perTurn` calls of `start(i)` in each; the calls' promises, not awaited. */
+async function inTurns<T>(turns: number, perTurn: number, start: (i: number) => T): Promise<T[]> {
+  const started: T[] = [];
+  for (let t = 0; t < turns; t++) {
+    for (let i = 0; i < perTurn; i++) started.push(start(t * perTurn + i));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return started;
+}
 const codeOf = (p: Promise<unknown>): Promise<string> => p.then(() => 'OK', (err: ProxyError) => err.code);
 
 async function connected(p: NodePool): Promise<void> {
@@ -151,6 +160,18 @@ describe('breaker (opossum) per node', () => {
     return { c, registry };
   }
 
+  test('it counts a node\'s requests of one turn as one call: 6 timeouts in one turn stay under a volume threshold of 4', async () => {
+    const { c } = client({ timeoutMs: 50 });
+    await c.send([0, Op.PING]);
+    node.frozen = true;
+    const codes = await Promise.all(Array.from({ length: 6 }, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    expect(codes).toEqual(Array(6).fill('TIMEOUT'));
+    expect(c.state).toBe('closed'); // two calls in the window (the PING's turn and this one)
+    const more = await Promise.all(await inTurns(3, 1, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    expect(more).toEqual(Array(3).fill('TIMEOUT'));
+    expect(c.state).toBe('open'); // 5 calls, 4 of them failed
+  });
+
   test('replies of any status never trip it', async () => {
     const { c } = client();
     node.reply = (m) => [m[0], m[3] === 'miss' ? Status.MISS : Status.NOT_PRIMARY, 'x', 0, null];
@@ -162,7 +183,7 @@ describe('breaker (opossum) per node', () => {
     const { c, registry } = client({ timeoutMs: 50 });
     await c.send([0, Op.PING]);
     node.frozen = true;
-    const codes = await Promise.all(Array.from({ length: 6 }, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    const codes = await Promise.all(await inTurns(6, 1, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
     expect(codes.every((code) => code === 'TIMEOUT')).toBe(true);
     expect(c.state).toBe('open');
     expect(c.healthy).toBe(false);
