@@ -197,8 +197,10 @@ class DataPlaneImpl implements DataPlane {
    * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
    */
   #written<T>(ns: string, key: string, result: T, set?: { fields: SetFields; result: WriteResult | undefined }): T | Promise<T> {
-    this.#flights.forget(getFlightKey('primary', ns, key));
-    this.#flights.forget(getFlightKey('replica', ns, key));
+    if (this.#flights.size > 0) {
+      this.#flights.forget(getFlightKey('primary', ns, key));
+      this.#flights.forget(getFlightKey('replica', ns, key));
+    }
     return this.hotKeys.written(ns, key, result, set);
   }
 

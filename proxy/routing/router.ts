@@ -3,16 +3,24 @@ import { slotOf } from '../../shared/slot';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import { pickNode, primaryEpoch, shardOfSlot, type Intent, type NodeChoice, type NodeHealth, type NoChoice } from './picker';
+import type { ReplyCallback } from '../upstream/pending';
 import { isRedirect } from './status';
 import { SnapshotWaiters } from './waiters';
 
 /**
- * One node's request channel: pooled, breaker-guarded. Resolves with any reply; rejects only with
- * transport failures (TIMEOUT, NODE_UNAVAILABLE). A NODE_UNAVAILABLE whose `detail.unreachable`
- * is true was never sent, because the node refuses connections.
+ * One node's request channel: pooled, breaker-guarded. Calls back `(null, reply)` with any reply, or with a
+ * `(error)` with a transport failure only (TIMEOUT, NODE_UNAVAILABLE), at once when it refuses without sending.
+ * A NODE_UNAVAILABLE whose `detail.unreachable` is true was never sent, because the node refuses
+ * connections. A callback rather than a promise: this is every request's path (one promise per
+ * request is made by the router, for the whole attempt).
  */
 export interface NodeChannel {
-  send(message: unknown[]): Promise<unknown[]>;
+  send(message: unknown[], cb: ReplyCallback): void;
+}
+
+/** A channel's reply as a promise (the retry path, tests). */
+export function sendTo(channel: NodeChannel, message: unknown[]): Promise<unknown[]> {
+  return new Promise((resolve, reject) => channel.send(message, (err, reply) => (err !== null ? reject(err) : resolve(reply!))));
 }
 
 /** The router's view of the upstream side (owned here; the upstream directory implements it, tests hand it a fake). */
@@ -101,20 +109,32 @@ export class Router {
   /**
    * Sends `build(epoch)` to the node of `shardId` chosen for `intent` and returns `parse(reply)`,
    * retrying redirects. `build` is called once per attempt with the primary's epoch. The first
-   * attempt runs outside the retry loop, so the common case costs one promise chain.
+   * attempt runs outside the retry loop, so the common case costs one promise.
    */
   send<T>(shardId: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T): Promise<T> {
     const snapshot = this.#o.current();
     if (snapshot === undefined) return Promise.reject(unavailable('no topology loaded yet'));
     const pick = pickNode(snapshot, shardId, intent, this.#o.nodes, this.#o.random);
     if (!pick.ok) return this.#retry(shardId, intent, build, parse, { kind: 'no-pick', pick });
-    return this.#o.nodes.channel(pick.nodeId, pick.addr).send(build(pick.epoch)).then(
-      (reply) => (isRedirect(reply[1]) ? this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply, snapshot }) : parse(reply, pick.nodeId)),
-      (err: unknown) => {
-        if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) throw err;
-        return this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch });
-      },
-    );
+    const message = build(pick.epoch);
+    return new Promise<T>((resolve, reject) => {
+      this.#o.nodes.channel(pick.nodeId, pick.addr).send(message, (err, reply) => {
+        if (err !== null) {
+          if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) reject(err);
+          else resolve(this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch }));
+          return;
+        }
+        if (isRedirect(reply![1])) {
+          resolve(this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply: reply!, snapshot }));
+          return;
+        }
+        try {
+          resolve(parse(reply!, pick.nodeId));
+        } catch (parseErr) {
+          reject(parseErr);
+        }
+      });
+    });
   }
 
   /** The retry loop: handle the last attempt's outcome (wait or give up), then try again. */
@@ -133,7 +153,7 @@ export class Router {
       }
       let reply: unknown[];
       try {
-        reply = await this.#o.nodes.channel(pick.nodeId, pick.addr).send(build(pick.epoch));
+        reply = await sendTo(this.#o.nodes.channel(pick.nodeId, pick.addr), build(pick.epoch));
       } catch (err) {
         if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) throw err;
         outcome = { kind: 'gone', epoch: pick.epoch };

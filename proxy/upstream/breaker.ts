@@ -5,6 +5,7 @@ import type { NodeChannel } from '../routing/router';
 import { pingMessage } from '../routing/messages';
 import { isTransportFailure, nodeUnavailable } from './failures';
 import type { BreakerStateName, NodeMetrics, TransportOutcome } from './metrics';
+import type { ReplyCallback } from './pending';
 import type { NodePool } from './pool';
 
 /** Breaker settings (opossum's, with ms-suffixed names). */
@@ -147,7 +148,7 @@ export class NodeClient implements NodeChannel {
       changed('halfOpen');
       const probe = new TurnBatch(this.#thresholdPercent);
       this.#breaker.fire(probe).catch(ignore);
-      this.#sendIn(probe, pingMessage()).catch(ignore);
+      this.#sendIn(probe, pingMessage(), ignore);
       probe.close();
     });
   }
@@ -172,15 +173,19 @@ export class NodeClient implements NodeChannel {
     return this.#pool.inFlight;
   }
 
-  /** Resolves with the node's reply whatever its status; rejects with TIMEOUT or NODE_UNAVAILABLE. */
-  send(message: unknown[]): Promise<unknown[]> {
+  /** Calls back with the node's reply whatever its status, or with TIMEOUT or NODE_UNAVAILABLE (at once when refused). */
+  send(message: unknown[], cb: ReplyCallback): void {
     const breaker = this.#breaker;
     if (!breaker.closed && !breaker.pendingClose) {
       this.#metrics.failed(message[1] as number, 'BREAKER_OPEN');
-      return Promise.reject(nodeUnavailable(this.nodeId, 'breaker open', this.#pool.unreachable));
+      cb(nodeUnavailable(this.nodeId, 'breaker open', this.#pool.unreachable));
+      return;
     }
-    if (this.#pool.saturated) return Promise.reject(nodeUnavailable(this.nodeId, 'too many requests in flight'));
-    return this.#sendIn(this.#batch ?? this.#startBatch(), message);
+    if (this.#pool.saturated) {
+      cb(nodeUnavailable(this.nodeId, 'too many requests in flight'));
+      return;
+    }
+    this.#sendIn(this.#batch ?? this.#startBatch(), message, cb);
   }
 
   /** Opens this turn's batch and fires it through the breaker; the batch closes on setImmediate. */
@@ -195,24 +200,21 @@ export class NodeClient implements NodeChannel {
     return batch;
   }
 
-  #sendIn(batch: TurnBatch, message: unknown[]): Promise<unknown[]> {
+  #sendIn(batch: TurnBatch, message: unknown[], cb: ReplyCallback): void {
     const metrics = this.#metrics;
     const now = this.#now;
+    const op = message[1] as number;
+    const started = now();
     batch.add();
-    return new Promise((resolve, reject) => {
-      const op = message[1] as number;
-      const started = now();
-      this.#pool.send(message, (err, reply) => {
-        if (err !== null) {
-          metrics.failed(op, outcomeOf(err));
-          batch.settle(err);
-          reject(err);
-          return;
-        }
+    this.#pool.send(message, (err, reply) => {
+      if (err !== null) {
+        metrics.failed(op, outcomeOf(err));
+        batch.settle(err);
+      } else {
         metrics.reply(op, (reply as unknown[])[1] as number, (now() - started) / 1000);
         batch.settle(null);
-        resolve(reply as unknown[]);
-      });
+      }
+      cb(err, reply);
     });
   }
 

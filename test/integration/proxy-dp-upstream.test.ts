@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../shared/log';
 import { Op, Status } from '../../shared/protocol';
 import type { ProxyError } from '../../proxy/errors';
+import { sendTo as send } from '../../proxy/routing/router';
 import { NodeClient } from '../../proxy/upstream/breaker';
 import { UpstreamMetrics } from '../../proxy/upstream/metrics';
 import { NodePool, type PoolOptions } from '../../proxy/upstream/pool';
@@ -20,8 +21,6 @@ function pool(node: FakeNode, o: Partial<PoolOptions> = {}): NodePool {
   return p;
 }
 
-const send = (p: { send(m: unknown[], cb: (err: Error | null, reply?: unknown[]) => void): void }, message: unknown[]): Promise<unknown[]> =>
-  new Promise((resolve, reject) => p.send(message, (err, reply) => (err ? reject(err) : resolve(reply!))));
 /** `turns` event-loop turns, `perTurn` calls of `start(i)` in each; the calls' promises, not awaited. */
 async function inTurns<T>(turns: number, perTurn: number, start: (i: number) => T): Promise<T[]> {
   const started: T[] = [];
@@ -162,12 +161,12 @@ describe('breaker (opossum) per node', () => {
 
   test('it counts a node\'s requests of one turn as one call: 6 timeouts in one turn stay under a volume threshold of 4', async () => {
     const { c } = client({ timeoutMs: 50 });
-    await c.send([0, Op.PING]);
+    await send(c, [0, Op.PING]);
     node.frozen = true;
-    const codes = await Promise.all(Array.from({ length: 6 }, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    const codes = await Promise.all(Array.from({ length: 6 }, () => codeOf(send(c, [0, Op.GET, 'ns', 'k']))));
     expect(codes).toEqual(Array(6).fill('TIMEOUT'));
     expect(c.state).toBe('closed'); // two calls in the window (the PING's turn and this one)
-    const more = await Promise.all(await inTurns(3, 1, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    const more = await Promise.all(await inTurns(3, 1, () => codeOf(send(c, [0, Op.GET, 'ns', 'k']))));
     expect(more).toEqual(Array(3).fill('TIMEOUT'));
     expect(c.state).toBe('open'); // 5 calls, 4 of them failed
   });
@@ -175,29 +174,29 @@ describe('breaker (opossum) per node', () => {
   test('replies of any status never trip it', async () => {
     const { c } = client();
     node.reply = (m) => [m[0], m[3] === 'miss' ? Status.MISS : Status.NOT_PRIMARY, 'x', 0, null];
-    for (let i = 0; i < 20; i++) await c.send([0, Op.GET, 'ns', i % 2 ? 'miss' : 'np']);
+    for (let i = 0; i < 20; i++) await send(c, [0, Op.GET, 'ns', i % 2 ? 'miss' : 'np']);
     expect(c.state).toBe('closed');
   });
 
   test('timeouts open it; open fails fast; the half-open PING probe closes it again', async () => {
     const { c, registry } = client({ timeoutMs: 50 });
-    await c.send([0, Op.PING]);
+    await send(c, [0, Op.PING]);
     node.frozen = true;
-    const codes = await Promise.all(await inTurns(6, 1, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    const codes = await Promise.all(await inTurns(6, 1, () => codeOf(send(c, [0, Op.GET, 'ns', 'k']))));
     expect(codes.every((code) => code === 'TIMEOUT')).toBe(true);
     expect(c.state).toBe('open');
     expect(c.healthy).toBe(false);
     expect(await registry.getSingleMetricAsString('shardcache_proxy_breaker_state')).toContain('shardcache_proxy_breaker_state{node="n1"} 2');
 
     const framesBefore = node.frames;
-    const fast = await Promise.all(Array.from({ length: 50 }, () => codeOf(c.send([0, Op.GET, 'ns', 'k']))));
+    const fast = await Promise.all(Array.from({ length: 50 }, () => codeOf(send(c, [0, Op.GET, 'ns', 'k']))));
     expect(new Set(fast)).toEqual(new Set(['NODE_UNAVAILABLE']));
     expect(node.frames).toBe(framesBefore); // failing fast: nothing was sent
 
     node.thaw();
     for (let i = 0; i < 100 && c.state !== 'closed'; i++) await sleep(10);
     expect(c.state).toBe('closed');
-    expect((await c.send([0, Op.PING]))[1]).toBe(Status.OK);
+    expect((await send(c, [0, Op.PING]))[1]).toBe(Status.OK);
     const text = await registry.metrics();
     expect(text).toContain('shardcache_proxy_breaker_state{node="n1"} 0');
     expect(text).toMatch(/shardcache_proxy_upstream_requests_total\{node="n1",op="get",status="TIMEOUT"\} 6/);

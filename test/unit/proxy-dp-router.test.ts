@@ -24,9 +24,16 @@ class FakeNodes implements NodePicker {
 
   channel(nodeId: string) {
     return {
-      send: async (message: unknown[]): Promise<unknown[]> => {
+      send: (message: unknown[], cb: (err: Error | null, reply?: unknown[]) => void): void => {
         this.sent.push({ nodeId, message: [...message] });
-        return this.reply(nodeId, message);
+        let reply: unknown[];
+        try {
+          reply = this.reply(nodeId, message);
+        } catch (err) {
+          queueMicrotask(() => cb(err as Error));
+          return;
+        }
+        queueMicrotask(() => cb(null, reply));
       },
     };
   }
