@@ -44,7 +44,11 @@ export class TurnBatch {
   #failed = 0;
   #failure: unknown = undefined;
 
-  constructor(readonly thresholdPercent: number) {
+  /** When its first request was sent: the start of every request's upstream latency (they leave in one write). */
+  readonly startedAt: number;
+
+  constructor(readonly thresholdPercent: number, startedAt: number) {
+    this.startedAt = startedAt;
     this.settled = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -146,7 +150,7 @@ export class NodeClient implements NodeChannel {
     this.#breaker.on('close', () => changed('closed'));
     this.#breaker.on('halfOpen', () => {
       changed('halfOpen');
-      const probe = new TurnBatch(this.#thresholdPercent);
+      const probe = new TurnBatch(this.#thresholdPercent, this.#now());
       this.#breaker.fire(probe).catch(ignore);
       this.#sendIn(probe, pingMessage(), ignore);
       probe.close();
@@ -190,7 +194,7 @@ export class NodeClient implements NodeChannel {
 
   /** Opens this turn's batch and fires it through the breaker; the batch closes on setImmediate. */
   #startBatch(): TurnBatch {
-    const batch = new TurnBatch(this.#thresholdPercent);
+    const batch = new TurnBatch(this.#thresholdPercent, this.#now());
     this.#batch = batch;
     this.#breaker.fire(batch).catch(ignore);
     setImmediate(() => {
@@ -204,14 +208,13 @@ export class NodeClient implements NodeChannel {
     const metrics = this.#metrics;
     const now = this.#now;
     const op = message[1] as number;
-    const started = now();
     batch.add();
     this.#pool.send(message, (err, reply) => {
       if (err !== null) {
         metrics.failed(op, outcomeOf(err));
         batch.settle(err);
       } else {
-        metrics.reply(op, (reply as unknown[])[1] as number, (now() - started) / 1000);
+        metrics.reply(op, (reply as unknown[])[1] as number, (now() - batch.startedAt) / 1000);
         batch.settle(null);
       }
       cb(err, reply);

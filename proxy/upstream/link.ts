@@ -72,6 +72,11 @@ export class Link {
   /** Frames not handed to the socket yet: this turn's, or all since the socket pushed back or while connecting. */
   readonly #frames = new FrameWriter();
   #blocked = false;
+  /**
+   * The deadline of this turn's requests: one clock read per turn, since they leave in one write
+   * (a request queued late in a turn gets at most the turn's length less than its timeout).
+   */
+  #turnDeadline = 0;
   /** A write of this turn's frames is scheduled (setImmediate). */
   #flushQueued = false;
   #broken = false;
@@ -138,12 +143,13 @@ export class Link {
       cb(new ProxyError(ProxyErrorCode.TOO_LARGE, `request of ${length} bytes exceeds the frame limit of ${this.#maxFrameBytes} bytes`));
       return;
     }
-    this.#pending.push(id, this.#o.now() + this.#o.timeoutMs, cb);
-    this.#o.counter.inFlight++;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
+      this.#turnDeadline = this.#o.now() + this.#o.timeoutMs;
       setImmediate(this.#flushTurn);
     }
+    this.#pending.push(id, this.#turnDeadline, cb);
+    this.#o.counter.inFlight++;
   }
 
   /** Fails waiting requests past their deadline; reconnects a wedged connection. Called by the owner's timer. */

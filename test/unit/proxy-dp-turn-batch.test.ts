@@ -4,7 +4,7 @@ import { nodeUnavailable, timeoutError } from '../../proxy/upstream/failures';
 
 /** A closed batch of `outcomes` (null = a reply): 'resolved', or what it rejected with. */
 async function run(outcomes: Array<Error | null>): Promise<unknown> {
-  const batch = new TurnBatch(50);
+  const batch = new TurnBatch(50, 0);
   let settled: unknown = 'pending';
   batch.settled.then(() => (settled = 'resolved'), (err: unknown) => (settled = err));
   for (const _ of outcomes) batch.add();
@@ -35,7 +35,7 @@ describe('TurnBatch: a node\'s requests of one turn as one breaker call', () => 
   });
 
   test('it waits for the close of its turn and for every outcome', async () => {
-    const batch = new TurnBatch(50);
+    const batch = new TurnBatch(50, 0);
     let settled = false;
     batch.settled.then(() => (settled = true), () => (settled = true));
     batch.add();
