@@ -62,8 +62,9 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
                          go to the proxy's node:http --pipelining-port (the client port cannot pipeline)
   --http-paths <n>       distinct keys of the HTTP phases, spread over the keyspace (default 1000;
                          each request is built once up front, so more costs start-up time)
-  --ws-connections <n>   WebSocket connections (default 4)
-  --ws-depth <n>         requests in flight per WebSocket (default 256)
+  --ws-connections <n>   WebSocket connections (default 8: with --workers 2 the kernel spreads them over both
+                         workers; 4 often landed 3 and 1)
+  --ws-depth <n>         requests in flight per WebSocket (default 128)
   --ws-driver <d>        raw (ws + the client's codec, default) or client (the typed ShardcacheClient)
   --ws-batching <list>   single (one request per message), batched (a turn's requests in one message,
                          replies batched by the proxy: /v1/ws?batch=1), or both (default single,batched)
@@ -123,8 +124,8 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     pipelining: (values.pipelining ?? '1,10').split(',').map((p) => Math.round(positive('pipelining', p.trim(), 1))),
     httpPaths: whole('http-paths', 1000),
     httpDriver: oneOf('http-driver', values['http-driver'], ['wrk', 'autocannon'] as const) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
-    wsConnections: whole('ws-connections', 4),
-    wsDepth: whole('ws-depth', 256),
+    wsConnections: whole('ws-connections', 8),
+    wsDepth: whole('ws-depth', 128),
     wsDriver: oneOf('ws-driver', values['ws-driver'], ['raw', 'client'] as const) ?? 'raw',
     wsBatching: (values['ws-batching'] ?? 'single,batched').split(',').map((b) => oneOf('ws-batching', b.trim(), ['single', 'batched'] as const)!),
     keys: whole('keys', 10_000),
