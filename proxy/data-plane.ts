@@ -4,13 +4,14 @@ import type { TopologySnapshot } from '../shared/topology/snapshot';
 import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
 import { ProxyError, ProxyErrorCode } from './errors';
 import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
-import { getFlightKey, SingleFlight } from './routing/coalesce';
+import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
   deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseFlag, parseGet, parseIncr, parseMget, parseOk,
   parseSet, setMessage, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard } from './routing/mget';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
+import { hotId } from './hotkeys/rules';
 import { pickNode, shardOfSlot } from './routing/picker';
 import { Router } from './routing/router';
 import type { BreakerOptions } from './upstream/breaker';
@@ -151,12 +152,13 @@ class DataPlaneImpl implements DataPlane {
       validateTarget(ns, key);
       checkPref(pref);
       const { shardId, snapshot } = this.#router.locate(ns, key);
-      const hot = this.hotKeys.observe(ns, key, snapshot);
+      const id = hotId(ns, key);
+      const hot = this.hotKeys.observe(id, snapshot);
       const policy = policyOf(snapshot, ns);
       // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
       if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy);
       if (hot !== undefined) return this.hotKeys.get(hot, ns, key, pref, shardId, snapshot);
-      return this.#flights.do(getFlightKey(pref, ns, key), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
+      return this.#flights.do(flightKeyOf(pref, id), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -117,9 +117,8 @@ export class HotKeys {
     this.#rotations++;
   }
 
-  /** Counts one GET of `ns/key` and returns its active rule, if any. The per-GET cost of hot keys. */
-  observe(ns: string, key: string, snapshot: TopologySnapshot): SnapshotRule | undefined {
-    const id = hotId(ns, key);
+  /** Counts one GET of the key of `id` (hotId) and returns its active rule, if any. The per-GET cost of hot keys. */
+  observe(id: string, snapshot: TopologySnapshot): SnapshotRule | undefined {
     this.#sketch.observe(id);
     if (snapshot.hotkeys.size === 0) return undefined;
     const rule = snapshot.hotkeys.get(id);

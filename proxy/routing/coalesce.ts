@@ -1,3 +1,5 @@
+import { hotId } from '../hotkeys/rules';
+
 /**
  * Singleflight: concurrent calls with the same key share one in-flight promise. Pure (no I/O,
  * no timers). A flight is forgotten the moment it settles, so a call made after that starts a
@@ -53,7 +55,17 @@ export class SingleFlight<V> {
   }
 }
 
-/** The singleflight key of a GET: read preference, namespace and key (namespaces never hold '\n'). */
+/** The singleflight key of a GET: read preference, namespace and key. */
 export function getFlightKey(pref: string, ns: string, key: string): string {
-  return `${pref === 'replica' ? 'r' : 'p'}${ns}\n${key}`;
+  return flightKeyOf(pref, hotId(ns, key));
+}
+
+/**
+ * The singleflight key of a GET from the key's id (`ns + "\n" + key`): the id itself for primary
+ * reads, the id after a "\n" for replica reads (a namespace never starts with, or holds, "\n").
+ * The GET path builds the id once for the hot-key sketch and its flight, so the string is
+ * concatenated and hashed once per request rather than twice.
+ */
+export function flightKeyOf(pref: string, id: string): string {
+  return pref === 'replica' ? `\n${id}` : id;
 }

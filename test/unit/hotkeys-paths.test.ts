@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { HotKeys, type HotRouting } from '../../proxy/hotkeys/hot-keys';
+import { hotId } from '../../proxy/hotkeys/rules';
 import type { GetResult } from '../../proxy/backend';
 import type { Intent } from '../../proxy/routing/picker';
 import { createLogger } from '../../shared/log';
@@ -73,8 +74,8 @@ describe('HotKeys paths', () => {
 
   it('counts GETs and reports the hottest keys with their mode', () => {
     make({ a: { mode: 'near-cache' } });
-    for (let i = 0; i < 30; i++) hot.observe('ns', 'a', current);
-    for (let i = 0; i < 10; i++) expect(hot.observe('ns', 'b', current)).toBeUndefined();
+    for (let i = 0; i < 30; i++) hot.observe(hotId('ns', 'a'), current);
+    for (let i = 0; i < 10; i++) expect(hot.observe(hotId('ns', 'b'), current)).toBeUndefined();
     clock = 1000;
     const top = hot.top(2);
     expect(top.map((t) => [t.key, t.mode])).toEqual([['a', 'near-cache'], ['b', 'none']]);
@@ -83,7 +84,7 @@ describe('HotKeys paths', () => {
 
   it('near-cache: serves from the cache until the TTL or a write through this proxy', async () => {
     make({ a: { mode: 'near-cache', ttlMs: 100 } });
-    const rule = hot.observe('ns', 'a', current)!;
+    const rule = hot.observe(hotId('ns', 'a'), current)!;
     routing.values.set('0/a', hit('1'));
     await hot.get(rule, 'ns', 'a', 'primary', 0, current);
     await hot.get(rule, 'ns', 'a', 'primary', 0, current);
@@ -102,7 +103,7 @@ describe('HotKeys paths', () => {
 
   it('replica-spread: reads any node of the shard, and asks the primary on a miss', async () => {
     make({ a: { mode: 'replica-spread' } });
-    const rule = hot.observe('ns', 'a', current)!;
+    const rule = hot.observe(hotId('ns', 'a'), current)!;
     routing.values.set('0/a', hit('v'));
     routing.spreadMisses = true;
     expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual({ ...hit('v'), hot: 'replica-spread' });
@@ -111,7 +112,7 @@ describe('HotKeys paths', () => {
 
   it('copies: reads a random healthy copy, refills a copy that misses from the owner, skips unhealthy shards', async () => {
     make({ a: { mode: 'copies', copies: 3 } });
-    const rule = hot.observe('ns', 'a', current)!;
+    const rule = hot.observe(hotId('ns', 'a'), current)!;
     routing.values.set('0/a', hit('v'));
     random = 0.5; // copy 1, on shard 1
     expect(await hot.get(rule, 'ns', 'a', 'primary', 0, current)).toEqual({ ...hit('v'), hot: 'copies' });
