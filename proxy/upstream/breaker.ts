@@ -14,12 +14,12 @@ export interface BreakerOptions {
   errorThresholdPercentage?: number;
   /** Time open before a half-open probe. */
   resetTimeoutMs?: number;
-  /** Requests in the window before the percentage is looked at. */
+  /** Calls in the window before the percentage is looked at: a call is a node's requests of one event-loop turn (see NodeClient). */
   volumeThreshold?: number;
   rollingCountTimeoutMs?: number;
 }
 
-/** Defaults: open at > 50 % failures once 10 requests were seen in 10 s; probe after 2 s. */
+/** Defaults: open at > 50 % failures once 10 calls (turns with traffic to the node) were seen in 10 s; probe after 2 s. */
 export const DEFAULT_BREAKER: Required<BreakerOptions> = { errorThresholdPercentage: 50, resetTimeoutMs: 2000, volumeThreshold: 10, rollingCountTimeoutMs: 10_000 };
 
 function outcomeOf(err: unknown): TransportOutcome {
@@ -28,11 +28,27 @@ function outcomeOf(err: unknown): TransportOutcome {
 }
 
 /**
+ * Whether a settled batch counts as a failed call, so that the share of failed calls opossum sees
+ * follows the share of failed requests whatever the batch sizes (error diffusion): each batch adds
+ * its share of transport failures to a running balance, and counts as failed when the balance
+ * reaches one half, which then drops by one. A batch of one is exactly its request; a batch whose
+ * requests all failed always counts as failed, one with no failure never does. Pure.
+ */
+export class FailureShare {
+  #balance = 0;
+
+  failed(failures: number, requests: number): boolean {
+    this.#balance += failures / requests;
+    if (this.#balance < 0.5) return false;
+    this.#balance -= 1;
+    return true;
+  }
+}
+
+/**
  * A node's requests of one event-loop turn, which go through the breaker as one opossum call.
  * It settles once the turn is over and every request has its outcome: it rejects with the first
- * transport failure when more than `thresholdPercent` of its requests failed on transport (the
- * breaker's own threshold, so a batch fails where its requests, counted one by one, would push the
- * failure rate over it), and resolves otherwise. A batch of one is exactly one request.
+ * transport failure when `share` counts it as failed (FailureShare), and resolves otherwise.
  */
 export class TurnBatch {
   readonly settled: Promise<void>;
@@ -47,7 +63,10 @@ export class TurnBatch {
   /** When its first request was sent: the start of every request's upstream latency (they leave in one write). */
   readonly startedAt: number;
 
-  constructor(readonly thresholdPercent: number, startedAt: number) {
+  readonly #share: FailureShare;
+
+  constructor(share: FailureShare, startedAt: number) {
+    this.#share = share;
     this.startedAt = startedAt;
     this.settled = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -77,7 +96,7 @@ export class TurnBatch {
 
   #end(): void {
     if (this.#open || this.#pending > 0) return;
-    if (this.#failed * 100 > this.thresholdPercent * this.#requests) this.#reject(this.#failure);
+    if (this.#failed > 0 && this.#share.failed(this.#failed, this.#requests)) this.#reject(this.#failure);
     else this.#resolve();
   }
 }
@@ -98,9 +117,9 @@ const ignore = (): void => undefined;
  * The breaker counts batches, not requests: opossum's `fire` costs four promises, two event
  * emissions, a semaphore and two clock reads, about a fifth of the proxy's CPU per request when
  * each request was its own call (docs/performance.md). Under light load a batch is one request;
- * under heavy load a node's turn carries dozens, and the batch fails when more than the error
- * threshold of them failed (TurnBatch), so the failure rate the breaker sees follows the
- * requests'. `volumeThreshold` counts batches, that is turns with traffic to the node.
+ * under heavy load a node's turn carries dozens, and FailureShare decides which batches count as
+ * failed so that the failure rate the breaker sees follows the requests'. `volumeThreshold`
+ * counts batches, that is turns with traffic to the node.
  *
  * Only transport failures count (errorFilter); every node reply, MISS or NOT_PRIMARY or
  * VERSION_CONFLICT included, is a success for the breaker: the node answered. Requests over the
@@ -116,7 +135,7 @@ export class NodeClient implements NodeChannel {
   readonly #breaker: CircuitBreaker<[TurnBatch], void>;
   readonly #metrics: NodeMetrics;
   readonly #now: () => number;
-  readonly #thresholdPercent: number;
+  readonly #share = new FailureShare();
   #state: BreakerStateName = 'closed';
   /** This turn's batch, until its setImmediate closes it. */
   #batch: TurnBatch | null = null;
@@ -128,7 +147,6 @@ export class NodeClient implements NodeChannel {
     this.#metrics = metrics;
     this.#now = now;
     const o = { ...DEFAULT_BREAKER, ...options };
-    this.#thresholdPercent = o.errorThresholdPercentage;
     this.#breaker = new CircuitBreaker((batch: TurnBatch) => batch.settled, {
       name: `node:${this.nodeId}`,
       timeout: false,
@@ -150,7 +168,7 @@ export class NodeClient implements NodeChannel {
     this.#breaker.on('close', () => changed('closed'));
     this.#breaker.on('halfOpen', () => {
       changed('halfOpen');
-      const probe = new TurnBatch(this.#thresholdPercent, this.#now());
+      const probe = new TurnBatch(this.#share, this.#now());
       this.#breaker.fire(probe).catch(ignore);
       this.#sendIn(probe, pingMessage(), ignore);
       probe.close();
@@ -194,7 +212,7 @@ export class NodeClient implements NodeChannel {
 
   /** Opens this turn's batch and fires it through the breaker; the batch closes on setImmediate. */
   #startBatch(): TurnBatch {
-    const batch = new TurnBatch(this.#thresholdPercent, this.#now());
+    const batch = new TurnBatch(this.#share, this.#now());
     this.#batch = batch;
     this.#breaker.fire(batch).catch(ignore);
     setImmediate(() => {
@@ -209,16 +227,21 @@ export class NodeClient implements NodeChannel {
     const now = this.#now;
     const op = message[1] as number;
     batch.add();
-    this.#pool.send(message, (err, reply) => {
-      if (err !== null) {
-        metrics.failed(op, outcomeOf(err));
-        batch.settle(err);
-      } else {
-        metrics.reply(op, (reply as unknown[])[1] as number, (now() - batch.startedAt) / 1000);
-        batch.settle(null);
-      }
-      cb(err, reply);
-    });
+    try {
+      this.#pool.send(message, (err, reply) => {
+        if (err !== null) {
+          metrics.failed(op, outcomeOf(err));
+          batch.settle(err);
+        } else {
+          metrics.reply(op, (reply as unknown[])[1] as number, (now() - batch.startedAt) / 1000);
+          batch.settle(null);
+        }
+        cb(err, reply);
+      });
+    } catch (err) {
+      batch.settle(err); // a frame that cannot be encoded: not the node's failure, but its batch must still settle
+      throw err;
+    }
   }
 
   /** Stops the breaker's timers and closes the pool. */

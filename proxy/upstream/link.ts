@@ -21,7 +21,7 @@ export interface LinkOptions {
   nodeId: string;
   host: string;
   port: number;
-  /** Deadline of every request, from the moment it is handed to the link. */
+  /** Deadline of every request, from the first request handed to the link in its event-loop turn (they leave in one write). */
   timeoutMs: number;
   /** A link whose oldest expired request is still unanswered this long after its deadline is wedged: it reconnects. */
   wedgedMs: number;

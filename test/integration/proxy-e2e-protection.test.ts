@@ -51,8 +51,9 @@ test('a primary frozen by SIGSTOP: its shard fails fast once the breaker opens, 
   await client.set('brk', otherKey, 2);
   first.node.proc.child.kill('SIGSTOP');
   try {
-    // Concurrent reads of distinct keys (no coalescing) time out together and open the breaker
-    // well within the lease TTL, before any failover could change the shard's primary.
+    // Rounds of concurrent reads of distinct keys (no coalescing) time out and open the breaker
+    // (a node's requests of one turn are one breaker call, so it takes a few rounds) well within
+    // the lease TTL, before any failover could change the shard's primary.
     await waitFor('the breaker to open', async () => {
       await Promise.all(Array.from({ length: 30 }, (_, i) => c.call('GET', `/v1/cache/brk/${frozenKey}-${i}`)));
       const t0 = performance.now();

@@ -12,6 +12,7 @@ class FakeNodes implements NodePicker {
   /** Nodes that refuse connections. */
   readonly gone = new Set<string>();
   readonly sent: Array<{ nodeId: string; message: unknown[] }> = [];
+  /** A node's reply to `message`; a throw is a transport failure. */
   reply: (nodeId: string, message: unknown[]) => unknown[] = (_n, m) => [m[0], Status.OK];
 
   isHealthy(nodeId: string): boolean {
@@ -30,7 +31,7 @@ class FakeNodes implements NodePicker {
         try {
           reply = this.reply(nodeId, message);
         } catch (err) {
-          queueMicrotask(() => cb(err as Error));
+          cb(err as Error); // refusals come back at once, as NodeClient's do (breaker open, not connected)
           return;
         }
         queueMicrotask(() => cb(null, reply));
@@ -193,6 +194,13 @@ describe('Router', () => {
     const started = performance.now();
     expect(await code(write(router))).toBe('UNAVAILABLE');
     expect(performance.now() - started).toBeGreaterThanOrEqual(55);
+  });
+
+  test('a parse that throws on the first attempt rejects the request with its error', async () => {
+    const bad = new ProxyError('INTERNAL', 'unreadable reply');
+    await expect(router.send(0, 'write', () => [0, Op.SET, 'ns', 'k'], () => {
+      throw bad;
+    })).rejects.toBe(bad);
   });
 
   test('replies other than redirects are handed to parse with the node id', async () => {
