@@ -21,6 +21,8 @@ export const isJson = (flags: number): boolean => (flags & ValueFlag.JSON) !== 0
  */
 export function jsonBytes(value: unknown): Buffer {
   if (value === undefined) throw badRequest('value is required (any JSON value; use application/octet-stream for bytes)');
+  // A scalar has nothing nested to check, so it skips the replacer (JSON.stringify calls a replacer per value).
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return Buffer.from(JSON.stringify(value), 'utf8');
   const text = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key];
     if (typeof raw === 'bigint') throw badRequest('a 64-bit integer inside a JSON value cannot be stored exactly; send it as a string');
