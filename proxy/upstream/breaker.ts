@@ -28,11 +28,13 @@ function outcomeOf(err: unknown): TransportOutcome {
 }
 
 /**
- * Whether a settled batch counts as a failed call, so that the share of failed calls opossum sees
- * follows the share of failed requests whatever the batch sizes (error diffusion): each batch adds
- * its share of transport failures to a running balance, and counts as failed when the balance
- * reaches one half, which then drops by one. A batch of one is exactly its request; a batch whose
- * requests all failed always counts as failed, one with no failure never does. Pure.
+ * Whether a settled batch counts as a failed call (error diffusion): each batch adds its share of
+ * transport failures to a running balance, and counts as failed when the balance reaches one half,
+ * which then drops by one. Over time the share of failed calls opossum sees is the mean of the
+ * batches' failure shares: the requests' failure rate when failures do not depend on a batch's
+ * size (a majority vote per batch would not even give that: in batches of two, 60 % of requests
+ * failing would look like 36 %). A batch of one is exactly its request; a batch whose requests
+ * all failed always counts as failed, one with no failure never does. Pure.
  */
 export class FailureShare {
   #balance = 0;
@@ -59,15 +61,12 @@ export class TurnBatch {
   #pending = 0;
   #failed = 0;
   #failure: unknown = undefined;
-
-  /** When its first request was sent: the start of every request's upstream latency (they leave in one write). */
-  readonly startedAt: number;
+  #done = false;
 
   readonly #share: FailureShare;
 
-  constructor(share: FailureShare, startedAt: number) {
+  constructor(share: FailureShare) {
     this.#share = share;
-    this.startedAt = startedAt;
     this.settled = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -95,7 +94,8 @@ export class TurnBatch {
   }
 
   #end(): void {
-    if (this.#open || this.#pending > 0) return;
+    if (this.#open || this.#pending > 0 || this.#done) return;
+    this.#done = true;
     if (this.#failed > 0 && this.#share.failed(this.#failed, this.#requests)) this.#reject(this.#failure);
     else this.#resolve();
   }
@@ -115,11 +115,11 @@ const ignore = (): void => undefined;
  *           breaker.fire(batch): one opossum call per node per event-loop turn
  *
  * The breaker counts batches, not requests: opossum's `fire` costs four promises, two event
- * emissions, a semaphore and two clock reads, about a fifth of the proxy's CPU per request when
- * each request was its own call (docs/performance.md). Under light load a batch is one request;
+ * emissions, a semaphore and two clock reads; with a call per request the proxy spent ~20 % more
+ * CPU per batched WebSocket op (alternated runs, docs/performance.md row 20; its self time in a
+ * profile is ~8 %, row 7, without the promise turns and garbage it causes). Under light load a batch is one request;
  * under heavy load a node's turn carries dozens, and FailureShare decides which batches count as
- * failed so that the failure rate the breaker sees follows the requests'. `volumeThreshold`
- * counts batches, that is turns with traffic to the node.
+ * failed. `volumeThreshold` counts batches, that is turns with traffic to the node.
  *
  * Only transport failures count (errorFilter); every node reply, MISS or NOT_PRIMARY or
  * VERSION_CONFLICT included, is a success for the breaker: the node answered. Requests over the
@@ -168,10 +168,15 @@ export class NodeClient implements NodeChannel {
     this.#breaker.on('close', () => changed('closed'));
     this.#breaker.on('halfOpen', () => {
       changed('halfOpen');
-      const probe = new TurnBatch(this.#share, this.#now());
+      const probe = new TurnBatch(this.#share);
       this.#breaker.fire(probe).catch(ignore);
-      this.#sendIn(probe, pingMessage(), ignore);
-      probe.close();
+      try {
+        this.#sendIn(probe, pingMessage(), ignore);
+      } catch (err) {
+        log.error({ err, nodeId: this.nodeId }, 'the half-open probe could not be sent');
+      } finally {
+        probe.close();
+      }
     });
   }
 
@@ -212,7 +217,7 @@ export class NodeClient implements NodeChannel {
 
   /** Opens this turn's batch and fires it through the breaker; the batch closes on setImmediate. */
   #startBatch(): TurnBatch {
-    const batch = new TurnBatch(this.#share, this.#now());
+    const batch = new TurnBatch(this.#share);
     this.#batch = batch;
     this.#breaker.fire(batch).catch(ignore);
     setImmediate(() => {
@@ -226,20 +231,25 @@ export class NodeClient implements NodeChannel {
     const metrics = this.#metrics;
     const now = this.#now;
     const op = message[1] as number;
+    const started = now();
+    let answered = false;
     batch.add();
     try {
       this.#pool.send(message, (err, reply) => {
+        answered = true;
         if (err !== null) {
           metrics.failed(op, outcomeOf(err));
           batch.settle(err);
         } else {
-          metrics.reply(op, (reply as unknown[])[1] as number, (now() - batch.startedAt) / 1000);
+          metrics.reply(op, (reply as unknown[])[1] as number, (now() - started) / 1000);
           batch.settle(null);
         }
         cb(err, reply);
       });
     } catch (err) {
-      batch.settle(err); // a frame that cannot be encoded: not the node's failure, but its batch must still settle
+      // A frame that cannot be encoded: not the node's failure, but its batch must still settle
+      // (unless the throw came from `cb` after the pool had answered).
+      if (!answered) batch.settle(err);
       throw err;
     }
   }

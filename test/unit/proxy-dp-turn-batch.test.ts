@@ -1,10 +1,15 @@
+import { Registry } from 'prom-client';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
-import { FailureShare, TurnBatch } from '../../proxy/upstream/breaker';
+import { FailureShare, NodeClient, TurnBatch } from '../../proxy/upstream/breaker';
 import { nodeUnavailable, timeoutError } from '../../proxy/upstream/failures';
+import { UpstreamMetrics } from '../../proxy/upstream/metrics';
+import type { NodePool } from '../../proxy/upstream/pool';
+import { createLogger } from '../../shared/log';
+import { Op, Status } from '../../shared/protocol';
 
 /** A closed batch of `outcomes` (null = a reply) judged by `share`: 'resolved', or what it rejected with. */
 async function run(outcomes: Array<Error | null>, share = new FailureShare()): Promise<unknown> {
-  const batch = new TurnBatch(share, 0);
+  const batch = new TurnBatch(share);
   let settled: unknown = 'pending';
   batch.settled.then(() => (settled = 'resolved'), (err: unknown) => (settled = err));
   for (let i = 0; i < outcomes.length; i++) batch.add();
@@ -31,19 +36,34 @@ describe('FailureShare: which batches count as failed calls', () => {
     expect(share.failed(0, 3)).toBe(false);
   });
 
-  test('the share of failed calls follows the share of failed requests, whatever the batch size', () => {
-    // 60 % of requests failing must look like 60 % to the breaker (over its 50 % threshold),
-    // and 30 % like 30 %, also in batches of 2, where a majority vote would say 36 % and 9 %.
+  test('the share of failed calls is the mean of the batches\' failure shares', () => {
     expect(failedShare(new FailureShare(), 2, 1, 1000)).toBeCloseTo(0.5, 2);
     expect(failedShare(new FailureShare(), 10, 6, 1000)).toBeCloseTo(0.6, 2);
     expect(failedShare(new FailureShare(), 10, 3, 1000)).toBeCloseTo(0.3, 2);
-    // Mixed sizes: the share of failed calls is the mean of the batches' failure shares.
     const batches: Array<[failures: number, size: number]> = [[1, 2], [2, 3], [4, 7], [1, 1], [3, 5], [0, 4]];
     const expected = batches.reduce((sum, [f, n]) => sum + f / n, 0) / batches.length;
     const share = new FailureShare();
     let failed = 0;
     for (let i = 0; i < 6000; i++) if (share.failed(...batches[i % batches.length])) failed++;
     expect(failed / 6000).toBeCloseTo(expected, 2);
+  });
+
+  test('requests failing at random look to the breaker as they are: 60 % in batches of two is ~60 %, not a majority vote\'s 36 %', () => {
+    let seed = 12345;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const rate of [0.6, 0.3]) {
+      const share = new FailureShare();
+      let failedCalls = 0;
+      let failedRequests = 0;
+      for (let i = 0; i < 4000; i++) {
+        const failures = (random() < rate ? 1 : 0) + (random() < rate ? 1 : 0);
+        failedRequests += failures;
+        if (share.failed(failures, 2)) failedCalls++;
+      }
+      expect(Math.abs(failedCalls / 4000 - failedRequests / 8000)).toBeLessThan(0.01);
+      expect(failedCalls / 4000).toBeGreaterThan(rate - 0.03);
+      expect(failedCalls / 4000).toBeLessThan(rate + 0.03);
+    }
   });
 });
 
@@ -67,7 +87,7 @@ describe('TurnBatch: a node\'s requests of one turn as one breaker call', () => 
   });
 
   test('it waits for the close of its turn and for every outcome', async () => {
-    const batch = new TurnBatch(new FailureShare(), 0);
+    const batch = new TurnBatch(new FailureShare());
     let settled = false;
     batch.settled.then(() => (settled = true), () => (settled = true));
     batch.add();
@@ -81,5 +101,48 @@ describe('TurnBatch: a node\'s requests of one turn as one breaker call', () => 
     batch.settle(timeout);
     await Promise.resolve();
     expect(settled).toBe(true);
+  });
+});
+
+describe('NodeClient with a pool double', () => {
+  /** A pool whose `send` answers as `answer` says: a reply or error on a microtask, or a throw. */
+  function clientOver(answer: (message: unknown[]) => Error | 'throw' | null): NodeClient {
+    const pool = {
+      nodeId: 'n1', addr: '127.0.0.1:1', unreachable: false, saturated: false, inFlight: 0,
+      send(message: unknown[], cb: (err: Error | null, reply?: unknown[]) => void): void {
+        const outcome = answer(message);
+        if (outcome === 'throw') throw new RangeError('cannot encode this frame');
+        queueMicrotask(() => (outcome === null ? cb(null, [message[0], Status.OK]) : cb(outcome)));
+      },
+      close: () => Promise.resolve(),
+    };
+    const metrics = new UpstreamMetrics(new Registry(), () => []).forNode('n1');
+    const c = new NodeClient(pool as unknown as NodePool, { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 }, metrics, createLogger('test', 'silent'), () => performance.now());
+    clients.push(c);
+    return c;
+  }
+  const clients: NodeClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+  });
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  test('a send that throws still lets its turn reach the breaker', async () => {
+    const c = clientOver((m) => (m[3] === 'bad' ? 'throw' : nodeUnavailable('n1', 'connection lost')));
+    const outcomes: unknown[] = [];
+    c.send([0, Op.GET, 'ns', 'a'], (err) => outcomes.push(err));
+    expect(() => c.send([0, Op.GET, 'ns', 'bad'], () => undefined)).toThrow('cannot encode');
+    await turn();
+    await turn();
+    expect(outcomes).toHaveLength(1);
+    expect(c.state).toBe('open'); // the turn: 1 transport failure of 2 requests, a failed call
+  });
+
+  test('a turn of replies keeps it closed', async () => {
+    const c = clientOver(() => null);
+    for (let i = 0; i < 5; i++) c.send([0, Op.GET, 'ns', `k${i}`], () => undefined);
+    await turn();
+    await turn();
+    expect(c.state).toBe('closed');
   });
 });
