@@ -159,7 +159,7 @@ export function flushReplies(ws: Pick<Socket, 'cork' | 'send'>, conn: WsConnecti
       }
     });
   }
-  conn.ends = [];
+  ends.length = 0;
   if (out.capacity > (conn.inFlight > 0 ? KEEP_REPLY_BUFFER_BUSY : KEEP_REPLY_BUFFER_IDLE)) conn.out = new MsgpackWriter(REPLY_BUFFER_BYTES);
   else out.clear();
 }

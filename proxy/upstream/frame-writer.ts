@@ -3,6 +3,9 @@ import { MsgpackWriter } from '../msgpack-writer';
 
 const NO_HEADER = new Uint8Array(FRAME_HEADER_BYTES);
 
+/** A writer grown past this (a backlog, one big value) is replaced by a fresh one once emptied. */
+const KEEP_BYTES = 1024 * 1024;
+
 /**
  * The frames a link sends in one event-loop turn, encoded back to back (MsgpackWriter) and handed
  * to the socket as one write. Frames are the contract's (shared/frame.ts: a 4-byte length, then a
@@ -10,9 +13,6 @@ const NO_HEADER = new Uint8Array(FRAME_HEADER_BYTES);
  * copied in.
  * guards: its writer.
  */
-/** A writer grown past this (a backlog, one big value) is replaced by a fresh one once emptied. */
-const KEEP_BYTES = 1024 * 1024;
-
 export class FrameWriter {
   #w: MsgpackWriter;
   readonly #initialBytes: number;
