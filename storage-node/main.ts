@@ -103,8 +103,9 @@ async function main(): Promise<void> {
     };
   };
   if (cluster) {
-    const replOptions = { backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes,
-      maxHeldReplyBytes: config.maxPendingReplyBytes,
+    const replOptions = {
+      backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, secret: cluster.clusterSecret ?? '',
+      maxFrameBytes: config.maxFrameBytes, maxHeldReplyBytes: config.maxPendingReplyBytes,
     };
     repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
   }

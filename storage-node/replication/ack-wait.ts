@@ -9,6 +9,12 @@ interface Held {
   bytes: Buffer;
 }
 
+/** One connection's held replies, in request order, and their size. */
+interface Queue {
+  items: Held[];
+  bytes: number;
+}
+
 /**
  * Replies held until a replica acknowledges a write (`writeAck: replica`), per connection, in
  * request order. Pure apart from the `write` callback; the node's one sweep timer calls
@@ -23,12 +29,6 @@ interface Held {
  * are answered WRITE_ACK_TIMEOUT at once (as if their deadline had come) and the queue is written
  * out, so a client pipelining behind a write that cannot be acknowledged cannot grow it without bound.
  */
-/** One connection's held replies, in request order, and their size. */
-interface Queue {
-  items: Held[];
-  bytes: number;
-}
-
 export class AckWaiters<C> {
   readonly #queues = new Map<C, Queue>();
   readonly #write: (conn: C, bytes: Buffer) => void;
@@ -37,7 +37,7 @@ export class AckWaiters<C> {
   /** The highest offset `release` was told of. */
   #acked = 0;
 
-  constructor(write: (conn: C, bytes: Buffer) => void, maxHeldBytes = Number.POSITIVE_INFINITY) {
+  constructor(write: (conn: C, bytes: Buffer) => void, maxHeldBytes: number) {
     this.#write = write;
     this.#maxHeldBytes = maxHeldBytes;
   }

@@ -33,7 +33,7 @@ export interface ReplicationOptions {
   /** The cluster secret ('' = none): presented to the primary, required from replicas. */
   secret: string;
   /** Replies one connection may have held behind unacknowledged writes (the node's per-connection reply limit). */
-  maxHeldReplyBytes?: number;
+  maxHeldReplyBytes: number;
 }
 
 /** True when no secret is configured, or `presented` is that secret (compared in constant time). */

@@ -3,16 +3,21 @@ import { decodePayload } from '../../shared/frame';
 import { Status } from '../../shared/protocol';
 import { AckWaiters } from '../../storage-node/replication/ack-wait';
 
-function setup() {
+function setup(maxHeldBytes = Number.POSITIVE_INFINITY) {
   const written: Array<[string, Buffer]> = [];
-  const waiters = new AckWaiters<string>((conn, bytes) => written.push([conn, bytes]));
+  const waiters = new AckWaiters<string>((conn, bytes) => written.push([conn, bytes]), maxHeldBytes);
   return { waiters, written };
+}
+
+/** The frame at byte `at` of a write: its decoded payload and where it ends. */
+function frameAt(bytes: Buffer, at: number): { reply: unknown[]; end: number } {
+  const n = bytes.readUInt32BE(at);
+  return { reply: decodePayload(bytes.subarray(at + 4, at + 4 + n)), end: at + 4 + n };
 }
 
 describe('write acknowledgement holds', () => {
   test('a connection whose held replies pass the cap gets its waiting writes answered WRITE_ACK_TIMEOUT at once, in order', () => {
-    const written: Array<[string, Buffer]> = [];
-    const waiters = new AckWaiters<string>((conn, bytes) => written.push([conn, bytes]), 10);
+    const { waiters, written } = setup(10);
     waiters.release(50, 0); // offset 50 is acknowledged
     waiters.wait('c', 1, 40, 1000, Buffer.from('A')); // acknowledged already, not yet released
     waiters.wait('c', 2, 100, 1000, Buffer.from('B'));
@@ -23,11 +28,10 @@ describe('write acknowledgement holds', () => {
     expect(written).toHaveLength(1);
     const bytes = written[0][1];
     expect(bytes.subarray(0, 1).toString()).toBe('A');
-    const n = bytes.readUInt32BE(1);
-    const timeout = decodePayload(bytes.subarray(5, 5 + n));
+    const { reply: timeout, end } = frameAt(bytes, 1);
     expect(timeout.slice(0, 2)).toEqual([2, Status.WRITE_ACK_TIMEOUT]);
     expect(timeout[2]).toContain('passed 10 bytes');
-    expect(bytes.subarray(5 + n).toString()).toBe('123456789');
+    expect(bytes.subarray(end).toString()).toBe('123456789');
     expect(waiters.timeouts).toBe(1);
     // The queue's size is counted from what stays: a partial release keeps the cap exact.
     waiters.wait('d', 3, 60, 1000, Buffer.from('12345'));
@@ -68,11 +72,10 @@ describe('write acknowledgement holds', () => {
     waiters.release(0, 1000);
     expect(written).toHaveLength(1);
     const bytes = written[0][1];
-    const frameLength = bytes.readUInt32BE(0);
-    const reply = decodePayload(bytes.subarray(4, 4 + frameLength));
+    const { reply, end } = frameAt(bytes, 0);
     expect(reply.slice(0, 2)).toEqual([7, Status.WRITE_ACK_TIMEOUT]);
     expect(reply[3]).toBe(500);
-    expect(bytes.subarray(4 + frameLength).toString()).toBe('after');
+    expect(bytes.subarray(end).toString()).toBe('after');
     expect(waiters.timeouts).toBe(1);
   });
 
