@@ -50,15 +50,36 @@ export interface TopologySnapshot {
   invalid: ReadonlyArray<{ key: string; reason: string }>;
 }
 
-const OFFSETS_KEY = /^shards\/\d+\/offsets\//;
+/** What a key under the cluster prefix holds for a snapshot. */
+type SnapshotRecord =
+  | { kind: 'config' }
+  | { kind: 'slotmap' }
+  | { kind: 'node'; nodeId: string }
+  | { kind: 'primary' | 'resign'; shardId: number }
+  | { kind: 'namespace'; ns: string }
+  | { kind: 'hotkey'; ns: string; key: string };
+
+/** The record a key (relative to the cluster prefix) holds, or null for a key no snapshot reads (replication offsets, migrations...). Pure. */
+function recordOf(rel: string): SnapshotRecord | null {
+  if (rel === 'config') return { kind: 'config' };
+  if (rel === 'slotmap') return { kind: 'slotmap' };
+  const parts = rel.split('/');
+  if (parts[0] === 'nodes' && parts.length === 2) return { kind: 'node', nodeId: parts[1] };
+  if (parts[0] === 'shards' && parts.length === 3 && /^\d+$/.test(parts[1]) && (parts[2] === 'primary' || parts[2] === 'resign')) {
+    return { kind: parts[2], shardId: Number(parts[1]) };
+  }
+  if (parts[0] === 'namespaces' && parts.length === 2) return { kind: 'namespace', ns: parts[1] };
+  if (parts[0] === 'hotkeys' && parts.length === 3) return { kind: 'hotkey', ns: parts[1], key: safeDecode(parts[2]) };
+  return null;
+}
 
 /**
  * Whether a key under the cluster prefix can change a snapshot. Replication offsets
- * (`shards/<n>/offsets/<node>`) do not: nodes republish them every few seconds, and a watcher
+ * (`shards/<n>/offsets/<node>`) cannot: nodes republish them every few seconds, and a watcher
  * that rebuilt its snapshot for each would wake every proxy for nothing.
  */
 export function shapesSnapshot(keys: ClusterKeys, key: string): boolean {
-  return !OFFSETS_KEY.test(key.slice(keys.prefix.length));
+  return recordOf(key.slice(keys.prefix.length)) !== null;
 }
 
 /** Builds a snapshot from every key-value under the cluster prefix. Pure. */
@@ -74,27 +95,36 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
   let slotMap: SlotMap | undefined;
 
   for (const kv of kvs) {
-    const rel = kv.key.slice(keys.prefix.length);
-    const parts = rel.split('/');
+    const record = recordOf(kv.key.slice(keys.prefix.length));
+    if (record === null) continue;
     const take = <T>(schema: Parameters<typeof parseRecord<T>>[0], use: (value: T) => void): void => {
       const parsed = parseRecord(schema, kv.value);
       if (parsed.ok) use(parsed.value);
       else invalid.push({ key: kv.key, reason: parsed.reason });
     };
-    if (rel === 'config') take(ClusterConfigSchema, (v) => (config = v));
-    else if (rel === 'slotmap') take(SlotMapSchema, (v) => (slotMap = v));
-    else if (parts[0] === 'nodes' && parts.length === 2) {
-      take(NodeRecordSchema, (v) => nodes.set(parts[1], v));
-      if (kv.lease && kv.lease !== '0') liveNodes.add(parts[1]);
-    }
-    else if (parts[0] === 'shards' && parts.length === 3 && /^\d+$/.test(parts[1])) {
-      const shardId = Number(parts[1]);
-      if (parts[2] === 'primary') take(PrimaryRecordSchema, (v) => primaries.set(shardId, { ...v, epoch: kv.createRevision }));
-      else if (parts[2] === 'resign') take(ResignRequestSchema, (v) => resigns.set(shardId, v));
-    } else if (parts[0] === 'namespaces' && parts.length === 2) take(NamespacePolicySchema, (v) => namespaces.set(parts[1], v));
-    else if (parts[0] === 'hotkeys' && parts.length === 3) {
-      const key = safeDecode(parts[2]);
-      take(HotKeyRuleSchema, (v) => hotkeys.set(`${parts[1]}\n${key}`, { ...v, namespace: parts[1], key, createRevision: kv.createRevision }));
+    switch (record.kind) {
+      case 'config':
+        take(ClusterConfigSchema, (v) => (config = v));
+        break;
+      case 'slotmap':
+        take(SlotMapSchema, (v) => (slotMap = v));
+        break;
+      case 'node':
+        take(NodeRecordSchema, (v) => nodes.set(record.nodeId, v));
+        if (kv.lease && kv.lease !== '0') liveNodes.add(record.nodeId);
+        break;
+      case 'primary':
+        take(PrimaryRecordSchema, (v) => primaries.set(record.shardId, { ...v, epoch: kv.createRevision }));
+        break;
+      case 'resign':
+        take(ResignRequestSchema, (v) => resigns.set(record.shardId, v));
+        break;
+      case 'namespace':
+        take(NamespacePolicySchema, (v) => namespaces.set(record.ns, v));
+        break;
+      case 'hotkey':
+        take(HotKeyRuleSchema, (v) => hotkeys.set(`${record.ns}\n${record.key}`, { ...v, namespace: record.ns, key: record.key, createRevision: kv.createRevision }));
+        break;
     }
   }
   return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, invalid };

@@ -39,16 +39,15 @@ describe('TopologyWatcher against a real etcd', () => {
     await withWatcher(etcd.endpoint, async (w) => {
       const revisions: number[] = [];
       w.on('change', (s: { revision: number }) => revisions.push(s.revision));
-      const offsets = await admin.put(keys.offsets(0, 'n1')).value(JSON.stringify({ role: 'replica', replId: 'x', offset: 1, at: 1 }));
-      const policy = await admin.put(keys.namespace('offsets-test')).value(JSON.stringify({ defaultTtlSeconds: 5 }));
-      await new Promise<void>((resolve) => {
-        const check = (): void => (w.snapshot.namespaces.has('offsets-test') ? resolve() : void setTimeout(check, 10));
-        check();
-      });
-      expect(revisions).toEqual([Number(policy.header.revision)]);
-      expect(revisions).not.toContain(Number(offsets.header.revision));
-      await admin.delete().key(keys.offsets(0, 'n1'));
-      await admin.delete().key(keys.namespace('offsets-test'));
+      try {
+        await admin.put(keys.offsets(0, 'n1')).value(JSON.stringify({ role: 'replica', replId: 'x', offset: 1, at: 1 }));
+        const policy = await admin.put(keys.namespace('offsets-test')).value(JSON.stringify({ defaultTtlSeconds: 5 }));
+        await w.waitFor((s) => s.namespaces.has('offsets-test'), 5000);
+        expect(revisions).toEqual([Number(policy.header.revision)]); // the offsets' put, one revision earlier, made none
+      } finally {
+        await admin.delete().key(keys.offsets(0, 'n1'));
+        await admin.delete().key(keys.namespace('offsets-test'));
+      }
     });
   });
 
