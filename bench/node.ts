@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ChildRegistry, findOnPath, runBounded, runWorker } from './children';
+import { findOnPath, runBounded, runWorker, type ChildRegistry } from './children';
 import { readRssBytes } from './procfs';
 import type { LoadResult, LoadTask } from './load-task';
 import { formatMemory, formatRun, formatTable, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
@@ -182,7 +182,7 @@ function redisVersion(redisServer: string): string {
 }
 
 /** Runs the whole benchmark and prints its figures; every process started is gone when it resolves. */
-export function runNodeBench(o: NodeBenchOptions): Promise<void> {
+export function runNodeBench(o: NodeBenchOptions): Promise<number> {
   return runBounded('node benchmark', o.timeoutSeconds, async (children) => {
     printHeader(o);
     const redisServer = o.redis ? findOnPath('redis-server') : undefined;
@@ -194,5 +194,6 @@ export function runNodeBench(o: NodeBenchOptions): Promise<void> {
     if (!o.redis) say('redis comparison skipped (--no-redis)');
     else if (!redisServer) say(REDIS_MISSING);
     for (const line of formatTable(mine, redis)) say(line);
+    return 0;
   });
 }

@@ -16,14 +16,27 @@ export function readRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** CPU seconds (user + system, all threads) process `pid` has used, from /proc/<pid>/stat. */
-export function readCpuSeconds(pid: number): number {
+/** The CPU time fields of /proc/<pid>/stat in clock ticks: the process's own and its reaped children's. */
+interface StatTimes {
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+}
+
+/** Reads the CPU time fields of /proc/<pid>/stat (`self`: this process); throws if they are not numbers. */
+function readStatTimes(pid: number | 'self'): StatTimes {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable /proc/${pid}/stat`);
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+  if (![utime, stime, cutime, cstime].every(Number.isFinite)) throw new Error(`unreadable /proc/${pid}/stat`);
+  return { utime, stime, cutime, cstime };
+}
+
+/** CPU seconds (user + system, all threads) process `pid` has used, from /proc/<pid>/stat. */
+export function readCpuSeconds(pid: number): number {
+  const { utime, stime } = readStatTimes(pid);
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
 }
 
@@ -32,7 +45,6 @@ export function readCpuSeconds(pid: number): number {
  * from the cutime and cstime fields of /proc/self/stat: what a finished child such as wrk used.
  */
 export function readReapedChildrenCpuSeconds(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+  const { cutime, cstime } = readStatTimes('self');
+  return (cutime + cstime) / CLOCK_TICKS_PER_SECOND;
 }

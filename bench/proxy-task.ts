@@ -33,6 +33,8 @@ export interface HttpPhaseTask extends PhaseBase {
   kind: 'http';
   /** The load generator: wrk (C, a child process) or autocannon (JavaScript, in the worker). */
   driver: 'wrk' | 'autocannon';
+  /** Path of the wrk binary, found on the PATH by the orchestrator; set when `driver` is wrk. */
+  wrkPath?: string;
   op: 'get' | 'put';
   /** Requests each connection keeps in flight (HTTP/1.1 pipelining). */
   pipelining: number;
@@ -48,7 +50,7 @@ export interface WsPhaseTask extends PhaseBase {
   depth: number;
   /** `raw`: ws + the client's wire codec; `client`: the typed ShardcacheClient (which always batches). */
   driver: 'raw' | 'client';
-  /** Raw driver: the requests of one turn go out as one message and replies come batched (?batch=1). */
+  /** The requests of one turn go out as one message and replies come batched (?batch=1); always set with the client driver. */
   batch: boolean;
 }
 

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,13 +15,11 @@ import type { HttpPhaseTask, PhaseResult } from './proxy-task';
  * many requests.
  *
  * wrk's own `done` hook prints the figures as one JSON line: completed requests, errors by kind
- * and latency percentiles from its histogram (microseconds).
+ * and latency percentiles from its histogram (microseconds). With pipelining wrk records one
+ * latency per pipelined batch, from its write to the last reply of the batch, not one per request.
+ *
+ * The orchestrator finds wrk on the PATH (children.ts findOnPath) and passes its path in the task.
  */
-
-/** Whether a `wrk` binary is on the PATH. */
-export function wrkInstalled(): boolean {
-  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
-}
 
 /** A Lua string literal of `text` (wrk's scripts are Lua 5.1 / LuaJIT). */
 function luaString(text: string): string {
@@ -79,18 +77,39 @@ export function parseWrkOutput(stdout: string, stderr: string): WrkFigures {
   return JSON.parse(line.slice('WRK-RESULT '.length)) as WrkFigures;
 }
 
-/** One wrk run; `onStart` runs once wrk is spawned (the measured window opens there). */
-function runWrk(task: HttpPhaseTask, script: string, seconds: number, onStart?: (pid: number) => void): Promise<WrkFigures> {
+/**
+ * One wrk run of the binary at `wrk`; `onStart` runs once wrk is spawned (the measured window
+ * opens there). wrk is killed if this process exits or gets SIGTERM before it ends.
+ */
+function runWrk(wrk: string, task: HttpPhaseTask, script: string, seconds: number, onStart?: (pid: number) => void): Promise<WrkFigures> {
   const url = `http://127.0.0.1:${task.port}`;
   const args = ['-t1', `-c${task.connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '-s', script, url];
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const killWrk = (): void => void child.kill('SIGKILL');
+    const onSigterm = (): void => {
+      killWrk();
+      process.off('exit', killWrk);
+      // This listener replaced the default action of SIGTERM, and `once` has removed it: raise
+      // the signal again so the process ends as it would have.
+      process.kill(process.pid, 'SIGTERM');
+    };
+    const forget = (): void => {
+      process.off('exit', killWrk);
+      process.off('SIGTERM', onSigterm);
+    };
+    process.once('exit', killWrk);
+    process.once('SIGTERM', onSigterm);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
+    child.on('error', (err) => {
+      forget();
+      reject(err);
+    });
     child.on('close', (code) => {
+      forget();
       try {
         if (code !== 0) throw new Error(`wrk exited with ${String(code)}: ${stderr.trim().slice(0, 300)}`);
         resolve(parseWrkOutput(stdout, stderr));
@@ -104,22 +123,24 @@ function runWrk(task: HttpPhaseTask, script: string, seconds: number, onStart?: 
 
 /** Runs one HTTP phase with wrk: a warm-up run, then the measured run. */
 export async function runWrkPhase(task: HttpPhaseTask, paths: readonly string[], body: string | undefined): Promise<PhaseResult> {
+  const wrk = task.wrkPath;
+  if (wrk === undefined) throw new Error('no wrk binary in the task (wrkPath)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-wrk-'));
   try {
     const script = path.join(dir, 'load.lua');
     fs.writeFileSync(script, wrkScript(paths, task.op === 'get' ? 'GET' : 'PUT', body, task.pipelining));
-    if (task.warmupSeconds > 0) await runWrk(task, script, task.warmupSeconds);
+    if (task.warmupSeconds > 0) await runWrk(wrk, task, script, task.warmupSeconds);
     let window: CpuWindow | undefined;
     const reapedBefore = readReapedChildrenCpuSeconds();
-    const figures = await runWrk(task, script, task.seconds, () => (window = CpuWindow.open(task.watch)));
+    const figures = await runWrk(wrk, task, script, task.seconds, () => (window = CpuWindow.open(task.watch)));
     if (!window) throw new Error('wrk did not start');
     const cpu = window.close();
     // wrk has exited and been waited for by now: its CPU is in this process's reaped-children time.
     cpu.processes.push({ name: 'load generator', cpuSeconds: readReapedChildrenCpuSeconds() - reapedBefore });
-    // wrk counts a non-2xx/3xx answer in `requests` and in `status`; only the rest are successes.
+    // wrk counts an answer with a status above 399 in `requests` and in `status`; only the rest are successes.
     const ok = figures.requests - figures.status;
     const errors = figures.status + figures.connect + figures.read + figures.write + figures.timeout;
-    const samples = Object.entries({ 'non-2xx answer': figures.status, 'connect error': figures.connect, 'read error': figures.read, 'write error': figures.write, timeout: figures.timeout })
+    const samples = Object.entries({ '4xx/5xx answer': figures.status, 'connect error': figures.connect, 'read error': figures.read, 'write error': figures.write, timeout: figures.timeout })
       .filter(([, n]) => n > 0)
       .map(([what, n]) => `${what} x${n}`);
     const seconds = figures.durationUs / 1e6;
@@ -132,7 +153,8 @@ export async function runWrkPhase(task: HttpPhaseTask, paths: readonly string[],
       errors,
       errorSamples: samples,
       cpu,
-      samples: figures.requests,
+      // wrk records one latency per pipelined batch, not one per request.
+      samples: Math.round(figures.requests / task.pipelining),
       meanUs: figures.meanUs,
       p50Us: figures.p50Us,
       p99Us: figures.p99Us,

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { ShardcacheClient } from '../client/ws-client';
+import { batchedUrl, ShardcacheClient } from '../client/ws-client';
 import { batchOf, decodeReplies, encodeRequest, type Op, type Reply } from '../client/protocol';
 import { LatencyRecorder } from './latency';
 import { CpuWindow, type CpuUsage } from './proxy-cpu';
@@ -18,9 +18,9 @@ import { benchKey } from './wire';
  *                  and the requests it makes room for go out together once its chunk is read:
  *                  one message each, or with `batch` one message for all of them (and the proxy,
  *                  asked with ?batch=1, answers a turn's replies in one message)
- *   (the client driver always batches, as ShardcacheClient does)
  *   driver client: the typed ShardcacheClient (client/ws-client.ts), `depth` awaiting loops per
- *                  connection: what an application using the client would see
+ *                  connection: what an application using the client would see; it always
+ *                  batches, so its tasks always have `batch` set
  *
  * `load` writes keys 1..keys once each as JSON strings (HTTP GET then reads them as JSON).
  */
@@ -118,8 +118,10 @@ function openSocket(url: string): Promise<WebSocket> {
 
 /**
  * One raw pipelined connection. Replies of one TCP chunk are read one by one; the requests they
- * make room for are sent together afterwards (one microtask), with the TCP socket corked so
- * they leave in one write: the load generator spends its CPU on requests, not on syscalls.
+ * make room for are sent together afterwards (one microtask): one message each, with the TCP
+ * socket corked so they leave in one write, or with `batch` one message holding them all (at
+ * most `depth` requests, which the orchestrator keeps within Limits.MAX_WS_BATCH_REQUESTS). Either
+ * way the load generator spends its CPU on requests, not on syscalls.
  */
 class RawConnection {
   readonly drained: Promise<void>;
@@ -267,7 +269,8 @@ async function runClient(url: string, phase: Phase, measure: () => Promise<void>
 /** Runs one WebSocket phase: warm-up, then the measured window (or the whole load). */
 async function runWsPhase(task: WsPhaseTask): Promise<PhaseResult> {
   const phase = new Phase(task);
-  const url = `ws://127.0.0.1:${task.port}/v1/ws${task.batch && task.driver === 'raw' ? '?batch=1' : ''}`;
+  const endpoint = `ws://127.0.0.1:${task.port}/v1/ws`;
+  const url = task.batch ? batchedUrl(endpoint) : endpoint;
   if (task.op === 'load') phase.beginMeasuring();
   const measure = async (): Promise<void> => {
     if (task.op === 'load') return new Promise<void>(() => undefined); // until every key is written

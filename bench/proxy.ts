@@ -1,11 +1,11 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { runBounded, type ChildRegistry } from './children';
+import { Limits } from '../shared/protocol';
+import { findOnPath, runBounded, type ChildRegistry } from './children';
 import { startBenchCluster, startProgram, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
 import { formatPhase, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters } from './proxy-report';
 import { runPhase, type HttpPhaseTask, type PhaseTask, type WsPhaseTask } from './proxy-task';
-import { wrkInstalled } from './proxy-wrk';
 import { benchKey } from './wire';
 
 /**
@@ -34,10 +34,12 @@ export interface ProxyBenchOptions {
   httpPaths: number;
   /** The HTTP load generator. */
   httpDriver: 'wrk' | 'autocannon';
+  /** Path of the wrk binary on the PATH; set when `httpDriver` is wrk. */
+  wrkPath: string | undefined;
   wsConnections: number;
   wsDepth: number;
   wsDriver: 'raw' | 'client';
-  /** WebSocket phases to run: one request per message, and/or batched messages. */
+  /** WebSocket phases to run: one request per message, and/or batched messages (only batched with the client driver). */
   wsBatching: Array<'single' | 'batched'>;
   keys: number;
   valueBytes: number;
@@ -64,10 +66,12 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
                          each request is built once up front, so more costs start-up time)
   --ws-connections <n>   WebSocket connections (default 8: with --workers 2 the kernel spreads them over both
                          workers; 4 often landed 3 and 1)
-  --ws-depth <n>         requests in flight per WebSocket (default 128)
+  --ws-depth <n>         requests in flight per WebSocket (default 128; at most ${Limits.MAX_WS_BATCH_REQUESTS} with the raw
+                         driver's batched phases, as they may send that many requests in one message)
   --ws-driver <d>        raw (ws + the client's codec, default) or client (the typed ShardcacheClient)
   --ws-batching <list>   single (one request per message), batched (a turn's requests in one message,
-                         replies batched by the proxy: /v1/ws?batch=1), or both (default single,batched)
+                         replies batched by the proxy: /v1/ws?batch=1), or both (default single,batched;
+                         with --ws-driver client only batched: the client always batches)
   --keys <n>             keys preloaded and used by every phase (default 10000)
   --value-bytes <n>      value size (default 100)
   --replicas <r>         replicas per shard, 0 or 1 (default 0: 3 storage nodes)
@@ -101,6 +105,26 @@ function defaultTimeout(o: Omit<ProxyBenchOptions, 'timeoutSeconds'>): number {
   return Math.ceil(40 + (http + ws) * (o.warmupSeconds + o.seconds + 5));
 }
 
+/** The WebSocket phases: `raw` runs those asked for; the client always batches, so only batched. */
+function wsBatchingOf(raw: string | undefined, driver: 'raw' | 'client'): Array<'single' | 'batched'> {
+  const fallback = driver === 'client' ? 'batched' : 'single,batched';
+  const asked = (raw ?? fallback).split(',').map((b) => oneOf('ws-batching', b.trim(), ['single', 'batched'] as const)!);
+  if (driver === 'client' && asked.includes('single')) {
+    throw new Error('--ws-batching single cannot run with --ws-driver client: ShardcacheClient always batches (use --ws-batching batched, or --ws-driver raw)');
+  }
+  return asked;
+}
+
+/** The wrk binary when the HTTP driver is wrk (asked for, or by default when it is on the PATH). */
+function httpDriverOf(raw: string | undefined): { httpDriver: 'wrk' | 'autocannon'; wrkPath: string | undefined } {
+  const asked = oneOf('http-driver', raw, ['wrk', 'autocannon'] as const);
+  if (asked === 'autocannon') return { httpDriver: 'autocannon', wrkPath: undefined };
+  // A look along the PATH, no process started: cheap enough to do even when no HTTP phase runs.
+  const wrkPath = findOnPath('wrk');
+  if (asked === 'wrk' && wrkPath === undefined) throw new Error('--http-driver wrk: wrk is not on the PATH (apt-get install wrk)');
+  return { httpDriver: wrkPath === undefined ? 'autocannon' : 'wrk', wrkPath };
+}
+
 /** Parses the flags; returns undefined when usage was asked for. Throws on a bad flag. */
 export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptions | undefined {
   const text = { type: 'string' } as const;
@@ -117,17 +141,18 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
   const whole = (name: keyof typeof values, fallback: number): number => Math.round(positive(name, values[name] as string | undefined, fallback));
   const replicas = values.replicas === undefined ? 0 : Number(values.replicas);
   if (replicas !== 0 && replicas !== 1) throw new Error(`--replicas must be 0 or 1, got ${values.replicas}`);
+  const wsDriver = oneOf('ws-driver', values['ws-driver'], ['raw', 'client'] as const) ?? 'raw';
   const options = {
     seconds: positive('seconds', values.seconds, 8),
     warmupSeconds: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 2),
     connections: whole('connections', 50),
     pipelining: (values.pipelining ?? '1,10').split(',').map((p) => Math.round(positive('pipelining', p.trim(), 1))),
     httpPaths: whole('http-paths', 1000),
-    httpDriver: oneOf('http-driver', values['http-driver'], ['wrk', 'autocannon'] as const) ?? (wrkInstalled() ? 'wrk' : 'autocannon'),
+    ...httpDriverOf(values['http-driver']),
     wsConnections: whole('ws-connections', 8),
     wsDepth: whole('ws-depth', 128),
-    wsDriver: oneOf('ws-driver', values['ws-driver'], ['raw', 'client'] as const) ?? 'raw',
-    wsBatching: (values['ws-batching'] ?? 'single,batched').split(',').map((b) => oneOf('ws-batching', b.trim(), ['single', 'batched'] as const)!),
+    wsDriver,
+    wsBatching: wsBatchingOf(values['ws-batching'], wsDriver),
     keys: whole('keys', 10_000),
     valueBytes: Math.max(2, whole('value-bytes', 100)),
     replicas,
@@ -136,6 +161,11 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
   };
+  // A raw batched turn sends up to `depth` requests in one message; the proxy runs no more than its limit of one.
+  const rawBatched = options.only !== 'http' && wsDriver === 'raw' && options.wsBatching.includes('batched');
+  if (rawBatched && options.wsDepth > Limits.MAX_WS_BATCH_REQUESTS) {
+    throw new Error(`--ws-depth must be at most ${Limits.MAX_WS_BATCH_REQUESTS} (the proxy's limit of requests in one WebSocket message) when batched phases run with --ws-driver raw, got ${options.wsDepth}`);
+  }
   return { ...options, timeoutSeconds: values.timeout === undefined ? defaultTimeout(options) : positive('timeout', values.timeout, 0) };
 }
 
@@ -165,7 +195,7 @@ function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
       for (const op of ['get', 'put'] as const) {
         // The client port (uWS) closes connections that pipeline: pipelined phases use the node:http port.
         const port = pipelining > 1 ? cluster.pipeliningPort : cluster.httpPort;
-        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, port };
+        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath, port };
         const load = `${o.connections} conn x ${pipelining}${pipelining > 1 ? ' (pipelining port)' : ''}`;
         plans.push({ label: `HTTP ${op.toUpperCase()}`, load, target: PROXY_TARGETS.httpRequestsPerSec, task });
       }
@@ -232,7 +262,7 @@ async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: Prox
     const figures: PhaseFigures[] = [];
     for (const pipelining of o.pipelining) {
       const task: HttpPhaseTask = {
-        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths, driver: o.httpDriver,
+        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath,
         port: server.ready.httpPort as number, watch: [{ name: 'no-op server', pid: server.pid }, ...cluster.watched.slice(1)],
       };
       figures.push(await runPlan(children, cluster, { label: 'no-op GET', load: `${o.connections} conn x ${pipelining}`, task }, false));
@@ -268,6 +298,9 @@ function printHeader(o: ProxyBenchOptions): void {
   say(`  targets: >= ${PROXY_TARGETS.httpRequestsPerSec.toLocaleString('en-US')} HTTP req/s, >= ${PROXY_TARGETS.wsOpsPerSec.toLocaleString('en-US')} WebSocket ops/s`);
   say(`  ${o.keys.toLocaleString('en-US')} keys, ${o.valueBytes}-byte values, ${SHARDS} shards x ${o.replicas + 1} node(s); ${o.warmupSeconds} s warm-up + ${o.seconds} s measured per phase; bound ${o.timeoutSeconds} s`);
   say(`  HTTP: ${o.httpDriver === 'wrk' ? 'wrk (1 thread)' : 'autocannon (wrk not installed: apt-get install wrk)'}, ${o.connections} connections, pipelining ${o.pipelining.join(' and ')}, ${Math.min(o.httpPaths, o.keys).toLocaleString('en-US')} distinct keys`);
+  if (o.only !== 'ws' && o.httpDriver === 'wrk' && o.pipelining.some((p) => p > 1)) {
+    say('  wrk at pipelining above 1 records one latency per pipelined batch (from its write to its last reply), not one per request');
+  }
   say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver; ${o.wsBatching.join(' and ')} messages), random keys over all ${o.keys.toLocaleString('en-US')}`);
   say('  latencies in µs from the send of a request to its reply; CPU in % of one core over the measured window');
   if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');

@@ -39,7 +39,7 @@ const MAX_BATCH_BYTES = 64 * 1024;
 const MAX_BATCH_REQUESTS = Limits.MAX_WS_BATCH_REQUESTS;
 
 /** `url` asking the proxy to batch its replies (`?batch=1`); the client reads batched replies. */
-function batchedUrl(url: string): string {
+export function batchedUrl(url: string): string {
   const parsed = new URL(url);
   parsed.searchParams.set('batch', '1');
   return parsed.toString();
