@@ -1,25 +1,13 @@
-import type { Etcd3 } from 'etcd3';
 import { Op, Status } from '../../shared/protocol';
-import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
-import { TestEtcd } from '../helpers/etcd';
-import { electedOne, startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { electedOne, shardNodeSuite, waitFor, type ShardNode } from '../helpers/shard-nodes';
 
-let etcd: TestEtcd;
-let client: Etcd3;
+const suite = shardNodeSuite();
 let node: ShardNode;
 const keys = clusterKeys('policies');
 
 beforeAll(async () => {
-  etcd = await TestEtcd.start();
-  client = connectEtcd(etcd.endpoint);
-  node = await startShardNode(etcd.endpoint, 'policies', 0);
-});
-
-afterAll(async () => {
-  await node?.close();
-  client?.close();
-  await etcd?.stop();
+  [node] = await suite.start('policies', 1);
 });
 
 describe('a cluster node applies namespace policies from etcd', () => {
@@ -27,11 +15,11 @@ describe('a cluster node applies namespace policies from etcd', () => {
     const [, , epoch] = await electedOne([node]);
     const put = (bytes: number) => node.conn.request(Op.SET, epoch, 'limited', 'k', Buffer.alloc(bytes, 1), 0, 0, 0, 0, null);
     expect((await put(500))[1]).toBe(Status.OK);
-    await client.put(keys.namespace('limited')).value(JSON.stringify({ maxItemBytes: 100 }));
+    await suite.client.put(keys.namespace('limited')).value(JSON.stringify({ maxItemBytes: 100 }));
     const refused = await waitFor('the policy to apply', async () => ((await put(500))[1] === Status.TOO_LARGE ? true : undefined), 5000);
     expect(refused).toBe(true);
     expect((await put(50))[1]).toBe(Status.OK);
-    await client.delete().key(keys.namespace('limited'));
+    await suite.client.delete().key(keys.namespace('limited'));
     await waitFor('the policy to be lifted', async () => ((await put(500))[1] === Status.OK ? true : undefined), 5000);
   });
 });

@@ -4,6 +4,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { ShardcacheClient } from '../../client/ws-client';
 import { freePort } from '../helpers/etcd';
 import { httpCall, startProxyProcess, startTestCluster, type TestCluster } from '../helpers/cluster';
+import { pipeline } from '../helpers/raw-http';
 
 jest.setTimeout(50_000);
 
@@ -58,28 +59,6 @@ function rawExchange(head: string, body: Buffer): Promise<string> {
   });
 }
 
-/**
- * Writes `bytes` on a raw socket and resolves with what came back once `answers` responses have
- * arrived (the socket is then ended by the client), or once the server closed.
- */
-function keptExchange(bytes: Buffer, answers: number): Promise<{ received: string; closedByServer: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(new URL(c.httpUrl).port), '127.0.0.1');
-    let received = '';
-    let ended = false;
-    socket.on('data', (d) => {
-      received += d.toString();
-      if (!ended && (received.match(/HTTP\/1\.1 /g) ?? []).length >= answers && /\r\n\r\n[^]*$/.test(received) && received.trimEnd().endsWith('}')) {
-        ended = true;
-        socket.end();
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ received, closedByServer: !ended }));
-    socket.write(bytes);
-  });
-}
-
 beforeAll(async () => {
   c = await startTestCluster({ shards: 2, perShard: 2, proxyArgs: ['--max-body-bytes', '1mb'] });
   healthy = await healthyTraffic();
@@ -118,16 +97,15 @@ test('a 2 MB body against a 1 MB limit gets 413 TOO_LARGE, with or without Conte
   // A declared length over the limit is refused before any of the body is read; the body is then
   // drained (a lingering answer), so a client writing all 2 MB reads the 413, not a reset, and
   // its connection serves the next request.
-  const whole = Buffer.concat([
-    Buffer.from(`PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: ${2 * MB}\r\n\r\n`),
+  const kept = await pipeline(Number(new URL(c.httpUrl).port), [
+    `PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: ${2 * MB}\r\n\r\n`,
     Buffer.alloc(2 * MB, 0x20),
-    Buffer.from('GET /v1/cache/ns/almost-missing HTTP/1.1\r\nHost: proxy\r\n\r\n'),
-  ]);
-  const kept = await keptExchange(whole, 2);
-  expect(kept.received).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);
-  expect(kept.received).toContain('"code":"TOO_LARGE"');
-  expect(kept.received).toMatch(/HTTP\/1\.1 200 OK[^]*"hit":false/);
-  expect(kept.closedByServer).toBe(false);
+    'GET /v1/cache/ns/almost-missing HTTP/1.1\r\nHost: proxy\r\n\r\n',
+  ], 2);
+  expect(kept.responses.map((r) => [r.status, r.reason])).toEqual([[413, 'Payload Too Large'], [200, 'OK']]);
+  expect(JSON.parse(kept.responses[0].body)).toMatchObject({ error: { code: 'TOO_LARGE' } });
+  expect(JSON.parse(kept.responses[1].body)).toEqual({ hit: false });
+  expect(kept.closed).toBe(false);
   for (const type of ['application/json', 'application/octet-stream']) {
     const declared = await rawExchange(`PUT /v1/cache/ns/big HTTP/1.1\r\nHost: proxy\r\nContent-Type: ${type}\r\nContent-Length: ${2 * MB}\r\n\r\n`, Buffer.alloc(0));
     expect(declared).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);

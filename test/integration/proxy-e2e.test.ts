@@ -1,5 +1,5 @@
-import net from 'node:net';
 import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
+import { pipeline } from '../helpers/raw-http';
 import { waitFor } from '../helpers/shard-nodes';
 
 jest.setTimeout(50_000);
@@ -151,48 +151,6 @@ test('admin: topology, route, metrics', async () => {
   expect(metrics).toMatch(/shardcache_proxy_upstream_requests_total/);
   expect(metrics).toMatch(/shardcache_proxy_process_resident_memory_bytes/);
 });
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Reads HTTP/1.1 responses off `bytes` in order (bodies by content-length); stops at an incomplete one. */
-function parseResponses(bytes: Buffer): RawResponse[] {
-  const out: RawResponse[] = [];
-  let at = 0;
-  for (;;) {
-    const headEnd = bytes.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) return out;
-    const [statusLine, ...lines] = bytes.subarray(at, headEnd).toString('latin1').split('\r\n');
-    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-    const length = Number(headers['content-length'] ?? 0);
-    if (bytes.length < headEnd + 4 + length) return out;
-    out.push({ status: Number(statusLine.split(' ')[1]), headers, body: bytes.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8') });
-    at = headEnd + 4 + length;
-  }
-}
-
-/** Writes `requests` in one write and collects what comes back until `count` responses or the socket closes. */
-function pipeline(port: number, requests: string[], count: number): Promise<{ responses: RawResponse[]; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(requests.join('')));
-    let got = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(false), 10_000);
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ responses: parseResponses(got), closed });
-    };
-    socket.on('data', (chunk: Buffer) => {
-      got = Buffer.concat([got, chunk]);
-      if (parseResponses(got).length >= count) finish(false);
-    });
-    socket.on('close', () => finish(true));
-    socket.on('error', () => undefined); // a reset is a close: 'close' follows
-  });
-}
 
 const request = (method: string, path: string, body?: string) =>
   `${method} ${path} HTTP/1.1\r\nhost: x\r\n${body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`}\r\n${body ?? ''}`;

@@ -3,15 +3,7 @@ import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { errorFromReply, isRedirect, STATUS_TO_CODE } from '../../proxy/routing/status';
 import { httpStatusOf } from '../../proxy/front/http-status';
 import { parseFlag, parseGet, parseIncr, parseMget, parseSet, setMessage } from '../../proxy/routing/messages';
-
-const thrown = (fn: () => unknown): ProxyError => {
-  try {
-    fn();
-  } catch (err) {
-    return err as ProxyError;
-  }
-  throw new Error('expected a throw');
-};
+import { thrownBy } from '../helpers/thrown';
 
 describe('node status → proxy error (one table)', () => {
   test.each([
@@ -61,13 +53,13 @@ describe('reply parsers', () => {
   test('GET: hit, miss, error', () => {
     expect(parseGet([1, Status.OK, Buffer.from('v'), 3, 0, 1])).toEqual({ hit: true, value: Buffer.from('v'), version: 3, expiresAt: 0, flags: 1 });
     expect(parseGet([1, Status.MISS])).toEqual({ hit: false });
-    expect(thrown(() => parseGet([1, Status.INTERNAL, 'x'])).code).toBe('INTERNAL');
+    expect(thrownBy(() => parseGet([1, Status.INTERNAL, 'x']), ProxyError).code).toBe('INTERNAL');
   });
 
   test('SET: written, not stored (NX/XX), conflict', () => {
     expect(parseSet([1, Status.OK, 4, 123])).toEqual({ version: 4, expiresAt: 123 });
     expect(parseSet([1, Status.NOT_STORED])).toBeUndefined();
-    const err = thrown(() => parseSet([1, Status.VERSION_CONFLICT, 'version is 5, expected 4', 5]));
+    const err = thrownBy(() => parseSet([1, Status.VERSION_CONFLICT, 'version is 5, expected 4', 5]), ProxyError);
     expect([err.code, err.detail?.currentVersion]).toEqual(['VERSION_CONFLICT', 5]);
   });
 
@@ -75,9 +67,9 @@ describe('reply parsers', () => {
     expect(parseFlag([1, Status.OK, 1])).toBe(true);
     expect(parseFlag([1, Status.OK, 0])).toBe(false);
     expect(parseIncr([1, Status.OK, 2n ** 60n, 8])).toEqual({ value: 2n ** 60n, version: 8 });
-    expect(thrown(() => parseIncr([1, Status.NOT_INTEGER, 'not an integer'])).code).toBe('NOT_INTEGER');
+    expect(thrownBy(() => parseIncr([1, Status.NOT_INTEGER, 'not an integer']), ProxyError).code).toBe('NOT_INTEGER');
     expect(parseMget([1, Status.OK, [null, null]], 2)).toEqual([null, null]);
-    expect(thrown(() => parseMget([1, Status.OK, [null]], 2)).code).toBe('INTERNAL');
+    expect(thrownBy(() => parseMget([1, Status.OK, [null]], 2), ProxyError).code).toBe('INTERNAL');
   });
 
   test('SET message layout matches the protocol', () => {

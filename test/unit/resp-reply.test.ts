@@ -5,19 +5,11 @@ import { batches, settleAll } from '../../proxy/front/resp/fanout';
 import { infoText } from '../../proxy/front/resp/info';
 import { array, bulk, bulkArray, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
 import { ReplyQueue } from '../../proxy/front/resp/reply-queue';
+import { thrownBy } from '../helpers/thrown';
 import { twoShardSnapshot } from './proxy-front-fake-backend';
 
 const text = (b: Buffer): string => b.toString('latin1');
 const B = (s: string): Buffer => Buffer.from(s, 'latin1');
-const lineOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RespCommandError) return err.line;
-    throw err;
-  }
-  throw new Error('did not throw');
-};
 
 describe('reply encoding (exact bytes)', () => {
   test('status, error, integer, bulk, null and arrays', () => {
@@ -48,7 +40,7 @@ describe('arguments', () => {
     expect(int64Arg(B('0'))).toBe(0n);
     expect(int64Arg(B('-9223372036854775808'))).toBe(-(2n ** 63n));
     for (const bad of ['', '+1', '01', '-0', ' 1', '1.5', '9223372036854775808', '1e3']) {
-      expect(lineOf(() => int64Arg(B(bad)))).toBe('ERR value is not an integer or out of range');
+      expect(thrownBy(() => int64Arg(B(bad)), RespCommandError).line).toBe('ERR value is not an integer or out of range');
     }
   });
 
@@ -62,19 +54,19 @@ describe('arguments', () => {
     expect(parse('EXAT', String(now / 1000 + 3))).toMatchObject({ ttlMs: 3000 });
     expect(parse('PXAT', '5')).toMatchObject({ ttlMs: 1 });
     for (const bad of [['NX', 'XX'], ['EX', '1', 'PX', '1'], ['KEEPTTL', 'EX', '1'], ['EX'], ['FOO'], ['EX', 'x', 'NX', 'XX']]) {
-      expect(lineOf(() => parse(...bad))).toBe('ERR syntax error');
+      expect(thrownBy(() => parse(...bad), RespCommandError).line).toBe('ERR syntax error');
     }
-    expect(lineOf(() => parse('EX', 'x'))).toBe('ERR value is not an integer or out of range');
-    expect(lineOf(() => parse('EX', '0'))).toBe("ERR invalid expire time in 'set' command");
-    expect(lineOf(() => parse('EX', '9223372036854775807'))).toBe("ERR invalid expire time in 'set' command");
+    expect(thrownBy(() => parse('EX', 'x'), RespCommandError).line).toBe('ERR value is not an integer or out of range');
+    expect(thrownBy(() => parse('EX', '0'), RespCommandError).line).toBe("ERR invalid expire time in 'set' command");
+    expect(thrownBy(() => parse('EX', '9223372036854775807'), RespCommandError).line).toBe("ERR invalid expire time in 'set' command");
   });
 
   test('GETEX options', () => {
     expect(getExOptions([], 0)).toEqual({ kind: 'none' });
     expect(getExOptions([B('persist')], 0)).toEqual({ kind: 'persist' });
     expect(getExOptions([B('PX'), B('20')], 0)).toEqual({ kind: 'expire', ttlMs: 20 });
-    expect(lineOf(() => getExOptions([B('PERSIST'), B('EX'), B('1')], 0))).toBe('ERR syntax error');
-    expect(lineOf(() => ttlMsOf('EX', B('-1'), 'getex', 0))).toBe("ERR invalid expire time in 'getex' command");
+    expect(thrownBy(() => getExOptions([B('PERSIST'), B('EX'), B('1')], 0), RespCommandError).line).toBe('ERR syntax error');
+    expect(thrownBy(() => ttlMsOf('EX', B('-1'), 'getex', 0), RespCommandError).line).toBe("ERR invalid expire time in 'getex' command");
   });
 });
 

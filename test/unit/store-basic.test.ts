@@ -1,17 +1,8 @@
-import { OpError } from '../../shared/errors';
 import { Limits, SetCond, Status } from '../../shared/protocol';
 import { Store } from '../../storage-node/store';
-import { b, makeStore, text } from './store-helpers';
+import { b, makeStore, opError, text } from './store-helpers';
 
-function statusOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OpError) return err.status;
-    throw err;
-  }
-  return undefined;
-}
+const statusOf = (fn: () => unknown): number => opError(fn).status;
 
 describe('Store get/set/delete', () => {
   test('set then get returns value, version, expiry and flags', () => {
@@ -131,27 +122,17 @@ describe('Store versions, NX/XX and CAS', () => {
     const v1 = store.set('ns', 'k', b('1'))!.version;
     const v2 = store.set('ns', 'k', b('2'), { ifVersion: v1 })!.version;
     expect(v2).toBeGreaterThan(v1);
-    let caught: unknown;
-    try {
-      store.set('ns', 'k', b('3'), { ifVersion: v1 });
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(OpError);
-    expect((caught as OpError).status).toBe(Status.VERSION_CONFLICT);
-    expect((caught as OpError).detail).toEqual([v2]);
+    const err = opError(() => store.set('ns', 'k', b('3'), { ifVersion: v1 }));
+    expect(err.status).toBe(Status.VERSION_CONFLICT);
+    expect(err.detail).toEqual([v2]);
     expect(text(store.get('ns', 'k'))).toBe('2');
   });
 
   test('CAS on a missing key is a conflict with version 0', () => {
     const { store } = makeStore();
-    try {
-      store.set('ns', 'missing', b('x'), { ifVersion: 5 });
-      throw new Error('expected a conflict');
-    } catch (err) {
-      expect((err as OpError).status).toBe(Status.VERSION_CONFLICT);
-      expect((err as OpError).detail).toEqual([0]);
-    }
+    const err = opError(() => store.set('ns', 'missing', b('x'), { ifVersion: 5 }));
+    expect(err.status).toBe(Status.VERSION_CONFLICT);
+    expect(err.detail).toEqual([0]);
   });
 
   test('ifVersion 0 means no CAS', () => {

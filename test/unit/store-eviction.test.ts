@@ -1,12 +1,8 @@
-import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
 import { ENTRY_OVERHEAD, entrySize } from '../../storage-node/store';
 import { EvictionPool } from '../../storage-node/store/eviction-pool';
 import { LFU_INIT_VAL, lfuDecay, lfuElapsed, lfuIncrement, lfuMinutes } from '../../storage-node/store/lfu';
-import { thrownBy } from '../helpers/thrown';
-import { b, makeStore, seeded, text } from './store-helpers';
-
-const errorOf = (fn: () => unknown): OpError => thrownBy(fn, OpError);
+import { b, makeStore, opError, seeded, text } from './store-helpers';
 
 /** Room for exactly `n` entries of key `kNNNN` (5 chars) and a 10-byte value. */
 const SIZE = entrySize(5, 10, 0);
@@ -18,7 +14,7 @@ describe('size limits', () => {
     const { store } = makeStore({ defaultMaxItemBytes: 100 });
     store.set('ns', 'keep', b('x'));
     expect(store.set('ns', 'k', Buffer.alloc(99))).toBeDefined();
-    const err = errorOf(() => store.set('ns', 'k', Buffer.alloc(100)));
+    const err = opError(() => store.set('ns', 'k', Buffer.alloc(100)));
     expect(err.status).toBe(Status.TOO_LARGE);
     expect(err.message).toContain('101 bytes');
     expect(err.message).toContain('100 bytes');
@@ -29,9 +25,9 @@ describe('size limits', () => {
   test('the namespace policy overrides the default item limit', () => {
     const { store } = makeStore();
     store.setNamespacePolicy('small', { maxItemBytes: 10 });
-    expect(errorOf(() => store.set('small', 'key', Buffer.alloc(8))).status).toBe(Status.TOO_LARGE);
+    expect(opError(() => store.set('small', 'key', Buffer.alloc(8))).status).toBe(Status.TOO_LARGE);
     expect(store.set('other', 'key', Buffer.alloc(8))).toBeDefined();
-    expect(errorOf(() => store.set('other', 'key', Buffer.alloc(1024 * 1024)))).toMatchObject({
+    expect(opError(() => store.set('other', 'key', Buffer.alloc(1024 * 1024)))).toMatchObject({
       status: Status.TOO_LARGE,
     });
   });
@@ -40,7 +36,7 @@ describe('size limits', () => {
     const { store } = makeStore();
     store.setNamespacePolicy('q', { quotaBytes: ENTRY_OVERHEAD + 50 });
     store.set('q', 'a', b('1'));
-    const err = errorOf(() => store.set('q', 'big', Buffer.alloc(60)));
+    const err = opError(() => store.set('q', 'big', Buffer.alloc(60)));
     expect(err.status).toBe(Status.OVER_QUOTA);
     expect(store.get('q', 'a')).toBeDefined();
   });
@@ -48,7 +44,7 @@ describe('size limits', () => {
   test('OUT_OF_MEMORY when one item cannot fit even in an empty store; nothing is evicted', () => {
     const { store } = makeStore({ maxMemoryBytes: 10 * SIZE });
     for (let i = 0; i < 5; i++) store.set('ns', key(i), value);
-    const err = errorOf(() => store.set('ns', 'huge', Buffer.alloc(10 * SIZE)));
+    const err = opError(() => store.set('ns', 'huge', Buffer.alloc(10 * SIZE)));
     expect(err.status).toBe(Status.OUT_OF_MEMORY);
     expect(store.size).toBe(5);
   });

@@ -1,7 +1,6 @@
-import { OpError } from '../../shared/errors';
 import { SetCond, Status } from '../../shared/protocol';
 import { entrySize } from '../../storage-node/store';
-import { b, makeStore, text } from './store-helpers';
+import { b, makeStore, opError, text } from './store-helpers';
 
 describe('namespace invalidation', () => {
   test('hides every older entry from every operation, not newer writes', () => {
@@ -27,13 +26,9 @@ describe('namespace invalidation', () => {
     const { store } = makeStore();
     const v = store.set('ns', 'k', b('old'))!.version;
     store.invalidate('ns');
-    try {
-      store.set('ns', 'k', b('x'), { ifVersion: v });
-      throw new Error('expected a conflict');
-    } catch (err) {
-      expect((err as OpError).status).toBe(Status.VERSION_CONFLICT);
-      expect((err as OpError).detail).toEqual([0]);
-    }
+    const err = opError(() => store.set('ns', 'k', b('x'), { ifVersion: v }));
+    expect(err.status).toBe(Status.VERSION_CONFLICT);
+    expect(err.detail).toEqual([0]);
     expect(store.set('ns', 'k', b('new'), { cond: SetCond.NX })).toBeDefined();
     expect(text(store.get('ns', 'k'))).toBe('new');
   });

@@ -1,8 +1,11 @@
 /**
- * Shared fixtures for the store tests: a settable clock, a seeded generator and byte helpers.
+ * Shared fixtures for the store tests: a settable clock, a seeded generator, byte helpers and the
+ * OpError an operation throws.
  */
+import { OpError } from '../../shared/errors';
 import { Store, type StoreListener, type StoreOptions } from '../../storage-node/store';
 import { prng } from '../../scripts/random';
+import { thrownBy } from '../helpers/thrown';
 
 /** A clock the test moves by hand; starts at a fixed epoch. */
 export class FakeClock {
@@ -40,3 +43,6 @@ export function b(s: string): Buffer {
 export function text(entry: { value: Buffer } | undefined): string | undefined {
   return entry?.value.toString('latin1');
 }
+
+/** The OpError `fn` throws; fails the test when it throws nothing (or rethrows anything else). */
+export const opError = (fn: () => unknown): OpError => thrownBy(fn, OpError);

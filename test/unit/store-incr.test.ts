@@ -1,11 +1,7 @@
-import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
 import { INT64_MAX, INT64_MIN } from '../../storage-node/store';
 import { addInt64, parseInt64, toDelta } from '../../storage-node/store/int64';
-import { thrownBy } from '../helpers/thrown';
-import { b, makeStore, text } from './store-helpers';
-
-const errorOf = (fn: () => unknown): OpError => thrownBy(fn, OpError);
+import { b, makeStore, opError, text } from './store-helpers';
 
 describe('int64 helpers', () => {
   test.each([
@@ -30,8 +26,8 @@ describe('int64 helpers', () => {
     expect(addInt64(Number.MAX_SAFE_INTEGER, 1)).toBe(9007199254740992n);
     expect(addInt64(9007199254740992n, -1)).toBe(Number.MAX_SAFE_INTEGER);
     expect(addInt64(INT64_MAX, -INT64_MAX)).toBe(0);
-    expect(errorOf(() => addInt64(INT64_MAX, 1)).status).toBe(Status.OVERFLOW);
-    expect(errorOf(() => addInt64(INT64_MIN, -1)).status).toBe(Status.OVERFLOW);
+    expect(opError(() => addInt64(INT64_MAX, 1)).status).toBe(Status.OVERFLOW);
+    expect(opError(() => addInt64(INT64_MIN, -1)).status).toBe(Status.OVERFLOW);
   });
 
   test('deltas must be int64 integers', () => {
@@ -39,7 +35,7 @@ describe('int64 helpers', () => {
     expect(toDelta(2 ** 60)).toBe(2n ** 60n);
     expect(toDelta(INT64_MIN)).toBe(INT64_MIN);
     for (const bad of [1.5, Number.NaN, Infinity, 2 ** 64, INT64_MAX + 1n, '1' as never]) {
-      expect(errorOf(() => toDelta(bad)).status).toBe(Status.NOT_INTEGER);
+      expect(opError(() => toDelta(bad)).status).toBe(Status.NOT_INTEGER);
     }
   });
 });
@@ -88,7 +84,7 @@ describe('Store.incr', () => {
   test.each(stored)('NOT_INTEGER on stored %p', (v) => {
     const { store } = makeStore();
     store.set('ns', 'n', b(v));
-    const err = errorOf(() => store.incr('ns', 'n', 1));
+    const err = opError(() => store.incr('ns', 'n', 1));
     expect(err.status).toBe(Status.NOT_INTEGER);
     expect(err.message).toBe('value is not an integer or out of range');
     expect(text(store.get('ns', 'n'))).toBe(v);
@@ -96,19 +92,19 @@ describe('Store.incr', () => {
 
   test('NOT_INTEGER on a non-integer delta', () => {
     const { store } = makeStore();
-    expect(errorOf(() => store.incr('ns', 'n', 0.5)).status).toBe(Status.NOT_INTEGER);
+    expect(opError(() => store.incr('ns', 'n', 0.5)).status).toBe(Status.NOT_INTEGER);
     expect(store.exists('ns', ['n'])).toBe(0);
   });
 
   test('OVERFLOW at both ends of int64, leaving the value unchanged', () => {
     const { store } = makeStore();
     store.set('ns', 'max', b(INT64_MAX.toString()));
-    const up = errorOf(() => store.incr('ns', 'max', 1));
+    const up = opError(() => store.incr('ns', 'max', 1));
     expect(up.status).toBe(Status.OVERFLOW);
     expect(up.message).toBe('increment or decrement would overflow');
     expect(text(store.get('ns', 'max'))).toBe('9223372036854775807');
     store.set('ns', 'min', b(INT64_MIN.toString()));
-    expect(errorOf(() => store.incr('ns', 'min', -1)).status).toBe(Status.OVERFLOW);
+    expect(opError(() => store.incr('ns', 'min', -1)).status).toBe(Status.OVERFLOW);
     expect(store.incr('ns', 'min', 1).value).toBe(INT64_MIN + 1n);
     expect(store.incr('ns', 'zero', INT64_MIN).value).toBe(INT64_MIN);
     expect(text(store.get('ns', 'zero'))).toBe('-9223372036854775808');
