@@ -3,13 +3,12 @@ import { Status } from '../../shared/protocol';
 import { electedOne, readPrimary, TEST_LEASE_TTL, waitFor, WriteProber, type ProbeRecord, shardNodeSuite } from '../helpers/shard-nodes';
 
 const suite = shardNodeSuite();
-const { start } = suite;
-const { close } = suite;
+const { start, close } = suite;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Fencing as a suite.client sees it: once a write of a newer epoch was answered (at T), no write of an
+ * Fencing as a client sees it: once a write of a newer epoch was answered (at T), no write of an
  * older epoch sent after T was accepted. And as the nodes saw it: every write of an older epoch
  * was handled before any write of a newer one (no moment when two nodes both took writes).
  */

@@ -4,8 +4,7 @@ import { clusterKeys, NodeRecordSchema } from '../../shared/topology/schema';
 import { electedOne, readPrimary, waitFor, shardNodeSuite } from '../helpers/shard-nodes';
 
 const suite = shardNodeSuite();
-const { start } = suite;
-const { close } = suite;
+const { start, close } = suite;
 
 describe('storage node election', () => {
   test('2 shards x 2 nodes: one primary each; fencing by epoch on both sides', async () => {
