@@ -60,6 +60,35 @@
  * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the
  * offset space; stream frames interleave with them in the order the primary produced both.
  *
+ * Slot ownership (cluster mode): a node answers a key operation on a slot its shard does not own
+ * with `[id, MOVED, message, slot, ownerShard, slotMapEpoch]` (ownerShard -1 when no shard owns
+ * it); the sender takes a slot map of at least that epoch and retries at the owner.
+ *
+ * Slot migration (ops 50-59). The control plane talks to the shard primaries; the target primary
+ * pulls from the source primary on a connection of its own, in the replication framing:
+ *   SLOT_STATS     [id, SLOT_STATS]                               -> [id, OK, [slot, keys, bytes, slot, keys, bytes, ...]]
+ *                  (slots holding at least one entry; the rebalance planner's input)
+ *   MIGRATE_START  [id, MIGRATE_START, epoch, migrationId, ranges, sourceAddr, maxBytesPerSec]  (to the target primary)
+ *                  -> [id, OK, 'started' | 'running']   the target clears what it holds of the slots, then pulls
+ *   MIGRATE_STATUS [id, MIGRATE_STATUS, migrationId]              -> [id, OK, {phase, keys, bytes, lagBytes, error?}] | [id, MISS]
+ *                  phase: 'clearing' | 'snapshot' | 'streaming' | 'failed'
+ *   MIGRATE_CUT    [id, MIGRATE_CUT, epoch, migrationId, ranges, recordModRevision, targetShard, targetEpoch, {freezeMs, cold}]
+ *                  (to the source primary) freezes writes to `ranges`, drains the stream to the target
+ *                  (at most freezeMs, or not at all when `cold`), then commits the move in one etcd
+ *                  transaction (slot map epoch + 1; compares the migration record's mod revision, both
+ *                  primaries' epochs and the slot map's mod revision), and releases the held writes:
+ *                  -> [id, OK, {slotMapEpoch, freezeMs, cold, keys}]       committed
+ *                  -> [id, BUSY, message, {lagBytes}]                      not caught up: try again later
+ *                  -> [id, VERSION_CONFLICT, message]                      the transaction's compare failed
+ *   MIGRATE_END    [id, MIGRATE_END, epoch, migrationId]          -> [id, OK]  ends the migration's sessions on this node
+ *                  (a target drops what it imported of slots it does not own)
+ *   MIGRATE_PULL   [id, MIGRATE_PULL, migrationId, ranges, nodeId, maxBytesPerSec, secret?]  (target -> source)
+ *                  -> [id, OK] and the connection carries the export: from the source REPL_SNAPSHOT chunks of
+ *                  the slots (throttled to maxBytesPerSec), REPL_SET / REPL_DEL of their live changes in the
+ *                  order the source made them, [0, MIGRATE_INVALIDATE, ns, tag | null], [0, MIGRATE_SNAPSHOT_END],
+ *                  [0, MIGRATE_FENCE, fenceId, ranges]; from the target [0, MIGRATE_ACK, appliedBytes, fenceId]
+ *                  (stream bytes applied; the last fence applied, 0 for none).
+ * `ranges` are `[[fromSlot, toSlot], ...]`, inclusive.
  * An error reply is `[id, status, message, ...detail]`; `message` is for people, the status is
  * the stable part. WRITE_ACK_TIMEOUT is `[id, WRITE_ACK_TIMEOUT, message, offset]`: a write in a
  * namespace with `writeAck: replica` that no replica acknowledged in time; it stays on the primary. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
@@ -78,6 +107,7 @@ export const Op = {
   EXISTS: 18,
   INVALIDATE: 19,
   NS_POLICY: 20,
+  SLOT_STATS: 21,
   REPL_SYNC: 30,
   REPL_ACK: 31,
   REPL_SNAPSHOT: 32,
@@ -92,6 +122,15 @@ export const Op = {
   UNSUBSCRIBE_INVALIDATIONS: 46,
   /** Push frames only: `[PUSH_ID, INVALIDATION, ns, key | null]`. */
   INVALIDATION: 47,
+  MIGRATE_START: 50,
+  MIGRATE_STATUS: 51,
+  MIGRATE_CUT: 52,
+  MIGRATE_END: 53,
+  MIGRATE_PULL: 54,
+  MIGRATE_INVALIDATE: 55,
+  MIGRATE_SNAPSHOT_END: 56,
+  MIGRATE_FENCE: 57,
+  MIGRATE_ACK: 58,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -144,6 +183,12 @@ export type SetCondition = (typeof SetCond)[keyof typeof SetCond];
 
 /** `ttlMs` value on SET that keeps the entry's current expiry (Redis KEEPTTL). */
 export const KEEP_TTL = -1;
+
+/** Write ops whose key decides the slot: `[id, op, epoch, ns, key, ...]` (the frozen-slot check reads these). */
+export const KEYED_WRITE_OPS: ReadonlySet<number> = new Set([Op.SET, Op.DELETE, Op.INCR, Op.EXPIRE, Op.PERSIST, Op.FILL_LEASE, Op.FILL, Op.FILL_RELEASE]);
+
+/** Slot ranges on the wire and in etcd: `[fromSlot, toSlot]`, inclusive. */
+export type SlotRange = [number, number];
 
 /** Default and hard limits shared by every program. */
 export const Limits = {

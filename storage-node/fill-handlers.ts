@@ -21,7 +21,9 @@ function leasesOf(ctx: HandlerContext): FillLeases {
 
 function fencedTarget(m: unknown[], ctx: HandlerContext): { ns: string; key: string } {
   ctx.gate.check(epochArg(m[2]));
-  return { ns: namespaceArg(m[3]), key: keyArg(m[4]) };
+  const target = { ns: namespaceArg(m[3]), key: keyArg(m[4]) };
+  ctx.slots?.check(target.ns, target.key);
+  return target;
 }
 
 function tokenArg(value: unknown): number {

@@ -40,9 +40,16 @@ export interface MutationLog {
   invalidated(ns: string, tag: string | null): void;
 }
 
+/** Slot ownership: throws MOVED for a key of a slot this node's shard does not own (`migration/ownership.ts`). */
+export interface SlotGuard {
+  check(ns: string, key: string): void;
+}
+
 export interface HandlerContext {
   store: Store;
   gate: WriteGate;
+  /** Absent on a standalone node (it owns every slot). */
+  slots?: SlotGuard;
   /** Absent on a standalone node (nothing is replicated). */
   repl?: MutationLog;
   stats(): Record<string, unknown>;
@@ -63,9 +70,27 @@ function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean)
   ctx.writes?.written(ns, key);
 }
 
+/** A write's namespace, after the fencing and ownership checks of `[id, op, epoch, ns, key]`. */
 function write(m: unknown[], ctx: HandlerContext): string {
   ctx.gate.check(epochArg(m[2]));
-  return namespaceArg(m[3]);
+  const ns = namespaceArg(m[3]);
+  if (ctx.slots !== undefined) ctx.slots.check(ns, keyArg(m[4]));
+  return ns;
+}
+
+/** A read's namespace and key `[id, op, ns, key]`, after the ownership check. */
+function readTarget(m: unknown[], ctx: HandlerContext): string {
+  const ns = namespaceArg(m[2]);
+  if (ctx.slots !== undefined) ctx.slots.check(ns, keyArg(m[3]));
+  return ns;
+}
+
+/** A multi-key read's keys, each owned by this shard (MOVED for the first that is not). */
+function ownedKeys(ns: string, value: unknown, ctx: HandlerContext): string[] {
+  const keys = keysArg(value);
+  const guard = ctx.slots;
+  if (guard !== undefined) for (let i = 0; i < keys.length; i++) guard.check(ns, keys[i]);
+  return keys;
 }
 
 /** One function per opcode: message in, reply written to `out`. Errors are thrown as OpError. */
@@ -73,11 +98,14 @@ const HANDLERS: Record<number, Handler> = {
   [Op.PING]: (m, _ctx, out) => out.message([m[0], Status.OK, 'PONG']),
   [Op.STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.stats()]),
   [Op.GET]: (m, ctx, out) => {
-    const e = ctx.store.read(namespaceArg(m[2]), keyArg(m[3]));
+    const e = ctx.store.read(readTarget(m, ctx), keyArg(m[3]));
     if (e) out.hit(m[0] as number, e.value, e.version, e.expiresAt, e.flags);
     else out.status(m[0] as number, Status.MISS);
   },
-  [Op.MGET]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.mget(namespaceArg(m[2]), keysArg(m[3])).map(entryTuple)]),
+  [Op.MGET]: (m, ctx, out) => {
+    const ns = namespaceArg(m[2]);
+    out.message([m[0], Status.OK, ctx.store.mget(ns, ownedKeys(ns, m[3], ctx)).map(entryTuple)]);
+  },
   [Op.SET]: (m, ctx, out) => {
     const ns = write(m, ctx);
     // Every argument is checked here, so the store's own checks are skipped.
@@ -119,16 +147,21 @@ const HANDLERS: Record<number, Handler> = {
     if (updated) changed(ctx, ns, key, false);
     out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
   },
-  [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(namespaceArg(m[2]), keyArg(m[3]))),
-  [Op.EXISTS]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.exists(namespaceArg(m[2]), keysArg(m[3]))),
+  [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(readTarget(m, ctx), keyArg(m[3]))),
+  [Op.EXISTS]: (m, ctx, out) => {
+    const ns = namespaceArg(m[2]);
+    out.statusInt(m[0] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[3], ctx)));
+  },
   [Op.INVALIDATE]: (m, ctx, out) => {
-    const ns = write(m, ctx);
+    ctx.gate.check(epochArg(m[2])); // namespace-wide: every shard takes it, whatever slots it owns
+    const ns = namespaceArg(m[3]);
     const tag = optionalTagArg(m[4]);
     ctx.store.invalidate(ns, tag);
     ctx.repl?.invalidated(ns, tag ?? null);
     out.status(m[0] as number, Status.OK);
     ctx.writes?.invalidated(ns);
   },
+  [Op.SLOT_STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.slots.figures()]),
   [Op.NS_POLICY]: (m, ctx, out) => {
     ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));
     out.status(m[0] as number, Status.OK);

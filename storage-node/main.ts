@@ -14,6 +14,10 @@ import { NamespacePolicySync } from './cluster/namespace-policies';
 import { connectEtcd } from '../shared/topology/etcd';
 import { NodeReplication, type ReplicationStats } from './replication/node-replication';
 import type { ReplOffsetRecord } from '../shared/topology/schema';
+import type { TopologySnapshot } from '../shared/topology/snapshot';
+import { SlotOwnership } from './migration/ownership';
+import { NodeMigration } from './migration/node-migration';
+import { EtcdCommitter } from './migration/commit';
 
 /** Who the node is, for STATS, /healthz and the ready line. */
 interface Identity {
@@ -44,19 +48,22 @@ function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
 }
 
 /** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
-function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger): ClusterMember | null {
+function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, onReplica: () => void): ClusterMember | null {
   const cluster = config.cluster;
   if (!cluster || !repl) return null;
   const member = new ClusterMember(
     {
       etcd: cluster.etcd, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
       stepDownMarginMs: cluster.stepDownMarginMs, addr, adminAddr, startedAt: Date.now(),
-      onRole: (change) => (change.role === 'primary' ? repl.becomePrimary() : repl.becomeReplica()),
+      onRole: (change) => {
+        if (change.role === 'primary') return repl.becomePrimary();
+        onReplica();
+        repl.becomeReplica();
+      },
       offsets: () => offsetsRecord(repl),
     },
     log.child({ component: 'storage-node:cluster' }),
   );
-  member.start();
   return member;
 }
 
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
     return {
       ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
       connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(), replication,
+      ...(migration ? { slotMapEpoch: migration.ownership.epoch, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
     };
   };
   if (cluster) {
@@ -109,9 +117,19 @@ async function main(): Promise<void> {
     };
     repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
   }
+  const ownership = cluster ? new SlotOwnership(cluster.shardId) : null;
+  const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
+  let member: ClusterMember | null = null;
+  const migration = cluster && repl && ownership && policyClient
+    ? new NodeMigration(
+      store, ownership, { check: (epoch) => gate.check(epoch), get isPrimary() { return member?.role.isPrimary ?? false; } }, repl.log,
+      new EtcdCommitter(policyClient, cluster.cluster), { nodeId: cluster.nodeId ?? '', secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes },
+      log.child({ component: 'storage-node:migration' }),
+    )
+    : null;
   server = new FrameServer(
-    { store, gate: { check: (epoch) => gate.check(epoch) }, repl: repl?.log, stats, leases, writes: subscriptions },
-    { ...config, subscriptions }, log.child({ component: 'storage-node:server' }), repl,
+    { store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions },
+    { ...config, subscriptions, migration: migration ?? undefined }, log.child({ component: 'storage-node:server' }), repl,
   );
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({ ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION }) });
   const port = await server.listen(config.port, config.host);
@@ -124,14 +142,22 @@ async function main(): Promise<void> {
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
   repl?.setIdentity(nodeId, `${host}:${port}`);
-  const member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log);
+  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, () => migration?.stepDown());
   const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
   if (member) gate = member.role;
-  const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
+  // The node campaigns only once it knows the slot map, so it never takes a write for a slot that moved away.
+  let joined = false;
+  const onSnapshot = (snapshot: TopologySnapshot): void => {
+    if (snapshot.slotMap) migration?.applySlotMap(snapshot.slotMap);
+    if (!joined) {
+      joined = true;
+      member?.start();
+    }
+  };
   const policies = policyClient && config.cluster
-    ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }), (acks) => repl?.setAckNamespaces(acks))
+    ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }), (acks) => repl?.setAckNamespaces(acks), onSnapshot)
     : null;
   policies?.start();
   log.info({ event: 'ready', host: config.host, port, adminPort, maxMemory: config.maxMemory, nodeId, shard: config.cluster?.shardId ?? null }, 'storage node ready');
@@ -140,6 +166,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     clearInterval(sweep);
     clearInterval(follow);
+    migration?.close();
     await member?.stop();
     repl?.close();
     await policies?.close();

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
 import { OpError, ProtocolError } from '../shared/errors';
-import { Op, Status } from '../shared/protocol';
+import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
 import { handle, type HandlerContext } from './handlers';
 import type { InvalidationHub } from './invalidations';
@@ -15,7 +15,23 @@ export interface ServerOptions {
   idleTimeoutMs: number;
   /** Takes SUBSCRIBE/UNSUBSCRIBE_INVALIDATIONS (it needs the connection); absent = UNKNOWN_OP. */
   subscriptions?: InvalidationHub;
+  /** Slot migrations (cluster mode); absent = the MIGRATE ops are UNKNOWN_OP. */
+  migration?: MigrationHooks;
 }
+
+/** What the server needs of slot migration (`migration/node-migration.ts`). */
+export interface MigrationHooks {
+  readonly ownership: { readonly frozenCount: number; isFrozen(ns: unknown, key: unknown): boolean };
+  /** MIGRATE_PULL: the connection becomes an export (throws OpError). */
+  acceptPull(socket: net.Socket, message: readonly unknown[]): { onFrame(message: readonly unknown[]): void };
+  /** The other MIGRATE ops: the reply, later (the connection waits for it). */
+  handle(message: readonly unknown[]): Promise<unknown[]>;
+  /** Calls `listener` once, after the next thaw of frozen slots. */
+  onThaw(listener: () => void): void;
+}
+
+/** Ops the migration hooks answer, asynchronously. */
+const MIGRATE_ASYNC_OPS: ReadonlySet<unknown> = new Set<unknown>([Op.MIGRATE_START, Op.MIGRATE_STATUS, Op.MIGRATE_CUT, Op.MIGRATE_END]);
 
 /** Replies are handed to the socket early once this many bytes are waiting (large values). */
 const FLUSH_BYTES = 256 * 1024;
@@ -43,6 +59,15 @@ interface Conn {
   socket: net.Socket;
   /** Set once the connection carries a replica session. */
   session: object | null;
+  /** Set once the connection carries a slot export (MIGRATE_PULL). */
+  exporting: { onFrame(message: readonly unknown[]): void } | null;
+  /**
+   * True while a request waits (a write to a frozen slot, a MIGRATE op): nothing after it is read
+   * until `proceed` runs it again (or sends its reply) and reads on.
+   */
+  parked: boolean;
+  /** Continues a parked connection: `again` is the request to run again (null: just read on). */
+  proceed: (again: unknown[] | null) => void;
 }
 
 /** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
@@ -119,7 +144,7 @@ export class FrameServer {
     if (this.#options.idleTimeoutMs > 0) {
       socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
     }
-    const conn: Conn = { socket, session: null };
+    const conn: Conn = { socket, session: null, exporting: null, parked: false, proceed: () => undefined };
     const decoder = new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes);
     const feed = (input: () => boolean): void => {
       let more: boolean;
@@ -131,13 +156,25 @@ export class FrameServer {
         return;
       }
       this.#send(socket);
-      if (more) return;
+      if (conn.parked) {
+        socket.pause(); // read on when the parked request is done (`proceed`)
+        return;
+      }
+      if (more) {
+        if (socket.isPaused() && !decoder.holding && !socket.destroyed) socket.resume();
+        return;
+      }
       // The client is not reading its replies: stop reading its requests until it drains.
       socket.pause();
       socket.once('drain', () => {
         feed(() => decoder.resume());
-        if (!decoder.holding && !socket.destroyed) socket.resume();
+        if (!decoder.holding && !conn.parked && !socket.destroyed) socket.resume();
       });
+    };
+    conn.proceed = (again) => {
+      conn.parked = false;
+      if (socket.destroyed) return;
+      feed(() => (again === null || (this.#onFrame(conn, again) && !conn.parked) ? decoder.resume() : false));
     };
     socket.on('data', (chunk: Buffer) => feed(() => decoder.push(chunk)));
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'connection error'));
@@ -160,6 +197,18 @@ export class FrameServer {
     if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
     const repl = this.#repl;
     if (repl !== null && (conn.session !== null || op === Op.REPL_SYNC)) return this.#onReplication(conn, repl, message);
+    const migration = this.#options.migration;
+    if (migration !== undefined) {
+      if (conn.exporting !== null) {
+        conn.exporting.onFrame(message);
+        return true;
+      }
+      if (op === Op.MIGRATE_PULL) {
+        this.#acceptPull(conn, migration, message);
+        return true;
+      }
+      if (this.#parks(conn, migration, op, message)) return false;
+    }
     // A write in a namespace with `writeAck: replica` holds its reply (and the ones behind it).
     const gated = repl !== null && repl.log.ackNamespaces.size !== 0;
     let before = 0;
@@ -177,6 +226,40 @@ export class FrameServer {
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
     return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
+  }
+
+  /** MIGRATE_PULL: the connection becomes a slot export (or gets the error). */
+  #acceptPull(conn: Conn, migration: MigrationHooks, message: unknown[]): void {
+    this.#send(conn.socket);
+    try {
+      const session = migration.acceptPull(conn.socket, message);
+      conn.socket.setTimeout(0);
+      conn.socket.write(encodeFrame([message[0], Status.OK]));
+      conn.exporting = session;
+    } catch (err) {
+      const e = err instanceof OpError ? err : new OpError(Status.INTERNAL, 'internal error');
+      if (!(err instanceof OpError)) this.#onInternalError(err);
+      this.#out.message([message[0], e.status, e.message, ...e.detail]);
+    }
+  }
+
+  /**
+   * A write to a frozen slot, or a MIGRATE op answered later: true when the request waits (the
+   * connection then reads nothing more until it is done, so replies stay in order).
+   */
+  #parks(conn: Conn, migration: MigrationHooks, op: unknown, message: unknown[]): boolean {
+    if (migration.ownership.frozenCount !== 0 && KEYED_WRITE_OPS.has(op as number) && migration.ownership.isFrozen(message[3], message[4])) {
+      conn.parked = true;
+      migration.onThaw(() => conn.proceed(message));
+      return true;
+    }
+    if (!MIGRATE_ASYNC_OPS.has(op)) return false;
+    conn.parked = true;
+    void migration.handle(message).then((reply) => {
+      this.#deliver(conn.socket, encodeFrame(reply));
+      conn.proceed(null);
+    });
+    return true;
   }
 
   /** Subscription ops, which need the connection: handled apart from `handle`, with the same error replies. */

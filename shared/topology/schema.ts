@@ -15,7 +15,9 @@ import { SLOT_COUNT } from '../slot';
  *                              each replica's lag (shardctl status)
  *   namespaces/<ns>            NamespacePolicy    shardctl ns set
  *   hotkeys/<ns>/<key>         HotKeyRule         shardctl hotkey add (key URI-encoded)
- *   migrations/<id>            (rebalancer)
+ *   migrations/<id>            MigrationRecord    shardctl migrate / rebalance / shard remove (planned);
+ *                              then the driving control-plane service, by compare-and-set only
+ *   driver                     DriverRecord       the control-plane service driving migrations, under its lease
  *
  * Records are JSON; every reader validates them with the schemas below, so a hand-edited or
  * corrupt value is reported and skipped, never trusted.
@@ -43,7 +45,9 @@ export function clusterKeys(cluster: string) {
     namespace: (ns: string) => `${prefix}namespaces/${ns}`,
     hotkeysPrefix: `${prefix}hotkeys/`,
     hotkey: (ns: string, key: string) => `${prefix}hotkeys/${ns}/${encodeURIComponent(key)}`,
+    migrationsPrefix: `${prefix}migrations/`,
     migration: (id: string) => `${prefix}migrations/${id}`,
+    driver: `${prefix}driver`,
   };
 }
 export type ClusterKeys = ReturnType<typeof clusterKeys>;
@@ -57,6 +61,10 @@ export const ClusterConfigSchema = z.object({
   replicas: z.number().int().min(0).max(8),
   leaseTtlSeconds: z.number().int().min(1).max(60),
   createdAt: z.number(),
+  /** Shards added after init (`shardctl shard add`), beyond `0 .. shards-1`. */
+  addedShards: z.array(shardId).max(1024).optional(),
+  /** Shards drained and retired (`shardctl shard remove`): they own no slots and take none. */
+  retiredShards: z.array(shardId).max(1024).optional(),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
 
@@ -152,6 +160,59 @@ export const HotKeyRuleSchema = z
   })
   .refine((r) => r.mode !== 'copies' || r.copies !== undefined, { message: 'mode "copies" needs copies (2-16)' });
 export type HotKeyRule = z.infer<typeof HotKeyRuleSchema>;
+
+/** Migration ids: letters, digits, `_`, `-`, `.` (they are etcd key segments). */
+export const MIGRATION_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** States of a migration; `committed` and `aborted` are final. */
+export const MIGRATION_STATES = ['planned', 'copying', 'cutting', 'paused', 'committed', 'aborted'] as const;
+export type MigrationState = (typeof MIGRATION_STATES)[number];
+
+const slotRange = z.tuple([z.number().int().min(0).max(SLOT_COUNT - 1), z.number().int().min(0).max(SLOT_COUNT - 1)]).refine(([a, b]) => a <= b, 'a slot range runs from its first to its last slot');
+
+/**
+ * One slot migration job (`migrations/<id>`): move `ranges` from shard `from` to shard `to`. Every
+ * change is a compare-and-set on the key's mod revision, so whoever drives it can die and a
+ * successor resumes from the record; the slots still to move are those of `ranges` that the slot
+ * map still gives to `from`.
+ */
+export const MigrationRecordSchema = z.object({
+  id: z.string().regex(MIGRATION_ID),
+  from: shardId,
+  to: shardId,
+  ranges: z.array(slotRange).min(1).max(SLOT_COUNT),
+  state: z.enum(MIGRATION_STATES),
+  /** The state to go back to on resume (set while paused). */
+  resumeTo: z.enum(['planned', 'copying', 'cutting']).optional(),
+  /** Copy throttle in bytes per second (0: unthrottled). */
+  maxBytesPerSec: z.number().int().min(0),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  /** The primaries' epochs the copy started under; a commit compares them. */
+  epochs: z.object({ from: z.number().int().min(0), to: z.number().int().min(0) }).optional(),
+  progress: z.object({
+    slotsTotal: z.number().int().min(0),
+    slotsDone: z.number().int().min(0),
+    keys: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    /** Slots cut over cold (the target took them empty because the stream could not converge). */
+    coldSlots: z.number().int().min(0),
+    freezeMsMax: z.number().min(0),
+    /** Copy attempts (a restart after a failover of either primary adds one). */
+    attempts: z.number().int().min(0),
+    startedAt: z.number().optional(),
+    finishedAt: z.number().optional(),
+  }),
+  /** Why it was aborted, paused, or restarted last (for people). */
+  reason: z.string().max(500).optional(),
+  /** The rebalance run that planned it, if any. */
+  plan: z.string().max(64).optional(),
+}).refine((m) => m.from !== m.to, { message: 'a migration moves slots between two different shards' });
+export type MigrationRecord = z.infer<typeof MigrationRecordSchema>;
+
+/** The control-plane service that drives migrations, written under its lease. */
+export const DriverRecordSchema = z.object({ id: z.string().min(1).max(128), since: z.number() });
+export type DriverRecord = z.infer<typeof DriverRecordSchema>;
 
 /** Namespace names as the wire accepts them. */
 export const NamespaceNameSchema = z.string().regex(NAMESPACE_PATTERN, 'namespace must be 1-64 letters, digits, "_", "-" or "."');

@@ -51,7 +51,11 @@ export class NamespacePolicySync {
    * `apply` gets each namespace whose store policy changed; `onAckNamespaces`, when given, gets
    * after every change the namespaces whose writes need a replica acknowledgement.
    */
-  constructor(client: Etcd3, cluster: string, apply: (ns: string, policy: StorePolicy) => void, log: Logger, onAckNamespaces?: (namespaces: string[]) => void) {
+  constructor(
+    client: Etcd3, cluster: string, apply: (ns: string, policy: StorePolicy) => void, log: Logger, onAckNamespaces?: (namespaces: string[]) => void,
+    /** Every snapshot, after its policies were applied (the node's slot ownership reads its slot map). */
+    onSnapshot?: (snapshot: TopologySnapshot) => void,
+  ) {
     this.#watcher = new TopologyWatcher({ client, cluster, onError: (err, during) => log.warn({ err: err.message, during }, 'topology watch trouble') });
     this.#watcher.on('change', (snapshot: TopologySnapshot) => {
       for (const [ns, policy] of policyChanges(this.#applied, snapshot.namespaces)) {
@@ -60,6 +64,7 @@ export class NamespacePolicySync {
       }
       this.#applied = snapshot.namespaces;
       onAckNamespaces?.(ackNamespaces(snapshot.namespaces));
+      onSnapshot?.(snapshot);
     });
   }
 

@@ -3,6 +3,7 @@ import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './back
 import { encodeDelRecord, encodeInvalidateRecord } from './records';
 import { SetRecordEncoder } from './encoder';
 import type { Store } from '../store';
+import type { MutationTee } from '../migration/export';
 
 /** A new replication id: 20 random bytes in hex (Redis uses 40 hex characters too). */
 export const newReplId = (): string => randomBytes(20).toString('hex');
@@ -27,6 +28,8 @@ export class ReplicationLog {
   readonly ackNamespaces = new Set<string>();
   /** Recording is on while this node is the primary. */
   recording = false;
+  /** Slot exports to feed with every mutation (`migration/export.ts`); null while none runs. */
+  tee: MutationTee | null = null;
   #waitOffset = 0;
   readonly #store: Store;
   readonly #onAppend: () => void;
@@ -47,6 +50,7 @@ export class ReplicationLog {
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
     if (!this.recording) return;
     this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
+    if (this.tee !== null) this.tee.set(ns, key, value, expiresAt, flags, tags ?? null);
   }
 
   /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
@@ -54,13 +58,16 @@ export class ReplicationLog {
     if (!this.recording) return;
     const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    this.#appendSet(ns, key, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, e.tags);
+    const value = Buffer.from(e.value, 'latin1');
+    this.#appendSet(ns, key, value, e.version, e.expiresAt, e.flags, e.tags);
+    if (this.tee !== null) this.tee.set(ns, key, value, e.expiresAt, e.flags, e.tags);
   }
 
   /** A key removed by a request (DELETE, EXPIRE <= 0): the request's reply waits in an ack namespace. */
   deleted(ns: string, key: string): void {
     if (!this.recording) return;
     this.#append(encodeDelRecord(ns, key), ns);
+    if (this.tee !== null) this.tee.del(ns, key);
   }
 
   /**
@@ -72,12 +79,14 @@ export class ReplicationLog {
     if (!this.recording) return;
     this.backlog.append(encodeDelRecord(ns, key));
     this.#onAppend();
+    if (this.tee !== null) this.tee.del(ns, key);
   }
 
   /** A namespace (tag null) or tag invalidation; the watermark is the store's version clock. */
   invalidated(ns: string, tag: string | null): void {
     if (!this.recording) return;
     this.#append(encodeInvalidateRecord(ns, tag, this.#store.versionClock), ns);
+    if (this.tee !== null) this.tee.invalidated(ns, tag);
   }
 
   /**

@@ -53,6 +53,27 @@ function applyEntry(store: Store, m: readonly unknown[], at: number): void {
   store.replication.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]));
 }
 
+/** One entry as a stream or snapshot frame carries it, every field checked. */
+export interface RecordEntry {
+  ns: string;
+  key: string;
+  value: Uint8Array;
+  version: number;
+  expiresAt: number;
+  flags: number;
+  tags: string[] | null;
+}
+
+/** Reads the entry `[ns, key, value, version, expiresAt, flags, tags]` at `at`; throws ProtocolError when a field is bad. */
+export function readEntry(m: readonly unknown[], at: number): RecordEntry {
+  return { ns: ns(m[at]), key: key(m[at + 1]), value: bytes(m[at + 2]), version: uint(m[at + 3], 'version'), expiresAt: uint(m[at + 4], 'expiresAt'), flags: flags(m[at + 5]), tags: tags(m[at + 6]) };
+}
+
+/** Checks a namespace and key read from a peer; throws ProtocolError when either is bad. */
+export function readTarget(m: readonly unknown[], at: number): { ns: string; key: string } {
+  return { ns: ns(m[at]), key: key(m[at + 1]) };
+}
+
 /** Fields per entry in a REPL_SNAPSHOT chunk. */
 export const SNAPSHOT_FIELDS = 7;
 

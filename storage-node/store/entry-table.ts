@@ -11,10 +11,13 @@
  *          lfuTime   Uint16   minute (mod 65536) of the last LFU decay
  *          ns        Uint16   namespace index
  *          nsPos     Uint32   position in the namespace member set
+ *          slot      Uint16   hash slot of `namespace:key` (slot-index.ts)
+ *          slotNext  Int32    next id of the same slot, -1 at the end (slot-index.ts)
+ *          slotPrev  Int32    previous id of the same slot, -1 at the head
  *          kv        string   kv[2 id] the key, kv[2 id + 1] the value as a latin1 string
  *          tags      Map      id -> tags, only for tagged entries
  *
- * 37 bytes of columns per id besides the strings. The expiry time lives in the expiry set
+ * 47 bytes of columns per id besides the strings. The expiry time lives in the expiry set
  * (`expiry-set.ts`), so an entry that never expires pays nothing for it. (Interleaving the hot
  * columns into one 32-byte record per id was measured too: no difference, as the CPU fetches
  * the columns of one id in parallel once it has the id.)
@@ -40,6 +43,10 @@ export class EntryTable {
   ns: Uint16Array;
   /** Position in the namespace member set per id (an `IdSet` position column). */
   nsPos: Uint32Array;
+  /** Hash slot per id, and the links of each slot's list (`SlotIndex`). */
+  slot: Uint16Array;
+  slotNext: Int32Array;
+  slotPrev: Int32Array;
   readonly tags = new Map<number, readonly string[]>();
   private versions: Float64Array;
   private hashes: Uint32Array;
@@ -65,6 +72,9 @@ export class EntryTable {
     this.lfuMinutes = new Uint16Array(n);
     this.ns = new Uint16Array(n);
     this.nsPos = new Uint32Array(n);
+    this.slot = new Uint16Array(n);
+    this.slotNext = new Int32Array(n);
+    this.slotPrev = new Int32Array(n);
   }
 
   /** Hands out an id for `key`/`value`; other fields are the caller's to fill. */
@@ -208,11 +218,14 @@ export class EntryTable {
     this.lfuMinutes = grown(this.lfuMinutes, new Uint16Array(capacity));
     this.ns = grown(this.ns, new Uint16Array(capacity));
     this.nsPos = grown(this.nsPos, new Uint32Array(capacity));
+    this.slot = grown(this.slot, new Uint16Array(capacity));
+    this.slotNext = grown(this.slotNext, new Int32Array(capacity));
+    this.slotPrev = grown(this.slotPrev, new Int32Array(capacity));
   }
 }
 
 /** `to` after copying `from` into its start. */
-function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(from: T, to: T): T {
+function grown<T extends Float64Array | Uint32Array | Int32Array | Uint16Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

@@ -3,6 +3,8 @@ import { Status } from '../../shared/protocol';
 import { EntryTable } from './entry-table';
 import { ExpirySet } from './expiry-set';
 import { hashKey } from './key-index';
+import { slotOf } from '../../shared/slot';
+import { SlotIndex } from './slot-index';
 import { LFU_INIT_VAL, lfuDecay, lfuIncrement, lfuMinutes } from './lfu';
 import { Namespace, type ResolvedPolicy } from './namespace';
 import { ownString } from './value-codec';
@@ -94,6 +96,8 @@ export class Keyspace {
   /** Entries with an expiry and their expiry times (for lookups and the active-expiry sample). */
   readonly ttl: ExpirySet;
   readonly byName = new Map<string, Namespace>();
+  /** Entries by hash slot (slot migration). */
+  readonly slots: SlotIndex;
   /** Namespaces by index (entry column `ns`). */
   readonly namespaces: Namespace[] = [];
   readonly overQuota = new Set<Namespace>();
@@ -126,6 +130,7 @@ export class Keyspace {
   ) {
     this.table = new EntryTable(reservedIds(options.maxMemoryBytes));
     this.ttl = new ExpirySet(this.table);
+    this.slots = new SlotIndex(this.table);
     this.hashSeed = (options.random() * 4_294_967_296) >>> 0;
   }
 
@@ -240,6 +245,7 @@ export class Keyspace {
     table.ns[id] = ns.index;
     ns.keyIndex.insert(id, hash);
     ns.members.add(id, table.nsPos);
+    this.slots.link(id, slotOf(ns.name, key), size);
     this.account(ns, size);
     return id;
   }
@@ -251,6 +257,7 @@ export class Keyspace {
   rewrite(id: number, ns: Namespace, value: string, size: number, now: number): void {
     const table = this.table;
     this.account(ns, size - table.size(id));
+    this.slots.resize(table.slot[id], size - table.size(id));
     table.setSize(id, size);
     table.setValue(id, value);
     table.setVersion(id, this.nextVersion());
@@ -276,6 +283,7 @@ export class Keyspace {
     ns.keyIndex.remove(id, table.hash(id));
     ns.members.remove(id, table.nsPos);
     if (table.ttlPos(id) !== 0) this.ttl.remove(id);
+    this.slots.unlink(id, table.size(id));
     this.account(ns, -table.size(id));
     table.release(id);
     this.count(kind);

@@ -7,6 +7,7 @@ import { entrySize, Keyspace, Removal } from './keyspace';
 import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
 import { sweep } from './sweep';
 import { StoreReplication } from './replicated';
+import { StoreSlots } from './slots';
 import type {
   EntryView,
   NamespacePolicy,
@@ -70,6 +71,8 @@ export class Store {
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
   /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
   readonly replication: StoreReplication;
+  /** Per-slot figures, exports and slot removal (`slots.ts`). */
+  readonly slots: StoreSlots;
 
   constructor(options: StoreOptions, listener?: StoreListener) {
     const resolved = resolveOptions(options);
@@ -77,6 +80,7 @@ export class Store {
     this.evictor = new Evictor(this.ks);
     this.now = resolved.now;
     this.replication = new StoreReplication(this.ks);
+    this.slots = new StoreSlots(this.ks, this.now);
   }
 
   /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
@@ -293,6 +297,26 @@ export class Store {
 
 
 
+
+  /**
+   * Writes an entry that a slot migration brings in: the source's value, absolute expiry, flags
+   * and tags, with a version of this store (above its watermarks, so no earlier invalidation here
+   * hides it). Makes room like a SET (TOO_LARGE / OVER_QUOTA / OUT_OF_MEMORY are thrown). An entry
+   * already expired removes the key instead. Returns the version, or 0 when nothing was written.
+   */
+  importEntry(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null): number {
+    if (expiresAt !== 0 && expiresAt <= this.now()) {
+      this.replication.applyDelete(ns, key);
+      return 0;
+    }
+    const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
+    const version = this.put(ns, key, value, 0, flags, SetCond.ALWAYS, 0, owned, owned === undefined ? 0 : sumLengths(owned));
+    if (expiresAt !== 0) {
+      const space = this.ks.namespace(ns) as Namespace;
+      this.ks.setExpiry(space.keyIndex.find(key, this.ks.hash(key)), expiresAt);
+    }
+    return version;
+  }
 
   /** Counters, gauges and per-namespace figures. */
   stats(): StoreStats {
