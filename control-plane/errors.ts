@@ -6,9 +6,9 @@ import { EtcdUnavailableError } from '../shared/topology/etcd';
  * reports for it. `exitCodeOf` is the one table that turns an error into an exit status.
  *
  *   0 ok · 1 bad input (the message names the flag or argument) · 2 etcd unreachable
- *   3 cluster not initialised · 4 the operation did not finish in time
+ *   3 cluster not initialised · 4 the operation did not finish in time · 5 a migration was aborted
  */
-export const ExitCode = { OK: 0, BAD_INPUT: 1, ETCD_UNAVAILABLE: 2, NOT_INITIALISED: 3, TIMED_OUT: 4 } as const;
+export const ExitCode = { OK: 0, BAD_INPUT: 1, ETCD_UNAVAILABLE: 2, NOT_INITIALISED: 3, TIMED_OUT: 4, MIGRATION_ABORTED: 5 } as const;
 
 /** The operator asked for something invalid or impossible; `subject` names the flag or argument. */
 export class InputError extends ShardcacheError {

@@ -7,6 +7,11 @@ import { parseServiceConfig } from './service/config';
 import { createControlMetrics } from './service/metrics';
 import { topologyChanges } from './status/changes';
 import { statusDocument, type StatusDocument } from './status/document';
+import { DriverService } from './rebalance/driver-service';
+import { readMigrations } from './rebalance/records';
+import { migrationMetrics } from './service/migration-metrics';
+import { clusterKeys, type MigrationRecord } from '../shared/topology/schema';
+import { hostname } from 'node:os';
 
 /**
  * Control-plane service: one topology watch on etcd, turned into a status document on every
@@ -34,7 +39,17 @@ async function main(): Promise<void> {
     onError: (err, during) => watchLog.warn({ err: err.message, during }, 'etcd unavailable; retrying'),
   });
   watcher.on('change', onSnapshot);
-  const admin = createControlAdmin({ status: () => current, registry: createControlMetrics(() => current) });
+  // Migrations: the list is re-read every second for the status page and /metrics; one service drives them.
+  let migrations: MigrationRecord[] = [];
+  const keys = clusterKeys(config.cluster);
+  const refresh = setInterval(() => {
+    void readMigrations(client, keys).then((list) => (migrations = list.map((m) => m.record)), () => undefined);
+  }, 1000);
+  const registry = createControlMetrics(() => current);
+  const events = migrationMetrics(registry, () => migrations);
+  const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), undefined, events);
+  driver.start();
+  const admin = createControlAdmin({ status: () => current, registry, migrations: () => ({ driver: driver.state(), migrations }) });
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   log.info({ event: 'ready', adminHost: config.adminHost, adminPort, cluster: config.cluster, etcd: config.etcd }, 'control plane ready');
   const started = watcher.start().then(
@@ -44,6 +59,8 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
+    clearInterval(refresh);
+    await driver.close();
     await watcher.close();
     await Promise.race([started, new Promise((r) => setTimeout(r, 1000))]);
     await admin.close();

@@ -1,3 +1,4 @@
+import { slotOf } from '../shared/slot';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
@@ -151,14 +152,14 @@ class DataPlaneImpl implements DataPlane {
     try {
       validateTarget(ns, key);
       checkPref(pref);
-      const { shardId, snapshot } = this.#router.locate(ns, key);
+      const { slot, shardId, snapshot } = this.#router.locate(ns, key);
       const id = hotId(ns, key);
       const hot = this.hotKeys.observe(id, snapshot);
       const policy = policyOf(snapshot, ns);
       // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
       if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy);
       if (hot !== undefined) return this.hotKeys.get(hot, ns, key, pref, shardId, snapshot);
-      return this.#flights.do(flightKeyOf(pref, id), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet));
+      return this.#flights.do(flightKeyOf(pref, id), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet, slot));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -168,14 +169,23 @@ class DataPlaneImpl implements DataPlane {
     validateNamespace(ns);
     validateKeys(keys);
     checkPref(pref);
+    return this.#mget(ns, keys, pref, 0);
+  }
+
+  /** MGET by shard; a group whose slots moved meanwhile (MOVED) is split again by the newer map, twice at most. */
+  async #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number): Promise<Array<GetResult | Error>> {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
-    const outcomes = await Promise.all(groups.map((group) => {
+    const outcomes = await Promise.all(groups.map(async (group): Promise<readonly unknown[] | Error> => {
       if (group.shardId < 0) return new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet');
       const count = group.keys.length;
-      return this.#router
+      const outcome = await this.#router
         .send(group.shardId, pref, () => mgetMessage(ns, group.keys), (reply, nodeId) => parseMget(reply, count, nodeId))
         .catch(asError);
+      if (!(outcome instanceof ProxyError && outcome.detail?.moved === true) || depth >= 2) return outcome;
+      const again = await this.#mget(ns, group.keys, pref, depth + 1);
+      if (again.some((r) => r instanceof Error)) return again.find((r) => r instanceof Error) as Error;
+      return again.map((r) => (r as GetResult).hit ? [(r as GetResult & { value: unknown }).value, (r as { version?: number }).version, (r as { expiresAt?: number }).expiresAt, (r as { flags?: number }).flags] : null);
     }));
     return assemble(keys.length, groups, outcomes);
   }
@@ -183,14 +193,14 @@ class DataPlaneImpl implements DataPlane {
   async set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {
     validateTarget(ns, key);
     if (!(req?.value instanceof Uint8Array)) throw badRequest('value must be bytes', 'value');
-    const { shardId, snapshot } = this.#router.locate(ns, key);
+    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
     const policy = policyOf(snapshot, ns);
     checkItemSize(policy, key, req.value);
     const fields: SetFields = {
       value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
       tags: req.tags ?? null,
     };
-    const result = await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet);
+    const result = await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet, slot);
     return this.#written(ns, key, result, { fields, result });
   }
 
@@ -212,7 +222,7 @@ class DataPlaneImpl implements DataPlane {
     const flights = this.#flights;
     return {
       read: (shardId, intent, ns, key) => {
-        const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet);
+        const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet, slotOf(ns, key));
         return intent === 'spread' ? send() : flights.do(getFlightKey(intent === 'write' ? 'primary' : intent, ns, key), send);
       },
       write: (shardId, build, parse) => router().send(shardId, 'write', build, parse),
@@ -223,23 +233,23 @@ class DataPlaneImpl implements DataPlane {
 
   async delete(ns: string, key: string): Promise<boolean> {
     validateTarget(ns, key);
-    const { shardId } = this.#router.locate(ns, key);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag));
+    const { slot, shardId } = this.#router.locate(ns, key);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag, slot));
   }
 
   async incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
     validateTarget(ns, key);
     if (typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) throw badRequest('delta must be a whole number', 'delta');
-    const { shardId, snapshot } = this.#router.locate(ns, key);
+    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
     const ttl = resolveTtlMs(policyOf(snapshot, ns), ttlMsOnCreate, this.#random);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr));
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr, slot));
   }
 
   async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
     validateTarget(ns, key);
     if (!Number.isSafeInteger(ttlMs)) throw badRequest('ttlMs must be a whole number of milliseconds', 'ttlMs');
-    const { shardId } = this.#router.locate(ns, key);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag));
+    const { slot, shardId } = this.#router.locate(ns, key);
+    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag, slot));
   }
 
   async invalidate(ns: string, tag?: string): Promise<void> {

@@ -9,7 +9,7 @@ export interface ConnectionOptions {
 }
 
 /** One-line summary of exit statuses, shown under every command's --help. */
-export const EXIT_SUMMARY = '\nExit status: 0 ok, 1 bad input or refused, 2 etcd unreachable, 3 cluster not initialised, 4 timed out (failover).';
+export const EXIT_SUMMARY = '\nExit status: 0 ok, 1 bad input or refused, 2 etcd unreachable, 3 cluster not initialised, 4 timed out, 5 migration aborted.';
 
 /** Adds `--etcd` and `--cluster` (with their environment fallbacks) to a command. */
 export function withConnection(command: Command): Command {

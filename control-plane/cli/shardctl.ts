@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { addClusterCommands } from './cluster-commands';
+import { addMigrationCommands } from './migration-commands';
 import { addHotKeyCommands, addNamespaceCommands } from './policy-commands';
 import { consoleOutput, type Output, type Session } from './run';
 
@@ -16,7 +17,8 @@ Exit status:
   1  bad input (the message names the flag or argument), or the operation was refused
   2  etcd unreachable (each call gives up after a few seconds)
   3  the cluster is not initialised (run "shardctl init")
-  4  failover: no new primary before --timeout
+  4  failover: no new primary before --timeout; migrations: not finished before --timeout
+  5  a migration was aborted (cancelled)
 
 Every command takes --etcd host:port[,host:port...] (default $SHARDCACHE_ETCD or 127.0.0.1:2379)
 and --cluster NAME (default $SHARDCACHE_CLUSTER or "default").`;
@@ -24,7 +26,7 @@ and --cluster NAME (default $SHARDCACHE_CLUSTER or "default").`;
 /** Builds the shardctl program writing to `session.io`; commands record their exit status in `session`. */
 export function buildProgram(session: Session): Command {
   const program = new Command('shardctl')
-    .description('control a shardcache cluster: topology, failover, namespace policies, hot keys')
+    .description('control a shardcache cluster: topology, failover, rebalancing, namespace policies, hot keys')
     .exitOverride()
     .configureOutput({ writeOut: (s) => session.io.out(s.replace(/\n$/, '')), writeErr: (s) => session.io.err(s.replace(/\n$/, '')) })
     .showHelpAfterError('(add --help for usage)')
@@ -32,6 +34,7 @@ export function buildProgram(session: Session): Command {
   addClusterCommands(program, session);
   addNamespaceCommands(program, session);
   addHotKeyCommands(program, session);
+  addMigrationCommands(program, session);
   return program;
 }
 

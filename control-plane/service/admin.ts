@@ -2,12 +2,15 @@ import { AdminHttpServer, json } from '../../shared/admin-http';
 import type { Registry } from 'prom-client';
 import type { StatusDocument } from '../status/document';
 import { renderStatusPage } from './page';
+import type { MigrationRecord } from '../../shared/topology/schema';
 
 /** Where the admin server reads what it serves. */
 export interface ControlAdminOptions {
   /** The latest status document, or undefined while the topology is not loaded yet. */
   status(): StatusDocument | undefined;
   registry: Registry;
+  /** Migration records and the driver's state, as last read (for /v1/migrations and the page). */
+  migrations?(): { driver: { leader: boolean; running: string[] }; migrations: readonly MigrationRecord[] };
 }
 
 /**
@@ -16,6 +19,7 @@ export interface ControlAdminOptions {
  *   GET /           HTML status page
  *   GET /healthz    200 once a snapshot of an initialised cluster is held, else 503
  *   GET /v1/status  the status document (as `shardctl status --json`); 503 while not loaded
+ *   GET /v1/migrations  migration records and whether this service drives them
  *   GET /metrics    Prometheus text
  *
  * Every answer is computed from memory; no request awaits etcd.
@@ -30,7 +34,8 @@ export function createControlAdmin(options: ControlAdminOptions): AdminHttpServe
         const doc = options.status();
         return doc ? json(200, doc) : notLoaded;
       },
-      '/': () => ({ status: 200, text: renderStatusPage(options.status()), contentType: 'text/html; charset=utf-8' }),
+      '/v1/migrations': () => json(200, options.migrations?.() ?? { driver: { leader: false, running: [] }, migrations: [] }),
+      '/': () => ({ status: 200, text: renderStatusPage(options.status(), options.migrations?.().migrations), contentType: 'text/html; charset=utf-8' }),
     },
   });
 }

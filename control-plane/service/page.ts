@@ -1,12 +1,14 @@
 import type { StatusDocument } from '../status/document';
 import { formatSlots } from '../status/text';
+import type { MigrationRecord } from '../../shared/topology/schema';
+import { formatRanges } from '../../shared/slot-ranges';
 
 /**
  * The status page served at `GET /`: one self-contained HTML document (no scripts, no assets)
  * that reloads itself every few seconds. Pure; every value from etcd is escaped.
  */
-export function renderStatusPage(doc: StatusDocument | undefined, refreshSeconds = 3): string {
-  const body = doc ? statusBody(doc) : '<p class="bad">Loading the topology from etcd…</p>';
+export function renderStatusPage(doc: StatusDocument | undefined, migrations: readonly MigrationRecord[] = [], refreshSeconds = 3): string {
+  const body = (doc ? statusBody(doc) : '<p class="bad">Loading the topology from etcd…</p>') + migrationsBody(migrations);
   const title = doc ? `shardcache · ${escapeHtml(doc.cluster)}` : 'shardcache';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${refreshSeconds}">
@@ -50,6 +52,16 @@ function statusBody(doc: StatusDocument): string {
     (row) => (row[6] === 'yes' ? '' : 'bad'),
   );
   return `${summary}\n<h2>Shards</h2>\n${shards}\n<h2>Nodes</h2>\n${doc.nodes.length ? nodes : '<p>No nodes registered.</p>'}`;
+}
+
+/** The migrations section: the newest 20 records, with their progress. */
+function migrationsBody(migrations: readonly MigrationRecord[]): string {
+  if (migrations.length === 0) return '';
+  const rows = migrations.slice(-20).reverse().map((m) => [
+    m.id, m.state, `${m.from} → ${m.to}`, formatRanges(m.ranges), `${m.progress.slotsDone}/${m.progress.slotsTotal}`, String(m.progress.keys), String(m.progress.bytes),
+    m.progress.coldSlots > 0 ? `${m.progress.coldSlots} cold` : '-', `${Math.round(m.progress.freezeMsMax)} ms`, m.reason ?? '',
+  ]);
+  return `\n<h2>Migrations</h2>\n${table(['id', 'state', 'shards', 'slots', 'done', 'keys', 'bytes', 'cold', 'max freeze', 'note'], rows, (row) => (row[1] === 'aborted' || row[7] !== '-' ? 'bad' : ''))}`;
 }
 
 function table(headers: string[], rows: string[][], rowClass: (row: string[]) => string): string {

@@ -1,4 +1,5 @@
 import { Limits } from '../../shared/protocol';
+import { crc16, SLOT_COUNT } from '../../shared/slot';
 import type { HotKeyRule } from '../../shared/topology/schema';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 
@@ -33,7 +34,9 @@ export interface CopyPlace {
 
 /**
  * Where the K copies of a key live: copy 0 is the key on its owner shard; copy i (1..K-1) is
- * `key + "\0copy" + i + "@" + generation` on the i-th shard after the owner in shard-id order, so
+ * `"{" + tag + "}" + key + "\0copy" + i + "@" + generation` on the i-th shard after the owner in
+ * shard-id order (the tag puts it in the first slot that shard owns, since nodes refuse keys of
+ * slots they do not own), so
  * the K copies sit on K distinct shards (fewer when the cluster has fewer shards). `generation`
  * is the rule's create revision: copies left behind by a removed rule are never read by a later
  * one. Deterministic and pure: every proxy computes the same places from the same snapshot. A key
@@ -41,11 +44,46 @@ export interface CopyPlace {
  */
 export function copyPlaces(snapshot: TopologySnapshot, ownerShard: number, key: string, copies: number, generation = 0): CopyPlace[] {
   const places: CopyPlace[] = [{ index: 0, shardId: ownerShard, storageKey: key }];
-  const shardIds = [...snapshot.shards.keys()].sort((a, b) => a - b);
+  // Only shards that own slots hold copies: a copy is stored in one of its shard's slots.
+  const mapped = snapshot.slotMap !== undefined;
+  const shardIds = [...snapshot.shards.keys()].filter((s) => !mapped || s === ownerShard || firstSlotOf(snapshot, s) >= 0).sort((a, b) => a - b);
   const at = shardIds.indexOf(ownerShard);
   const suffix = (i: number): string => `${COPY_SUFFIX}${i}@${generation}`;
-  if (at < 0 || key.length + suffix(16).length > Limits.MAX_KEY_LENGTH) return places;
+  if (at < 0 || key.length + suffix(16).length + 8 > Limits.MAX_KEY_LENGTH) return places;
   const k = Math.min(copies, shardIds.length);
-  for (let i = 1; i < k; i++) places.push({ index: i, shardId: shardIds[(at + i) % shardIds.length], storageKey: `${key}${suffix(i)}` });
+  for (let i = 1; i < k; i++) {
+    const shardId = shardIds[(at + i) % shardIds.length];
+    const tag = mapped ? `{${tagForSlot(firstSlotOf(snapshot, shardId))}}` : '';
+    places.push({ index: i, shardId, storageKey: `${tag}${key}${suffix(i)}` });
+  }
   return places;
+}
+
+/** The first slot `shardId` owns in the snapshot's slot map, or -1. */
+function firstSlotOf(snapshot: TopologySnapshot, shardId: number): number {
+  for (const [from, , shard] of snapshot.slotMap?.ranges ?? []) if (shard === shardId) return from;
+  return -1;
+}
+
+let SLOT_TAGS: string[] | undefined;
+
+/**
+ * A short hash tag whose slot is `slot` (a copy key `{tag}...` lives in that slot whatever its
+ * namespace). The table of all 16384 is found once by counting through base-36 strings.
+ */
+export function tagForSlot(slot: number): string {
+  if (SLOT_TAGS === undefined) {
+    const tags = new Array<string>(SLOT_COUNT);
+    let found = 0;
+    for (let n = 0; found < SLOT_COUNT; n++) {
+      const tag = n.toString(36);
+      const s = crc16(tag) & (SLOT_COUNT - 1);
+      if (tags[s] === undefined) {
+        tags[s] = tag;
+        found++;
+      }
+    }
+    SLOT_TAGS = tags;
+  }
+  return SLOT_TAGS[slot];
 }

@@ -26,13 +26,16 @@ export interface ReadThroughWiring {
  * primary, where a waiter simply takes or waits for a fresh lease).
  */
 export function createReadThrough(w: ReadThroughWiring): ReadThrough {
-  const shardOf = (ns: string, key: string): number => w.router.locate(ns, key).shardId;
+  // Each request names its slot, so a MOVED reply reroutes it to the slot's new shard.
+  const to = <T>(ns: string, key: string, intent: 'primary' | 'write', build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T): Promise<T> => {
+    const { slot, shardId } = w.router.locate(ns, key);
+    return w.router.send(shardId, intent, build, parse, slot);
+  };
   const store: FillStore = {
-    read: (ns, key) => w.router.send(shardOf(ns, key), 'primary', () => getMessage(ns, key), parseGet),
-    lease: (ns, key, ttl, seen) => w.router.send(shardOf(ns, key), 'write', (epoch) => leaseMessage(epoch, ns, key, ttl, seen), parseLease),
-    fill: (ns, key, token, value, ttl, flags) =>
-      w.router.send(shardOf(ns, key), 'write', (epoch) => fillMessage(epoch, ns, key, token, value, ttl, flags), parseFill),
-    release: (ns, key, token) => w.router.send(shardOf(ns, key), 'write', (epoch) => releaseMessage(epoch, ns, key, token), parseRelease),
+    read: (ns, key) => to(ns, key, 'primary', () => getMessage(ns, key), parseGet),
+    lease: (ns, key, ttl, seen) => to(ns, key, 'write', (epoch) => leaseMessage(epoch, ns, key, ttl, seen), parseLease),
+    fill: (ns, key, token, value, ttl, flags) => to(ns, key, 'write', (epoch) => fillMessage(epoch, ns, key, token, value, ttl, flags), parseFill),
+    release: (ns, key, token) => to(ns, key, 'write', (epoch) => releaseMessage(epoch, ns, key, token), parseRelease),
   };
   const log = w.log.child({ component: 'proxy:read-through' });
   return new ReadThrough({

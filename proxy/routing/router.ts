@@ -111,21 +111,21 @@ export class Router {
    * retrying redirects. `build` is called once per attempt with the primary's epoch. The first
    * attempt runs outside the retry loop, so the common case costs one promise.
    */
-  send<T>(shardId: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T): Promise<T> {
+  send<T>(shardId: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, slot = -1): Promise<T> {
     const snapshot = this.#o.current();
     if (snapshot === undefined) return Promise.reject(unavailable('no topology loaded yet'));
     const pick = pickNode(snapshot, shardId, intent, this.#o.nodes, this.#o.random);
-    if (!pick.ok) return this.#retry(shardId, intent, build, parse, { kind: 'no-pick', pick });
+    if (!pick.ok) return this.#retry(shardId, intent, build, parse, { kind: 'no-pick', pick }, slot);
     const message = build(pick.epoch);
     return new Promise<T>((resolve, reject) => {
       this.#o.nodes.channel(pick.nodeId, pick.addr).send(message, (err, reply) => {
         if (err !== null) {
           if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) reject(err);
-          else resolve(this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch }));
+          else resolve(this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch }, slot));
           return;
         }
         if (isRedirect(reply![1])) {
-          resolve(this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply: reply!, snapshot }));
+          resolve(this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply: reply!, snapshot }, slot));
           return;
         }
         try {
@@ -138,12 +138,14 @@ export class Router {
   }
 
   /** The retry loop: handle the last attempt's outcome (wait or give up), then try again. */
-  async #retry<T>(shardId: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, first: Retry): Promise<T> {
+  async #retry<T>(target: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, first: Retry, slot: number): Promise<T> {
     const deadline = this.#now() + this.#o.redirectWaitMs;
     let outcome = first;
+    let shardId = target;
     for (let attempt = 0; ; attempt++) {
       if (outcome.kind === 'no-pick') await this.#afterNoPick(outcome.pick, attempt, deadline, shardId, intent);
       else if (outcome.kind === 'gone') await this.#awaitFailover(attempt, deadline, shardId, outcome.epoch);
+      else if (outcome.reply[1] === Status.MOVED) shardId = await this.#afterMoved(attempt, deadline, shardId, outcome.reply, slot);
       else await this.#afterRedirect(attempt, deadline, shardId, outcome.pick, outcome.reply, outcome.snapshot);
       const snapshot = this.#snapshot();
       const pick = pickNode(snapshot, shardId, intent, this.#o.nodes, this.#o.random);
@@ -184,6 +186,25 @@ export class Router {
       return current !== undefined && current !== epoch;
     };
     await this.#waitOrGiveUp(attempt, deadline, replaced, shardId, `primary (epoch ${epoch}) refuses connections and was not replaced`);
+  }
+
+  /**
+   * MOVED `[id, MOVED, message, slot, ownerShard, slotMapEpoch]`: the slot belongs to another shard.
+   * Waits (within the request's bound) for a slot map of at least the node's epoch and routes the
+   * slot by it; without one in time, goes to the shard the node named. A request over several
+   * slots (`slot` -1: an MGET group) fails with MOVED for its caller to split again.
+   */
+  async #afterMoved(attempt: number, deadline: number, shardId: number, reply: unknown[], slot: number): Promise<number> {
+    this.#o.onRedirect?.(shardId, 'moved');
+    if (attempt >= this.#o.maxRedirects) throw redirectsExhausted(shardId, this.#o.maxRedirects);
+    const epoch = typeof reply[5] === 'number' ? reply[5] : 0;
+    const fresh = (s: TopologySnapshot): boolean => (s.slotMap?.epoch ?? 0) >= epoch;
+    const snapshot = fresh(this.#snapshot()) ? this.#snapshot() : await this.#waiters.wait(fresh, Math.max(0, deadline - this.#now()));
+    if (slot < 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'the slot map changed under a multi-key request', { moved: true, shardId });
+    if (snapshot !== undefined) return shardOfSlot(snapshot, slot);
+    const owner = typeof reply[4] === 'number' ? reply[4] : -1;
+    if (owner >= 0 && this.#snapshot().shards.get(owner)?.primary !== undefined) return owner;
+    throw unavailable(`slot ${slot} moved and no newer slot map arrived within ${this.#o.redirectWaitMs} ms`, { shardId, slot });
   }
 
   async #afterRedirect(attempt: number, deadline: number, shardId: number, used: NodeChoice, reply: unknown[], snapshot: TopologySnapshot): Promise<void> {

@@ -1,0 +1,53 @@
+import { NodeConnection } from '../../shared/node-connection';
+
+/** Deadline of one request to a storage node made by the driver, ms. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Connections from the control plane to storage nodes, one per address, made on first use and
+ * dropped when they fail (the next request reconnects). Each request has a deadline.
+ * Owns: its connections.
+ */
+export class NodeClients {
+  readonly #conns = new Map<string, Promise<NodeConnection>>();
+
+  /** Sends `[id, op, ...args]` to the node at `addr` (`host:port`); resolves with the reply. */
+  async request(addr: string, op: number, ...args: unknown[]): Promise<unknown[]> {
+    const conn = await this.#connection(addr);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`node ${addr} did not answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([conn.request(op, ...args), deadline]);
+    } catch (err) {
+      this.#drop(addr);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#conns.values()];
+    this.#conns.clear();
+    await Promise.all(all.map((p) => p.then((c) => c.close(), () => undefined)));
+  }
+
+  #connection(addr: string): Promise<NodeConnection> {
+    let conn = this.#conns.get(addr);
+    if (conn === undefined) {
+      const colon = addr.lastIndexOf(':');
+      conn = NodeConnection.connect(Number(addr.slice(colon + 1)), addr.slice(0, colon));
+      conn.then((c) => c.socket.on('close', () => this.#conns.get(addr) === conn && this.#conns.delete(addr)), () => this.#conns.delete(addr));
+      this.#conns.set(addr, conn);
+    }
+    return conn;
+  }
+
+  #drop(addr: string): void {
+    const conn = this.#conns.get(addr);
+    this.#conns.delete(addr);
+    void conn?.then((c) => c.close(), () => undefined);
+  }
+}
