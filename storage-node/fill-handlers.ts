@@ -22,7 +22,7 @@ function leasesOf(ctx: HandlerContext): FillLeases {
 function fencedTarget(m: unknown[], ctx: HandlerContext): { ns: string; key: string } {
   ctx.gate.check(epochArg(m[2]));
   const target = { ns: namespaceArg(m[3]), key: keyArg(m[4]) };
-  ctx.slots?.check(target.ns, target.key);
+  ctx.slots?.checkWrite(target.ns, target.key);
   return target;
 }
 

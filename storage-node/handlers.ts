@@ -43,6 +43,8 @@ export interface MutationLog {
 /** Slot ownership: throws MOVED for a key of a slot this node's shard does not own (`migration/ownership.ts`). */
 export interface SlotGuard {
   check(ns: string, key: string): void;
+  /** `check` for a write (a node that has not read the slot map yet takes none). */
+  checkWrite(ns: string, key: string): void;
 }
 
 export interface HandlerContext {
@@ -74,7 +76,7 @@ function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean)
 function write(m: unknown[], ctx: HandlerContext): string {
   ctx.gate.check(epochArg(m[2]));
   const ns = namespaceArg(m[3]);
-  if (ctx.slots !== undefined) ctx.slots.check(ns, keyArg(m[4]));
+  if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, keyArg(m[4]));
   return ns;
 }
 

@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
   }
   const ownership = cluster ? new SlotOwnership(cluster.shardId) : null;
+  if (ownership) ownership.strict = true;
   const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
   let member: ClusterMember | null = null;
   const migration = cluster && repl && ownership && policyClient
@@ -147,15 +148,12 @@ async function main(): Promise<void> {
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
   if (member) gate = member.role;
-  // The node campaigns only once it knows the slot map, so it never takes a write for a slot that moved away.
-  let joined = false;
+  // Writes wait for the slot map (ownership.strict), so the node never takes one for a slot that moved away.
   const onSnapshot = (snapshot: TopologySnapshot): void => {
     if (snapshot.slotMap) migration?.applySlotMap(snapshot.slotMap);
-    if (!joined) {
-      joined = true;
-      member?.start();
-    }
+    else migration?.applySlotMap({ epoch: 0, ranges: [[0, 16383, cluster!.shardId]] }); // not initialised: every slot is ours
   };
+  member?.start();
   const policies = policyClient && config.cluster
     ? new NamespacePolicySync(policyClient, config.cluster.cluster, (ns, policy) => store.setNamespacePolicy(ns, policy), log.child({ component: 'storage-node:policies' }), (acks) => repl?.setAckNamespaces(acks), onSnapshot)
     : null;

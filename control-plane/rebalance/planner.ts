@@ -2,6 +2,9 @@ import { SLOT_COUNT } from '../../shared/slot';
 import { formatRanges, rangesOf } from '../../shared/slot-ranges';
 import type { SlotRange } from '../../shared/protocol';
 
+/** Keys the cluster must hold before the plan balances bytes rather than slot counts (one per slot). */
+export const MIN_KEYS_FOR_BYTES = SLOT_COUNT;
+
 /** What the planner reads: the slot map, the shards that should hold slots, and per-slot figures when known. */
 export interface PlanInput {
   /** Current slot map ranges `[from, to, shard]`. */
@@ -20,9 +23,9 @@ export interface Plan { moves: PlannedMove[]; before: ShardLoad[]; after: ShardL
 
 /**
  * The rebalance planner (pure): the fewest slot moves that drain the shards left out and even out
- * the rest, by bytes when the nodes reported them (each slot weighing its bytes plus one mean
- * slot's), else by slot count. Slots leave a shard from
- * the end of its ranges, so moves are few long ranges; ties go to the lower shard id, so a plan is
+ * the rest, by bytes when the nodes reported them and the cluster holds at least one key per
+ * slot (each slot weighing its bytes plus one mean slot's), else by slot count. Slots leave a shard from
+ * the end of its ranges (by count), or heaviest first (by bytes), so moves are few; ties go to the lower shard id, so a plan is
  * the same for the same input. O(slots · shards).
  */
 export function planRebalance(input: PlanInput): Plan {
@@ -30,7 +33,10 @@ export function planRebalance(input: PlanInput): Plan {
   const owner = new Int16Array(SLOT_COUNT).fill(-1);
   for (const [a, b, s] of input.slotMap) owner.fill(s, a, b + 1);
   const bytesTotal = input.slotBytes ? sumOf(input.slotBytes) : 0;
-  const byBytes = bytesTotal > 0;
+  // Per-slot bytes say something only once slots hold keys: with fewer keys than slots they are
+  // noise (most slots empty), and balancing them would just skew slot counts.
+  const keysTotal = input.slotKeys ? sumOf(input.slotKeys) : Number.POSITIVE_INFINITY;
+  const byBytes = bytesTotal > 0 && keysTotal >= MIN_KEYS_FOR_BYTES;
   // By bytes, every slot also weighs one mean slot, so empty slots still spread evenly (a young
   // cluster balances counts) while a skewed one balances its bytes.
   const mean = bytesTotal / SLOT_COUNT;
@@ -100,23 +106,30 @@ function evenCounts(next: Int16Array, shards: readonly number[]): void {
   }
 }
 
-/** Bytes: move slots off the heaviest shard (from its end) while a move narrows its gap to the lightest. */
+/**
+ * Bytes: the heaviest shard gives its heaviest slots, as long as each fits the room both it
+ * (above the mean) and the lightest shard (below it) have, so no slot moves twice and no shard
+ * gives to one that will give again. Equal weights go from the end, so ranges stay long.
+ */
 function evenBytes(next: Int16Array, shards: readonly number[], load: Map<number, number>, weight: (s: number) => number): void {
-  for (let round = 0; round < SLOT_COUNT; round++) {
+  const bySize = Array.from({ length: SLOT_COUNT }, (_, s) => s).sort((a, b) => weight(b) - weight(a) || b - a);
+  let total = 0;
+  for (const s of shards) total += load.get(s)!;
+  const mean = total / shards.length;
+  for (let round = 0; round < shards.length * shards.length; round++) {
     const from = heaviest(load, shards);
     const to = lightest(load, shards);
-    const gap = load.get(from)! - load.get(to)!;
-    if (from === to || gap <= 0) return;
     let moved = false;
-    for (let s = SLOT_COUNT - 1; s >= 0; s--) {
+    for (const s of bySize) {
       if (next[s] !== from) continue;
       const w = weight(s);
-      if (w <= 0 || w >= gap) continue; // moving it would not narrow the gap
+      const room = Math.min(load.get(from)! - mean, mean - load.get(to)!);
+      if (room <= 0) break;
+      if (w <= 0 || w > 2 * room) continue; // it would overshoot the mean by more than it narrows
       next[s] = to;
       load.set(from, load.get(from)! - w);
       load.set(to, load.get(to)! + w);
       moved = true;
-      if (load.get(from)! - load.get(to)! <= w) break;
     }
     if (!moved) return;
   }

@@ -58,10 +58,22 @@ export class SlotOwnership {
     return change;
   }
 
+  /** `check` for a write: also BUSY while a strict node has not read the slot map yet. */
+  checkWrite(ns: string, key: string): void {
+    if (this.strict && !this.#known) throw new OpError(Status.BUSY, 'the node has not read the slot map yet; retry shortly');
+    this.check(ns, key);
+  }
+
   /** True when this shard owns `slot`. */
   owns(slot: number): boolean {
     return this.all || this.owner[slot] === this.shardId;
   }
+
+  /**
+   * A cluster node takes no write before it has read the slot map (BUSY, retryable): it could
+   * otherwise accept one for a slot that moved away while it was down.
+   */
+  strict = false;
 
   /** Throws MOVED `[slot, ownerShard, epoch]` unless this shard owns the slot of `ns:key`. */
   check(ns: string, key: string): void {

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { HotKeys, type HotRouting } from '../../proxy/hotkeys/hot-keys';
-import { hotId } from '../../proxy/hotkeys/rules';
+import { hotId, tagForSlot } from '../../proxy/hotkeys/rules';
 import type { GetResult } from '../../proxy/backend';
 import type { Intent } from '../../proxy/routing/picker';
 import { createLogger } from '../../shared/log';
@@ -19,6 +19,10 @@ function snapshot(rules: Record<string, unknown>): TopologySnapshot {
     ...Object.entries(rules).map(([key, rule]) => kv(`hotkeys/ns/${key}`, rule)),
   ], 1);
 }
+
+/** Copy keys carry a hash tag that puts them in the first slot of their shard (evenSlotMap(3): 5461, 10922). */
+const COPY1 = `{${tagForSlot(5461)}}a\u0000copy1@5`;
+const COPY2 = `{${tagForSlot(10922)}}a\u0000copy2@5`;
 
 const hit = (v: string): GetResult => ({ hit: true, value: Buffer.from(v), version: 1, expiresAt: 0, flags: 0 });
 
@@ -121,7 +125,7 @@ describe('HotKeys paths', () => {
     const [shard, message] = routing.writes[0];
     expect(shard).toBe(1);
     expect(message[1]).toBe(Op.SET);
-    expect(message[4]).toBe('a\u0000copy1@5');
+    expect(message[4]).toBe(COPY1);
     expect(message[8]).toBe(SetCond.NX);
     routing.reads.length = 0;
     routing.unhealthy = new Set([1, 2]);
@@ -138,7 +142,7 @@ describe('HotKeys paths', () => {
     const fields = { value: Buffer.from('v'), ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null };
     const owner = { version: 9, expiresAt: 0 };
     expect(await hot.written('ns', 'a', owner, { fields, result: owner })).toBe(owner);
-    expect(routing.writes.map(([s, m]) => [s, m[1], m[4], m[6]])).toEqual([[1, Op.SET, 'a\u0000copy1@5', 60_000], [2, Op.SET, 'a\u0000copy2@5', 60_000]]);
+    expect(routing.writes.map(([s, m]) => [s, m[1], m[4], m[6]])).toEqual([[1, Op.SET, COPY1, 60_000], [2, Op.SET, COPY2, 60_000]]);
     expect(await registry.getSingleMetricAsString('shardcache_proxy_hotkey_copy_failures_total')).toContain('op="set"} 1');
     routing.writes.length = 0;
     await hot.written('ns', 'a', true);
@@ -149,6 +153,6 @@ describe('HotKeys paths', () => {
     await hot.invalidated('other');
     expect(routing.writes).toEqual([]);
     await hot.invalidated('ns');
-    expect(routing.writes.map(([s, m]) => [s, m[1], m[4]])).toEqual([[1, Op.DELETE, 'a\u0000copy1@5'], [2, Op.DELETE, 'a\u0000copy2@5']]);
+    expect(routing.writes.map(([s, m]) => [s, m[1], m[4]])).toEqual([[1, Op.DELETE, COPY1], [2, Op.DELETE, COPY2]]);
   });
 });
