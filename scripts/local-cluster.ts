@@ -38,6 +38,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(port('--etcd-peer-port <port>', 'etcd peer port', 2380))
     .addOption(new Option('--shards <n>', 'number of shards').argParser(intIn(1, 64)).default(3))
     .addOption(new Option('--replicas <r>', 'replicas per shard besides the primary').argParser(intIn(0, 8)).default(1))
+    .addOption(new Option('--spare-shards <n>', 'extra shards whose nodes run but own no slots (try: npx shardctl shard add 3 && npx shardctl rebalance)').argParser(intIn(0, 16)).default(0))
     .addOption(port('--node-base-port <port>', 'frame port of the first node; node i listens on base+i', 7000))
     .addOption(port('--node-admin-base-port <port>', 'admin port of the first node; node i uses base+i', 9200))
     .addOption(port('--control-port <port>', 'admin port of the control plane', 9300))
@@ -110,6 +111,11 @@ async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir
   const doc = await waitForPrimaries(etcd, config.cluster, config.timeout);
   await waitHealthy(children, config.timeout);
   process.stdout.write(`\n${describe(children, doc)}\n\n`);
+  for (let i = 0; i < (config.spareShards ?? 0); i++) {
+    const id = config.shards + i;
+    const addrs = children.filter((c) => c.spec.shardId === id).map((c) => c.spec.args[1]).map((p) => `127.0.0.1:${p}`);
+    say(`spare shard ${id}: ${addrs.join(', ')} (owns no slots; add it with: npx shardctl shard add ${id} && npx shardctl rebalance)`);
+  }
   say(`ready: etcd ${etcd}, status page http://127.0.0.1:${config.controlPort}/, try "node dist/control-plane/cli/shardctl.js status --etcd ${etcd}". Ctrl-C stops everything.`);
   const ready = { event: 'ready', etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: config.controlPort, children: children.map((c) => ({ name: c.spec.name, pid: c.process.pid })) };
   process.stdout.write(`${JSON.stringify(ready)}\n`);

@@ -28,6 +28,11 @@ export interface ClusterLayout {
   shards: number;
   /** Replicas per shard besides the primary. */
   replicas: number;
+  /**
+   * Shards started after the `shards` that `shardctl init` covers (ids shards .. shards+spare-1):
+   * their nodes run and elect a primary but own no slots until `shardctl shard add` and `rebalance`.
+   */
+  spareShards?: number;
   nodeBasePort: number;
   nodeAdminBasePort: number;
   controlPort: number;
@@ -71,7 +76,7 @@ export const nodeName = (shard: number, k: number): string => `shard${shard}-${S
 export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[] {
   const specs: ProgramSpec[] = [];
   const perShard = layout.replicas + 1;
-  for (let shard = 0; shard < layout.shards; shard++) {
+  for (let shard = 0; shard < layout.shards + (layout.spareShards ?? 0); shard++) {
     for (let k = 0; k < perShard; k++) {
       const i = shard * perShard + k;
       const [port, adminPort] = [layout.nodeBasePort + i, layout.nodeAdminBasePort + i];

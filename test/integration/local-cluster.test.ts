@@ -15,19 +15,20 @@ afterAll(async () => {
   for (const c of children) if (alive(c.pid)) process.kill(c.pid, 'SIGKILL');
 });
 
-test('npm start runner: 3 shards × 2 nodes, the control plane and the proxy, failover, clean stop', async () => {
-  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 6 node ports, 6 admin ports, proxy client, admin and RESP.
-  const base = await freeRange(18);
-  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 9, base + 15, base + 16, base + 17];
+test('npm start runner: 3 shards × 2 nodes and a spare shard, the control plane and the proxy, failover, shard add + rebalance, clean stop', async () => {
+  // One block of free ports, so no two of them can coincide: etcd, etcd peer, control, 8 node ports, 8 admin ports, proxy client, admin and RESP.
+  const base = await freeRange(22);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 11, base + 19, base + 20, base + 21];
   const etcd = `127.0.0.1:${etcdPort}`;
   runner = await startProgram(RUNNER, [
     '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`,
-    '--node-base-port', `${nodeBase}`, '--node-admin-base-port', `${adminBase}`, '--shards', '3', '--replicas', '1', '--lease-ttl', '2',
+    '--node-base-port', `${nodeBase}`, '--node-admin-base-port', `${adminBase}`, '--shards', '3', '--replicas', '1', '--lease-ttl', '2', '--spare-shards', '1',
     '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
   ], {}, 40_000);
   children = runner.ready.children as typeof children;
   const dataDir = runner.ready.dataDir as string;
-  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'shard0-b', 'shard1-a', 'shard1-b', 'shard2-a', 'shard2-b', 'control-plane', 'proxy']);
+  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'shard0-b', 'shard1-a', 'shard1-b', 'shard2-a', 'shard2-b', 'shard3-a', 'shard3-b', 'control-plane', 'proxy']);
+  expect(runner.lines.join('\n')).toMatch(/spare shard 3: 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+ \(owns no slots; add it with: npx shardctl shard add 3 && npx shardctl rebalance\)/);
   expect(runner.lines.join('\n')).toMatch(/^control-plane +\d+ +- +http:\/\/127\.0\.0\.1:\d+\//m);
   expect(runner.lines.join('\n')).toMatch(new RegExp(`^proxy +\\d+ +- +http://127\\.0\\.0\\.1:${httpPort}/v1/cache`, 'm'));
 
@@ -41,13 +42,14 @@ test('npm start runner: 3 shards × 2 nodes, the control plane and the proxy, fa
   let doc: any;
   for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
     doc = JSON.parse((await shardctlInProcess(['status', '--json', '--etcd', etcd])).stdout);
-    if (doc.shards.length === 3 && doc.shards.every((s: any) => s.healthy && s.primary && s.replicas.length === 1)) break;
+    if (doc.shards.length === 4 && doc.shards.every((s: any) => s.healthy && s.primary && s.replicas.length === 1)) break;
   }
   const status = await runProgram(SHARDCTL, ['status', '--json', '--etcd', etcd]);
   expect(status.code).toBe(0);
   doc = JSON.parse(status.stdout);
-  expect(doc.shards.map((s: any) => [s.shardId, s.healthy, s.primary !== null, s.replicas.length])).toEqual([[0, true, true, 1], [1, true, true, 1], [2, true, true, 1]]);
-  expect(doc.nodes.filter((n: any) => n.live)).toHaveLength(6);
+  expect(doc.shards.map((s: any) => [s.shardId, s.primary !== null, s.replicas.length])).toEqual([[0, true, 1], [1, true, 1], [2, true, 1], [3, true, 1]]);
+  expect(doc.shards[3].slots).toEqual([]); // the spare shard owns no slots yet
+  expect(doc.nodes.filter((n: any) => n.live)).toHaveLength(8);
   const health = await fetch(`http://127.0.0.1:${controlPort}/healthz`);
   expect(health.status).toBe(200);
 
@@ -59,6 +61,14 @@ test('npm start runner: 3 shards × 2 nodes, the control plane and the proxy, fa
   expect(after.primary.nodeId).toBe(before.replicas[0].nodeId);
   expect(after.primary.epoch).toBeGreaterThan(before.primary.epoch);
   expect(failover.stdout).toContain(`shard 0: ${before.primary.nodeId} (${before.primary.addr}, epoch ${before.primary.epoch}) -> ${after.primary.nodeId}`);
+
+  // The newcomer's path: add the spare shard and rebalance; a quarter of the slots move to it, the data stays readable.
+  expect((await runProgram(SHARDCTL, ['shard', 'add', '3', '--etcd', etcd])).code).toBe(0);
+  const rebalance = await runProgram(SHARDCTL, ['rebalance', '--etcd', etcd, '--timeout', '60']);
+  expect(rebalance).toMatchObject({ code: 0, stderr: '' });
+  const moved = JSON.parse((await shardctlInProcess(['status', '--json', '--etcd', etcd])).stdout).shards[3];
+  expect(moved.slots.reduce((n: number, [a, b]: [number, number]) => n + b - a + 1, 0)).toBe(4096);
+  expect(await (await fetch(`http://127.0.0.1:${httpPort}/v1/cache/demo/hello`)).json()).toMatchObject({ hit: true, value: 'world' });
 
   // A child that dies is logged and the runner stays up.
   const victim = children.find((c) => c.name === doc.shards[2].replicas[0].nodeId)!;

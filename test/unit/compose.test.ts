@@ -33,6 +33,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   restart?: string;
+  profiles?: string[];
 }
 
 /** Runs `parse` with `env` as the whole SHARDCACHE_* environment; a parser's exit becomes an exception. */
@@ -93,8 +94,10 @@ const healthUrl = (s: Service): string | undefined => s.healthcheck?.test.join('
 
 test('the topology: etcd, 3 shards x 2 nodes, 2 proxies, the control plane and the one-shots', () => {
   expect(Object.keys(services).sort()).toEqual([
-    'control-plane', 'etcd', 'init', 'node-s0-a', 'node-s0-b', 'node-s1-a', 'node-s1-b', 'node-s2-a', 'node-s2-b', 'ns-acked', 'ns-async', 'proxy-1', 'proxy-2',
+    'control-plane', 'etcd', 'init', 'node-s0-a', 'node-s0-b', 'node-s1-a', 'node-s1-b', 'node-s2-a', 'node-s2-b', 'node-s3-a', 'node-s3-b', 'ns-acked', 'ns-async', 'proxy-1', 'proxy-2',
   ]);
+  // Only the spare shard sits in a profile: `docker compose up` starts the rest, `--profile spare` adds it.
+  expect(Object.entries(services).filter(([, s]) => s.profiles !== undefined).map(([n, s]) => [n, s.profiles])).toEqual([['node-s3-a', ['spare']], ['node-s3-b', ['spare']]]);
 });
 
 test('every built service runs a program of the build, whose source exists and the Dockerfile copies', () => {
@@ -137,7 +140,10 @@ test('every environment variable set is one the program reads', () => {
 test('storage nodes: id and advertised host are the service name, shards match init, ports match the flags', () => {
   const init = parsed(services.init);
   const nodes = built.filter(([, s]) => programOf(s).script === 'storage-node/main.js');
-  expect(nodes).toHaveLength((init.shards as number) * ((init.replicas as number) + 1));
+  // init covers the regular shards; the spare one (profile "spare") is beyond them and owns no slots until `shard add`.
+  const regular = nodes.filter(([, s]) => s.profiles === undefined);
+  expect(regular).toHaveLength((init.shards as number) * ((init.replicas as number) + 1));
+  for (const [, s] of nodes.filter(([, s]) => s.profiles !== undefined)) expect((parsed(s) as any).cluster.shardId).toBeGreaterThanOrEqual(init.shards as number);
   const perShard = new Map<number, number>();
   for (const [name, s] of nodes) {
     const c = parsed(s) as any;
@@ -148,7 +154,7 @@ test('storage nodes: id and advertised host are the service name, shards match i
     expect([c.host, c.adminHost]).toEqual(['0.0.0.0', '0.0.0.0']);
     expect(healthUrl(s)).toBe(`http://127.0.0.1:${c.adminPort}/healthz`);
   }
-  expect([...perShard.entries()].sort()).toEqual([[0, 2], [1, 2], [2, 2]]);
+  expect([...perShard.entries()].sort()).toEqual([[0, 2], [1, 2], [2, 2], [3, 2]]);
 });
 
 test('proxies and the control plane: published ports are the ones their flags open, health on the admin port', () => {
@@ -197,7 +203,8 @@ test('chaos-compose.sh: valid bash, and the harness flags it passes match what c
   const options = parseChaosOptions(['--external', '--proxy-urls', value('PROXY_URLS'), '--etcd', value('ETCD'), '--node-admins', value('NODE_ADMINS'), '--cluster', value('CLUSTER')]);
   const published = (name: string, containerPort: number) => `http://127.0.0.1:${services[name].ports!.find((p) => p.endsWith(`:${containerPort}`))!.split(':')[1]}`;
   expect(options.proxyUrls).toEqual(['proxy-1', 'proxy-2'].map((n) => published(n, (parsed(services[n]) as any).httpPort)));
-  expect(options.nodeAdmins).toEqual(built.filter(([, s]) => programOf(s).script === 'storage-node/main.js').map(([n, s]) => {
+  // The chaos script drives the default topology (the spare shard's profile is not up).
+  expect(options.nodeAdmins).toEqual(built.filter(([, s]) => programOf(s).script === 'storage-node/main.js' && s.profiles === undefined).map(([n, s]) => {
     const c = parsed(s) as any;
     return { nodeId: n, shard: c.cluster.shardId, adminUrl: published(n, c.adminPort) };
   }));
