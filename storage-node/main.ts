@@ -124,7 +124,10 @@ async function main(): Promise<void> {
   const migration = cluster && repl && ownership && policyClient
     ? new NodeMigration(
       store, ownership, { check: (epoch) => gate.check(epoch), get isPrimary() { return member?.role.isPrimary ?? false; } }, repl.log,
-      new EtcdCommitter(policyClient, cluster.cluster), { nodeId: cluster.nodeId ?? '', secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes },
+      new EtcdCommitter(policyClient, cluster.cluster), {
+        nodeId: cluster.nodeId ?? '', secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes,
+        replicatedTo: (offset) => repl.source.size === 0 || repl.source.maxAcked >= offset,
+      },
       log.child({ component: 'storage-node:migration' }),
     )
     : null;

@@ -17,6 +17,8 @@ export interface ImportSink {
   removed(ns: string, key: string): void;
   /** True once this shard owns `slot` (a committed cut-over). */
   owns(slot: number): boolean;
+  /** Calls `done` once this shard's replicas hold everything written so far (at once without replicas). */
+  whenReplicated(done: () => void): void;
 }
 
 export type ImportPhase = 'clearing' | 'connecting' | 'snapshot' | 'streaming' | 'failed' | 'ended';
@@ -225,8 +227,12 @@ export class Import {
     const ranges = rangesArg(rawRanges);
     if (typeof rawId !== 'number' || !Number.isSafeInteger(rawId) || ranges === null) throw new ProtocolError('bad fence');
     for (const [from, to] of ranges) for (let s = from; s <= to; s++) if (this.importing[s] === 1) this.fenced[s] = 1;
-    this.#fenceApplied = Math.max(this.#fenceApplied, rawId);
-    this.#ack();
+    // The fence is acknowledged once this shard's replicas have the imported data too: a
+    // failover of this primary right after the commit then keeps it.
+    this.sink.whenReplicated(() => {
+      this.#fenceApplied = Math.max(this.#fenceApplied, rawId);
+      this.#ack();
+    });
   }
 
   #ack(): void {

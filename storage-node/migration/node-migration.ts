@@ -20,7 +20,11 @@ export interface MigrationOptions {
   maxFrameBytes: number;
   /** Entries of slots that moved away removed per background tick. */
   dropPerTick?: number;
+  /** True when this shard's replicas have acknowledged the replication stream up to `offset` (or it has none). */
+  replicatedTo(offset: number): boolean;
 }
+
+const REPLICATED_POLL_MS = 2;
 
 /** Counters for STATS and /metrics. */
 export interface MigrationCounters {
@@ -155,6 +159,15 @@ export class NodeMigration {
       },
       removed: (ns: string, key: string) => this.log.removed(ns, key),
       owns: (slot: number) => this.ownership.owner[slot] === this.ownership.shardId,
+      whenReplicated: (done: () => void) => {
+        const offset = this.log.offset;
+        const giveUpAt = Date.now() + 5000; // past the longest freeze: the cut-over went cold by then
+        const check = (): void => {
+          if (this.options.replicatedTo(offset)) done();
+          else if (Date.now() < giveUpAt) setTimeout(check, REPLICATED_POLL_MS);
+        };
+        check();
+      },
     };
     const imp = new Import(migrationId, ranges, sourceAddr, rate, sink, identity, this.logger);
     this.#imports.set(migrationId, imp);

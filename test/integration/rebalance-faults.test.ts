@@ -1,0 +1,185 @@
+import { Op, Status } from '../../shared/protocol';
+import { slotOf, SLOT_COUNT } from '../../shared/slot';
+import { connectEtcd } from '../../shared/topology/etcd';
+import { clusterKeys, MigrationRecordSchema, SlotMapSchema, type MigrationRecord, type SlotMap } from '../../shared/topology/schema';
+import { startProxyProcess, startTestCluster, httpCall, type TestCluster } from '../helpers/cluster';
+import { startProgram, type Started } from '../helpers/process';
+import { electedOne, startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
+import { shardctlInProcess } from '../helpers/shardctl';
+import { lostWrites, startCheckedLoad } from '../helpers/checked-load';
+import { TcpRelay } from '../helpers/tcp-proxy';
+
+/**
+ * Faults in the middle of a slot migration: kill -9 of the source primary, of the target
+ * primary, of the control-plane service driving it, and an etcd restart. Each ends with the
+ * migration committed, one owner per slot on every node, every preloaded key at its owner, and no
+ * acknowledged write lost or read stale under a checked load in a `writeAck: replica` namespace.
+ */
+jest.setTimeout(300_000);
+
+const BULK = 'bulk';
+const BULK_KEYS = 40_000;
+let c: TestCluster;
+let control: Started;
+/** The live nodes of each shard (a killed node is replaced by a fresh one). */
+const nodes: ShardNode[][] = [];
+const ctl = (...args: string[]) => shardctlInProcess([...args, '--etcd', c.etcd.endpoint, '--cluster', c.cluster]);
+const startControl = () => startProgram('control-plane/main.js', ['--etcd', c.etcd.endpoint, '--cluster', c.cluster, '--admin-port', '0']);
+
+async function readEtcd<T>(read: (client: ReturnType<typeof connectEtcd>) => Promise<T>): Promise<T> {
+  const client = connectEtcd(c.etcd.endpoint);
+  try {
+    return await read(client);
+  } finally {
+    client.close();
+  }
+}
+
+const slotMap = (): Promise<SlotMap> => readEtcd(async (e) => SlotMapSchema.parse(JSON.parse((await e.get(clusterKeys(c.cluster).slotmap).string())!)));
+
+function ownerTable(map: SlotMap): Int16Array {
+  const owner = new Int16Array(SLOT_COUNT).fill(-1);
+  for (const [a, b, s] of map.ranges) owner.fill(s, a, b + 1);
+  return owner;
+}
+
+/** Writes the bulk keys straight to the shards' primaries (100-byte values). */
+async function preload(): Promise<void> {
+  const owner = ownerTable(await slotMap());
+  const value = Buffer.alloc(100, 'x');
+  for (let shard = 0; shard < nodes.length; shard++) {
+    const [primary, , epoch] = await electedOne(nodes[shard]);
+    const pending: Array<Promise<unknown[]>> = [];
+    for (let i = 0; i < BULK_KEYS; i++) {
+      const key = `b${i}`;
+      if (owner[slotOf(BULK, key)] === shard) pending.push(primary.conn.request(Op.SET, epoch, BULK, key, value, 0, 0, 0, 0, null));
+    }
+    for (const reply of await Promise.all(pending)) expect(reply[1]).toBe(Status.OK);
+  }
+}
+
+/** Every node agrees with etcd: the owner's nodes serve each sampled key, the others answer MOVED; every bulk key is at its owner. */
+async function checkOwnership(): Promise<void> {
+  const map = await slotMap();
+  const owner = ownerTable(map);
+  await waitFor('every node on the committed slot map', async () => {
+    const stats = await Promise.all(nodes.flat().map((n) => n.stats()));
+    return stats.every((s) => s.slotMapEpoch === map.epoch);
+  }, 15_000, 100);
+  for (let shard = 0; shard < nodes.length; shard++) {
+    for (const node of nodes[shard]) {
+      for (let i = 0; i < BULK_KEYS; i += 97) {
+        const reply = await node.conn.request(Op.GET, BULK, `b${i}`);
+        expect([`b${i}`, reply[1] === Status.MOVED]).toEqual([`b${i}`, owner[slotOf(BULK, `b${i}`)] !== shard]);
+      }
+    }
+  }
+  for (let shard = 0; shard < nodes.length; shard++) {
+    const [primary] = await electedOne(nodes[shard]);
+    const keys = Array.from({ length: BULK_KEYS }, (_, i) => `b${i}`).filter((k) => owner[slotOf(BULK, k)] === shard);
+    const reply = await primary.conn.request(Op.MGET, BULK, keys);
+    const missing = keys.filter((_, i) => (reply[2] as unknown[])[i] === null);
+    expect([shard, missing.length]).toEqual([shard, 0]);
+  }
+}
+
+async function migrationOf(id: string): Promise<MigrationRecord> {
+  return readEtcd(async (e) => MigrationRecordSchema.parse(JSON.parse((await e.get(clusterKeys(c.cluster).migration(id)).string())!)));
+}
+
+/** Starts moving `from-to` to `shard` (throttled so the copy lasts a few seconds) and returns the migration id. */
+async function startMove(range: string, shard: number): Promise<string> {
+  const res = await ctl('migrate', range, '--to', String(shard), '--max-bytes-per-sec', '400kb', '--no-wait', '--json');
+  expect(res.stderr).toBe('');
+  expect(res.code).toBe(0);
+  const [id] = JSON.parse(res.stdout).submitted as string[];
+  await waitFor('the copy to start', async () => (await migrationOf(id)).state === 'copying', 10_000, 50);
+  return id;
+}
+
+/** Runs `fault` in the middle of a move under the checked load; then checks everything. */
+async function moveWithFault(range: string, to: number, fault: (id: string) => Promise<void>): Promise<MigrationRecord> {
+  const load = startCheckedLoad({ baseUrl: c.httpUrl, namespaces: ['acked'], writers: 20, keysPerWriter: 20 });
+  const id = await startMove(range, to);
+  await new Promise((r) => setTimeout(r, 800));
+  await fault(id);
+  const done = await waitFor('the migration to commit', async () => {
+    const m = await migrationOf(id);
+    return m.state === 'committed' || m.state === 'aborted' ? m : null;
+  }, 120_000, 200);
+  const report = await load.stop();
+  expect(done.state).toBe('committed');
+  expect(report.nonRetryable).toEqual([]);
+  expect(report.staleReads).toEqual([]);
+  expect(await lostWrites(c.httpUrl, report.acked)).toEqual([]);
+  await checkOwnership();
+  return done;
+}
+
+/** Kills the primary of `shard` with SIGKILL and starts a replacement node for it. */
+async function killPrimary(shard: number): Promise<void> {
+  const [primary, rest] = await electedOne(nodes[shard]);
+  primary.proc.child.kill('SIGKILL');
+  primary.conn.socket.destroy();
+  nodes[shard] = rest;
+  await electedOne(rest, 15_000);
+  const fresh = await startShardNode(c.etcd.endpoint, c.cluster, shard);
+  nodes[shard].push(fresh);
+}
+
+beforeAll(async () => {
+  c = await startTestCluster({ shards: 2, perShard: 2, cluster: 'faults' });
+  nodes.push(...c.nodes.map((group) => [...group]));
+  control = await startControl();
+  expect((await ctl('ns', 'set', 'acked', '--write-ack', 'replica')).code).toBe(0);
+  await preload();
+});
+
+afterAll(async () => {
+  await control?.stop();
+  await Promise.all(nodes.flat().map((n) => n.close().catch(() => undefined)));
+  await c?.stop();
+});
+
+test('a proxy with a stale slot map (its etcd watch cut) cannot write into a moved slot', async () => {
+  const relay = await TcpRelay.start(Number(c.etcd.endpoint.split(':')[1]));
+  const stale = await startProxyProcess(`127.0.0.1:${relay.port}`, c.cluster);
+  try {
+    await waitFor('the second proxy to route', async () => (await httpCall(stale.adminUrl, 'GET', '/healthz').catch(() => undefined))?.status === 200, 15_000, 50);
+    relay.cut();
+    const key = Array.from({ length: 1000 }, (_, i) => `stale${i}`).find((k) => slotOf('acked', k) >= 0 && slotOf('acked', k) < 1024)!;
+    const res = await ctl('migrate', '0-1023', '--to', '1', '--max-bytes-per-sec', '0', '--timeout', '60');
+    expect(res.code).toBe(0);
+    const put = await httpCall(stale.httpUrl, 'PUT', `/v1/cache/acked/${key}`, { value: 42 });
+    expect(put.status).toBe(201);
+    // The write went to the new owner: the main proxy reads it, and shard 0's primary answers MOVED for the key.
+    expect((await c.call('GET', `/v1/cache/acked/${key}`)).json).toMatchObject({ hit: true, value: 42 });
+    const [oldOwner] = await electedOne(nodes[0]);
+    expect((await oldOwner.conn.request(Op.GET, 'acked', key))[1]).toBe(Status.MOVED);
+  } finally {
+    await stale.proc.stop();
+    await relay.close();
+  }
+});
+
+test('kill -9 of the source primary mid-copy: the copy starts over from the new primary and commits', async () => {
+  const m = await moveWithFault('1024-4095', 1, () => killPrimary(0));
+  expect(m.progress.attempts).toBeGreaterThan(1);
+});
+
+test('kill -9 of the target primary mid-copy: the new target primary imports again and commits', async () => {
+  const m = await moveWithFault('4096-6143', 1, () => killPrimary(1));
+  expect(m.progress.attempts).toBeGreaterThan(1);
+});
+
+test('kill -9 of the control-plane service driving the move: a successor resumes it from the record', async () => {
+  await moveWithFault('6144-8191', 1, async () => {
+    control.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    control = await startControl();
+  });
+});
+
+test('etcd restarts mid-copy: the move waits for it and commits', async () => {
+  await moveWithFault('0-2047', 0, () => c.etcd.restart(1500));
+});
