@@ -29,6 +29,12 @@ export interface BenchClusterOptions {
   proxyNodeFlags: string[];
   /** Extra program flags for the proxy (e.g. --workers 2). */
   proxyArgs?: string[];
+  /** Shards started beyond `shards` (not in init's slot map: they own no slots). */
+  spareShards?: number;
+  /** Extra flags for every storage node (e.g. --max-memory). */
+  nodeArgs?: string[];
+  /** Node.js flags for every storage node process (e.g. --cpu-prof), placed before its script. */
+  nodeNodeFlags?: string[];
 }
 
 /** A program of the project started from `dist/`, with the JSON ready line it printed. */
@@ -177,12 +183,12 @@ async function waitHealthy(adminPort: number): Promise<void> {
 
 function startNodes(children: ChildRegistry, endpoint: string, o: BenchClusterOptions): Promise<ClusterProcess[]> {
   const starts: Array<Promise<ClusterProcess>> = [];
-  for (let shard = 0; shard < o.shards; shard++) {
+  for (let shard = 0; shard < o.shards + (o.spareShards ?? 0); shard++) {
     for (let k = 0; k <= o.replicas; k++) {
       const nodeId = `shard${shard}-${String.fromCharCode(97 + k)}`;
       starts.push(startProgram(children, `node ${nodeId}`, 'storage-node/main.js', [
-        '--port', '0', '--admin-port', '0', '--etcd', endpoint, '--cluster', o.cluster, '--shard', String(shard), '--node-id', nodeId,
-      ]));
+        '--port', '0', '--admin-port', '0', '--etcd', endpoint, '--cluster', o.cluster, '--shard', String(shard), '--node-id', nodeId, ...(o.nodeArgs ?? []),
+      ], o.nodeNodeFlags));
     }
   }
   return Promise.all(starts);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { NODE_BENCH_USAGE, parseNodeBenchOptions, runNodeBench } from './node';
 import { PEERS_BENCH_USAGE, parsePeersBenchOptions, runPeersBench } from './peers';
 import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './proxy';
+import { REBALANCE_BENCH_USAGE, parseRebalanceBenchOptions, runRebalanceBench } from './rebalance';
 
 /**
  * Entry point of `npm run bench -- <name> [flags]`: picks the benchmark by its first argument.
@@ -13,6 +14,7 @@ import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './prox
  *   peers  shardcache's RESP front next to twemproxy and redis-server, driven by redis-benchmark
  *   proxy  a whole cluster (etcd, 3 storage nodes, proxy) over HTTP and WebSocket, from load worker processes
  *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
+ *   rebalance  slot migration of 1M keys between two shards, unthrottled and throttled, under client load
  */
 
 interface Bench {
@@ -35,6 +37,7 @@ function withFlags<O>(parse: (args: string[]) => O | undefined, usage: string, r
 const runProxy = withFlags(parseProxyBenchOptions, PROXY_BENCH_USAGE, runProxyBench);
 const runPeers = withFlags(parsePeersBenchOptions, PEERS_BENCH_USAGE, runPeersBench);
 const runNode = withFlags(parseNodeBenchOptions, NODE_BENCH_USAGE, runNodeBench);
+const runRebalance = withFlags(parseRebalanceBenchOptions, REBALANCE_BENCH_USAGE, runRebalanceBench);
 
 const STORE_BENCH = path.join(__dirname, 'store.js');
 
@@ -73,11 +76,15 @@ const BENCHES: Record<string, Bench> = {
     describe: 'the store engine alone, in process (run with --expose-gc)',
     run: runStore,
   },
+  rebalance: {
+    describe: 'slot migration: MB/s, keys/s, per-cut freeze and client p99 before and during a move',
+    run: runRebalance,
+  },
 };
 
 function usage(): string {
   const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
-  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE, '', PEERS_BENCH_USAGE].join('\n');
+  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE, '', PEERS_BENCH_USAGE, '', REBALANCE_BENCH_USAGE].join('\n');
 }
 
 async function main(): Promise<void> {

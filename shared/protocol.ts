@@ -70,14 +70,15 @@
  *                  (slots holding at least one entry; the rebalance planner's input)
  *   MIGRATE_START  [id, MIGRATE_START, epoch, migrationId, ranges, sourceAddr, maxBytesPerSec]  (to the target primary)
  *                  -> [id, OK, 'started' | 'running']   the target clears what it holds of the slots, then pulls
- *   MIGRATE_STATUS [id, MIGRATE_STATUS, migrationId]              -> [id, OK, {phase, keys, bytes, lagBytes, error?}] | [id, MISS]
+ *   MIGRATE_STATUS [id, MIGRATE_STATUS, migrationId]              -> [id, OK, {phase, keys, bytes, lagBytes, replicaLagBytes, error?}] | [id, MISS]
+ *                  (replicaLagBytes: what the target's replicas have not acknowledged of its own stream)
  *                  phase: 'clearing' | 'snapshot' | 'streaming' | 'failed'
  *   MIGRATE_CUT    [id, MIGRATE_CUT, epoch, migrationId, ranges, recordModRevision, targetShard, targetEpoch, {freezeMs, cold}]
  *                  (to the source primary) freezes writes to `ranges`, drains the stream to the target
  *                  (at most freezeMs, or not at all when `cold`), then commits the move in one etcd
  *                  transaction (slot map epoch + 1; compares the migration record's mod revision, both
  *                  primaries' epochs and the slot map's mod revision), and releases the held writes:
- *                  -> [id, OK, {slotMapEpoch, freezeMs, cold, keys}]       committed
+ *                  -> [id, OK, {slotMapEpoch, freezeMs, drainMs, commitMs, cold, keys, slots}]  committed
  *                  -> [id, BUSY, message, {lagBytes}]                      not caught up: try again later
  *                  -> [id, VERSION_CONFLICT, message]                      the transaction's compare failed
  *   MIGRATE_END    [id, MIGRATE_END, epoch, migrationId]          -> [id, OK]  ends the migration's sessions on this node

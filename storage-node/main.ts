@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       new EtcdCommitter(policyClient, cluster.cluster), {
         nodeId: cluster.nodeId ?? '', secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes,
         replicatedTo: (offset) => repl.source.size === 0 || repl.source.maxAcked >= offset,
+        replicaLagBytes: () => (repl.source.size === 0 ? 0 : Math.max(0, repl.log.offset - repl.source.maxAcked)),
       },
       log.child({ component: 'storage-node:migration' }),
     )
@@ -135,7 +136,9 @@ async function main(): Promise<void> {
     { store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions },
     { ...config, subscriptions, migration: migration ?? undefined }, log.child({ component: 'storage-node:server' }), repl,
   );
-  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({ ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION }) });
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({
+    ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION, ...(migration ? { slotMapEpoch: migration.ownership.epoch } : {}),
+  }) });
   const port = await server.listen(config.port, config.host);
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   const sweep = setInterval(() => {

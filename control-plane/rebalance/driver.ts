@@ -20,12 +20,37 @@ export interface DriverOptions {
   pollMs: number;
 }
 
-export const DRIVER_DEFAULTS: DriverOptions = { cutSlots: 256, freezeMs: 250, convergeMs: 20_000, copyTimeoutMs: 600_000, pollMs: 100 };
+/** A cut-over starts once the target's replicas are this close (its fence waits for them, inside the freeze). */
+const READY_REPLICA_LAG_BYTES = 256 * 1024;
+
+/** Import status as MIGRATE_STATUS reports it. */
+interface ImportStatus {
+  phase: string;
+  keys: number;
+  bytes: number;
+  lagBytes: number;
+  replicaLagBytes?: number;
+  error?: string;
+}
+
+const readyToCut = (s: ImportStatus): boolean => s.phase === 'streaming' && (s.replicaLagBytes ?? 0) <= READY_REPLICA_LAG_BYTES;
+
+export const DRIVER_DEFAULTS: DriverOptions = { cutSlots: 1024, freezeMs: 250, convergeMs: 20_000, copyTimeoutMs: 600_000, pollMs: 100 };
 
 /** What the driver reports as it goes (metrics, status page). */
 export interface DriverEvents {
-  cutOver(m: MigrationRecord, result: { slots: number; keys: number; freezeMs: number; cold: boolean }): void;
+  cutOver(m: MigrationRecord, result: CutResult): void;
   finished(m: MigrationRecord): void;
+}
+
+/** What a committed cut-over reports (MIGRATE_CUT's reply): the freeze, split into the drain and the commit. */
+export interface CutResult {
+  slots: number;
+  keys: number;
+  freezeMs: number;
+  drainMs: number;
+  commitMs: number;
+  cold: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -109,7 +134,7 @@ export class MigrationRunner {
     while (!this.#stopped && Date.now() < deadline) {
       const status = await this.#status(toAddr);
       if (status === undefined || status.phase === 'failed') throw new Error(`import failed: ${status?.error ?? 'gone'}`);
-      if (status.phase === 'streaming') {
+      if (readyToCut(status)) {
         const latest = await readMigration(this.#ctx.client, this.#ctx.keys, m.id);
         if (latest === undefined || latest.record.state !== 'copying') return 'again';
         await casMigration(this.#ctx.client, this.#ctx.keys, latest, { ...latest.record, state: 'cutting', progress: { ...latest.record.progress, keys: status.keys, bytes: status.bytes } });
@@ -135,6 +160,17 @@ export class MigrationRunner {
         if (this.#stopped) return 'stop';
         const m = current.record;
         const cold = behindSince > 0 && Date.now() - behindSince > this.options.convergeMs;
+        const status = await this.#status(toAddr);
+        if (status === undefined || status.phase === 'failed') {
+          // The target's import is gone (it restarted, or failed): copy again.
+          await casMigration(this.#ctx.client, this.#ctx.keys, current, { ...m, state: 'copying', reason: `the target's import ${status?.error ?? 'ended'}: copying again` });
+          return 'again';
+        }
+        if (!cold && !readyToCut(status)) {
+          behindSince ||= Date.now();
+          await sleep(this.options.pollMs / 4);
+          continue;
+        }
         const reply = await this.nodes.request(fromAddr, Op.MIGRATE_CUT, m.epochs!.from, m.id, batch, current.modRevision, m.to, m.epochs!.to, { freezeMs: this.options.freezeMs, cold });
         if (reply[1] === Status.BUSY) {
           behindSince ||= Date.now();
@@ -143,10 +179,9 @@ export class MigrationRunner {
         }
         if (reply[1] !== Status.OK) return 'again'; // the record, a primary or the map changed: look again
         behindSince = 0;
-        const r = reply[2] as { slots: number; keys: number; freezeMs: number; cold: boolean };
-        const status = await this.#status(toAddr);
-        const latest = await readMigration(this.#ctx.client, this.#ctx.keys, m.id);
-        if (latest === undefined) return 'stop';
+        const r = reply[2] as CutResult;
+        // The record is as this pass last wrote it (the cut compared its revision): update it in place.
+        const latest = current;
         const p = latest.record.progress;
         const next: MigrationRecord = {
           ...latest.record,
@@ -185,8 +220,8 @@ export class MigrationRunner {
     }
   }
 
-  async #status(addr: string): Promise<{ phase: string; keys: number; bytes: number; lagBytes: number; error?: string } | undefined> {
+  async #status(addr: string): Promise<ImportStatus | undefined> {
     const reply = await this.nodes.request(addr, Op.MIGRATE_STATUS, this.id);
-    return reply[1] === Status.OK ? (reply[2] as { phase: string; keys: number; bytes: number; lagBytes: number; error?: string }) : undefined;
+    return reply[1] === Status.OK ? (reply[2] as ImportStatus) : undefined;
   }
 }

@@ -2,6 +2,9 @@ import { SLOT_COUNT } from '../../shared/slot';
 import { formatRanges, rangesOf } from '../../shared/slot-ranges';
 import type { SlotRange } from '../../shared/protocol';
 
+/** By bytes, shards within this share of the mean count as even (no move for rounding-sized gaps). */
+const BYTES_TOLERANCE = 0.01;
+
 /** Keys the cluster must hold before the plan balances bytes rather than slot counts (one per slot). */
 export const MIN_KEYS_FOR_BYTES = SLOT_COUNT;
 
@@ -124,7 +127,7 @@ function evenBytes(next: Int16Array, shards: readonly number[], load: Map<number
       if (next[s] !== from) continue;
       const w = weight(s);
       const room = Math.min(load.get(from)! - mean, mean - load.get(to)!);
-      if (room <= 0) break;
+      if (room <= mean * BYTES_TOLERANCE) break; // even enough: a move would cost more than it evens
       if (w <= 0 || w > 2 * room) continue; // it would overshoot the mean by more than it narrows
       next[s] = to;
       load.set(from, load.get(from)! - w);

@@ -135,7 +135,8 @@ export async function waitWhole(ctx: FaultContext, timeoutMs: number): Promise<b
     if (ctx.cluster.dead().length > 0) continue;
     const health = await Promise.all(ctx.cluster.nodes.map((n) => nodeHealth(n.adminUrl, 500)));
     const primaries = new Set(health.filter((h) => h?.role === 'primary').map((h) => h!.shardId));
-    if (health.every((h) => h !== undefined) && primaries.size === ctx.cluster.layout.shards) return true;
+    const shards = new Set(ctx.cluster.nodes.map((n) => n.shard)); // spare shards too
+    if (health.every((h) => h !== undefined) && primaries.size === shards.size) return true;
   }
   return false;
 }

@@ -14,6 +14,7 @@ import { EpochWatch, NodeWritesLog } from './observe';
 import { parseChaosOptions, type ChaosOptions } from './options';
 import { formatReport } from './report';
 import { planSchedule, scheduleLines } from './schedule';
+import { rebalanceScenario, type RebalanceSummary } from './rebalance';
 
 /**
  * `npm run chaos`: the process chaos harness.
@@ -41,15 +42,17 @@ interface Run {
   load?: ChaosLoad;
   faults: Fault[];
   aborted: boolean;
+  rebalance?: RebalanceSummary;
 }
 
 function layoutFor(o: ChaosOptions) {
-  const n = o.shards * (o.replicas + 1);
+  const spareShards = o.rebalance ? 1 : 0;
+  const n = (o.shards + spareShards) * (o.replicas + 1);
   const base = o.portBase;
   return {
     etcdPort: base, etcdPeerPort: base + 1, controlPort: base + 2, nodeBasePort: base + 3, nodeAdminBasePort: base + 3 + n,
     proxies: Array.from({ length: o.proxies }, (_, i) => ({ httpPort: base + 3 + 2 * n + 3 * i, respPort: base + 4 + 2 * n + 3 * i, adminPort: base + 5 + 2 * n + 3 * i })),
-    shards: o.shards, replicas: o.replicas, leaseTtl: o.leaseTtl, cluster: o.cluster,
+    shards: o.shards, spareShards, replicas: o.replicas, leaseTtl: o.leaseTtl, cluster: o.cluster,
   };
 }
 
@@ -123,8 +126,14 @@ async function execute(run: Run): Promise<number> {
   try {
     await sleep(3000);
     const until = Date.now() + (o.duration ?? (o.profile === 'ci' ? 150 : 600)) * 1000;
-    if (run.cluster) await applyFaults(run, { cluster: run.cluster, epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say }, until);
+    const ctx = run.cluster ? { cluster: run.cluster, epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say } : undefined;
+    if (ctx) await applyFaults(run, ctx, until);
     else await awaitExternalFaults(run, until);
+    if (ctx && o.rebalance && !run.aborted) {
+      say(`rebalance scenario: shard ${o.shards} joins, then leaves, with faults during the copies`);
+      run.rebalance = await rebalanceScenario(ctx, o.shards, () => run.faults.length + 1, run.faults);
+      for (const line of [...run.rebalance.steps, ...run.rebalance.problems]) say(`rebalance: ${line}`);
+    }
     await sleep(3000);
   } finally {
     clearInterval(poll);
@@ -150,9 +159,14 @@ function report(run: Run, history: History): number {
     loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
   };
   process.stdout.write(`\n${formatReport(info, verdict)}\n`);
-  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, pids: run.cluster?.pids ?? [] }, null, 2));
+  const r = run.rebalance;
+  if (r) {
+    const moved = r.migrations.map((m) => `${m.id} ${m.from}->${m.to} ${m.state} (${m.slots} slots, ${m.keys} keys, ${m.attempts} attempts, ${m.coldSlots} cold, max freeze ${m.freezeMsMax} ms)`);
+    process.stdout.write(`rebalance: ${r.ok ? 'ok' : 'FAILED'}; slot map epoch ${r.slotMapEpoch}; ${moved.join('; ')}${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}\n`);
+  }
+  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, rebalance: r ?? null, pids: run.cluster?.pids ?? [] }, null, 2));
   if (o.historyJson) fs.writeFileSync(o.historyJson, JSON.stringify(history));
-  return verdict.invariants.every((i) => i.ok) ? 0 : 1;
+  return verdict.invariants.every((i) => i.ok) && (r?.ok ?? true) ? 0 : 1;
 }
 
 async function main(): Promise<void> {

@@ -106,6 +106,8 @@ export interface NodeHealth {
   epoch: number;
   lastWriteByEpoch?: Array<[number, number]>;
   replication?: { state?: string };
+  /** The epoch of the slot map the node serves by (cluster mode). */
+  slotMapEpoch?: number;
 }
 
 /** Reads a node's `/healthz` (undefined when it does not answer within `timeoutMs`). */

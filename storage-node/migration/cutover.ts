@@ -69,6 +69,7 @@ export async function cutOver(req: CutRequest, env: CutEnvironment): Promise<unk
   ownership.setFrozen(slots, true);
   try {
     const drained = !req.cold && (await drain(session!, ranges, req.freezeMs));
+    const drainMs = performance.now() - started;
     const cut: CutCommit = {
       migrationId: req.migrationId, recordModRevision: req.recordModRevision, from: me, fromEpoch: req.fromEpoch, to: req.targetShard, toEpoch: req.targetEpoch, ranges,
     };
@@ -77,7 +78,7 @@ export async function cutOver(req: CutRequest, env: CutEnvironment): Promise<unk
     const freezeMs = performance.now() - started;
     if (!outcome.committed) return [Status.VERSION_CONFLICT, outcome.reason];
     env.log.info({ event: 'cut-over', migration: req.migrationId, slots: slots.length, keys, freezeMs: Math.round(freezeMs), cold: !drained, epoch: outcome.map.epoch }, `slots moved to shard ${req.targetShard}`);
-    return [Status.OK, { slotMapEpoch: outcome.map.epoch, freezeMs, cold: !drained, keys, slots: slots.length }];
+    return [Status.OK, { slotMapEpoch: outcome.map.epoch, freezeMs, drainMs, commitMs: freezeMs - drainMs, cold: !drained, keys, slots: slots.length }];
   } finally {
     ownership.setFrozen(slots, false);
     env.thawed();

@@ -22,6 +22,8 @@ export interface MigrationOptions {
   dropPerTick?: number;
   /** True when this shard's replicas have acknowledged the replication stream up to `offset` (or it has none). */
   replicatedTo(offset: number): boolean;
+  /** Stream bytes this shard's most advanced replica has not acknowledged (0 without replicas). */
+  replicaLagBytes(): number;
 }
 
 const REPLICATED_POLL_MS = 2;
@@ -34,7 +36,9 @@ export interface MigrationCounters {
   droppedKeys: number;
 }
 
-const DROP_TICK_MS = 20;
+/** Background removal of moved-away slots: small ticks (~1 ms of work each), none during a freeze. */
+const DROP_TICK_MS = 5;
+const DROP_PER_TICK = 1000;
 
 /**
  * A cluster node's part in slot migrations: ownership from the slot map, the exports it serves
@@ -106,7 +110,7 @@ export class NodeMigration {
         case Op.MIGRATE_STATUS: {
           const imp = typeof m[2] === 'string' ? this.#imports.get(m[2]) : undefined;
           const exp = typeof m[2] === 'string' ? this.exports.get(m[2]) : undefined;
-          if (imp) return [id, Status.OK, imp.status()];
+          if (imp) return [id, Status.OK, { ...imp.status(), replicaLagBytes: this.options.replicaLagBytes() }];
           if (exp) return [id, Status.OK, { phase: exp.state, keys: exp.keys, bytes: exp.bytes, lagBytes: exp.lagBytes }];
           return [id, Status.MISS];
         }
@@ -212,7 +216,8 @@ export class NodeMigration {
 
   /** Removes some entries of slots that moved away (replicated as deletes); stops when none is left. */
   #dropSome(): void {
-    let budget = this.options.dropPerTick ?? 5000;
+    if (this.ownership.frozenCount !== 0) return; // a cut-over is draining: it goes first
+    let budget = this.options.dropPerTick ?? DROP_PER_TICK;
     for (const slot of this.#dropping) {
       if (this.ownership.owner[slot] === this.ownership.shardId || this.store.passive) {
         if (!this.store.passive) this.#dropping.delete(slot);

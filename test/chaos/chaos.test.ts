@@ -10,10 +10,10 @@ import { alive, runProgram, startProgram } from '../helpers/process';
  * report. One run serves every assertion, so each invariant passes or fails on its own.
  */
 const HARNESS = 'scripts/chaos/main.js';
-jest.setTimeout(180_000);
+jest.setTimeout(260_000);
 
-// 3 shards x 3 nodes (frame + admin ports), 2 proxies (3 ports each), etcd, etcd peer, control plane.
-const PORTS = 3 + 2 * 9 + 2 * 3;
+// 3 shards and a spare one x 3 nodes (frame + admin ports), 2 proxies (3 ports each), etcd, etcd peer, control plane.
+const PORTS = 3 + 2 * 12 + 2 * 3;
 let dir: string;
 let report: any;
 let run: { code: number | null; stdout: string; stderr: string };
@@ -22,12 +22,12 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-test-'));
   const base = await freeRange(PORTS);
   run = await runProgram(HARNESS, [
-    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000', '--max-seconds', '160',
+    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000', '--max-seconds', '240', '--rebalance',
     '--data-dir', path.join(dir, 'data'), '--report-json', path.join(dir, 'report.json'),
-  ], {}, 175_000);
+  ], {}, 250_000);
   process.stdout.write(`${run.stdout}\n${run.stderr}`);
   report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
-}, 180_000);
+}, 260_000);
 
 afterAll(() => {
   for (const pid of report?.pids ?? []) if (alive(pid)) process.kill(pid, 'SIGKILL');
@@ -38,10 +38,25 @@ const invariant = (prefix: string) => report.verdict.invariants.find((i: { name:
 
 test('the report covers every fault kind, with the failover of those that take a primary away', () => {
   const kinds = report.verdict.faults.map((f: any) => f.fault.kind);
-  expect(kinds).toEqual(['kill-primary', 'stop-primary', 'kill-replica-in-sync', 'restart-proxy', 'restart-etcd', 'restart-node-empty']);
+  // The schedule's six, then the rebalance scenario's: the source primary of a migration, and etcd during a drain.
+  expect(kinds).toEqual(['kill-primary', 'stop-primary', 'kill-replica-in-sync', 'restart-proxy', 'restart-etcd', 'restart-node-empty', 'kill-primary', 'restart-etcd']);
   for (const f of report.verdict.faults.filter((v: any) => v.fault.hitsPrimary)) expect(f.failoverMs).toBeGreaterThan(0);
   expect(run.stdout).toContain('chaos report: profile ci');
   expect(run.stdout).toMatch(/namespace async \(async, writeAck: primary\): .* LOST \d+ acknowledged writes/);
+});
+
+test('rebalance under faults: a spare shard joins and leaves, every migration commits, every node serves by the final slot map', () => {
+  const r = report.rebalance;
+  expect(r.problems).toEqual([]);
+  expect(r.ok).toBe(true);
+  expect(r.nodesBehind).toEqual([]);
+  const toSpare = r.migrations.filter((m: any) => m.to === 3);
+  const fromSpare = r.migrations.filter((m: any) => m.from === 3);
+  expect(toSpare.length).toBeGreaterThanOrEqual(3); // each old shard gives to the new one
+  expect(fromSpare.reduce((n: number, m: any) => n + m.slots, 0)).toBe(toSpare.reduce((n: number, m: any) => n + m.slots, 0));
+  expect(r.migrations.every((m: any) => m.state === 'committed')).toBe(true);
+  expect(r.steps).toContainEqual(expect.stringContaining('control-plane killed -9 mid-copy'));
+  expect(run.stdout).toMatch(/^rebalance: ok; slot map epoch \d+/m);
 });
 
 test('every fault is followed by recovery', () => {
