@@ -225,7 +225,7 @@ class DataPlaneImpl implements DataPlane {
         const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet, slotOf(ns, key));
         return intent === 'spread' ? send() : flights.do(getFlightKey(intent === 'write' ? 'primary' : intent, ns, key), send);
       },
-      write: (shardId, build, parse) => router().send(shardId, 'write', build, parse),
+      write: (shardId, build, parse, slot) => router().send(shardId, 'write', build, parse, slot ?? -1),
       healthy: (snapshot, shardId, intent) => pickNode(snapshot, shardId, intent, this.#upstreams, this.#random).ok,
       shardOf: (ns, key) => router().locate(ns, key).shardId,
     };

@@ -48,7 +48,7 @@ function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
 }
 
 /** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
-function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, onReplica: () => void): ClusterMember | null {
+function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, roles: { primary(): void; replica(): void }): ClusterMember | null {
   const cluster = config.cluster;
   if (!cluster || !repl) return null;
   const member = new ClusterMember(
@@ -56,8 +56,11 @@ function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId
       etcd: cluster.etcd, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
       stepDownMarginMs: cluster.stepDownMarginMs, addr, adminAddr, startedAt: Date.now(),
       onRole: (change) => {
-        if (change.role === 'primary') return repl.becomePrimary();
-        onReplica();
+        if (change.role === 'primary') {
+          repl.becomePrimary();
+          return roles.primary();
+        }
+        roles.replica();
         repl.becomeReplica();
       },
       offsets: () => offsetsRecord(repl),
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
   repl?.setIdentity(nodeId, `${host}:${port}`);
-  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, () => migration?.stepDown());
+  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() });
   const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
@@ -157,7 +160,8 @@ async function main(): Promise<void> {
   // Writes wait for the slot map (ownership.strict), so the node never takes one for a slot that moved away.
   const onSnapshot = (snapshot: TopologySnapshot): void => {
     if (snapshot.slotMap) migration?.applySlotMap(snapshot.slotMap);
-    else migration?.applySlotMap({ epoch: 0, ranges: [[0, 16383, cluster!.shardId]] }); // not initialised: every slot is ours
+    // Not initialised yet: every slot is ours. (A config without a readable slot map leaves writes BUSY.)
+    else if (snapshot.config === undefined) migration?.applySlotMap({ epoch: 0, ranges: [[0, 16383, cluster!.shardId]] });
   };
   member?.start();
   const policies = policyClient && config.cluster

@@ -77,7 +77,6 @@ export function addMigrationCommands(program: Command, session: Session): void {
         for (let i = 0; i < plan.moves.length && status === ExitCode.OK; i += opts.parallel) {
           const ids = await submitPlan(ctx, { ...plan, moves: plan.moves.slice(i, i + opts.parallel) }, opts.maxBytesPerSec);
           status = await follow(ctx, ids, opts, io);
-          if (!opts.wait) continue;
         }
         return status;
       });

@@ -100,7 +100,7 @@ export class MigrationRunner {
   async #pass(): Promise<Pass> {
     const stored = await readMigration(this.#ctx.client, this.#ctx.keys, this.id);
     if (stored === undefined || isFinal(stored.record.state) || stored.record.state === 'paused') {
-      if (stored !== undefined && stored.record.state !== 'paused') await this.#endSessions(stored.record);
+      if (stored !== undefined) await this.#endSessions(stored.record); // a pause ends the copy too; resume starts it again
       return 'stop';
     }
     const m = stored.record;

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log';
 import { KEEP_TTL, SetCond } from '../../shared/protocol';
+import { slotOf } from '../../shared/slot';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import type { GetResult, ReadPreference, WriteResult } from '../backend';
 import { deleteMessage, parseFlag, parseSet, setMessage, type SetFields } from '../routing/messages';
@@ -15,8 +16,8 @@ import { WindowedTopK } from './topk';
 export interface HotRouting {
   /** A GET of `storageKey` on `shardId` for `intent` (redirects followed, as any request). */
   read(shardId: number, intent: Intent, ns: string, storageKey: string): Promise<GetResult>;
-  /** A write to the primary of `shardId`; `build` gets the primary's epoch. */
-  write<T>(shardId: number, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T): Promise<T>;
+  /** A write to the primary of `shardId`; `build` gets the primary's epoch; `slot` (of the stored key) lets a MOVED reply reroute it. */
+  write<T>(shardId: number, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, slot?: number): Promise<T>;
   /** Whether a request of `intent` to `shardId` would find a node whose breaker is closed. */
   healthy(snapshot: TopologySnapshot, shardId: number, intent: Intent): boolean;
   /** The owner shard of a key. */
@@ -291,7 +292,7 @@ export class HotKeys {
     const fields: SetFields = { value: owner.value, ttlMs: copyTtl(owner.expiresAt, this.#wallNow()), flags: owner.flags, cond: SetCond.NX, ifVersion: 0, tags: null };
     if (fields.ttlMs < 0) return;
     try {
-      await this.#o.routing.write(place.shardId, (epoch) => setMessage(epoch, ns, place.storageKey, fields), parseSet);
+      await this.#o.routing.write(place.shardId, (epoch) => setMessage(epoch, ns, place.storageKey, fields), parseSet, slotOf(ns, place.storageKey));
     } catch (err) {
       this.#copyFailed('refill', ns, key, place, err);
     }
@@ -312,13 +313,13 @@ export class HotKeys {
     await Promise.all(places.map(async (place) => {
       try {
         if (set === undefined || written === undefined) {
-          await this.#o.routing.write(place.shardId, (epoch) => deleteMessage(epoch, ns, place.storageKey), parseFlag);
+          await this.#o.routing.write(place.shardId, (epoch) => deleteMessage(epoch, ns, place.storageKey), parseFlag, slotOf(ns, place.storageKey));
           return;
         }
         const ttlMs = set.fields.ttlMs === KEEP_TTL || set.fields.ttlMs === 0 || set.fields.ttlMs > COPY_MAX_TTL_MS
           ? copyTtl(written.expiresAt, this.#wallNow()) : set.fields.ttlMs;
         const fields: SetFields = { ...set.fields, ttlMs: Math.max(ttlMs, 1), cond: SetCond.ALWAYS, ifVersion: 0 };
-        await this.#o.routing.write(place.shardId, (epoch) => setMessage(epoch, ns, place.storageKey, fields), parseSet);
+        await this.#o.routing.write(place.shardId, (epoch) => setMessage(epoch, ns, place.storageKey, fields), parseSet, slotOf(ns, place.storageKey));
       } catch (err) {
         this.#copyFailed(set === undefined ? 'delete' : 'set', ns, key, place, err);
       }

@@ -89,6 +89,11 @@ export class NodeMigration {
     if (this.#dropping.size > 0) this.#dropTimer ??= setInterval(() => this.#dropSome(), DROP_TICK_MS);
   }
 
+  /** The node became primary: slots it gave away while it was a replica's primary's are dropped now if still held. */
+  becamePrimary(): void {
+    if (this.#dropping.size > 0) this.#dropTimer ??= setInterval(() => this.#dropSome(), DROP_TICK_MS);
+  }
+
   /** Runs `listener` once after the next thaw of frozen slots. */
   onThaw(listener: () => void): void {
     this.#thawListeners.add(listener);
@@ -219,9 +224,14 @@ export class NodeMigration {
     if (this.ownership.frozenCount !== 0) return; // a cut-over is draining: it goes first
     let budget = this.options.dropPerTick ?? DROP_PER_TICK;
     for (const slot of this.#dropping) {
-      if (this.ownership.owner[slot] === this.ownership.shardId || this.store.passive) {
-        if (!this.store.passive) this.#dropping.delete(slot);
-        if (this.store.passive) return; // a replica: the primary's deletes reach it
+      if (this.store.passive) {
+        // A replica: its primary's deletes reach it. The set stays for a promotion (becamePrimary).
+        clearInterval(this.#dropTimer);
+        this.#dropTimer = undefined;
+        return;
+      }
+      if (this.ownership.owner[slot] === this.ownership.shardId) {
+        this.#dropping.delete(slot);
         continue;
       }
       const before = this.store.slots.count(slot);

@@ -183,3 +183,27 @@ test('kill -9 of the control-plane service driving the move: a successor resumes
 test('etcd restarts mid-copy: the move waits for it and commits', async () => {
   await moveWithFault('0-2047', 0, () => c.etcd.restart(1500));
 });
+
+test('pause stops the copy (the target drops its import), resume copies again and commits; cancel leaves the rest where it is', async () => {
+  const id = await startMove('8192-10239', 0);
+  const paused = await ctl('migration', 'pause', id);
+  expect(paused.code).toBe(0);
+  expect(paused.stdout.trim()).toBe(`migration ${id}: paused`);
+  const [target] = await electedOne(nodes[0]);
+  await waitFor('the target to end its import', async () => (await target.conn.request(Op.MIGRATE_STATUS, id))[1] === Status.MISS, 10_000, 50);
+  expect((await migrationOf(id)).state).toBe('paused');
+  expect((await ctl('migration', 'resume', id)).code).toBe(0);
+  await waitFor('the resumed migration to commit', async () => (await migrationOf(id)).state === 'committed', 60_000, 100);
+  await checkOwnership();
+
+  const other = await startMove('10240-12287', 0);
+  const before = ownerTable(await slotMap());
+  const cancelled = await ctl('migration', 'cancel', other);
+  expect(cancelled.stdout.trim()).toBe(`migration ${other}: aborted`);
+  expect((await ctl('migration', 'resume', other)).code).toBe(1); // final
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = ownerTable(await slotMap());
+  for (let s = 10240; s <= 12287; s++) expect(after[s]).toBe(before[s]); // the copy had not cut any slot over yet
+  await checkOwnership();
+  expect((await migrationOf(other)).state).toBe('aborted');
+});
