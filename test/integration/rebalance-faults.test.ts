@@ -207,3 +207,18 @@ test('pause stops the copy (the target drops its import), resume copies again an
   await checkOwnership();
   expect((await migrationOf(other)).state).toBe('aborted');
 });
+
+test('moving slots back never resurrects a key deleted while they were away', async () => {
+  // Slots 4096-6143 left shard 0 for shard 1 earlier; shard 0 held their keys before.
+  const owner = ownerTable(await slotMap());
+  const keys = Array.from({ length: BULK_KEYS }, (_, i) => `b${i}`).filter((k) => { const s = slotOf(BULK, k); return s >= 4096 && s <= 6143; }).slice(0, 50);
+  expect(keys.length).toBe(50);
+  for (const k of keys) expect(owner[slotOf(BULK, k)]).toBe(1);
+  for (const k of keys) expect((await c.call('DELETE', `/v1/cache/${BULK}/${k}`)).status).toBe(204);
+  const res = await ctl('migrate', '4096-6143', '--to', '0', '--max-bytes-per-sec', '0', '--timeout', '60');
+  expect(res.code).toBe(0);
+  for (const k of keys) expect([k, (await c.call('GET', `/v1/cache/${BULK}/${k}`)).json]).toEqual([k, { hit: false }]);
+  const [primary] = await electedOne(nodes[0]);
+  const reply = await primary.conn.request(Op.MGET, BULK, keys);
+  expect((reply[2] as unknown[]).every((e) => e === null)).toBe(true);
+});
