@@ -94,6 +94,9 @@ describe('data plane through failovers', () => {
     const oldEpoch = c.dp.route(NS, key).primary!.epoch;
     const context = () => ({ breaker: c.dp.breakerState(victim.nodeId), primary: c.dp.route(NS, key).primary?.nodeId });
 
+    // A killed process closes its sockets only once the kernel has torn it down, which on a loaded machine takes
+    // tens of milliseconds; until then the proxy's link is open and takes writes that die with it.
+    const exitedAt = new Promise<number>((resolve) => victim.proc.child.once('exit', () => resolve(now())));
     const killedAt = now();
     victim.proc.child.kill('SIGKILL');
     const writes = drive(20, () => c.dp.set(NS, key, { value: Buffer.from('after') }), context);
@@ -109,12 +112,15 @@ describe('data plane through failovers', () => {
       `${waited.length} were issued while the snapshot still named the dead primary and waited for the new one (longest ${Math.max(0, ...waited.map((s) => s.took)).toFixed(0)} ms); ` +
       `other shard ${JSON.stringify(count(other.samples))}`);
     for (const s of writes.samples.filter((x) => x.code !== 'OK')) console.log(`kill -9 failure at +${(s.at - killedAt).toFixed(0)} ms after ${s.took.toFixed(0)} ms: ${s.code} ${s.message}`);
+    const exited = await exitedAt;
+    console.log(`kill -9: the victim was reaped ${(exited - killedAt).toFixed(0)} ms after the signal`);
     expect(firstOk).toBeLessThanOrEqual(TEST_LEASE_TTL * 1000 + 1000);
     // The dead primary refuses connections: writes wait for the failover (bounded by redirectWaitMs) instead of failing.
-    // Only a write already handed to the dying connection can fail (its outcome is unknown, so it is not retried).
+    // Only a write handed to the dying connection before the process was gone can fail (its outcome is unknown, so
+    // it is not retried); a write issued once the process was reaped never fails.
     const failed = writes.samples.filter((s) => s.code !== 'OK');
-    expect(failed.every((s) => s.code === 'NODE_UNAVAILABLE' && /connection lost/.test(s.message ?? '') && s.at - killedAt < 100)).toBe(true);
-    expect(failed.length).toBeLessThanOrEqual(1);
+    expect(failed.every((s) => s.code === 'NODE_UNAVAILABLE' && /connection lost/.test(s.message ?? '') && s.at <= exited)).toBe(true);
+    expect(failed.length).toBeLessThanOrEqual(Math.ceil((exited - killedAt) / 20) + 1);
     expect(waited.length).toBeGreaterThan(10);
     expect(count(other.samples)).toEqual({ OK: other.samples.length });
     const route = c.dp.route(NS, key);
