@@ -8,6 +8,7 @@ import { createControlMetrics } from './service/metrics';
 import { topologyChanges } from './status/changes';
 import { statusDocument, type StatusDocument } from './status/document';
 import { DriverService } from './rebalance/driver-service';
+import { DRIVER_DEFAULTS } from './rebalance/driver';
 import { readMigrations } from './rebalance/records';
 import { migrationMetrics } from './service/migration-metrics';
 import { clusterKeys, type MigrationRecord } from '../shared/topology/schema';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   }, 1000);
   const registry = createControlMetrics(() => current);
   const events = migrationMetrics(registry, () => migrations);
-  const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), undefined, events);
+  const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), { ...DRIVER_DEFAULTS, maxParallel: 4, cutSlots: config.cutSlots, freezeMs: config.freezeMs }, events);
   driver.start();
   const admin = createControlAdmin({ status: () => current, registry, migrations: () => ({ driver: driver.state(), migrations }) });
   const adminPort = await admin.listen(config.adminPort, config.adminHost);

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { oneOf, parsePort } from '../../shared/config';
+import { intIn, oneOf, parsePort } from '../../shared/config';
+import { SLOT_COUNT } from '../../shared/slot';
+import { DRIVER_DEFAULTS } from '../rebalance/driver';
 import { DEFAULT_ETCD } from '../../shared/topology/etcd';
 import { parseClusterName, parseEndpoints } from '../flags';
 
@@ -10,6 +12,10 @@ export interface ServiceConfig {
   adminHost: string;
   adminPort: number;
   logLevel: string;
+  /** Slots frozen and committed together per cut-over (smaller: shorter freezes, more etcd commits). */
+  cutSlots: number;
+  /** Longest per-cut write freeze before the cut goes cold (ms). */
+  freezeMs: number;
 }
 
 /**
@@ -24,6 +30,8 @@ export function parseServiceConfig(argv: readonly string[]): ServiceConfig {
     .addOption(opt('--cluster <name>', 'SHARDCACHE_CLUSTER', 'cluster name').argParser(parseClusterName).default('default'))
     .addOption(opt('--admin-host <host>', 'SHARDCACHE_CONTROL_ADMIN_HOST', 'address of the admin HTTP port').default('127.0.0.1'))
     .addOption(opt('--admin-port <port>', 'SHARDCACHE_CONTROL_ADMIN_PORT', 'admin HTTP port (0 = any free port)').argParser(parsePort).default(9300))
+    .addOption(opt('--cut-slots <n>', 'SHARDCACHE_CUT_SLOTS', 'slots per migration cut-over').argParser(intIn(1, SLOT_COUNT)).default(DRIVER_DEFAULTS.cutSlots))
+    .addOption(opt('--freeze-ms <ms>', 'SHARDCACHE_FREEZE_MS', "longest write freeze of a cut-over before it cuts cold").argParser(intIn(10, 10_000)).default(DRIVER_DEFAULTS.freezeMs))
     .addOption(
       opt('--log-level <level>', 'SHARDCACHE_LOG_LEVEL', 'log level').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )

@@ -10,10 +10,12 @@ import { lostWrites, startCheckedLoad } from '../helpers/checked-load';
 import { TcpRelay } from '../helpers/tcp-proxy';
 
 /**
- * Faults in the middle of a slot migration: kill -9 of the source primary, of the target
- * primary, of the control-plane service driving it, and an etcd restart. Each ends with the
- * migration committed, one owner per slot on every node, every preloaded key at its owner, and no
- * acknowledged write lost or read stale under a checked load in a `writeAck: replica` namespace.
+ * Faults in the middle of a slot migration, timed into its copy and into its cut-overs: kill -9 of
+ * the source primary, of the target primary, of the control-plane service driving it, and an etcd
+ * restart. Each ends with the migration committed, one owner per slot on every node, every
+ * preloaded key at its owner, and no acknowledged write lost or read stale under a checked load in
+ * a `writeAck: replica` namespace. The control plane cuts over 16 slots at a time, so a move of
+ * 2,048 slots spends seconds in `cutting`, with a hundred commits for a fault to land among.
  */
 jest.setTimeout(300_000);
 
@@ -24,7 +26,8 @@ let control: Started;
 /** The live nodes of each shard (a killed node is replaced by a fresh one). */
 const nodes: ShardNode[][] = [];
 const ctl = (...args: string[]) => shardctlInProcess([...args, '--etcd', c.etcd.endpoint, '--cluster', c.cluster]);
-const startControl = () => startProgram('control-plane/main.js', ['--etcd', c.etcd.endpoint, '--cluster', c.cluster, '--admin-port', '0']);
+const CUT_SLOTS = 16;
+const startControl = () => startProgram('control-plane/main.js', ['--etcd', c.etcd.endpoint, '--cluster', c.cluster, '--admin-port', '0', '--cut-slots', String(CUT_SLOTS)]);
 
 async function readEtcd<T>(read: (client: ReturnType<typeof connectEtcd>) => Promise<T>): Promise<T> {
   const client = connectEtcd(c.etcd.endpoint);
@@ -97,11 +100,23 @@ async function startMove(range: string, shard: number): Promise<string> {
   return id;
 }
 
-/** Runs `fault` in the middle of a move under the checked load; then checks everything. */
-async function moveWithFault(range: string, to: number, fault: (id: string) => Promise<void>): Promise<MigrationRecord> {
+/** Where in a move a fault lands: during the copy, or between the cut-overs once some have committed. */
+type Phase = 'copying' | 'cutting';
+
+/** Runs `fault` in the middle of a move (in `phase`) under the checked load; then checks everything. */
+async function moveWithFault(range: string, to: number, fault: (id: string) => Promise<void>, phase: Phase = 'copying'): Promise<MigrationRecord> {
   const load = startCheckedLoad({ baseUrl: c.httpUrl, namespaces: ['acked'], writers: 20, keysPerWriter: 20 });
   const id = await startMove(range, to);
-  await new Promise((r) => setTimeout(r, 800));
+  if (phase === 'copying') {
+    await new Promise((r) => setTimeout(r, 800));
+  } else {
+    const at = await waitFor('some cut-overs to commit', async () => {
+      const m = await migrationOf(id);
+      return m.state === 'cutting' && m.progress.slotsDone >= 2 * CUT_SLOTS ? m : null;
+    }, 60_000, 20);
+    // The fault lands with cut-overs behind it and ahead of it.
+    expect(at.progress.slotsDone).toBeLessThan(at.progress.slotsTotal - 4 * CUT_SLOTS);
+  }
   await fault(id);
   const done = await waitFor('the migration to commit', async () => {
     const m = await migrationOf(id);
@@ -221,4 +236,32 @@ test('moving slots back never resurrects a key deleted while they were away', as
   const [primary] = await electedOne(nodes[0]);
   const reply = await primary.conn.request(Op.MGET, BULK, keys);
   expect((reply[2] as unknown[]).every((e) => e === null)).toBe(true);
+});
+
+describe('faults timed into the cut-overs', () => {
+  // By now shard 1 owns 2048-4095, 6144-8191 and 10240-16383; shard 0 owns the rest.
+  test('kill -9 of the source primary between cut-overs: the slots not cut yet copy again from the new primary and commit', async () => {
+    const m = await moveWithFault('12288-14335', 0, () => killPrimary(1), 'cutting');
+    expect(m.progress.attempts).toBeGreaterThan(1);
+  });
+
+  test('kill -9 of the target primary between cut-overs: what it took survives on its replica, the rest are imported again', async () => {
+    const m = await moveWithFault('14336-16383', 0, () => killPrimary(0), 'cutting');
+    expect(m.progress.attempts).toBeGreaterThan(1);
+  });
+
+  test('kill -9 of the control plane between cut-overs: a successor goes on cutting from the record', async () => {
+    await moveWithFault('2048-4095', 0, async () => {
+      control.child.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      control = await startControl();
+    }, 'cutting');
+  });
+
+  test('etcd restarts between cut-overs: cutting waits for it (a commit caught by it is settled from the slot map) and goes on', async () => {
+    const unknown = () => nodes.flat().reduce((n, node) => n + node.proc.lines.filter((l) => l.includes('cut-over outcome unknown')).length, 0);
+    const before = unknown();
+    const m = await moveWithFault('12288-14335', 1, () => c.etcd.restart(1500), 'cutting');
+    console.log(`etcd restart between cut-overs: ${unknown() - before} cut-over(s) caught mid-commit and settled from the slot map; ${m.progress.slotsDone} slots moved`);
+  });
 });
