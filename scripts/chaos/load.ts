@@ -21,7 +21,7 @@ export interface LoadOptions {
   wsUrls: string[];
   namespaces: string[];
   shards: number;
-  /** Slot → shard (from the proxy's topology). */
+  /** Slot → shard now (the slot map in etcd, followed as it changes: a rebalance moves keys between shards). */
   shardOfSlot(slot: number): number;
   workers: number;
   keysPerShard: number;
@@ -33,6 +33,8 @@ export interface LoadOptions {
 export interface LoadKey {
   ns: string;
   key: string;
+  slot: number;
+  /** The shard the key was chosen for (it may move). */
   shard: number;
   worker: number;
 }
@@ -45,11 +47,12 @@ export function keysOf(worker: number, namespaces: readonly string[], shards: nu
     for (let i = 0; [...need.values()].some((n) => n > 0); i++) {
       if (i > 100_000) throw new Error(`no key of worker ${worker} lands on some shard of ${shards}; is the slot map complete?`);
       const key = `w${worker}-${i}`;
-      const shard = shardOfSlot(slotOf(ns, key));
+      const slot = slotOf(ns, key);
+      const shard = shardOfSlot(slot);
       const left = need.get(shard) ?? 0;
       if (left === 0) continue;
       need.set(shard, left - 1);
-      keys.push({ ns, key, shard, worker });
+      keys.push({ ns, key, slot, shard, worker });
     }
   }
   return keys;
@@ -155,7 +158,7 @@ export class ChaosLoad {
       // before anything overwrites it, so a rolled-back acknowledged write cannot go unseen.
       const r = await this.#read(k, link, proxy, false);
       if (r.ok) {
-        const w: WriteOp = { kind: 'write', ns: k.ns, key: k.key, shard: k.shard, proxy, counter, start: Date.now(), end: 0, outcome: 'ok' };
+        const w: WriteOp = { kind: 'write', ns: k.ns, key: k.key, shard: this.#options.shardOfSlot(k.slot), proxy, counter, start: Date.now(), end: 0, outcome: 'ok' };
         try {
           await link.call((c) => c.set(k.ns, k.key, { c: counter, w: k.worker }, { ttlMs: 0 }));
         } catch (err) {
@@ -171,7 +174,7 @@ export class ChaosLoad {
   }
 
   async #read(k: LoadKey, link: WorkerLink, proxy: number, final: boolean): Promise<ReadOp> {
-    const r: ReadOp = { kind: 'read', ns: k.ns, key: k.key, shard: k.shard, proxy, start: Date.now(), end: 0, ok: true, counter: 0, final: final || undefined };
+    const r: ReadOp = { kind: 'read', ns: k.ns, key: k.key, shard: this.#options.shardOfSlot(k.slot), proxy, start: Date.now(), end: 0, ok: true, counter: 0, final: final || undefined };
     try {
       r.counter = await link.call((c) => readCounter(c, k.ns, k.key));
     } catch (err) {

@@ -14,7 +14,7 @@ import { EpochWatch, NodeWritesLog } from './observe';
 import { parseChaosOptions, type ChaosOptions } from './options';
 import { formatReport } from './report';
 import { planSchedule, scheduleLines } from './schedule';
-import { rebalanceScenario, type RebalanceSummary } from './rebalance';
+import { rebalanceScenario, SCENARIO_CUT_SLOTS, type RebalanceSummary } from './rebalance';
 
 /**
  * `npm run chaos`: the process chaos harness.
@@ -53,6 +53,7 @@ function layoutFor(o: ChaosOptions) {
     etcdPort: base, etcdPeerPort: base + 1, controlPort: base + 2, nodeBasePort: base + 3, nodeAdminBasePort: base + 3 + n,
     proxies: Array.from({ length: o.proxies }, (_, i) => ({ httpPort: base + 3 + 2 * n + 3 * i, respPort: base + 4 + 2 * n + 3 * i, adminPort: base + 5 + 2 * n + 3 * i })),
     shards: o.shards, spareShards, replicas: o.replicas, leaseTtl: o.leaseTtl, cluster: o.cluster,
+    ...(o.rebalance ? { cutSlots: SCENARIO_CUT_SLOTS } : {}),
   };
 }
 
@@ -115,7 +116,7 @@ async function execute(run: Run): Promise<number> {
   const wsUrls = proxyUrls.map((u) => `${u.replace(/^http/, 'ws')}/v1/ws`);
   await writeBallast(wsUrls[0], o.ballastKeys);
   const load = new ChaosLoad({
-    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(o.cluster),
+    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(),
     workers: o.workers, keysPerShard: 1, rate: o.rate, requestTimeoutMs: 10_000,
   });
   run.load = load;
@@ -130,7 +131,7 @@ async function execute(run: Run): Promise<number> {
     if (ctx) await applyFaults(run, ctx, until);
     else await awaitExternalFaults(run, until);
     if (ctx && o.rebalance && !run.aborted) {
-      say(`rebalance scenario: shard ${o.shards} joins, then leaves, with faults during the copies`);
+      say(`rebalance scenario: shard ${o.shards} joins, then leaves, with faults during the copies and the cut-overs`);
       run.rebalance = await rebalanceScenario(ctx, o.shards, () => run.faults.length + 1, run.faults);
       for (const line of [...run.rebalance.steps, ...run.rebalance.problems]) say(`rebalance: ${line}`);
     }

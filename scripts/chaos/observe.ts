@@ -1,12 +1,14 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { connectEtcd } from '../../shared/topology/etcd';
+import { SLOT_COUNT } from '../../shared/slot';
 import { clusterKeys, parseRecord, SlotMapSchema } from '../../shared/topology/schema';
 import type { EpochSeen, NodeWrites } from './history';
 
 /**
  * What the harness watches besides the load: the shards' primary keys in etcd (each create revision
- * is an epoch; the first sighting of each is kept with its wall-clock time) and the storage nodes'
- * reports of their last accepted write per epoch (their admin `/healthz`).
+ * is an epoch; the first sighting of each is kept with its wall-clock time), the slot map (which
+ * shard each load key is on as slots move), and the storage nodes' reports of their last accepted
+ * write per epoch (their admin `/healthz`).
  * Owns: one etcd client, its watch and a poll timer (the poll covers what a watch misses while
  * etcd restarts).
  */
@@ -15,6 +17,10 @@ export class EpochWatch {
   readonly #client: Etcd3;
   readonly #prefix: string;
   readonly #pattern: RegExp;
+  readonly #slotmapKey: string;
+  /** Slot → shard by the newest slot map read (-1 before the first). */
+  readonly #owner = new Int16Array(SLOT_COUNT).fill(-1);
+  #slotmapRevision = 0;
   #watcher: Watcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
@@ -24,6 +30,7 @@ export class EpochWatch {
     const keys = clusterKeys(cluster);
     this.#prefix = keys.shardsPrefix;
     this.#pattern = new RegExp(`^${keys.shardsPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)/primary$`);
+    this.#slotmapKey = keys.slotmap;
   }
 
   async start(): Promise<void> {
@@ -51,13 +58,21 @@ export class EpochWatch {
     return undefined;
   }
 
-  /** Slot → shard, from the slot map in etcd. */
-  async shardOfSlot(cluster: string): Promise<(slot: number) => number> {
-    const text = await this.#client.get(clusterKeys(cluster).slotmap).string();
-    const parsed = text === null ? undefined : parseRecord(SlotMapSchema, text);
-    if (!parsed?.ok) throw new Error(`no valid slot map in etcd for cluster ${cluster}${parsed ? `: ${parsed.reason}` : ''}`);
-    const ranges = parsed.value.ranges;
-    return (slot) => ranges.find(([from, to]) => slot >= from && slot <= to)![2];
+  /** Slot → shard by the slot map in etcd, kept current by the poll; fails when the cluster has no valid slot map. */
+  async shardOfSlot(): Promise<(slot: number) => number> {
+    await this.#readSlotMap();
+    if (this.#owner[0] === -1) throw new Error('no valid slot map in etcd for the cluster');
+    return (slot) => this.#owner[slot];
+  }
+
+  async #readSlotMap(): Promise<void> {
+    const res = await this.#client.get(this.#slotmapKey).exec();
+    const kv = res.kvs[0];
+    if (kv === undefined || Number(kv.mod_revision) === this.#slotmapRevision) return;
+    const parsed = parseRecord(SlotMapSchema, kv.value.toString());
+    if (!parsed.ok) return;
+    for (const [from, to, shard] of parsed.value.ranges) this.#owner.fill(shard, from, to + 1);
+    this.#slotmapRevision = Number(kv.mod_revision);
   }
 
   async #poll(): Promise<void> {
@@ -66,6 +81,7 @@ export class EpochWatch {
     try {
       const all = await this.#client.getAll().prefix(this.#prefix).exec();
       for (const kv of all.kvs) this.#note(kv);
+      await this.#readSlotMap();
     } catch {
       // etcd down: the watch and the next poll catch up
     } finally {

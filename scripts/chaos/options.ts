@@ -18,7 +18,7 @@ export interface ChaosOptions {
   workers: number;
   rate: number;
   ballastKeys: number;
-  /** After the faults: add a spare shard and rebalance, then remove it, with faults during the copies. */
+  /** After the faults: add a spare shard and rebalance, then remove it, with faults during the copies and cut-overs. */
   rebalance: boolean;
   reportJson?: string;
   historyJson?: string;
@@ -78,7 +78,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     .addOption(new Option('--workers <n>', 'load workers (WebSocket clients), spread over the proxies').argParser(intIn(1, 64)).default(4))
     .addOption(new Option('--rate <ops>', 'target requests per second of the whole load').argParser(intIn(10, 100_000)).default(400))
     .addOption(new Option('--ballast-keys <n>', 'keys of 512 bytes written first, so a full sync takes a while').argParser(intIn(0, 1_000_000)).default(30_000))
-    .option('--rebalance', 'after the faults: add a spare shard and rebalance, then remove it, killing a source primary, the control plane and etcd mid-copy', false)
+    .option('--rebalance', 'after the faults: add a spare shard and rebalance, then remove it, killing source and target primaries, the control plane and etcd during copies and cut-overs', false)
     .option('--report-json <file>', 'also write the verdicts as JSON')
     .option('--history-json <file>', 'also write every recorded operation as JSON')
     .option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on success)')

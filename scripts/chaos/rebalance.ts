@@ -20,6 +20,8 @@ export interface RebalanceSummary {
 
 /** Copy throttle of the scenario's moves, so that the faults land in the middle of a copy. */
 const SCENARIO_BYTES_PER_SEC = '2mb';
+/** Slots per cut-over in the scenario's cluster: small, so a move spends long enough cutting for a fault to land there. */
+export const SCENARIO_CUT_SLOTS = 32;
 const SETTLE_MS = 60_000;
 
 /** shardctl in-process; resolves with its status and what it printed. */
@@ -51,10 +53,12 @@ async function settled(ctx: FaultContext): Promise<boolean> {
   return false;
 }
 
-/** Waits (bounded) for a migration in state copying, so the next fault lands mid-copy. */
-async function copying(ctx: FaultContext): Promise<MigrationRecord | undefined> {
-  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(50)) {
-    const found = (await readRecords(ctx).catch(() => ({ migrations: [] as MigrationRecord[] }))).migrations.find((m) => m.state === 'copying');
+/** Waits (bounded) for a migration in `phase`, so the next fault lands in it: copying, or cutting with cut-overs behind it and ahead of it. */
+async function inPhase(ctx: FaultContext, phase: 'copying' | 'cutting'): Promise<MigrationRecord | undefined> {
+  const inIt = (m: MigrationRecord): boolean => m.state === phase &&
+    (phase === 'copying' || (m.progress.slotsDone >= SCENARIO_CUT_SLOTS && m.progress.slotsDone <= m.progress.slotsTotal - 2 * SCENARIO_CUT_SLOTS));
+  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(20)) {
+    const found = (await readRecords(ctx).catch(() => ({ migrations: [] as MigrationRecord[] }))).migrations.find(inIt);
     if (found) return found;
   }
   return undefined;
@@ -63,8 +67,10 @@ async function copying(ctx: FaultContext): Promise<MigrationRecord | undefined> 
 /**
  * The chaos harness's rebalance scenario, after the fault phase and under the same checked load:
  *
- *   shard add <spare> ─► rebalance (throttled) ─► kill -9 of the source primary mid-copy ─► committed
- *   shard remove <spare> ─► kill -9 of the control-plane service mid-copy (restarted) ─► etcd restart ─► committed
+ *   shard add <spare> ─► rebalance (throttled) ─► kill -9 of a source primary mid-copy
+ *                                              ─► kill -9 of the target primary between cut-overs ─► committed
+ *   shard remove <spare> ─► kill -9 of the control-plane service mid-copy (restarted)
+ *                        ─► etcd restart between cut-overs ─► committed
  *
  * then every migration must be committed and every node must serve by the final slot map (one
  * owner per slot). The faults on primaries and etcd join the run's faults, so the checker holds
@@ -75,25 +81,36 @@ export async function rebalanceScenario(ctx: FaultContext, spare: number, nextId
   const problems: string[] = [];
   const step = async (args: string[]): Promise<void> => {
     const r = await shardctl(ctx, args);
-    steps.push(`shardctl ${args.join(' ')}: exit ${r.code}${r.out ? `: ${r.out.split('\n')[0]}` : ''}`);
+    const first = r.out.split('\n')[0];
+    steps.push(`shardctl ${args.join(' ')}: exit ${r.code}${first ? `: ${first.length > 160 ? `${first.slice(0, 160)}…` : first}` : ''}`);
     if (r.code !== 0) problems.push(`shardctl ${args[0]} exited ${r.code}: ${r.out}`);
   };
+  const missed = (what: string, phase: string) => problems.push(`no migration was seen ${phase}: ${what} was not applied`);
   await step(['shard', 'add', String(spare)]);
   await step(['rebalance', '--no-wait', '--max-bytes-per-sec', SCENARIO_BYTES_PER_SEC]);
-  const first = await copying(ctx);
-  if (first) faults.push(await killPrimaryOf(ctx, first.from, nextId()));
-  else problems.push('no migration was seen copying: the kill of its source primary was not applied');
+  const copyingIn = await inPhase(ctx, 'copying');
+  if (copyingIn) faults.push(await killPrimaryOf(ctx, copyingIn.from, nextId(), 'the source primary of a migration, killed -9 mid-copy'));
+  else missed('the kill of its source primary', 'copying');
+  const cuttingIn = await inPhase(ctx, 'cutting');
+  if (cuttingIn) {
+    faults.push(await killPrimaryOf(ctx, cuttingIn.to, nextId(), `the target primary of a migration, killed -9 after ${cuttingIn.progress.slotsDone} of ${cuttingIn.progress.slotsTotal} slots were cut over`));
+  } else missed('the kill of its target primary', 'cutting');
   if (!(await settled(ctx))) problems.push(`the rebalance did not settle within ${SETTLE_MS / 1000} s`);
 
   await step(['shard', 'remove', String(spare), '--no-wait', '--max-bytes-per-sec', SCENARIO_BYTES_PER_SEC]);
-  if (await copying(ctx)) {
+  if (await inPhase(ctx, 'copying')) {
     await ctx.cluster.kill('control-plane');
     steps.push('control-plane killed -9 mid-copy; restarting it');
     await ctx.cluster.restart('control-plane');
+  } else missed('the control-plane kill', 'copying');
+  const drained = await inPhase(ctx, 'cutting');
+  if (drained) {
     const at = Date.now();
     await ctx.cluster.restartEtcd(1000);
-    faults.push({ id: nextId(), kind: 'restart-etcd', target: 'etcd', shards: Array.from({ length: ctx.cluster.layout.shards }, (_, s) => s), hitsPrimary: false, at, doneAt: Date.now(), note: 'during the drain of the spare shard' });
-  } else problems.push('no migration was seen copying: the control-plane kill was not applied');
+    const note = `between the cut-overs of the spare shard's drain (${drained.progress.slotsDone} of ${drained.progress.slotsTotal} slots cut over)`;
+    steps.push(`etcd restarted ${note}`);
+    faults.push({ id: nextId(), kind: 'restart-etcd', target: 'etcd', shards: Array.from({ length: ctx.cluster.layout.shards }, (_, s) => s), hitsPrimary: false, at, doneAt: Date.now(), note });
+  } else missed('the etcd restart', 'cutting');
   if (!(await settled(ctx))) problems.push(`the drain did not settle within ${SETTLE_MS / 1000} s`);
   await step(['shard', 'remove', String(spare), '--max-bytes-per-sec', '0', '--timeout', '60']); // retires it once it owns nothing
 
@@ -115,7 +132,7 @@ export async function rebalanceScenario(ctx: FaultContext, spare: number, nextId
 }
 
 /** kill -9 of a shard's primary, restarted empty once a new primary is elected (as the fault phase's kill-primary). */
-async function killPrimaryOf(ctx: FaultContext, shard: number, id: number): Promise<Fault> {
+async function killPrimaryOf(ctx: FaultContext, shard: number, id: number, note: string): Promise<Fault> {
   const p = await ctx.epochs.primaryOf(shard);
   if (!p) throw new Error(`shard ${shard} has no primary to hit`);
   const node = ctx.cluster.nodes.find((n) => n.nodeId === p.nodeId);
@@ -127,6 +144,6 @@ async function killPrimaryOf(ctx: FaultContext, shard: number, id: number): Prom
     if (next && next.epoch > p.epoch) break;
   }
   await ctx.cluster.restart(p.nodeId);
-  ctx.say(`fault ${id} kill-primary ${p.nodeId}: the source primary of a migration, mid-copy`);
-  return { id, kind: 'kill-primary', target: p.nodeId, shards: [shard], hitsPrimary: true, at, doneAt: Date.now(), note: 'the source primary of a migration, killed -9 mid-copy' };
+  ctx.say(`fault ${id} kill-primary ${p.nodeId}: ${note}`);
+  return { id, kind: 'kill-primary', target: p.nodeId, shards: [shard], hitsPrimary: true, at, doneAt: Date.now(), note };
 }

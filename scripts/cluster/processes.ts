@@ -40,6 +40,8 @@ export interface ClusterLayout {
   proxies: Array<{ httpPort: number; respPort: number; adminPort: number }>;
   leaseTtl: number;
   cluster: string;
+  /** The control plane's `--cut-slots` (slots per cut-over), when not its default. */
+  cutSlots?: number;
 }
 
 /** One program of the cluster: `dist/<script>` run with `args`; `listens` is shown in tables. */
@@ -96,7 +98,7 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
   specs.push({
     name: 'control-plane',
     script: 'control-plane/main.js',
-    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`],
+    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`, ...(layout.cutSlots ? ['--cut-slots', `${layout.cutSlots}`] : [])],
     listens: `http://127.0.0.1:${layout.controlPort}/ (status page, /v1/status, /metrics)`,
     ports: [[layout.controlPort, '--control-port']],
     healthUrl: `http://127.0.0.1:${layout.controlPort}/healthz`,

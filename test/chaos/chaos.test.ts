@@ -38,8 +38,11 @@ const invariant = (prefix: string) => report.verdict.invariants.find((i: { name:
 
 test('the report covers every fault kind, with the failover of those that take a primary away', () => {
   const kinds = report.verdict.faults.map((f: any) => f.fault.kind);
-  // The schedule's six, then the rebalance scenario's: the source primary of a migration, and etcd during a drain.
-  expect(kinds).toEqual(['kill-primary', 'stop-primary', 'kill-replica-in-sync', 'restart-proxy', 'restart-etcd', 'restart-node-empty', 'kill-primary', 'restart-etcd']);
+  // The schedule's six, then the rebalance scenario's: a source primary mid-copy, the target primary between
+  // cut-overs, and etcd between the cut-overs of a drain.
+  expect(kinds).toEqual(['kill-primary', 'stop-primary', 'kill-replica-in-sync', 'restart-proxy', 'restart-etcd', 'restart-node-empty', 'kill-primary', 'kill-primary', 'restart-etcd']);
+  const notes = report.verdict.faults.slice(6).map((f: any) => f.fault.note);
+  expect(notes).toEqual([expect.stringContaining('source primary'), expect.stringMatching(/target primary .* after \d+ of \d+ slots were cut over/), expect.stringMatching(/between the cut-overs/)]);
   for (const f of report.verdict.faults.filter((v: any) => v.fault.hitsPrimary)) expect(f.failoverMs).toBeGreaterThan(0);
   expect(run.stdout).toContain('chaos report: profile ci');
   expect(run.stdout).toMatch(/namespace async \(async, writeAck: primary\): .* LOST \d+ acknowledged writes/);
@@ -56,6 +59,7 @@ test('rebalance under faults: a spare shard joins and leaves, every migration co
   expect(fromSpare.reduce((n: number, m: any) => n + m.slots, 0)).toBe(toSpare.reduce((n: number, m: any) => n + m.slots, 0));
   expect(r.migrations.every((m: any) => m.state === 'committed')).toBe(true);
   expect(r.steps).toContainEqual(expect.stringContaining('control-plane killed -9 mid-copy'));
+  expect(r.steps).toContainEqual(expect.stringContaining('etcd restarted between the cut-overs'));
   expect(run.stdout).toMatch(/^rebalance: ok; slot map epoch \d+/m);
 });
 
