@@ -5,6 +5,7 @@ import path from 'node:path';
 import { NODE_BENCH_USAGE, parseNodeBenchOptions, runNodeBench } from './node';
 import { PEERS_BENCH_USAGE, parsePeersBenchOptions, runPeersBench } from './peers';
 import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './proxy';
+import { CODEC_BENCH_USAGE, parseCodecBenchOptions, runCodecBench } from './codec';
 import { REBALANCE_BENCH_USAGE, parseRebalanceBenchOptions, runRebalanceBench } from './rebalance';
 
 /**
@@ -15,6 +16,7 @@ import { REBALANCE_BENCH_USAGE, parseRebalanceBenchOptions, runRebalanceBench } 
  *   proxy  a whole cluster (etcd, 3 storage nodes, proxy) over HTTP and WebSocket, from load worker processes
  *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
  *   rebalance  slot migration of 1M keys between two shards, unthrottled and throttled, under client load
+ *   codec  the plain-msgpack guard's cost per frame next to msgpackr's decode, in process
  */
 
 interface Bench {
@@ -37,6 +39,7 @@ function withFlags<O>(parse: (args: string[]) => O | undefined, usage: string, r
 const runProxy = withFlags(parseProxyBenchOptions, PROXY_BENCH_USAGE, runProxyBench);
 const runPeers = withFlags(parsePeersBenchOptions, PEERS_BENCH_USAGE, runPeersBench);
 const runNode = withFlags(parseNodeBenchOptions, NODE_BENCH_USAGE, runNodeBench);
+const runCodec = withFlags(parseCodecBenchOptions, CODEC_BENCH_USAGE, runCodecBench);
 const runRebalance = withFlags(parseRebalanceBenchOptions, REBALANCE_BENCH_USAGE, runRebalanceBench);
 
 const STORE_BENCH = path.join(__dirname, 'store.js');
@@ -75,6 +78,10 @@ const BENCHES: Record<string, Bench> = {
   store: {
     describe: 'the store engine alone, in process (run with --expose-gc)',
     run: runStore,
+  },
+  codec: {
+    describe: 'ns per frame of the plain-msgpack guard next to msgpackr decode (GET, SET, MGET, snapshot chunk)',
+    run: runCodec,
   },
   rebalance: {
     describe: 'slot migration: MB/s, keys/s, per-cut freeze and client p99 before and during a move',

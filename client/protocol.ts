@@ -1,4 +1,5 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { packr, unpackPlainMultiple } from '../shared/msgpack';
+
 
 /**
  * The client's side of the proxy's WebSocket API (docs/api.md, "WebSocket API"): request
@@ -32,8 +33,6 @@ export class ShardcacheRequestError extends Error {
   }
 }
 
-const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
 
 export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buffer {
   return packr.pack([id, op, ...args]);
@@ -44,7 +43,7 @@ export type Reply = { id: number; ok: true; result: unknown[] } | { id: number; 
 
 /** Decodes every reply of one message (one, or several back to back); throws on bytes that are not replies. */
 export function decodeReplies(bytes: Uint8Array): Reply[] {
-  return (unpackr.unpackMultiple(bytes) as unknown[]).map(replyOf);
+  return unpackPlainMultiple(bytes).map(replyOf);
 }
 
 /** Several encoded requests as one message (a batch), back to back. */

@@ -1,4 +1,5 @@
-import { Packr, Unpackr, RESERVE_START_SPACE } from 'msgpackr';
+import { RESERVE_START_SPACE } from 'msgpackr';
+import { packr, unpackPlain } from './msgpack';
 import { FrameTooLargeError, ProtocolError } from './errors';
 import { Limits } from './protocol';
 
@@ -15,11 +16,6 @@ import { Limits } from './protocol';
  */
 export const FRAME_HEADER_BYTES = 4;
 
-// Records and structured clones are msgpackr extensions, not msgpack: keep the wire plain so any
-// msgpack library can speak it. Maps decode to plain objects (msgpackr renames `__proto__` keys).
-// (`useBigInt64` and `int64AsType: 'auto'` are msgpackr options its type declarations lag behind.)
-const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
 
 /** Encodes one message into a frame. The returned buffer stays valid (msgpackr never reuses it). */
 export function encodeFrame(message: readonly unknown[]): Buffer {
@@ -35,12 +31,7 @@ export function encodeFrame(message: readonly unknown[]): Buffer {
  * (and spares the view): ~10 % of the decode path.
  */
 export function decodePayload(payload: Uint8Array, start = 0, end = payload.length): unknown[] {
-  let message: unknown;
-  try {
-    message = start === 0 && end === payload.length ? unpackr.unpack(payload) : unpackr.unpack(payload, { start, end });
-  } catch (err) {
-    throw new ProtocolError(`malformed msgpack payload: ${(err as Error).message}`);
-  }
+  const message = unpackPlain(payload, start, end); // plain msgpack only (shared/msgpack.ts)
   if (!Array.isArray(message)) throw new ProtocolError('a frame must carry a msgpack array');
   return message;
 }

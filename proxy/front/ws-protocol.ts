@@ -1,8 +1,9 @@
-import { Packr, Unpackr } from 'msgpackr';
 import type { GetResult } from '../backend';
 import { MsgpackWriter } from '../msgpack-writer';
 import { ProxyErrorCode } from '../errors';
 import { Limits } from '../../shared/protocol';
+import { packr, unpackPlainAt } from '../../shared/msgpack';
+import { ProtocolError } from '../../shared/errors';
 import type { Command, Outcome } from './commands';
 import {
   deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
@@ -38,8 +39,6 @@ import { badRequest, toWireError, type WireError } from './wire-error';
  * is stored as JSON (flags bit 0), so the HTTP API reads it back as JSON and vice versa. A message
  * that is not a msgpack array with a valid id is answered with id 0. Pure.
  */
-const packr = new Packr({ useRecords: false, variableMapSize: true, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
 
 const MAX_ID = 0xffffffff;
 const SET_OPTIONS = new Set(['ttlMs', 'ifVersion', 'tags', 'flags']);
@@ -104,22 +103,26 @@ export const MAX_BATCH_REQUESTS = Limits.MAX_WS_BATCH_REQUESTS;
  * request with an id ends the message there (one id-0 error, however much garbage follows).
  * Requests past MAX_BATCH_REQUESTS are refused one by one, with their ids. Never throws.
  *
- * The requests are collected before any is run: msgpackr keeps its read position in module
- * state while `unpackMultiple` walks a message, so nothing else may decode msgpack meanwhile.
+ * Only plain msgpack is read (shared/msgpack.ts): an extension type ends the message there.
  */
 export function decodeMessage(bytes: Uint8Array): Decoded[] {
   const out: Decoded[] = [];
-  try {
-    unpackr.unpackMultiple(bytes, (message: unknown) => {
-      let decoded = requestOf(message);
-      if (decoded.ok && out.length >= MAX_BATCH_REQUESTS) decoded = fail(decoded.id, TOO_MANY);
-      out.push(decoded);
-      // A value that is not a request with an id: what follows is taken for garbage, not read.
-      return decoded.ok || decoded.id !== 0;
-    });
-  } catch {
-    const what = out.length === 0 ? 'message is not valid msgpack' : `message is not valid msgpack after its first ${out.length} request(s)`;
-    out.push(fail(0, `${what}; send msgpack arrays [id, op, ...args], one or several back to back per binary message`));
+  if (bytes.length === 0) return [fail(0, 'empty message; send msgpack arrays [id, op, ...args], one or several back to back per binary message')];
+  for (let pos = 0; pos < bytes.length; ) {
+    let message: unknown;
+    try {
+      ({ value: message, end: pos } = unpackPlainAt(bytes, pos));
+    } catch (err) {
+      const what = out.length === 0 ? 'message is not valid msgpack' : `message is not valid msgpack after its first ${out.length} request(s)`;
+      const why = err instanceof ProtocolError ? ` (${err.message})` : '';
+      out.push(fail(0, `${what}${why}; send msgpack arrays [id, op, ...args], one or several back to back per binary message`));
+      break;
+    }
+    let decoded = requestOf(message);
+    if (decoded.ok && out.length >= MAX_BATCH_REQUESTS) decoded = fail(decoded.id, TOO_MANY);
+    out.push(decoded);
+    // A value that is not a request with an id: what follows is taken for garbage, not read.
+    if (!decoded.ok && decoded.id === 0) break;
   }
   return out;
 }
