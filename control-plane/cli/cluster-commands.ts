@@ -9,6 +9,7 @@ import { withConnection, type ConnectionOptions } from './options';
 import { formatFailover, formatInit } from './print';
 import { waitProgress } from './progress';
 import { runWithEtcd, type Session } from './run';
+import { addInitialAdmin } from './user-commands';
 
 /** Commands about the cluster itself: init, status, node list, failover. */
 export function addClusterCommands(program: Command, session: Session): void {
@@ -19,10 +20,13 @@ export function addClusterCommands(program: Command, session: Session): void {
     .requiredOption('--replicas <r>', 'replicas per shard besides the primary (0-8)', intIn(0, 8))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of nodes (1-60)').argParser(intIn(1, 60)).default(3))
     .option('--force', 'overwrite the config and slot map of an initialised cluster', false)
-    .action(async (opts: ConnectionOptions & { shards: number; replicas: number; leaseTtl: number; force: boolean }) => {
+    .option('--auth', 'clients must authenticate; also adds the user "admin" (grant "*=admin") and prints its password once', false)
+    .option('--admin-password-file <path>', 'with --auth: read admin\'s password from this file ("-" = stdin) instead of making one')
+    .action(async (opts: ConnectionOptions & { shards: number; replicas: number; leaseTtl: number; force: boolean; auth: boolean; adminPasswordFile?: string }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
-        const result = await initCluster(ctx, { shards: opts.shards, replicas: opts.replicas, leaseTtlSeconds: opts.leaseTtl, force: opts.force });
+        const result = await initCluster(ctx, { shards: opts.shards, replicas: opts.replicas, leaseTtlSeconds: opts.leaseTtl, force: opts.force, auth: opts.auth });
         io.out(formatInit(ctx.cluster, result));
+        if (opts.auth) await addInitialAdmin(ctx, session, opts.adminPasswordFile);
       });
     });
 

@@ -4,6 +4,7 @@ import { addClusterCommands } from './cluster-commands';
 import { addMigrationCommands } from './migration-commands';
 import { addHotKeyCommands, addNamespaceCommands } from './policy-commands';
 import { consoleOutput, type Output, type Session } from './run';
+import { addUserCommands } from './user-commands';
 
 /**
  * shardctl: the operator's command line for a shardcache cluster. Every command reads and writes
@@ -26,7 +27,7 @@ and --cluster NAME (default $SHARDCACHE_CLUSTER or "default").`;
 /** Builds the shardctl program writing to `session.io`; commands record their exit status in `session`. */
 export function buildProgram(session: Session): Command {
   const program = new Command('shardctl')
-    .description('control a shardcache cluster: topology, failover, rebalancing, namespace policies, hot keys')
+    .description('control a shardcache cluster: topology, failover, rebalancing, namespace policies, hot keys, users')
     .exitOverride()
     .configureOutput({ writeOut: (s) => session.io.out(s.replace(/\n$/, '')), writeErr: (s) => session.io.err(s.replace(/\n$/, '')) })
     .showHelpAfterError('(add --help for usage)')
@@ -35,6 +36,7 @@ export function buildProgram(session: Session): Command {
   addNamespaceCommands(program, session);
   addHotKeyCommands(program, session);
   addMigrationCommands(program, session);
+  addUserCommands(program, session);
   return program;
 }
 

@@ -10,6 +10,8 @@ export interface InitOptions {
   leaseTtlSeconds: number;
   /** Overwrite an existing `config` and slot map. */
   force: boolean;
+  /** Clients must authenticate (`config.auth`). */
+  auth?: boolean;
   now?: () => number;
 }
 
@@ -30,6 +32,7 @@ export function initialRecords(options: InitOptions, slotMapEpoch = 1): { config
     replicas: options.replicas,
     leaseTtlSeconds: options.leaseTtlSeconds,
     createdAt: (options.now ?? Date.now)(),
+    ...(options.auth ? { auth: true } : {}),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -18,6 +18,7 @@ import { SLOT_COUNT } from '../slot';
  *   migrations/<id>            MigrationRecord    shardctl migrate / rebalance / shard remove (planned);
  *                              then the driving control-plane service, by compare-and-set only
  *   driver                     DriverRecord       the control-plane service driving migrations, under its lease
+ *   users/<name>               UserRecord         shardctl user add|grant|revoke|passwd (secrets as scrypt hashes)
  *
  * Records are JSON; every reader validates them with the schemas below, so a hand-edited or
  * corrupt value is reported and skipped, never trusted.
@@ -48,6 +49,8 @@ export function clusterKeys(cluster: string) {
     migrationsPrefix: `${prefix}migrations/`,
     migration: (id: string) => `${prefix}migrations/${id}`,
     driver: `${prefix}driver`,
+    usersPrefix: `${prefix}users/`,
+    user: (name: string) => `${prefix}users/${name}`,
   };
 }
 export type ClusterKeys = ReturnType<typeof clusterKeys>;
@@ -65,6 +68,8 @@ export const ClusterConfigSchema = z.object({
   addedShards: z.array(shardId).max(1024).optional(),
   /** Shards drained and retired (`shardctl shard remove`): they own no slots and take none. */
   retiredShards: z.array(shardId).max(1024).optional(),
+  /** Clients must authenticate (`shardctl init --auth`, `shardctl auth on`); absent = off. */
+  auth: z.boolean().optional(),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
 

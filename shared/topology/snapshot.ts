@@ -1,3 +1,4 @@
+import { UserRecordSchema, type UserRecord } from '../credentials';
 import { SLOT_COUNT } from '../slot';
 import {
   ClusterConfigSchema, HotKeyRuleSchema, NamespacePolicySchema, NodeRecordSchema, PrimaryRecordSchema, ResignRequestSchema,
@@ -46,6 +47,8 @@ export interface TopologySnapshot {
   namespaces: ReadonlyMap<string, NamespacePolicy>;
   /** Hot-key rules by `namespace + "\n" + key`; `createRevision` tells a re-added rule from the one before. */
   hotkeys: ReadonlyMap<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>;
+  /** Users by name (`users/<name>`): secret hashes and grants, read by the proxies' authenticator. */
+  users: ReadonlyMap<string, UserRecord>;
   /** Keys whose value failed validation, with the reason (reported, never used). */
   invalid: ReadonlyArray<{ key: string; reason: string }>;
 }
@@ -57,7 +60,8 @@ type SnapshotRecord =
   | { kind: 'node'; nodeId: string }
   | { kind: 'primary' | 'resign'; shardId: number }
   | { kind: 'namespace'; ns: string }
-  | { kind: 'hotkey'; ns: string; key: string };
+  | { kind: 'hotkey'; ns: string; key: string }
+  | { kind: 'user'; name: string };
 
 /** The record a key (relative to the cluster prefix) holds, or null for a key no snapshot reads (replication offsets, migrations...). Pure. */
 function recordOf(rel: string): SnapshotRecord | null {
@@ -70,6 +74,7 @@ function recordOf(rel: string): SnapshotRecord | null {
   }
   if (parts[0] === 'namespaces' && parts.length === 2) return { kind: 'namespace', ns: parts[1] };
   if (parts[0] === 'hotkeys' && parts.length === 3) return { kind: 'hotkey', ns: parts[1], key: safeDecode(parts[2]) };
+  if (parts[0] === 'users' && parts.length === 2) return { kind: 'user', name: parts[1] };
   return null;
 }
 
@@ -90,6 +95,7 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
   const resigns = new Map<number, ResignRequest>();
   const namespaces = new Map<string, NamespacePolicy>();
   const hotkeys = new Map<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>();
+  const users = new Map<string, UserRecord>();
   const invalid: Array<{ key: string; reason: string }> = [];
   let config: ClusterConfig | undefined;
   let slotMap: SlotMap | undefined;
@@ -125,9 +131,12 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
       case 'hotkey':
         take(HotKeyRuleSchema, (v) => hotkeys.set(`${record.ns}\n${record.key}`, { ...v, namespace: record.ns, key: record.key, createRevision: kv.createRevision }));
         break;
+      case 'user':
+        take(UserRecordSchema, (v) => users.set(record.name, v));
+        break;
     }
   }
-  return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, invalid };
+  return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, users, invalid };
 }
 
 function safeDecode(text: string): string {
