@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { AdminGate } from './admin-gate';
 
 /** What a route answers: JSON (`body`), or text with its content type. */
 export type AdminAnswer =
@@ -16,6 +17,8 @@ export interface AdminHttpOptions {
   routes: Record<string, AdminRoute>;
   /** Answer for paths no route matches (default 404 naming the routes). */
   fallback?: AdminRoute;
+  /** Credentials check before any route (absent: open). */
+  gate?: AdminGate;
 }
 
 /**
@@ -34,8 +37,14 @@ export class AdminHttpServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return send(res, { status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED', message: 'use GET' } } });
       }
+      const gate = options.gate;
       Promise.resolve()
-        .then(() => (routes[path] ?? fallback)(path))
+        .then(() => gate?.check(req.headers.authorization, path))
+        .then((refused) => {
+          if (refused === undefined) return (routes[path] ?? fallback)(path);
+          for (const [name, value] of Object.entries(refused.headers)) res.setHeader(name, value);
+          return refused;
+        })
         .then(
           (answer) => send(res, answer),
           (err: Error) => send(res, { status: 500, body: { error: { code: 'INTERNAL', message: err.message } } }),

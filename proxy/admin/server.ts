@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { AdminGate } from '../../shared/admin-gate';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import type { RouteInfo } from '../backend';
@@ -18,6 +19,8 @@ export interface AdminOptions {
   /** `/v1/admin/hotkeys`: the hot-key report (top keys, rules, near cache); absent = 404. */
   hotKeys?(): unknown;
   log: Logger;
+  /** Credentials check before any route while the cluster requires auth (absent: open). */
+  gate?: AdminGate;
 }
 
 type Answer = { status: number; body: unknown } | { status: number; text: Promise<string>; type: string };
@@ -32,6 +35,8 @@ const ROUTE_PREFIX = '/v1/admin/route/';
  *   GET /v1/admin/route/{namespace}/{key} slot, shard, primary, replicas and hot-key rule of a key
  *   GET /v1/admin/hotkeys                 this proxy's hottest keys (estimated GETs/s, mode), active rules, near cache
  * Errors use the same `{ error: { code, message } }` body and status table as the HTTP front.
+ * While the cluster requires auth, `gate` asks every path but the public ones for an admin's
+ * bearer token (hot-key names and routes of keys are for admins only).
  */
 export class ProxyAdminServer {
   readonly #server: http.Server;
@@ -44,7 +49,18 @@ export class ProxyAdminServer {
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const answer = this.#answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0]);
+    const path = (req.url ?? '/').split('?')[0];
+    const gate = this.#options.gate;
+    if (gate === undefined) return this.#serve(req, res, path);
+    gate.check(req.headers.authorization, path).then((refused) => {
+      if (refused === undefined) return this.#serve(req, res, path);
+      for (const [name, value] of Object.entries(refused.headers)) res.setHeader(name, value);
+      send(res, refused.status, refused.body);
+    }, (err: unknown) => send(res, 500, { error: toWireError(err, (e) => this.#options.log.error({ err: e }, 'admin credentials check failed')) }));
+  }
+
+  #serve(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    const answer = this.#answer(req.method ?? 'GET', path);
     if ('body' in answer) return send(res, answer.status, answer.body);
     answer.text.then(
       (text) => {

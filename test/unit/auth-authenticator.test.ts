@@ -1,5 +1,5 @@
 import { hashSecret, type UserRecord } from '../../shared/credentials';
-import { Authenticator } from '../../proxy/auth/authenticator';
+import { Authenticator } from '../../shared/authenticator';
 
 const CHEAP = { N: 1024, r: 8, p: 1 };
 

@@ -1,4 +1,4 @@
-import { grantedLevel, levelRank, verifySecret, type AccessLevel, type UserRecord } from '../../shared/credentials';
+import { grantedLevel, levelRank, verifySecret, type AccessLevel, type UserRecord } from './credentials';
 
 /** Who a client proved to be: a user and the hash of the secret it presented (so a rotated-out secret stops working). */
 export interface Principal {
