@@ -43,14 +43,20 @@ export function decodePayload(payload: Uint8Array, start = 0, end = payload.leng
  */
 export type FrameHandler = (message: unknown[], bytes: Uint8Array, start: number, end: number) => void | boolean;
 
+/** Smallest buffer of a partial frame's body (a frame's body fits in one when it is this small). */
+const MIN_BODY_BYTES = 4096;
+
 /** Streaming decoder. `push` throws ProtocolError on a bad frame; the connection must then close. */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
   readonly #onFrame: FrameHandler;
   readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
   #headerFill = 0;
+  /** The partial frame's body so far: grown as its bytes arrive, never to more than twice what came (see `#fill`). */
   #body: Buffer | null = null;
   #bodyFill = 0;
+  /** Declared length of the partial frame's body. */
+  #bodyLength = 0;
   /** Input not yet looked at because the handler asked to hold (backpressure). */
   #held: Buffer | null = null;
 
@@ -62,6 +68,11 @@ export class FrameDecoder {
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
     return this.#headerFill + this.#bodyFill;
+  }
+
+  /** Memory held for the partial frame (its buffers' sizes): at most twice `bufferedBytes` plus 4 KiB. */
+  get reservedBytes(): number {
+    return this.#headerFill + (this.#body?.length ?? 0);
   }
 
   /** True while the handler's `false` holds input back. */
@@ -76,7 +87,7 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): boolean {
     if (this.#held) throw new Error('FrameDecoder.push while holding input; call resume() first');
-    let offset = this.#headerFill > 0 || this.#body ? this.#continuePartial(chunk) : 0;
+    let offset = this.#headerFill > 0 ? this.#continuePartial(chunk) : 0;
     while (offset >= 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
       const length = this.#checkLength(chunk.readUInt32BE(offset));
       const end = offset + FRAME_HEADER_BYTES + length;
@@ -107,6 +118,7 @@ export class FrameDecoder {
     this.#headerFill = 0;
     this.#body = null;
     this.#bodyFill = 0;
+    this.#bodyLength = 0;
   }
 
   #checkLength(length: number): number {
@@ -122,10 +134,31 @@ export class FrameDecoder {
       this.#headerFill = rest;
       return;
     }
-    const length = chunk.readUInt32BE(offset); // already checked by the loop
-    this.#body = Buffer.allocUnsafe(length);
-    this.#bodyFill = chunk.copy(this.#body, 0, offset + FRAME_HEADER_BYTES);
+    this.#bodyLength = chunk.readUInt32BE(offset); // already checked by the loop
+    this.#bodyFill = 0;
     this.#headerFill = FRAME_HEADER_BYTES;
+    this.#fill(chunk, offset + FRAME_HEADER_BYTES);
+  }
+
+  /**
+   * Appends `chunk[from, ...)` (up to the declared length) to the partial body; returns the bytes
+   * taken. The buffer grows by doubling from what has arrived, not to the declared length at
+   * once: a peer that announces 16 MiB and sends 4 bytes makes the decoder hold 4 KiB, not 16 MiB,
+   * so memory follows the bytes received (at most twice them, plus 4 KiB).
+   */
+  #fill(chunk: Buffer, from: number): number {
+    const take = Math.min(this.#bodyLength - this.#bodyFill, chunk.length - from);
+    if (take === 0) return 0;
+    const need = this.#bodyFill + take;
+    let body = this.#body;
+    if (body === null || body.length < need) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#bodyLength, Math.max(need, MIN_BODY_BYTES, 2 * (body?.length ?? 0))));
+      if (body !== null) body.copy(grown, 0, 0, this.#bodyFill);
+      this.#body = body = grown;
+    }
+    chunk.copy(body, this.#bodyFill, from, from + take);
+    this.#bodyFill = need;
+    return take;
   }
 
   /**
@@ -140,14 +173,12 @@ export class FrameDecoder {
       this.#headerFill += take;
       offset = take;
       if (this.#headerFill < FRAME_HEADER_BYTES) return -1;
-      this.#body = Buffer.allocUnsafe(this.#checkLength(this.#header.readUInt32BE(0)));
+      this.#bodyLength = this.#checkLength(this.#header.readUInt32BE(0));
       this.#bodyFill = 0;
     }
-    const body = this.#body as Buffer;
-    const copied = chunk.copy(body, this.#bodyFill, offset);
-    this.#bodyFill += copied;
-    offset += copied;
-    if (this.#bodyFill < body.length) return -1;
+    offset += this.#fill(chunk, offset);
+    if (this.#bodyFill < this.#bodyLength) return -1;
+    const body = this.#body as Buffer; // exactly the declared length once full
     this.reset();
     const more = this.#onFrame(decodePayload(body), body, 0, body.length);
     if (more === false && offset < chunk.length) {

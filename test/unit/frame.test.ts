@@ -110,3 +110,36 @@ describe('frame decoder backpressure', () => {
     expect(seen).toEqual([1, 2]);
   });
 });
+
+describe('frame decoder memory', () => {
+  test('a declared length costs nothing until its bytes arrive: memory follows what was received', () => {
+    const frames: unknown[][] = [];
+    const decoder = new FrameDecoder((m) => void frames.push(m), 32 * 1024 * 1024);
+    const value = Buffer.alloc(16 * 1024 * 1024, 7);
+    const frame = encodeFrame([1, 2, value]);
+    decoder.push(frame.subarray(0, 14)); // the header announces ~16 MiB; 10 bytes of it came
+    expect(decoder.bufferedBytes).toBe(14);
+    expect(decoder.reservedBytes).toBeLessThanOrEqual(4 + 4096);
+    let received = 14;
+    for (let at = 14; at < frame.length; at += 1024 * 1024) {
+      const chunk = frame.subarray(at, Math.min(frame.length, at + 1024 * 1024));
+      decoder.push(chunk);
+      received += chunk.length;
+      if (received < frame.length) expect(decoder.reservedBytes).toBeLessThanOrEqual(2 * received + 4096);
+    }
+    expect(frames).toHaveLength(1);
+    expect(Buffer.compare(frames[0][2] as Buffer, value)).toBe(0);
+    expect(decoder.reservedBytes).toBe(0);
+  });
+
+  test('frames split at every byte boundary decode the same', () => {
+    const frame = Buffer.concat([encodeFrame([1, 'get', 'ns', 'k'.repeat(5000)]), encodeFrame([2, 'ping'])]);
+    for (const step of [1, 3, 4, 5, 4097, 9000]) {
+      const frames: unknown[][] = [];
+      const decoder = new FrameDecoder((m) => void frames.push(m));
+      for (let at = 0; at < frame.length; at += step) decoder.push(frame.subarray(at, at + step));
+      expect([step, frames.map((f) => f[0])]).toEqual([step, [1, 2]]);
+      expect((frames[0][3] as string).length).toBe(5000);
+    }
+  });
+});
