@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
 import { Limits } from '../shared/protocol';
+import { DEFAULT_MAX_NAMESPACES, NAMESPACE_ID_LIMIT } from './store/keyspace';
 import { CLUSTER_NAME } from '../shared/topology/schema';
 
 /** Cluster mode settings; absent when the node runs standalone (no `--etcd`). */
@@ -39,7 +40,16 @@ export interface NodeConfig {
   evictionSamples: number;
   maxFrameBytes: number;
   maxPendingReplyBytes: number;
+  /** Connections served at once; one past it gets `[0, BUSY, ...]` and is closed. */
+  maxConnections: number;
+  /** A connection that sent nothing for this long is closed (replica sessions, exports and subscribers excepted); 0 = never. */
   idleTimeoutMs: number;
+  /** A connection holding an incomplete frame this long is refused and closed; 0 = never. */
+  requestTimeoutMs: number;
+  /** Bytes all connections together may hold for incomplete frames. */
+  inputBudget: number;
+  /** Namespaces without a policy past which a client write may not create one (OVER_QUOTA). */
+  maxNamespaces: number;
   sweepIntervalMs: number;
   sweepBudgetMs: number;
   logLevel: string;
@@ -112,7 +122,11 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
     .addOption(opt('--eviction-samples <n>', 'EVICTION_SAMPLES', 'entries sampled per eviction').argParser(intIn(1, 64)).default(5))
     .addOption(opt('--max-frame-bytes <bytes>', 'MAX_FRAME_BYTES', 'largest request frame accepted').argParser(parseBytes).default(Limits.DEFAULT_MAX_FRAME_BYTES, '16mb'))
     .addOption(opt('--max-pending-reply-bytes <bytes>', 'MAX_PENDING_REPLY_BYTES', 'unread reply bytes per connection before reading pauses').argParser(parseBytes).default(4 * 1024 ** 2, '4mb'))
-    .addOption(opt('--idle-timeout-ms <ms>', 'IDLE_TIMEOUT_MS', 'close connections idle this long (0 = never)').argParser(intIn(0, 86_400_000)).default(0))
+    .addOption(opt('--max-connections <n>', 'MAX_CONNECTIONS', 'connections served at once; past it a connection is refused (BUSY)').argParser(intIn(1, 1_000_000)).default(10_000))
+    .addOption(opt('--idle-timeout-ms <ms>', 'IDLE_TIMEOUT_MS', 'close connections that send nothing this long (0 = never)').argParser(intIn(0, 86_400_000)).default(300_000))
+    .addOption(opt('--request-timeout-ms <ms>', 'REQUEST_TIMEOUT_MS', 'refuse and close a connection holding an incomplete frame this long (0 = never)').argParser(intIn(0, 86_400_000)).default(10_000))
+    .addOption(opt('--input-budget <bytes>', 'INPUT_BUDGET', 'bytes all connections together may hold for incomplete frames').argParser(parseBytes).default(256 * 1024 ** 2, '256mb'))
+    .addOption(opt('--max-namespaces <n>', 'MAX_NAMESPACES', 'namespaces without a policy a client may create by writing').argParser(intIn(1, NAMESPACE_ID_LIMIT)).default(DEFAULT_MAX_NAMESPACES))
     .addOption(opt('--sweep-interval-ms <ms>', 'SWEEP_INTERVAL_MS', 'period of the active expiry sweep').argParser(intIn(1, 60_000)).default(100))
     .addOption(opt('--sweep-budget-ms <ms>', 'SWEEP_BUDGET_MS', 'time budget of one sweep').argParser(intIn(1, 1000)).default(3))
     .addOption(opt('--log-level <level>', 'LOG_LEVEL', 'log level').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'))
@@ -122,6 +136,9 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
   if (config.maxItemBytes > config.maxMemory) program.error(`error: --max-item-bytes (${config.maxItemBytes}) cannot exceed --max-memory (${config.maxMemory})`);
   if (config.maxFrameBytes < config.maxItemBytes + 4096) {
     program.error(`error: --max-frame-bytes (${config.maxFrameBytes}) must leave room for an item of --max-item-bytes (${config.maxItemBytes}) plus 4kb`);
+  }
+  if (config.inputBudget < config.maxFrameBytes + 4) {
+    program.error(`error: --input-budget (${config.inputBudget}) must hold at least one frame of --max-frame-bytes (${config.maxFrameBytes}) and its header`);
   }
   return withCluster(program, config);
 }

@@ -59,6 +59,11 @@ export interface HandlerContext {
   leases?: FillLeases;
   /** See WriteListener; absent when nothing listens. */
   writes?: WriteListener;
+  /**
+   * Cluster mode: namespace policies come only from etcd (`cluster/namespace-policies.ts`), and
+   * NS_POLICY is refused, so no peer can lift a quota or an item limit behind the control plane.
+   */
+  policiesFromEtcd?: boolean;
 }
 
 export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
@@ -94,6 +99,9 @@ function ownedKeys(ns: string, value: unknown, ctx: HandlerContext): string[] {
   if (guard !== undefined) for (let i = 0; i < keys.length; i++) guard.check(ns, keys[i]);
   return keys;
 }
+
+/** The BAD_REQUEST message of NS_POLICY on a node in cluster mode. */
+export const NS_POLICY_REFUSED = 'namespace policy is set through etcd (shardctl ns set)';
 
 /** One function per opcode: message in, reply written to `out`. Errors are thrown as OpError. */
 const HANDLERS: Record<number, Handler> = {
@@ -158,13 +166,15 @@ const HANDLERS: Record<number, Handler> = {
     ctx.gate.check(epochArg(m[2])); // namespace-wide: every shard takes it, whatever slots it owns
     const ns = namespaceArg(m[3]);
     const tag = optionalTagArg(m[4]);
-    ctx.store.invalidate(ns, tag);
-    ctx.repl?.invalidated(ns, tag ?? null);
+    // A namespace this node does not hold has nothing to hide: nothing to replicate either, so a
+    // replica never makes a namespace for a name that only an INVALIDATE named.
+    if (ctx.store.invalidate(ns, tag)) ctx.repl?.invalidated(ns, tag ?? null);
     out.status(m[0] as number, Status.OK);
     ctx.writes?.invalidated(ns);
   },
   [Op.SLOT_STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.slots.figures()]),
   [Op.NS_POLICY]: (m, ctx, out) => {
+    if (ctx.policiesFromEtcd === true) throw badRequest(NS_POLICY_REFUSED);
     ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));
     out.status(m[0] as number, Status.OK);
   },
@@ -196,7 +206,8 @@ function policyArg(value: unknown): NamespacePolicy {
 export function handle(m: unknown[], ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
   const handler = typeof m[1] === 'number' ? HANDLERS[m[1]] : undefined;
   if (!handler) {
-    out.message([m[0], Status.UNKNOWN_OP, `unknown operation ${String(m[1])}`]);
+    const op = m[1]; // named only when it is an opcode-sized integer: a reply never echoes what a peer sent
+    out.message([m[0], Status.UNKNOWN_OP, Number.isInteger(op) && (op as number) >= 0 && (op as number) < 256 ? `unknown operation ${String(op)}` : 'unknown operation']);
     return Status.UNKNOWN_OP;
   }
   try {

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     defaultMaxItemBytes: config.maxItemBytes,
     defaultEviction: config.eviction,
     evictionSamples: config.evictionSamples,
+    maxNamespaces: config.maxNamespaces,
   }, {
     removed: (ns, key) => {
       repl?.removed(ns, key);
@@ -109,7 +110,9 @@ async function main(): Promise<void> {
     const replication = repl ? repl.stats() : STANDALONE_REPLICATION;
     return {
       ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
-      connections: c.connections, connectionsTotal: c.connectionsTotal, uptimeMs: Date.now() - startedAt, ...identity(), replication,
+      connections: c.connections, connectionsTotal: c.connectionsTotal,
+      connectionLimits: { refused: c.refusedConnections, idleClosed: c.idleClosed, slowFrames: c.slowFrames, budgetRefusals: c.budgetRefusals, inputBufferedBytes: c.inputBufferedBytes },
+      uptimeMs: Date.now() - startedAt, ...identity(), replication,
       ...(migration ? { slotMapEpoch: migration.ownership.epoch, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
     };
   };
@@ -136,7 +139,10 @@ async function main(): Promise<void> {
     )
     : null;
   server = new FrameServer(
-    { store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions },
+    {
+      store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions,
+      policiesFromEtcd: cluster !== undefined,
+    },
     { ...config, subscriptions, migration: migration ?? undefined }, log.child({ component: 'storage-node:server' }), repl,
   );
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({

@@ -63,5 +63,10 @@ export function createNodeMetrics(store: Store, counters: ServerCounters, replic
   lagGauge('shardcache_node_replica_lag_bytes', 'Replication stream bytes a replica has not acknowledged (primary only).', (r) => r.lagBytes);
   lagGauge('shardcache_node_replica_lag_seconds', 'Age of the oldest change a replica has not acknowledged (primary only).', (r) => r.lagMs / 1000);
   counter('shardcache_node_protocol_errors_total', 'Connections closed for a malformed frame.', [], () => [[{}, counters.protocolErrors]]);
+  counter('shardcache_node_connections_closed_total', 'Connections the node refused or closed, by limit.', ['reason'], () => [
+    [{ reason: 'max_connections' }, counters.refusedConnections], [{ reason: 'idle' }, counters.idleClosed],
+    [{ reason: 'incomplete_frame' }, counters.slowFrames], [{ reason: 'input_budget' }, counters.budgetRefusals],
+  ]);
+  gauge('shardcache_node_input_buffered_bytes', 'Bytes held for incomplete request frames over every connection.', () => counters.inputBufferedBytes);
   return registry;
 }

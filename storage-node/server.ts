@@ -5,58 +5,26 @@ import { OpError, ProtocolError } from '../shared/errors';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
 import { handle, type HandlerContext } from './handlers';
-import type { InvalidationHub } from './invalidations';
+import { budgetExhausted, ConnGuard, frameTooSlow, tooManyConnections, Verdict, type GuardedConn } from './conn-guard';
+import { ServerCounters, type MigrationHooks, type ReplicationHooks, type ServerOptions } from './server-hooks';
 
-export interface ServerOptions {
-  maxFrameBytes: number;
-  /** Reply bytes a connection may leave unread before the node stops reading its requests. */
-  maxPendingReplyBytes: number;
-  /** Longest a connection may stay idle before it is closed; 0 keeps it forever. */
-  idleTimeoutMs: number;
-  /** Takes SUBSCRIBE/UNSUBSCRIBE_INVALIDATIONS (it needs the connection); absent = UNKNOWN_OP. */
-  subscriptions?: InvalidationHub;
-  /** Slot migrations (cluster mode); absent = the MIGRATE ops are UNKNOWN_OP. */
-  migration?: MigrationHooks;
-}
-
-/** What the server needs of slot migration (`migration/node-migration.ts`). */
-export interface MigrationHooks {
-  readonly ownership: { readonly frozenCount: number; isFrozen(ns: unknown, key: unknown): boolean };
-  /** MIGRATE_PULL: the connection becomes an export (throws OpError). */
-  acceptPull(socket: net.Socket, message: readonly unknown[]): { onFrame(message: readonly unknown[]): void };
-  /** The other MIGRATE ops: the reply, later (the connection waits for it). */
-  handle(message: readonly unknown[]): Promise<unknown[]>;
-  /** Calls `listener` once, after the next thaw of frozen slots. */
-  onThaw(listener: () => void): void;
-}
+export { ServerCounters };
+export type { MigrationHooks, ReplicationHooks, ServerOptions };
 
 /** Ops the migration hooks answer, asynchronously. */
 const MIGRATE_ASYNC_OPS: ReadonlySet<unknown> = new Set<unknown>([Op.MIGRATE_START, Op.MIGRATE_STATUS, Op.MIGRATE_CUT, Op.MIGRATE_END]);
 
 /** Replies are handed to the socket early once this many bytes are waiting (large values). */
 const FLUSH_BYTES = 256 * 1024;
+/** How long a refused or closed connection may take to read its last frame before it is destroyed. */
+const LINGER_MS = 1000;
 
-/**
- * What the server needs of replication (`replication/node-replication.ts`); absent on a
- * standalone node.
- */
-export interface ReplicationHooks {
-  readonly log: { readonly ackNamespaces: ReadonlySet<string>; takeAckWait(): number };
-  /** Answers REPL_SYNC and turns the connection into a replica session (throws OpError). */
-  accept(socket: net.Socket, message: readonly unknown[]): object;
-  /** A frame on a connection that `accept` turned into `session`. */
-  onReplicaFrame(session: object, message: readonly unknown[]): void;
-  /** Holds a write's reply until a replica acknowledges `offset`. */
-  hold(socket: net.Socket, id: number, offset: number, reply: Buffer): void;
-  /** True while `socket` has held replies (later ones queue behind them). */
-  holds(socket: net.Socket): boolean;
-  append(socket: net.Socket, bytes: Buffer): void;
-  drop(socket: net.Socket): void;
-}
-
-/** Per-connection state the frame handler needs. */
-interface Conn {
+/** Per-connection state the frame handler and the guards need. */
+interface Conn extends GuardedConn {
   socket: net.Socket;
+  decoder: FrameDecoder;
+  /** Refused or closed by the node: nothing more of it is read or run. */
+  closing: boolean;
   /** Set once the connection carries a replica session. */
   session: object | null;
   /** Set once the connection carries a slot export (MIGRATE_PULL). */
@@ -68,17 +36,6 @@ interface Conn {
   parked: boolean;
   /** Continues a parked connection: `again` is the request to run again (null: just read on). */
   proceed: (again: unknown[] | null) => void;
-}
-
-/** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */
-export class ServerCounters {
-  connections = 0;
-  connectionsTotal = 0;
-  protocolErrors = 0;
-  /** Requests by opcode. */
-  readonly ops = new Float64Array(256);
-  /** Error replies by status. */
-  readonly statuses = new Float64Array(32);
 }
 
 /**
@@ -93,11 +50,27 @@ export class ServerCounters {
  * until it drains: a small request with a large reply cannot make the node buffer without bound.
  * A malformed frame gets an error frame with id 0 and the connection is closed; other
  * connections are unaffected.
+ *
+ * Hostile peers (`conn-guard.ts`): past `maxConnections` a new connection gets `[0, BUSY, ...]`
+ * and is closed; one sweep timer closes connections idle past `idleTimeoutMs` (not replica
+ * sessions, exports or subscribers) and refuses, with `[0, PROTOCOL_ERROR, ...]`, those holding
+ * an incomplete frame past `requestTimeoutMs`; the connection whose input pushes the bytes held
+ * for incomplete frames past `inputBudget` gets `[0, BUSY, ...]` and is closed. A closed
+ * connection's last bytes are read and dropped for up to a second so its peer gets the frame.
  */
 export class FrameServer {
   readonly counters = new ServerCounters();
   readonly #server: net.Server;
+  /** Every socket, served, refused or lingering. */
   readonly #sockets = new Set<net.Socket>();
+  /** Connections served and not closing (the sweep's). */
+  readonly #conns = new Set<Conn>();
+  /** Sockets the node closed, and the clock after which they are destroyed. */
+  readonly #lingering = new Map<net.Socket, number>();
+  readonly #guard: ConnGuard;
+  #sweep: NodeJS.Timeout | undefined;
+  /** Counters as the last sweep logged them. */
+  #reported = [0, 0, 0];
   readonly #ctx: HandlerContext;
   readonly #options: ServerOptions;
   readonly #log: Logger;
@@ -111,6 +84,7 @@ export class FrameServer {
     this.#repl = replication;
     this.#options = options;
     this.#log = log;
+    this.#guard = new ConnGuard(options, performance.now());
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
 
@@ -119,6 +93,9 @@ export class FrameServer {
       this.#server.once('error', reject);
       this.#server.listen({ port, host, backlog: 4096 }, () => {
         this.#server.off('error', reject);
+        clearInterval(this.#sweep);
+        this.#sweep = setInterval(this.#onSweep, this.#guard.periodMs);
+        this.#sweep.unref();
         resolve((this.#server.address() as net.AddressInfo).port);
       });
     });
@@ -126,6 +103,7 @@ export class FrameServer {
 
   /** Stops accepting, ends every connection after its pending replies, and resolves when all are gone. */
   close(graceMs = 2000): Promise<void> {
+    clearInterval(this.#sweep);
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
       for (const socket of this.#sockets) socket.end();
@@ -137,25 +115,40 @@ export class FrameServer {
   }
 
   #accept(socket: net.Socket): void {
-    const counters = this.counters;
-    counters.connections++;
-    counters.connectionsTotal++;
     this.#sockets.add(socket);
-    if (this.#options.idleTimeoutMs > 0) {
-      socket.setTimeout(this.#options.idleTimeoutMs, () => socket.destroy());
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'connection error'));
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.#lingering.delete(socket);
+    });
+    if (this.counters.connections >= this.#options.maxConnections) {
+      this.counters.refusedConnections++;
+      this.#linger(socket, encodeFrame([0, Status.BUSY, tooManyConnections(this.#options.maxConnections)]));
+      return;
     }
-    const conn: Conn = { socket, session: null, exporting: null, parked: false, proceed: () => undefined };
-    const decoder = new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes);
-    const feed = (input: () => boolean): void => {
+    this.#serve(this.#track(socket));
+  }
+
+  /** Reads and runs a served connection's requests, with the backpressure and parking of the class comment. */
+  #serve(conn: Conn): void {
+    const { socket, decoder } = conn;
+    const counters = this.counters;
+    const guard = this.#guard;
+    const feed = (input: () => boolean, chunk: number): void => {
       let more: boolean;
       try {
         more = input();
       } catch (err) {
         this.#send(socket);
-        this.#refuse(socket, err);
+        this.#refuse(conn, err);
         return;
       }
       this.#send(socket);
+      if (!guard.account(conn, decoder.bufferedBytes, chunk)) {
+        counters.budgetRefusals++;
+        this.#close(conn, encodeFrame([0, Status.BUSY, budgetExhausted(this.#options.inputBudget)]));
+        return;
+      }
       if (conn.parked) {
         socket.pause(); // read on when the parked request is done (`proceed`)
         return;
@@ -167,23 +160,95 @@ export class FrameServer {
       // The client is not reading its replies: stop reading its requests until it drains.
       socket.pause();
       socket.once('drain', () => {
-        feed(() => decoder.resume());
+        if (conn.closing) return;
+        feed(() => decoder.resume(), 0);
         if (!decoder.holding && !conn.parked && !socket.destroyed) socket.resume();
       });
     };
     conn.proceed = (again) => {
       conn.parked = false;
-      if (socket.destroyed) return;
-      feed(() => (again === null || (this.#onFrame(conn, again) && !conn.parked) ? decoder.resume() : false));
+      if (socket.destroyed || conn.closing) return;
+      feed(() => (again === null || (this.#onFrame(conn, again) && !conn.parked) ? decoder.resume() : false), 0);
     };
-    socket.on('data', (chunk: Buffer) => feed(() => decoder.push(chunk)));
-    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'connection error'));
+    socket.on('data', (chunk: Buffer) => {
+      conn.lastData = guard.clock;
+      feed(() => decoder.push(chunk), chunk.length);
+    });
     socket.on('close', () => {
       counters.connections--;
-      this.#sockets.delete(socket);
+      this.#conns.delete(conn);
+      guard.release(conn);
       this.#repl?.drop(socket);
       decoder.reset();
     });
+  }
+
+  /** The record of a connection being served (counted). */
+  #track(socket: net.Socket): Conn {
+    this.counters.connections++;
+    this.counters.connectionsTotal++;
+    const now = this.#guard.clock;
+    const conn: Conn = {
+      socket, decoder: new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes),
+      closing: false, session: null, exporting: null, parked: false, proceed: () => undefined, lastData: now, partialSince: now, buffered: 0, quiet: false,
+    };
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  /** The sweep: closes connections past a timeout and destroys lingering sockets. */
+  readonly #onSweep = (): void => {
+    const guard = this.#guard;
+    guard.tick(performance.now());
+    const counters = this.counters;
+    for (const conn of this.#conns) {
+      const verdict = guard.overdue(conn);
+      if (verdict === Verdict.IDLE) {
+        counters.idleClosed++;
+        this.#close(conn, null);
+      } else if (verdict === Verdict.INCOMPLETE) {
+        counters.slowFrames++;
+        this.#close(conn, encodeFrame([0, Status.PROTOCOL_ERROR, frameTooSlow(this.#options.requestTimeoutMs)]));
+      }
+    }
+    for (const [socket, deadline] of this.#lingering) if (deadline <= guard.clock) socket.destroy();
+    counters.inputBufferedBytes = guard.buffered;
+    this.#report();
+  };
+
+  /** Logs, at most once per sweep, how many connections the guards refused since the last one. */
+  #report(): void {
+    const c = this.counters;
+    const now = [c.refusedConnections, c.slowFrames, c.budgetRefusals];
+    const last = this.#reported;
+    if (now[0] === last[0] && now[1] === last[1] && now[2] === last[2]) return;
+    this.#log.warn({
+      refusedConnections: now[0] - last[0], slowFrames: now[1] - last[1], budgetRefusals: now[2] - last[2], connections: c.connections, inputBufferedBytes: c.inputBufferedBytes,
+    }, 'connections refused by the connection limits');
+    this.#reported = now;
+  }
+
+  /** Closes a served connection (after `frame`, when given): nothing more of it is read or run. */
+  #close(conn: Conn, frame: Buffer | null): void {
+    conn.closing = true;
+    this.#conns.delete(conn);
+    this.#guard.release(conn);
+    conn.decoder.reset();
+    this.#linger(conn.socket, frame);
+  }
+
+  /**
+   * Ends a socket after `frame` (when given), then reads and drops what the peer still sends for
+   * up to LINGER_MS (closing with unread input would reset the connection, and the peer could
+   * lose the frame); the sweep destroys it after that.
+   */
+  #linger(socket: net.Socket, frame: Buffer | null): void {
+    if (socket.destroyed) return;
+    if (frame !== null) socket.write(frame);
+    socket.end();
+    socket.removeAllListeners('data');
+    socket.resume();
+    this.#lingering.set(socket, this.#guard.clock + LINGER_MS);
   }
 
   /** Handles one request; returns false to hold further input while replies back up. */
@@ -217,7 +282,7 @@ export class FrameServer {
       before = this.#out.pending;
     }
     const status = op === Op.SUBSCRIBE_INVALIDATIONS || op === Op.UNSUBSCRIBE_INVALIDATIONS
-      ? this.#subscribe(socket, message)
+      ? this.#subscribe(conn, message)
       : handle(message, this.#ctx, this.#out, this.#onInternalError);
     if (gated) {
       const wait = repl.log.takeAckWait();
@@ -233,7 +298,7 @@ export class FrameServer {
     this.#send(conn.socket);
     try {
       const session = migration.acceptPull(conn.socket, message);
-      conn.socket.setTimeout(0);
+      conn.quiet = true;
       conn.socket.write(encodeFrame([message[0], Status.OK]));
       conn.exporting = session;
     } catch (err) {
@@ -263,11 +328,13 @@ export class FrameServer {
   }
 
   /** Subscription ops, which need the connection: handled apart from `handle`, with the same error replies. */
-  #subscribe(socket: net.Socket, message: unknown[]): number {
+  #subscribe(conn: Conn, message: unknown[]): number {
     const hub = this.#options.subscriptions;
     if (hub === undefined) return handle(message, this.#ctx, this.#out, this.#onInternalError);
     try {
-      hub.handle(socket, message, this.#out);
+      hub.handle(conn.socket, message, this.#out);
+      // A subscriber only listens for pushes: it may send nothing for long, and is not idle.
+      if (message[1] === Op.SUBSCRIBE_INVALIDATIONS) conn.quiet = true;
       return Status.OK;
     } catch (err) {
       if (err instanceof OpError) {
@@ -289,7 +356,7 @@ export class FrameServer {
     this.#send(conn.socket);
     try {
       conn.session = repl.accept(conn.socket, message);
-      conn.socket.setTimeout(0);
+      conn.quiet = true;
     } catch (err) {
       const e = err instanceof OpError ? err : new OpError(Status.INTERNAL, 'internal error');
       if (!(err instanceof OpError)) this.#onInternalError(err);
@@ -324,14 +391,11 @@ export class FrameServer {
 
   readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');
 
-  #refuse(socket: net.Socket, err: unknown): void {
+  #refuse(conn: Conn, err: unknown): void {
     this.counters.protocolErrors++;
     const message = err instanceof ProtocolError ? err.message : 'protocol error';
     if (!(err instanceof ProtocolError)) this.#log.error({ err }, 'unexpected error decoding a frame');
-    this.#log.warn({ remote: socket.remoteAddress, reason: message }, 'closing connection after a protocol error');
-    socket.write(encodeFrame([0, Status.PROTOCOL_ERROR, message]));
-    socket.end();
-    socket.pause();
-    setTimeout(() => socket.destroy(), 1000).unref();
+    this.#log.warn({ remote: conn.socket.remoteAddress, reason: message }, 'closing connection after a protocol error');
+    this.#close(conn, encodeFrame([0, Status.PROTOCOL_ERROR, message]));
   }
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { FrameDecoder } from '../../shared/frame';
 import type { Logger } from '../../shared/log';
-import { Limits } from '../../shared/protocol';
+import { Limits, Op } from '../../shared/protocol';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import { reconnectDelay, type BackoffOptions } from './backoff';
 import { nodeUnavailable, timeoutError } from './failures';
@@ -42,6 +42,8 @@ export interface LinkOptions {
 const WRITE_HIGH_WATER_MARK = 256 * 1024;
 /** A connection lost after less than this is a flapping node: reconnect with backoff, not at once. */
 const HEALTHY_CONNECTION_MS = 1000;
+/** The keepalive PING's reply (or failure) is of no interest: it only keeps the connection busy. */
+const ignoreReply: ReplyCallback = () => undefined;
 
 /**
  * One pipelined TCP connection to a storage node.
@@ -59,7 +61,8 @@ const HEALTHY_CONNECTION_MS = 1000;
  * that die young, back off exponentially with jitter, and while down `send` fails at once. A link
  * whose connection attempts fail is `unreachable`, and the requests it could not send say so
  * (`detail.unreachable`). A reply out of step with the FIFO (or the node's protocol-error notice,
- * id 0) closes the connection.
+ * id 0) closes the connection. An open link that sent nothing for the owner's keepalive period
+ * sends a PING (`keepalive`), so the node's idle timeout never closes a pooled connection.
  * guards: the socket, its ids and its pending queue.
  */
 export class Link {
@@ -83,6 +86,8 @@ export class Link {
   #nextId = 1;
   #attempt = 0;
   #openedAt = 0;
+  /** When the last turn with requests began, or the connection opened (for `keepalive`). */
+  #sentAt = 0;
   /** The last connection attempt failed, or the connection died young; cleared when one opens. */
   #failing = false;
   #lastError: Error | null = null;
@@ -145,7 +150,8 @@ export class Link {
     }
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      this.#turnDeadline = this.#o.now() + this.#o.timeoutMs;
+      this.#sentAt = this.#o.now();
+      this.#turnDeadline = this.#sentAt + this.#o.timeoutMs;
       setImmediate(this.#flushTurn);
     }
     this.#pending.push(id, this.#turnDeadline, cb);
@@ -159,6 +165,14 @@ export class Link {
     if (this.#pending.expired === 0 || oldest === undefined || oldest + this.#o.wedgedMs > now || this.#socket === null || this.#socket.destroyed) return;
     this.#o.log.warn({ event: 'link', nodeId: this.#o.nodeId, state: 'wedged', owed: this.#pending.size }, 'no reply for too long; reconnecting');
     this.#socket.destroy();
+  }
+
+  /**
+   * Sends a PING when the link is open and sent nothing for `idleMs`: a pooled connection that
+   * carries no traffic stays under the node's idle timeout. Called by the owner's timer.
+   */
+  keepalive(now: number, idleMs: number): void {
+    if (this.#state === 'open' && now - this.#sentAt >= idleMs) this.send([0, Op.PING], ignoreReply);
   }
 
   /** Closes for good: waiting requests fail with NODE_UNAVAILABLE; resolves when the socket is gone. */
@@ -192,6 +206,7 @@ export class Link {
       this.#attempt = 0;
       this.#failing = false;
       this.#openedAt = this.#o.now();
+      this.#sentAt = this.#openedAt;
       this.#o.log.debug({ event: 'link', nodeId: this.#o.nodeId, state: 'open' }, 'connected');
       this.#setState('open');
       this.#flush();

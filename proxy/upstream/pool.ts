@@ -21,6 +21,11 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
   /** Largest request frame (payload bytes) a link sends; default the protocol's. */
   maxFrameBytes?: number;
+  /**
+   * A link that sent nothing this long sends a PING, well inside the nodes' idle timeout
+   * (`--idle-timeout-ms`, default 300 s), so the node never closes it; default 30 s, 0 = never.
+   */
+  keepaliveMs?: number;
   backoff: BackoffOptions;
   random: () => number;
   now: () => number;
@@ -28,6 +33,9 @@ export interface PoolOptions {
   onLateReply?: () => void;
   onLinkState?: (state: LinkState) => void;
 }
+
+/** Default of `PoolOptions.keepaliveMs`: a tenth of the nodes' default idle timeout. */
+export const DEFAULT_KEEPALIVE_MS = 30_000;
 
 /** `host:port` → parts; throws on anything else. */
 export function parseAddr(addr: string): { host: string; port: number } {
@@ -39,9 +47,10 @@ export function parseAddr(addr: string): { host: string; port: number } {
 
 /**
  * The links to one node: `size` pipelined connections used round-robin (a writable one first,
- * then any not down), one deadline timer for all of them, and an in-flight cap. Requests over
- * the cap are refused at once with NODE_UNAVAILABLE ("too many in flight") rather than queued:
- * a node that far behind would only make them time out, and the caller can retry elsewhere.
+ * then any not down), one timer for all of them (deadlines and keepalive PINGs), and an
+ * in-flight cap. Requests over the cap are refused at once with NODE_UNAVAILABLE ("too many in
+ * flight") rather than queued: a node that far behind would only make them time out, and the
+ * caller can retry elsewhere.
  * guards: the links and the in-flight count.
  */
 export class NodePool {
@@ -52,6 +61,7 @@ export class NodePool {
   readonly #maxInFlight: number;
   readonly #ticker: NodeJS.Timeout;
   readonly #now: () => number;
+  readonly #keepaliveMs: number;
   #next = 0;
 
   constructor(o: PoolOptions) {
@@ -59,6 +69,7 @@ export class NodePool {
     this.addr = o.addr;
     this.#maxInFlight = o.maxInFlight;
     this.#now = o.now;
+    this.#keepaliveMs = o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     const { host, port } = parseAddr(o.addr);
     const wedgedMs = o.wedgedMs ?? Math.max(5 * o.timeoutMs, 2000);
     const connectTimeoutMs = o.connectTimeoutMs ?? Math.max(o.timeoutMs, 1000);
@@ -141,6 +152,10 @@ export class NodePool {
 
   #tick(): void {
     const now = this.#now();
-    for (const link of this.#links) link.expire(now);
+    const keepalive = this.#keepaliveMs;
+    for (const link of this.#links) {
+      link.expire(now);
+      if (keepalive > 0) link.keepalive(now, keepalive);
+    }
   }
 }

@@ -52,7 +52,10 @@ const REASON: readonly (RemovalReason | undefined)[] = [
   'evicted',
   'evicted',
 ];
-const MAX_NAMESPACES = 0xffff;
+/** Most namespaces a store can hold at all: ids are 16-bit (replication, imports and policies included). */
+export const NAMESPACE_ID_LIMIT = 0xffff;
+/** Default of `StoreOptions.maxNamespaces`. */
+export const DEFAULT_MAX_NAMESPACES = 4096;
 /** Most ids the entry table reserves up front (~620 MB of address space for its columns). */
 const MAX_RESERVED_IDS = 2 ** 24;
 
@@ -70,6 +73,8 @@ export interface ResolvedOptions {
   defaultPolicy: ResolvedPolicy;
   lfuLogFactor: number;
   lfuDecayMinutes: number;
+  /** Namespaces without a policy past which a client write may not create another one. */
+  maxNamespaces: number;
 }
 
 /** Monotonic counters reported by `stats()`. */
@@ -100,6 +105,8 @@ export class Keyspace {
   readonly slots: SlotIndex;
   /** Namespaces by index (entry column `ns`). */
   readonly namespaces: Namespace[] = [];
+  /** Namespaces that have a policy (`manage`); the others count against `maxNamespaces`. */
+  managedCount = 0;
   readonly overQuota = new Set<Namespace>();
   /** Namespaces with an invalidation the sweep has not finished reclaiming. */
   readonly pendingReclaim = new Set<Namespace>();
@@ -157,18 +164,43 @@ export class Keyspace {
     return found;
   }
 
-  /** The namespace called `name`, creating it with the default policy. */
+  /**
+   * The namespace called `name`, creating it with the default policy. Only the id space bounds
+   * it: replication, slot imports and policies apply what a primary or etcd decided.
+   */
   ensureNamespace(name: string): Namespace {
     const found = this.namespace(name);
     if (found !== undefined) return found;
     const index = this.namespaces.length;
-    if (index >= MAX_NAMESPACES) {
-      throw new OpError(Status.BAD_REQUEST, `too many namespaces (limit ${MAX_NAMESPACES})`);
+    if (index >= NAMESPACE_ID_LIMIT) {
+      throw new OpError(Status.BAD_REQUEST, `too many namespaces (limit ${NAMESPACE_ID_LIMIT})`);
     }
     const ns = new Namespace(ownString(name), index, this.options.defaultPolicy, this.table);
     this.namespaces.push(ns);
     this.byName.set(ns.name, ns);
     return ns;
+  }
+
+  /**
+   * The namespace for a client write that stores something: the existing one, or a new one while
+   * fewer than `maxNamespaces` namespaces without a policy exist; past that, OVER_QUOTA. A client
+   * cannot use up the namespace ids, and namespaces with a policy are always admitted.
+   */
+  admitNamespace(name: string): Namespace {
+    const found = this.namespace(name);
+    if (found !== undefined) return found;
+    const max = this.options.maxNamespaces;
+    if (this.namespaces.length - this.managedCount >= max) {
+      throw new OpError(Status.OVER_QUOTA, `too many namespaces (${max}); set a namespace policy or reuse one`);
+    }
+    return this.ensureNamespace(name);
+  }
+
+  /** Marks `ns` as having a policy: it no longer counts against `maxNamespaces`. */
+  manage(ns: Namespace): void {
+    if (ns.managed) return;
+    ns.managed = true;
+    this.managedCount++;
   }
 
   /** LIVE, EXPIRED or INVALIDATED for entry `id` of `ns` at time `now`. */

@@ -36,6 +36,8 @@ export class Namespace {
   watermark = 0;
   readonly tagWatermarks = new Map<string, number>();
   reclaimCursor = -1;
+  /** It has (or had) a policy: it does not count against the store's `maxNamespaces`. */
+  managed = false;
   /** Eviction candidates when this namespace is evicted alone (quota); created on demand. */
   pool: EvictionPool | undefined;
 

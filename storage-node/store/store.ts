@@ -26,6 +26,7 @@ import {
   checkKey,
   checkTtl,
   checkValue,
+  type FitLimits,
   ownTags,
   parseSetOptions,
   resolveOptions,
@@ -186,16 +187,17 @@ export class Store {
     checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
     const ks = this.ks;
     const table = ks.table;
-    const space = ks.ensureNamespace(ns);
+    const known = ks.namespace(ns);
     const now = this.now();
     const hash = ks.hash(key);
-    const found = ks.lookupHashed(space, key, hash, now);
+    const found = known === undefined ? -1 : ks.lookupHashed(known, key, hash, now);
     const current = found < 0 ? 0 : parseInt64(table.value(found));
     if (current === undefined) throw notInteger();
     const value = addInt64(current, d);
     const text = String(value);
     const size = entrySize(key.length, text.length, found < 0 ? 0 : table.tagBytes(found));
-    checkFits(space, ks.options.maxMemoryBytes, key.length + text.length, size);
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + text.length, size);
+    const space = known ?? ks.admitNamespace(ns);
     const id = this.write(space, found, key, hash, text, size, now);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
     return { value, version: table.version(id) };
@@ -250,21 +252,29 @@ export class Store {
     return count;
   }
 
-  /** Hides every entry of the namespace written so far, or only those tagged `tag`. O(1). */
-  invalidate(ns: string, tag?: string): void {
+  /**
+   * Hides every entry of the namespace written so far, or only those tagged `tag`. O(1). False
+   * when the store holds no such namespace (nothing to hide, and none is made for it).
+   */
+  invalidate(ns: string, tag?: string): boolean {
     const space = this.ks.namespace(ns);
-    if (space === undefined) return;
+    if (space === undefined) return false;
     if (tag !== undefined && tag !== null && typeof tag !== 'string') {
       throw badRequest('tag must be a string');
     }
     this.ks.invalidate(space, tag ?? undefined);
+    return true;
   }
 
-  /** Replaces the namespace's policy (absent fields take the store defaults). */
+  /**
+   * Replaces the namespace's policy (absent fields take the store defaults), creating the
+   * namespace if needed; a namespace with a policy never counts against `maxNamespaces`.
+   */
   setNamespacePolicy(ns: string, policy: NamespacePolicy): void {
     const ks = this.ks;
     const resolved = resolvePolicy(policy, ks.options.defaultPolicy);
     const space = ks.ensureNamespace(ns);
+    ks.manage(space);
     if (resolved.eviction !== space.eviction) this.evictor.reset();
     space.applyPolicy(resolved);
     ks.refreshQuota(space);
@@ -294,10 +304,6 @@ export class Store {
     return this.ks.versionClock;
   }
 
-
-
-
-
   /**
    * Writes an entry that a slot migration brings in: the source's value, absolute expiry, flags
    * and tags, with a version of this store (above its watermarks, so no earlier invalidation here
@@ -309,12 +315,10 @@ export class Store {
       this.replication.applyDelete(ns, key);
       return 0;
     }
+    const space = this.ks.ensureNamespace(ns); // the source's namespaces are admitted: `maxNamespaces` bounds client writes
     const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
     const version = this.put(ns, key, value, 0, flags, SetCond.ALWAYS, 0, owned, owned === undefined ? 0 : sumLengths(owned));
-    if (expiresAt !== 0) {
-      const space = this.ks.namespace(ns) as Namespace;
-      this.ks.setExpiry(space.keyIndex.find(key, this.ks.hash(key)), expiresAt);
-    }
+    if (expiresAt !== 0) this.ks.setExpiry(space.keyIndex.find(key, this.ks.hash(key)), expiresAt);
     return version;
   }
 
@@ -359,14 +363,15 @@ export class Store {
     tagBytes: number,
   ): number {
     const ks = this.ks;
-    const space = ks.ensureNamespace(ns);
+    const known = ks.namespace(ns);
     const size = entrySize(key.length, value.byteLength, tagBytes);
-    checkFits(space, ks.options.maxMemoryBytes, key.length + value.byteLength, size);
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + value.byteLength, size);
     const now = this.now();
     const hash = ks.hash(key);
-    const found = ks.lookupHashed(space, key, hash, now);
+    const found = known === undefined ? -1 : ks.lookupHashed(known, key, hash, now);
     if (ifVersion !== 0) this.checkVersion(found, ifVersion);
     if (cond === SetCond.NX ? found >= 0 : cond === SetCond.XX && found < 0) return -1;
+    const space = known ?? ks.admitNamespace(ns); // made only now that the write stores something
     let expiresAt = ttlMs > 0 ? now + ttlMs : 0;
     if (ttlMs === KEEP_TTL && found >= 0) expiresAt = ks.expiresAt(found);
     const id = this.write(space, found, key, hash, bytesToString(value), size, now);
@@ -422,6 +427,12 @@ export class Store {
     if (this.evictor.evictFrom(ns, -1, Removal.EVICTED_QUOTA)) return;
     const message = `namespace ${ns.name} holds ${MAX_NAMESPACE_KEYS} keys, the most it can`;
     throw new OpError(Status.OUT_OF_MEMORY, message);
+  }
+
+  /** The limits a namespace not made yet would have (the defaults), for `checkFits`. */
+  private fresh(name: string): FitLimits {
+    const policy = this.ks.options.defaultPolicy;
+    return { name, maxItemBytes: policy.maxItemBytes, quotaBytes: policy.quotaBytes };
   }
 
   private checkVersion(found: number, expected: number): void {

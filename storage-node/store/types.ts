@@ -31,6 +31,11 @@ export interface StoreOptions {
   lfuLogFactor?: number;
   /** Default 1 (Redis `lfu-decay-time`); 0 disables decay. */
   lfuDecayMinutes?: number;
+  /**
+   * Namespaces without a policy past which a client write (SET, INCR, FILL) to a new namespace is
+   * refused with OVER_QUOTA; 1 to 65535, default 4096. Replication and imports are not bounded by it.
+   */
+  maxNamespaces?: number;
 }
 
 /** A copy of an entry as seen by a reader. `expiresAt` is absolute epoch ms, 0 = never. */

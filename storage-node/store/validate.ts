@@ -1,8 +1,8 @@
 import { isUint8Array } from 'node:util/types';
 import { badRequest, ConfigError, OpError } from '../../shared/errors';
 import { KEEP_TTL, Limits, SetCond, Status } from '../../shared/protocol';
-import type { ResolvedOptions } from './keyspace';
-import type { Namespace, ResolvedPolicy } from './namespace';
+import { DEFAULT_MAX_NAMESPACES, NAMESPACE_ID_LIMIT, type ResolvedOptions } from './keyspace';
+import type { ResolvedPolicy } from './namespace';
 import type { EvictionPolicy, NamespacePolicy, SetOptions, StoreOptions } from './types';
 import { sumLengths } from './entry-table';
 import { ownString } from './value-codec';
@@ -81,11 +81,18 @@ export function checkValue(value: Uint8Array): void {
   if (!isUint8Array(value)) throw badRequest('value must be bytes');
 }
 
+/** What `checkFits` reads of a namespace (or of the defaults a new one would get). */
+export interface FitLimits {
+  readonly name: string;
+  readonly maxItemBytes: number;
+  readonly quotaBytes: number;
+}
+
 /**
  * Refuses an entry that could never fit (TOO_LARGE, OVER_QUOTA, OUT_OF_MEMORY), before anything
  * is evicted for it.
  */
-export function checkFits(ns: Namespace, maxMemoryBytes: number, itemBytes: number, size: number): void {
+export function checkFits(ns: FitLimits, maxMemoryBytes: number, itemBytes: number, size: number): void {
   if (itemBytes > ns.maxItemBytes) {
     const limit = ns.maxItemBytes;
     const message =
@@ -136,6 +143,10 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
   if (!Number.isSafeInteger(maxItemBytes) || maxItemBytes <= 0) {
     throw new ConfigError('defaultMaxItemBytes must be a positive integer');
   }
+  const maxNamespaces = o.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
+  if (!Number.isInteger(maxNamespaces) || maxNamespaces < 1 || maxNamespaces > NAMESPACE_ID_LIMIT) {
+    throw new ConfigError(`maxNamespaces must be an integer in 1..${NAMESPACE_ID_LIMIT}`);
+  }
   const lfuLogFactor = o.lfuLogFactor ?? 10;
   const lfuDecayMinutes = o.lfuDecayMinutes ?? 1;
   if (!(lfuLogFactor >= 0) || !(lfuDecayMinutes >= 0)) {
@@ -149,6 +160,7 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
     defaultPolicy: { maxItemBytes, quotaBytes: 0, eviction },
     lfuLogFactor,
     lfuDecayMinutes,
+    maxNamespaces,
   };
 }
 
