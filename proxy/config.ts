@@ -27,6 +27,10 @@ export interface ProxyConfig {
   connectionsPerNode: number;
   wsMaxInFlight: number;
   wsMaxBufferedBytes: number;
+  /** Open WebSockets on the client port; an upgrade past it gets 503 TOO_MANY_CONNECTIONS. */
+  maxConnections: number;
+  /** Exact origins browsers may call the client port from; absent = no Origin check. */
+  allowedOrigins?: string[];
   /** RESP listener (on `host`); 0 = any free port. */
   respPort: number;
   /** HTTP/JSON on node:http for pipelining clients (on `host`); 0 = any free port; absent = none. */
@@ -38,6 +42,14 @@ export interface ProxyConfig {
   respMaxQueryBytes: number;
   respMaxInFlight: number;
   respMaxBufferedBytes: number;
+  /** RESP connections per process; one more gets `-ERR max number of clients reached`. */
+  respMaxClients: number;
+  /** RESP connections silent with nothing in flight this long are closed; 0 = never. */
+  respIdleTimeoutS: number;
+  /** A RESP connection holding an incomplete request this long is refused; 0 = never. */
+  respRequestTimeoutMs: number;
+  /** Bytes all RESP connections of the process may hold for incomplete requests. */
+  respInputBudget: number;
   /** Proxies sharing each namespace's qpsLimit: this one admits qpsLimit / proxyCount per second. */
   proxyCount: number;
   /** Proxy processes sharing the ports (1 = this process serves them itself). */
@@ -61,6 +73,23 @@ function parseNamespace(text: string): string {
   return text;
 }
 
+/** `https://app.example.com,http://localhost:3000`: exact origins (scheme, host, port; no path), as browsers send them. */
+function parseOrigins(text: string): string[] {
+  const origins = text.split(',').map((o) => o.trim());
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw new InvalidArgumentError('expected comma-separated origins such as https://app.example.com,http://localhost:3000 (scheme, lowercase host and port only)');
+    }
+  }
+  return origins;
+}
+
 /**
  * Reads flags, falling back to SHARDCACHE_PROXY_* environment variables (SHARDCACHE_ETCD,
  * SHARDCACHE_CLUSTER and SHARDCACHE_LOG_LEVEL for the ones every program shares), then defaults.
@@ -81,6 +110,8 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', 'pipelined connections to each storage node').argParser(intIn(1, 64)).default(2))
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
+    .addOption(opt('--max-connections <n>', 'MAX_CONNECTIONS', 'open WebSockets on the client port; more upgrades get 503').argParser(intIn(1, 10_000_000)).default(10_000))
+    .addOption(opt('--allowed-origins <list>', 'ALLOWED_ORIGINS', 'comma-separated origins (https://app.example.com) browsers may call the client port from; other Origins get 403 (unset: no check)').argParser(parseOrigins))
     .addOption(opt('--resp-port <port>', 'RESP_PORT', 'RESP (Redis protocol) port, on --host (0 = any free port)').argParser(parsePort).default(6380))
     .addOption(opt('--pipelining-port <port>', 'PIPELINING_PORT', 'also serve the HTTP/JSON API on node:http here, for clients that pipeline HTTP/1.1 (the client port closes their connections); off unless set (0 = any free port)').argParser(parsePort))
     .addOption(opt('--resp-namespace <ns>', 'RESP_NAMESPACE', 'namespace of RESP keys until a connection selects another with AUTH').argParser(parseNamespace).default('default'))
@@ -89,6 +120,10 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--resp-max-query-bytes <bytes>', 'RESP_MAX_QUERY_BYTES', 'most bytes buffered for one incomplete RESP request').argParser(parseBytes).default(64 * 1024 ** 2, '64mb'))
     .addOption(opt('--resp-max-in-flight <n>', 'RESP_MAX_IN_FLIGHT', 'unanswered RESP commands per connection before it stops reading').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--resp-max-buffered-bytes <bytes>', 'RESP_MAX_BUFFERED_BYTES', 'unread RESP reply bytes before the connection is closed').argParser(parseBytes).default(32 * 1024 ** 2, '32mb'))
+    .addOption(opt('--resp-max-clients <n>', 'RESP_MAX_CLIENTS', 'RESP connections per process; more are refused with Redis\'s "max number of clients reached"').argParser(intIn(1, 1_000_000)).default(10_000))
+    .addOption(opt('--resp-idle-timeout-s <s>', 'RESP_IDLE_TIMEOUT_S', 'close RESP connections that sent nothing and have nothing in flight this long (0 = never)').argParser(intIn(0, 31_536_000)).default(300))
+    .addOption(opt('--resp-request-timeout-ms <ms>', 'RESP_REQUEST_TIMEOUT_MS', 'refuse a RESP connection that holds an incomplete request this long (0 = never)').argParser(intIn(0, 3_600_000)).default(10_000))
+    .addOption(opt('--resp-input-budget <bytes>', 'RESP_INPUT_BUDGET', 'bytes all RESP connections of the process may hold for incomplete requests').argParser(parseBytes).default(256 * 1024 ** 2, '256mb'))
     .addOption(opt('--proxy-count <n>', 'PROXY_COUNT', 'proxies sharing each namespace qpsLimit (each admits limit / n per second)').argParser(intIn(1, 10_000)).default(1))
     .addOption(opt('--workers <n>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT)').argParser(intIn(1, 64)).default(1))
     .addOption(

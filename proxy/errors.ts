@@ -38,3 +38,18 @@ export class ProxyError extends ShardcacheError {
     this.detail = detail;
   }
 }
+
+/**
+ * Codes the HTTP edge of the client port answers with before a request becomes a command (the
+ * HTTP/JSON API and WebSocket upgrades): they never come from the data plane, so only the HTTP
+ * status table (`front/http-status.ts`) has rows for them.
+ */
+export const EdgeErrorCode = {
+  /** A PUT or POST whose Content-Type is missing or not JSON (nor octet-stream on a binary PUT): 415. */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** A request or WebSocket upgrade whose Origin is not on `--allowed-origins`: 403. */
+  FORBIDDEN_ORIGIN: 'FORBIDDEN_ORIGIN',
+  /** A WebSocket upgrade past `--max-connections`: 503. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+} as const;
+export type EdgeErrorCodeName = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];

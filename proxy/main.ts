@@ -50,13 +50,15 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
-    pipeliningPort: config.pipeliningPort,
+    pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins,
   }, config.host, config.httpPort);
   const resp = new RespServer({
     dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace,
     limits: {
       maxBulkBytes: config.respMaxBulkBytes, maxMultibulk: config.respMaxMultibulk, maxQueryBytes: config.respMaxQueryBytes,
       maxInFlight: config.respMaxInFlight, maxBufferedBytes: config.respMaxBufferedBytes,
+      maxClients: config.respMaxClients, idleTimeoutMs: config.respIdleTimeoutS * 1000, requestTimeoutMs: config.respRequestTimeoutMs,
+      inputBudgetBytes: config.respInputBudget,
     },
   });
   try {

@@ -15,6 +15,10 @@ export interface FrontOptions {
   wsMaxBufferedBytes: number;
   /** Requests in flight per WebSocket. */
   wsMaxInFlight: number;
+  /** Open WebSockets on the client port (`--max-connections`); default 10,000. */
+  wsMaxConnections?: number;
+  /** Exact origins (`https://app.example.com`) browsers may call from (`--allowed-origins`); absent: no Origin check. */
+  allowedOrigins?: readonly string[];
   /** Also serve the HTTP/JSON API on node:http at this port, for pipelining clients (0: any free port). */
   pipeliningPort?: number;
 }
@@ -30,6 +34,9 @@ export interface RunningFront {
 /** uWS 20.30 has `app.close()` (closes every socket of the app); its type declarations lag behind. */
 type ClosableApp = { close(): void };
 
+/** Open WebSockets a front keeps unless told otherwise (`--max-connections`). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
 /** How long open WebSockets get to receive their close frame before every socket is dropped. */
 const CLOSE_GRACE_MS = 100;
 
@@ -37,15 +44,20 @@ const CLOSE_GRACE_MS = 100;
  * The client-facing port: one uWS app serving the HTTP/JSON API on every path and the WebSocket
  * API on `/v1/ws` (uWS matches the static WebSocket route before the wildcard; a plain GET of
  * `/v1/ws` falls through to the HTTP router and gets 404). With `pipeliningPort`, the same HTTP
- * front is also served on node:http there (http-node.ts), for clients that pipeline.
+ * front is also served on node:http there (http-node.ts), for clients that pipeline. Both HTTP
+ * listeners and the WebSocket upgrade apply the same edge checks (http-guards.ts): one Origin
+ * allowlist, JSON media types on bodies, and a cap on open WebSockets.
  */
 export function startFront(options: FrontOptions, host: string, port: number): Promise<RunningFront> {
+  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
   const ws = new WsFront({
     dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:ws' }),
     maxMessageBytes: options.maxBodyBytes, maxBufferedBytes: options.wsMaxBufferedBytes, maxInFlight: options.wsMaxInFlight,
+    maxConnections: options.wsMaxConnections ?? DEFAULT_MAX_CONNECTIONS, allowedOrigins,
   });
   const http = new HttpFront({
     dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:http' }), maxBodyBytes: options.maxBodyBytes,
+    allowedOrigins,
   });
   const app = App().ws('/v1/ws', ws.behavior).any('/*', http.handle);
   const main = new Promise<RunningFront>((resolve, reject) => {

@@ -55,9 +55,12 @@ export class Dispatcher {
     }
   }
 
-  /** Throws RATE_LIMITED when `ns` is over this proxy's share of its QPS limit (`run` calls it; so does a front that calls the backend itself). */
-  admit(ns: string): void {
-    this.#limiter?.admit(ns, this.#snapshot());
+  /**
+   * Charges `keys` tokens (one per key, all or none) to `ns`; throws RATE_LIMITED when it is over
+   * this proxy's share of its QPS limit (`run` calls it; so does a front that calls the backend itself).
+   */
+  admit(ns: string, keys = 1): void {
+    this.#limiter?.admit(ns, this.#snapshot(), keys);
   }
 
   /** Runs `cmd` and resolves its reply value (never rejects). */
@@ -79,7 +82,7 @@ export class Dispatcher {
       if (cmd.op !== 'ping' && !this.ready) {
         throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
       }
-      if (cmd.op !== 'ping') this.admit(namespaceOf(cmd));
+      if (cmd.op !== 'ping') this.admit(namespaceOf(cmd), cmd.op === 'mget' ? cmd.keys.length : 1);
       running = execute(this.#backend, cmd, this.#pref);
     } catch (err) {
       done(this.#failed(front, cmd, started, err));

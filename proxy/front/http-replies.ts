@@ -2,7 +2,7 @@ import type { GetResult } from '../backend';
 import type { Outcome } from './commands';
 import { httpStatusOf } from './http-status';
 import { isJson, jsonInteger, ttlRemainingMs } from './values';
-import type { WireError } from './wire-error';
+import type { EdgeError, WireError } from './wire-error';
 
 /** A response to write, decided without touching a socket. */
 export interface HttpReply {
@@ -21,7 +21,7 @@ function json(status: number, body: unknown, headers: Array<[string, string]> = 
 }
 
 /** `{ "error": { code, message, detail? } }` with the status from the table. */
-export function errorReply(error: WireError, options: { allow?: string; close?: boolean } = {}): HttpReply {
+export function errorReply(error: EdgeError, options: { allow?: string; close?: boolean } = {}): HttpReply {
   const headers: Array<[string, string]> = options.allow ? [['allow', options.allow]] : [];
   const retryAfter = error.detail?.retryAfterSeconds;
   if (typeof retryAfter === 'number') headers.push(['retry-after', String(retryAfter)]);

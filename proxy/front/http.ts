@@ -3,12 +3,13 @@ import { ProxyErrorCode } from '../errors';
 import type { Command } from './commands';
 import type { Dispatcher } from './dispatcher';
 import { readBody, type BodyResult } from './http-body';
+import { BODY_ROUTES, mediaTypeRefusal, originRefusal } from './http-guards';
 import { errorReply, outcomeReply, type HttpReply } from './http-replies';
 import { toCommand, type HttpRequestParts } from './http-requests';
-import { matchRoute, type RouteName } from './http-routes';
+import { matchRoute } from './http-routes';
 import { statusLine } from './http-status';
 import type { FrontMetrics } from './metrics';
-import { toWireError, type WireError } from './wire-error';
+import { toWireError, type EdgeError, type WireError } from './wire-error';
 
 /**
  * What the front reads of a request: the part of uWS's HttpRequest it uses, which the node:http
@@ -43,6 +44,11 @@ export interface HttpFrontOptions {
    * chunked body, the connection is closed.
    */
   maxBodyBytes: number;
+  /**
+   * Origins a browser request may come from (`--allowed-origins`); a request whose Origin header
+   * names another gets 403 FORBIDDEN_ORIGIN. Absent: no check. Requests without Origin pass.
+   */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 /**
@@ -65,17 +71,18 @@ interface Exchange {
   closeAfter: boolean;
 }
 
-const WITH_BODY = new Set<RouteName>(['put', 'batchGet', 'incr', 'expire', 'invalidate']);
 const EMPTY = Buffer.alloc(0);
 
 /**
  * The HTTP/JSON front as a uWS handler for every path (`app.any('/*', front.handle)`):
  *
- *   headers (read at once: uWS frees the request on return) ─► matchRoute ─► readBody (limit)
- *     ─► toCommand (validate) ─► dispatcher.dispatch ─► outcomeReply / errorReply ─► one corked write
+ *   headers (read at once: uWS frees the request on return) ─► Origin (403) ─► matchRoute
+ *     ─► Content-Type (415) ─► readBody (limit) ─► toCommand (validate) ─► dispatcher.dispatch
+ *     ─► outcomeReply / errorReply ─► one corked write
  *
- * The pure steps live in http-routes / http-requests / http-replies; this shell only moves bytes
- * and guards each response against aborts.
+ * The pure steps live in http-guards / http-routes / http-requests / http-replies; this shell only
+ * moves bytes and guards each response against aborts. The node:http listener (http-node.ts)
+ * calls the same `handle`, so both listeners refuse the same requests.
  */
 export class HttpFront {
   readonly #options: HttpFrontOptions;
@@ -102,10 +109,14 @@ export class HttpFront {
     };
     res.onAborted(() => (ex.aborted = true));
 
+    const foreign = originRefusal(req.getHeader('origin'), this.#options.allowedOrigins);
+    if (foreign) return this.#refuse(ex, foreign);
     const match = matchRoute(method, path);
     if (!match.ok) return this.#refuse(ex, match.error, { allow: match.allow });
     Object.assign(parts, { route: match.route, namespace: match.namespace, key: match.key });
-    if (!WITH_BODY.has(match.route)) return this.#serve(ex);
+    if (!BODY_ROUTES.has(match.route)) return this.#serve(ex);
+    const unsupported = mediaTypeRefusal(match.route, parts.contentType);
+    if (unsupported) return this.#refuse(ex, unsupported);
     readBody(res, this.#options.maxBodyBytes, declared, (result) => this.#onBody(ex, result));
   };
 
@@ -132,7 +143,7 @@ export class HttpFront {
   }
 
   /** Answers a request refused before it reached the data plane (counted by reason). */
-  #refuse(ex: Exchange, error: WireError, extra: { allow?: string; close?: boolean } = {}): void {
+  #refuse(ex: Exchange, error: EdgeError, extra: { allow?: string; close?: boolean } = {}): void {
     this.#options.metrics.refused('http', error.code);
     this.#send(ex, errorReply(error, extra));
   }
@@ -140,13 +151,16 @@ export class HttpFront {
   #send(ex: Exchange, reply: HttpReply): void {
     if (ex.aborted || ex.answered) return;
     ex.answered = true;
-    const close = reply.close === true || ex.closeAfter;
-    const res = ex.res;
-    res.cork(() => {
-      res.writeStatus(statusLine(reply.status));
-      for (const [name, value] of reply.headers) res.writeHeader(name, value);
-      if (reply.status === 204 || ex.head) res.endWithoutBody(undefined, close);
-      else res.end(reply.body, close);
-    });
+    writeReply(ex.res, reply, { head: ex.head, close: reply.close === true || ex.closeAfter });
   }
+}
+
+/** Writes one decided reply under one cork: status, headers, then the body (none for 204 or HEAD). */
+export function writeReply(res: Pick<FrontResponse, 'cork' | 'writeStatus' | 'writeHeader' | 'end' | 'endWithoutBody'>, reply: HttpReply, o: { head?: boolean; close?: boolean } = {}): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(reply.status));
+    for (const [name, value] of reply.headers) res.writeHeader(name, value);
+    if (reply.status === 204 || o.head === true) res.endWithoutBody(undefined, o.close === true);
+    else res.end(reply.body, o.close === true);
+  });
 }

@@ -1,4 +1,4 @@
-import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../errors';
+import { ProxyError, ProxyErrorCode, type EdgeErrorCodeName, type ProxyErrorCodeName } from '../errors';
 
 /**
  * The error every front puts on its wire: a stable `code`, a `message` for people, and optional
@@ -13,6 +13,17 @@ export interface WireError {
 
 /** Codes a front may answer with: the proxy's codes plus the HTTP-only METHOD_NOT_ALLOWED. */
 export type FrontErrorCode = ProxyErrorCodeName | 'METHOD_NOT_ALLOWED';
+
+/**
+ * What the HTTP edge may answer with: any `WireError`, or a refusal made before the request became
+ * a command (415 media type, 403 origin, 503 connections; `EdgeErrorCode`). Only HTTP answers
+ * carry these codes, so the other fronts' tables need no rows for them.
+ */
+export interface EdgeError {
+  code: FrontErrorCode | EdgeErrorCodeName;
+  message: string;
+  detail?: Record<string, unknown>;
+}
 
 /** A BAD_REQUEST `ProxyError`, thrown by validators and request parsers. */
 export function badRequest(message: string): ProxyError {

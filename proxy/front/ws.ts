@@ -1,11 +1,14 @@
-import type { WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import type { Logger } from '../../shared/log';
-import { ProxyErrorCode } from '../errors';
+import { EdgeErrorCode, ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
+import { writeReply } from './http';
+import { originRefusal } from './http-guards';
+import { errorReply as httpErrorReply } from './http-replies';
 import type { FrontMetrics } from './metrics';
 import { MsgpackWriter } from '../msgpack-writer';
 import { appendReply, decodeMessage, errorReply, okReply, resultOf, type Decoded } from './ws-protocol';
-import { toWireError, type WireError } from './wire-error';
+import { toWireError, type EdgeError, type WireError } from './wire-error';
 
 export interface WsFrontOptions {
   dispatcher: Dispatcher;
@@ -17,6 +20,10 @@ export interface WsFrontOptions {
   maxBufferedBytes: number;
   /** Requests one connection may have in flight; more are answered RATE_LIMITED. */
   maxInFlight: number;
+  /** Open connections this front keeps (`--max-connections`); an upgrade past it gets 503 TOO_MANY_CONNECTIONS. */
+  maxConnections: number;
+  /** Origins a browser may connect from (`--allowed-origins`); others get 403 FORBIDDEN_ORIGIN. Absent: no check. */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 /** Per-connection state (uWS user data). `open` turns false in the close handler. */
@@ -57,6 +64,8 @@ export const WsClose = { GOING_AWAY: 1001, POLICY: 1008 } as const;
  * with `?batch=1` gets the replies of one event-loop turn in one message: one WebSocket frame and
  * one callback for many requests, on both sides. Bounds: message size (uWS), requests in flight per connection, and unread reply
  * bytes: a client that stops reading is closed with 1008 instead of growing the proxy's memory.
+ * Upgrades are refused over HTTP before a socket exists: a foreign Origin (403 FORBIDDEN_ORIGIN,
+ * when `allowedOrigins` is set) and a full front (503 TOO_MANY_CONNECTIONS, `maxConnections`).
  * Owns the set of open sockets (ended with 1001 on shutdown).
  */
 export class WsFront {
@@ -74,10 +83,7 @@ export class WsFront {
       closeOnBackpressureLimit: 1,
       idleTimeout: 120,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => {
-        const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(REPLY_BUFFER_BYTES), ends: [] };
-        res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
-      },
+      upgrade: (res, req, context) => this.#onUpgrade(res, req, context),
       open: (ws) => {
         this.#sockets.add(ws);
         options.metrics.wsOpened();
@@ -89,6 +95,28 @@ export class WsFront {
         options.metrics.wsClosed();
       },
     };
+  }
+
+  /**
+   * Accepts an upgrade, or refuses it with an HTTP answer before any WebSocket exists: a foreign
+   * Origin (403), then a full front (503). The refused connection is closed.
+   */
+  #onUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const refusal = originRefusal(req.getHeader('origin'), this.#options.allowedOrigins) ?? this.#capacityRefusal();
+    if (refusal !== undefined) {
+      this.#options.metrics.refused('ws', refusal.code);
+      writeReply(res, httpErrorReply(refusal), { close: true });
+      return;
+    }
+    const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(REPLY_BUFFER_BYTES), ends: [] };
+    res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  }
+
+  /** 503 once `maxConnections` sockets are open (uWS runs `open` within `res.upgrade`, so an accepted upgrade counts at once). */
+  #capacityRefusal(): EdgeError | undefined {
+    const max = this.#options.maxConnections;
+    if (this.#sockets.size < max) return undefined;
+    return { code: EdgeErrorCode.TOO_MANY_CONNECTIONS, message: `this proxy already holds its maximum of ${max} WebSocket connections (--max-connections); retry later or use another proxy` };
   }
 
   /** Ends every open connection with 1001 (going away); returns how many there were. */

@@ -1,6 +1,7 @@
 /**
  * A token bucket: `ratePerSecond` tokens flow in per second up to `burst`; each request takes
- * one. O(1), no timers: the refill is computed from the injected monotonic clock on every take.
+ * its cost (one, or one per key of a batch), all of it or none. O(1), no timers: the refill is
+ * computed from the injected monotonic clock on every take.
  * guards: tokens, last refill time.
  */
 export class TokenBucket {
@@ -31,14 +32,23 @@ export class TokenBucket {
     this.#tokens = Math.min(this.#tokens, burst);
   }
 
-  /** Takes one token: 0 when admitted, else the milliseconds until a token will be there. */
-  take(): number {
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /**
+   * Takes `count` tokens at once (default 1): 0 when admitted; else nothing is taken and the
+   * answer is the milliseconds until `count` tokens will be there, or Infinity when they never
+   * can (`count` over the burst, or a rate of 0).
+   */
+  take(count = 1): number {
     this.#refill();
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#tokens >= count) {
+      this.#tokens -= count;
       return 0;
     }
-    return this.#rate > 0 ? Math.ceil(((1 - this.#tokens) * 1000) / this.#rate) : Infinity;
+    if (count > this.#burst || this.#rate <= 0) return Infinity;
+    return Math.ceil(((count - this.#tokens) * 1000) / this.#rate);
   }
 
   #refill(): void {

@@ -7,7 +7,7 @@ import { shouldRefreshEarly } from './early-refresh';
 import { fillFlags, isFilled, isNegative, loadMsOf, softExpiresAt } from './entry-flags';
 import type { LeaseReply } from './fill-messages';
 import type { ReadThroughMetrics } from './metrics';
-import type { OriginLoader, OriginResult } from './origin';
+import { originKeyRefusal, type OriginLoader, type OriginResult } from './origin';
 
 /** The owning node's side of read-through, as this core needs it (the data plane implements it over the router). */
 export interface FillStore {
@@ -87,8 +87,14 @@ export class ReadThrough {
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** The GET of a key in a namespace whose policy names an origin. */
+  /**
+   * The GET of a key in a namespace whose policy names an origin. A key that cannot stay inside
+   * its path segment at the origin (`.`, `..`, or what decodes to them) is refused with
+   * BAD_REQUEST before the cache, the lease or the origin is asked.
+   */
   get(ns: string, key: string, policy: NamespacePolicy): Promise<GetResult> {
+    const refused = originKeyRefusal(key);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.#o.flights.do(this.#o.flightKey(ns, key), async () => {
       const found = await this.#o.store.read(ns, key);
       if (found.hit) return this.#onHit(ns, key, policy, found);

@@ -75,3 +75,39 @@ export async function setPolicy(etcd: string, cluster: string, ns: string, flags
     }, 10_000, 50);
   }
 }
+
+/**
+ * A real HTTP origin that records the raw request target of every request (`/items/a%2Fb?x`, as
+ * sent on the wire, before any decoding) and answers each with `{"path": <that target>}` as
+ * application/json: for tests that must see exactly which path a key was loaded from.
+ */
+export class PathRecordingOrigin {
+  readonly #server: http.Server;
+  /** Raw request targets, in arrival order. */
+  readonly paths: string[] = [];
+  port = 0;
+
+  private constructor() {
+    this.#server = http.createServer((req, res) => {
+      this.paths.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url ?? '' }));
+    });
+  }
+
+  static async start(): Promise<PathRecordingOrigin> {
+    const origin = new PathRecordingOrigin();
+    await new Promise<void>((resolve) => origin.#server.listen(0, '127.0.0.1', resolve));
+    origin.port = (origin.#server.address() as AddressInfo).port;
+    return origin;
+  }
+
+  /** The URL template for `shardctl ns set --origin`, keys under `/items/`. */
+  get template(): string {
+    return `http://127.0.0.1:${this.port}/items/{key}`;
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -150,6 +150,7 @@ describe('error table', () => {
     expect(HTTP_STATUS_OF).toEqual({
       BAD_REQUEST: 400, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, VERSION_CONFLICT: 409, TOO_LARGE: 413, NOT_INTEGER: 422, OVERFLOW: 422,
       OVER_QUOTA: 429, RATE_LIMITED: 429, INTERNAL: 500, NODE_UNAVAILABLE: 503, UNAVAILABLE: 503, TIMEOUT: 504, WRITE_ACK_TIMEOUT: 504, OUT_OF_MEMORY: 507, ORIGIN_ERROR: 502, ORIGIN_TIMEOUT: 504,
+      UNSUPPORTED_MEDIA_TYPE: 415, FORBIDDEN_ORIGIN: 403, TOO_MANY_CONNECTIONS: 503,
     });
     for (const code of Object.values(ProxyErrorCode)) expect(httpStatusOf(code)).toBeGreaterThanOrEqual(400);
     expect(httpStatusOf('__proto__')).toBe(500);

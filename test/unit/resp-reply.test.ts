@@ -1,5 +1,5 @@
 import { getExOptions, int64Arg, setOptions, ttlMsOf } from '../../proxy/front/resp/args';
-import { globToRegExp } from '../../proxy/front/resp/cmd-server';
+import { globMatch } from '../../proxy/front/resp/glob';
 import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
 import { infoText } from '../../proxy/front/resp/info';
@@ -94,7 +94,7 @@ describe('CONFIG GET patterns', () => {
     ['save', 'save', true], ['SAVE', 'save', true], ['*', 'appendonly', true], ['app*', 'appendonly', true], ['s?ve', 'save', true],
     ['[sp]ort', 'port', true], ['[^p]ort', 'port', false], ['sav', 'save', false], ['a.pendonly', 'appendonly', false], ['[z-a]', 'a', false],
   ])('%s matches %s: %p', (pattern, name, matches) => {
-    expect(globToRegExp(pattern).test(name)).toBe(matches);
+    expect(globMatch(pattern, name, true)).toBe(matches);
   });
 });
 

@@ -1,5 +1,7 @@
 import { REDIS_COMPAT_VERSION, runSubcommand, type Subcommand } from './cmd-connection';
 import type { CommandSpec, RespContext } from './context';
+import { RespCommandError, RespRefusals } from './errors';
+import { compileGlob, globMatches, type Glob } from './glob';
 import { infoText } from './info';
 import { array, bulk, bulkArray, integer, Replies, simple } from './reply';
 
@@ -44,36 +46,28 @@ function configTable(ctx: RespContext): Array<[string, string]> {
   return [
     ['appendonly', 'no'], ['save', ''], ['databases', '1'], ['port', String(ctx.server.port())],
     ['proto-max-bulk-len', String(limits.maxBulkBytes)], ['client-query-buffer-limit', String(limits.maxQueryBytes)],
+    ['maxclients', String(limits.maxClients)], ['timeout', String(Math.floor(limits.idleTimeoutMs / 1000))],
   ];
 }
 
-const escapeRegExp = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+/** Longest CONFIG GET pattern taken, in bytes (Redis has no bound; every parameter name is far shorter). */
+export const MAX_CONFIG_PATTERN_BYTES = 256;
 
-/** Redis glob patterns (`*`, `?`, `[abc]`, `[^a-z]`, `\x`), case-insensitive as CONFIG GET matches them. */
-export function globToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
-    if (c === '*') source += '.*';
-    else if (c === '?') source += '.';
-    else if (c === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]);
-    else if (close > 0) {
-      const body = [...pattern.slice(i + 1, close)].map((b) => (b === '-' ? b : escapeRegExp(b))).join('');
-      source += body.startsWith('\\^') ? `[^${body.slice(2)}]` : `[${body}]`;
-      i = close;
-    } else source += escapeRegExp(c);
-  }
-  try {
-    return new RegExp(`^${source}$`, 'is');
-  } catch {
-    return /(?!)/; // a class such as [z-a] matches nothing, as in Redis
-  }
+/**
+ * A CONFIG GET pattern compiled for matching without case (glob.ts: linear in pattern × name,
+ * whatever the pattern); one longer than MAX_CONFIG_PATTERN_BYTES is refused.
+ */
+export function configPattern(arg: Buffer): Glob {
+  if (arg.length > MAX_CONFIG_PATTERN_BYTES) throw new RespCommandError(RespRefusals.patternTooLong(MAX_CONFIG_PATTERN_BYTES));
+  return compileGlob(arg, true);
 }
 
 function configGet(ctx: RespContext, args: Buffer[]): Buffer {
-  const patterns = args.slice(2).map((a) => globToRegExp(a.toString('utf8')));
-  const pairs = configTable(ctx).filter(([name]) => patterns.some((p) => p.test(name)));
+  const globs = args.slice(2).map(configPattern);
+  const pairs = configTable(ctx).filter(([name]) => {
+    const bytes = Buffer.from(name, 'latin1');
+    return globs.some((g) => globMatches(g, bytes));
+  });
   return bulkArray(pairs.flat());
 }
 

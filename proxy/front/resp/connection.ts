@@ -2,8 +2,11 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../../shared/log';
 import type { FrontMetrics } from '../metrics';
 import { runCommand } from './commands';
-import type { CommandSpec, RespContext, RespLimits, ServerFacts, Session } from './context';
+import type { CommandSpec, GuardLimits, RespContext, RespLimits, ServerFacts, Session } from './context';
+import { isCrossProtocol } from './cross-protocol';
 import { RESP_FRONT, type RespDoor } from './door';
+import { RespRefusals } from './errors';
+import { sweepVerdict, type InputBudget, type SweepFacts } from './guards';
 import { KeyOrder } from './key-order';
 import { RespParser } from './parser';
 import { error } from './reply';
@@ -14,7 +17,11 @@ export interface ConnectionOptions {
   id: number;
   /** The listener's namespace; AUTH may change it for this connection. */
   namespace: string;
-  limits: RespLimits;
+  limits: RespLimits & GuardLimits;
+  /** The process's input budget, shared by every connection. */
+  budget: InputBudget;
+  /** The server's sweep clock (ms), advanced by its timer: read instead of Date.now() on each event. */
+  clock: { readonly now: number };
   door: RespDoor;
   server: ServerFacts;
   commands: ReadonlyMap<string, CommandSpec>;
@@ -41,6 +48,11 @@ export const DEFAULT_STALL_MS = 10_000;
  * buffer stays small and the rest waits in the queue. A client that leaves more than
  * `maxBufferedBytes` unsent for `stallMs` without reading is disconnected. A protocol error or
  * QUIT answers what came before, then the error (or +OK), then closes.
+ *
+ * Guards (guards.ts): 'data' and writes stamp `lastActive`, each pump stamps when the incomplete
+ * request the parser holds began and moves the parser's byte count in the process's input budget
+ * (a growth past it refuses the connection); the server's one sweep timer reads the stamps
+ * (`sweep`). An HTTP request line or header (cross-protocol.ts) drops the connection, no reply.
  */
 export class RespConnection {
   readonly #socket: Socket;
@@ -62,11 +74,16 @@ export class RespConnection {
   /** The parser had no complete command left at the last pump. */
   #drained = false;
   #closed = false;
+  /** What the server's sweep reads; updated in place. */
+  readonly #sweepFacts: SweepFacts;
+  /** The parser's bytes as counted in the input budget. */
+  #held = 0;
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
     this.#o = options;
     this.#parser = new RespParser(options.limits);
+    this.#sweepFacts = { lastActive: options.clock.now, partialSince: 0, busy: false };
     // At least the socket's high-water mark, so a buffer at the threshold always ends with a 'drain'.
     this.#pauseAt = Math.max(socket.writableHighWaterMark, Math.min(PAUSE_BYTES, Math.floor(options.limits.maxBufferedBytes / 2)));
     const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false };
@@ -95,8 +112,24 @@ export class RespConnection {
     return this.#queue.filledBytes + this.#socket.writableLength;
   }
 
+  /** The server's periodic sweep: closes the connection when idle too long or too slow to finish a request. */
+  sweep(now: number): void {
+    if (this.#closed || this.#ending) return;
+    const facts = this.#sweepFacts;
+    facts.busy = this.#queue.size > 0 || this.#unsent > 0;
+    const verdict = sweepVerdict(now, facts, this.#o.limits);
+    if (verdict === 'request_timeout') {
+      this.#o.log.debug({ id: this.#o.id }, 'RESP request not completed in time; closing the connection');
+      this.#refuse('request_timeout', RespRefusals.requestTimeout(this.#o.limits.requestTimeoutMs));
+    } else if (verdict === 'idle') {
+      this.#o.log.debug({ id: this.#o.id }, 'RESP connection idle past the timeout; closing it');
+      this.#drop('idle_timeout');
+    }
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#ending) return;
+    this.#sweepFacts.lastActive = this.#o.clock.now;
     this.#drained = false;
     this.#parser.push(chunk);
     this.#pump();
@@ -118,6 +151,7 @@ export class RespConnection {
   #pump(): void {
     if (this.#closed) return;
     const { maxInFlight } = this.#o.limits;
+    let taken = 0;
     this.#pumping = true;
     while (!this.#ending && this.#queue.size < maxInFlight && this.#unsent < this.#pauseAt) {
       const item = this.#parser.next();
@@ -125,11 +159,14 @@ export class RespConnection {
         this.#drained = true;
         break;
       }
+      taken++;
       if (item.kind === 'error') this.#protocolError(item.message);
       else this.#execute(item.args);
     }
     this.#pumping = false;
-    const pause = this.#ending || this.#queue.size >= maxInFlight || this.#unsent >= this.#pauseAt;
+    const full = this.#queue.size >= maxInFlight || this.#unsent >= this.#pauseAt;
+    this.#track(taken, full);
+    const pause = this.#ending || full;
     if (pause !== this.#paused) {
       this.#paused = pause;
       if (pause) this.#socket.pause();
@@ -137,7 +174,34 @@ export class RespConnection {
     }
   }
 
+  /**
+   * After a pump (`taken` commands taken on; `full`: reading stops for backpressure): stamps when
+   * the incomplete request the parser now holds began (a command completed in this pump: now),
+   * and counts the parser's bytes in the input budget; the connection whose growth would pass the
+   * budget is refused.
+   */
+  #track(taken: number, full: boolean): void {
+    const held = this.#parser.bufferedBytes;
+    const facts = this.#sweepFacts;
+    // Nothing held, complete commands waiting for room, or reading stopped by the proxy: the
+    // client is not the slow one, so its clock does not run.
+    if (full || !this.#drained || held === 0) facts.partialSince = 0;
+    else if (taken > 0 || facts.partialSince === 0) facts.partialSince = this.#o.clock.now;
+    if (held === this.#held) return;
+    if (this.#o.budget.move(this.#held, held)) {
+      this.#held = held;
+      return;
+    }
+    this.#o.log.warn({ id: this.#o.id, held, budget: this.#o.budget.limit }, 'RESP input buffer budget of the process exceeded; closing the connection');
+    this.#refuse('input_budget', RespRefusals.inputBudget);
+  }
+
   #execute(args: Buffer[]): void {
+    if (isCrossProtocol(args, this.#parser.lastInline)) {
+      this.#o.log.warn({ id: this.#o.id, remote: this.#socket.remoteAddress }, 'Possible SECURITY ATTACK detected: an HTTP request was sent to the RESP port; connection closed without a reply');
+      this.#drop('cross_protocol');
+      return;
+    }
     const slot = this.#queue.reserve();
     this.#o.server.stats.commands++;
     const reply = runCommand(this.#ctx, args, this.#order, this.#o.log);
@@ -152,6 +216,29 @@ export class RespConnection {
     this.#o.log.debug({ id: this.#o.id, reason: message }, 'RESP protocol error; closing the connection');
     this.#fill(this.#queue.reserve(), error(`ERR ${message}`));
     this.#finish();
+  }
+
+  /** Counts the refusal, then answers `line` after the replies owed and closes (nothing more is read). */
+  #refuse(reason: string, line: string): void {
+    this.#o.metrics.refused(RESP_FRONT, reason);
+    this.#finish(); // first: #fill below must not flush (and pump) synchronously
+    this.#release();
+    this.#fill(this.#queue.reserve(), error(line));
+  }
+
+  /** Counts the refusal and closes now, without a reply (replies not yet written are dropped). */
+  #drop(reason: string): void {
+    this.#o.metrics.refused(RESP_FRONT, reason);
+    this.#ending = true;
+    this.#parser.reset();
+    this.#release();
+    this.#socket.destroy();
+  }
+
+  /** Gives the parser's bytes back to the input budget (the parser was reset). */
+  #release(): void {
+    this.#o.budget.move(this.#held, 0);
+    this.#held = 0;
   }
 
   /** Stops reading; the connection ends once every reserved reply is written. */
@@ -188,6 +275,7 @@ export class RespConnection {
     const ready = budget > 0 ? this.#queue.takeReady(budget) : [];
     // write() answering false promises a 'drain' (which flushes again); otherwise go on next turn.
     const accepted = ready.length > 0 && this.#socket.write(ready.length === 1 ? ready[0] : Buffer.concat(ready));
+    if (ready.length > 0) this.#sweepFacts.lastActive = this.#o.clock.now;
     if (accepted && this.#queue.readyAtHead) this.#scheduleFlush();
     this.#watchStall(accepted);
     if ((this.#ending || (this.#inputEnded && this.#drained)) && this.#queue.size === 0) {
@@ -221,6 +309,7 @@ export class RespConnection {
     this.#closed = true;
     clearTimeout(this.#stall);
     this.#parser.reset();
+    this.#release();
     this.#o.onClose();
   }
 }

@@ -35,7 +35,18 @@ export interface RespLimits {
   maxBufferedBytes: number;
   /** ...for this long (ms) before it is disconnected; default 10 s. */
   stallMs?: number;
+  /** Open connections of the listener; one more is refused (default 10,000, as Redis's maxclients). */
+  maxClients?: number;
+  /** A connection that sent nothing and has nothing in flight this long (ms) is closed; 0 = never (default 300 s). */
+  idleTimeoutMs?: number;
+  /** A connection holding an incomplete request this long (ms) is refused; 0 = never (default 10 s). */
+  requestTimeoutMs?: number;
+  /** Bytes all connections of the listener may hold for requests not yet taken on (default 256 MiB). */
+  inputBudgetBytes?: number;
 }
+
+/** The guards of `RespLimits`, every one set (`resolveGuards` fills in the defaults). */
+export type GuardLimits = Required<Pick<RespLimits, 'maxClients' | 'idleTimeoutMs' | 'requestTimeoutMs' | 'inputBudgetBytes'>>;
 
 /** What the listener tells its commands about itself. */
 export interface ServerFacts {
@@ -44,7 +55,7 @@ export interface ServerFacts {
   /** Epoch ms the listener started. */
   startedAt: number;
   stats: RespStats;
-  limits: RespLimits;
+  limits: RespLimits & GuardLimits;
   /** The topology the data plane routes by, for INFO's keyspace section. */
   snapshot(): TopologySnapshot | undefined;
 }

@@ -39,6 +39,17 @@ export const RespMessages = {
 } as const;
 
 /**
+ * Refusals of hostile or stuck clients (docs/resp.md, "Limits and refusals"). Stable texts that
+ * never quote what the client sent; `maxClients` is Redis's own wording.
+ */
+export const RespRefusals = {
+  maxClients: 'ERR max number of clients reached',
+  requestTimeout: (ms: number): string => `ERR request not completed within ${ms} ms`,
+  inputBudget: 'ERR proxy input buffer budget exceeded',
+  patternTooLong: (max: number): string => `ERR pattern longer than ${max} bytes`,
+} as const;
+
+/**
  * Proxy error code → RESP error line (the one translation table of this front). Redis clients
  * read the first word as the error's kind: generic failures are `ERR`, memory pressure `OOM`, a
  * part of the cluster that cannot serve `CLUSTERDOWN`, a node that did not answer `TIMEOUT`.

@@ -89,9 +89,15 @@ export class RespParser {
   /** Bytes of the arguments already read for the current command. */
   #argBytes = 0;
   #failed = false;
+  #lastInline = false;
 
   constructor(limits: ParserLimits) {
     this.#limits = { maxInlineBytes: DEFAULT_INLINE_BYTES, ...limits };
+  }
+
+  /** Whether the last command returned came as an inline line (not an array of bulks). */
+  get lastInline(): boolean {
+    return this.#lastInline;
   }
 
   /** Bytes held for commands not yet returned. */
@@ -150,6 +156,7 @@ export class RespParser {
     this.#args = [];
     this.#count = 0;
     this.#argBytes = 0;
+    this.#lastInline = false;
     return { kind: 'command', args };
   }
 
@@ -175,7 +182,9 @@ export class RespParser {
     const end = at > 0 && raw[at - 1] === CR ? at - 1 : at;
     const args = splitInline(raw.subarray(0, end));
     if (args === null) return this.#fail(ProtocolErrors.unbalancedQuotes);
-    return args.length === 0 ? null : { kind: 'command', args };
+    if (args.length === 0) return null;
+    this.#lastInline = true;
+    return { kind: 'command', args };
   }
 
   /** Where the next line's '\n' is (from the first unread byte); undefined when incomplete, or an error when too long. */

@@ -6,8 +6,11 @@ import type { Dispatcher } from '../dispatcher';
 import type { FrontMetrics } from '../metrics';
 import { RESP_COMMANDS } from './commands';
 import { RespConnection } from './connection';
-import type { RespLimits, RespStats, ServerFacts } from './context';
-import { RespDoor } from './door';
+import type { GuardLimits, RespLimits, RespStats, ServerFacts } from './context';
+import { RESP_FRONT, RespDoor } from './door';
+import { RespRefusals } from './errors';
+import { InputBudget, resolveGuards, sweepPeriodMs } from './guards';
+import { error } from './reply';
 
 /** What the RESP listener needs from the proxy. */
 export interface RespServerOptions {
@@ -23,12 +26,20 @@ export interface RespServerOptions {
 
 /** How long connections get to finish their last write on shutdown before they are dropped. */
 const CLOSE_GRACE_MS = 100;
+/** How long a connection refused for `maxClients` gets to read its reply before it is dropped. */
+const REJECT_GRACE_MS = 1000;
+const MAX_CLIENTS_REPLY = error(RespRefusals.maxClients);
 
 /**
  * The RESP (Redis protocol) listener of the proxy: a plain TCP server whose connections speak
  * RESP2 to the same data plane as the HTTP and WebSocket fronts (see docs/resp.md). Owns the set
  * of open connections and the listener's counters; `close()` stops accepting, ends every
  * connection and resolves once the listener is closed.
+ *
+ * Guards (guards.ts, docs/resp.md "Limits and refusals"): a connection past `maxClients` gets
+ * Redis's refusal and is closed; one input budget for every connection's parser; and one sweep
+ * timer (not one per connection) that advances the connections' clock and closes those idle past
+ * `idleTimeoutMs` or holding an incomplete request longer than `requestTimeoutMs`.
  */
 export class RespServer {
   readonly #server: net.Server;
@@ -37,6 +48,13 @@ export class RespServer {
   readonly #stats: RespStats = { connectionsTotal: 0, connected: 0, commands: 0, protocolErrors: 0, hits: 0, misses: 0 };
   readonly #facts: ServerFacts;
   readonly #door: RespDoor;
+  readonly #limits: RespLimits & GuardLimits;
+  readonly #budget: InputBudget;
+  /** The sweep's clock: connections stamp times from it; the sweep timer advances it. */
+  readonly #clock = { now: Date.now() };
+  /** Refused connections still reading their reply. */
+  readonly #rejected = new Set<net.Socket>();
+  #sweep: NodeJS.Timeout | undefined;
   #port = 0;
   #nextId = 1;
   #closing: Promise<void> | undefined;
@@ -44,9 +62,11 @@ export class RespServer {
   constructor(options: RespServerOptions) {
     this.#o = options;
     const { dispatcher, backend, metrics, log } = options;
+    this.#limits = resolveGuards(options.limits);
+    this.#budget = new InputBudget(this.#limits.inputBudgetBytes);
     this.#door = new RespDoor({ dispatcher, backend, metrics, log, reads: this.#stats });
     this.#facts = {
-      port: () => this.#port, startedAt: Date.now(), stats: this.#stats, limits: options.limits,
+      port: () => this.#port, startedAt: Date.now(), stats: this.#stats, limits: this.#limits,
       snapshot: (): TopologySnapshot | undefined => snapshotOf(backend),
     };
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
@@ -57,6 +77,11 @@ export class RespServer {
     return this.#port;
   }
 
+  /** Bytes the connections' parsers hold for requests not yet taken on (what the input budget counts). */
+  get inputBytes(): number {
+    return this.#budget.used;
+  }
+
   /** Starts listening; rejects with a message naming the address when it cannot. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -65,6 +90,7 @@ export class RespServer {
       this.#server.listen(port, host, () => {
         this.#server.off('error', onError);
         this.#port = (this.#server.address() as net.AddressInfo).port;
+        this.#startSweep();
         resolve(this.#port);
       });
     });
@@ -72,6 +98,9 @@ export class RespServer {
 
   /** Stops accepting, ends every connection (dropped after a short grace), resolves when closed. */
   close(): Promise<void> {
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    for (const socket of this.#rejected) socket.destroy();
     this.#closing ??= new Promise<void>((resolve) => {
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());
@@ -84,13 +113,41 @@ export class RespServer {
     return this.#closing;
   }
 
+  /** One timer for every connection's timeouts, when any timeout is on; unref'd, cleared by close(). */
+  #startSweep(): void {
+    const period = sweepPeriodMs(this.#limits);
+    if (period === 0 || this.#sweep !== undefined || this.#closing !== undefined) return;
+    this.#sweep = setInterval(() => {
+      const now = (this.#clock.now = Date.now());
+      for (const conn of this.#connections) conn.sweep(now);
+    }, period);
+    this.#sweep.unref();
+  }
+
+  /** Redis's refusal past maxclients: the error line, then the connection ends (what it sends is dropped). */
+  #reject(socket: net.Socket): void {
+    this.#o.metrics.refused(RESP_FRONT, 'max_clients');
+    this.#rejected.add(socket);
+    const timer = setTimeout(() => socket.destroy(), REJECT_GRACE_MS);
+    timer.unref();
+    socket.on('error', () => undefined);
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.#rejected.delete(socket);
+    });
+    socket.end(MAX_CLIENTS_REPLY);
+    socket.resume();
+  }
+
   #accept(socket: net.Socket): void {
+    if (this.#connections.size >= this.#limits.maxClients) return this.#reject(socket);
     const id = this.#nextId++;
     this.#stats.connectionsTotal++;
     this.#stats.connected++;
-    const { limits, namespace, metrics, log } = this.#o;
+    const { namespace, metrics, log } = this.#o;
     const conn: RespConnection = new RespConnection(socket, {
-      id, namespace, limits, door: this.#door, server: this.#facts, commands: RESP_COMMANDS, metrics, log,
+      id, namespace, limits: this.#limits, budget: this.#budget, clock: this.#clock, door: this.#door, server: this.#facts, commands: RESP_COMMANDS, metrics, log,
       onClose: () => {
         this.#stats.connected--;
         this.#connections.delete(conn);
