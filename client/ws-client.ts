@@ -25,6 +25,8 @@ export interface ConnectOptions {
    * connection that sends a bigger message.
    */
   maxBatchBytes?: number;
+  /** A user and password, while the cluster requires auth (sent once, with the upgrade, as a bearer token). */
+  credentials?: { user: string; password: string };
 }
 
 interface Pending {
@@ -80,7 +82,8 @@ export class ShardcacheClient {
   /** Opens a connection; rejects when the proxy cannot be reached within `timeoutMs`. */
   static connect(url: string, options: ConnectOptions = {}): Promise<ShardcacheClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(batchedUrl(url), { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false });
+      const headers = options.credentials ? { authorization: `Bearer ${options.credentials.user}:${options.credentials.password}` } : undefined;
+      const socket = new WebSocket(batchedUrl(url), { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false, headers });
       socket.binaryType = 'nodebuffer';
       const onError = (err: Error): void => reject(new ShardcacheRequestError('CONNECTION_CLOSED', `cannot connect to ${url}: ${err.message}`));
       socket.once('error', onError);

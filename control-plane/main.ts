@@ -2,6 +2,8 @@ import { createLogger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
+import { AdminGate } from '../shared/admin-gate';
+import { Authenticator } from '../shared/authenticator';
 import { createControlAdmin } from './service/admin';
 import { parseServiceConfig } from './service/config';
 import { createControlMetrics } from './service/metrics';
@@ -29,7 +31,12 @@ async function main(): Promise<void> {
   const watchLog = log.child({ component: 'control-plane:watch' });
   const client = connectEtcd(config.etcd);
   let current: StatusDocument | undefined;
-  const onSnapshot = (snapshot: TopologySnapshot): void => {
+  let snapshot: TopologySnapshot | undefined;
+  const onSnapshot = (next: TopologySnapshot): void => {
+    snapshot = next;
+    onStatus(next);
+  };
+  const onStatus = (snapshot: TopologySnapshot): void => {
     const next = statusDocument(config.cluster, snapshot);
     for (const change of topologyChanges(current, next)) watchLog.info({ event: change.event, ...change.fields }, change.message);
     current = next;
@@ -50,7 +57,9 @@ async function main(): Promise<void> {
   const events = migrationMetrics(registry, () => migrations);
   const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), { ...DRIVER_DEFAULTS, maxParallel: 4, cutSlots: config.cutSlots, freezeMs: config.freezeMs }, events);
   driver.start();
-  const admin = createControlAdmin({ status: () => current, registry, migrations: () => ({ driver: driver.state(), migrations }) });
+  const auth = new Authenticator({ users: () => snapshot?.users, enabled: () => snapshot?.config?.auth === true });
+  const gate = new AdminGate(auth, config.metricsPublic ? ['/healthz', '/metrics'] : ['/healthz']);
+  const admin = createControlAdmin({ status: () => current, registry, migrations: () => ({ driver: driver.state(), migrations }), gate });
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   log.info({ event: 'ready', adminHost: config.adminHost, adminPort, cluster: config.cluster, etcd: config.etcd }, 'control plane ready');
   const started = watcher.start().then(

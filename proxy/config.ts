@@ -31,6 +31,8 @@ export interface ProxyConfig {
   maxConnections: number;
   /** Exact origins browsers may call the client port from; absent = no Origin check. */
   allowedOrigins?: string[];
+  /** `/metrics` on the admin port answers without credentials while auth is on. */
+  metricsPublic: boolean;
   /** RESP listener (on `host`); 0 = any free port. */
   respPort: number;
   /** HTTP/JSON on node:http for pipelining clients (on `host`); 0 = any free port; absent = none. */
@@ -111,6 +113,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--max-connections <n>', 'MAX_CONNECTIONS', 'open WebSockets on the client port; more upgrades get 503').argParser(intIn(1, 10_000_000)).default(10_000))
+    .addOption(opt('--metrics-public', 'METRICS_PUBLIC', 'while the cluster requires auth, still serve /metrics on the admin port without credentials (for a scraper)').default(false))
     .addOption(opt('--allowed-origins <list>', 'ALLOWED_ORIGINS', 'comma-separated origins (https://app.example.com) browsers may call the client port from; other Origins get 403 (unset: no check)').argParser(parseOrigins))
     .addOption(opt('--resp-port <port>', 'RESP_PORT', 'RESP (Redis protocol) port, on --host (0 = any free port)').argParser(parsePort).default(6380))
     .addOption(opt('--pipelining-port <port>', 'PIPELINING_PORT', 'also serve the HTTP/JSON API on node:http here, for clients that pipeline HTTP/1.1 (the client port closes their connections); off unless set (0 = any free port)').argParser(parsePort))

@@ -25,6 +25,14 @@ export const ProxyErrorCode = {
   /** A `writeAck: replica` write no replica acknowledged in time; it stays on the primary. */
   WRITE_ACK_TIMEOUT: 'WRITE_ACK_TIMEOUT',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
+  /** Authentication is on and the client presented no credentials (HTTP 401, RESP `-NOAUTH`). */
+  NOAUTH: 'NOAUTH',
+  /** The credentials presented are wrong, or the user is gone (HTTP 401, RESP `-WRONGPASS`). */
+  WRONGPASS: 'WRONGPASS',
+  /** The user has no grant for this namespace at the level the operation needs (HTTP 403, RESP `-NOPERM`). */
+  NOPERM: 'NOPERM',
+  /** Too many credential checks in progress on this proxy; retry shortly (HTTP 503). */
+  AUTH_BUSY: 'AUTH_BUSY',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ProxyErrorCodeName = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];

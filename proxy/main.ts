@@ -1,6 +1,9 @@
 import client from 'prom-client';
+import { AdminGate } from '../shared/admin-gate';
+import { Authenticator } from '../shared/authenticator';
 import { createLogger, type Logger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
+import type { TopologySnapshot } from '../shared/topology/snapshot';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import { ProxyAdminServer } from './admin/server';
 import { parseProxyConfig, type ProxyConfig } from './config';
@@ -47,7 +50,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const metrics = new FrontMetrics(registry);
   // Each worker process is a proxy of its own for the limit: it admits limit / (proxies × workers).
   const limiter = new NamespaceLimiter({ proxyCount: config.proxyCount * config.workers, registry });
-  const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter });
+  const auth = proxyAuthenticator(dataPlane, registry);
+  const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter, auth });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
     pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins,
@@ -69,7 +73,7 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   }
   const admin = new ProxyAdminServer({
     registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), hotKeys: () => dataPlane.hotKeys.report(),
-    log: log.child({ component: 'proxy:admin' }),
+    log: log.child({ component: 'proxy:admin' }), gate: new AdminGate(auth, config.metricsPublic ? ['/healthz', '/metrics'] : ['/healthz']),
   });
   let adminPort: number;
   try {
@@ -79,7 +83,35 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     throw new Error(`cannot listen on ${config.adminHost}:${config.adminPort} for the admin port: ${(err as Error).message}`);
   }
   const promotion = startAutoPromotion(dataPlane, etcd, clusterKeys(config.cluster), log);
-  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading: watchTopology(watcher, watchLog) };
+  const loading = watchTopology(watcher, watchLog).then(() => warnIfOpen(dataPlane, config.host, log));
+  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading };
+}
+
+/** The data plane's snapshot, or undefined before the first load. */
+function snapshotOf(dataPlane: DataPlane): TopologySnapshot | undefined {
+  try {
+    return dataPlane.snapshot;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Credentials from the users every proxy watches; attempts counted by result. */
+function proxyAuthenticator(dataPlane: DataPlane, registry: client.Registry): Authenticator {
+  const attempts = new client.Counter({ name: 'shardcache_proxy_auth_attempts_total', help: 'credential verifications, by result', labelNames: ['result'], registers: [registry] });
+  return new Authenticator({
+    users: () => snapshotOf(dataPlane)?.users,
+    enabled: () => snapshotOf(dataPlane)?.config?.auth === true,
+    onVerify: (ok) => attempts.inc({ result: ok ? 'ok' : 'wrongpass' }),
+  });
+}
+
+/** Auth off is for loopback deployments: say so when the client ports listen beyond it. */
+function warnIfOpen(dataPlane: DataPlane, host: string, log: Logger): void {
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (!loopback && snapshotOf(dataPlane)?.config?.auth !== true) {
+    log.warn({ event: 'auth-off', host }, 'the cluster does not require authentication and the client ports listen beyond loopback: anyone who reaches them reads and writes every namespace (shardctl auth on; docs/security.md)');
+  }
 }
 
 /**

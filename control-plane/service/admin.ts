@@ -1,3 +1,4 @@
+import type { AdminGate } from '../../shared/admin-gate';
 import { AdminHttpServer, json } from '../../shared/admin-http';
 import type { Registry } from 'prom-client';
 import type { StatusDocument } from '../status/document';
@@ -11,6 +12,8 @@ export interface ControlAdminOptions {
   registry: Registry;
   /** Migration records and the driver's state, as last read (for /v1/migrations and the page). */
   migrations?(): { driver: { leader: boolean; running: string[] }; migrations: readonly MigrationRecord[] };
+  /** Credentials check while the cluster requires auth (absent: open). */
+  gate?: AdminGate;
 }
 
 /**
@@ -28,6 +31,7 @@ export function createControlAdmin(options: ControlAdminOptions): AdminHttpServe
   const notLoaded = json(503, { error: { code: 'NOT_LOADED', message: 'the topology has not been read from etcd yet' } });
   return new AdminHttpServer({
     registry: options.registry,
+    gate: options.gate,
     routes: {
       '/healthz': () => json(...health(options.status())),
       '/v1/status': () => {

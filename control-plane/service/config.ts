@@ -16,6 +16,8 @@ export interface ServiceConfig {
   cutSlots: number;
   /** Longest per-cut write freeze before the cut goes cold (ms). */
   freezeMs: number;
+  /** `/metrics` answers without credentials while the cluster requires auth. */
+  metricsPublic: boolean;
 }
 
 /**
@@ -30,6 +32,7 @@ export function parseServiceConfig(argv: readonly string[]): ServiceConfig {
     .addOption(opt('--cluster <name>', 'SHARDCACHE_CLUSTER', 'cluster name').argParser(parseClusterName).default('default'))
     .addOption(opt('--admin-host <host>', 'SHARDCACHE_CONTROL_ADMIN_HOST', 'address of the admin HTTP port').default('127.0.0.1'))
     .addOption(opt('--admin-port <port>', 'SHARDCACHE_CONTROL_ADMIN_PORT', 'admin HTTP port (0 = any free port)').argParser(parsePort).default(9300))
+    .addOption(opt('--metrics-public', 'SHARDCACHE_CONTROL_METRICS_PUBLIC', 'while the cluster requires auth, still serve /metrics without credentials (for a scraper)').default(false))
     .addOption(opt('--cut-slots <n>', 'SHARDCACHE_CUT_SLOTS', 'slots per migration cut-over').argParser(intIn(1, SLOT_COUNT)).default(DRIVER_DEFAULTS.cutSlots))
     .addOption(opt('--freeze-ms <ms>', 'SHARDCACHE_FREEZE_MS', "longest write freeze of a cut-over before it cuts cold").argParser(intIn(10, 10_000)).default(DRIVER_DEFAULTS.freezeMs))
     .addOption(

@@ -1,3 +1,4 @@
+import type { AccessLevel } from '../../shared/credentials';
 import type { CacheBackend, GetResult, ReadPreference, WriteResult } from '../backend';
 
 /**
@@ -33,6 +34,25 @@ export type ReadPreferenceResolver = (ns: string, requested: ReadPreference | un
 
 /** The default resolver: what the client asked, else the primary. */
 export const requestedOrPrimary: ReadPreferenceResolver = (_ns, requested) => requested ?? 'primary';
+
+/**
+ * The grant level a command needs on its namespace while auth is on (undefined: none, PING):
+ * reads need `read`; writes, counters, expiries and tag invalidations `write`; invalidating a
+ * whole namespace `admin`.
+ */
+export function accessLevelOf(cmd: Command): AccessLevel | undefined {
+  switch (cmd.op) {
+    case 'get':
+    case 'mget':
+      return 'read';
+    case 'invalidate':
+      return cmd.tag === undefined ? 'admin' : 'write';
+    case 'ping':
+      return undefined;
+    default:
+      return 'write';
+  }
+}
 
 /** The namespace a command addresses, for metrics (`-` for none). */
 export const namespaceOf = (cmd: Command): string => (cmd.op === 'ping' ? '-' : cmd.ns);

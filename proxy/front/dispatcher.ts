@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
+import type { Authenticator, Principal } from '../../shared/authenticator';
+import type { AccessLevel } from '../../shared/credentials';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import type { CacheBackend } from '../backend';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import type { NamespaceLimiter } from '../limits/namespace-limiter';
 import { readPreferenceFor } from '../policy';
-import { execute, namespaceOf, outcomeOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
+import { accessLevelOf, execute, namespaceOf, outcomeOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
 import type { FrontMetrics, FrontName } from './metrics';
 import { toWireError, type WireError } from './wire-error';
 
@@ -20,12 +22,15 @@ export interface DispatcherOptions {
   readPreference?: ReadPreferenceResolver;
   /** Per-namespace QPS limits (`proxy/limits/`); none when absent. */
   limiter?: NamespaceLimiter;
+  /** Credentials and grants while the cluster requires auth; absent: every client may do everything. */
+  auth?: Authenticator;
 }
 
 /**
- * The one door from the fronts to the data plane: checks that a topology is loaded, runs the
- * command, counts it (in flight, latency, code, hits/misses) and turns every failure into a
- * `WireError`. Never rejects. Owns no state besides the metrics it updates.
+ * The one door from the fronts to the data plane: checks that a topology is loaded, that the
+ * client's principal may run the command on its namespace (while auth is on), and its QPS share;
+ * runs the command, counts it (in flight, latency, code, hits/misses) and turns every failure into
+ * a `WireError`. Never rejects. Owns no state besides the metrics it updates.
  */
 export class Dispatcher {
   readonly #backend: CacheBackend;
@@ -33,8 +38,10 @@ export class Dispatcher {
   readonly #log: Logger;
   readonly #pref: ReadPreferenceResolver;
   readonly #limiter: NamespaceLimiter | undefined;
+  readonly #auth: Authenticator | undefined;
 
   constructor(options: DispatcherOptions) {
+    this.#auth = options.auth;
     this.#backend = options.backend;
     this.#metrics = options.metrics;
     this.#log = options.log;
@@ -63,9 +70,31 @@ export class Dispatcher {
     this.#limiter?.admit(ns, this.#snapshot(), keys);
   }
 
-  /** Runs `cmd` and resolves its reply value (never rejects). */
-  run(front: FrontName, cmd: Command): Promise<Reply> {
-    return new Promise((resolve) => this.dispatch(front, cmd, resolve));
+  /** The authenticator, when the proxy checks credentials (the fronts read bearer tokens and AUTH through it). */
+  get auth(): Authenticator | undefined {
+    return this.#auth;
+  }
+
+  /** Whether clients must authenticate now (the cluster's `config.auth`). */
+  get authRequired(): boolean {
+    return this.#auth?.enabled === true;
+  }
+
+  /**
+   * Throws NOAUTH when auth is on and there is no principal, NOPERM when its grants do not reach
+   * `level` on `ns` (or it no longer holds: a removed user, a rotated-out secret).
+   */
+  authorize(principal: Principal | undefined, ns: string, level: AccessLevel | undefined): void {
+    const auth = this.#auth;
+    if (level === undefined || auth === undefined || !auth.enabled) return;
+    if (principal === undefined) throw new ProxyError(ProxyErrorCode.NOAUTH, 'authentication required: send credentials (Authorization: Bearer <user>:<password>, or AUTH)');
+    if (auth.record(principal) === undefined) throw new ProxyError(ProxyErrorCode.NOAUTH, 'the credentials of this connection are no longer valid (user removed or password changed); authenticate again');
+    if (!auth.allows(principal, ns, level)) throw new ProxyError(ProxyErrorCode.NOPERM, `user ${principal.user} has no ${level} grant on namespace ${ns}`);
+  }
+
+  /** Runs `cmd` for `principal` and resolves its reply value (never rejects). */
+  run(front: FrontName, cmd: Command, principal?: Principal): Promise<Reply> {
+    return new Promise((resolve) => this.dispatch(front, cmd, resolve, principal));
   }
 
   /**
@@ -74,7 +103,7 @@ export class Dispatcher {
    * backend's promise), where an awaited layer per step would cost a promise and a microtask
    * turn each, once per request of every front.
    */
-  dispatch(front: FrontName, cmd: Command, done: (reply: Reply) => void): void {
+  dispatch(front: FrontName, cmd: Command, done: (reply: Reply) => void, principal?: Principal): void {
     const started = performance.now();
     this.#metrics.started(front);
     let running: Promise<unknown>;
@@ -82,7 +111,10 @@ export class Dispatcher {
       if (cmd.op !== 'ping' && !this.ready) {
         throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
       }
-      if (cmd.op !== 'ping') this.admit(namespaceOf(cmd), cmd.op === 'mget' ? cmd.keys.length : 1);
+      if (cmd.op !== 'ping') {
+        this.authorize(principal, cmd.ns, accessLevelOf(cmd));
+        this.admit(cmd.ns, cmd.op === 'mget' ? cmd.keys.length : 1);
+      }
       running = execute(this.#backend, cmd, this.#pref);
     } catch (err) {
       done(this.#failed(front, cmd, started, err));

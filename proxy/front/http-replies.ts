@@ -25,7 +25,9 @@ export function errorReply(error: EdgeError, options: { allow?: string; close?: 
   const headers: Array<[string, string]> = options.allow ? [['allow', options.allow]] : [];
   const retryAfter = error.detail?.retryAfterSeconds;
   if (typeof retryAfter === 'number') headers.push(['retry-after', String(retryAfter)]);
-  const reply = json(httpStatusOf(error.code), { error }, headers);
+  const status = httpStatusOf(error.code);
+  if (status === 401) headers.push(['www-authenticate', 'Bearer realm="shardcache"']);
+  const reply = json(status, { error }, headers);
   if (options.close) reply.close = true;
   return reply;
 }

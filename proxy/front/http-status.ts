@@ -10,7 +10,10 @@ type HttpErrorCode = EdgeError['code'];
  */
 export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.freeze({
   BAD_REQUEST: 400,
+  NOAUTH: 401,
+  WRONGPASS: 401,
   FORBIDDEN_ORIGIN: 403,
+  NOPERM: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   VERSION_CONFLICT: 409,
@@ -25,6 +28,7 @@ export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.fr
   NODE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TOO_MANY_CONNECTIONS: 503,
+  AUTH_BUSY: 503,
   TIMEOUT: 504,
   ORIGIN_TIMEOUT: 504,
   WRITE_ACK_TIMEOUT: 504,

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log';
+import { resolveCredentials } from './auth';
 import { ProxyErrorCode } from '../errors';
 import type { Command } from './commands';
 import type { Dispatcher } from './dispatcher';
@@ -69,6 +70,8 @@ interface Exchange {
   answered: boolean;
   /** The client sent a body that will not be read whole: close the connection after answering. */
   closeAfter: boolean;
+  /** The Authorization header ('' when absent or auth is off). */
+  authorization: string;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -77,7 +80,8 @@ const EMPTY = Buffer.alloc(0);
  * The HTTP/JSON front as a uWS handler for every path (`app.any('/*', front.handle)`):
  *
  *   headers (read at once: uWS frees the request on return) ─► Origin (403) ─► matchRoute
- *     ─► Content-Type (415) ─► readBody (limit) ─► toCommand (validate) ─► dispatcher.dispatch
+ *     ─► Content-Type (415) ─► readBody (limit) ─► toCommand (validate)
+ *     ─► bearer token (401; cached after its first check) ─► dispatcher.dispatch (grants: 401/403)
  *     ─► outcomeReply / errorReply ─► one corked write
  *
  * The pure steps live in http-guards / http-routes / http-requests / http-replies; this shell only
@@ -106,6 +110,7 @@ export class HttpFront {
     const ex: Exchange = {
       res, parts, acceptsBinary: req.getHeader('accept').includes('application/octet-stream'), head: method === 'head',
       aborted: false, answered: false, closeAfter,
+      authorization: this.#options.dispatcher.authRequired ? req.getHeader('authorization') : '',
     };
     res.onAborted(() => (ex.aborted = true));
 
@@ -137,8 +142,12 @@ export class HttpFront {
     } catch (err) {
       return this.#refuse(ex, toWireError(err, (e) => this.#options.log.error({ err: e }, 'unexpected failure parsing a request')));
     }
-    this.#options.dispatcher.dispatch('http', command, (reply) => {
-      this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
+    const dispatcher = this.#options.dispatcher;
+    resolveCredentials(dispatcher.auth, ex.authorization, (who) => {
+      if (!who.ok) return this.#refuse(ex, who.error);
+      dispatcher.dispatch('http', command, (reply) => {
+        this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
+      }, who.principal);
     });
   }
 

@@ -1,5 +1,7 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import type { Principal } from '../../shared/authenticator';
 import type { Logger } from '../../shared/log';
+import { resolveCredentials } from './auth';
 import { EdgeErrorCode, ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
 import { writeReply } from './http';
@@ -26,9 +28,13 @@ export interface WsFrontOptions {
   allowedOrigins?: ReadonlySet<string>;
 }
 
+const NO_CREDENTIALS: EdgeError = { code: ProxyErrorCode.NOAUTH, message: 'authentication required: send "Authorization: Bearer <user>:<password>" with the upgrade' };
+
 /** Per-connection state (uWS user data). `open` turns false in the close handler. */
 export interface WsConnection {
   open: boolean;
+  /** Who authenticated at the upgrade (undefined: no credentials, or auth off). */
+  principal: Principal | undefined;
   /** The client connected with `?batch=1`: a turn's replies may share one message. */
   batched: boolean;
   /** Replies waiting for the end of this event-loop turn, encoded back to back... */
@@ -103,13 +109,35 @@ export class WsFront {
    */
   #onUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     const refusal = originRefusal(req.getHeader('origin'), this.#options.allowedOrigins) ?? this.#capacityRefusal();
-    if (refusal !== undefined) {
-      this.#options.metrics.refused('ws', refusal.code);
-      writeReply(res, httpErrorReply(refusal), { close: true });
-      return;
-    }
-    const conn: WsConnection = { open: true, batched: req.getQuery('batch') === '1', inFlight: 0, out: new MsgpackWriter(REPLY_BUFFER_BYTES), ends: [] };
-    res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    if (refusal !== undefined) return this.#refuseUpgrade(res, refusal);
+    // uWS frees `req` when this returns: read what the upgrade needs before any wait.
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const batched = req.getQuery('batch') === '1';
+    const dispatcher = this.#options.dispatcher;
+    const authorization = dispatcher.authRequired ? req.getHeader('authorization') : '';
+    let aborted = false;
+    let sync = true;
+    res.onAborted(() => (aborted = true));
+    resolveCredentials(dispatcher.auth, authorization, (who) => {
+      if (aborted) return;
+      const upgrade = (): void => {
+        // With auth on, a socket opens only with valid credentials (each request is still checked against the grants).
+        const refused = !who.ok ? who.error : dispatcher.authRequired && who.principal === undefined ? NO_CREDENTIALS : this.#capacityRefusal();
+        if (refused !== undefined) return this.#refuseUpgrade(res, refused);
+        const conn: WsConnection = { open: true, principal: who.ok ? who.principal : undefined, batched, inFlight: 0, out: new MsgpackWriter(REPLY_BUFFER_BYTES), ends: [] };
+        res.upgrade(conn, key, protocol, extensions, context);
+      };
+      if (sync) upgrade();
+      else res.cork(upgrade);
+    });
+    sync = false;
+  }
+
+  #refuseUpgrade(res: HttpResponse, refusal: EdgeError): void {
+    this.#options.metrics.refused('ws', refusal.code);
+    writeReply(res, httpErrorReply(refusal), { close: true });
   }
 
   /** 503 once `maxConnections` sockets are open (uWS runs `open` within `res.upgrade`, so an accepted upgrade counts at once). */
@@ -149,7 +177,7 @@ export class WsFront {
     this.#options.dispatcher.dispatch('ws', decoded.command, (reply) => {
       conn.inFlight--;
       this.#send(ws, conn, reply.ok ? okReply(decoded.id, resultOf(reply.outcome, Date.now(), this.#errorOf)) : errorReply(decoded.id, reply.error));
-    });
+    }, conn.principal);
   }
 
   #refuse(ws: Socket, conn: WsConnection, id: number, error: WireError, reason: string): void {

@@ -209,6 +209,9 @@ test('a text/plain POST gets 415 UNSUPPORTED_MEDIA_TYPE and stores nothing', asy
 
 test(`10,000 idle connections: past ${MAX_CLIENTS} refused with Redis's reply, the rest closed once idle`, async () => {
   const outcomes = { refused: 0, closedIdle: 0, other: 0 };
+  // Connections the proxy closed while others were still being opened free their places.
+  let opening = true;
+  let closedWhileOpening = 0;
   const closed: Array<Promise<void>> = [];
   const sockets: net.Socket[] = [];
   const open = (): Promise<void> => new Promise<void>((connected) => {
@@ -220,6 +223,7 @@ test(`10,000 idle connections: past ${MAX_CLIENTS} refused with Redis's reply, t
     socket.once('connect', () => connected());
     closed.push(new Promise<void>((resolve) => socket.on('close', () => {
       connected();
+      if (opening) closedWhileOpening++;
       if (reply === '-ERR max number of clients reached\r\n') outcomes.refused++;
       else if (reply === '') outcomes.closedIdle++;
       else outcomes.other++;
@@ -229,10 +233,12 @@ test(`10,000 idle connections: past ${MAX_CLIENTS} refused with Redis's reply, t
   // In batches, as many clients arrive: 10,000 handshakes at once would overflow the listen
   // backlog, and a connection the kernel drops before the proxy accepts it is nobody's to close.
   for (let i = 0; i < 10_000; i += 250) await Promise.all(Array.from({ length: 250 }, open));
+  opening = false;
   await Promise.all(closed);
   victim.phase('10,000 idle connections');
   expect(outcomes.other).toBe(0);
-  expect(outcomes.refused).toBeGreaterThanOrEqual(10_000 - MAX_CLIENTS);
+  expect(outcomes.refused).toBeGreaterThanOrEqual(10_000 - MAX_CLIENTS - closedWhileOpening);
+  expect(outcomes.refused).toBeGreaterThan(0);
   expect(outcomes.refused + outcomes.closedIdle).toBe(10_000);
   expect(sockets.every((s) => s.destroyed)).toBe(true);
 });

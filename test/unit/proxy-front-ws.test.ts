@@ -150,7 +150,7 @@ describe('replies', () => {
 describe('flushReplies (a turn of replies onto one connection)', () => {
   /** A connection holding `sizes` replies (each an ok reply carrying that many bytes), and a fake socket that records messages. */
   function turn(sizes: number[], batched: boolean) {
-    const conn: WsConnection = { open: true, batched, inFlight: 0, out: new MsgpackWriter(512), ends: [] };
+    const conn: WsConnection = { open: true, principal: undefined, batched, inFlight: 0, out: new MsgpackWriter(512), ends: [] };
     sizes.forEach((n, i) => {
       expect(conn.out.append([i + 1, 'ok', Buffer.alloc(n, i)])).toBe(true);
       conn.ends.push(conn.out.size);

@@ -1,15 +1,18 @@
+import { DEFAULT_USER, respNamespaceOf } from '../../../shared/credentials';
 import { NAMESPACE_PATTERN } from '../../../shared/protocol';
 import { int64Arg, word } from './args';
-import { arityAccepts, type CommandSpec, type Handler, type RespContext } from './context';
+import { arityAccepts, type CommandSpec, type Handler, type ReplyBytes, type RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import { array, bulk, integer, Replies } from './reply';
 
 /**
  * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT. Only RESP2 is spoken.
  *
- * AUTH selects the namespace of the connection's keys: `AUTH <namespace>` (the password is the
- * namespace name) or `AUTH <namespace> <anything>` (the user name is the namespace, the password
- * is ignored). shardcache has no users: AUTH is a namespace switch, not access control.
+ * While the cluster requires auth (`shardctl auth on`), AUTH and HELLO's AUTH option check a user
+ * and password (`AUTH <password>` is the user "default"), as Redis 6+ does; the connection's keys
+ * then live in the user's namespace (`shardctl user add --namespace`, else its first grant naming
+ * one), and every command but AUTH, HELLO and QUIT gets `-NOAUTH` before that. With auth off,
+ * AUTH only selects the namespace: `AUTH <namespace>` or `AUTH <namespace> <anything>`.
  */
 
 /** The Redis version whose commands and replies the RESP front follows (HELLO, INFO). */
@@ -21,6 +24,23 @@ function authenticate(ctx: RespContext, ns: Buffer): void {
   if (!NAMESPACE_PATTERN.test(name)) throw new RespCommandError(RespMessages.wrongPass);
   ctx.session.ns = name;
 }
+
+/**
+ * Checks `user`/`password` while auth is on; on success the connection acts as that user in its
+ * namespace. Rejects with the RespCommandError to answer (WRONGPASS, or busy).
+ */
+function login(ctx: RespContext, user: Buffer, password: Buffer): Promise<void> {
+  const auth = ctx.door.auth!;
+  return auth.authenticate(user.toString('utf8'), password.toString('utf8')).then((r) => {
+    if (!r.ok) throw new RespCommandError(r.reason === 'BUSY' ? RespMessages.authBusy : RespMessages.wrongPass);
+    const record = auth.record(r.principal);
+    ctx.session.principal = r.principal;
+    const ns = record === undefined ? undefined : respNamespaceOf(record);
+    if (ns !== undefined) ctx.session.ns = ns;
+  });
+}
+
+const DEFAULT_USER_BYTES = Buffer.from(DEFAULT_USER);
 
 /** CLIENT SETNAME's rule: printable ASCII without spaces; empty clears the name. */
 function clientName(arg: Buffer): string | null {
@@ -42,20 +62,22 @@ function helloReply(ctx: RespContext): Buffer {
 }
 
 /** HELLO [2 [AUTH user pass] [SETNAME name]]: only protocol 2; 3 is refused with NOPROTO. */
-function hello(ctx: RespContext, args: Buffer[]): Buffer {
-  if (args.length === 1) return helloReply(ctx);
-  let version: bigint;
-  try {
-    version = int64Arg(args[1]);
-  } catch {
-    throw new RespCommandError(RespMessages.protoVersion);
+function hello(ctx: RespContext, args: Buffer[]): ReplyBytes {
+  if (args.length > 1) {
+    let version: bigint;
+    try {
+      version = int64Arg(args[1]);
+    } catch {
+      throw new RespCommandError(RespMessages.protoVersion);
+    }
+    if (version !== 2n) throw new RespCommandError(RespMessages.noProto);
   }
-  if (version !== 2n) throw new RespCommandError(RespMessages.noProto);
   let name: string | null | undefined;
+  let creds: [Buffer, Buffer] | undefined;
   for (let i = 2; i < args.length; i++) {
     const opt = word(args[i]);
     if (opt === 'AUTH' && i + 2 < args.length) {
-      authenticate(ctx, args[i + 1]);
+      creds = [args[i + 1], args[i + 2]];
       i += 2;
     } else if (opt === 'SETNAME' && i + 1 < args.length) {
       name = clientName(args[++i]);
@@ -63,12 +85,25 @@ function hello(ctx: RespContext, args: Buffer[]): Buffer {
       throw new RespCommandError(RespMessages.helloOption(args[i].toString('utf8')));
     }
   }
-  if (name !== undefined) ctx.session.name = name;
-  return helloReply(ctx);
+  const finish = (): Buffer => {
+    if (name !== undefined) ctx.session.name = name;
+    return helloReply(ctx);
+  };
+  if (ctx.door.authRequired) {
+    if (creds !== undefined) return login(ctx, creds[0], creds[1]).then(finish);
+    if (ctx.session.principal === undefined) throw new RespCommandError(RespMessages.helloNoAuth);
+    return finish();
+  }
+  if (creds !== undefined) authenticate(ctx, creds[0]);
+  return finish();
 }
 
-function auth(ctx: RespContext, args: Buffer[]): Buffer {
+function auth(ctx: RespContext, args: Buffer[]): ReplyBytes {
   if (args.length > 3) throw new RespCommandError(RespMessages.syntax);
+  if (ctx.door.authRequired) {
+    const [user, password] = args.length === 3 ? [args[1], args[2]] : [DEFAULT_USER_BYTES, args[1]];
+    return login(ctx, user, password).then(() => Replies.OK);
+  }
   authenticate(ctx, args[1]);
   return Replies.OK;
 }

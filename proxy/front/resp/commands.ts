@@ -33,8 +33,12 @@ export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, lo
   const spec = ctx.commands.get(name);
   if (spec === undefined) return error(unknownCommandLine(args[0].toString('utf8'), args));
   if (!arityAccepts(spec.arity, args.length)) return error(RespMessages.wrongArgs(spec.name));
+  if (ctx.session.principal === undefined && !OPEN_BEFORE_AUTH.has(spec.name) && ctx.door.authRequired) return error(RespMessages.noAuth);
   return order.run(keysOf(spec, args), ctx, invoke, { spec, args, log });
 }
+
+/** Commands a client may send before it authenticates, as in Redis (HELLO checks its own AUTH option). */
+const OPEN_BEFORE_AUTH: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
 
 /** What `invoke` needs besides the context (one object per command instead of a closure). */
 interface Invocation {

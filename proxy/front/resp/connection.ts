@@ -86,8 +86,8 @@ export class RespConnection {
     this.#sweepFacts = { lastActive: options.clock.now, partialSince: 0, busy: false };
     // At least the socket's high-water mark, so a buffer at the threshold always ends with a 'drain'.
     this.#pauseAt = Math.max(socket.writableHighWaterMark, Math.min(PAUSE_BYTES, Math.floor(options.limits.maxBufferedBytes / 2)));
-    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false };
-    this.#ctx = { session, door: options.door, server: options.server, commands: options.commands, now: Date.now };
+    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false, principal: undefined };
+    this.#ctx = { session, door: options.door.forConnection(session), server: options.server, commands: options.commands, now: Date.now };
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));

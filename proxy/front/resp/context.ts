@@ -1,3 +1,4 @@
+import type { Principal } from '../../../shared/authenticator';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
 import type { ReadCounts, RespDoor } from './door';
 
@@ -15,6 +16,8 @@ export interface Session {
   name: string | null;
   /** Set by QUIT: the connection ends once the replies so far are written. */
   quit: boolean;
+  /** Who AUTH or HELLO proved the client to be, while the cluster requires auth. */
+  principal: Principal | undefined;
 }
 
 /** Counters of the RESP listener, shown by INFO. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Authenticator, Principal } from '../../../shared/authenticator';
 import type { Logger } from '../../../shared/log';
 import type { SetCondition } from '../../../shared/protocol';
 import type { CacheBackend, GetResult, ReadPreference, WriteResult } from '../../backend';
@@ -40,9 +41,27 @@ export interface RespDoorOptions {
  */
 export class RespDoor {
   readonly #o: RespDoorOptions;
+  readonly #who: { principal: Principal | undefined } | undefined;
 
-  constructor(options: RespDoorOptions) {
+  /** `who`: the connection whose principal the door's calls carry (see `forConnection`). */
+  constructor(options: RespDoorOptions, who?: { principal: Principal | undefined }) {
     this.#o = options;
+    this.#who = who;
+  }
+
+  /** The same door for one connection: its calls carry that connection's principal (one object per connection). */
+  forConnection(who: { principal: Principal | undefined }): RespDoor {
+    return new RespDoor(this.#o, who);
+  }
+
+  /** The authenticator, when the proxy checks credentials. */
+  get auth(): Authenticator | undefined {
+    return this.#o.dispatcher.auth;
+  }
+
+  /** Whether clients must authenticate now. */
+  get authRequired(): boolean {
+    return this.#o.dispatcher.authRequired;
   }
 
   get(ns: string, key: string, pref?: ReadPreference): Promise<GetResult> {
@@ -80,6 +99,7 @@ export class RespDoor {
     let code = 'ok';
     try {
       if (!dispatcher.ready) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
+      dispatcher.authorize(this.#who?.principal, ns, 'write');
       dispatcher.admit(ns);
       return await backend.set(ns, key, { value, ttlMs, flags: 0, cond });
     } catch (err) {
@@ -106,7 +126,7 @@ export class RespDoor {
 
   /** The outcome of `cmd`, or a rejection with its translated error (a `then`, not async: once per command). */
   #run<Op extends Outcome['op']>(cmd: Command & { op: Op }, op: Op): Promise<Extract<Outcome, { op: Op }>> {
-    return this.#o.dispatcher.run(RESP_FRONT, cmd).then((reply) => {
+    return this.#o.dispatcher.run(RESP_FRONT, cmd, this.#who?.principal).then((reply) => {
       if (!reply.ok) throw this.#translate(reply.error);
       if (reply.outcome.op !== op) throw new RespCommandError(`ERR internal error: ${op} answered as ${reply.outcome.op}`);
       return reply.outcome as Extract<Outcome, { op: Op }>;

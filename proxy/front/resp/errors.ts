@@ -29,6 +29,10 @@ export const RespMessages = {
   noProto: 'NOPROTO unsupported protocol version',
   protoVersion: 'ERR Protocol version is not an integer or out of range',
   wrongPass: 'WRONGPASS invalid username-password pair or user is disabled.',
+  noAuth: 'NOAUTH Authentication required.',
+  helloNoAuth: 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+  noPerm: 'NOPERM this user has no permissions to access one of the keys used as arguments',
+  authBusy: 'ERR too many authentications in progress on this proxy; retry shortly',
   clientName: 'ERR Client names cannot contain spaces, newlines or special characters.',
   internal: 'ERR internal error in the proxy; see its log',
   wrongArgs: (name: string): string => `ERR wrong number of arguments for '${name}' command`,
@@ -71,6 +75,10 @@ const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
   ORIGIN_ERROR: (m) => `ERR ${m}`,
   ORIGIN_TIMEOUT: (m) => `TIMEOUT ${m}`,
   WRITE_ACK_TIMEOUT: (m) => `NOREPLICAS ${m}`,
+  NOAUTH: () => RespMessages.noAuth,
+  WRONGPASS: () => RespMessages.wrongPass,
+  NOPERM: () => RespMessages.noPerm,
+  AUTH_BUSY: () => RespMessages.authBusy,
   INTERNAL: () => RespMessages.internal,
 };
 
