@@ -27,6 +27,8 @@ export interface ConnectOptions {
   maxBatchBytes?: number;
   /** A user and password, while the cluster requires auth (sent once, with the upgrade, as a bearer token). */
   credentials?: { user: string; password: string };
+  /** wss:// with a private CA: the CA (PEM) the proxy's certificate must chain to (only it is trusted then). */
+  ca?: string | Buffer;
 }
 
 interface Pending {
@@ -83,7 +85,7 @@ export class ShardcacheClient {
   static connect(url: string, options: ConnectOptions = {}): Promise<ShardcacheClient> {
     return new Promise((resolve, reject) => {
       const headers = options.credentials ? { authorization: `Bearer ${options.credentials.user}:${options.credentials.password}` } : undefined;
-      const socket = new WebSocket(batchedUrl(url), { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false, headers });
+      const socket = new WebSocket(batchedUrl(url), { handshakeTimeout: options.timeoutMs ?? 10_000, perMessageDeflate: false, headers, ...(options.ca ? { ca: options.ca } : {}) });
       socket.binaryType = 'nodebuffer';
       const onError = (err: Error): void => reject(new ShardcacheRequestError('CONNECTION_CLOSED', `cannot connect to ${url}: ${err.message}`));
       socket.once('error', onError);

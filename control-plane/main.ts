@@ -1,5 +1,6 @@
 import { createLogger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
+import { loadEtcdAccess } from '../shared/etcd-flags';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
 import { AdminGate } from '../shared/admin-gate';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const config = parseServiceConfig(process.argv.slice(2));
   const log = createLogger('control-plane', config.logLevel);
   const watchLog = log.child({ component: 'control-plane:watch' });
-  const client = connectEtcd(config.etcd);
+  const client = connectEtcd(config.etcd, { access: loadEtcdAccess(config) });
   let current: StatusDocument | undefined;
   let snapshot: TopologySnapshot | undefined;
   const onSnapshot = (next: TopologySnapshot): void => {
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   }, 1000);
   const registry = createControlMetrics(() => current);
   const events = migrationMetrics(registry, () => migrations);
-  const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), { ...DRIVER_DEFAULTS, maxParallel: 4, cutSlots: config.cutSlots, freezeMs: config.freezeMs }, events);
+  const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), { ...DRIVER_DEFAULTS, maxParallel: 4, cutSlots: config.cutSlots, freezeMs: config.freezeMs, nodeAccess: config.nodeAccess }, events);
   driver.start();
   const auth = new Authenticator({ users: () => snapshot?.users, enabled: () => snapshot?.config?.auth === true });
   const gate = new AdminGate(auth, config.metricsPublic ? ['/healthz', '/metrics'] : ['/healthz']);

@@ -22,16 +22,19 @@ export interface Hit {
   expiresAt: number;
   flags: number;
   /**
-   * Set only by read-through on a stale value: `revalidating` (past its soft TTL, one refresh is
-   * running) or `origin-error` (the refresh failed; served instead of an error). HTTP shows it as
-   * `x-shardcache-stale`.
+   * Set on a stale value: by read-through, `revalidating` (past its soft TTL, one refresh is
+   * running) or `origin-error` (the refresh failed; served instead of an error); by a replica
+   * read, `resync` (the replica is loading a full sync and answered from the data it replaces).
+   * HTTP shows it as `x-shardcache-stale`.
    */
   stale?: StaleReason;
 }
-export type StaleReason = 'revalidating' | 'origin-error';
+export type StaleReason = 'revalidating' | 'origin-error' | 'resync';
 export interface Miss {
   hit: false;
   hot?: HotMode;
+  /** `resync`: a replica in a full sync missed in the data it is replacing (the key may exist). */
+  stale?: 'resync';
 }
 export type GetResult = Hit | Miss;
 

@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { PeerAccess } from '../shared/peer-auth';
+import { addPeerAccessOptions, peerAccessFlag, type PeerAccessFlags } from '../shared/peer-flags';
 import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
 import { NAMESPACE_PATTERN } from '../shared/protocol';
 import { DEFAULT_ETCD } from '../shared/topology/etcd';
+import { addEtcdAccessOptions, type EtcdAccessFlags } from '../shared/etcd-flags';
 import { CLUSTER_NAME } from '../shared/topology/schema';
 
 /**
@@ -13,8 +16,8 @@ import { CLUSTER_NAME } from '../shared/topology/schema';
  */
 export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
-/** Validated configuration of the proxy. */
-export interface ProxyConfig {
+/** Validated configuration of the proxy; the `--etcd-*` access flags come from shared/etcd-flags.ts. */
+export interface ProxyConfig extends EtcdAccessFlags {
   /** `host:port[,host:port...]`. */
   etcd: string;
   cluster: string;
@@ -24,6 +27,8 @@ export interface ProxyConfig {
   adminPort: number;
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  /** On SIGTERM, how long requests already received get to be answered before every connection is dropped. */
+  shutdownGraceMs: number;
   connectionsPerNode: number;
   wsMaxInFlight: number;
   wsMaxBufferedBytes: number;
@@ -33,6 +38,8 @@ export interface ProxyConfig {
   allowedOrigins?: string[];
   /** `/metrics` on the admin port answers without credentials while auth is on. */
   metricsPublic: boolean;
+  /** The cluster secret and node-link TLS of every connection to a storage node (shared/peer-flags.ts). */
+  nodeAccess: PeerAccess;
   /** RESP listener (on `host`); 0 = any free port. */
   respPort: number;
   /** HTTP/JSON on node:http for pipelining clients (on `host`); 0 = any free port; absent = none. */
@@ -52,6 +59,13 @@ export interface ProxyConfig {
   respRequestTimeoutMs: number;
   /** Bytes all RESP connections of the process may hold for incomplete requests. */
   respInputBudget: number;
+  /** TLS on the client ports (HTTP/WebSocket, RESP, pipelining): certificate and key (PEM); absent = plain TCP. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** CA client certificates must chain to (with `tlsClientAuth`). */
+  tlsCa?: string;
+  /** Ask clients of the client ports for a certificate of `tlsCa` (mutual TLS). */
+  tlsClientAuth: boolean;
   /** Proxies sharing each namespace's qpsLimit: this one admits qpsLimit / proxyCount per second. */
   proxyCount: number;
   /** Proxy processes sharing the ports (1 = this process serves them itself). */
@@ -99,7 +113,7 @@ function parseOrigins(text: string): string[] {
  */
 export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
   const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(`SHARDCACHE_PROXY_${env}`);
-  return new Command('proxy')
+  const program = addPeerAccessOptions(addEtcdAccessOptions(new Command('proxy')))
     .description('shardcache proxy: one endpoint (HTTP/JSON, WebSocket and RESP) routing to the storage nodes')
     .addOption(new Option('--etcd <host:port,...>', 'etcd endpoints').env('SHARDCACHE_ETCD').argParser(parseEndpoints).default(DEFAULT_ETCD))
     .addOption(new Option('--cluster <name>', 'cluster name (etcd prefix /shardcache/<name>/)').env('SHARDCACHE_CLUSTER').argParser(parseClusterName).default('default'))
@@ -109,6 +123,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--admin-port <port>', 'ADMIN_PORT', 'admin port: /metrics, /healthz, /v1/admin/* (0 = any free port)').argParser(parsePort).default(9100))
     .addOption(opt('--max-body-bytes <bytes>', 'MAX_BODY_BYTES', 'largest HTTP body or WebSocket message, e.g. 1mb').argParser(parseBytes).default(1024 ** 2, '1mb'))
     .addOption(opt('--request-timeout-ms <ms>', 'REQUEST_TIMEOUT_MS', 'deadline of one request to a storage node').argParser(intIn(1, 600_000)).default(2000))
+    .addOption(opt('--shutdown-grace-ms <ms>', 'SHUTDOWN_GRACE_MS', 'on SIGTERM, how long requests already received get to be answered before connections are dropped').argParser(intIn(0, 600_000)).default(5000))
     .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', 'pipelined connections to each storage node').argParser(intIn(1, 64)).default(2))
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
@@ -127,12 +142,17 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--resp-idle-timeout-s <s>', 'RESP_IDLE_TIMEOUT_S', 'close RESP connections that sent nothing and have nothing in flight this long (0 = never)').argParser(intIn(0, 31_536_000)).default(300))
     .addOption(opt('--resp-request-timeout-ms <ms>', 'RESP_REQUEST_TIMEOUT_MS', 'refuse a RESP connection that holds an incomplete request this long (0 = never)').argParser(intIn(0, 3_600_000)).default(10_000))
     .addOption(opt('--resp-input-budget <bytes>', 'RESP_INPUT_BUDGET', 'bytes all RESP connections of the process may hold for incomplete requests').argParser(parseBytes).default(256 * 1024 ** 2, '256mb'))
+    .addOption(opt('--tls-cert <file>', 'TLS_CERT', 'certificate (PEM, then intermediates) for TLS on the client ports: HTTPS/WSS, RESP over TLS, HTTPS pipelining; needs --tls-key'))
+    .addOption(opt('--tls-key <file>', 'TLS_KEY', 'private key (PEM) of --tls-cert'))
+    .addOption(opt('--tls-ca <file>', 'TLS_CA', 'CA (PEM) client certificates must chain to; with --tls-client-auth'))
+    .addOption(opt('--tls-client-auth', 'TLS_CLIENT_AUTH', 'mutual TLS: ask clients of the client ports for a certificate of --tls-ca (see docs/security.md for the HTTP/WebSocket port)').default(false))
     .addOption(opt('--proxy-count <n>', 'PROXY_COUNT', 'proxies sharing each namespace qpsLimit (each admits limit / n per second)').argParser(intIn(1, 10_000)).default(1))
     .addOption(opt('--workers <n>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT)').argParser(intIn(1, 64)).default(1))
     .addOption(
       new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )
     .allowExcessArguments(false)
-    .parse(argv, { from: 'user' })
-    .opts<ProxyConfig>();
+    .parse(argv, { from: 'user' });
+  const { clusterSecretFile, nodeTlsCa, nodeTlsCert, nodeTlsKey, ...opts } = program.opts<Omit<ProxyConfig, 'nodeAccess'> & PeerAccessFlags>();
+  return { ...opts, nodeAccess: peerAccessFlag({ clusterSecretFile, nodeTlsCa, nodeTlsCert, nodeTlsKey }, (m) => program.error(m)) };
 }

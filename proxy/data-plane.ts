@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../shared/peer-auth';
 import { slotOf } from '../shared/slot';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log';
@@ -51,6 +52,8 @@ export interface DataPlaneOptions {
   random?: () => number;
   /** How read-through namespaces load from their origin (default: HTTP with fetch). */
   origin?: OriginLoader;
+  /** The cluster secret and node-link TLS of every connection to a node (default: plain TCP, no secret). */
+  nodeAccess?: PeerAccess;
   /** Hot-key detection window (default 5000 ms) and near-cache bounds. */
   hotKeys?: { windowMs?: number; nearMaxEntries?: number; nearMaxBytes?: number };
 }
@@ -120,7 +123,7 @@ class DataPlaneImpl implements DataPlane {
     this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared);
     this.#upstreams = new Upstreams({
       connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: o.requestTimeoutMs ?? 1000, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
-      breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics,
+      breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics, access: o.nodeAccess,
     });
     this.#router = new Router({
       nodes: this.#upstreams, current: () => this.#current, redirectWaitMs: o.redirectWaitMs ?? 3000, maxRedirects: o.maxRedirects ?? 3,
@@ -130,7 +133,7 @@ class DataPlaneImpl implements DataPlane {
       router: this.#router, flights: this.#flights, registry: o.registry, origin: o.origin, random: this.#random, log: this.#log,
     });
     this.hotKeys = new HotKeys({
-      registry: o.registry, log: o.log, routing: this.#hotRouting(), current: () => this.#current, random: this.#random, now, ...o.hotKeys,
+      registry: o.registry, log: o.log, routing: this.#hotRouting(), current: () => this.#current, random: this.#random, now, access: o.nodeAccess, ...o.hotKeys,
     });
     this.#current = readSnapshot(o.topology);
     o.topology.on('change', this.#onChange);

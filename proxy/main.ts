@@ -3,6 +3,8 @@ import { AdminGate } from '../shared/admin-gate';
 import { Authenticator } from '../shared/authenticator';
 import { createLogger, type Logger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
+import { loadEtcdAccess } from '../shared/etcd-flags';
+import type { TlsWatch } from '../shared/tls';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import { ProxyAdminServer } from './admin/server';
@@ -12,6 +14,7 @@ import { startFront, type RunningFront } from './front/app';
 import { Dispatcher } from './front/dispatcher';
 import { FrontMetrics } from './front/metrics';
 import { RespServer } from './front/resp/server';
+import { loadClientTls, watchClientTls } from './front/tls';
 import { NamespaceLimiter } from './limits/namespace-limiter';
 import { startAutoPromotion } from './hotkeys/promoter';
 import { clusterKeys } from '../shared/topology/schema';
@@ -28,6 +31,8 @@ interface Running {
   etcd: ReturnType<typeof connectEtcd>;
   promotion: { close(): Promise<void> };
   loading: Promise<unknown>;
+  /** Certificate reloads of the TLS client ports (absent without TLS). */
+  tlsWatch?: TlsWatch;
 }
 
 /** Starts the topology watch in the background: it retries while etcd is down and never rejects. */
@@ -40,12 +45,13 @@ function watchTopology(watcher: TopologyWatcher, log: Logger): Promise<unknown> 
 
 async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const watchLog = log.child({ component: 'proxy:topology' });
-  const etcd = connectEtcd(config.etcd);
+  const tls = loadClientTls(config, log.child({ component: 'proxy:tls' }));
+  const etcd = connectEtcd(config.etcd, { access: loadEtcdAccess(config) });
   const watcher = new TopologyWatcher({ client: etcd, cluster: config.cluster, onError: (err, during) => watchLog.warn({ err: err.message, during }, 'etcd unavailable; retrying') });
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'shardcache_proxy_' });
   const dataPlane = createDataPlane({
-    topology: watcher, registry, log, requestTimeoutMs: config.requestTimeoutMs, connectionsPerNode: config.connectionsPerNode,
+    topology: watcher, registry, log, requestTimeoutMs: config.requestTimeoutMs, connectionsPerNode: config.connectionsPerNode, nodeAccess: config.nodeAccess,
   });
   const metrics = new FrontMetrics(registry);
   // Each worker process is a proxy of its own for the limit: it admits limit / (proxies × workers).
@@ -54,10 +60,10 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter, auth });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
-    pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins,
+    pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins, tls,
   }, config.host, config.httpPort);
   const resp = new RespServer({
-    dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace,
+    dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace, tls,
     limits: {
       maxBulkBytes: config.respMaxBulkBytes, maxMultibulk: config.respMaxMultibulk, maxQueryBytes: config.respMaxQueryBytes,
       maxInFlight: config.respMaxInFlight, maxBufferedBytes: config.respMaxBufferedBytes,
@@ -84,7 +90,8 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   }
   const promotion = startAutoPromotion(dataPlane, etcd, clusterKeys(config.cluster), log);
   const loading = watchTopology(watcher, watchLog).then(() => warnIfOpen(dataPlane, config.host, log));
-  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading };
+  const tlsWatch = tls ? watchClientTls(tls, [resp, ...front.reloadable], log.child({ component: 'proxy:tls' })) : undefined;
+  return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading, tlsWatch };
 }
 
 /** The data plane's snapshot, or undefined before the first load. */
@@ -116,15 +123,17 @@ function warnIfOpen(dataPlane: DataPlane, host: string, log: Logger): void {
 
 /**
  * Proxy program: one client port (HTTP/JSON + WebSocket on uWebSockets.js), one RESP port (Redis
- * clients, on node:net) and one admin port, routing by a topology watched from etcd; with
+ * clients, on node:net; node:tls with --tls-cert) and one admin port, routing by a topology watched from etcd; with
  * `--pipelining-port`, the HTTP/JSON API on node:http too, for clients that pipeline.
  *
  *   etcd ──watch──► TopologyWatcher ──change──► data plane (routes, links, breakers)
  *   clients ──► front (HTTP, WS, RESP) ──► Dispatcher ──► data plane ──► storage nodes
  *
  * The ports open at once; until a topology of an initialised cluster is loaded the fronts answer
- * 503 UNAVAILABLE and /healthz 503, while the watcher keeps retrying etcd. SIGTERM/SIGINT: close
- * the ports, the data plane, the watch and etcd, exit 0.
+ * 503 UNAVAILABLE and /healthz 503, while the watcher keeps retrying etcd. SIGTERM/SIGINT: stop
+ * accepting, answer the requests already received (`--shutdown-grace-ms`) and close the client
+ * connections, then the data plane, the watch and etcd; exit 0. SIGHUP (with TLS): reload the client-port
+ * certificate for the RESP and pipelining ports (proxy/front/tls.ts).
  */
 async function main(): Promise<void> {
   const config = parseProxyConfig(process.argv.slice(2));
@@ -133,11 +142,13 @@ async function main(): Promise<void> {
   const running = await start(config, log);
   const ports = { httpPort: running.front.port, respPort: running.resp.port, adminPort: running.adminPort, pipeliningPort: running.front.pipeliningPort };
   if (isWorker()) reportReady(ports);
-  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, ...ports, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
+  log.info({ event: isWorker() ? 'worker-ready' : 'ready', host: config.host, ...ports, tls: running.resp.tls, cluster: config.cluster, etcd: config.etcd }, 'proxy ready');
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
-    await Promise.all([running.front.close(), running.resp.close(), running.admin.close()]);
+    running.tlsWatch?.close();
+    // New connections are refused at once; requests already received are answered (bounded).
+    await Promise.all([running.front.close(config.shutdownGraceMs), running.resp.close(config.shutdownGraceMs), running.admin.close()]);
     await running.promotion.close();
     await running.dataPlane.close();
     await running.watcher.close();

@@ -27,7 +27,7 @@ export interface WorkerReady {
   pipeliningPort?: number;
 }
 
-/** How long the workers get to stop on SIGTERM before they are killed. */
+/** How long the workers get to stop on SIGTERM, beyond `--shutdown-grace-ms`, before they are killed. */
 const STOP_GRACE_MS = 10_000;
 
 function freePort(host: string): Promise<number> {
@@ -91,7 +91,7 @@ export async function runPrimary(config: ProxyConfig, argv: readonly string[], l
     if (stopping) return;
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    const timer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), STOP_GRACE_MS);
+    const timer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), config.shutdownGraceMs + STOP_GRACE_MS);
     let left = workers.length;
     const done = (): void => {
       if (--left > 0) return;
@@ -107,5 +107,7 @@ export async function runPrimary(config: ProxyConfig, argv: readonly string[], l
   };
   process.once('SIGTERM', () => stop(0));
   process.once('SIGINT', () => stop(0));
+  // SIGHUP reloads the client-port certificate: each worker serves its own listeners, so pass it on.
+  if (config.tlsCert !== undefined) process.on('SIGHUP', () => Object.values(cluster.workers ?? {}).forEach((w) => w?.process.kill('SIGHUP')));
   for (let i = 0; i < config.workers; i++) fork();
 }

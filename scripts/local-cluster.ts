@@ -6,6 +6,8 @@ import { Command, Option } from 'commander';
 import { intIn, parsePort } from '../shared/config';
 import type { StatusDocument } from '../control-plane/status/document';
 import { renderTable } from '../control-plane/status/table';
+import { writeLocalTls, type LocalTls } from './tls-certs';
+import { etcdClientArgs, toolEnv, writeClusterSecret } from './cluster/tls';
 import { parseClusterName } from '../control-plane/flags';
 import {
   assertPortsFree, etcdOnPath, initCluster, launchProgram, programSpecs, startEtcd, stopChild, waitForPrimaries, waitHealthy,
@@ -22,9 +24,16 @@ import {
  * Children run in their own process group so a Ctrl-C reaches only this runner, which stops the
  * programs together and etcd after them (so the nodes can revoke their leases). A child that dies is logged,
  * never restarted. Adding a program is one entry in `programSpecs` (scripts/cluster/processes.ts).
+ * With `--tls`, a throwaway CA and certificates (scripts/tls-certs.ts) go to `<data dir>/tls` and
+ * a random cluster secret to `<data dir>/cluster-secret` (0600): etcd takes only clients with a
+ * certificate of it, the proxy's client ports speak TLS, every node link (proxy, control plane,
+ * replication, migration, shardctl) is mutual TLS and proves the secret, and the runner prints how
+ * to reach them (scripts/cluster/tls.ts has the flags).
  */
 /** The runner's flags: the layout with one proxy's ports flat, plus the runner's own settings. */
-type RunnerConfig = Omit<ClusterLayout, 'proxies'> & ClusterLayout['proxies'][number] & {
+type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['proxies'][number] & {
+  /** Make a throwaway CA, certificates and a cluster secret; etcd, the proxy's client ports and the node links speak TLS. */
+  tls: boolean;
   dataDir?: string;
   force: boolean;
   timeout: number;
@@ -49,6 +58,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(new Option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on exit)'))
     .addOption(new Option('--cluster <name>', 'cluster name').argParser(parseClusterName).default('default'))
     .option('--force', 're-initialise the cluster if the data dir already holds one', false)
+    .option('--tls', 'TLS everywhere: a throwaway CA and certificates (in <data dir>/tls, new each start), etcd with client certificates, HTTPS/WSS and RESP over TLS on the proxy, mutual TLS on every node link, and a random cluster secret (<data dir>/cluster-secret)', false)
     .addOption(new Option('--timeout <seconds>', 'how long to wait for every shard to elect a primary').argParser(intIn(1, 600)).default(30))
     .allowExcessArguments(false)
     .parse(argv, { from: 'user' })
@@ -56,9 +66,9 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
 }
 
 /** The runner's flags as the layout the shared starting code takes. */
-function layoutOf(config: RunnerConfig): ClusterLayout {
-  const { httpPort, respPort, adminPort, ...rest } = config;
-  return { ...rest, proxies: [{ httpPort, respPort, adminPort }] };
+function layoutOf(config: RunnerConfig, tls: LocalTls | undefined, clusterSecretFile: string | undefined): ClusterLayout {
+  const { httpPort, respPort, adminPort, tls: _tls, ...rest } = config;
+  return { ...rest, tls, clusterSecretFile, proxies: [{ httpPort, respPort, adminPort }] };
 }
 
 function describe(children: readonly Child[], doc: StatusDocument): string {
@@ -67,6 +77,22 @@ function describe(children: readonly Child[], doc: StatusDocument): string {
     ['PROGRAM', 'PID', 'ROLE', 'LISTENS', 'LOG'],
     children.map((c) => [c.spec.name, String(c.process.pid ?? '-'), roles.get(c.spec.name) ?? '-', c.spec.listens, c.logFile]),
   );
+}
+
+/** Where the CA and the secret's file are, and how clients and shardctl use them (paths only: no key or secret is printed). */
+function tlsHowTo(layout: ClusterLayout, etcd: string, config: RunnerConfig): string {
+  const tls = layout.tls!;
+  const env = { SHARDCACHE_ETCD: etcd, SHARDCACHE_CLUSTER: layout.cluster, ...toolEnv(tls, layout.clusterSecretFile) };
+  return [
+    `TLS on: CA ${tls.caFile} (new each start); etcd takes only clients with a certificate of it (${tls.clientCertFile}, ${tls.clientKeyFile})`,
+    `  node links: mutual TLS (nodes present ${tls.serverCertFile}; the proxy, the control plane and shardctl ${tls.clientCertFile}); cluster secret in ${layout.clusterSecretFile} (mode 0600)`,
+    `  curl --cacert ${tls.caFile} https://127.0.0.1:${config.httpPort}/v1/cache/app/greeting`,
+    `  redis-cli --tls --cacert ${tls.caFile} -p ${config.respPort} ping`,
+    `  NODE_EXTRA_CA_CERTS=${tls.caFile} node app.js   # Node clients (wss://127.0.0.1:${config.httpPort}/v1/ws)`,
+    '  # shardctl in another terminal (status, shard add, rebalance, ...): etcd and node links over TLS, the secret\'s file',
+    `  export ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' \\\n    ')}`,
+    '  npx shardctl status && npx shardctl rebalance --dry-run',
+  ].join('\n');
 }
 
 function say(text: string): void {
@@ -102,13 +128,15 @@ class Supervisor {
 async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir: string): Promise<void> {
   const { children } = supervisor;
   const etcd = `127.0.0.1:${config.etcdPort}`;
-  const layout = layoutOf(config);
+  const tls = config.tls ? writeLocalTls(path.join(supervisor.dataDir, 'tls')) : undefined;
+  const secretFile = config.tls ? writeClusterSecret(path.join(supervisor.dataDir, 'cluster-secret')) : undefined;
+  const layout = layoutOf(config, tls, secretFile);
   const specs = programSpecs(layout, etcd);
   await assertPortsFree(layout, specs);
   children.push(await startEtcd(layout, supervisor.dataDir, logDir, say));
   await initCluster(layout, etcd, config.force, say);
   for (const spec of specs) children.push(launchProgram(spec, logDir, say));
-  const doc = await waitForPrimaries(etcd, config.cluster, config.timeout);
+  const doc = await waitForPrimaries(etcd, config.cluster, config.timeout, tls);
   await waitHealthy(children, config.timeout);
   process.stdout.write(`\n${describe(children, doc)}\n\n`);
   for (let i = 0; i < (config.spareShards ?? 0); i++) {
@@ -116,8 +144,13 @@ async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir
     const addrs = children.filter((c) => c.spec.shardId === id).map((c) => c.spec.args[1]).map((p) => `127.0.0.1:${p}`);
     say(`spare shard ${id}: ${addrs.join(', ')} (owns no slots; add it with: npx shardctl shard add ${id} && npx shardctl rebalance)`);
   }
-  say(`ready: etcd ${etcd}, status page http://127.0.0.1:${config.controlPort}/, try "node dist/control-plane/cli/shardctl.js status --etcd ${etcd}". Ctrl-C stops everything.`);
-  const ready = { event: 'ready', etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: config.controlPort, children: children.map((c) => ({ name: c.spec.name, pid: c.process.pid })) };
+  const shardctl = ['node dist/control-plane/cli/shardctl.js status --etcd', etcd, ...etcdClientArgs(tls)].join(' ');
+  say(`ready: etcd ${etcd}, status page http://127.0.0.1:${config.controlPort}/, try "${shardctl}". Ctrl-C stops everything.`);
+  if (tls) say(tlsHowTo(layout, etcd, config));
+  const ready = {
+    event: 'ready', etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: config.controlPort, children: children.map((c) => ({ name: c.spec.name, pid: c.process.pid })),
+    ...(tls ? { tls, clusterSecretFile: secretFile } : {}),
+  };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
 

@@ -1,7 +1,11 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from './frame';
 import { ShardcacheError } from './errors';
+import { dialPeer, OPEN_ACCESS, type PeerAccess } from './peer-auth';
 import { Limits } from './protocol';
+
+/** Deadline of a tool's connect and handshake. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export type ReplyCallback = (err: Error | null, reply?: unknown[]) => void;
 
@@ -29,7 +33,6 @@ export class NodeConnection {
 
   private constructor(socket: net.Socket, maxFrameBytes: number) {
     this.socket = socket;
-    socket.setNoDelay(true);
     const decoder = new FrameDecoder((reply) => this.#onReply(reply), maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -42,15 +45,21 @@ export class NodeConnection {
     socket.on('close', () => this.#failAll(new ConnectionClosedError()));
   }
 
-  /** Connects; rejects with the socket error when the node cannot be reached. */
-  static connect(port: number, host = '127.0.0.1', maxFrameBytes: number = Limits.DEFAULT_MAX_FRAME_BYTES): Promise<NodeConnection> {
+  /**
+   * Connects (over TLS and proving the secret as `access` says, shared/peer-auth.ts); rejects with
+   * the socket error when the node cannot be reached, or PeerAuthError when the handshake fails.
+   */
+  static connect(port: number, host = '127.0.0.1', maxFrameBytes: number = Limits.DEFAULT_MAX_FRAME_BYTES, access: PeerAccess = OPEN_ACCESS): Promise<NodeConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
-      socket.once('connect', () => {
+      const socket = dialPeer({ port, host, access, timeoutMs: CONNECT_TIMEOUT_MS }, () => {
         socket.off('error', reject);
+        socket.off('close', onClose);
         resolve(new NodeConnection(socket, maxFrameBytes));
       });
+      // A refusal may come as an error, or only as the connection closing (a TLS port given plain TCP).
+      const onClose = (): void => reject(new ConnectionClosedError('the node closed the connection before it was ready'));
       socket.once('error', reject);
+      socket.once('close', onClose);
     });
   }
 

@@ -6,9 +6,17 @@
  * believes in as their first argument (the fencing token; a standalone node's epoch is 0).
  *
  *   PING        [id, PING]                                        -> [id, OK, 'PONG']
+ *   HELLO       [id, HELLO, clientNonce]                          -> [id, OK, serverNonce]
+ *   AUTH        [id, AUTH, HMAC(secret, client label, nonces)]    -> [id, OK, HMAC(secret, server label, nonces)]
+ *               (the cluster secret's challenge-response, shared/peer-auth.ts: on a node started
+ *               with a secret, the first two frames of every connection; anything else before
+ *               them gets UNAUTHENTICATED and the connection closes)
  *   STATS       [id, STATS]                                       -> [id, OK, {stats}]
  *   GET         [id, GET, ns, key]                                -> [id, OK, value, version, expiresAt, flags] | [id, MISS]
  *   MGET        [id, MGET, ns, keys[]]                            -> [id, OK, (null | [value, version, expiresAt, flags])[]]
+ *               (a replica in a full sync answers GET and MGET from the data it is replacing, with
+ *               one more element, `true`, at the end of the reply: `[id, OK, ..., flags, true]`,
+ *               `[id, MISS, true]`, `[id, OK, entries, true]`; readers that ignore it see a stale read)
  *   SET         [id, SET, epoch, ns, key, value, ttlMs, flags, cond, ifVersion, tags]
  *                                                                 -> [id, OK, version, expiresAt] | NOT_STORED | VERSION_CONFLICT
  *   DELETE      [id, DELETE, epoch, ns, key]                      -> [id, OK, deleted 0|1]
@@ -45,9 +53,10 @@
  * without counting. Subscriptions end with the connection; at most MAX_SUBSCRIPTIONS per
  * connection (BAD_REQUEST beyond).
  * Replication (node to node, on a connection of its own; ops 30-39). The replica opens it with
- *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset, secret?] -> [id, OK, 'continue' | 'full', replId, offset]
+ *   REPL_SYNC   [id, REPL_SYNC, nodeId, addr, replId, offset] -> [id, OK, 'continue' | 'full', replId, offset]
  *                                                                  | NOT_PRIMARY | BAD_REQUEST
- * (`secret`: the cluster secret, required by a primary started with one.)
+ * (A seventh element, once the cluster secret in clear, is ignored: the connection's HELLO/AUTH
+ * handshake proves the secret now.)
  * after which the connection carries only `[0, op, ...]` frames: from the replica
  *   REPL_ACK    [0, REPL_ACK, appliedOffset]
  * and from the primary, in the order the primary made the changes,
@@ -83,7 +92,7 @@
  *                  -> [id, VERSION_CONFLICT, message]                      the transaction's compare failed
  *   MIGRATE_END    [id, MIGRATE_END, epoch, migrationId]          -> [id, OK]  ends the migration's sessions on this node
  *                  (a target drops what it imported of slots it does not own)
- *   MIGRATE_PULL   [id, MIGRATE_PULL, migrationId, ranges, nodeId, maxBytesPerSec, secret?]  (target -> source)
+ *   MIGRATE_PULL   [id, MIGRATE_PULL, migrationId, ranges, nodeId, maxBytesPerSec]  (target -> source; a seventh element is ignored)
  *                  -> [id, OK] and the connection carries the export: from the source REPL_SNAPSHOT chunks of
  *                  the slots (throttled to maxBytesPerSec), REPL_SET / REPL_DEL of their live changes in the
  *                  order the source made them, [0, MIGRATE_INVALIDATE, ns, tag | null], [0, MIGRATE_SNAPSHOT_END],
@@ -97,6 +106,8 @@
 export const Op = {
   PING: 1,
   STATS: 2,
+  HELLO: 3,
+  AUTH: 4,
   GET: 10,
   MGET: 11,
   SET: 12,
@@ -159,6 +170,8 @@ export const Status = {
   LEASE_HELD: 18,
   /** FILL: the token is not the key's live lease (lapsed or released; a new primary after a failover holds no lease a loader took before it). */
   LEASE_LOST: 19,
+  /** The node requires the cluster secret's handshake (HELLO, AUTH) first, or it failed; the connection closes. */
+  UNAUTHENTICATED: 20,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

@@ -1,14 +1,19 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
+import { clusterSecretFlag } from '../shared/peer-auth';
+import type { TlsFiles } from '../shared/tls';
 import { Limits } from '../shared/protocol';
 import { DEFAULT_MAX_NAMESPACES, NAMESPACE_ID_LIMIT } from './store/keyspace';
 import { CLUSTER_NAME } from '../shared/topology/schema';
+import { addEtcdAccessOptions, type EtcdAccessFlags } from '../shared/etcd-flags';
 
 /** Cluster mode settings; absent when the node runs standalone (no `--etcd`). */
 export interface ClusterConfig {
   /** `host:port[,host:port...]`. */
   etcd: string;
+  /** `--etcd-ca`, `--etcd-cert`, `--etcd-key`, `--etcd-user`, `--etcd-password-file` (read at start). */
+  etcdAccess: EtcdAccessFlags;
   cluster: string;
   shardId: number;
   /** Undefined: `<advertise-host>-<port>` once the port is known. */
@@ -20,12 +25,12 @@ export interface ClusterConfig {
   advertiseHost: string;
   /** How long a write in a `writeAck: replica` namespace waits for a replica (then WRITE_ACK_TIMEOUT). */
   writeAckTimeoutMs: number;
-  /** Shared by the nodes of a cluster; when set, a replica must present it to sync. */
-  clusterSecret?: string;
   /** A replica that acknowledged nothing for this long is disconnected by its primary. */
   replTimeoutMs: number;
   /** Bytes of replication stream kept for replicas that reconnect (partial resync). */
   replBacklogBytes: number;
+  /** On SIGTERM, how long a primary waits for its replicas to reach its offset before it resigns. */
+  shutdownSyncMs: number;
 }
 
 /** Validated configuration of a storage node. */
@@ -50,6 +55,12 @@ export interface NodeConfig {
   inputBudget: number;
   /** Namespaces without a policy past which a client write may not create one (OVER_QUOTA). */
   maxNamespaces: number;
+  /** The cluster secret every connection proves first (`--cluster-secret-file` or $SHARDCACHE_CLUSTER_SECRET); '' = none. */
+  clusterSecret: string;
+  /** During a rotation, the other secret connections may prove (the file's second line). */
+  alsoAcceptedSecrets: string[];
+  /** TLS on the frame port, and for the node's own links to its peers (replication, migration); absent = plain TCP. */
+  tls?: TlsFiles;
   sweepIntervalMs: number;
   sweepBudgetMs: number;
   logLevel: string;
@@ -88,7 +99,7 @@ function defaultAdvertiseHost(host: string): string {
 
 /** The cluster mode flags (`--etcd` and what goes with it). */
 function addClusterOptions(program: Command, opt: (flags: string, env: string, description: string) => Option): Command {
-  return program
+  return addEtcdAccessOptions(program)
     .addOption(new Option('--etcd <host:port,...>', 'etcd endpoints; without it the node runs standalone').env('SHARDCACHE_ETCD').argParser(parseEndpoints))
     .addOption(new Option('--cluster <name>', 'cluster name (etcd prefix /shardcache/<name>/)').env('SHARDCACHE_CLUSTER').argParser(clusterName).default('default'))
     .addOption(opt('--shard <n>', 'SHARD', 'shard this node serves (required with --etcd)').argParser(intIn(0, 1023)))
@@ -97,8 +108,8 @@ function addClusterOptions(program: Command, opt: (flags: string, env: string, d
     .addOption(opt('--lease-ttl <seconds>', 'LEASE_TTL', 'lease TTL (default: the cluster config in etcd, else 3)').argParser(intIn(1, 60)))
     .addOption(opt('--step-down-margin-ms <ms>', 'STEP_DOWN_MARGIN_MS', 'a primary stops taking writes this long before its lease could expire').argParser(intIn(0, 30_000)).default(500))
     .addOption(opt('--write-ack-timeout-ms <ms>', 'WRITE_ACK_TIMEOUT_MS', 'longest a writeAck=replica write waits for a replica before WRITE_ACK_TIMEOUT').argParser(intIn(1, 60_000)).default(1000))
-    .addOption(opt('--cluster-secret <secret>', 'CLUSTER_SECRET', 'secret replicas present to their primary (all nodes of a cluster share it)').argParser(namePattern('secret', 8, 256)))
     .addOption(opt('--repl-timeout-ms <ms>', 'REPL_TIMEOUT_MS', 'a primary disconnects a replica silent this long').argParser(intIn(100, 600_000)).default(5000))
+    .addOption(opt('--shutdown-sync-ms <ms>', 'SHUTDOWN_SYNC_MS', 'on SIGTERM, how long a primary waits for its replicas to catch up before it resigns (0 = not at all)').argParser(intIn(0, 600_000)).default(2000))
     .addOption(opt('--repl-backlog <bytes>', 'REPL_BACKLOG', 'replication backlog kept for partial resyncs, e.g. 16mb').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)));
 }
@@ -127,6 +138,11 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
     .addOption(opt('--request-timeout-ms <ms>', 'REQUEST_TIMEOUT_MS', 'refuse and close a connection holding an incomplete frame this long (0 = never)').argParser(intIn(0, 86_400_000)).default(10_000))
     .addOption(opt('--input-budget <bytes>', 'INPUT_BUDGET', 'bytes all connections together may hold for incomplete frames').argParser(parseBytes).default(256 * 1024 ** 2, '256mb'))
     .addOption(opt('--max-namespaces <n>', 'MAX_NAMESPACES', 'namespaces without a policy a client may create by writing').argParser(intIn(1, NAMESPACE_ID_LIMIT)).default(DEFAULT_MAX_NAMESPACES))
+    .addOption(opt('--tls-cert <file>', 'TLS_CERT', 'certificate of the frame port (PEM; with --tls-key): peers connect over TLS'))
+    .addOption(opt('--tls-key <file>', 'TLS_KEY', 'private key of --tls-cert'))
+    .addOption(opt('--tls-ca <file>', 'TLS_CA', 'CA the peers\' certificates chain to: checked when this node dials its primary or a migration source, and with --tls-client-auth of every client'))
+    .addOption(opt('--tls-client-auth', 'TLS_CLIENT_AUTH', 'refuse clients without a certificate of --tls-ca (mutual TLS)').default(false))
+    .addOption(new Option('--cluster-secret-file <path>', 'file whose first line is the cluster secret every connection must prove (else $SHARDCACHE_CLUSTER_SECRET; none: no handshake)').env('SHARDCACHE_CLUSTER_SECRET_FILE'))
     .addOption(opt('--sweep-interval-ms <ms>', 'SWEEP_INTERVAL_MS', 'period of the active expiry sweep').argParser(intIn(1, 60_000)).default(100))
     .addOption(opt('--sweep-budget-ms <ms>', 'SWEEP_BUDGET_MS', 'time budget of one sweep').argParser(intIn(1, 1000)).default(3))
     .addOption(opt('--log-level <level>', 'LOG_LEVEL', 'log level').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'))
@@ -140,12 +156,38 @@ export function parseNodeConfig(argv: readonly string[]): NodeConfig {
   if (config.inputBudget < config.maxFrameBytes + 4) {
     program.error(`error: --input-budget (${config.inputBudget}) must hold at least one frame of --max-frame-bytes (${config.maxFrameBytes}) and its header`);
   }
-  return withCluster(program, config);
+  const { clusterSecretFile, tlsCert, tlsKey, tlsCa, tlsClientAuth, ...rest } = config as typeof config & NodeTlsFlags & { clusterSecretFile?: string };
+  const [clusterSecret, ...alsoAccepted] = clusterSecretFlag(clusterSecretFile, (m) => program.error(m));
+  const tls = nodeTlsFiles({ tlsCert, tlsKey, tlsCa, tlsClientAuth }, rest.etcd !== undefined, (m) => program.error(m));
+  return withCluster(program, { ...rest, clusterSecret, alsoAcceptedSecrets: alsoAccepted, tls });
+}
+
+/** The TLS flags of the frame port, as commander returns them. */
+interface NodeTlsFlags {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsClientAuth: boolean;
+}
+
+/**
+ * The frame port's TLS files, or undefined without `--tls-cert`; a clustered node with TLS also
+ * needs `--tls-ca`, since it dials its peers over TLS and must know whom to trust.
+ */
+function nodeTlsFiles(f: NodeTlsFlags, clustered: boolean, fail: (message: string) => never): TlsFiles | undefined {
+  if (f.tlsCert === undefined && f.tlsKey === undefined) {
+    if (f.tlsCa !== undefined || f.tlsClientAuth) fail(`error: ${f.tlsClientAuth ? '--tls-client-auth' : '--tls-ca'} needs --tls-cert and --tls-key (TLS on the frame port)`);
+    return undefined;
+  }
+  if (f.tlsCert === undefined || f.tlsKey === undefined) return fail('error: --tls-cert and --tls-key go together');
+  if (f.tlsClientAuth && f.tlsCa === undefined) return fail('error: --tls-client-auth needs --tls-ca (the CA client certificates must chain to)');
+  if (clustered && f.tlsCa === undefined) return fail('error: a clustered node with --tls-cert needs --tls-ca (the CA its peers\' certificates chain to)');
+  return { certFile: f.tlsCert, keyFile: f.tlsKey, caFile: f.tlsCa, requestClientCert: f.tlsClientAuth };
 }
 
 /** Folds the cluster flags into `cluster` (absent without `--etcd`), checking how they combine. */
 function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & ClusterFlags): NodeConfig {
-  const { etcd, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, clusterSecret, ...node } = config;
+  const { etcd, etcdCa, etcdCert, etcdKey, etcdUser, etcdPasswordFile, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, shutdownSyncMs, ...node } = config;
   if (!etcd) {
     if (shard !== undefined) program.error('error: --shard needs --etcd (a standalone node has no shard)');
     return node;
@@ -158,14 +200,14 @@ function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & Clu
   return {
     ...node,
     cluster: {
-      etcd, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
-      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog, clusterSecret,
+      etcd, etcdAccess: { etcdCa, etcdCert, etcdKey, etcdUser, etcdPasswordFile }, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
+      advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog, shutdownSyncMs,
     },
   };
 }
 
 /** Flags as commander returns them, before they are folded into `cluster`. */
-interface ClusterFlags {
+interface ClusterFlags extends EtcdAccessFlags {
   etcd?: string;
   cluster: string;
   shard?: number;
@@ -177,5 +219,5 @@ interface ClusterFlags {
   writeAckTimeoutMs: number;
   replTimeoutMs: number;
   replBacklog: number;
-  clusterSecret?: string;
+  shutdownSyncMs: number;
 }

@@ -108,13 +108,17 @@ const HANDLERS: Record<number, Handler> = {
   [Op.PING]: (m, _ctx, out) => out.message([m[0], Status.OK, 'PONG']),
   [Op.STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.stats()]),
   [Op.GET]: (m, ctx, out) => {
-    const e = ctx.store.read(readTarget(m, ctx), keyArg(m[3]));
-    if (e) out.hit(m[0] as number, e.value, e.version, e.expiresAt, e.flags);
+    const store = ctx.store;
+    const e = store.read(readTarget(m, ctx), keyArg(m[3]));
+    // A replica in a full sync answers from its old data, with a trailing `true` (shared/protocol.ts).
+    if (store.stale) out.message(e ? [m[0], Status.OK, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, true] : [m[0], Status.MISS, true]);
+    else if (e) out.hit(m[0] as number, e.value, e.version, e.expiresAt, e.flags);
     else out.status(m[0] as number, Status.MISS);
   },
   [Op.MGET]: (m, ctx, out) => {
     const ns = namespaceArg(m[2]);
-    out.message([m[0], Status.OK, ctx.store.mget(ns, ownedKeys(ns, m[3], ctx)).map(entryTuple)]);
+    const entries = ctx.store.mget(ns, ownedKeys(ns, m[3], ctx)).map(entryTuple);
+    out.message(ctx.store.stale ? [m[0], Status.OK, entries, true] : [m[0], Status.OK, entries]);
   },
   [Op.SET]: (m, ctx, out) => {
     const ns = write(m, ctx);

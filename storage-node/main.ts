@@ -1,3 +1,5 @@
+import type { PeerAccess } from '../shared/peer-auth';
+import { clientTlsOptions, loadTls, reloadOnChange, TLS_FLAGS } from '../shared/tls';
 import v8 from 'node:v8';
 import { createLogger, type Logger } from '../shared/log';
 import { OP_NAME } from '../shared/protocol';
@@ -9,9 +11,11 @@ import { STANDALONE, type WriteGate } from './handlers';
 import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
 import { createNodeAdmin } from './admin';
-import { ClusterMember, NOT_JOINED } from './cluster';
+import { ClusterMember, NOT_JOINED, SHUTTING_DOWN } from './cluster';
+import { handOver } from './shutdown';
 import { NamespacePolicySync } from './cluster/namespace-policies';
-import { connectEtcd } from '../shared/topology/etcd';
+import { connectEtcd, type EtcdAccess } from '../shared/topology/etcd';
+import { loadEtcdAccess } from '../shared/etcd-flags';
 import { NodeReplication, type ReplicationStats } from './replication/node-replication';
 import type { ReplOffsetRecord } from '../shared/topology/schema';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
@@ -34,6 +38,8 @@ function warnAboutHeap(config: NodeConfig, log: Logger): void {
   const heapLimit = v8.getHeapStatistics().heap_size_limit;
   if (config.maxMemory > heapLimit * 0.6) {
     log.warn({ maxMemory: config.maxMemory, heapLimit }, 'max-memory is above 60% of the V8 heap limit; start node with --max-old-space-size to match');
+  } else if (config.cluster && config.maxMemory * 2 > heapLimit * 0.8) {
+    log.warn({ maxMemory: config.maxMemory, heapLimit }, 'a replica loading a full sync holds its old and its new data (up to twice max-memory); raise --max-old-space-size to match');
   }
 }
 
@@ -48,12 +54,12 @@ function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
 }
 
 /** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
-function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, roles: { primary(): void; replica(): void }): ClusterMember | null {
+function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, roles: { primary(): void; replica(): void }, etcdAccess?: EtcdAccess): ClusterMember | null {
   const cluster = config.cluster;
   if (!cluster || !repl) return null;
   const member = new ClusterMember(
     {
-      etcd: cluster.etcd, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
+      etcd: cluster.etcd, etcdAccess, cluster: cluster.cluster, shardId: cluster.shardId, nodeId, zone: cluster.zone, leaseTtlSeconds: cluster.leaseTtlSeconds,
       stepDownMarginMs: cluster.stepDownMarginMs, addr, adminAddr, startedAt: Date.now(),
       onRole: (change) => {
         if (change.role === 'primary') {
@@ -75,11 +81,17 @@ const STANDALONE_REPLICATION: ReplicationStats = { role: 'standalone', state: 'i
 /**
  * Storage node program: store + frame server + admin port + expiry sweep, and in cluster mode
  * (`--etcd`) membership, election and fencing. Clean shutdown on SIGTERM/SIGINT: stop taking
- * writes, hand the primary role over and leave etcd (bounded), close the servers, exit 0.
+ * writes, let the replicas catch up (`--shutdown-sync-ms`, `shutdown.ts`) and answer the writes
+ * still held, hand the primary role over and leave etcd (bounded), close the servers, exit 0.
  */
 async function main(): Promise<void> {
   const config = parseNodeConfig(process.argv.slice(2));
   const log = createLogger('storage-node', config.logLevel);
+  // TLS of the frame port; the same certificate and CA serve the node's own links to its peers.
+  const tlsMaterial = config.tls ? loadTls(config.tls, TLS_FLAGS) : undefined;
+  const access: PeerAccess = {
+    secret: config.clusterSecret, tls: tlsMaterial ? clientTlsOptions({ ca: tlsMaterial.ca, cert: tlsMaterial.cert, key: tlsMaterial.key }) : undefined,
+  };
   warnAboutHeap(config, log);
   // The replication log exists before the store can remove anything, so every removal the
   // primary decides (expiry, eviction, invalidation reclaim) is replicated as a delete.
@@ -111,27 +123,28 @@ async function main(): Promise<void> {
     return {
       ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
       connections: c.connections, connectionsTotal: c.connectionsTotal,
-      connectionLimits: { refused: c.refusedConnections, idleClosed: c.idleClosed, slowFrames: c.slowFrames, budgetRefusals: c.budgetRefusals, inputBufferedBytes: c.inputBufferedBytes },
+      connectionLimits: { refused: c.refusedConnections, idleClosed: c.idleClosed, slowFrames: c.slowFrames, budgetRefusals: c.budgetRefusals, inputBufferedBytes: c.inputBufferedBytes, unauthenticated: c.unauthenticated },
       uptimeMs: Date.now() - startedAt, ...identity(), replication,
       ...(migration ? { slotMapEpoch: migration.ownership.epoch, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
     };
   };
   if (cluster) {
     const replOptions = {
-      backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, secret: cluster.clusterSecret ?? '',
+      backlogBytes: cluster.replBacklogBytes, writeAckTimeoutMs: cluster.writeAckTimeoutMs, replTimeoutMs: cluster.replTimeoutMs, access,
       maxFrameBytes: config.maxFrameBytes, maxHeldReplyBytes: config.maxPendingReplyBytes,
     };
     repl = new NodeReplication(store, replOptions, log.child({ component: 'storage-node:replication' }));
   }
   const ownership = cluster ? new SlotOwnership(cluster.shardId) : null;
   if (ownership) ownership.strict = true;
-  const policyClient = config.cluster ? connectEtcd(config.cluster.etcd) : null;
+  const etcdAccess = config.cluster ? loadEtcdAccess(config.cluster.etcdAccess) : undefined;
+  const policyClient = config.cluster ? connectEtcd(config.cluster.etcd, { access: etcdAccess }) : null;
   let member: ClusterMember | null = null;
   const migration = cluster && repl && ownership && policyClient
     ? new NodeMigration(
       store, ownership, { check: (epoch) => gate.check(epoch), get isPrimary() { return member?.role.isPrimary ?? false; } }, repl.log,
       new EtcdCommitter(policyClient, cluster.cluster), {
-        nodeId: cluster.nodeId ?? '', secret: cluster.clusterSecret ?? '', maxFrameBytes: config.maxFrameBytes,
+        nodeId: cluster.nodeId ?? '', access, maxFrameBytes: config.maxFrameBytes,
         replicatedTo: (offset) => repl.source.size === 0 || repl.source.maxAcked >= offset,
         replicaLagBytes: () => (repl.source.size === 0 ? 0 : Math.max(0, repl.log.offset - repl.source.maxAcked)),
       },
@@ -143,12 +156,17 @@ async function main(): Promise<void> {
       store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions,
       policiesFromEtcd: cluster !== undefined,
     },
-    { ...config, subscriptions, migration: migration ?? undefined }, log.child({ component: 'storage-node:server' }), repl,
+    { ...config, subscriptions, migration: migration ?? undefined, tls: tlsMaterial, secrets: [config.clusterSecret, ...config.alsoAcceptedSecrets] }, log.child({ component: 'storage-node:server' }), repl,
   );
   const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({
     ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION, ...(migration ? { slotMapEpoch: migration.ownership.epoch } : {}),
   }) });
   const port = await server.listen(config.port, config.host);
+  const tlsServer = server.tlsServer;
+  const tlsWatch = tlsMaterial && tlsServer ? reloadOnChange([tlsServer], tlsMaterial.files, TLS_FLAGS, {
+    onReload: (m) => log.info({ event: 'tls-reload', fingerprint256: m.fingerprint256, notAfter: m.notAfter.toISOString() }, 'frame-port certificate reloaded for new connections'),
+    onError: (err) => log.error({ event: 'tls-reload-failed', err: err.message }, 'frame-port certificate not reloaded; the current one stays'),
+  }) : undefined;
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   const sweep = setInterval(() => {
     store.sweep(config.sweepBudgetMs);
@@ -158,7 +176,7 @@ async function main(): Promise<void> {
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
   repl?.setIdentity(nodeId, `${host}:${port}`);
-  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() });
+  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() }, etcdAccess);
   const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;
@@ -180,6 +198,15 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     clearInterval(sweep);
     clearInterval(follow);
+    tlsWatch?.close();
+    const m = member;
+    if (m && repl && cluster) {
+      const r = repl;
+      await handOver({
+        isPrimary: () => m.role.isPrimary, closeGate: () => void (gate = SHUTTING_DOWN), releaseParked: () => migration?.releaseParked(),
+        syncReplicas: (ms) => r.syncReplicas(ms), failHeld: () => r.failHeld(), syncMs: cluster.shutdownSyncMs, log,
+      });
+    }
     migration?.close();
     await member?.stop();
     repl?.close();

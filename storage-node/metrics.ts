@@ -63,6 +63,7 @@ export function createNodeMetrics(store: Store, counters: ServerCounters, replic
   lagGauge('shardcache_node_replica_lag_bytes', 'Replication stream bytes a replica has not acknowledged (primary only).', (r) => r.lagBytes);
   lagGauge('shardcache_node_replica_lag_seconds', 'Age of the oldest change a replica has not acknowledged (primary only).', (r) => r.lagMs / 1000);
   counter('shardcache_node_protocol_errors_total', 'Connections closed for a malformed frame.', [], () => [[{}, counters.protocolErrors]]);
+  counter('shardcache_node_unauthenticated_total', 'Connections closed for failing or skipping the cluster secret\'s handshake.', [], () => [[{}, counters.unauthenticated]]);
   counter('shardcache_node_connections_closed_total', 'Connections the node refused or closed, by limit.', ['reason'], () => [
     [{ reason: 'max_connections' }, counters.refusedConnections], [{ reason: 'idle' }, counters.idleClosed],
     [{ reason: 'incomplete_frame' }, counters.slowFrames], [{ reason: 'input_budget' }, counters.budgetRefusals],

@@ -108,10 +108,13 @@ export class ReplyWriter {
     this.#newSlab(2 * (bytes + (this.#pos - this.#start)));
   }
 
-  /** Moves the unflushed bytes into a fresh slab of at least `min` bytes. */
+  /**
+   * Moves the unflushed bytes into a fresh slab of at least `min` bytes. Its length is a multiple
+   * of 8, so the 8-aligned start `flush` moves to never passes its end.
+   */
   #newSlab(min: number): void {
     const old = this.#slab;
-    this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, min)) as Latin1Buffer;
+    this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, (min + 7) & ~7)) as Latin1Buffer;
     const carried = old.copy(this.#slab, 0, this.#start, this.#pos);
     this.#start = 0;
     this.#pos = carried;

@@ -1,3 +1,4 @@
+import type { TlsMaterial } from '../shared/tls';
 import type net from 'node:net';
 import type { InvalidationHub } from './invalidations';
 import type { GuardLimits } from './conn-guard';
@@ -16,6 +17,10 @@ export interface ServerOptions extends GuardLimits {
   subscriptions?: InvalidationHub;
   /** Slot migrations (cluster mode); absent = the MIGRATE ops are UNKNOWN_OP. */
   migration?: MigrationHooks;
+  /** TLS on the frame port (absent: plain TCP); with `requestClientCert`, peers must present a certificate of its CA. */
+  tls?: TlsMaterial;
+  /** The cluster secrets a connection may prove first (HELLO, AUTH): the current one, and during a rotation the other; none or [''] = no handshake. */
+  secrets?: readonly string[];
 }
 
 /** What the server needs of slot migration (`migration/node-migration.ts`). */
@@ -60,6 +65,8 @@ export class ServerCounters {
   slowFrames = 0;
   /** Connections closed because their input crossed the input budget. */
   budgetRefusals = 0;
+  /** Connections closed for failing the cluster secret's handshake (or skipping it). */
+  unauthenticated = 0;
   /** Bytes held for incomplete frames over every connection (updated by the sweep). */
   inputBufferedBytes = 0;
   /** Requests by opcode. */

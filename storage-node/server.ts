@@ -1,7 +1,10 @@
 import net from 'node:net';
+import tls from 'node:tls';
+import { serverTlsOptions } from '../shared/tls';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
 import { OpError, ProtocolError } from '../shared/errors';
+import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
 import { handle, type HandlerContext } from './handlers';
@@ -36,6 +39,8 @@ interface Conn extends GuardedConn {
   parked: boolean;
   /** Continues a parked connection: `again` is the request to run again (null: just read on). */
   proceed: (again: unknown[] | null) => void;
+  /** The cluster secret's handshake still to pass (null: passed, or the node has no secret). */
+  challenge: PeerChallenge | null;
 }
 
 /**
@@ -85,7 +90,22 @@ export class FrameServer {
     this.#options = options;
     this.#log = log;
     this.#guard = new ConnGuard(options, performance.now());
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    const m = options.tls;
+    if (m === undefined) {
+      this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+      return;
+    }
+    // TLS: a connection is served (and counted) once its handshake is done, which must finish
+    // within the request timeout; TCP connections still in their handshake are capped apart.
+    const server = tls.createServer({ ...serverTlsOptions(m), noDelay: true, handshakeTimeout: options.requestTimeoutMs || 10_000 }, (socket) => this.#accept(socket));
+    server.maxConnections = 2 * options.maxConnections;
+    server.on('tlsClientError', () => undefined); // a failed handshake: the socket is gone, nothing was served
+    this.#server = server;
+  }
+
+  /** The TLS listener, for certificate reloads (undefined on plain TCP). */
+  get tlsServer(): tls.Server | undefined {
+    return this.#server instanceof tls.Server ? this.#server : undefined;
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -191,6 +211,7 @@ export class FrameServer {
     const conn: Conn = {
       socket, decoder: new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes),
       closing: false, session: null, exporting: null, parked: false, proceed: () => undefined, lastData: now, partialSince: now, buffered: 0, quiet: false,
+      challenge: this.#options.secrets?.[0] ? new PeerChallenge(...this.#options.secrets) : null,
     };
     this.#conns.add(conn);
     return conn;
@@ -258,6 +279,7 @@ export class FrameServer {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new ProtocolError('a request must start with a non-negative integer id');
     }
+    if (conn.challenge !== null) return this.#handshake(conn, id, message);
     const op = message[1];
     if (typeof op === 'number' && op >= 0 && op < 256) this.counters.ops[op]++;
     const repl = this.#repl;
@@ -291,6 +313,24 @@ export class FrameServer {
     if (status !== Status.OK && status < this.counters.statuses.length) this.counters.statuses[status]++;
     if (this.#out.pending >= FLUSH_BYTES) this.#send(socket);
     return socket.writableLength + this.#out.pending <= this.#options.maxPendingReplyBytes;
+  }
+
+  /**
+   * A frame of a connection that has not proved the cluster secret yet: HELLO, then AUTH
+   * (shared/peer-auth.ts); anything else, or a wrong proof, throws PeerAuthError, which closes
+   * the connection with UNAUTHENTICATED.
+   */
+  #handshake(conn: Conn, id: number, message: unknown[]): boolean {
+    const challenge = conn.challenge!;
+    if (message[1] === Op.HELLO) {
+      this.#out.message([id, Status.OK, challenge.hello(message[2])]);
+    } else if (message[1] === Op.AUTH) {
+      this.#out.message([id, Status.OK, challenge.verify(message[2])]);
+      conn.challenge = null;
+    } else {
+      throw new PeerAuthError('this node requires the cluster secret: a connection starts with HELLO and AUTH (set --cluster-secret-file or SHARDCACHE_CLUSTER_SECRET)');
+    }
+    return true;
   }
 
   /** MIGRATE_PULL: the connection becomes a slot export (or gets the error). */
@@ -392,6 +432,11 @@ export class FrameServer {
   readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');
 
   #refuse(conn: Conn, err: unknown): void {
+    if (err instanceof PeerAuthError) {
+      this.counters.unauthenticated++;
+      this.#log.warn({ remote: conn.socket.remoteAddress, reason: err.message }, 'refused a connection that did not prove the cluster secret');
+      return this.#close(conn, encodeFrame([0, Status.UNAUTHENTICATED, err.message]));
+    }
     this.counters.protocolErrors++;
     const message = err instanceof ProtocolError ? err.message : 'protocol error';
     if (!(err instanceof ProtocolError)) this.#log.error({ err }, 'unexpected error decoding a frame');

@@ -4,6 +4,7 @@ import { countSlots, normaliseRanges } from '../../shared/slot-ranges';
 import { ClusterConfigSchema, type ClusterConfig, type MigrationRecord, type MigrationState } from '../../shared/topology/schema';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import { InputError } from '../errors';
+import { peerAccessFromEnv } from '../../shared/peer-flags';
 import { NodeClients } from '../rebalance/node-client';
 import { planRebalance, type Plan } from '../rebalance/planner';
 import { casMigration, createMigration, isFinal, migrationId, newMigration, readMigration, readMigrations, type StoredMigration } from '../rebalance/records';
@@ -57,7 +58,7 @@ function ownedSlots(snapshot: TopologySnapshot, shardId: number): number {
 
 /** Per-slot keys and bytes from every primary (SLOT_STATS); undefined when some primary did not answer. */
 export async function slotFigures(snapshot: TopologySnapshot): Promise<{ keys: Float64Array; bytes: Float64Array } | undefined> {
-  const nodes = new NodeClients();
+  const nodes = new NodeClients(peerAccessFromEnv()); // shardctl: $SHARDCACHE_CLUSTER_SECRET(_FILE), $SHARDCACHE_NODE_TLS_*
   const keys = new Float64Array(SLOT_COUNT);
   const bytes = new Float64Array(SLOT_COUNT);
   try {

@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../../shared/log';
 import { clusterKeys, type ClusterKeys } from '../../shared/topology/schema';
@@ -25,7 +26,7 @@ export interface DriverState {
 export class DriverService {
   readonly #keys: ClusterKeys;
   readonly #runners = new Map<string, { runner: MigrationRunner; shards: [number, number]; done: Promise<void> }>();
-  readonly #nodes = new NodeClients();
+  readonly #nodes: NodeClients;
   #lease: Lease | null = null;
   #leader = false;
   #tick: NodeJS.Timeout | undefined;
@@ -37,10 +38,11 @@ export class DriverService {
     private readonly cluster: string,
     private readonly id: string,
     private readonly log: Logger,
-    private readonly options: DriverOptions & { maxParallel: number } = { ...DRIVER_DEFAULTS, maxParallel: 4 },
+    private readonly options: DriverOptions & { maxParallel: number; nodeAccess?: PeerAccess } = { ...DRIVER_DEFAULTS, maxParallel: 4 },
     private readonly events?: DriverEvents,
   ) {
     this.#keys = clusterKeys(cluster);
+    this.#nodes = new NodeClients(options.nodeAccess);
   }
 
   state(): DriverState {

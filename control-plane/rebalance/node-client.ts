@@ -1,4 +1,5 @@
 import { NodeConnection } from '../../shared/node-connection';
+import { OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 
 /** Deadline of one request to a storage node made by the driver, ms. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -10,6 +11,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
  */
 export class NodeClients {
   readonly #conns = new Map<string, Promise<NodeConnection>>();
+
+  /** `access`: the cluster secret each connection proves and the node-link TLS. */
+  constructor(private readonly access: PeerAccess = OPEN_ACCESS) {}
 
   /** Sends `[id, op, ...args]` to the node at `addr` (`host:port`); resolves with the reply. */
   async request(addr: string, op: number, ...args: unknown[]): Promise<unknown[]> {
@@ -38,7 +42,7 @@ export class NodeClients {
     let conn = this.#conns.get(addr);
     if (conn === undefined) {
       const colon = addr.lastIndexOf(':');
-      conn = NodeConnection.connect(Number(addr.slice(colon + 1)), addr.slice(0, colon));
+      conn = NodeConnection.connect(Number(addr.slice(colon + 1)), addr.slice(0, colon), undefined, this.access);
       conn.then((c) => c.socket.on('close', () => this.#conns.get(addr) === conn && this.#conns.delete(addr)), () => this.#conns.delete(addr));
       this.#conns.set(addr, conn);
     }

@@ -2,11 +2,14 @@ import { Command, Option } from 'commander';
 import { intIn, oneOf, parsePort } from '../../shared/config';
 import { SLOT_COUNT } from '../../shared/slot';
 import { DRIVER_DEFAULTS } from '../rebalance/driver';
+import type { PeerAccess } from '../../shared/peer-auth';
+import { addPeerAccessOptions, peerAccessFlag, type PeerAccessFlags } from '../../shared/peer-flags';
 import { DEFAULT_ETCD } from '../../shared/topology/etcd';
+import { addEtcdAccessOptions, type EtcdAccessFlags } from '../../shared/etcd-flags';
 import { parseClusterName, parseEndpoints } from '../flags';
 
-/** Validated configuration of the control-plane service. */
-export interface ServiceConfig {
+/** Validated configuration of the control-plane service; the `--etcd-*` access flags come from shared/etcd-flags.ts. */
+export interface ServiceConfig extends EtcdAccessFlags {
   etcd: string;
   cluster: string;
   adminHost: string;
@@ -18,6 +21,8 @@ export interface ServiceConfig {
   freezeMs: number;
   /** `/metrics` answers without credentials while the cluster requires auth. */
   metricsPublic: boolean;
+  /** The cluster secret and node-link TLS of its connections to nodes (shared/peer-flags.ts). */
+  nodeAccess: PeerAccess;
 }
 
 /**
@@ -26,7 +31,7 @@ export interface ServiceConfig {
  */
 export function parseServiceConfig(argv: readonly string[]): ServiceConfig {
   const opt = (flags: string, env: string, description: string) => new Option(flags, description).env(env);
-  const program = new Command('control-plane')
+  const program = addPeerAccessOptions(addEtcdAccessOptions(new Command('control-plane')))
     .description('shardcache control plane: watches the topology and serves its status, health and metrics')
     .addOption(new Option('--etcd <endpoints>', 'etcd endpoints, host:port[,host:port...] (env SHARDCACHE_ETCD)').argParser(parseEndpoints).default(DEFAULT_ETCD))
     .addOption(opt('--cluster <name>', 'SHARDCACHE_CLUSTER', 'cluster name').argParser(parseClusterName).default('default'))
@@ -40,5 +45,6 @@ export function parseServiceConfig(argv: readonly string[]): ServiceConfig {
     )
     .allowExcessArguments(false)
     .parse(argv, { from: 'user' });
-  return program.opts<ServiceConfig>();
+  const { clusterSecretFile, nodeTlsCa, nodeTlsCert, nodeTlsKey, ...opts } = program.opts<Omit<ServiceConfig, 'nodeAccess'> & PeerAccessFlags>();
+  return { ...opts, nodeAccess: peerAccessFlag({ clusterSecretFile, nodeTlsCa, nodeTlsCert, nodeTlsKey }, (m) => program.error(m)) };
 }

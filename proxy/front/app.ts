@@ -1,10 +1,12 @@
-import { App, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
+import { App, SSLApp, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from '../../shared/log';
+import type { SecureContextHolder, TlsMaterial } from '../../shared/tls';
 import type { Dispatcher } from './dispatcher';
 import { HttpFront } from './http';
 import { startNodeHttpFront } from './http-node';
 import type { FrontMetrics } from './metrics';
 import { WsFront } from './ws';
+import { uwsTlsOptions } from './tls';
 
 export interface FrontOptions {
   dispatcher: Dispatcher;
@@ -21,15 +23,34 @@ export interface FrontOptions {
   allowedOrigins?: readonly string[];
   /** Also serve the HTTP/JSON API on node:http at this port, for pipelining clients (0: any free port). */
   pipeliningPort?: number;
+  /** TLS on the client port (uWS SSLApp) and the pipelining port (node https); absent: plain. */
+  tls?: TlsMaterial;
 }
 
-/** The listening client port; `close()` stops accepting, ends WebSockets (1001), then drops every connection. */
+/**
+ * The listening client port. `close(graceMs)` stops accepting; requests already received are
+ * answered for up to `graceMs` (later ones get 503 / UNAVAILABLE, HTTP answers carry
+ * `Connection: close`, each WebSocket is ended with 1001 once its replies are sent); then every
+ * connection left is dropped.
+ */
 export interface RunningFront {
   port: number;
   /** The node:http port for pipelining clients, when one was asked for. */
   pipeliningPort?: number;
-  close(): Promise<void>;
+  /** Listeners whose certificate can be swapped (the pipelining port over TLS); uWS cannot. */
+  reloadable: SecureContextHolder[];
+  close(graceMs?: number): Promise<void>;
 }
+
+/** Resolves when `work` does or after `ms`, whichever comes first. */
+export async function within(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** One turn of the event loop: input that had arrived when shutdown began is read before reading stops. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** uWS 20.30 has `app.close()` (closes every socket of the app); its type declarations lag behind. */
 type ClosableApp = { close(): void };
@@ -59,16 +80,19 @@ export function startFront(options: FrontOptions, host: string, port: number): P
     dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:http' }), maxBodyBytes: options.maxBodyBytes,
     allowedOrigins,
   });
-  const app = App().ws('/v1/ws', ws.behavior).any('/*', http.handle);
+  const app = (options.tls ? SSLApp(uwsTlsOptions(options.tls.files)) : App()).ws('/v1/ws', ws.behavior).any('/*', http.handle);
   const main = new Promise<RunningFront>((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
       if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use, or not an address of this machine)`));
       let closing: Promise<void> | undefined;
       resolve({
         port: us_socket_local_port(socket as never),
-        close: () => {
+        reloadable: [],
+        close: (graceMs = 0) => {
           closing ??= (async () => {
             us_listen_socket_close(socket);
+            await nextTurn();
+            await within(graceMs, Promise.all([http.drain(), ws.drain()]));
             if (ws.closeAll() > 0) await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
             (app as unknown as ClosableApp).close();
           })();
@@ -81,11 +105,11 @@ export function startFront(options: FrontOptions, host: string, port: number): P
   return main.then(async (front) => {
     let pipelining: RunningFront;
     try {
-      pipelining = await startNodeHttpFront(http, host, options.pipeliningPort!, options.log.child({ component: 'proxy:http-pipelining' }));
+      pipelining = await startNodeHttpFront(http, host, options.pipeliningPort!, options.log.child({ component: 'proxy:http-pipelining' }), options.tls);
     } catch (err) {
       await front.close();
       throw err;
     }
-    return { port: front.port, pipeliningPort: pipelining.port, close: () => Promise.all([front.close(), pipelining.close()]).then(() => undefined) };
+    return { port: front.port, pipeliningPort: pipelining.port, reloadable: pipelining.reloadable, close: (graceMs?: number) => Promise.all([front.close(graceMs), pipelining.close(graceMs)]).then(() => undefined) };
   });
 }

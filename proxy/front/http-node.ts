@@ -1,6 +1,8 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../shared/log';
+import { serverTlsOptions, type TlsMaterial } from '../../shared/tls';
 import type { RunningFront } from './app';
 import type { FrontRequest, FrontResponse, HttpFront } from './http';
 
@@ -13,7 +15,8 @@ import type { FrontRequest, FrontResponse, HttpFront } from './http';
  * asks. The requests of one connection run one after another (`InOrder`): a GET pipelined behind
  * a PUT of the same key must see it, and a PUT's body arrives after the GET behind it has been
  * parsed. A client must keep its side of the connection open until it has its answers: a FIN
- * ends the connection (Node's default), and requests still waiting are dropped. The same
+ * ends the connection (Node's default), and requests still waiting are dropped. On shutdown the
+ * requests received before it are still answered in turn, the last with `connection: close`. The same
  * HttpFront serves both ports through the two small adapters below, so routes,
  * validation, limits and errors are the same; this port costs more CPU per request than uWS's
  * (Node's HTTP parser and streams), which is why it is not the main one.
@@ -38,6 +41,11 @@ class InOrder {
   constructor(socket: Socket) {
     this.#socket = socket;
     socket.once('close', () => (this.#waiting.length = 0));
+  }
+
+  /** Requests waiting for their turn. */
+  get queued(): number {
+    return this.#waiting.length;
   }
 
   /** Runs `start` now if nothing of this connection is in progress, else after what is; `res` closing frees the turn. */
@@ -98,10 +106,18 @@ class NodeRequest implements FrontRequest {
 class NodeResponse implements FrontResponse {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
+  readonly #line: InOrder;
+  readonly #listener: { closing: boolean };
 
-  constructor(req: IncomingMessage, res: ServerResponse) {
+  constructor(req: IncomingMessage, res: ServerResponse, line: InOrder, listener: { closing: boolean }) {
     this.#req = req;
     this.#res = res;
+    this.#line = line;
+    this.#listener = listener;
+  }
+
+  moreQueued(): boolean {
+    return this.#line.queued > 0;
   }
 
   onAborted(handler: () => void): void {
@@ -129,7 +145,8 @@ class NodeResponse implements FrontResponse {
   }
 
   end(body?: string | Uint8Array, closeConnection?: boolean): void {
-    if (closeConnection) this.#res.setHeader('connection', 'close');
+    // Once the listener closes, the last answer a connection owes ends it.
+    if (closeConnection || (this.#listener.closing && this.#line.queued === 0)) this.#res.setHeader('connection', 'close');
     this.#res.end(body);
   }
 
@@ -138,14 +155,19 @@ class NodeResponse implements FrontResponse {
   }
 }
 
-/** Serves `front` on node:http at host:port (0: any free port). */
-export function startNodeHttpFront(front: HttpFront, host: string, port: number, log: Logger): Promise<RunningFront> {
+/** Serves `front` on node:http at host:port (0: any free port); with `tls`, on node:https (its certificate can be swapped). */
+export function startNodeHttpFront(front: HttpFront, host: string, port: number, log: Logger, tls?: TlsMaterial): Promise<RunningFront> {
   const lines = new WeakMap<Socket, InOrder>();
-  const server = http.createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
+  const listener = { closing: false };
+  const handler: RequestListener = (req, res) => {
     let line = lines.get(req.socket);
     if (line === undefined) lines.set(req.socket, (line = new InOrder(req.socket)));
-    line.run(res, () => front.handle(new NodeResponse(req, res), new NodeRequest(req)));
-  });
+    const late = front.draining; // decided at arrival: a request received before shutdown is served in its turn
+    const turn = line;
+    turn.run(res, () => front.serve(new NodeResponse(req, res, turn, listener), new NodeRequest(req), late));
+  };
+  // A TLS handshake must finish within 10 s (node's default is 120 s): an unfinished one holds a connection.
+  const server = tls ? https.createServer({ ...serverTlsOptions(tls), keepAliveTimeout: 120_000, handshakeTimeout: 10_000 }, handler) : http.createServer({ keepAliveTimeout: 120_000 }, handler);
   server.on('clientError', (err, socket) => {
     log.debug({ err: err.message }, 'bad HTTP request on the pipelining port');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -157,10 +179,17 @@ export function startNodeHttpFront(front: HttpFront, host: string, port: number,
       let closing: Promise<void> | undefined;
       resolve({
         port: (server.address() as AddressInfo).port,
-        close: () => {
+        reloadable: server instanceof https.Server ? [server] : [],
+        close: (graceMs = 0) => {
+          // Stops listening and closes idle keep-alive connections; the others end with their
+          // last answer (`connection: close`), or when the grace runs out.
           closing ??= new Promise((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
+            listener.closing = true;
+            const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+            server.close(() => {
+              clearTimeout(timer);
+              done();
+            });
           });
           return closing;
         },

@@ -52,7 +52,7 @@ function getReply(result: GetResult, acceptsBinary: boolean, now: number): HttpR
 }
 
 function plainGetReply(result: GetResult, acceptsBinary: boolean, now: number): HttpReply {
-  if (!result.hit) return json(200, { hit: false }, [['x-cache-hit', '0']]);
+  if (!result.hit) return json(200, { hit: false }, result.stale === undefined ? [['x-cache-hit', '0']] : [['x-cache-hit', '0'], ['x-shardcache-stale', result.stale]]);
   const stale: Array<[string, string]> = result.stale === undefined ? [] : [['x-shardcache-stale', result.stale]];
   if (!acceptsBinary && isJson(result.flags)) return { status: 200, headers: [JSON_TYPE, ['x-cache-hit', '1'], ...stale], body: hitJson(result, now) };
   const ttl = ttlRemainingMs(result.expiresAt, now);

@@ -34,8 +34,9 @@ export function jsonBody(route: RouteName, body: Buffer): Record<string, unknown
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    const reason = body.length === 0 ? 'the body is empty' : (err as Error).message;
+  } catch {
+    // The parser's own message quotes the body: never passed on.
+    const reason = body.length === 0 ? 'the body is empty' : `${body.length} bytes that do not parse`;
     throw badRequest(`request body is not valid JSON (${reason}); send application/json, or application/octet-stream for bytes`);
   }
   const object = objectArg(parsed);

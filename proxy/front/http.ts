@@ -33,6 +33,8 @@ export interface FrontResponse {
   writeHeader(key: string, value: string): unknown;
   end(body?: string | Uint8Array, closeConnection?: boolean): unknown;
   endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): unknown;
+  /** True when more requests of this connection wait behind this one (a pipelining listener); absent: never. */
+  moreQueued?(): boolean;
 }
 
 export interface HttpFrontOptions {
@@ -72,7 +74,12 @@ interface Exchange {
   closeAfter: boolean;
   /** The Authorization header ('' when absent or auth is off). */
   authorization: string;
+  /** Answered or aborted: no longer counted in flight. */
+  settled: boolean;
 }
+
+/** The answer to a request that arrives once the proxy is shutting down. */
+export const SHUTTING_DOWN: EdgeError = { code: ProxyErrorCode.UNAVAILABLE, message: 'this proxy is shutting down; send the request to another proxy' };
 
 const EMPTY = Buffer.alloc(0);
 
@@ -85,20 +92,37 @@ const EMPTY = Buffer.alloc(0);
  *     ─► outcomeReply / errorReply ─► one corked write
  *
  * The pure steps live in http-guards / http-routes / http-requests / http-replies; this shell only
- * moves bytes and guards each response against aborts. The node:http listener (http-node.ts)
+ * moves bytes and guards each response against aborts. It counts the requests in flight, so a
+ * shutdown (`drain`) answers them before the connections close. The node:http listener (http-node.ts)
  * calls the same `handle`, so both listeners refuse the same requests.
  */
 export class HttpFront {
   readonly #options: HttpFrontOptions;
   readonly #errorOf: (err: Error) => WireError;
+  /** Requests received and neither answered nor aborted. */
+  #inFlight = 0;
+  /** Set by `drain`: resolved once nothing is in flight. */
+  #drained: (() => void) | undefined;
+  #draining = false;
 
   constructor(options: HttpFrontOptions) {
     this.#options = options;
     this.#errorOf = (err) => toWireError(err, (e) => options.log.error({ err: e }, 'unexpected failure of one key in a batch'));
   }
 
-  /** The uWS route handler. */
-  readonly handle = (res: FrontResponse, req: FrontRequest): void => {
+  /** The uWS route handler: a request arriving once `drain` began is refused (see `serve`). */
+  readonly handle = (res: FrontResponse, req: FrontRequest): void => this.serve(res, req, this.#draining);
+
+  /** True once `drain` began. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Serves one request; `late`: it arrived after `drain` began, and is answered 503 UNAVAILABLE
+   * with `Connection: close` (the pipelining listener decides it at arrival, not at its turn).
+   */
+  serve(res: FrontResponse, req: FrontRequest, late: boolean): void {
     const method = req.getMethod();
     const path = req.getUrl();
     const declared = req.getHeader('content-length');
@@ -109,10 +133,15 @@ export class HttpFront {
     const parts: HttpRequestParts = { route: 'get', query: req.getQuery() ?? '', contentType: req.getHeader('content-type').toLowerCase(), body: EMPTY };
     const ex: Exchange = {
       res, parts, acceptsBinary: req.getHeader('accept').includes('application/octet-stream'), head: method === 'head',
-      aborted: false, answered: false, closeAfter,
+      aborted: false, answered: false, closeAfter, settled: false,
       authorization: this.#options.dispatcher.authRequired ? req.getHeader('authorization') : '',
     };
-    res.onAborted(() => (ex.aborted = true));
+    this.#inFlight++;
+    res.onAborted(() => {
+      ex.aborted = true;
+      this.#settle(ex);
+    });
+    if (late) return this.#refuse(ex, SHUTTING_DOWN, { close: true });
 
     const foreign = originRefusal(req.getHeader('origin'), this.#options.allowedOrigins);
     if (foreign) return this.#refuse(ex, foreign);
@@ -123,7 +152,7 @@ export class HttpFront {
     const unsupported = mediaTypeRefusal(match.route, parts.contentType);
     if (unsupported) return this.#refuse(ex, unsupported);
     readBody(res, this.#options.maxBodyBytes, declared, (result) => this.#onBody(ex, result));
-  };
+  }
 
   #onBody(ex: Exchange, result: BodyResult): void {
     if (!result.ok) {
@@ -160,7 +189,26 @@ export class HttpFront {
   #send(ex: Exchange, reply: HttpReply): void {
     if (ex.aborted || ex.answered) return;
     ex.answered = true;
-    writeReply(ex.res, reply, { head: ex.head, close: reply.close === true || ex.closeAfter });
+    // Shutting down: the last answer of a keep-alive connection says `Connection: close`.
+    const closing = this.#draining && ex.res.moreQueued?.() !== true;
+    writeReply(ex.res, reply, { head: ex.head, close: reply.close === true || ex.closeAfter || closing });
+    this.#settle(ex);
+  }
+
+  #settle(ex: Exchange): void {
+    if (ex.settled) return;
+    ex.settled = true;
+    if (--this.#inFlight === 0) this.#drained?.();
+  }
+
+  /**
+   * Proxy shutdown: from now on a new request is answered 503 UNAVAILABLE ("shutting down") and
+   * every answer carries `Connection: close`; resolves once the requests in flight are answered.
+   */
+  drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#drained = resolve));
   }
 }
 

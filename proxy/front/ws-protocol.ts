@@ -33,7 +33,8 @@ import { badRequest, toWireError, type WireError } from './wire-error';
  *   'invalidate'  ns, tag?                               (nothing)
  *   'ping'                                               'pong'
  *
- *   item = { hit: false } | { hit: true, value: bin, flags, version, ttlMs: ms | null }
+ *   item = { hit: false, stale? } | { hit: true, value: bin, flags, version, ttlMs: ms | null, stale? }
+ *   (stale: 'revalidating' | 'origin-error' from read-through, 'resync' from a replica loading a full sync)
  *
  * `value` on set: msgpack bin is stored as bytes (with `flags`, default 0); any other msgpack value
  * is stored as JSON (flags bit 0), so the HTTP API reads it back as JSON and vice versa. A message
@@ -145,7 +146,7 @@ function requestOf(message: unknown): Decoded {
 
 /** A read result as a msgpack item. */
 export function itemOf(result: GetResult, now: number): Record<string, unknown> {
-  if (!result.hit) return { hit: false };
+  if (!result.hit) return result.stale === undefined ? { hit: false } : { hit: false, stale: result.stale };
   const item: Record<string, unknown> = { hit: true, value: result.value, flags: result.flags, version: result.version, ttlMs: ttlRemainingMs(result.expiresAt, now) };
   if (result.stale !== undefined) item.stale = result.stale;
   return item;

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log';
 import { resolveCredentials } from './auth';
 import { EdgeErrorCode, ProxyErrorCode } from '../errors';
 import type { Dispatcher } from './dispatcher';
-import { writeReply } from './http';
+import { SHUTTING_DOWN, writeReply } from './http';
 import { originRefusal } from './http-guards';
 import { errorReply as httpErrorReply } from './http-replies';
 import type { FrontMetrics } from './metrics';
@@ -72,13 +72,16 @@ export const WsClose = { GOING_AWAY: 1001, POLICY: 1008 } as const;
  * bytes: a client that stops reading is closed with 1008 instead of growing the proxy's memory.
  * Upgrades are refused over HTTP before a socket exists: a foreign Origin (403 FORBIDDEN_ORIGIN,
  * when `allowedOrigins` is set) and a full front (503 TOO_MANY_CONNECTIONS, `maxConnections`).
- * Owns the set of open sockets (ended with 1001 on shutdown).
+ * Owns the set of open sockets (on shutdown, each ended with 1001 once its replies are sent).
  */
 export class WsFront {
   readonly behavior: WebSocketBehavior<WsConnection>;
   readonly #options: WsFrontOptions;
   readonly #sockets = new Set<Socket>();
   readonly #errorOf: (err: Error) => WireError;
+  /** Set by `drain`; resolved once every socket is closed. */
+  #draining = false;
+  #drained: (() => void) | undefined;
 
   constructor(options: WsFrontOptions) {
     this.#options = options;
@@ -99,6 +102,7 @@ export class WsFront {
         ws.getUserData().open = false;
         this.#sockets.delete(ws);
         options.metrics.wsClosed();
+        if (this.#draining && this.#sockets.size === 0) this.#drained?.();
       },
     };
   }
@@ -142,9 +146,28 @@ export class WsFront {
 
   /** 503 once `maxConnections` sockets are open (uWS runs `open` within `res.upgrade`, so an accepted upgrade counts at once). */
   #capacityRefusal(): EdgeError | undefined {
+    if (this.#draining) return SHUTTING_DOWN;
     const max = this.#options.maxConnections;
     if (this.#sockets.size < max) return undefined;
     return { code: EdgeErrorCode.TOO_MANY_CONNECTIONS, message: `this proxy already holds its maximum of ${max} WebSocket connections (--max-connections); retry later or use another proxy` };
+  }
+
+  /**
+   * Proxy shutdown: a request arriving from now on is answered UNAVAILABLE, and each connection
+   * is closed with 1001 once its requests in flight are answered and their replies sent.
+   * Resolves when every connection is closed.
+   */
+  drain(): Promise<void> {
+    this.#draining = true;
+    const done = new Promise<void>((resolve) => (this.#drained = resolve));
+    for (const ws of [...this.#sockets]) this.#endIfDone(ws, ws.getUserData());
+    if (this.#sockets.size === 0) this.#drained?.();
+    return done;
+  }
+
+  /** While draining: closes a connection with nothing in flight and nothing left to send. */
+  #endIfDone(ws: Socket, conn: WsConnection): void {
+    if (conn.open && conn.inFlight === 0 && conn.ends.length === 0) ws.end(WsClose.GOING_AWAY, 'proxy shutting down');
   }
 
   /** Ends every open connection with 1001 (going away); returns how many there were. */
@@ -169,6 +192,7 @@ export class WsFront {
 
   #run(ws: Socket, conn: WsConnection, decoded: Decoded, maxInFlight: number): void {
     if (!decoded.ok) return this.#refuse(ws, conn, decoded.id, decoded.error, decoded.error.code);
+    if (this.#draining) return this.#refuse(ws, conn, decoded.id, { code: ProxyErrorCode.UNAVAILABLE, message: SHUTTING_DOWN.message }, 'shutting_down');
     if (conn.inFlight >= maxInFlight) {
       const error = { code: ProxyErrorCode.RATE_LIMITED, message: `more than ${maxInFlight} requests in flight on this connection; wait for replies` };
       return this.#refuse(ws, conn, decoded.id, error, 'in_flight');
@@ -195,8 +219,13 @@ export class WsFront {
     if (!conn.open) return;
     appendReply(conn.out, reply);
     conn.ends.push(conn.out.size);
-    if (conn.ends.length === 1) setImmediate(flushReplies, ws, conn);
+    if (conn.ends.length === 1) setImmediate(this.#flush, ws, conn);
   }
+
+  readonly #flush = (ws: Socket, conn: WsConnection): void => {
+    flushReplies(ws, conn);
+    if (this.#draining) this.#endIfDone(ws, conn);
+  };
 }
 
 /** Sends a turn's replies: one message each, or (batched) back to back, at most MAX_BATCH_REPLY_BYTES a message. */

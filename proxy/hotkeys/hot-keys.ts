@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log';
 import { KEEP_TTL, SetCond } from '../../shared/protocol';
@@ -41,6 +42,8 @@ export interface HotKeysOptions {
   capacity?: number;
   nearMaxEntries?: number;
   nearMaxBytes?: number;
+  /** The cluster secret and node-link TLS of the subscription connections (absent: plain TCP, no secret). */
+  access?: PeerAccess;
 }
 
 /** One key of the top-K report. */
@@ -93,7 +96,7 @@ export class HotKeys {
     this.#wallNow = o.wallNow ?? Date.now;
     this.#sketch = new WindowedTopK(o.capacity ?? 256, buckets);
     this.#near = new NearCache({ maxEntries: o.nearMaxEntries ?? 10_000, maxBytes: o.nearMaxBytes ?? 64 * 1024 * 1024, now: o.now });
-    this.#feed = new InvalidationFeed({ log: this.#log, onInvalidation: (ns, key) => this.#onPush(ns, key) });
+    this.#feed = new InvalidationFeed({ log: this.#log, onInvalidation: (ns, key) => this.#onPush(ns, key), access: o.access });
     this.#metrics = new HotKeyMetrics(o.registry, {
       top: () => this.top(10),
       near: () => ({ hits: this.#near.hits, misses: this.#near.misses, entries: this.#near.size, bytes: this.#near.bytes, pushes: this.#feed.pushes }),

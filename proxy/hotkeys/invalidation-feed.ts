@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../../shared/frame';
 import type { Logger } from '../../shared/log';
+import { dialPeer, OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 import { Op, PUSH_ID, Status } from '../../shared/protocol';
 import { parseAddr } from '../upstream/pool';
 
@@ -12,7 +13,12 @@ export interface InvalidationFeedOptions {
   onInvalidation: OnInvalidation;
   /** Wait before re-dialling a node whose subscription connection dropped (ms, default 250). */
   retryMs?: number;
+  /** The cluster secret and node-link TLS of each connection (absent: plain TCP, no secret). */
+  access?: PeerAccess;
 }
+
+/** Deadline of a subscription connection's connect and handshake. */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** The subscription connection to one node and the keys (`ns + "\n" + key`) it subscribes to. */
 interface Feed {
@@ -96,11 +102,15 @@ export class InvalidationFeed {
 
   #connect(nodeId: string, feed: Feed): void {
     const { host, port } = parseAddr(feed.addr);
-    const socket = net.connect({ host, port });
-    feed.socket = socket;
-    socket.setNoDelay(true);
     const decoder = new FrameDecoder((frame) => this.#onFrame(nodeId, frame));
-    socket.on('connect', () => {
+    const socket = dialPeer({ host, port, access: this.#o.access ?? OPEN_ACCESS, timeoutMs: CONNECT_TIMEOUT_MS }, () => {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk);
+        } catch (err) {
+          socket.destroy(err as Error);
+        }
+      });
       feed.open = true;
       const byNs = new Map<string, string[]>();
       for (const id of feed.keys) {
@@ -112,13 +122,7 @@ export class InvalidationFeed {
       }
       for (const [ns, keys] of byNs) this.#send(feed, [Op.SUBSCRIBE_INVALIDATIONS, ns, keys]);
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        socket.destroy(err as Error);
-      }
-    });
+    feed.socket = socket;
     socket.on('error', (err) => this.#o.log.debug({ nodeId, err: err.message }, 'invalidation feed error'));
     socket.on('close', () => {
       if (feed.socket !== socket) return;

@@ -160,7 +160,9 @@ export const httpOrigin: OriginLoader = {
       return { kind: 'value', value, json: isJsonType(res.headers.get('content-type')) && parsesAsJson(value) };
     } catch (err) {
       if (isTimeout(err)) return { kind: 'timeout' };
-      return { kind: 'error', reason: `origin unreachable: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}` };
+      // The cause's message names the origin's address: only its code goes to clients (origin URLs are for admins).
+      const cause = (err as Error).cause as NodeJS.ErrnoException | undefined;
+      return { kind: 'error', reason: `origin unreachable${typeof cause?.code === 'string' ? ` (${cause.code})` : ''}` };
     }
   },
 };

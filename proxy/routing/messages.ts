@@ -51,27 +51,38 @@ function expectStatus(reply: readonly unknown[], ok: number, nodeId?: string): v
   if (reply[1] !== ok) throw errorFromReply(reply, nodeId);
 }
 
-/** `[id, OK, value, version, expiresAt, flags] | [id, MISS]` → GetResult. */
+/**
+ * `[id, OK, value, version, expiresAt, flags] | [id, MISS]` → GetResult; a trailing `true` (a
+ * replica answering from the data a full sync replaces) marks the result `stale: 'resync'`.
+ */
 export function parseGet(reply: readonly unknown[], nodeId?: string): GetResult {
-  if (reply[1] === Status.MISS) return { hit: false };
+  if (reply[1] === Status.MISS) return reply[2] === true ? { hit: false, stale: 'resync' } : { hit: false };
   expectStatus(reply, Status.OK, nodeId);
-  return { hit: true, value: reply[2] as Buffer, version: reply[3] as number, expiresAt: reply[4] as number, flags: reply[5] as number };
+  const hit: GetResult = { hit: true, value: reply[2] as Buffer, version: reply[3] as number, expiresAt: reply[4] as number, flags: reply[5] as number };
+  if (reply[6] === true) hit.stale = 'resync';
+  return hit;
 }
 
-/** One MGET entry: null (miss) or `[value, version, expiresAt, flags]`. */
-export function entryResult(entry: unknown): GetResult {
-  if (!Array.isArray(entry)) return { hit: false };
-  return { hit: true, value: entry[0] as Buffer, version: entry[1] as number, expiresAt: entry[2] as number, flags: entry[3] as number };
+/** One MGET entry: null (miss) or `[value, version, expiresAt, flags]`; `stale`: the reply was a resyncing replica's. */
+export function entryResult(entry: unknown, stale = false): GetResult {
+  const result: GetResult = Array.isArray(entry)
+    ? { hit: true, value: entry[0] as Buffer, version: entry[1] as number, expiresAt: entry[2] as number, flags: entry[3] as number }
+    : { hit: false };
+  if (stale) result.stale = 'resync';
+  return result;
 }
+
+/** MGET entries; `stale` is set when a resyncing replica answered (see `parseGet`). */
+export type MgetEntries = unknown[] & { stale?: true };
 
 /** `[id, OK, entries[]]` → the entries, checked to match the number of keys asked for. */
-export function parseMget(reply: readonly unknown[], count: number, nodeId?: string): unknown[] {
+export function parseMget(reply: readonly unknown[], count: number, nodeId?: string): MgetEntries {
   expectStatus(reply, Status.OK, nodeId);
   const entries = reply[2];
   if (!Array.isArray(entries) || entries.length !== count) {
     throw errorFromReply([reply[0], Status.INTERNAL, `MGET reply has ${Array.isArray(entries) ? entries.length : 'no'} entries for ${count} keys`], nodeId);
   }
-  return entries;
+  return reply[3] === true ? Object.assign(entries, { stale: true as const }) : entries;
 }
 
 /** `[id, OK, version, expiresAt] | [id, NOT_STORED]` → WriteResult or undefined. */

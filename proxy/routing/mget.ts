@@ -41,7 +41,7 @@ export function assemble(count: number, groups: readonly KeyGroup[], outcomes: R
     const { positions } = groups[g];
     const outcome = outcomes[g];
     for (let k = 0; k < positions.length; k++) {
-      results[positions[k]] = outcome instanceof Error ? outcome : entryResult(outcome[k]);
+      results[positions[k]] = outcome instanceof Error ? outcome : entryResult(outcome[k], (outcome as { stale?: true }).stale === true);
     }
   }
   return results;

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { FrameDecoder } from '../../shared/frame';
+import { dialPeer, OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 import type { Logger } from '../../shared/log';
 import { Limits, Op } from '../../shared/protocol';
 import { ProxyError, ProxyErrorCode } from '../errors';
@@ -33,6 +34,8 @@ export interface LinkOptions {
   counter: InFlightCounter;
   log: Logger;
   maxFrameBytes?: number;
+  /** The cluster secret and node-link TLS (absent: plain TCP, no secret). */
+  access?: PeerAccess;
   /** A reply came for a request that had already timed out (it is dropped). */
   onLateReply?: () => void;
   onStateChange?: (state: LinkState) => void;
@@ -192,17 +195,15 @@ export class Link {
 
   #connect(): void {
     this.#setState('connecting');
-    // Node honours writableHighWaterMark on connect (it reaches the Duplex); the typings omit it.
-    const connectOptions: net.TcpNetConnectOpts & { writableHighWaterMark: number } = {
-      host: this.#o.host, port: this.#o.port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER_MARK,
-    };
-    const socket = net.connect(connectOptions);
-    this.#socket = socket;
-    this.#broken = false;
-    this.#lastError = null;
-    socket.setTimeout(this.#o.connectTimeoutMs, () => socket.destroy(new Error(`connect timed out after ${this.#o.connectTimeoutMs} ms`)));
-    socket.once('connect', () => {
-      socket.setTimeout(0);
+    const dial = { host: this.#o.host, port: this.#o.port, access: this.#o.access ?? OPEN_ACCESS, timeoutMs: this.#o.connectTimeoutMs, writableHighWaterMark: WRITE_HIGH_WATER_MARK };
+    const socket = dialPeer(dial, () => {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          this.#decoder.push(chunk);
+        } catch (err) {
+          socket.destroy(err as Error);
+        }
+      });
       this.#attempt = 0;
       this.#failing = false;
       this.#openedAt = this.#o.now();
@@ -211,13 +212,9 @@ export class Link {
       this.#setState('open');
       this.#flush();
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.#decoder.push(chunk);
-      } catch (err) {
-        socket.destroy(err as Error);
-      }
-    });
+    this.#socket = socket;
+    this.#broken = false;
+    this.#lastError = null;
     socket.on('drain', () => {
       this.#blocked = false;
       this.#flush();

@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import type { Logger } from '../../shared/log';
 import type { BackoffOptions } from './backoff';
 import { nodeUnavailable } from './failures';
@@ -21,6 +22,8 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
   /** Largest request frame (payload bytes) a link sends; default the protocol's. */
   maxFrameBytes?: number;
+  /** The cluster secret and node-link TLS of each link (absent: plain TCP, no secret). */
+  access?: PeerAccess;
   /**
    * A link that sent nothing this long sends a PING, well inside the nodes' idle timeout
    * (`--idle-timeout-ms`, default 300 s), so the node never closes it; default 30 s, 0 = never.
@@ -76,7 +79,7 @@ export class NodePool {
     for (let i = 0; i < Math.max(1, o.size); i++) {
       this.#links.push(new Link({
         nodeId: o.nodeId, host, port, timeoutMs: o.timeoutMs, wedgedMs, connectTimeoutMs, backoff: o.backoff, random: o.random,
-        now: o.now, counter: this.#counter, log: o.log, maxFrameBytes: o.maxFrameBytes, onLateReply: o.onLateReply, onStateChange: o.onLinkState,
+        now: o.now, counter: this.#counter, log: o.log, maxFrameBytes: o.maxFrameBytes, onLateReply: o.onLateReply, onStateChange: o.onLinkState, access: o.access,
       }));
     }
     const tickMs = o.tickMs ?? Math.min(100, Math.max(5, Math.floor(o.timeoutMs / 10)));

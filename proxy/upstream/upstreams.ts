@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import type { NodePicker } from '../routing/router';
@@ -17,6 +18,8 @@ export interface UpstreamsOptions {
   now: () => number;
   log: Logger;
   metrics: UpstreamMetrics;
+  /** The cluster secret and node-link TLS of every link (shared/peer-auth.ts); absent: plain TCP, no secret. */
+  access?: PeerAccess;
 }
 
 /**
@@ -87,7 +90,7 @@ export class Upstreams implements NodePicker {
     const pool = new NodePool({
       nodeId, addr, size: o.connectionsPerNode, maxInFlight: o.maxInFlightPerNode, timeoutMs: o.requestTimeoutMs,
       backoff: o.backoff ?? DEFAULT_BACKOFF, random: o.random, now: o.now, log: log.child({ component: 'proxy:link' }),
-      onLateReply: () => o.metrics.lateReplies.inc(),
+      onLateReply: () => o.metrics.lateReplies.inc(), access: o.access,
     });
     const client = new NodeClient(pool, o.breaker, o.metrics.forNode(nodeId), log.child({ component: 'proxy:breaker' }), o.now);
     if (!this.#closed) this.#clients.set(nodeId, client);

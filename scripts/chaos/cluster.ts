@@ -5,15 +5,21 @@ import {
   assertPortsFree, hasExited, initCluster, killChild, launchProgram, programSpecs, shardctl, startEtcd, stopChild, waitForPrimaries, waitHealthy,
   type Child, type ClusterLayout, type ProgramSpec, type Say,
 } from '../cluster/processes';
+import { etcdAccessOf } from '../cluster/tls';
+import type { EtcdAccess } from '../../shared/topology/etcd';
 
 /**
  * The chaos topology as child processes (scripts/cluster/processes.ts does the starting): etcd,
  * shards × (replicas + 1) storage nodes, the control plane and the proxies, all on 127.0.0.1.
  * Faults act on it by program name: kill, stop/continue, restart (a storage node always restarts
- * empty: its data lives in memory). Owns: every child; `close()` stops them all, etcd last.
+ * empty: its data lives in memory). With `layout.tls` and `layout.clusterSecretFile` every link is
+ * TLS and every node link proves the secret; a restarted program gets the same flags (its spec),
+ * etcd the same TLS. Owns: every child; `close()` stops them all, etcd last.
  */
 export class ChaosCluster {
   readonly etcd: string;
+  /** How this process reaches etcd (over TLS with the client certificate when the layout has certificates). */
+  readonly etcdAccess: EtcdAccess;
   readonly specs: ProgramSpec[];
   readonly #children = new Map<string, Child>();
   /** Every process ever started (restarts included), to prove none is left behind. */
@@ -23,6 +29,7 @@ export class ChaosCluster {
 
   constructor(readonly layout: ClusterLayout, readonly dataDir: string, readonly say: Say) {
     this.etcd = `127.0.0.1:${layout.etcdPort}`;
+    this.etcdAccess = etcdAccessOf(layout.tls);
     this.specs = programSpecs(layout, this.etcd);
   }
 
@@ -46,11 +53,11 @@ export class ChaosCluster {
     this.#etcdChild = this.#track(await startEtcd(this.layout, this.dataDir, this.logDir, this.say));
     await initCluster(this.layout, this.etcd, true, this.say);
     for (const [ns, flags] of namespaces) {
-      const res = shardctl(['ns', 'set', ns, ...flags], this.etcd, this.layout.cluster);
+      const res = shardctl(['ns', 'set', ns, ...flags], this.etcd, this.layout);
       if (res.status !== 0) throw new Error(`shardctl ns set ${ns} failed: ${res.stderr.trim()}`);
     }
     for (const spec of this.specs) this.#children.set(spec.name, this.#track(launchProgram(spec, this.logDir, this.say)));
-    await waitForPrimaries(this.etcd, this.layout.cluster, timeoutSeconds);
+    await waitForPrimaries(this.etcd, this.layout.cluster, timeoutSeconds, this.layout.tls);
     await waitHealthy([...this.#children.values()], timeoutSeconds);
   }
 

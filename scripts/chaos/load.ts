@@ -17,8 +17,10 @@ import type { Op, ReadOp, WriteOp } from './history';
  */
 
 export interface LoadOptions {
-  /** ws://host:port/v1/ws of each proxy. */
+  /** ws://host:port/v1/ws (wss:// over TLS) of each proxy. */
   wsUrls: string[];
+  /** wss://: the CA (PEM) the proxies' certificate chains to. */
+  ca?: Buffer;
   namespaces: string[];
   shards: number;
   /** Slot → shard now (the slot map in etcd, followed as it changes: a rebalance moves keys between shards). */
@@ -66,7 +68,7 @@ class WorkerLink {
   #connecting: Promise<ShardcacheClient | undefined> | undefined;
   #closed = false;
 
-  constructor(readonly url: string, readonly timeoutMs: number) {}
+  constructor(readonly url: string, readonly timeoutMs: number, readonly ca?: Buffer) {}
 
   async call<T>(run: (c: ShardcacheClient) => Promise<T>): Promise<T> {
     const client = this.#client ?? (await this.#connect());
@@ -92,7 +94,7 @@ class WorkerLink {
     this.#connecting ??= (async () => {
       for (let attempt = 0; !this.#closed && attempt < 3; attempt++) {
         try {
-          const client = await ShardcacheClient.connect(this.url, { timeoutMs: 2000 });
+          const client = await ShardcacheClient.connect(this.url, { timeoutMs: 2000, ...(this.ca ? { ca: this.ca } : {}) });
           if (this.#closed) {
             await client.close();
             return undefined;
@@ -136,7 +138,7 @@ export class ChaosLoad {
 
   constructor(options: LoadOptions) {
     this.#options = options;
-    this.#links = Array.from({ length: options.workers }, (_, w) => new WorkerLink(options.wsUrls[w % options.wsUrls.length], options.requestTimeoutMs));
+    this.#links = Array.from({ length: options.workers }, (_, w) => new WorkerLink(options.wsUrls[w % options.wsUrls.length], options.requestTimeoutMs, options.ca));
     this.keys = Array.from({ length: options.workers }, (_, w) => keysOf(w, options.namespaces, options.shards, options.keysPerShard, options.shardOfSlot)).flat();
     this.#pauseMs = Math.max(1, Math.round((this.keys.length * 2 * 1000) / options.rate));
   }

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShardcacheClient } from '../../client/ws-client';
-import { etcdOnPath } from '../cluster/processes';
+import { etcdOnPath, type ClusterLayout } from '../cluster/processes';
+import { writeClusterSecret } from '../cluster/tls';
+import { writeLocalTls } from '../tls-certs';
 import { checkHistory } from './checker';
 import { ChaosCluster } from './cluster';
 import { inject, waitWhole, type FaultContext } from './faults';
@@ -28,7 +30,10 @@ import { rebalanceScenario, SCENARIO_CUT_SLOTS, type RebalanceSummary } from './
  * a cluster started elsewhere (compose.yaml) while scripts/chaos-compose.sh applies the schedule,
  * and reads the faults it applied from `--faults-log`. Targets 127.0.0.1 only. Bounded: a hard
  * deadline ends the run; SIGINT/SIGTERM stop every child; exit 0 when every invariant holds, 1 when
- * one fails, 2 on an error of the harness itself.
+ * one fails, 2 on an error of the harness itself. With `--tls` every link of the cluster is TLS
+ * (etcd, the proxies' client ports, node links with mutual TLS) and node links prove a random
+ * cluster secret; the load, the ballast, the etcd watch and shardctl use the same CA and
+ * client certificate.
  */
 const ACKED_NS = 'acked';
 const ASYNC_NS = 'async';
@@ -45,7 +50,7 @@ interface Run {
   rebalance?: RebalanceSummary;
 }
 
-function layoutFor(o: ChaosOptions) {
+function layoutFor(o: ChaosOptions, dataDir: string): ClusterLayout {
   const spareShards = o.rebalance ? 1 : 0;
   const n = (o.shards + spareShards) * (o.replicas + 1);
   const base = o.portBase;
@@ -54,13 +59,14 @@ function layoutFor(o: ChaosOptions) {
     proxies: Array.from({ length: o.proxies }, (_, i) => ({ httpPort: base + 3 + 2 * n + 3 * i, respPort: base + 4 + 2 * n + 3 * i, adminPort: base + 5 + 2 * n + 3 * i })),
     shards: o.shards, spareShards, replicas: o.replicas, leaseTtl: o.leaseTtl, cluster: o.cluster,
     ...(o.rebalance ? { cutSlots: SCENARIO_CUT_SLOTS } : {}),
+    ...(o.tls ? { tls: writeLocalTls(path.join(dataDir, 'tls')), clusterSecretFile: writeClusterSecret(path.join(dataDir, 'cluster-secret')) } : {}),
   };
 }
 
 /** Writes `count` ballast keys of 512 bytes, pipelined, so that a full sync has something to copy. */
-async function writeBallast(wsUrl: string, count: number): Promise<void> {
+async function writeBallast(wsUrl: string, count: number, ca: Buffer | undefined): Promise<void> {
   if (count === 0) return;
-  const client = await ShardcacheClient.connect(wsUrl);
+  const client = await ShardcacheClient.connect(wsUrl, ca ? { ca } : {});
   const value = Buffer.alloc(512, 0x62);
   try {
     for (let i = 0; i < count; i += 500) {
@@ -95,28 +101,33 @@ async function applyFaults(run: Run, ctx: FaultContext, until: number): Promise<
   }
 }
 
-/** Where the load and the observers point: the started cluster, or the `--external` flags. */
-function endpointsOf(run: Run): { proxyUrls: string[]; nodes: Array<{ nodeId: string; shard: number; adminUrl: string }>; etcd: string } {
+/** Where the load and the observers point (the started cluster, or the `--external` flags), and the CA of a cluster over TLS. */
+function endpointsOf(run: Run): { proxyUrls: string[]; nodes: Array<{ nodeId: string; shard: number; adminUrl: string }>; etcd: string; ca?: Buffer } {
   const o = run.options;
   if (!run.cluster) return { proxyUrls: o.proxyUrls!, nodes: o.nodeAdmins!, etcd: o.etcd! };
-  return { proxyUrls: run.cluster.layout.proxies.map((p) => `http://127.0.0.1:${p.httpPort}`), nodes: run.cluster.nodes, etcd: run.cluster.etcd };
+  const { tls, proxies } = run.cluster.layout;
+  return {
+    proxyUrls: proxies.map((p) => `${tls ? 'https' : 'http'}://127.0.0.1:${p.httpPort}`), nodes: run.cluster.nodes, etcd: run.cluster.etcd,
+    ...(tls ? { ca: fs.readFileSync(tls.caFile) } : {}),
+  };
 }
 
 async function execute(run: Run): Promise<number> {
   const o = run.options;
-  const { proxyUrls, nodes, etcd } = endpointsOf(run);
+  const { proxyUrls, nodes, etcd, ca } = endpointsOf(run);
   if (run.cluster) {
-    say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}; logs in ${run.cluster.logDir}`);
+    const over = o.tls ? ' over TLS (etcd, client ports, node links with mutual TLS) with a cluster secret' : '';
+    say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}${over}; logs in ${run.cluster.logDir}`);
     await run.cluster.start([[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]], 60);
-    process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
+    process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, tls: o.tls, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
   }
-  const epochs = new EpochWatch(etcd, o.cluster);
+  const epochs = new EpochWatch(etcd, o.cluster, run.cluster?.etcdAccess);
   run.epochs = epochs;
   await epochs.start();
-  const wsUrls = proxyUrls.map((u) => `${u.replace(/^http/, 'ws')}/v1/ws`);
-  await writeBallast(wsUrls[0], o.ballastKeys);
+  const wsUrls = proxyUrls.map((u) => `${u.replace(/^http/, 'ws')}/v1/ws`); // https -> wss
+  await writeBallast(wsUrls[0], o.ballastKeys, ca);
   const load = new ChaosLoad({
-    wsUrls, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(),
+    wsUrls, ca, namespaces: [ACKED_NS, ASYNC_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(),
     workers: o.workers, keysPerShard: 1, rate: o.rate, requestTimeoutMs: 10_000,
   });
   run.load = load;
@@ -157,7 +168,7 @@ function report(run: Run, history: History): number {
   const verdict = checkHistory(history);
   const info = {
     profile: o.profile, seed: o.seed, leaseTtlSeconds: o.leaseTtl, shards: o.shards, nodesPerShard: o.replicas + 1, proxies: history.proxies,
-    loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external,
+    loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external, tls: o.tls,
   };
   process.stdout.write(`\n${formatReport(info, verdict)}\n`);
   const r = run.rebalance;
@@ -181,7 +192,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const dataDir = options.external ? undefined : options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
-  const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options), dataDir, say);
+  const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options, dataDir), dataDir, say);
   const run: Run = { options, cluster, writes: new NodeWritesLog(), faults: [], aborted: false };
   let finishing: Promise<void> | undefined;
   const finish = (code: number): Promise<void> => {

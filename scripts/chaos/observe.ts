@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { connectEtcd } from '../../shared/topology/etcd';
+import { connectEtcd, type EtcdAccess } from '../../shared/topology/etcd';
 import { SLOT_COUNT } from '../../shared/slot';
 import { clusterKeys, parseRecord, SlotMapSchema } from '../../shared/topology/schema';
 import type { EpochSeen, NodeWrites } from './history';
@@ -25,8 +25,9 @@ export class EpochWatch {
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
 
-  constructor(etcd: string, cluster: string) {
-    this.#client = connectEtcd(etcd, { callTimeoutMs: 1000, retry: false });
+  /** `access`: TLS and credentials toward etcd (none for a plain etcd). */
+  constructor(etcd: string, cluster: string, access: EtcdAccess = {}) {
+    this.#client = connectEtcd(etcd, { callTimeoutMs: 1000, retry: false, access });
     const keys = clusterKeys(cluster);
     this.#prefix = keys.shardsPrefix;
     this.#pattern = new RegExp(`^${keys.shardsPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)/primary$`);

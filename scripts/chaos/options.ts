@@ -20,6 +20,12 @@ export interface ChaosOptions {
   ballastKeys: number;
   /** After the faults: add a spare shard and rebalance, then remove it, with faults during the copies and cut-overs. */
   rebalance: boolean;
+  /**
+   * TLS on every link (a throwaway CA in `<data dir>/tls`): etcd with client certificates, the
+   * proxies' client ports (the load speaks wss://), node links with mutual TLS; and a random cluster
+   * secret every node link proves.
+   */
+  tls: boolean;
   reportJson?: string;
   historyJson?: string;
   dataDir?: string;
@@ -79,6 +85,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     .addOption(new Option('--rate <ops>', 'target requests per second of the whole load').argParser(intIn(10, 100_000)).default(400))
     .addOption(new Option('--ballast-keys <n>', 'keys of 512 bytes written first, so a full sync takes a while').argParser(intIn(0, 1_000_000)).default(30_000))
     .option('--rebalance', 'after the faults: add a spare shard and rebalance, then remove it, killing source and target primaries, the control plane and etcd during copies and cut-overs', false)
+    .option('--tls', 'TLS everywhere (a throwaway CA in <data dir>/tls): etcd with client certificates, HTTPS/WSS on the proxies (the load uses wss://), mutual TLS on every node link, and a random cluster secret', false)
     .option('--report-json <file>', 'also write the verdicts as JSON')
     .option('--history-json <file>', 'also write every recorded operation as JSON')
     .option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on success)')
@@ -93,5 +100,6 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     .parse(argv, { from: 'user' });
   const opts = program.opts<ChaosOptions>();
   if (opts.external && (!opts.proxyUrls || !opts.etcd || !opts.nodeAdmins)) program.error('error: --external needs --proxy-urls, --etcd and --node-admins');
+  if (opts.external && opts.tls) program.error('error: --tls starts a cluster over TLS; it does not go with --external (compose.yaml runs plain)');
   return opts;
 }

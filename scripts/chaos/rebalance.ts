@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runShardctl } from '../../control-plane/cli/shardctl';
 import { connectEtcd } from '../../shared/topology/etcd';
+import { shardctlAsync } from '../cluster/processes';
 import { clusterKeys, MigrationRecordSchema, SlotMapSchema, type MigrationRecord } from '../../shared/topology/schema';
 import type { Fault } from './history';
 import { nodeHealth } from './observe';
@@ -24,16 +24,18 @@ const SCENARIO_BYTES_PER_SEC = '2mb';
 export const SCENARIO_CUT_SLOTS = 32;
 const SETTLE_MS = 60_000;
 
-/** shardctl in-process; resolves with its status and what it printed. */
+/**
+ * shardctl of the build as a child process, with the cluster's etcd flags and, over TLS, the node-link
+ * environment (`rebalance` and `shard remove` read every primary's slot figures); resolves with its
+ * status and what it printed. A child, not in-process: the node-link settings live in its environment.
+ */
 async function shardctl(ctx: FaultContext, args: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const io = { out: (t: string) => void (out += `${t}\n`), err: (t: string) => void (out += `${t}\n`) };
-  const code = await runShardctl([...args, '--etcd', ctx.cluster.etcd, '--cluster', ctx.cluster.layout.cluster], io);
-  return { code, out: out.trim() };
+  const res = await shardctlAsync(args, ctx.cluster.etcd, ctx.cluster.layout);
+  return { code: res.status ?? 1, out: `${res.stdout}${res.stderr}`.trim() };
 }
 
 async function readRecords(ctx: FaultContext): Promise<{ migrations: MigrationRecord[]; epoch: number }> {
-  const client = connectEtcd(ctx.cluster.etcd);
+  const client = connectEtcd(ctx.cluster.etcd, { access: ctx.cluster.etcdAccess });
   try {
     const keys = clusterKeys(ctx.cluster.layout.cluster);
     const all = await client.getAll().prefix(keys.migrationsPrefix).strings();

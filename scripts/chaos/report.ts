@@ -14,6 +14,8 @@ export interface RunInfo {
   ackedNs: string;
   asyncNs: string;
   external: boolean;
+  /** TLS on every link (etcd, client ports, node links with mutual TLS) and a cluster secret on the node links. */
+  tls: boolean;
 }
 
 export const DEFINITIONS = [
@@ -35,7 +37,7 @@ function namespaceLine(v: NamespaceVerdict, label: string): string {
 /** The report as printed. Pure. */
 export function formatReport(run: RunInfo, v: Verdict): string {
   const out: string[] = [];
-  out.push(`chaos report: profile ${run.profile}, seed ${run.seed}, lease TTL ${run.leaseTtlSeconds} s, ${run.shards} shards x ${run.nodesPerShard} nodes, ${run.proxies} proxies${run.external ? ' (external cluster)' : ''}; ${run.loadSeconds.toFixed(0)} s of load, ${run.requests} requests`);
+  out.push(`chaos report: profile ${run.profile}, seed ${run.seed}, lease TTL ${run.leaseTtlSeconds} s, ${run.shards} shards x ${run.nodesPerShard} nodes, ${run.proxies} proxies${run.external ? ' (external cluster)' : ''}${run.tls ? ', over TLS (etcd, client ports, node links with mutual TLS) with a cluster secret' : ''}; ${run.loadSeconds.toFixed(0)} s of load, ${run.requests} requests`);
   out.push('');
   const first = v.faults[0]?.fault.at ?? 0;
   out.push(renderTable(

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -8,6 +8,10 @@ import { commandContext } from '../../control-plane/commands/context';
 import { clusterStatus } from '../../control-plane/commands/status';
 import { PROXY_NODE_FLAGS } from '../../proxy/config';
 import type { StatusDocument } from '../../control-plane/status/document';
+import type { LocalTls } from '../tls-certs';
+import {
+  clusterSecretArgs, etcdAccessOf, etcdClientArgs, etcdHealthy, etcdScheme, etcdServerTlsArgs, nodeClientTlsArgs, nodeTlsArgs, proxyTlsArgs, toolEnv,
+} from './tls';
 
 /**
  * Starting the programs of a whole cluster as child processes on 127.0.0.1: shared by `npm start`
@@ -42,7 +46,17 @@ export interface ClusterLayout {
   cluster: string;
   /** The control plane's `--cut-slots` (slots per cut-over), when not its default. */
   cutSlots?: number;
+  /**
+   * Certificates (scripts/tls-certs.ts): etcd over TLS with client certificates, the proxies'
+   * client ports over TLS, node links (proxy, control plane, replication, migration) over mutual TLS.
+   */
+  tls?: LocalTls;
+  /** A file holding the cluster secret (scripts/cluster/tls.ts `writeClusterSecret`): every node, proxy and control plane gets it. */
+  clusterSecretFile?: string;
 }
+
+/** What shardctl needs to reach a cluster besides `--etcd`: its name, its certificates and its secret's file. */
+export type ClusterAccess = Pick<ClusterLayout, 'cluster' | 'tls' | 'clusterSecretFile'>;
 
 /** One program of the cluster: `dist/<script>` run with `args`; `listens` is shown in tables. */
 export interface ProgramSpec {
@@ -78,6 +92,8 @@ export const nodeName = (shard: number, k: number): string => `shard${shard}-${S
 export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[] {
   const specs: ProgramSpec[] = [];
   const perShard = layout.replicas + 1;
+  const secret = clusterSecretArgs(layout.clusterSecretFile);
+  const nodeAccess = [...nodeClientTlsArgs(layout.tls), ...secret]; // how the control plane and the proxies dial the nodes
   for (let shard = 0; shard < layout.shards + (layout.spareShards ?? 0); shard++) {
     for (let k = 0; k < perShard; k++) {
       const i = shard * perShard + k;
@@ -87,8 +103,8 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
         name: nodeId,
         script: 'storage-node/main.js',
         args: ['--port', `${port}`, '--admin-port', `${adminPort}`, '--etcd', etcd, '--cluster', layout.cluster,
-          '--shard', `${shard}`, '--node-id', nodeId, '--lease-ttl', `${layout.leaseTtl}`],
-        listens: `frames 127.0.0.1:${port}, admin http://127.0.0.1:${adminPort}/metrics`,
+          '--shard', `${shard}`, '--node-id', nodeId, '--lease-ttl', `${layout.leaseTtl}`, ...etcdClientArgs(layout.tls), ...nodeTlsArgs(layout.tls), ...secret],
+        listens: `frames ${layout.tls ? 'tls://' : ''}127.0.0.1:${port}, admin http://127.0.0.1:${adminPort}/metrics`,
         ports: [[port, '--node-base-port'], [adminPort, '--node-admin-base-port']],
         shardId: shard,
         adminUrl: `http://127.0.0.1:${adminPort}`,
@@ -98,18 +114,19 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
   specs.push({
     name: 'control-plane',
     script: 'control-plane/main.js',
-    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`, ...(layout.cutSlots ? ['--cut-slots', `${layout.cutSlots}`] : [])],
+    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`, ...(layout.cutSlots ? ['--cut-slots', `${layout.cutSlots}`] : []), ...etcdClientArgs(layout.tls), ...nodeAccess],
     listens: `http://127.0.0.1:${layout.controlPort}/ (status page, /v1/status, /metrics)`,
     ports: [[layout.controlPort, '--control-port']],
     healthUrl: `http://127.0.0.1:${layout.controlPort}/healthz`,
   });
+  const [web, ws, redis] = layout.tls ? ['https', 'wss', 'rediss'] : ['http', 'ws', 'redis'];
   layout.proxies.forEach((p, i) => {
     specs.push({
       name: layout.proxies.length === 1 ? 'proxy' : `proxy-${i + 1}`,
       script: 'proxy/main.js',
       nodeFlags: PROXY_NODE_FLAGS,
-      args: ['--etcd', etcd, '--cluster', layout.cluster, '--http-port', `${p.httpPort}`, '--resp-port', `${p.respPort}`, '--admin-port', `${p.adminPort}`],
-      listens: `http://127.0.0.1:${p.httpPort}/v1/cache, ws://127.0.0.1:${p.httpPort}/v1/ws, redis://127.0.0.1:${p.respPort}, admin http://127.0.0.1:${p.adminPort}/metrics`,
+      args: ['--etcd', etcd, '--cluster', layout.cluster, '--http-port', `${p.httpPort}`, '--resp-port', `${p.respPort}`, '--admin-port', `${p.adminPort}`, ...etcdClientArgs(layout.tls), ...proxyTlsArgs(layout.tls), ...nodeAccess],
+      listens: `${web}://127.0.0.1:${p.httpPort}/v1/cache, ${ws}://127.0.0.1:${p.httpPort}/v1/ws, ${redis}://127.0.0.1:${p.respPort}, admin http://127.0.0.1:${p.adminPort}/metrics`,
       ports: [[p.httpPort, '--http-port'], [p.respPort, '--resp-port'], [p.adminPort, '--admin-port']],
       healthUrl: `http://127.0.0.1:${p.adminPort}/healthz`,
     });
@@ -181,46 +198,74 @@ export const etcdOnPath = (): boolean => spawnSync('etcd', ['--version'], { stdi
 
 /** Starts etcd on loopback with its data under `dataDir/etcd` and waits until it is healthy. */
 export async function startEtcd(layout: ClusterLayout, dataDir: string, logDir: string, say: Say): Promise<Child> {
-  const client = `http://127.0.0.1:${layout.etcdPort}`;
+  const client = `${etcdScheme(layout.tls)}://127.0.0.1:${layout.etcdPort}`;
   const peer = `http://127.0.0.1:${layout.etcdPeerPort}`;
   const spec: ProgramSpec = { name: 'etcd', script: 'etcd', args: [], listens: `client ${client}, peer ${peer}`, ports: [] };
   const child = launch(spec, 'etcd', [
     '--name', 'local', '--data-dir', path.join(dataDir, 'etcd'),
     '--listen-client-urls', client, '--advertise-client-urls', client,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `local=${peer}`,
-    '--log-level', 'warn', '--logger', 'zap',
+    '--log-level', 'warn', '--logger', 'zap', ...etcdServerTlsArgs(layout.tls),
   ], logDir, say);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && child.process.exitCode === null) {
-    const ok = await fetch(`${client}/health`).then((r) => r.ok, () => false);
+    const ok = await etcdHealthy(client, layout.tls);
     if (ok) return child;
     await sleep(100);
   }
   throw new Error(`etcd did not become healthy on ${client}; see ${child.logFile}`);
 }
 
-/** Runs `shardctl <args>` of the build with `--etcd` and `--cluster`; throws with its stderr when it fails. */
-export function shardctl(args: string[], etcd: string, cluster: string): { status: number | null; stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, [path.join(ROOT, 'dist/control-plane/cli/shardctl.js'), ...args, '--etcd', etcd, '--cluster', cluster], { encoding: 'utf8' });
+/** What `shardctl` printed and its exit status. */
+export interface ShardctlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** shardctl's argv and environment: `--etcd`, `--cluster`, the `--etcd-*` TLS flags, and node-link TLS and the secret's file in the environment. */
+function shardctlCommand(args: readonly string[], etcd: string, access: ClusterAccess): { argv: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    argv: [path.join(ROOT, 'dist/control-plane/cli/shardctl.js'), ...args, '--etcd', etcd, '--cluster', access.cluster, ...etcdClientArgs(access.tls)],
+    env: { ...process.env, ...toolEnv(access.tls, access.clusterSecretFile) },
+  };
+}
+
+/** Runs `shardctl <args>` of the build against the cluster (blocking; for set-up steps, before any load runs). */
+export function shardctl(args: string[], etcd: string, access: ClusterAccess): ShardctlResult {
+  const { argv, env } = shardctlCommand(args, etcd, access);
+  const res = spawnSync(process.execPath, argv, { encoding: 'utf8', env });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** `shardctl` as a child process without blocking this one (a load keeps running meanwhile). */
+export function shardctlAsync(args: string[], etcd: string, access: ClusterAccess): Promise<ShardctlResult> {
+  const { argv, env } = shardctlCommand(args, etcd, access);
+  return new Promise((resolve) => {
+    execFile(process.execPath, argv, { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      resolve({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
 }
 
 /** Runs `shardctl init`; an already initialised cluster of the same shape is kept. */
 export async function initCluster(layout: ClusterLayout, etcd: string, force: boolean, say: Say): Promise<void> {
   const args = ['init', '--shards', `${layout.shards}`, '--replicas', `${layout.replicas}`, '--lease-ttl', `${layout.leaseTtl}`];
   if (force) args.push('--force');
-  const res = shardctl(args, etcd, layout.cluster);
+  const res = shardctl(args, etcd, layout);
   if (res.status === 0) return say(res.stdout.trim().split('\n')[0]);
   if (!/already initialised/.test(res.stderr)) throw new Error(`shardctl init failed: ${res.stderr.trim()}`);
-  const doc = await readStatus(etcd, layout.cluster);
+  const doc = await readStatus(etcd, layout.cluster, layout.tls);
   if (doc.config?.shards !== layout.shards || doc.config.replicas !== layout.replicas) {
     throw new Error(`the data dir holds cluster "${layout.cluster}" with ${doc.config?.shards} shards and ${doc.config?.replicas} replicas; pass --force to re-initialise it`);
   }
   say(`cluster ${layout.cluster} already initialised in the data dir; keeping it`);
 }
 
-export async function readStatus(etcd: string, cluster: string): Promise<StatusDocument> {
-  const client = connectEtcd(etcd);
+/** The cluster's status as shardctl prints it (over TLS with the client certificate when `tls`). */
+export async function readStatus(etcd: string, cluster: string, tls?: LocalTls): Promise<StatusDocument> {
+  const client = connectEtcd(etcd, { access: etcdAccessOf(tls) });
   try {
     return await clusterStatus(commandContext(client, cluster));
   } finally {
@@ -229,10 +274,10 @@ export async function readStatus(etcd: string, cluster: string): Promise<StatusD
 }
 
 /** Polls until every shard has a primary; returns the last status read. */
-export async function waitForPrimaries(etcd: string, cluster: string, timeoutSeconds: number): Promise<StatusDocument> {
+export async function waitForPrimaries(etcd: string, cluster: string, timeoutSeconds: number, tls?: LocalTls): Promise<StatusDocument> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
-    const doc = await readStatus(etcd, cluster);
+    const doc = await readStatus(etcd, cluster, tls);
     const missing = doc.shards.filter((s) => !s.primary).map((s) => s.shardId);
     if (doc.initialised && missing.length === 0) return doc;
     if (Date.now() > deadline) throw new Error(`no primary for shard(s) ${missing.join(', ')} after ${timeoutSeconds}s; see the node logs`);

@@ -12,7 +12,25 @@ export class EtcdUnavailableError extends ShardcacheError {
   }
 }
 
+/**
+ * How a program proves itself to etcd and checks etcd: TLS (CA to verify etcd's certificate, and
+ * a client certificate for `--client-cert-auth`) and etcd's own user and password. Loaded from the
+ * `--etcd-*` flags by `loadEtcdAccess` (shared/etcd-flags.ts).
+ */
+export interface EtcdAccess {
+  /** Present: endpoints are dialled over TLS (https://). */
+  tls?: {
+    /** CA etcd's certificate must chain to (absent: the system's roots). */
+    ca?: Buffer;
+    cert?: Buffer;
+    key?: Buffer;
+  };
+  auth?: { username: string; password: string };
+}
+
 export interface EtcdOptions {
+  /** TLS and credentials; absent: plain TCP without authentication. */
+  access?: EtcdAccess;
   /** Deadline of each unary call, ms. */
   callTimeoutMs?: number;
   dialTimeoutMs?: number;
@@ -22,12 +40,18 @@ export interface EtcdOptions {
 
 /**
  * An etcd client for `host:port[,host:port...]`, with a deadline on every unary call so no caller
- * hangs while etcd is down (watches and lease keep-alives are streams and have none).
+ * hangs while etcd is down (watches and lease keep-alives are streams and have none). With
+ * `access.tls` the endpoints are dialled as https:// and etcd's certificate must be valid for the
+ * host dialled; with `access.auth` the client logs in as that etcd user (and renews its token).
  */
 export function connectEtcd(endpoints: string, options: EtcdOptions = {}): Etcd3 {
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
+  const { tls, auth } = options.access ?? {};
   return new Etcd3({
-    hosts: endpoints.split(',').map((h) => `http://${h.trim()}`),
+    hosts: endpoints.split(',').map((h) => `${tls ? 'https' : 'http'}://${h.trim()}`),
+    // etcd3 passes these to grpc's createSsl; a null root certificate means the system's roots.
+    ...(tls ? { credentials: { rootCertificate: (tls.ca ?? null) as Buffer, privateKey: tls.key, certChain: tls.cert } } : {}),
+    ...(auth ? { auth: { username: auth.username, password: auth.password } } : {}),
     dialTimeout: options.dialTimeoutMs ?? 3000,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {

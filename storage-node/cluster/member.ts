@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { ShardcacheError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
-import { connectEtcd, explainEtcdError } from '../../shared/topology/etcd';
+import { connectEtcd, explainEtcdError, type EtcdAccess } from '../../shared/topology/etcd';
 import { clusterKeys, ClusterConfigSchema, parseRecord, type ClusterKeys, type NodeRecord } from '../../shared/topology/schema';
 import { campaign, deleteIfUnchanged, resign } from './election';
 import { ClusterRole, type PrimaryView, type RoleChange } from './role';
@@ -20,6 +20,8 @@ const RESIGNED = 'resign requested';
 /** Who this node is in the cluster. */
 export interface MemberOptions {
   etcd: string;
+  /** TLS and credentials for etcd (absent: plain TCP, no login). */
+  etcdAccess?: EtcdAccess;
   cluster: string;
   shardId: number;
   nodeId: string;
@@ -90,7 +92,7 @@ export class ClusterMember {
     this.#options = options;
     this.#log = log;
     this.#keys = clusterKeys(options.cluster);
-    this.#client = connectEtcd(options.etcd, { callTimeoutMs: 2000 });
+    this.#client = connectEtcd(options.etcd, { callTimeoutMs: 2000, access: options.etcdAccess });
     this.role = new ClusterRole({
       nodeId: options.nodeId,
       addr: options.addr,

@@ -181,3 +181,13 @@ export const NOT_JOINED: WriteGate = {
     throw new OpError(Status.NOT_PRIMARY, `this node has not joined its shard yet; the write carries epoch ${epoch}`, [0, null]);
   },
 };
+
+/**
+ * The gate of a primary shutting down: every write is refused with NOT_PRIMARY and no primary
+ * named, so proxies retry it at the next primary while the replicas catch up (nothing was applied).
+ */
+export const SHUTTING_DOWN: WriteGate = {
+  check(epoch: number): void {
+    throw new OpError(Status.NOT_PRIMARY, `this node is shutting down and hands its shard over; the write carries epoch ${epoch}`, [0, null]);
+  },
+};

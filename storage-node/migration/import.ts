@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { dialPeer, type PeerAccess } from '../../shared/peer-auth';
 import { encodeFrame, FrameDecoder } from '../../shared/frame';
 import { ProtocolError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
@@ -7,6 +8,9 @@ import { slotOf } from '../../shared/slot';
 import { rangesArg, slotBitmap } from '../../shared/slot-ranges';
 import type { Store } from '../store';
 import { readEntry, readTarget, SNAPSHOT_FIELDS } from '../replication/records';
+
+/** Deadline of the connection's connect and handshake. */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** What an import writes through: the store, and the target's own replication of what it writes. */
 export interface ImportSink {
@@ -70,7 +74,7 @@ export class Import {
     readonly sourceAddr: string,
     readonly maxBytesPerSec: number,
     private readonly sink: ImportSink,
-    private readonly identity: { nodeId: string; secret: string; maxFrameBytes: number },
+    private readonly identity: { nodeId: string; access: PeerAccess; maxFrameBytes: number },
     private readonly log: Logger,
   ) {
     this.importing = slotBitmap(ranges);
@@ -136,8 +140,11 @@ export class Import {
     const port = Number(this.sourceAddr.slice(colon + 1));
     if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return this.#fail('the source address is not host:port');
     this.phase = 'connecting';
-    const socket = net.connect({ host: this.sourceAddr.slice(0, colon), port });
-    socket.setNoDelay(true);
+    const socket = dialPeer({ host: this.sourceAddr.slice(0, colon), port, access: this.identity.access, timeoutMs: CONNECT_TIMEOUT_MS }, () => {
+      socket.on('data', onData);
+      socket.write(encodeFrame([1, Op.MIGRATE_PULL, this.migrationId, this.ranges, this.identity.nodeId, this.maxBytesPerSec]));
+      this.#ackTimer = setInterval(() => this.#ack(), ACK_EVERY_MS);
+    });
     this.#socket = socket;
     let answered = false;
     const decoder = new FrameDecoder((m, _bytes, start, end) => {
@@ -151,20 +158,14 @@ export class Import {
       this.#onFrame(m);
       if (stream) this.#applied = this.#received;
     }, Math.max(this.identity.maxFrameBytes, Limits.DEFAULT_MAX_FRAME_BYTES) * 2);
-    socket.on('connect', () => {
-      const pull: unknown[] = [1, Op.MIGRATE_PULL, this.migrationId, this.ranges, this.identity.nodeId, this.maxBytesPerSec];
-      if (this.identity.secret !== '') pull.push(this.identity.secret);
-      socket.write(encodeFrame(pull));
-      this.#ackTimer = setInterval(() => this.#ack(), ACK_EVERY_MS);
-    });
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (socket !== this.#socket) return;
       try {
         decoder.push(chunk);
       } catch (err) {
         return this.#fail(`bad frame from the source: ${(err as Error).message}`);
       }
-    });
+    };
     socket.on('error', (err) => this.log.debug({ err: err.message, source: this.sourceAddr }, 'migration link error'));
     socket.on('close', () => {
       if (socket === this.#socket) this.#fail('the connection to the source closed');

@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import type net from 'node:net';
 import { OpError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
@@ -16,7 +17,8 @@ import type { SlotOwnership } from './ownership';
 
 export interface MigrationOptions {
   nodeId: string;
-  secret: string;
+  /** The cluster secret and TLS of the node's link to a migration source. */
+  access: PeerAccess;
   maxFrameBytes: number;
   /** Entries of slots that moved away removed per background tick. */
   dropPerTick?: number;
@@ -94,6 +96,20 @@ export class NodeMigration {
     if (this.#dropping.size > 0) this.#dropTimer ??= setInterval(() => this.#dropSome(), DROP_TICK_MS);
   }
 
+  /**
+   * Shutdown: thaws every frozen slot and runs the writes parked on them again. The caller has
+   * closed the write gate first, so they are refused (NOT_PRIMARY, retried by proxies at the next
+   * primary) instead of waiting for a cut-over this node will not finish serving.
+   */
+  releaseParked(): void {
+    const frozen: number[] = [];
+    this.ownership.frozen.forEach((on, slot) => {
+      if (on === 1) frozen.push(slot);
+    });
+    this.ownership.setFrozen(frozen, false);
+    this.#thaw();
+  }
+
   /** Runs `listener` once after the next thaw of frozen slots. */
   onThaw(listener: () => void): void {
     this.#thawListeners.add(listener);
@@ -159,7 +175,7 @@ export class NodeMigration {
     const running = this.#imports.get(migrationId);
     if (running && running.phase !== 'failed' && running.sourceAddr === sourceAddr && JSON.stringify(running.ranges) === JSON.stringify(ranges)) return 'running';
     running?.end('restarted', true);
-    const identity = { nodeId: this.options.nodeId, secret: this.options.secret, maxFrameBytes: this.options.maxFrameBytes };
+    const identity = { nodeId: this.options.nodeId, access: this.options.access, maxFrameBytes: this.options.maxFrameBytes };
     const sink = {
       store: this.store,
       replicate: (ns: string, key: string) => {

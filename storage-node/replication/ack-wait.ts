@@ -99,6 +99,19 @@ export class AckWaiters<C> {
     this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
   }
 
+  /**
+   * Answers every write still waiting with `[id, status, message, offset]` and writes out the
+   * replies behind it, emptying every queue (the node is shutting down: no acknowledgement will
+   * come). Writes already acknowledged go out as they are.
+   */
+  failAll(status: number, message: string): void {
+    for (const [conn, queue] of this.#queues) {
+      const out = queue.items.map((h) => (h.offset === 0 || h.offset <= this.#acked ? h.bytes : encodeFrame([h.id, status, message, h.offset])));
+      this.#queues.delete(conn);
+      this.#write(conn, Buffer.concat(out));
+    }
+  }
+
   /** Forgets a closed connection. */
   drop(conn: C): void {
     this.#queues.delete(conn);

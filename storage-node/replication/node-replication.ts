@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import type { PeerAccess } from '../../shared/peer-auth';
 import type net from 'node:net';
 import type { Logger } from '../../shared/log';
 import { OpError } from '../../shared/errors';
@@ -30,22 +30,16 @@ export interface ReplicationOptions {
   maxFrameBytes: number;
   /** A replica silent this long is disconnected (Redis repl-timeout). */
   replTimeoutMs: number;
-  /** The cluster secret ('' = none): presented to the primary, required from replicas. */
-  secret: string;
+  /** The cluster secret and TLS of this node's replica link to its primary (the server checks every connection's secret). */
+  access: PeerAccess;
   /** Replies one connection may have held behind unacknowledged writes (the node's per-connection reply limit). */
   maxHeldReplyBytes: number;
 }
 
-/** True when no secret is configured, or `presented` is that secret (compared in constant time). */
-export function secretMatches(secret: string, presented: unknown): boolean {
-  if (secret === '') return true;
-  if (typeof presented !== 'string') return false;
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(secret), digest(presented));
-}
-
 /** Sweep period of held write replies (one timer per node, running only while replies wait). */
 const ACK_SWEEP_MS = 10;
+/** How often a primary shutting down looks at its replicas' acknowledgements. */
+const SHUTDOWN_POLL_MS = 5;
 
 /**
  * A cluster node's replication: the log (always), the source (while primary), the link to the
@@ -76,7 +70,7 @@ export class NodeReplication {
     this.#logger = logger;
     this.log = new ReplicationLog(store, options.backlogBytes, () => this.source.scheduleFlush());
     this.source = new ReplicationSource(this.log, store, { chunkEntries: 2000, chunkBytes: 256 * 1024, maxBufferedBytes: 4 * 1024 * 1024, timeoutMs: options.replTimeoutMs }, logger);
-    this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes, secret: options.secret }, logger);
+    this.link = new ReplicaLink(store, this.log, { nodeId: '', addr: '', ackIntervalMs: 250, maxFrameBytes: options.maxFrameBytes, access: options.access }, logger);
     this.waiters = new AckWaiters((socket, bytes) => {
       if (!socket.destroyed) socket.write(bytes);
     }, options.maxHeldReplyBytes);
@@ -109,6 +103,7 @@ export class NodeReplication {
     this.#role = 'primary';
     this.link.stop();
     this.#store.passive = false;
+    this.#store.stale = false; // a primary's data is the shard's, whatever full sync it gave up
     this.log.promote();
     this.#watchdog = setInterval(() => this.source.checkTimeouts(), Math.min(250, this.#options.replTimeoutMs));
     this.#logger.info({ event: 'replication', replId: this.log.replId, replId2: this.log.replId2, offset: this.log.offset }, 'streaming to replicas');
@@ -131,7 +126,6 @@ export class NodeReplication {
 
   /** A REPL_SYNC arrived on `socket`: refused with NOT_PRIMARY unless this node is the primary. */
   accept(socket: net.Socket, m: readonly unknown[]): ReplicaSession {
-    if (!secretMatches(this.#options.secret, m[6])) throw new OpError(Status.BAD_REQUEST, 'replication needs the cluster secret');
     if (this.#role !== 'primary') throw new OpError(Status.NOT_PRIMARY, 'this node is not the primary; sync with the primary', [0, null]);
     return this.source.accept(socket, m);
   }
@@ -166,6 +160,35 @@ export class NodeReplication {
       clearInterval(this.#sweep);
       this.#sweep = undefined;
     }
+  }
+
+  /**
+   * A primary shutting down (its write gate already closed): resolves once every connected
+   * replica has acknowledged the log's offset (`caughtUp`), or after `timeoutMs` (not), or when
+   * the node stops being primary meanwhile. `replicas`: how many were connected at the end.
+   */
+  async syncReplicas(timeoutMs: number): Promise<{ caughtUp: boolean; replicas: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const replicas = this.source.size;
+      if (this.#role !== 'primary') return { caughtUp: false, replicas };
+      if (replicas > 0 && this.source.minAcked >= this.log.offset) return { caughtUp: true, replicas };
+      if (replicas === 0 && this.waiters.size === 0) return { caughtUp: false, replicas };
+      if (Date.now() >= deadline) return { caughtUp: false, replicas };
+      await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));
+    }
+  }
+
+  /**
+   * Shutdown: writes still waiting for a replica's acknowledgement are answered BUSY ("node
+   * shutting down") instead of being dropped with their connections; the replies behind them go
+   * out too. Such a write is on this node and maybe on a replica: its outcome is unknown.
+   */
+  failHeld(): void {
+    this.waiters.release(this.source.maxAcked, Date.now());
+    this.waiters.failAll(Status.BUSY, 'node shutting down: no replica acknowledged this write in time; it may or may not survive the failover');
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
   }
 
   stats(): ReplicationStats {

@@ -1,10 +1,14 @@
 import net from 'node:net';
+import { dialPeer, type PeerAccess } from '../../shared/peer-auth';
 import { encodeFrame, FrameDecoder } from '../../shared/frame';
 import { Limits, Op, Status } from '../../shared/protocol';
 import type { Logger } from '../../shared/log';
 import type { Store } from '../store';
 import type { ReplicationLog } from './log';
 import { applyRecord, isStreamOp } from './records';
+
+/** Deadline of the connection's connect and handshake. */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** What a replica's link is doing (STATS `replication.state`). */
 export type LinkState = 'idle' | 'connecting' | 'full-sync' | 'streaming';
@@ -16,8 +20,8 @@ export interface LinkOptions {
   /** Acknowledge at least this often while connected (ms). */
   ackIntervalMs: number;
   maxFrameBytes: number;
-  /** The cluster secret presented to the primary ('' = none). */
-  secret: string;
+  /** The cluster secret and TLS of the connection to the primary. */
+  access: PeerAccess;
 }
 
 /** Reconnect delay after `attempt` failures: 100 ms doubling up to 1 s. */
@@ -27,7 +31,11 @@ export const reconnectDelayMs = (attempt: number): number => Math.min(1000, 100 
  * A replica's connection to its primary:
  *
  *   connect ─► REPL_SYNC(replId, offset) ─► 'continue' ─► streaming: apply + append each frame, ACK
- *                                         └► 'full' ─► clear store ─► snapshot chunks + stream ─► SNAPSHOT_END ─► streaming
+ *                                         └► 'full' ─► empty twin store ─► snapshot chunks + stream ─► SNAPSHOT_END ─► adopt ─► streaming
+ *
+ * During a full sync the node keeps serving its old entries, marked stale (`Store.stale`); the
+ * twin replaces them in one step once the snapshot and the stream up to its end are applied. An
+ * interrupted full sync drops the twin and keeps the old entries.
  *
  * Acknowledges its applied offset after every batch it applies and every `ackIntervalMs`.
  * Reconnects with backoff while it follows a primary; a bad frame drops the link and forgets the
@@ -87,8 +95,16 @@ export class ReplicaLink {
     const socket = this.#socket;
     this.#socket = null;
     socket?.destroy();
-    if (this.state === 'full-sync') this.#log.forget();
+    this.#abandonFullSync();
     this.state = 'idle';
+  }
+
+  /** A full sync that will not complete: its store is dropped, the old one (still stale) stays. */
+  #abandonFullSync(): void {
+    if (this.state !== 'full-sync') return;
+    this.#log.forget();
+    if (this.#loading !== null) this.#logger.warn({ event: 'full-sync-abandoned', primary: this.#target }, 'full sync interrupted; keeping the previous data (stale) until the next one');
+    this.#loading = null;
   }
 
   #connect(): void {
@@ -101,8 +117,11 @@ export class ReplicaLink {
       return;
     }
     this.state = 'connecting';
-    const socket = net.connect({ host: target.slice(0, colon), port });
-    socket.setNoDelay(true);
+    const socket = dialPeer({ host: target.slice(0, colon), port, access: this.#options.access, timeoutMs: CONNECT_TIMEOUT_MS }, () => {
+      socket.on('data', onData);
+      socket.write(encodeFrame([1, Op.REPL_SYNC, this.#options.nodeId, this.#options.addr, this.#log.replId, this.#log.offset]));
+      this.#ackTimer = setInterval(() => this.#ack(true), this.#options.ackIntervalMs);
+    });
     this.#socket = socket;
     this.#acked = -1;
     let synced = false;
@@ -113,13 +132,7 @@ export class ReplicaLink {
       }
       return this.#onFrame(m, bytes.subarray(start, end));
     }, Math.max(this.#options.maxFrameBytes, Limits.DEFAULT_MAX_FRAME_BYTES) * 2);
-    socket.on('connect', () => {
-      const sync = [1, Op.REPL_SYNC, this.#options.nodeId, this.#options.addr, this.#log.replId, this.#log.offset];
-      if (this.#options.secret !== '') sync.push(this.#options.secret);
-      socket.write(encodeFrame(sync));
-      this.#ackTimer = setInterval(() => this.#ack(true), this.#options.ackIntervalMs);
-    });
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (socket !== this.#socket) return;
       try {
         decoder.push(chunk);
@@ -130,7 +143,7 @@ export class ReplicaLink {
         return;
       }
       this.#ack(false);
-    });
+    };
     socket.on('error', (err) => this.#logger.debug({ err: err.message, primary: target }, 'replication link error'));
     socket.on('close', () => this.#onClose(socket));
   }
@@ -157,7 +170,9 @@ export class ReplicaLink {
       this.partialSyncs++;
       this.state = 'streaming';
     } else {
-      this.#store.replication.clear();
+      // The snapshot loads into a store of its own; reads keep the old data (marked stale) until the swap.
+      this.#loading = this.#store.emptyTwin();
+      this.#store.stale = true;
       log.forget();
       log.backlog.reset(offset as number);
       this.#pendingReplId = replId;
@@ -168,13 +183,19 @@ export class ReplicaLink {
   }
 
   #pendingReplId = '';
+  /** The store a full sync loads into (null when none is running); adopted at REPL_SNAPSHOT_END. */
+  #loading: Store | null = null;
 
   #onFrame(m: unknown[], payload: Uint8Array): void {
     if (m[0] !== 0) throw new Error('replication frames carry id 0');
-    const clock = applyRecord(this.#store, m);
+    const target = this.#loading ?? this.#store;
+    const clock = applyRecord(target, m);
     if (isStreamOp(m[1])) this.#log.appendFrame(payload);
     else if (m[1] === Op.REPL_SNAPSHOT_END) {
-      this.#store.replication.raiseVersionClock(clock);
+      target.replication.raiseVersionClock(clock);
+      // The snapshot and the stream up to its end are applied: swap in one step.
+      if (this.#loading !== null) this.#store.adopt(this.#loading);
+      this.#loading = null;
       this.#log.replId = this.#pendingReplId;
       this.state = 'streaming';
       this.#logger.info({ event: 'synced', primary: this.#target, offset: this.#log.offset }, 'full sync done');
@@ -198,7 +219,7 @@ export class ReplicaLink {
     if (socket !== this.#socket) return;
     this.#socket = null;
     clearInterval(this.#ackTimer);
-    if (this.state === 'full-sync') this.#log.forget();
+    this.#abandonFullSync();
     this.state = 'idle';
     if (this.#target === null) return;
     const delay = reconnectDelayMs(this.#attempt++);

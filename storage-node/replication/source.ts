@@ -89,6 +89,13 @@ export class ReplicationSource {
     return max;
   }
 
+  /** The lowest offset a connected replica acknowledged (the log's offset without replicas). */
+  get minAcked(): number {
+    let min = this.#log.offset;
+    for (const s of this.#sessions) if (s.ackedOffset < min) min = s.ackedOffset;
+    return min;
+  }
+
   /**
    * Answers `[id, REPL_SYNC, nodeId, addr, replId, offset]` on `socket` and turns it into a
    * replica session; throws OpError (BAD_REQUEST) for a bad request.

@@ -64,24 +64,69 @@ import { bytesToString, stringToBytes } from './value-codec';
  * node's SET handler checks its arguments once and calls `setTrusted`.
  */
 export class Store {
-  private readonly ks: Keyspace;
-  private readonly evictor: Evictor;
+  /** Swapped only by `adopt` (a replica's full sync); everything else reads it per call. */
+  private ks: Keyspace;
+  private evictor: Evictor;
   private readonly now: () => number;
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
-  /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
-  readonly replication: StoreReplication;
-  /** Per-slot figures, exports and slot removal (`slots.ts`). */
-  readonly slots: StoreSlots;
+  private replicationPart: StoreReplication;
+  private slotsPart: StoreSlots;
+  /** Policies set with `setNamespacePolicy`, applied again to an adopted keyspace. */
+  private readonly policies = new Map<string, NamespacePolicy>();
+  /**
+   * A replica's entries belong to a history it is replacing: set while a full sync loads into an
+   * `emptyTwin`, cleared by `adopt` (and on promotion). Reads report it; nothing else changes.
+   */
+  stale = false;
 
-  constructor(options: StoreOptions, listener?: StoreListener) {
+  constructor(private readonly options: StoreOptions, private readonly listener?: StoreListener) {
     const resolved = resolveOptions(options);
     this.ks = new Keyspace(resolved, listener);
     this.evictor = new Evictor(this.ks);
     this.now = resolved.now;
-    this.replication = new StoreReplication(this.ks);
-    this.slots = new StoreSlots(this.ks, this.now);
+    this.replicationPart = new StoreReplication(this.ks);
+    this.slotsPart = new StoreSlots(this.ks, this.now);
+  }
+
+  /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
+  get replication(): StoreReplication {
+    return this.replicationPart;
+  }
+
+  /** Per-slot figures, exports and slot removal (`slots.ts`). */
+  get slots(): StoreSlots {
+    return this.slotsPart;
+  }
+
+  /**
+   * An empty store with this one's options, listener and passivity: a replica's full sync loads
+   * into it while this one keeps serving, then `adopt`s it. It counts against the same
+   * `maxMemoryBytes` on its own, so while both exist the node holds up to twice the limit.
+   */
+  emptyTwin(): Store {
+    const twin = new Store(this.options, this.listener);
+    twin.passive = this.passive;
+    return twin;
+  }
+
+  /**
+   * Takes `twin`'s entries, watermarks and version clock as this store's own in one step (a
+   * replica's completed full sync); the old entries are dropped. Counters carry on, policies set
+   * on this store apply, `stale` clears. `twin` must not be used afterwards.
+   */
+  adopt(twin: Store): void {
+    const before = this.ks;
+    const ks = twin.ks;
+    ks.passive = before.passive;
+    for (const name of Object.keys(before.counters) as Array<keyof typeof before.counters>) ks.counters[name] += before.counters[name];
+    this.ks = ks;
+    this.evictor = twin.evictor;
+    this.replicationPart = twin.replicationPart;
+    this.slotsPart = twin.slotsPart;
+    for (const [ns, policy] of this.policies) this.setNamespacePolicy(ns, policy);
+    this.stale = false;
   }
 
   /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
@@ -272,6 +317,7 @@ export class Store {
    */
   setNamespacePolicy(ns: string, policy: NamespacePolicy): void {
     const ks = this.ks;
+    this.policies.set(ns, policy);
     const resolved = resolvePolicy(policy, ks.options.defaultPolicy);
     const space = ks.ensureNamespace(ns);
     ks.manage(space);

@@ -8,6 +8,13 @@ import { alive, runProgram, startProgram } from '../helpers/process';
  * The process chaos harness, CI profile (every fault once, about two minutes): starts the whole
  * topology, runs the checked load, injects the faults and asserts the invariants from its JSON
  * report. One run serves every assertion, so each invariant passes or fails on its own.
+ *
+ * The run is over TLS (`--tls`): etcd with client certificates, the proxies' client ports (the
+ * load speaks wss://), node links with mutual TLS and the cluster secret, so every fault and the
+ * rebalance scenario are checked on the links a production cluster runs. It is the superset of
+ * the plain run's code paths; plain clusters stay covered by the SIGTERM case below (the harness
+ * starting and stopping a plain topology), test/integration/local-cluster.test.ts and the rest
+ * of the suite, which run plain clusters. One run rather than two keeps the suite's time.
  */
 const HARNESS = 'scripts/chaos/main.js';
 jest.setTimeout(260_000);
@@ -22,7 +29,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-test-'));
   const base = await freeRange(PORTS);
   run = await runProgram(HARNESS, [
-    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000', '--max-seconds', '240', '--rebalance',
+    '--profile', 'ci', '--seed', '7', '--lease-ttl', '2', '--port-base', `${base}`, '--rate', '300', '--ballast-keys', '20000', '--max-seconds', '240', '--rebalance', '--tls',
     '--data-dir', path.join(dir, 'data'), '--report-json', path.join(dir, 'report.json'),
   ], {}, 250_000);
   process.stdout.write(`${run.stdout}\n${run.stderr}`);
@@ -32,6 +39,15 @@ beforeAll(async () => {
 afterAll(() => {
   for (const pid of report?.pids ?? []) if (alive(pid)) process.kill(pid, 'SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the run was over TLS with a cluster secret, and the report says so', () => {
+  expect(report.run.tls).toBe(true);
+  expect(run.stdout).toMatch(/^chaos report: profile ci, .*, over TLS \(etcd, client ports, node links with mutual TLS\) with a cluster secret;/m);
+  expect(fs.existsSync(path.join(dir, 'data', 'tls', 'ca.pem'))).toBe(true);
+  expect(fs.statSync(path.join(dir, 'data', 'cluster-secret')).mode & 0o777).toBe(0o600);
+  const secret = fs.readFileSync(path.join(dir, 'data', 'cluster-secret'), 'utf8').split('\n')[0];
+  expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
 });
 
 const invariant = (prefix: string) => report.verdict.invariants.find((i: { name: string }) => i.name.startsWith(prefix));
@@ -96,7 +112,7 @@ test('the exit status says whether every invariant held, and no program is left 
   expect(report.pids.filter(alive)).toEqual([]);
 });
 
-test('SIGTERM during the run stops every program it started', async () => {
+test('SIGTERM during the run stops every program it started (a plain cluster)', async () => {
   const base = await freeRange(PORTS);
   const harness = await startProgram(HARNESS, ['--port-base', `${base}`, '--ballast-keys', '0', '--data-dir', path.join(dir, 'data2')], {}, 60_000);
   const pids = harness.ready.pids as number[];

@@ -75,3 +75,34 @@ describe('frame decoder fuzzing', () => {
     expect(feed(frame, []).error).toBeInstanceOf(ProtocolError);
   });
 });
+
+/** msgpack extension values as a hostile encoder writes them: fixext 1-16 and ext 8/16/32 of any type (0x69/0x70 references, 0x42 bigints, 0x72 records ...). */
+const extension = fc.tuple(fc.constantFrom(0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9), fc.constantFrom(0x69, 0x70, 0x42, 0x72, 0x00, 0xff, 0x01), fc.uint8Array({ maxLength: 40 }))
+  .filter(([head, type]) => !(head === 0xd4 && type === 0x00)) // fixext 1 of type 0 is msgpackr's `undefined`, accepted
+  .map(([head, type, data]) => {
+    const fixed: Record<number, number> = { 0xd4: 1, 0xd5: 2, 0xd6: 4, 0xd7: 8, 0xd8: 16 };
+    if (head in fixed) return Buffer.concat([Buffer.from([head, type]), Buffer.alloc(fixed[head], 7)]);
+    const len = head === 0xc7 ? Buffer.from([data.length]) : head === 0xc8 ? Buffer.from([0, data.length]) : Buffer.from([0, 0, 0, data.length]);
+    return Buffer.concat([Buffer.from([head]), len, Buffer.from([type]), Buffer.from(data)]);
+  });
+
+describe('frame decoder fuzzing with msgpack extension types', () => {
+  test('a frame carrying an extension anywhere is refused with a ProtocolError, after the frames before it', () => {
+    const plain = fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null)), { maxLength: 4 });
+    fc.assert(
+      fc.property(fc.array(plain, { maxLength: 4 }), plain, fc.nat(), extension, fc.array(fc.nat(), { maxLength: 6 }), (before, body, at, ext, cuts) => {
+        const items = body.map((v) => encodeFrame([v]).subarray(5)); // each value's msgpack bytes
+        const where = at % (items.length + 1);
+        const values = [...items.slice(0, where), ext, ...items.slice(where)];
+        const payload = Buffer.concat([Buffer.from([0x90 + values.length]), ...values]);
+        const bad = Buffer.alloc(4 + payload.length);
+        bad.writeUInt32BE(payload.length);
+        payload.copy(bad, 4);
+        const out = feed(Buffer.concat([...before.map((m) => encodeFrame(m)), bad]), cuts);
+        expect(out.frames.length).toBe(before.length);
+        expect(out.error?.message).toMatch(/extension types|ends inside a value/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

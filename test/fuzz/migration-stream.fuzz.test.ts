@@ -45,7 +45,7 @@ async function importFrom(bytes: Buffer[]): Promise<{ imp: Import; outside: numb
   script = bytes;
   const { store } = makeStore({ maxMemoryBytes: 4 * 1024 * 1024 });
   const sink = { store, replicate: () => undefined, removed: () => undefined, owns: () => false, whenReplicated: (done: () => void) => done() };
-  const imp = new Import('m-fuzz', IMPORTED, `127.0.0.1:${port}`, 0, sink, { nodeId: 'fuzz', secret: '', maxFrameBytes: 64 * 1024 }, log);
+  const imp = new Import('m-fuzz', IMPORTED, `127.0.0.1:${port}`, 0, sink, { nodeId: 'fuzz', access: { secret: '' }, maxFrameBytes: 64 * 1024 }, log);
   await imp.start();
   for (const end = Date.now() + 5000; imp.phase !== 'failed' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
   imp.end('test over', false);

@@ -60,3 +60,25 @@ describe('WebSocket message decoder fuzzing', () => {
     );
   });
 });
+
+describe('WebSocket message decoder fuzzing with msgpack extension types', () => {
+  const hostile = new Packr({ structuredClone: true, useRecords: true, moreTypes: true } as ConstructorParameters<typeof Packr>[0]);
+  test('requests carrying shared references, records, sets or bigints end the message with one id-0 BAD_REQUEST', () => {
+    const value = fc.oneof(fc.constant('shared'), fc.constant('set'), fc.constant('record'), fc.constant('bigint'), fc.constant('date'));
+    const ping = fc.integer({ min: 1, max: 2 ** 20 }).map((n) => [n, 'ping']);
+    fc.assert(
+      fc.property(fc.array(ping, { maxLength: 3 }), value, fc.nat({ max: 2 ** 20 }), (before, kind, id) => {
+        const shared = { a: 1 };
+        const arg = kind === 'shared' ? [shared, shared] : kind === 'set' ? new Set([1, 2]) : kind === 'record' ? [{ x: 1 }, { x: 2 }] : kind === 'bigint' ? 2n ** 70n : new Date(0);
+        const bad = hostile.pack([id + 1, 'get', 'ns', arg]);
+        const out = wellFormed(Buffer.concat([...before.map((r) => packr.pack(r)), bad]));
+        expect(out.slice(0, before.length).every((d) => d.ok)).toBe(true);
+        expect(out).toHaveLength(before.length + 1);
+        const last = out[before.length];
+        expect(last.ok ? 'ok' : [last.id, last.error.code]).toEqual([0, 'BAD_REQUEST']);
+        if (!last.ok) expect(last.error.message).toMatch(/extension types .* are not accepted/);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -1,3 +1,4 @@
+import type { PeerAccess } from '../../shared/peer-auth';
 import { TestEtcd } from './etcd';
 import { startProgram, type Started } from './process';
 import { electedOne, startShardNode, TEST_LEASE_TTL, waitFor, type ShardNode } from './shard-nodes';
@@ -48,6 +49,11 @@ export interface ClusterOptions {
   proxyArgs?: string[];
   /** Extra flags for every storage node (e.g. a longer `--lease-ttl`). */
   nodeArgs?: string[];
+  /**
+   * How the test reaches the nodes: its secret is shared by the nodes and the proxies (through
+   * SHARDCACHE_CLUSTER_SECRET); node-link TLS flags go in `nodeArgs` and `proxyArgs`.
+   */
+  access?: PeerAccess;
 }
 
 /** Sends one HTTP request and reads the whole answer. */
@@ -71,8 +77,8 @@ export async function httpCall(base: string, method: string, path: string, body?
 }
 
 /** Starts a proxy program against `etcd` on free ports (RESP too; `args` may override) and waits for its ready line. */
-export async function startProxyProcess(etcd: string, cluster: string, args: string[] = []): Promise<StartedProxy> {
-  const proc = await startProgram('proxy/main.js', ['--etcd', etcd, '--cluster', cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0', ...args]);
+export async function startProxyProcess(etcd: string, cluster: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<StartedProxy> {
+  const proc = await startProgram('proxy/main.js', ['--etcd', etcd, '--cluster', cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0', ...args], env);
   return {
     proc, httpUrl: `http://127.0.0.1:${proc.ready.httpPort as number}`, adminUrl: `http://127.0.0.1:${proc.ready.adminPort as number}`,
     respPort: proc.ready.respPort as number | undefined,
@@ -97,12 +103,12 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
   try {
     const init = await shardctlInProcess(['init', '--shards', String(shards), '--replicas', String(perShard - 1), '--lease-ttl', String(TEST_LEASE_TTL), '--etcd', etcd.endpoint, '--cluster', cluster]);
     if (init.code !== 0) throw new Error(`shardctl init failed: ${init.stderr}`);
-    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s, options.nodeArgs)))));
+    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s, options.nodeArgs, options.access)))));
     started.push(...nodes.flat());
     await Promise.all(nodes.map((group) => electedOne(group)));
     // A proxy is handed out once it routes by a snapshot in which every shard has a primary.
     const startProxy = async (args: string[] = []): Promise<StartedProxy> => {
-      const p = await startProxyProcess(etcd.endpoint, cluster, args);
+      const p = await startProxyProcess(etcd.endpoint, cluster, args, options.access?.secret ? { SHARDCACHE_CLUSTER_SECRET: options.access.secret } : {});
       started.push({ close: () => p.proc.stop() });
       await waitFor('the proxy to see a primary for every shard', async () => {
         const health = await httpCall(p.adminUrl, 'GET', '/healthz').catch(() => undefined);

@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { LocalTls } from '../../scripts/tls-certs';
+import { etcdAccessOf, etcdClientArgs, etcdHealthy, etcdScheme, etcdServerTlsArgs } from '../../scripts/cluster/tls';
+import type { EtcdAccess } from '../../shared/topology/etcd';
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
 export function freePort(): Promise<number> {
@@ -52,18 +55,38 @@ export const hasEtcd = (): boolean => spawnSync('etcd', ['--version'], { stdio: 
 
 /**
  * A private etcd server for one test file: its own data dir and free ports on loopback.
- * `restart()` stops and starts it on the same ports and data, as an outage would.
+ * `restart()` stops and starts it on the same ports and data, as an outage would. With `tls`
+ * (certificates of scripts/tls-certs.ts) its client URL is https and takes only clients with a
+ * certificate of that CA (`--client-cert-auth`); `access` and `clientArgs` are what clients use.
  */
 export class TestEtcd {
   readonly dataDir: string;
   readonly clientPort: number;
   readonly peerPort: number;
+  /** Certificates etcd serves and checks clients against (absent: plain TCP). */
+  readonly tls?: LocalTls;
   #child: ChildProcess | null = null;
 
-  private constructor(dataDir: string, clientPort: number, peerPort: number) {
+  private constructor(dataDir: string, clientPort: number, peerPort: number, tls?: LocalTls) {
     this.dataDir = dataDir;
     this.clientPort = clientPort;
     this.peerPort = peerPort;
+    this.tls = tls;
+  }
+
+  /** `http(s)://127.0.0.1:<client port>`. */
+  get url(): string {
+    return `${etcdScheme(this.tls)}://127.0.0.1:${this.clientPort}`;
+  }
+
+  /** What `connectEtcd` needs to reach this server (the client certificate with `tls`). */
+  get access(): EtcdAccess {
+    return etcdAccessOf(this.tls);
+  }
+
+  /** The `--etcd-*` flags a program or shardctl needs to reach this server (none without `tls`). */
+  get clientArgs(): string[] {
+    return etcdClientArgs(this.tls);
   }
 
   get endpoint(): string {
@@ -74,22 +97,22 @@ export class TestEtcd {
     return this.#child?.pid;
   }
 
-  static async start(): Promise<TestEtcd> {
+  static async start(options: { tls?: LocalTls } = {}): Promise<TestEtcd> {
     if (!hasEtcd()) throw new Error('etcd is not on the PATH: apt-get install -y etcd-server');
-    const etcd = new TestEtcd(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-etcd-')), await freePort(), await freePort());
+    const etcd = new TestEtcd(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-etcd-')), await freePort(), await freePort(), options.tls);
     await etcd.#launch();
     return etcd;
   }
 
   async #launch(): Promise<void> {
-    const url = `http://127.0.0.1:${this.clientPort}`;
+    const url = this.url;
     const child = spawn('etcd', [
       '--name', 'test', '--data-dir', this.dataDir,
       '--listen-client-urls', url, '--advertise-client-urls', url,
       '--listen-peer-urls', `http://127.0.0.1:${this.peerPort}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${this.peerPort}`,
       '--initial-cluster', `test=http://127.0.0.1:${this.peerPort}`,
-      '--log-level', 'error', '--logger', 'zap',
+      '--log-level', 'error', '--logger', 'zap', ...etcdServerTlsArgs(this.tls),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -97,12 +120,7 @@ export class TestEtcd {
     const deadline = Date.now() + 15000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr}`);
-      try {
-        const res = await fetch(`${url}/health`);
-        if (res.ok) return;
-      } catch {
-        // not up yet
-      }
+      if (await etcdHealthy(url, this.tls)) return; // false while it is not up yet
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`etcd did not become healthy: ${stderr}`);

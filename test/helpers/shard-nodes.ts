@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
 import { NodeConnection } from '../../shared/node-connection';
+import { OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 import { Op, Status } from '../../shared/protocol';
 import { connectEtcd } from '../../shared/topology/etcd';
 import { clusterKeys } from '../../shared/topology/schema';
@@ -24,12 +25,15 @@ export interface ShardNode {
   close(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a node of `shard` in `cluster` against etcd at `etcd`. */
-export async function startShardNode(etcd: string, cluster: string, shard: number, extra: string[] = []): Promise<ShardNode> {
+/**
+ * Starts a node of `shard` in `cluster` against etcd at `etcd`. `access`: how the test reaches it
+ * (its secret is also given to the node, through SHARDCACHE_CLUSTER_SECRET; TLS flags go in `extra`).
+ */
+export async function startShardNode(etcd: string, cluster: string, shard: number, extra: string[] = [], access: PeerAccess = OPEN_ACCESS): Promise<ShardNode> {
   const args = ['--port', '0', '--admin-port', '0', '--etcd', etcd, '--cluster', cluster, '--shard', String(shard), '--lease-ttl', String(TEST_LEASE_TTL), ...extra];
-  const proc = await startProgram('storage-node/main.js', args);
+  const proc = await startProgram('storage-node/main.js', args, access.secret ? { SHARDCACHE_CLUSTER_SECRET: access.secret } : {});
   const port = proc.ready.port as number;
-  const conn = await NodeConnection.connect(port);
+  const conn = await NodeConnection.connect(port, '127.0.0.1', undefined, access);
   conn.socket.on('error', () => undefined);
   return {
     proc, port, conn, addr: `127.0.0.1:${port}`, nodeId: proc.ready.nodeId as string,
@@ -140,7 +144,7 @@ export interface ShardNodeSuite {
   etcd: TestEtcd;
   client: Etcd3;
   /** Starts `count` nodes of `shard` in `cluster`; they are stopped after the file if a test does not. */
-  start(cluster: string, count: number, extra?: string[], shard?: number): Promise<ShardNode[]>;
+  start(cluster: string, count: number, extra?: string[], shard?: number, secret?: string): Promise<ShardNode[]>;
   /** Stops a node (thawing it first, in case a test froze it with SIGSTOP). */
   close(node: ShardNode): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -151,8 +155,8 @@ export function shardNodeSuite(): ShardNodeSuite {
   const suite: ShardNodeSuite = {
     etcd: undefined as unknown as TestEtcd,
     client: undefined as unknown as Etcd3,
-    async start(cluster, count, extra = [], shard = 0) {
-      const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(suite.etcd.endpoint, cluster, shard, extra)));
+    async start(cluster, count, extra = [], shard = 0, secret = '') {
+      const nodes = await Promise.all(Array.from({ length: count }, () => startShardNode(suite.etcd.endpoint, cluster, shard, extra, { secret })));
       for (const n of nodes) running.add(n);
       return nodes;
     },

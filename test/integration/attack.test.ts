@@ -8,6 +8,7 @@ import { packr, unpackPlain } from '../../shared/msgpack';
 import { Status } from '../../shared/protocol';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { percentile } from '../helpers/proxy-cluster';
+import { upgradeStatus } from '../helpers/ws-upgrade';
 
 /**
  * An attacker's tour of one cluster run as processes (etcd, 2 storage nodes, a proxy): each
@@ -181,18 +182,7 @@ test('an HTTP request sent to the RESP port closes the connection without a repl
 });
 
 test('a cross-origin WebSocket upgrade gets 403 FORBIDDEN_ORIGIN; the allowed origin and no origin are let in', async () => {
-  const statusOf = (origin?: string): Promise<number> => new Promise((resolve, reject) => {
-    const ws = new WebSocket(c.wsUrl, origin ? { headers: { Origin: origin } } : {});
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', (err) => (err.message.includes('Unexpected server response') ? undefined : reject(err)));
-  });
+  const statusOf = (origin?: string): Promise<number> => upgradeStatus(c.wsUrl, origin ? { Origin: origin } : {});
   expect(await statusOf('https://evil.example')).toBe(403);
   expect(await statusOf(ALLOWED_ORIGIN)).toBe(101);
   expect(await statusOf()).toBe(101);

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import WebSocket from 'ws';
 import { ShardcacheClient, ShardcacheRequestError } from '../../client/ws-client';
 import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
 import { startProgram } from '../helpers/process';
 import { waitFor } from '../helpers/shard-nodes';
+import { upgradeStatus } from '../helpers/ws-upgrade';
 import { shardctlInProcess } from '../helpers/shardctl';
 
 /**
@@ -66,20 +67,8 @@ test('HTTP: read granted, writes and other namespaces refused, no or wrong crede
 });
 
 test('WebSocket: the upgrade needs credentials; each request is checked against the grants', async () => {
-  const upgradeStatus = (headers: Record<string, string>): Promise<number> => new Promise((resolve) => {
-    const ws = new WebSocket(c.wsUrl, { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', () => undefined);
-  });
-  expect(await upgradeStatus({})).toBe(401);
-  expect(await upgradeStatus({ authorization: 'Bearer reader:wrong' })).toBe(401);
+  expect(await upgradeStatus(c.wsUrl)).toBe(401);
+  expect(await upgradeStatus(c.wsUrl, { authorization: 'Bearer reader:wrong' })).toBe(401);
   const client = await ShardcacheClient.connect(c.wsUrl, { credentials: { user: 'reader', password: pw.reader } });
   try {
     expect(await client.get('orders', 'o1')).toMatchObject({ hit: true, value: { total: 42 } });
@@ -111,6 +100,20 @@ test('RESP with ioredis: AUTH user pass, the namespace from the grant, NOPERM on
     anonymous.disconnect();
     writer.disconnect();
   }
+});
+
+test('RESP: commands pipelined behind AUTH run once it is decided, in order', async () => {
+  const reply = await new Promise<string>((resolve) => {
+    const socket = net.connect(c.respPort!, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.split('\r\n').length >= 7) socket.end();
+    });
+    socket.on('close', () => resolve(got));
+    socket.write(`AUTH reader ${pw.reader}\r\nGET o1\r\nAUTH reader wrong-password\r\nGET o1\r\n`);
+  });
+  expect(reply).toBe('+OK\r\n$12\r\n{"total":42}\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n$12\r\n{"total":42}\r\n');
 });
 
 test('RESP with redis-cli: --user/--pass reads, a write is refused with NOPERM', () => {

@@ -1,4 +1,10 @@
 import fs from 'node:fs';
+import https from 'node:https';
+import Redis from 'ioredis';
+import type { LocalTls } from '../../scripts/tls-certs';
+import { NodeConnection } from '../../shared/node-connection';
+import { Op, Status } from '../../shared/protocol';
+import { clientTlsOptions } from '../../shared/tls';
 import { freeRange } from '../helpers/etcd';
 import { alive, runProgram, startProgram, type Started } from '../helpers/process';
 import { shardctlInProcess } from '../helpers/shardctl';
@@ -84,6 +90,87 @@ test('npm start runner: 3 shards × 2 nodes and a spare shard, the control plane
   expect(children.filter((c) => alive(c.pid))).toEqual([]);
   expect(fs.existsSync(dataDir)).toBe(false);
 });
+
+test('npm start -- --tls: a throwaway CA and a cluster secret; etcd, HTTPS/RESP on the proxy and node links over TLS; shard add + rebalance with the printed environment', async () => {
+  const base = await freeRange(10);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 5, base + 7, base + 8, base + 9];
+  const etcd = `127.0.0.1:${etcdPort}`;
+  runner = await startProgram(RUNNER, [
+    '--tls', '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`, '--node-base-port', `${nodeBase}`,
+    '--node-admin-base-port', `${adminBase}`, '--shards', '1', '--replicas', '0', '--spare-shards', '1', '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
+  ], {}, 40_000);
+  children = runner.ready.children as typeof children;
+  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'shard1-a', 'control-plane', 'proxy']);
+  const dataDir = runner.ready.dataDir as string;
+  const tls = runner.ready.tls as LocalTls;
+  expect(tls.caFile).toBe(`${dataDir}/tls/ca.pem`);
+  const printed = runner.lines.join('\n');
+  expect(printed).toContain(`curl --cacert ${tls.caFile} https://127.0.0.1:${httpPort}/v1/cache/app/greeting`);
+  expect(printed).toContain(`redis-cli --tls --cacert ${tls.caFile} -p ${respPort} ping`);
+  expect(printed).toMatch(new RegExp(`^proxy +\\d+ +- +https://127\\.0\\.0\\.1:${httpPort}/v1/cache, wss://.*rediss://`, 'm'));
+  expect(printed).toMatch(/^etcd +\d+ +- +client https:\/\//m);
+  expect(printed).toMatch(new RegExp(`^shard0-a +\\d+ +shard 0 primary +frames tls://127\\.0\\.0\\.1:${nodeBase},`, 'm'));
+
+  // The cluster secret: a 0600 file in the data dir, its path passed on and printed, never its content.
+  const secretFile = runner.ready.clusterSecretFile as string;
+  expect(secretFile).toBe(`${dataDir}/cluster-secret`);
+  expect(fs.statSync(secretFile).mode & 0o777).toBe(0o600);
+  const secret = fs.readFileSync(secretFile, 'utf8').split('\n')[0];
+  expect(secret.length).toBeGreaterThanOrEqual(16);
+  expect(printed).not.toContain(secret);
+  for (const c of children.filter((c) => c.name !== 'etcd')) expect(fs.readFileSync(`${dataDir}/logs/${c.name}.log`, 'utf8')).not.toContain(secret);
+
+  // Writes and reads through the proxy: HTTPS to the proxy, mutual TLS and the secret to the node.
+  const ca = fs.readFileSync(tls.caFile);
+  for (let i = 0; i < 16; i++) expect((await httpsCall(`https://127.0.0.1:${httpPort}/v1/cache/demo/k${i}`, ca, `{"value":${i}}`)).status).toBe(201);
+  expect(JSON.parse((await httpsCall(`https://127.0.0.1:${httpPort}/v1/cache/demo/k3`, ca)).body)).toMatchObject({ hit: true, value: 3 });
+  const redis = new Redis({ host: '127.0.0.1', port: respPort, tls: { ca }, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await redis.connect();
+  expect(await redis.get('demo:nope')).toBeNull();
+  redis.disconnect();
+  // A node's frame port takes no plain TCP; with the client certificate and the secret it answers.
+  await expect(NodeConnection.connect(nodeBase, '127.0.0.1', undefined, { secret })).rejects.toThrow(/closed the connection/);
+  const access = { secret, tls: clientTlsOptions({ ca, cert: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) }) };
+  const link = await NodeConnection.connect(nodeBase, '127.0.0.1', undefined, access);
+  expect((await link.request(Op.PING))[1]).toBe(Status.OK);
+  await link.close();
+
+  // shardctl with the environment the runner printed (and no flags): status, shard add, rebalance over the TLS node links.
+  const env = Object.fromEntries([...printed.slice(printed.indexOf('  export ')).matchAll(/(SHARDCACHE_[A-Z_]+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  expect(env).toEqual({
+    SHARDCACHE_ETCD: etcd, SHARDCACHE_CLUSTER: 'default', SHARDCACHE_ETCD_CA: tls.caFile, SHARDCACHE_ETCD_CERT: tls.clientCertFile, SHARDCACHE_ETCD_KEY: tls.clientKeyFile,
+    SHARDCACHE_NODE_TLS_CA: tls.caFile, SHARDCACHE_NODE_TLS_CERT: tls.clientCertFile, SHARDCACHE_NODE_TLS_KEY: tls.clientKeyFile, SHARDCACHE_CLUSTER_SECRET_FILE: secretFile,
+  });
+  expect(JSON.parse((await runProgram(SHARDCTL, ['status', '--json'], env)).stdout).shards[0].primary).not.toBeNull();
+  expect((await shardctlInProcess(['status', '--etcd', etcd])).code).toBe(2); // no client certificate: etcd refuses
+  expect((await runProgram(SHARDCTL, ['shard', 'add', '1'], env)).code).toBe(0);
+  const rebalance = await runProgram(SHARDCTL, ['rebalance', '--timeout', '60'], env, 70_000);
+  expect(rebalance.code).toBe(0);
+  expect(rebalance.stdout).toMatch(/^shard 0 -> shard 1: slots .*, [1-9][\d,]* keys\)$/m); // the nodes' slot figures, read over TLS with the secret
+  expect(rebalance.stdout).toMatch(/committed/);
+  const moved = JSON.parse((await runProgram(SHARDCTL, ['status', '--json'], env)).stdout).shards[1];
+  expect(moved.slots.reduce((n: number, [a, b]: [number, number]) => n + b - a + 1, 0)).toBe(8192);
+  for (let i = 0; i < 16; i++) expect(JSON.parse((await httpsCall(`https://127.0.0.1:${httpPort}/v1/cache/demo/k${i}`, ca)).body)).toMatchObject({ hit: true, value: i });
+
+  const exit = await runner.stop(15_000);
+  runner = undefined;
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(children.filter((c) => alive(c.pid))).toEqual([]);
+  expect(fs.existsSync(dataDir)).toBe(false);
+});
+
+/** One HTTPS request trusting `ca`; a body makes it a JSON PUT. */
+function httpsCall(url: string, ca: Buffer, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { ca, agent: false, method: body ? 'PUT' : 'GET', headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 test('runner refuses bad flags and explains how to get etcd', async () => {
   const [bad, noEtcd] = await Promise.all([

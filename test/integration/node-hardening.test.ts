@@ -1,5 +1,5 @@
-import net from 'node:net';
-import { encodeFrame, FrameDecoder } from '../../shared/frame';
+import { rawFrames, type RawFrames } from '../helpers/raw-frames';
+import { encodeFrame } from '../../shared/frame';
 import { createLogger } from '../../shared/log';
 import { NodeConnection } from '../../shared/node-connection';
 import { Op, SetCond, Status } from '../../shared/protocol';
@@ -55,24 +55,13 @@ async function stats(port: number): Promise<Record<string, any>> {
   }
 }
 
-interface Raw {
-  socket: net.Socket;
-  frames: unknown[][];
-  /** Resolves with performance.now() when the socket closes. */
-  closed: Promise<number>;
-}
+type Raw = RawFrames;
 
-/** A raw socket that collects the frames it gets, for tests that must control the bytes sent. */
+/** A raw socket that collects the frames it gets (closed after the test). */
 async function raw(port: number): Promise<Raw> {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const frames: unknown[][] = [];
-  const decoder = new FrameDecoder((m) => void frames.push(m));
-  socket.on('data', (chunk: Buffer) => decoder.push(chunk));
-  socket.on('error', () => undefined);
-  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
-  closers.push(() => socket.destroy());
-  return { socket, frames, closed };
+  const r = await rawFrames(port);
+  closers.push(() => r.socket.destroy());
+  return r;
 }
 
 /** Calls `fn` every `ms` until the test ends. */

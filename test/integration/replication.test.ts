@@ -1,3 +1,4 @@
+import { NodeConnection } from '../../shared/node-connection';
 import { Op, Status } from '../../shared/protocol';
 import { clusterKeys } from '../../shared/topology/schema';
 import { electedOne, waitFor, type ShardNode, shardNodeSuite } from '../helpers/shard-nodes';
@@ -94,13 +95,17 @@ describe('replication', () => {
     await Promise.all(nodes.map(close));
   });
 
-  test('with a cluster secret, replicas that present it sync and a peer without it is refused', async () => {
-    const nodes = await start('secret', 2, ['--cluster-secret', 'shared-secret-1']);
+  test('with a cluster secret, replicas prove it and sync; a connection without it, or with another, is refused', async () => {
+    const secret = 'shared-secret-0123456789';
+    const nodes = await start('secret', 2, [], 0, secret);
     const [primary, [replica], epoch] = await electedOne(nodes);
     await set(primary, epoch, 'data', 'k', 'v');
     await converged(primary, replica, 'data', ['k']);
-    expect((await primary.conn.request(Op.REPL_SYNC, 'intruder', '127.0.0.1:1', '', 0))[1]).toBe(Status.BAD_REQUEST);
-    expect((await primary.conn.request(Op.REPL_SYNC, 'intruder', '127.0.0.1:1', '', 0, 'wrong-secret'))[1]).toBe(Status.BAD_REQUEST);
+    const plain = await NodeConnection.connect(primary.port);
+    await expect(plain.request(Op.REPL_SYNC, 'intruder', '127.0.0.1:1', '', 0)).rejects.toThrow(/requires the cluster secret/);
+    await expect(NodeConnection.connect(primary.port, '127.0.0.1', undefined, { secret: 'another-secret-0123456789' })).rejects.toThrow(/wrong cluster secret/);
+    expect((await primary.stats()).connectionLimits.unauthenticated).toBe(2);
+    await plain.close();
     await Promise.all(nodes.map(close));
   });
 

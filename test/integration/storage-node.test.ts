@@ -1,5 +1,5 @@
-import net from 'node:net';
-import { encodeFrame, FrameDecoder } from '../../shared/frame';
+import { rawFrames, type RawFrames } from '../helpers/raw-frames';
+import { encodeFrame } from '../../shared/frame';
 import { NodeConnection } from '../../shared/node-connection';
 import { Op, SetCond, Status } from '../../shared/protocol';
 import { runProgram, startProgram, type Started } from '../helpers/process';
@@ -24,16 +24,7 @@ afterAll(async () => {
 });
 
 /** A raw socket that collects decoded reply frames, for tests that must control the bytes. */
-async function rawClient(): Promise<{ socket: net.Socket; frames: unknown[][]; closed: Promise<void> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const frames: unknown[][] = [];
-  const decoder = new FrameDecoder((m) => void frames.push(m));
-  socket.on('data', (chunk: Buffer) => decoder.push(chunk));
-  socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return { socket, frames, closed };
-}
+const rawClient = (): Promise<RawFrames> => rawFrames(port);
 
 const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
   const end = Date.now() + ms;

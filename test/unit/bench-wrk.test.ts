@@ -49,4 +49,16 @@ describe('wrkScript', () => {
     expect(script).toContain('wrk.format("GET", p, {}, nil)');
     expect(script).toContain('for i = 1, 10 do');
   });
+
+  it('puts the extra headers (a bearer token) on every request, after Content-Type, escaped', () => {
+    const auth = { Authorization: 'Bearer bench:pa"ss\\word' };
+    expect(wrkScript(['/p'], 'GET', undefined, 1, auth)).toContain('wrk.format("GET", p, { ["Authorization"] = "Bearer bench:pa\\"ss\\\\word" }, nil)');
+    expect(wrkScript(['/p'], 'PUT', '{}', 1, auth)).toContain(
+      'wrk.format("PUT", p, { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer bench:pa\\"ss\\\\word" }, "{}")',
+    );
+  });
+
+  it('makes the same script with no extra headers as without the argument', () => {
+    expect(wrkScript(['/p'], 'PUT', '{}', 4, {})).toBe(wrkScript(['/p'], 'PUT', '{}', 4));
+  });
 });

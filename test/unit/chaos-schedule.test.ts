@@ -42,6 +42,13 @@ describe('chaos flags', () => {
     expect(parse([])).toMatchObject({ profile: 'ci', seed: 1, leaseTtl: 2, portBase: 21000, shards: 3, replicas: 2, proxies: 2, external: false });
   });
 
+  test('--tls: off by default; a cluster the harness starts, never an external one', () => {
+    expect(parse([]).tls).toBe(false);
+    expect(parse(['--tls', '--rebalance'])).toMatchObject({ tls: true, rebalance: true });
+    const external = ['--external', '--proxy-urls', 'http://127.0.0.1:8080', '--etcd', '127.0.0.1:2379', '--node-admins', 'n@0=http://127.0.0.1:9200'];
+    expect(() => parse([...external, '--tls'])).toThrow(/--tls starts a cluster over TLS; it does not go with --external/);
+  });
+
   test('external mode needs its endpoints, and only on 127.0.0.1', () => {
     expect(() => parse(['--external'])).toThrow(/--external needs --proxy-urls, --etcd and --node-admins/);
     expect(() => parse(['--proxy-urls', 'http://10.0.0.1:8080'])).toThrow(/127\.0\.0\.1 only/);

@@ -68,6 +68,7 @@ describe('toCommand', () => {
 
   test('bad input names the field', () => {
     expect(badRequestOf(() => toCommand(parts({ route: 'put', body: Buffer.from('{"value":') })))).toContain('not valid JSON');
+    expect(badRequestOf(() => toCommand(parts({ route: 'put', body: Buffer.from('{"value": s3cr3t-token') })))).not.toContain('s3cr3t');
     expect(badRequestOf(() => toCommand(parts({ route: 'put', body: Buffer.alloc(0) })))).toContain('empty');
     expect(badRequestOf(() => toCommand(parts({ route: 'put', body: body([1]) })))).toContain('JSON object');
     expect(badRequestOf(() => toCommand(parts({ route: 'put', body: body({}) })))).toContain('"value"');

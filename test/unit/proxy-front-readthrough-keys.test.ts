@@ -116,3 +116,13 @@ describe('the HTTP loader against a real origin', () => {
     expect(origin.paths).toEqual([]);
   });
 });
+
+test('an unreachable origin is reported without its address (origin URLs are for admins)', async () => {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  await new Promise((r) => server.close(r)); // nothing listens there any more
+  const result = await httpOrigin.load(`http://127.0.0.1:${port}/items/{key}`, 'k', 2000, 1024);
+  expect(result).toEqual({ kind: 'error', reason: 'origin unreachable (ECONNREFUSED)' });
+});

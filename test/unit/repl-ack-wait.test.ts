@@ -1,4 +1,3 @@
-import { secretMatches } from '../../storage-node/replication/node-replication';
 import { decodePayload } from '../../shared/frame';
 import { Status } from '../../shared/protocol';
 import { AckWaiters } from '../../storage-node/replication/ack-wait';
@@ -89,12 +88,23 @@ describe('write acknowledgement holds', () => {
   });
 });
 
-describe('cluster secret check', () => {
-  test('no secret configured accepts anyone; a configured one must match exactly', () => {
-    expect(secretMatches('', undefined)).toBe(true);
-    expect(secretMatches('abcdefgh', 'abcdefgh')).toBe(true);
-    expect(secretMatches('abcdefgh', 'abcdefgX')).toBe(false);
-    expect(secretMatches('abcdefgh', undefined)).toBe(false);
-    expect(secretMatches('abcdefgh', 42)).toBe(false);
+describe('shutdown of a primary', () => {
+  test('failAll answers every waiting write with the status given and writes out the replies behind it, in order', () => {
+    const { waiters, written } = setup();
+    waiters.release(50, 0);
+    waiters.wait('c', 1, 40, 1000, Buffer.from('A')); // acknowledged already
+    waiters.wait('c', 2, 100, 1000, Buffer.from('B'));
+    waiters.append('c', Buffer.from('xyz'));
+    waiters.wait('d', 3, 120, 1000, Buffer.from('C'));
+    waiters.failAll(Status.BUSY, 'node shutting down');
+    expect(waiters.size).toBe(0);
+    expect(written.map(([conn]) => conn)).toEqual(['c', 'd']);
+    const c = written[0][1];
+    expect(c.subarray(0, 1).toString()).toBe('A');
+    const { reply, end } = frameAt(c, 1);
+    expect(reply).toEqual([2, Status.BUSY, 'node shutting down', 100]);
+    expect(c.subarray(end).toString()).toBe('xyz');
+    expect(frameAt(written[1][1], 0).reply).toEqual([3, Status.BUSY, 'node shutting down', 120]);
+    expect(waiters.timeouts).toBe(0);
   });
 });

@@ -1,11 +1,9 @@
 import net from 'node:net';
-import pino from 'pino';
 import { Registry } from 'prom-client';
-import { Dispatcher } from '../../proxy/front/dispatcher';
-import { FrontMetrics } from '../../proxy/front/metrics';
 import type { RespLimits } from '../../proxy/front/resp/context';
 import { RespServer } from '../../proxy/front/resp/server';
 import { FakeBackend } from './proxy-front-fake-backend';
+import { startFakeRespServer } from '../helpers/fake-resp';
 
 /**
  * The RESP front against hostile clients, over real TCP to a RespServer in this process (a fake
@@ -13,7 +11,6 @@ import { FakeBackend } from './proxy-front-fake-backend';
  * too many connections, idle and slow-loris connections, and an input budget shared by all.
  * Bounds are shown by replies and counters, and by each test finishing; nothing is timed.
  */
-const log = pino({ level: 'silent' });
 const LIMITS: RespLimits = { maxBulkBytes: 4 * 1024 * 1024, maxMultibulk: 1024, maxQueryBytes: 8 * 1024 * 1024, maxInFlight: 100, maxBufferedBytes: 256 * 1024 };
 
 interface Started {
@@ -26,13 +23,7 @@ const opened: Started[] = [];
 const clients: Raw[] = [];
 
 async function start(limits: Partial<RespLimits> = {}): Promise<Started> {
-  const backend = new FakeBackend();
-  const registry = new Registry();
-  const metrics = new FrontMetrics(registry);
-  const dispatcher = new Dispatcher({ backend, metrics, log });
-  const server = new RespServer({ dispatcher, backend, metrics, log, namespace: 'default', limits: { ...LIMITS, ...limits } });
-  await server.listen('127.0.0.1', 0);
-  const started = { backend, registry, server };
+  const started = await startFakeRespServer({ ...LIMITS, ...limits });
   opened.push(started);
   return started;
 }

@@ -1,12 +1,11 @@
 import net from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { Dispatcher } from '../../proxy/front/dispatcher';
-import { FrontMetrics } from '../../proxy/front/metrics';
 import { RESP_COMMANDS } from '../../proxy/front/resp/commands';
 import type { RespLimits } from '../../proxy/front/resp/context';
 import { RespServer } from '../../proxy/front/resp/server';
 import { FakeBackend } from './proxy-front-fake-backend';
+import { startFakeRespServer } from '../helpers/fake-resp';
 
 const log = pino({ level: 'silent' });
 const LIMITS: RespLimits = { maxBulkBytes: 1024 * 1024, maxMultibulk: 1024, maxQueryBytes: 4 * 1024 * 1024, maxInFlight: 100, maxBufferedBytes: 256 * 1024 };
@@ -17,15 +16,7 @@ interface Started {
   server: RespServer;
 }
 
-async function start(limits: Partial<RespLimits> = {}): Promise<Started> {
-  const backend = new FakeBackend();
-  const registry = new Registry();
-  const metrics = new FrontMetrics(registry);
-  const dispatcher = new Dispatcher({ backend, metrics, log });
-  const server = new RespServer({ dispatcher, backend, metrics, log, namespace: 'default', limits: { ...LIMITS, ...limits } });
-  await server.listen('127.0.0.1', 0);
-  return { backend, registry, server };
-}
+const start = (limits: Partial<RespLimits> = {}): Promise<Started> => startFakeRespServer({ ...LIMITS, ...limits });
 
 /** A raw client: writes bytes, collects everything the server sends, and notes each data event. */
 class Raw {

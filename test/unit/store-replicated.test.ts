@@ -3,6 +3,7 @@ import { SetCond } from '../../shared/protocol';
 import { applyRecord } from '../../storage-node/replication/records';
 import { ReplicationLog } from '../../storage-node/replication/log';
 import { decodePayload } from '../../shared/frame';
+import { slotOf } from '../../shared/slot';
 import { b, makeStore, text } from './store-helpers';
 
 describe('store: replica apply', () => {
@@ -150,5 +151,54 @@ describe('write acknowledgement waits', () => {
     expect(log.takeAckWait()).toBe(log.offset);
     log.set('async', 'k', b('v'), 1, 0, 0, undefined);
     expect(log.takeAckWait()).toBe(0);
+  });
+});
+
+describe('store: a full sync into a twin, then adopt', () => {
+  test('the old entries stay readable (stale) while the twin loads; adopt swaps everything at once', () => {
+    const { store } = makeStore();
+    store.passive = true;
+    store.setNamespacePolicy('ns', { quotaBytes: 1 << 20, eviction: 'lfu' });
+    store.replication.applySet('ns', 'old', b('1'), 5, 0, 0, null);
+    store.replication.applySet('ns', 'kept', b('old value'), 6, 0, 0, null);
+    expect(store.get('ns', 'old')).toBeDefined(); // counted as a hit
+    store.stale = true;
+    const twin = store.emptyTwin();
+    expect(twin.passive).toBe(true);
+    expect(twin.size).toBe(0);
+    twin.replication.applySet('ns', 'kept', b('new value'), 9, 0, 0, null);
+    twin.replication.applySet('ns', 'new', b('2'), 10, 0, 0, null);
+    twin.replication.applyInvalidate('other', null, 8);
+    twin.replication.raiseVersionClock(12);
+    // Meanwhile the live store still answers from the old data.
+    expect(text(store.get('ns', 'kept'))).toBe('old value');
+    expect(store.get('ns', 'new')).toBeUndefined();
+    store.adopt(twin);
+    expect(store.stale).toBe(false);
+    expect(store.passive).toBe(true);
+    expect(store.get('ns', 'old')).toBeUndefined();
+    expect(text(store.get('ns', 'kept'))).toBe('new value');
+    expect(text(store.get('ns', 'new'))).toBe('2');
+    expect(store.versionClock).toBe(12);
+    expect(store.replication.watermarks()).toContainEqual(['other', 8, []]);
+    const stats = store.stats();
+    expect(stats.items).toBe(2);
+    expect(stats.hits).toBe(4); // counters carry on across the swap
+    expect(stats.namespaces.ns.quotaBytes).toBe(1 << 20); // the policy applies to the adopted entries
+    // The adopted keyspace is the store's own: writes, slots and snapshots all see it.
+    store.passive = false;
+    store.set('ns', 'after', b('3'));
+    expect(store.slots.count(slotOf('ns', 'after'))).toBeGreaterThanOrEqual(1);
+    expect(store.replication.snapshotChunk(0, 100, 1 << 20).entries.map((e) => e.key).sort()).toEqual(['after', 'kept', 'new']);
+  });
+
+  test('a twin that is never adopted leaves the store as it was', () => {
+    const { store } = makeStore();
+    store.replication.applySet('ns', 'k', b('v'), 3, 0, 0, null);
+    const twin = store.emptyTwin();
+    twin.replication.applySet('ns', 'other', b('w'), 4, 0, 0, null);
+    expect(text(store.get('ns', 'k'))).toBe('v');
+    expect(store.get('ns', 'other')).toBeUndefined();
+    expect(store.size).toBe(1);
   });
 });

@@ -31,13 +31,20 @@ function authenticate(ctx: RespContext, ns: Buffer): void {
  */
 function login(ctx: RespContext, user: Buffer, password: Buffer): Promise<void> {
   const auth = ctx.door.auth!;
-  return auth.authenticate(user.toString('utf8'), password.toString('utf8')).then((r) => {
+  const session = ctx.session;
+  const run = auth.authenticate(user.toString('utf8'), password.toString('utf8')).then((r) => {
     if (!r.ok) throw new RespCommandError(r.reason === 'BUSY' ? RespMessages.authBusy : RespMessages.wrongPass);
     const record = auth.record(r.principal);
-    ctx.session.principal = r.principal;
+    session.principal = r.principal;
     const ns = record === undefined ? undefined : respNamespaceOf(record);
-    if (ns !== undefined) ctx.session.ns = ns;
+    if (ns !== undefined) session.ns = ns;
   });
+  const settled = run.then(() => undefined, () => undefined);
+  session.authenticating = settled;
+  void settled.then(() => {
+    if (session.authenticating === settled) session.authenticating = undefined;
+  });
+  return run;
 }
 
 const DEFAULT_USER_BYTES = Buffer.from(DEFAULT_USER);

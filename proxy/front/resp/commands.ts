@@ -33,6 +33,9 @@ export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, lo
   const spec = ctx.commands.get(name);
   if (spec === undefined) return error(unknownCommandLine(args[0].toString('utf8'), args));
   if (!arityAccepts(spec.arity, args.length)) return error(RespMessages.wrongArgs(spec.name));
+  // Commands pipelined behind an AUTH run once it is decided, as Redis runs them in order.
+  const authenticating = ctx.session.authenticating;
+  if (authenticating !== undefined) return authenticating.then(() => runCommand(ctx, args, order, log));
   if (ctx.session.principal === undefined && !OPEN_BEFORE_AUTH.has(spec.name) && ctx.door.authRequired) return error(RespMessages.noAuth);
   return order.run(keysOf(spec, args), ctx, invoke, { spec, args, log });
 }

@@ -69,6 +69,8 @@ export class RespConnection {
   #stall: NodeJS.Timeout | undefined;
   /** No more commands are taken on: QUIT or a protocol error. */
   #ending = false;
+  /** Proxy shutdown: nothing more is read from the socket; the commands already read are still taken on. */
+  #draining = false;
   /** The client ended its side: what it sent is still answered, then the connection ends. */
   #inputEnded = false;
   /** The parser had no complete command left at the last pump. */
@@ -97,9 +99,16 @@ export class RespConnection {
     socket.on('close', () => this.#onClose());
   }
 
-  /** Stops reading; replies already owed are written, then the connection ends (proxy shutdown). */
+  /**
+   * Proxy shutdown: stops reading from the socket; the commands already read (taken on, or
+   * complete in the parser's buffer) are answered, then the connection ends. An incomplete
+   * command is dropped.
+   */
   end(): void {
-    if (!this.#closed) this.#finish();
+    if (this.#closed || this.#ending || this.#draining) return;
+    this.#draining = true;
+    this.#pump();
+    this.#scheduleFlush();
   }
 
   /** Ends the connection now: unsent replies are dropped. */
@@ -164,9 +173,10 @@ export class RespConnection {
       else this.#execute(item.args);
     }
     this.#pumping = false;
+    if (this.#draining && this.#drained && !this.#ending) this.#finish(); // every command read is taken on
     const full = this.#queue.size >= maxInFlight || this.#unsent >= this.#pauseAt;
     this.#track(taken, full);
-    const pause = this.#ending || full;
+    const pause = this.#ending || this.#draining || full;
     if (pause !== this.#paused) {
       this.#paused = pause;
       if (pause) this.#socket.pause();

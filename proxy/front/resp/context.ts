@@ -18,6 +18,8 @@ export interface Session {
   quit: boolean;
   /** Who AUTH or HELLO proved the client to be, while the cluster requires auth. */
   principal: Principal | undefined;
+  /** Set while an AUTH or HELLO verifies credentials: commands pipelined behind it wait for it. */
+  authenticating?: Promise<void>;
 }
 
 /** Counters of the RESP listener, shown by INFO. */

@@ -1,6 +1,8 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '../../../shared/log';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
+import { serverTlsOptions, type SecureContextHolder, type TlsMaterial } from '../../../shared/tls';
 import type { CacheBackend } from '../../backend';
 import type { Dispatcher } from '../dispatcher';
 import type { FrontMetrics } from '../metrics';
@@ -22,16 +24,21 @@ export interface RespServerOptions {
   /** Namespace of every connection's keys until AUTH selects another. */
   namespace: string;
   limits: RespLimits;
+  /** TLS on the port (node's tls.Server); absent: plain TCP. */
+  tls?: TlsMaterial;
 }
 
-/** How long connections get to finish their last write on shutdown before they are dropped. */
+/** Least time connections get on shutdown to finish their last write before they are dropped. */
 const CLOSE_GRACE_MS = 100;
 /** How long a connection refused for `maxClients` gets to read its reply before it is dropped. */
 const REJECT_GRACE_MS = 1000;
 const MAX_CLIENTS_REPLY = error(RespRefusals.maxClients);
 
+/** How long a TLS handshake may take when the request timeout is off (node's default). */
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 120_000;
+
 /**
- * The RESP (Redis protocol) listener of the proxy: a plain TCP server whose connections speak
+ * The RESP (Redis protocol) listener of the proxy: a TCP (or, with `tls`, a TLS) server whose connections speak
  * RESP2 to the same data plane as the HTTP and WebSocket fronts (see docs/resp.md). Owns the set
  * of open connections and the listener's counters; `close()` stops accepting, ends every
  * connection and resolves once the listener is closed.
@@ -40,8 +47,15 @@ const MAX_CLIENTS_REPLY = error(RespRefusals.maxClients);
  * Redis's refusal and is closed; one input budget for every connection's parser; and one sweep
  * timer (not one per connection) that advances the connections' clock and closes those idle past
  * `idleTimeoutMs` or holding an incomplete request longer than `requestTimeoutMs`.
+ *
+ * With TLS a connection counts once its handshake is done: from then on the same guards apply to
+ * the TLSSocket as to a plain socket (past `maxClients`, Redis's refusal, encrypted). Before that,
+ * a handshake must finish within `requestTimeoutMs` (an incomplete request), and TCP connections
+ * still in their handshake are bounded too: the listener holds at most 2 × `maxClients` TCP
+ * connections and drops those past it. A client that does not speak TLS fails the handshake and
+ * is closed without a byte of RESP.
  */
-export class RespServer {
+export class RespServer implements SecureContextHolder {
   readonly #server: net.Server;
   readonly #connections = new Set<RespConnection>();
   readonly #o: RespServerOptions;
@@ -69,7 +83,31 @@ export class RespServer {
       port: () => this.#port, startedAt: Date.now(), stats: this.#stats, limits: this.#limits,
       snapshot: (): TopologySnapshot | undefined => snapshotOf(backend),
     };
-    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+    this.#server = options.tls ? this.#tlsListener(options.tls) : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+  }
+
+  #tlsListener(material: TlsMaterial): tls.Server {
+    const handshakeTimeout = this.#limits.requestTimeoutMs > 0 ? this.#limits.requestTimeoutMs : DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const server = tls.createServer({ ...serverTlsOptions(material), allowHalfOpen: true, pauseOnConnect: false, handshakeTimeout }, (socket) => this.#accept(socket));
+    server.maxConnections = 2 * this.#limits.maxClients;
+    // Node leaves the socket open after some handshake errors (a timeout among them): close it here.
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      this.#o.metrics.refused(RESP_FRONT, 'tls_handshake');
+      this.#o.log.debug({ err: err.message, code: err.code }, 'RESP TLS handshake failed');
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /** Whether the port speaks TLS. */
+  get tls(): boolean {
+    return this.#server instanceof tls.Server;
+  }
+
+  /** Swaps the certificate (and client CA) for connections accepted from now on; the open ones keep theirs. */
+  setSecureContext(options: tls.SecureContextOptions): void {
+    if (!(this.#server instanceof tls.Server)) throw new Error('the RESP port does not use TLS');
+    this.#server.setSecureContext(options);
   }
 
   /** The bound port (the real one when 0 was asked). */
@@ -96,19 +134,27 @@ export class RespServer {
     });
   }
 
-  /** Stops accepting, ends every connection (dropped after a short grace), resolves when closed. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting; after this event-loop turn each connection reads nothing more, answers the
+   * commands it has read, and ends (`RespConnection.end`). Connections still open after
+   * `graceMs` (at least a short grace) are dropped. Resolves when every connection is closed.
+   */
+  close(graceMs = 0): Promise<void> {
     clearInterval(this.#sweep);
     this.#sweep = undefined;
     for (const socket of this.#rejected) socket.destroy();
     this.#closing ??= new Promise<void>((resolve) => {
       if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
-      for (const conn of this.#connections) conn.end();
       const timer = setTimeout(() => {
         for (const conn of this.#connections) conn.destroy();
-      }, CLOSE_GRACE_MS);
-      timer.unref();
+      }, Math.max(graceMs, CLOSE_GRACE_MS));
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      setImmediate(() => {
+        for (const conn of this.#connections) conn.end();
+      });
     });
     return this.#closing;
   }
