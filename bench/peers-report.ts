@@ -19,6 +19,10 @@ export const PEER_TARGETS = {
 export const SHARDCACHE = 'shardcache';
 export const TWEMPROXY = 'twemproxy';
 export const REDIS = 'redis';
+/** shardcache with auth on (`--secure`). */
+export const SHARDCACHE_AUTH = 'shardcache+auth';
+/** shardcache with auth on and TLS on the client port and node links, with the cluster secret (`--secure`). */
+export const SHARDCACHE_TLS = 'shardcache+auth+tls';
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : 'n/a');
@@ -86,4 +90,27 @@ export function formatTable(runs: readonly PeerRun[], tests: readonly PeerTest[]
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
   ];
+}
+
+/**
+ * What security costs (`--secure`): medians of shardcache with auth on and with auth plus TLS,
+ * as ratios to plain shardcache in the same run (throughput, p99, proxy CPU per request).
+ */
+export function formatSecurityCost(runs: readonly PeerRun[], tests: readonly PeerTest[], pipelines: readonly number[]): string[] {
+  const head = ['test', 'plain ops/s', 'auth ops/s', 'auth+tls ops/s', 'auth/plain ops', 'auth+tls/plain ops', 'auth+tls/plain p99', 'CPU µs/op plain / auth / auth+tls'];
+  const rows: string[][] = [];
+  for (const pipeline of pipelines) {
+    for (const test of tests) {
+      const plain = cell(runs, SHARDCACHE, test, pipeline);
+      const auth = cell(runs, SHARDCACHE_AUTH, test, pipeline);
+      const tls = cell(runs, SHARDCACHE_TLS, test, pipeline);
+      if (!plain || !auth || !tls) continue;
+      rows.push([`${test.toUpperCase()} -P ${pipeline}`, int(plain.rps), int(auth.rps), int(tls.rps), ratio(auth.rps / plain.rps), ratio(tls.rps / plain.rps), ratio(tls.p99 / plain.p99),
+        `${us(plain.cpu)} / ${us(auth.cpu)} / ${us(tls.cpu)}`]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return ['', 'the cost of security: shardcache with auth on, and with auth + TLS (client port, node links, cluster secret), against plain shardcache in the same run',
+    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
 }

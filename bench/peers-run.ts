@@ -21,6 +21,8 @@ export interface PeerTarget {
   port: number;
   /** Process whose CPU (with its children) counts as the front's; undefined = not measured. */
   frontPid?: number;
+  /** More redis-benchmark flags for this target (credentials, TLS). */
+  args?: string[];
 }
 
 /** Load shape of one run. */
@@ -78,7 +80,7 @@ export function parseCsv(output: string): { rps: number; avgMs: number; p50Ms: n
 export async function runBenchmark(children: ChildRegistry, binary: string, target: PeerTarget, s: RunShape): Promise<PeerRun> {
   const pids = target.frontPid === undefined ? [] : processTree(target.frontPid);
   const cpuBefore = cpuOfAll(pids);
-  const child = children.track(spawn(binary, benchmarkArgs(target.port, s), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = children.track(spawn(binary, [...(target.args ?? []), ...benchmarkArgs(target.port, s)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,9 +1,12 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { findOnPath, runBounded, type ChildRegistry } from './children';
-import { startBenchCluster, type BenchCluster } from './proxy-cluster';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeLocalTls } from '../scripts/tls-certs';
+import { BENCH_USER, startBenchCluster, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
-import { formatRun, formatTable, PEER_TARGETS, REDIS, SHARDCACHE, TWEMPROXY } from './peers-report';
+import { formatRun, formatSecurityCost, formatTable, PEER_TARGETS, REDIS, SHARDCACHE, SHARDCACHE_AUTH, SHARDCACHE_TLS, TWEMPROXY } from './peers-report';
 import { PEER_TESTS, runBenchmark, type PeerRun, type PeerTarget, type PeerTest, type RunShape } from './peers-run';
 import { startTwemproxy } from './peers-servers';
 import { startRedis } from './servers';
@@ -36,6 +39,8 @@ export interface PeersBenchOptions {
   timeoutSeconds: number;
   proxyNodeFlags: string[];
   proxyArgs: string[];
+  /** Also measure shardcache with auth on, and with auth plus TLS everywhere (the cost of security). */
+  secure: boolean;
 }
 
 export const PEERS_BENCH_USAGE = `usage: npm run bench -- peers [flags]
@@ -50,6 +55,8 @@ export const PEERS_BENCH_USAGE = `usage: npm run bench -- peers [flags]
   --timeout <s>          bound on the whole run (default 900)
   --proxy-node-flags="<f>"  node flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   --proxy-args="<a>"     extra proxy flags, e.g. "--workers 2"
+  --secure               also shardcache with auth on (AUTH per connection) and with auth + TLS on the client
+                         port, node links (mutual TLS) and the cluster secret: each its own cluster, interleaved
 peers: apt-get install redis-server redis-tools nutcracker (redis-benchmark 7 is needed for p50/p99 in its CSV)`;
 
 const ALL_TARGETS = [SHARDCACHE, TWEMPROXY, REDIS];
@@ -74,7 +81,7 @@ export function parsePeersBenchOptions(argv: readonly string[]): PeersBenchOptio
     args: [...argv], strict: true,
     options: {
       rounds: text, clients: text, pipelines: text, tests: text, requests: text, 'value-bytes': text, keys: text, targets: text, timeout: text,
-      'proxy-node-flags': text, 'proxy-args': text, help: { type: 'boolean', short: 'h' },
+      'proxy-node-flags': text, 'proxy-args': text, secure: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
@@ -91,19 +98,21 @@ export function parsePeersBenchOptions(argv: readonly string[]): PeersBenchOptio
     timeoutSeconds: positive('timeout', values.timeout, 900),
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
+    secure: values.secure === true,
   };
 }
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /** Starts every target asked for whose binaries exist; notes the skipped ones. */
-async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redisServer: string | undefined): Promise<{ targets: PeerTarget[]; cluster?: BenchCluster }> {
+async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redisServer: string | undefined, clusters: BenchCluster[]): Promise<PeerTarget[]> {
   const targets: PeerTarget[] = [];
-  let cluster: BenchCluster | undefined;
   if (o.targets.includes(SHARDCACHE)) {
-    cluster = await startBenchCluster(children, { cluster: 'peers', shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
+    const cluster = await startBenchCluster(children, { cluster: 'peers', shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
+    clusters.push(cluster);
     targets.push({ name: SHARDCACHE, port: cluster.respPort, frontPid: cluster.proxy.pid });
     say(`  shardcache: etcd + 3 storage nodes (1 per shard) + proxy RESP :${cluster.respPort} (pid ${cluster.proxy.pid}${o.proxyArgs.length ? `, ${o.proxyArgs.join(' ')}` : ''})`);
+    if (o.secure) targets.push(...await startSecureTargets(children, o, clusters));
   }
   const nutcracker = findOnPath('nutcracker');
   if (o.targets.includes(TWEMPROXY)) {
@@ -122,7 +131,27 @@ async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redis
       say(`  redis: redis-server :${r.port} (pid ${r.pid})`);
     }
   }
-  return { targets, cluster };
+  return targets;
+}
+
+/** shardcache with auth on, and with auth plus TLS everywhere: each its own cluster (auth is a cluster's setting). */
+async function startSecureTargets(children: ChildRegistry, o: PeersBenchOptions, clusters: BenchCluster[]): Promise<PeerTarget[]> {
+  const password = `bench-password-${process.pid}`;
+  const base = { shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs };
+  const auth = await startBenchCluster(children, { ...base, cluster: 'peers-auth', secure: { password } });
+  clusters.push(auth);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-bench-tls-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const tls = writeLocalTls(dir);
+  const secure = await startBenchCluster(children, { ...base, cluster: 'peers-tls', secure: { password, tls } });
+  clusters.push(secure);
+  const login = ['--user', BENCH_USER, '-a', password];
+  say(`  ${SHARDCACHE_AUTH}: the same with auth on (redis-benchmark authenticates each connection as ${BENCH_USER}) RESP :${auth.respPort}`);
+  say(`  ${SHARDCACHE_TLS}: auth on, TLS on the RESP port, node links over mutual TLS, cluster secret RESP :${secure.respPort}`);
+  return [
+    { name: SHARDCACHE_AUTH, port: auth.respPort, frontPid: auth.proxy.pid, args: login },
+    { name: SHARDCACHE_TLS, port: secure.respPort, frontPid: secure.proxy.pid, args: [...login, '--tls', '--cacert', tls.caFile] },
+  ];
 }
 
 function shape(o: PeersBenchOptions, test: PeerTest, pipeline: number, requests?: number): RunShape {
@@ -174,22 +203,20 @@ export async function runPeersBench(o: PeersBenchOptions): Promise<number> {
   }
   return runBounded('peer benchmark', o.timeoutSeconds, async (children) => {
     const started = Date.now();
-    let cluster: BenchCluster | undefined;
+    const clusters: BenchCluster[] = [];
     try {
       printHeader(o, binary);
       say('\n== starting the targets');
-      const up = await startTargets(children, o, findOnPath('redis-server'));
-      cluster = up.cluster;
-      const runs = await measure(children, binary, o, up.targets);
+      const targets = await startTargets(children, o, findOnPath('redis-server'), clusters);
+      const runs = await measure(children, binary, o, targets);
       say('\n== summary');
-      for (const line of formatTable(runs, o.tests, o.pipelines, up.targets.map((t) => t.name), o.rounds)) say(line);
+      for (const line of formatTable(runs, o.tests, o.pipelines, targets.map((t) => t.name), o.rounds)) say(line);
+      if (o.secure) for (const line of formatSecurityCost(runs, o.tests, o.pipelines)) say(line);
       say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return 0;
     } finally {
-      if (cluster !== undefined) {
-        await cluster.stop();
-        printProfile(o, cluster.proxy.pid);
-      }
+      for (const cluster of clusters) await cluster.stop();
+      if (clusters[0] !== undefined) printProfile(o, clusters[0].proxy.pid);
     }
   });
 }

@@ -8,6 +8,7 @@ import { findOnPath, type ChildRegistry } from './children';
 import type { WatchedProcess } from './proxy-cpu';
 import { PROXY_NODE_FLAGS } from '../proxy/config';
 import { freePort } from './servers';
+import type { LocalTls } from '../scripts/tls-certs';
 
 /**
  * A whole shardcache cluster as processes on 127.0.0.1 for the proxy benchmark, every one of them
@@ -35,7 +36,20 @@ export interface BenchClusterOptions {
   nodeArgs?: string[];
   /** Node.js flags for every storage node process (e.g. --cpu-prof), placed before its script. */
   nodeNodeFlags?: string[];
+  /** Security on: client auth (a user with `*=write` and this password), and with `tls` TLS everywhere plus the cluster secret. */
+  secure?: BenchSecurity;
 }
+
+/** What `secure` turns on (to measure its cost). */
+export interface BenchSecurity {
+  /** `shardctl auth on` with the user `bench` (grant `*=write`) whose password this is. */
+  password: string;
+  /** Certificates (scripts/tls-certs.ts): the client ports, node links (mutual TLS) and a cluster secret; etcd stays plain. */
+  tls?: LocalTls;
+}
+
+/** The user the secure bench clusters authenticate as. */
+export const BENCH_USER = 'bench';
 
 /** A program of the project started from `dist/`, with the JSON ready line it printed. */
 export interface ClusterProcess {
@@ -147,20 +161,7 @@ async function startEtcd(children: ChildRegistry, dataDir: string): Promise<{ ch
 
 /** Runs `shardctl init` against the fresh etcd. */
 function initCluster(children: ChildRegistry, endpoint: string, o: BenchClusterOptions): Promise<void> {
-  const args = [path.join(DIST, 'control-plane/cli/shardctl.js'), 'init', '--etcd', endpoint, '--cluster', o.cluster,
-    '--shards', String(o.shards), '--replicas', String(o.replicas), '--lease-ttl', String(LEASE_TTL_SECONDS)];
-  const child = children.track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  const output = new Tail();
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`shardctl init failed (${code ?? signal}): ${output.toString()}`));
-    });
-  });
+  return shardctl(children, endpoint, o.cluster, ['init', '--shards', String(o.shards), '--replicas', String(o.replicas), '--lease-ttl', String(LEASE_TTL_SECONDS)]);
 }
 
 /** Polls the proxy's /healthz until it routes by a snapshot in which every shard has a primary. */
@@ -181,13 +182,58 @@ async function waitHealthy(adminPort: number): Promise<void> {
   throw new Error(`the proxy's /healthz did not turn 200 with a primary for every shard within ${HEALTH_TIMEOUT_MS} ms (last: ${last})`);
 }
 
-function startNodes(children: ChildRegistry, endpoint: string, o: BenchClusterOptions): Promise<ClusterProcess[]> {
+/** Runs the built shardctl with `args` against the bench etcd; rejects with its output when it fails. */
+function shardctl(children: ChildRegistry, endpoint: string, cluster: string, args: readonly string[]): Promise<void> {
+  const child = children.track(spawn(process.execPath, [path.join(DIST, 'control-plane/cli/shardctl.js'), ...args, '--etcd', endpoint, '--cluster', cluster], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const output = new Tail();
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`shardctl ${args.slice(0, 2).join(' ')} failed (${code ?? signal}): ${output.toString()}`));
+    });
+  });
+}
+
+/** Users and auth on for a secure bench cluster; with TLS, the cluster secret's file. Passwords go through files, never argv. */
+async function secureCluster(children: ChildRegistry, endpoint: string, o: BenchClusterOptions, s: BenchSecurity, dataDir: string): Promise<void> {
+  const file = (name: string, text: string): string => {
+    const p = path.join(dataDir, name);
+    fs.writeFileSync(p, `${text}\n`, { mode: 0o600 });
+    return p;
+  };
+  await shardctl(children, endpoint, o.cluster, ['user', 'add', 'admin', '--grant', '*=admin']);
+  await shardctl(children, endpoint, o.cluster, ['user', 'add', BENCH_USER, '--grant', '*=write', '--password-file', file('bench-password', s.password)]);
+  await shardctl(children, endpoint, o.cluster, ['auth', 'on']);
+  if (s.tls) file('cluster-secret', `bench-secret-${process.pid}-${Date.now()}`);
+}
+
+/** Node flags of a secure cluster: TLS on the frame port with mutual TLS, and the cluster secret. */
+function nodeSecurityArgs(s: BenchSecurity | undefined, dataDir: string): string[] {
+  if (!s?.tls) return [];
+  const t = s.tls;
+  return ['--tls-cert', t.serverCertFile, '--tls-key', t.serverKeyFile, '--tls-ca', t.caFile, '--tls-client-auth', '--cluster-secret-file', path.join(dataDir, 'cluster-secret')];
+}
+
+/** Proxy flags of a secure cluster: TLS on the client ports, node links over mutual TLS, the cluster secret. */
+function proxySecurityArgs(s: BenchSecurity | undefined, dataDir: string): string[] {
+  if (!s?.tls) return [];
+  const t = s.tls;
+  return ['--tls-cert', t.serverCertFile, '--tls-key', t.serverKeyFile, '--node-tls-ca', t.caFile, '--node-tls-cert', t.clientCertFile, '--node-tls-key', t.clientKeyFile,
+    '--cluster-secret-file', path.join(dataDir, 'cluster-secret')];
+}
+
+function startNodes(children: ChildRegistry, endpoint: string, o: BenchClusterOptions & { dataDir?: string }): Promise<ClusterProcess[]> {
   const starts: Array<Promise<ClusterProcess>> = [];
   for (let shard = 0; shard < o.shards + (o.spareShards ?? 0); shard++) {
     for (let k = 0; k <= o.replicas; k++) {
       const nodeId = `shard${shard}-${String.fromCharCode(97 + k)}`;
       starts.push(startProgram(children, `node ${nodeId}`, 'storage-node/main.js', [
         '--port', '0', '--admin-port', '0', '--etcd', endpoint, '--cluster', o.cluster, '--shard', String(shard), '--node-id', nodeId, ...(o.nodeArgs ?? []),
+        ...nodeSecurityArgs(o.secure, o.dataDir ?? ''),
       ], o.nodeNodeFlags));
     }
   }
@@ -209,11 +255,12 @@ export async function startBenchCluster(children: ChildRegistry, o: BenchCluster
     const etcd = await startEtcd(children, dataDir);
     started.push([etcd.child]);
     await initCluster(children, etcd.endpoint, o);
-    const nodes = await startNodes(children, etcd.endpoint, o);
+    if (o.secure) await secureCluster(children, etcd.endpoint, o, o.secure, dataDir);
+    const nodes = await startNodes(children, etcd.endpoint, { ...o, dataDir });
     started.push(nodes.map((n) => n.child));
     const proxy = await startProgram(children, 'proxy', 'proxy/main.js', [
       '--etcd', etcd.endpoint, '--cluster', o.cluster, '--http-port', '0', '--admin-port', '0', '--resp-port', '0', '--pipelining-port', '0',
-      ...(o.proxyArgs ?? []),
+      ...(o.proxyArgs ?? []), ...proxySecurityArgs(o.secure, dataDir),
     ], [...PROXY_NODE_FLAGS, ...o.proxyNodeFlags]);
     started.push([proxy.child]);
     const adminPort = proxy.ready.adminPort as number;

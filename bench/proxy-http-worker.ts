@@ -1,7 +1,8 @@
+import fs from 'node:fs';
 import autocannon from 'autocannon';
 import { LatencyRecorder } from './latency';
 import { CpuWindow, type CpuUsage } from './proxy-cpu';
-import { ErrorLog, randomKeyPicker, workerMain, type HttpPhaseTask, type PhaseResult } from './proxy-task';
+import { bearerOf, ErrorLog, originOf, randomKeyPicker, workerMain, type HttpPhaseTask, type PhaseResult } from './proxy-task';
 import { runWrkPhase } from './proxy-wrk';
 import { benchKey } from './wire';
 
@@ -17,6 +18,9 @@ import { benchKey } from './wire';
  * order that every connection walks from its own random offset. autocannon builds each request
  * once per connection this way; a `setupRequest` that picks a key per request would rebuild it
  * every time and roughly double the load generator's CPU per request, CPU the proxy shares.
+ *
+ * Against a secure cluster (task.secure) every request carries `Authorization: Bearer …`, over
+ * https:// when the cluster has TLS.
  *
  * Every 2xx answer's latency (autocannon's per-response time, sub-millisecond) goes into a
  * LatencyRecorder, so percentiles are not limited to autocannon's 1 ms histogram buckets.
@@ -77,15 +81,30 @@ function staggerClients(connections: number): (client: autocannon.Client) => voi
   };
 }
 
+/**
+ * A secure cluster's part of the options: the bearer token on every request (autocannon merges
+ * `headers` into each request's own) and, with TLS, the CA. autocannon connects with
+ * `rejectUnauthorized: false` whatever it is given, so like wrk it does not verify the proxy's
+ * certificate; `servername` is the certificate's DNS name (an IP address is no valid SNI name).
+ */
+function securityOptions(task: HttpPhaseTask): Partial<autocannon.Options> {
+  const s = task.secure;
+  if (s === undefined) return {};
+  const headers = { authorization: bearerOf(s) };
+  if (s.caFile === undefined) return { headers };
+  return { headers, servername: 'localhost', tlsOptions: { ca: fs.readFileSync(s.caFile) } };
+}
+
 function options(task: HttpPhaseTask, seconds: number): autocannon.Options {
   return {
-    url: `http://127.0.0.1:${task.port}`,
+    url: originOf(task.port, task.secure),
     connections: task.connections,
     pipelining: task.pipelining,
     duration: seconds,
     timeout: 10,
     requests: requestsFor(task),
     setupClient: staggerClients(task.connections),
+    ...securityOptions(task),
   };
 }
 

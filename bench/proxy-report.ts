@@ -32,7 +32,16 @@ export interface PhaseFigures {
   result?: PhaseResult;
   failure?: string;
   counters?: ProxyCounters;
+  /** With `--secure`: which of the three clusters the phase ran against. */
+  security?: SecurityVariant;
 }
+
+/** The clusters of `bench proxy --secure`: plain, auth on, auth on with TLS everywhere. */
+export const SECURITY_VARIANTS = ['plain', 'auth', 'auth+tls'] as const;
+export type SecurityVariant = (typeof SECURITY_VARIANTS)[number];
+
+/** The phase's label with its cluster, when it has one (`HTTP GET [auth+tls]`). */
+const labelOf = (f: PhaseFigures): string => (f.security === undefined ? f.label : `${f.label} [${f.security}]`);
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const dec = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -77,7 +86,7 @@ function formatCounters(c: ProxyCounters, ops: number): string {
 
 /** The block printed when a phase ends. */
 export function formatPhase(f: PhaseFigures): string[] {
-  const head = `  ${f.label.padEnd(9)} ${f.load.padEnd(18)}`;
+  const head = `  ${labelOf(f).padEnd(9)} ${f.load.padEnd(18)}`;
   if (!f.result) return [`${head} FAILED: ${f.failure ?? 'unknown error'}`];
   const r = f.result;
   const misses = Number.isFinite(r.misses) ? `, ${int(r.misses)} misses` : '';
@@ -96,11 +105,11 @@ const COLUMNS = ['phase', 'load', 'ops/s', 'target', 'p50 µs', 'p99 µs', 'p99.
 
 function row(f: PhaseFigures): string[] {
   const r = f.result;
-  if (!r) return [f.label, f.load, 'failed', verdict(f), ...COLUMNS.slice(4).map(() => '-')];
+  if (!r) return [labelOf(f), f.load, 'failed', verdict(f), ...COLUMNS.slice(4).map(() => '-')];
   const u = r.cpu;
   const share = (seconds: number): string => `${pct(u, seconds)}%`;
   return [
-    f.label, f.load, int(r.opsPerSec), verdict(f), dec(r.p50Us), dec(r.p99Us), dec(r.p999Us), int(r.errors),
+    labelOf(f), f.load, int(r.opsPerSec), verdict(f), dec(r.p50Us), dec(r.p99Us), dec(r.p999Us), int(r.errors),
     dec(serverCpuPerOpUs(r), 1), share(serverCpu(u)), share(cpuSecondsOf(u, 'node ')), share(cpuSecondsOf(u, 'load generator')),
     share(otherCpuSeconds(u)), share(u.stealSeconds), share(u.machineBusySeconds),
   ];
@@ -123,4 +132,41 @@ export function formatSummary(phases: readonly PhaseFigures[]): string[] {
   const line = (cells: string[]): string => `| ${cells.map((c, col) => (leftAligned.has(col) ? c.padEnd(widths[col]) : c.padStart(widths[col]))).join(' | ')} |`;
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   return [line(COLUMNS), rule, ...body.map(line)];
+}
+
+/**
+ * What security costs (`--secure`): for each phase, run back to back against the plain cluster,
+ * the one with auth on and the one with auth plus TLS, the ops/s of each, their ratios to plain,
+ * the p99 ratios and the proxy's CPU per op. A phase that failed on a cluster shows `-` there.
+ */
+export function formatSecurityCost(phases: readonly PhaseFigures[]): string[] {
+  const head = ['phase', 'load', 'plain ops/s', 'auth ops/s', 'auth+tls ops/s', 'auth/plain ops', 'auth+tls/plain ops', 'auth/plain p99', 'auth+tls/plain p99', 'proxy CPU µs/op plain / auth / auth+tls'];
+  const groups = new Map<string, Partial<Record<SecurityVariant, PhaseResult>> & { label: string; load: string }>();
+  for (const f of phases) {
+    if (f.security === undefined) continue;
+    const key = `${f.label}\u0000${f.load}`;
+    const group = groups.get(key) ?? { label: f.label, load: f.load };
+    if (f.result) group[f.security] = f.result;
+    groups.set(key, group);
+  }
+  const ratio = (a: number | undefined, b: number | undefined): string => {
+    const n = a === undefined || b === undefined ? NaN : a / b;
+    return Number.isFinite(n) ? `${n.toFixed(2)}x` : '-';
+  };
+  const rows = [...groups.values()].map((g) => {
+    const [plain, auth, tls] = SECURITY_VARIANTS.map((v) => g[v]);
+    const ops = (r: PhaseResult | undefined): string => (r ? int(r.opsPerSec) : '-');
+    const cpu = (r: PhaseResult | undefined): string => (r ? dec(serverCpuPerOpUs(r), 1) : '-');
+    return [
+      g.label, g.load, ops(plain), ops(auth), ops(tls), ratio(auth?.opsPerSec, plain?.opsPerSec), ratio(tls?.opsPerSec, plain?.opsPerSec),
+      ratio(auth?.p99Us, plain?.p99Us), ratio(tls?.p99Us, plain?.p99Us), `${cpu(plain)} / ${cpu(auth)} / ${cpu(tls)}`,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [
+    'the cost of security: each phase against the plain cluster, one with auth on (a bearer token on every HTTP request and WebSocket upgrade)',
+    'and one with auth + TLS (https/wss client port, node links over mutual TLS, cluster secret), back to back in the same run',
+    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
+  ];
 }

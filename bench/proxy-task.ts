@@ -26,6 +26,31 @@ interface PhaseBase {
   watch: WatchedProcess[];
   /** The worker gives up (and reports an error) after this long. */
   deadlineMs: number;
+  /** A cluster with auth on (and maybe TLS): the credentials and CA the phase's connections use; absent = plain. */
+  secure?: PhaseSecurity;
+}
+
+/**
+ * How a phase reaches a cluster with auth on: every HTTP request, and every WebSocket upgrade,
+ * carries `Authorization: Bearer <user>:<password>`; with `caFile` the proxy's client ports speak
+ * TLS (https://, wss://) and clients trust that CA.
+ */
+export interface PhaseSecurity {
+  user: string;
+  password: string;
+  /** The CA (PEM file) the proxy's certificate chains to; absent = no TLS. */
+  caFile?: string;
+}
+
+/** The `Authorization` header value of `s`. */
+export function bearerOf(s: PhaseSecurity): string {
+  return `Bearer ${s.user}:${s.password}`;
+}
+
+/** The origin of the proxy's port `port` on 127.0.0.1: http(s):// or, for WebSockets, ws(s)://. */
+export function originOf(port: number, secure: PhaseSecurity | undefined, ws = false): string {
+  const tls = secure?.caFile !== undefined;
+  return `${ws ? (tls ? 'wss' : 'ws') : tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 }
 
 /** An HTTP phase, run by wrk or autocannon. */

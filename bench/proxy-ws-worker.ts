@@ -1,12 +1,13 @@
+import fs from 'node:fs';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { batchedUrl, ShardcacheClient } from '../client/ws-client';
+import { batchedUrl, ShardcacheClient, type ConnectOptions } from '../client/ws-client';
 import { batchOf, decodeReplies, encodeRequest, type Op, type Reply } from '../client/protocol';
 import { LatencyRecorder } from './latency';
 import { CpuWindow, type CpuUsage } from './proxy-cpu';
-import { ErrorLog, randomKeyPicker, workerMain, type PhaseResult, type WsPhaseTask } from './proxy-task';
+import { bearerOf, ErrorLog, originOf, randomKeyPicker, workerMain, type PhaseResult, type WsPhaseTask } from './proxy-task';
 import { benchKey } from './wire';
 
 /**
@@ -23,6 +24,8 @@ import { benchKey } from './wire';
  *                  batches, so its tasks always have `batch` set
  *
  * `load` writes keys 1..keys once each as JSON strings (HTTP GET then reads them as JSON).
+ * Against a secure cluster (task.secure) the upgrade carries `Authorization: Bearer …`, over
+ * wss:// trusting the task's CA when the cluster has TLS.
  */
 
 /** What to send next and what was measured, shared by the connections of one phase. */
@@ -103,10 +106,23 @@ class Phase {
 /** Id slots per raw connection: ids run 1..SLOTS-1 and skip any still awaiting its reply. */
 const SLOTS = 1 << 16;
 
-/** A WebSocket open to `url` with binary messages as Buffers. */
-function openSocket(url: string): Promise<WebSocket> {
+/** How the connections of a phase reach a secure cluster: the upgrade's Authorization header and the CA of wss://. */
+interface Access {
+  headers?: Record<string, string>;
+  ca?: Buffer;
+}
+
+/** The access of `task`: nothing for a plain cluster. */
+function accessOf(task: WsPhaseTask): Access {
+  const s = task.secure;
+  if (s === undefined) return {};
+  return { headers: { authorization: bearerOf(s) }, ...(s.caFile === undefined ? {} : { ca: fs.readFileSync(s.caFile) }) };
+}
+
+/** A WebSocket open to `url` with binary messages as Buffers; credentials go with the upgrade. */
+function openSocket(url: string, access: Access): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000, ...access });
     socket.binaryType = 'nodebuffer';
     socket.once('error', reject);
     socket.once('open', () => {
@@ -220,7 +236,8 @@ class RawConnection {
 
 /** Runs the raw driver: resolves once every connection sent its last request and had its reply. */
 async function runRaw(url: string, phase: Phase, measure: () => Promise<void>): Promise<void> {
-  const sockets = await Promise.all(Array.from({ length: phase.task.connections }, () => openSocket(url)));
+  const access = accessOf(phase.task);
+  const sockets = await Promise.all(Array.from({ length: phase.task.connections }, () => openSocket(url, access)));
   const connections = sockets.map((socket) => new RawConnection(socket, phase));
   const drained = Promise.all(connections.map((c) => c.drained));
   drained.catch(() => undefined); // awaited below; a failure before then must not be unhandled
@@ -254,7 +271,9 @@ async function clientLoop(client: ShardcacheClient, phase: Phase): Promise<void>
 
 /** Runs the client driver: `depth` loops per connection until the phase stops sending. */
 async function runClient(url: string, phase: Phase, measure: () => Promise<void>): Promise<void> {
-  const clients = await Promise.all(Array.from({ length: phase.task.connections }, () => ShardcacheClient.connect(url)));
+  const s = phase.task.secure;
+  const options: ConnectOptions = s === undefined ? {} : { credentials: { user: s.user, password: s.password }, ...(s.caFile === undefined ? {} : { ca: fs.readFileSync(s.caFile) }) };
+  const clients = await Promise.all(Array.from({ length: phase.task.connections }, () => ShardcacheClient.connect(url, options)));
   const loops = Promise.all(clients.flatMap((client) => Array.from({ length: phase.task.depth }, () => clientLoop(client, phase))));
   loops.catch(() => undefined);
   try {
@@ -269,7 +288,7 @@ async function runClient(url: string, phase: Phase, measure: () => Promise<void>
 /** Runs one WebSocket phase: warm-up, then the measured window (or the whole load). */
 async function runWsPhase(task: WsPhaseTask): Promise<PhaseResult> {
   const phase = new Phase(task);
-  const endpoint = `ws://127.0.0.1:${task.port}/v1/ws`;
+  const endpoint = `${originOf(task.port, task.secure, true)}/v1/ws`;
   const url = task.batch ? batchedUrl(endpoint) : endpoint;
   if (task.op === 'load') phase.beginMeasuring();
   const measure = async (): Promise<void> => {

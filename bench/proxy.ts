@@ -1,11 +1,16 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeLocalTls } from '../scripts/tls-certs';
 import { Limits } from '../shared/protocol';
 import { findOnPath, runBounded, type ChildRegistry } from './children';
-import { startBenchCluster, startProgram, type BenchCluster } from './proxy-cluster';
+import { BENCH_USER, startBenchCluster, startProgram, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
-import { formatPhase, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters } from './proxy-report';
-import { runPhase, type HttpPhaseTask, type PhaseTask, type WsPhaseTask } from './proxy-task';
+import { formatPhase, formatSecurityCost, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters, type SecurityVariant } from './proxy-report';
+import { bearerOf, originOf, runPhase, type HttpPhaseTask, type PhaseSecurity, type PhaseTask, type WsPhaseTask } from './proxy-task';
 import { benchKey } from './wire';
 
 /**
@@ -22,6 +27,11 @@ import { benchKey } from './wire';
  * the CPU share of the proxy, the nodes, etcd, the load generator, other work and hypervisor steal
  * over its measured window. Every process started is killed on exit, error or SIGINT, and the
  * whole run is bounded by `--timeout`.
+ *
+ * With `--secure` two more clusters run beside the plain one, each with its own etcd: one with
+ * auth on, one with auth plus TLS everywhere (HTTPS/WSS client port, node links over mutual TLS,
+ * cluster secret). Every phase then runs against plain, auth and auth+tls back to back, so the
+ * machine's noise falls on the three alike, and a last table gives what security costs.
  */
 
 /** Knobs of the proxy benchmark, from its flags. */
@@ -52,6 +62,8 @@ export interface ProxyBenchOptions {
   proxyNodeFlags: string[];
   /** Extra proxy flags (e.g. --workers 2). */
   proxyArgs: string[];
+  /** Also run every phase against a cluster with auth on and one with auth plus TLS everywhere. */
+  secure: boolean;
 }
 
 /** Usage of `bench proxy`. */
@@ -80,7 +92,10 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
   --timeout <s>          bound on the whole run (default: enough for the phases asked, ~2 min by default)
   --proxy-node-flags="<f>"  node flags for the proxy process; with --cpu-prof the profile is summarised
                          at the end, e.g. --proxy-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"
-  --proxy-args="<a>"     extra proxy flags, e.g. --proxy-args="--workers 2"`;
+  --proxy-args="<a>"     extra proxy flags, e.g. --proxy-args="--workers 2"
+  --secure               also a cluster with auth on and one with auth + TLS (HTTPS/WSS client port, node links
+                         over mutual TLS, cluster secret); every phase runs against plain, auth and auth+tls back
+                         to back, then a table of what security costs`;
 
 const CLUSTER_NAME = 'bench';
 const NAMESPACE = 'bench';
@@ -100,9 +115,11 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
 
 /** Seconds a run of these options should take at most: start-up, preload, and each phase with slack. */
 function defaultTimeout(o: Omit<ProxyBenchOptions, 'timeoutSeconds'>): number {
-  const http = o.only === 'ws' ? 0 : (o.calibrate ? 3 : 2) * o.pipelining.length;
-  const ws = o.only === 'http' ? 0 : 2 * o.wsBatching.length;
-  return Math.ceil(40 + (http + ws) * (o.warmupSeconds + o.seconds + 5));
+  const clusters = o.secure ? 3 : 1;
+  const http = o.only === 'ws' ? 0 : ((o.calibrate ? 1 : 0) + 2 * clusters) * o.pipelining.length;
+  const ws = o.only === 'http' ? 0 : 2 * o.wsBatching.length * clusters;
+  // Each more cluster: its start-up (etcd, shardctl, nodes, proxy; TLS handshakes) and its preload.
+  return Math.ceil(40 + 40 * (clusters - 1) + (http + ws) * (o.warmupSeconds + o.seconds + 5));
 }
 
 /** The WebSocket phases: `raw` runs those asked for; the client always batches, so only batched. */
@@ -134,7 +151,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     options: {
       seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text, 'http-driver': text, 'ws-batching': text,
       keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text, 'proxy-args': text,
-      'no-calibrate': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'no-calibrate': { type: 'boolean' }, secure: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
@@ -160,6 +177,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     calibrate: !values['no-calibrate'],
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
+    secure: values.secure === true,
   };
   // A raw batched turn sends up to `depth` requests in one message; the proxy runs no more than its limit of one.
   const rawBatched = options.only !== 'http' && wsDriver === 'raw' && options.wsBatching.includes('batched');
@@ -171,33 +189,57 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/**
+ * A cluster the phases run against: the plain one, and with `--secure` the one with auth on and
+ * the one with auth plus TLS (`secure` then holds the credentials and the CA its clients use).
+ */
+interface BenchTarget {
+  cluster: BenchCluster;
+  /** Set with `--secure` only, so the default run's figures and output stay as they were. */
+  variant?: SecurityVariant;
+  secure?: PhaseSecurity;
+}
+
 /** Task fields every phase shares. */
-function base(cluster: BenchCluster, o: ProxyBenchOptions, connections: number) {
+function base(target: BenchTarget, o: ProxyBenchOptions, connections: number) {
+  const { cluster, secure } = target;
   return {
     port: cluster.httpPort, connections, warmupSeconds: o.warmupSeconds, seconds: o.seconds, namespace: NAMESPACE,
     keys: o.keys, valueBytes: o.valueBytes, watch: cluster.watched, deadlineMs: (o.warmupSeconds + o.seconds) * 1000 + 30_000,
+    ...(secure === undefined ? {} : { secure }),
   };
 }
 
-/** A phase to run: its label, its load, its target (none for calibration) and the task of its worker. */
+/** A phase to run: its label, its load, its target (none for calibration), the cluster and the task of its worker. */
 interface PhasePlan {
   label: string;
   load: string;
   target?: number;
+  /** Where the proxy's counters are read; undefined = not read (calibration). */
+  cluster?: BenchCluster;
+  security?: SecurityVariant;
   task: PhaseTask;
 }
 
-/** The phases in run order: HTTP first (it reads the JSON values the preload wrote), WS SET last. */
-function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
+/**
+ * The phases in run order: HTTP first (it reads the JSON values the preload wrote), WS SET last;
+ * each phase against every target in turn (plain, auth, auth+tls with `--secure`).
+ */
+function planPhases(targets: readonly BenchTarget[], o: ProxyBenchOptions): PhasePlan[] {
   const plans: PhasePlan[] = [];
+  const each = (plan: (t: BenchTarget) => Omit<PhasePlan, 'cluster' | 'security'>): void => {
+    for (const t of targets) plans.push({ ...plan(t), cluster: t.cluster, security: t.variant });
+  };
   if (o.only !== 'ws') {
     for (const pipelining of o.pipelining) {
       for (const op of ['get', 'put'] as const) {
-        // The client port (uWS) closes connections that pipeline: pipelined phases use the node:http port.
-        const port = pipelining > 1 ? cluster.pipeliningPort : cluster.httpPort;
-        const task: HttpPhaseTask = { ...base(cluster, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath, port };
         const load = `${o.connections} conn x ${pipelining}${pipelining > 1 ? ' (pipelining port)' : ''}`;
-        plans.push({ label: `HTTP ${op.toUpperCase()}`, load, target: PROXY_TARGETS.httpRequestsPerSec, task });
+        each((t) => {
+          // The client port (uWS) closes connections that pipeline: pipelined phases use the node:http port.
+          const port = pipelining > 1 ? t.cluster.pipeliningPort : t.cluster.httpPort;
+          const task: HttpPhaseTask = { ...base(t, o, o.connections), kind: 'http', op, pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath, port };
+          return { label: `HTTP ${op.toUpperCase()}`, load, target: PROXY_TARGETS.httpRequestsPerSec, task };
+        });
       }
     }
   }
@@ -205,9 +247,11 @@ function planPhases(cluster: BenchCluster, o: ProxyBenchOptions): PhasePlan[] {
     for (const batching of o.wsBatching) {
       for (const op of ['get', 'set'] as const) {
         const batch = batching === 'batched';
-        const task: WsPhaseTask = { ...base(cluster, o, o.wsConnections), kind: 'ws', op, depth: o.wsDepth, driver: o.wsDriver, batch };
         const load = `${o.wsConnections} ws x ${o.wsDepth}${batch ? ' batched' : ''}`;
-        plans.push({ label: `WS ${op.toUpperCase()}`, load, target: PROXY_TARGETS.wsOpsPerSec, task });
+        each((t) => {
+          const task: WsPhaseTask = { ...base(t, o, o.wsConnections), kind: 'ws', op, depth: o.wsDepth, driver: o.wsDriver, batch };
+          return { label: `WS ${op.toUpperCase()}`, load, target: PROXY_TARGETS.wsOpsPerSec, task };
+        });
       }
     }
   }
@@ -242,30 +286,33 @@ function difference(after: ProxyCounters | undefined, before: ProxyCounters | un
   return Object.fromEntries(fields.map((f) => [f, after[f] - before[f]])) as unknown as ProxyCounters;
 }
 
-/** Runs one phase; a failure is kept in the figures, not thrown. `counters`: read the proxy's /metrics around it. */
-async function runPlan(children: ChildRegistry, cluster: BenchCluster, plan: PhasePlan, counters = true): Promise<PhaseFigures> {
+/** Runs one phase; a failure is kept in the figures, not thrown. With `plan.cluster` its proxy's /metrics are read around it. */
+async function runPlan(children: ChildRegistry, plan: PhasePlan): Promise<PhaseFigures> {
   const figures: PhaseFigures = { label: plan.label, load: plan.load, target: plan.target };
-  const before = counters ? await readCounters(cluster.adminPort) : undefined;
+  if (plan.security !== undefined) figures.security = plan.security;
+  const cluster = plan.cluster;
+  const before = cluster ? await readCounters(cluster.adminPort) : undefined;
   try {
     figures.result = await runPhase(children, plan.task);
   } catch (err) {
     figures.failure = (err as Error).message;
   }
-  if (counters) figures.counters = difference(await readCounters(cluster.adminPort), before);
+  if (cluster) figures.counters = difference(await readCounters(cluster.adminPort), before);
   return figures;
 }
 
 /** HTTP GET at each pipelining depth against a no-op uWebSockets.js server: the load generator's ceiling. */
-async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
+async function calibrate(children: ChildRegistry, plain: BenchTarget, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
+  const cluster = plain.cluster;
   const server = await startProgram(children, 'no-op server', 'bench/proxy-noop-server.js', []);
   try {
     const figures: PhaseFigures[] = [];
     for (const pipelining of o.pipelining) {
       const task: HttpPhaseTask = {
-        ...base(cluster, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath,
+        ...base(plain, o, o.connections), kind: 'http', op: 'get', pipelining, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath,
         port: server.ready.httpPort as number, watch: [{ name: 'no-op server', pid: server.pid }, ...cluster.watched.slice(1)],
       };
-      figures.push(await runPlan(children, cluster, { label: 'no-op GET', load: `${o.connections} conn x ${pipelining}`, task }, false));
+      figures.push(await runPlan(children, { label: 'no-op GET', load: `${o.connections} conn x ${pipelining}`, task }));
       for (const line of formatPhase(figures[figures.length - 1])) say(line);
     }
     return figures;
@@ -274,19 +321,57 @@ async function calibrate(children: ChildRegistry, cluster: BenchCluster, o: Prox
   }
 }
 
-/** Writes keys 1..keys over WebSocket as JSON strings, then checks one over HTTP. */
-async function preload(children: ChildRegistry, cluster: BenchCluster, o: ProxyBenchOptions): Promise<void> {
+/**
+ * One HTTP GET of `path` on the proxy's client port of `target`, with its credentials (and over
+ * https:// trusting its CA when it has TLS); `authorize: false` leaves the credentials out.
+ * Bounded by a 10 s timeout.
+ */
+function getJson(target: BenchTarget, path: string, authorize = true): Promise<{ status: number; body: unknown }> {
+  const s = target.secure;
+  const url = `${originOf(target.cluster.httpPort, s)}${path}`;
+  const headers = s !== undefined && authorize ? { authorization: bearerOf(s) } : {};
+  const options = { headers, timeout: 10_000, ...(s?.caFile === undefined ? {} : { ca: fs.readFileSync(s.caFile) }) };
+  return new Promise((resolve, reject) => {
+    const req = (s?.caFile === undefined ? http : https).get(url, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Writes keys 1..keys over WebSocket as JSON strings, then checks one over HTTP; on a secure
+ * cluster also that a request without credentials is refused (auth is really on).
+ */
+async function preload(children: ChildRegistry, target: BenchTarget, o: ProxyBenchOptions): Promise<void> {
   const task: WsPhaseTask = {
-    ...base(cluster, o, Math.min(4, o.wsConnections)), kind: 'ws', op: 'load', depth: 64, driver: 'raw', batch: false, warmupSeconds: 0, seconds: 0, deadlineMs: 120_000,
+    ...base(target, o, Math.min(4, o.wsConnections)), kind: 'ws', op: 'load', depth: 64, driver: 'raw', batch: false, warmupSeconds: 0, seconds: 0, deadlineMs: 120_000,
   };
+  const on = target.variant === undefined ? '' : ` (${target.variant})`;
   const load = await runPhase(children, task);
-  if (load.errors > 0) throw new Error(`preload: ${load.errors} of ${o.keys} writes failed (${load.errorSamples.join('; ')})`);
-  say(`  preloaded ${load.ops.toLocaleString('en-US')} keys in ${load.seconds.toFixed(2)} s over WebSocket (${Math.round(load.opsPerSec).toLocaleString('en-US')} SET/s)`);
+  if (load.errors > 0) throw new Error(`preload${on}: ${load.errors} of ${o.keys} writes failed (${load.errorSamples.join('; ')})`);
+  say(`  preloaded${on} ${load.ops.toLocaleString('en-US')} keys in ${load.seconds.toFixed(2)} s over WebSocket (${Math.round(load.opsPerSec).toLocaleString('en-US')} SET/s)`);
   const key = benchKey(o.keys);
-  const res = await fetch(`http://127.0.0.1:${cluster.httpPort}/v1/cache/${NAMESPACE}/${encodeURIComponent(key)}`);
-  const body = (await res.json()) as { hit?: boolean; value?: unknown };
-  if (res.status !== 200 || body.hit !== true || typeof body.value !== 'string') throw new Error(`preload check: GET ${key} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-  say(`  check: HTTP GET ${key} -> 200, hit, JSON string value of ${JSON.stringify(body.value).length} bytes`);
+  const keyPath = `/v1/cache/${NAMESPACE}/${encodeURIComponent(key)}`;
+  const res = await getJson(target, keyPath);
+  const body = res.body as { hit?: boolean; value?: unknown };
+  if (res.status !== 200 || body.hit !== true || typeof body.value !== 'string') throw new Error(`preload check${on}: GET ${key} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  say(`  check${on}: HTTP GET ${key} -> 200, hit, JSON string value of ${JSON.stringify(body.value).length} bytes`);
+  if (target.secure === undefined) return;
+  const refused = await getJson(target, keyPath, false);
+  if (refused.status !== 401) throw new Error(`preload check${on}: GET ${key} without credentials answered ${refused.status}, not 401: auth is not on`);
+  say(`  check${on}: the same GET without credentials -> 401`);
 }
 
 function printHeader(o: ProxyBenchOptions): void {
@@ -303,6 +388,11 @@ function printHeader(o: ProxyBenchOptions): void {
   }
   say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver; ${o.wsBatching.join(' and ')} messages), random keys over all ${o.keys.toLocaleString('en-US')}`);
   say('  latencies in µs from the send of a request to its reply; CPU in % of one core over the measured window');
+  if (o.secure) {
+    say('  --secure: every phase runs against three clusters back to back: plain, auth (a bearer token on every HTTP request and');
+    say('  WebSocket upgrade), auth+tls (HTTPS/WSS client port, node links over mutual TLS, cluster secret); wrk and autocannon');
+    say('  do not verify the proxy\'s certificate, the WebSocket clients and the checks trust the bench CA');
+  }
   if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');
 }
 
@@ -315,27 +405,55 @@ function printProfile(o: ProxyBenchOptions, proxyPid: number): void {
   else for (const line of formatProfile(summarizeProfile(file, 25))) say(line);
 }
 
+/**
+ * With `--secure`: a cluster with auth on and one with auth plus TLS everywhere, each with its own
+ * etcd (auth is a cluster's setting), as bench/peers.ts starts them. Their proxies serve /metrics
+ * without credentials (--metrics-public), so the phases' counters are read as on the plain one.
+ * Pushed to `clusters` as they start, so the caller stops whatever did start.
+ */
+async function startSecureTargets(children: ChildRegistry, o: ProxyBenchOptions, clusters: BenchCluster[]): Promise<BenchTarget[]> {
+  const password = `bench-password-${process.pid}`;
+  const shape = { shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: [...o.proxyArgs, '--metrics-public'] };
+  const auth = await startBenchCluster(children, { ...shape, cluster: `${CLUSTER_NAME}-auth`, secure: { password } });
+  clusters.push(auth);
+  say(`  auth: the same with auth on (user ${BENCH_USER}, grant *=write), proxy http :${auth.httpPort} admin :${auth.adminPort} (pid ${auth.proxy.pid})`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-bench-tls-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const tls = writeLocalTls(dir);
+  const secure = await startBenchCluster(children, { ...shape, cluster: `${CLUSTER_NAME}-tls`, secure: { password, tls } });
+  clusters.push(secure);
+  say(`  auth+tls: auth on, HTTPS/WSS client port, node links over mutual TLS, cluster secret, proxy https :${secure.httpPort} admin :${secure.adminPort} (pid ${secure.proxy.pid})`);
+  return [
+    { cluster: auth, variant: 'auth', secure: { user: BENCH_USER, password } },
+    { cluster: secure, variant: 'auth+tls', secure: { user: BENCH_USER, password, caFile: tls.caFile } },
+  ];
+}
+
 async function runAll(children: ChildRegistry, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
   const started = Date.now();
-  say('\n== starting the cluster');
+  say(o.secure ? '\n== starting the clusters' : '\n== starting the cluster');
   const cluster = await startBenchCluster(children, { cluster: CLUSTER_NAME, shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
+  const clusters = [cluster];
   try {
     say(`  etcd ${cluster.etcdEndpoint}, ${cluster.nodes.length} storage nodes, proxy http :${cluster.httpPort} admin :${cluster.adminPort} (pid ${cluster.proxy.pid}); healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    await preload(children, cluster, o);
+    const plain: BenchTarget = o.secure ? { cluster, variant: 'plain' } : { cluster };
+    const targets = [plain, ...(o.secure ? await startSecureTargets(children, o, clusters) : [])];
+    if (o.secure) say(`  all ${targets.length} clusters healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const target of targets) await preload(children, target, o);
     const figures: PhaseFigures[] = [];
     if (o.calibrate && o.only !== 'ws') {
       say('\n== calibration: the same HTTP GET load against a no-op uWebSockets.js server (no proxy, no nodes)');
-      figures.push(...(await calibrate(children, cluster, o)));
+      figures.push(...(await calibrate(children, plain, o)));
     }
     say('\n== phases');
-    for (const plan of planPhases(cluster, o)) {
-      const f = await runPlan(children, cluster, plan);
+    for (const plan of planPhases(targets, o)) {
+      const f = await runPlan(children, plan);
       for (const line of formatPhase(f)) say(line);
       figures.push(f);
     }
     return figures;
   } finally {
-    await cluster.stop();
+    for (const c of clusters.reverse()) await c.stop();
     printProfile(o, cluster.proxy.pid);
   }
 }
@@ -349,6 +467,10 @@ export function runProxyBench(o: ProxyBenchOptions): Promise<number> {
     say(`\n== summary (ops/s over the measured window; latencies in µs; CPU in % of one core, machine = all ${os.cpus().length} cores)`);
     for (const line of formatSummary(figures)) say(line);
     for (const line of SUMMARY_LEGEND) say(`  ${line}`);
+    if (o.secure) {
+      say('');
+      for (const line of formatSecurityCost(figures)) say(line);
+    }
     say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return figures.every((f) => f.result) ? 0 : 1;
   });
