@@ -82,3 +82,12 @@ export interface CacheBackend {
   /** The snapshot requests are routed by; undefined until the first load. */
   readonly snapshot: TopologySnapshot | undefined;
 }
+
+/** The backend's snapshot, or undefined before the first load (a watcher-backed getter may throw until then). */
+export function snapshotOf(backend: Pick<CacheBackend, 'snapshot'>): TopologySnapshot | undefined {
+  try {
+    return backend.snapshot;
+  } catch {
+    return undefined;
+  }
+}

@@ -5,10 +5,10 @@ import { createLogger, type Logger } from '../shared/log';
 import { connectEtcd } from '../shared/topology/etcd';
 import { loadEtcdAccess } from '../shared/etcd-flags';
 import type { TlsWatch } from '../shared/tls';
-import type { TopologySnapshot } from '../shared/topology/snapshot';
 import { TopologyWatcher } from '../shared/topology/watcher';
 import { ProxyAdminServer } from './admin/server';
 import { parseProxyConfig, type ProxyConfig } from './config';
+import { snapshotOf } from './backend';
 import { createDataPlane, type DataPlane } from './data-plane';
 import { startFront, type RunningFront } from './front/app';
 import { Dispatcher } from './front/dispatcher';
@@ -94,14 +94,6 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   return { front, resp, admin, adminPort, dataPlane, watcher, etcd, promotion, loading, tlsWatch };
 }
 
-/** The data plane's snapshot, or undefined before the first load. */
-function snapshotOf(dataPlane: DataPlane): TopologySnapshot | undefined {
-  try {
-    return dataPlane.snapshot;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Credentials from the users every proxy watches; attempts counted by result. */
 function proxyAuthenticator(dataPlane: DataPlane, registry: client.Registry): Authenticator {

@@ -152,17 +152,10 @@ export function authenticatePeer(socket: Duplex, secret: string, timeoutMs = 500
 }
 
 /**
- * The cluster secret of a program: the first line of `file` (`--cluster-secret-file`), else the
- * environment variable SHARDCACHE_CLUSTER_SECRET, else '' (none). Never from argv, where `ps`
- * shows it. Throws with a message naming the source when it is shorter than MIN_SECRET_LENGTH.
- */
-export function loadClusterSecret(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return loadClusterSecrets(file, env)[0];
-}
-
-/**
- * The cluster secret and, during a rotation, a second one: line 1 of the file is the secret this
- * program proves; a line 2 is another secret a node also accepts (`docs/security.md`, "Rotating
+ * The cluster secret of a program and, during a rotation, a second one: line 1 of
+ * `--cluster-secret-file` is the secret this program proves, else the environment variable
+ * SHARDCACHE_CLUSTER_SECRET, else '' (none); never argv, where `ps` shows it. A line 2 is another
+ * secret a node also accepts (`docs/security.md`, "Rotating
  * the cluster secret"). From the environment, one secret. [''] when none is set.
  */
 export function loadClusterSecrets(file: string | undefined, env: NodeJS.ProcessEnv = process.env): [string, ...string[]] {
@@ -236,7 +229,7 @@ export function dialPeer(o: PeerDialOptions, onReady: () => void): net.Socket {
 }
 
 /**
- * `loadClusterSecret` for a program's flags: a bad secret ends the program through `fail` (its
+ * `loadClusterSecrets` for a program's flags: a bad secret ends the program through `fail` (its
  * commander `program.error`, status 1) with a message naming the flag or variable.
  */
 export function clusterSecretFlag(file: string | undefined, fail: (message: string) => never): [string, ...string[]] {

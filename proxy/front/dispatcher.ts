@@ -3,7 +3,7 @@ import type { Authenticator, Principal } from '../../shared/authenticator';
 import type { AccessLevel } from '../../shared/credentials';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
-import type { CacheBackend } from '../backend';
+import { snapshotOf, type CacheBackend } from '../backend';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import type { NamespaceLimiter } from '../limits/namespace-limiter';
 import { readPreferenceFor } from '../policy';
@@ -55,11 +55,7 @@ export class Dispatcher {
   }
 
   #snapshot(): TopologySnapshot | undefined {
-    try {
-      return this.#backend.snapshot;
-    } catch {
-      return undefined; // a watcher-backed getter may throw before the first load
-    }
+    return snapshotOf(this.#backend);
   }
 
   /**

@@ -3,7 +3,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeFrame, FrameDecoder } from '../../shared/frame';
-import { authenticatePeer, loadClusterSecret, loadClusterSecrets, PeerAuthError, PeerChallenge } from '../../shared/peer-auth';
+import { authenticatePeer, loadClusterSecrets, PeerAuthError, PeerChallenge } from '../../shared/peer-auth';
+
+const loadClusterSecret = (file: string | undefined, env: NodeJS.ProcessEnv): string => loadClusterSecrets(file, env)[0];
 import { Op, Status } from '../../shared/protocol';
 import { thrownBy } from '../helpers/thrown';
 

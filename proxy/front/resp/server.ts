@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { Logger } from '../../../shared/log';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
 import { serverTlsOptions, type SecureContextHolder, type TlsMaterial } from '../../../shared/tls';
-import type { CacheBackend } from '../../backend';
+import { snapshotOf, type CacheBackend } from '../../backend';
 import type { Dispatcher } from '../dispatcher';
 import type { FrontMetrics } from '../metrics';
 import { RESP_COMMANDS } from './commands';
@@ -203,11 +203,3 @@ export class RespServer implements SecureContextHolder {
   }
 }
 
-/** The backend's snapshot; a watcher-backed getter may throw before the first load. */
-function snapshotOf(backend: CacheBackend): TopologySnapshot | undefined {
-  try {
-    return backend.snapshot;
-  } catch {
-    return undefined;
-  }
-}
