@@ -63,6 +63,8 @@ export class Authenticator {
 
   /** Verifies `user`/`secret` (cached when seen before). Never rejects. */
   authenticate(user: string, secret: string): Promise<AuthResult> {
+    // No stored user or password is longer: refused before it costs a verification or memory.
+    if (user.length > MAX_USER_LENGTH || secret.length > MAX_SECRET_LENGTH) return Promise.resolve(WRONGPASS);
     const hit = this.cached(user, secret);
     if (hit !== undefined) return Promise.resolve({ ok: true, principal: hit });
     const token = `${user}\n${secret}`;
@@ -131,6 +133,11 @@ export class Authenticator {
     else this.#running--;
   }
 }
+
+/** Longest user name and password there can be (shardctl refuses longer ones). */
+const MAX_USER_LENGTH = 64;
+const MAX_SECRET_LENGTH = 512;
+const WRONGPASS: AuthResult = Object.freeze({ ok: false, reason: 'WRONGPASS' });
 
 /** A hash no secret matches in practice, verified for unknown users (default scrypt cost). */
 const DUMMY_HASH = { algo: 'scrypt' as const, N: 16384, r: 8, p: 1, salt: 'c2hhcmRjYWNoZS1kdW1teQ==', hash: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' };

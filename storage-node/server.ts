@@ -41,7 +41,12 @@ interface Conn extends GuardedConn {
   proceed: (again: unknown[] | null) => void;
   /** The cluster secret's handshake still to pass (null: passed, or the node has no secret). */
   challenge: PeerChallenge | null;
+  /** Clock when the connection was accepted (the handshake must pass within the request timeout). */
+  acceptedAt: number;
 }
+
+/** How long a connection may take to prove the cluster secret when the request timeout is off. */
+const HANDSHAKE_MS = 10_000;
 
 /**
  * The storage node's frame server.
@@ -211,7 +216,7 @@ export class FrameServer {
     const conn: Conn = {
       socket, decoder: new FrameDecoder((message) => this.#onFrame(conn, message), this.#options.maxFrameBytes),
       closing: false, session: null, exporting: null, parked: false, proceed: () => undefined, lastData: now, partialSince: now, buffered: 0, quiet: false,
-      challenge: this.#options.secrets?.[0] ? new PeerChallenge(...this.#options.secrets) : null,
+      challenge: this.#options.secrets?.[0] ? new PeerChallenge(...this.#options.secrets) : null, acceptedAt: now,
     };
     this.#conns.add(conn);
     return conn;
@@ -230,12 +235,22 @@ export class FrameServer {
       } else if (verdict === Verdict.INCOMPLETE) {
         counters.slowFrames++;
         this.#close(conn, encodeFrame([0, Status.PROTOCOL_ERROR, frameTooSlow(this.#options.requestTimeoutMs)]));
+      } else if (conn.challenge !== null && this.#handshakeOverdue(conn)) {
+        // Without the secret a peer may not hold a connection (one of --max-connections) for the idle timeout.
+        counters.unauthenticated++;
+        this.#close(conn, encodeFrame([0, Status.UNAUTHENTICATED, `the cluster secret's handshake was not completed within ${this.#options.requestTimeoutMs || HANDSHAKE_MS} ms`]));
       }
     }
     for (const [socket, deadline] of this.#lingering) if (deadline <= guard.clock) socket.destroy();
     counters.inputBufferedBytes = guard.buffered;
     this.#report();
   };
+
+  /** True when a connection still owes the handshake past the request timeout (10 s when that is off). */
+  #handshakeOverdue(conn: Conn): boolean {
+    const limit = (this.#options.requestTimeoutMs || HANDSHAKE_MS) + this.#guard.periodMs;
+    return this.#guard.clock - conn.acceptedAt >= limit;
+  }
 
   /** Logs, at most once per sweep, how many connections the guards refused since the last one. */
   #report(): void {

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { writeLocalTls, type LocalTls } from '../../scripts/tls-certs';
+import { FrameDecoder } from '../../shared/frame';
 import { NodeConnection } from '../../shared/node-connection';
 import type { PeerAccess } from '../../shared/peer-auth';
 import { Op, Status } from '../../shared/protocol';
@@ -62,6 +64,20 @@ test('without a client certificate, without TLS or without the secret, a node is
   const ok = await NodeConnection.connect(port, '127.0.0.1', undefined, access);
   expect((await ok.request(Op.PING))[1]).toBe(Status.OK);
   await ok.close();
+});
+
+test('a peer that opens a connection and never proves the secret is closed after the request timeout', async () => {
+  const frames: unknown[][] = [];
+  const closed = await new Promise<boolean>((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: c.nodes[0][0].port, ...access.tls });
+    const decoder = new FrameDecoder((m) => void frames.push(m));
+    socket.on('data', (d: Buffer) => decoder.push(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(true));
+    setTimeout(() => resolve(false), 10_000).unref();
+  });
+  expect(closed).toBe(true);
+  expect(frames).toEqual([[0, Status.UNAUTHENTICATED, expect.stringMatching(/handshake was not completed within 2000 ms/)]]);
 });
 
 test('a proxy without node-link TLS cannot serve the data', async () => {

@@ -29,6 +29,12 @@ test('wrong secrets and unknown users get WRONGPASS; nothing is cached for them'
   expect(await auth.authenticate('alice', 'wrong')).toEqual({ ok: false, reason: 'WRONGPASS' });
   expect(await auth.authenticate('mallory', 'alice-secret-0123456')).toEqual({ ok: false, reason: 'WRONGPASS' });
   expect(auth.cached('alice', 'wrong')).toBeUndefined();
+  // Longer than any stored password: refused at once, never verified or held.
+  let verified = 0;
+  const counting = new Authenticator({ users: () => users, enabled: () => true, onVerify: () => verified++ });
+  expect(await counting.authenticate('alice', 'x'.repeat(16 * 1024 * 1024))).toEqual({ ok: false, reason: 'WRONGPASS' });
+  expect(await counting.authenticate('u'.repeat(65), 'alice-secret-0123456')).toEqual({ ok: false, reason: 'WRONGPASS' });
+  expect(verified).toBe(0);
 });
 
 test('a removed user, a revoked grant and a rotated-out secret stop working at once', async () => {
