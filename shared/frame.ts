@@ -48,7 +48,8 @@ const MIN_BODY_BYTES = 4096;
 
 /** Streaming decoder. `push` throws ProtocolError on a bad frame; the connection must then close. */
 export class FrameDecoder {
-  readonly maxFrameBytes: number;
+  /** Largest frame accepted; a server may raise it once a peer has authenticated. */
+  maxFrameBytes: number;
   readonly #onFrame: FrameHandler;
   readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
   #headerFill = 0;

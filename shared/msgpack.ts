@@ -119,22 +119,26 @@ const STACK = new Array<number>(MAX_DEPTH).fill(0);
 
 const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) >>> 0) + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
 
-/** Checks and decodes the plain msgpack value that starts at `start`; returns it and where it ends (ProtocolError otherwise). */
-export function unpackPlainAt(bytes: Uint8Array, start: number, end = bytes.length): { value: unknown; end: number } {
-  const valueEnd = checkPlain(bytes, start, end);
+/** Decodes `bytes[start, end)`, which `checkPlain` found to be one plain value. */
+function decodeChecked(bytes: Uint8Array, start: number, end: number): unknown {
   try {
-    return { value: start === 0 && valueEnd === bytes.length ? unpackr.unpack(bytes) : unpackr.unpack(bytes, { start, end: valueEnd }), end: valueEnd };
+    return start === 0 && end === bytes.length ? unpackr.unpack(bytes) : unpackr.unpack(bytes, { start, end });
   } catch {
     // msgpackr's own messages can quote the decoded value: never passed on.
     throw new ProtocolError('malformed msgpack payload: a value could not be decoded');
   }
 }
 
-/** Checks and decodes exactly one plain msgpack value filling `bytes[start, end)` (ProtocolError otherwise). */
+/** Checks and decodes the plain msgpack value that starts at `start`; returns it and where it ends (ProtocolError otherwise). */
+export function unpackPlainAt(bytes: Uint8Array, start: number, end = bytes.length): { value: unknown; end: number } {
+  const valueEnd = checkPlain(bytes, start, end);
+  return { value: decodeChecked(bytes, start, valueEnd), end: valueEnd };
+}
+
+/** Checks and decodes exactly one plain msgpack value filling `bytes[start, end)` (ProtocolError otherwise); one per node frame, so no result object. */
 export function unpackPlain(bytes: Uint8Array, start = 0, end = bytes.length): unknown {
-  const out = unpackPlainAt(bytes, start, end);
-  if (out.end !== end) throw new ProtocolError('malformed msgpack payload: bytes after the value');
-  return out.value;
+  if (checkPlain(bytes, start, end) !== end) throw new ProtocolError('malformed msgpack payload: bytes after the value');
+  return decodeChecked(bytes, start, end);
 }
 
 /** Checks and decodes plain msgpack values back to back filling `bytes` (ProtocolError otherwise). */

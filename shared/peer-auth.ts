@@ -218,10 +218,13 @@ export function dialPeer(o: PeerDialOptions, onReady: () => void): net.Socket {
   // An IP address is checked against the certificate's IP names; only a DNS name goes in SNI.
   const socket = access.tls ? tls.connect({ ...options, ...access.tls, ...(net.isIP(o.host) ? {} : { servername: o.host }) }) : net.connect(options);
   socket.setNoDelay(true);
-  socket.setTimeout(o.timeoutMs, () => socket.destroy(new Error(`connect timed out after ${o.timeoutMs} ms`)));
+  // One deadline for the whole dial (an inactivity timer would let a peer that trickles bytes keep it pending).
+  const started = Date.now();
+  const deadline = setTimeout(() => socket.destroy(new Error(`connect and handshake not done within ${o.timeoutMs} ms`)), o.timeoutMs);
+  socket.once('close', () => clearTimeout(deadline));
   socket.once(access.tls ? 'secureConnect' : 'connect', () => {
-    authenticatePeer(socket, access.secret, o.timeoutMs).then(() => {
-      socket.setTimeout(0);
+    authenticatePeer(socket, access.secret, Math.max(1, o.timeoutMs - (Date.now() - started))).then(() => {
+      clearTimeout(deadline);
       onReady();
     }, () => undefined); // the socket was destroyed with the error: its listeners report it
   });

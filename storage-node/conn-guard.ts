@@ -14,7 +14,8 @@
  *
  * guards: the sum of `buffered` over the connections it accounted and did not release. The
  * decoder's memory follows the bytes received (shared/frame.ts: at most twice them plus 4 KiB per
- * connection), so the budget bounds memory too, not only the bytes counted.
+ * connection), so what the budget counts bounds memory within that factor, plus 4 KiB per open
+ * connection (itself capped by `maxConnections`).
  */
 
 /** The limits a storage node puts on its peers' connections. */

@@ -47,6 +47,9 @@ interface Conn extends GuardedConn {
 
 /** How long a connection may take to prove the cluster secret when the request timeout is off. */
 const HANDSHAKE_MS = 10_000;
+const NEEDS_SECRET = 'this node requires the cluster secret: a connection starts with HELLO and AUTH (set --cluster-secret-file or SHARDCACHE_CLUSTER_SECRET)';
+/** Largest frame before the handshake has passed (HELLO and AUTH are well under it). */
+const HANDSHAKE_FRAME_BYTES = 256;
 
 /**
  * The storage node's frame server.
@@ -80,7 +83,7 @@ export class FrameServer {
   readonly #guard: ConnGuard;
   #sweep: NodeJS.Timeout | undefined;
   /** Counters as the last sweep logged them. */
-  #reported = [0, 0, 0];
+  #reported = [0, 0, 0, 0];
   readonly #ctx: HandlerContext;
   readonly #options: ServerOptions;
   readonly #log: Logger;
@@ -218,6 +221,8 @@ export class FrameServer {
       closing: false, session: null, exporting: null, parked: false, proceed: () => undefined, lastData: now, partialSince: now, buffered: 0, quiet: false,
       challenge: this.#options.secrets?.[0] ? new PeerChallenge(...this.#options.secrets) : null, acceptedAt: now,
     };
+    // HELLO and AUTH are under 128 bytes: a peer that has not proved the secret sends nothing larger.
+    if (conn.challenge !== null) conn.decoder.maxFrameBytes = HANDSHAKE_FRAME_BYTES;
     this.#conns.add(conn);
     return conn;
   }
@@ -255,11 +260,12 @@ export class FrameServer {
   /** Logs, at most once per sweep, how many connections the guards refused since the last one. */
   #report(): void {
     const c = this.counters;
-    const now = [c.refusedConnections, c.slowFrames, c.budgetRefusals];
+    const now = [c.refusedConnections, c.slowFrames, c.budgetRefusals, c.unauthenticated];
     const last = this.#reported;
-    if (now[0] === last[0] && now[1] === last[1] && now[2] === last[2]) return;
+    if (now.every((n, i) => n === last[i])) return;
     this.#log.warn({
-      refusedConnections: now[0] - last[0], slowFrames: now[1] - last[1], budgetRefusals: now[2] - last[2], connections: c.connections, inputBufferedBytes: c.inputBufferedBytes,
+      refusedConnections: now[0] - last[0], slowFrames: now[1] - last[1], budgetRefusals: now[2] - last[2], unauthenticated: now[3] - last[3],
+      connections: c.connections, inputBufferedBytes: c.inputBufferedBytes,
     }, 'connections refused by the connection limits');
     this.#reported = now;
   }
@@ -342,8 +348,9 @@ export class FrameServer {
     } else if (message[1] === Op.AUTH) {
       this.#out.message([id, Status.OK, challenge.verify(message[2])]);
       conn.challenge = null;
+      conn.decoder.maxFrameBytes = this.#options.maxFrameBytes;
     } else {
-      throw new PeerAuthError('this node requires the cluster secret: a connection starts with HELLO and AUTH (set --cluster-secret-file or SHARDCACHE_CLUSTER_SECRET)');
+      throw new PeerAuthError(NEEDS_SECRET);
     }
     return true;
   }
@@ -447,9 +454,11 @@ export class FrameServer {
   readonly #onInternalError = (err: unknown): void => this.#log.error({ err }, 'request failed');
 
   #refuse(conn: Conn, err: unknown): void {
+    // Before the handshake any bad frame (one over the handshake's size, say) is a missing secret.
+    if (conn.challenge !== null && !(err instanceof PeerAuthError) && err instanceof ProtocolError) err = new PeerAuthError(NEEDS_SECRET);
     if (err instanceof PeerAuthError) {
-      this.counters.unauthenticated++;
-      this.#log.warn({ remote: conn.socket.remoteAddress, reason: err.message }, 'refused a connection that did not prove the cluster secret');
+      this.counters.unauthenticated++; // logged by the sweep, summed: a peer cannot make a line per connection
+      this.#log.debug({ remote: conn.socket.remoteAddress, reason: err.message }, 'refused a connection that did not prove the cluster secret');
       return this.#close(conn, encodeFrame([0, Status.UNAUTHENTICATED, err.message]));
     }
     this.counters.protocolErrors++;

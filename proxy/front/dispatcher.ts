@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Authenticator, Principal } from '../../shared/authenticator';
-import type { AccessLevel } from '../../shared/credentials';
+import { grantedLevel, levelRank, type AccessLevel } from '../../shared/credentials';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
 import { snapshotOf, type CacheBackend } from '../backend';
@@ -84,8 +84,9 @@ export class Dispatcher {
     const auth = this.#auth;
     if (level === undefined || auth === undefined || !auth.enabled) return;
     if (principal === undefined) throw new ProxyError(ProxyErrorCode.NOAUTH, 'authentication required: send credentials (Authorization: Bearer <user>:<password>, or AUTH)');
-    if (auth.record(principal) === undefined) throw new ProxyError(ProxyErrorCode.NOAUTH, 'the credentials of this connection are no longer valid (user removed or password changed); authenticate again');
-    if (!auth.allows(principal, ns, level)) throw new ProxyError(ProxyErrorCode.NOPERM, `user ${principal.user} has no ${level} grant on namespace ${ns}`);
+    const user = auth.record(principal);
+    if (user === undefined) throw new ProxyError(ProxyErrorCode.NOAUTH, 'the credentials of this connection are no longer valid (user removed or password changed); authenticate again');
+    if (levelRank(grantedLevel(user.grants, ns)) < levelRank(level)) throw new ProxyError(ProxyErrorCode.NOPERM, `user ${principal.user} has no ${level} grant on namespace ${ns}`);
   }
 
   /** Runs `cmd` for `principal` and resolves its reply value (never rejects). */

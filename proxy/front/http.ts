@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log';
 import { resolveCredentials } from './auth';
 import { ProxyErrorCode } from '../errors';
 import type { Command } from './commands';
-import type { Dispatcher } from './dispatcher';
+import type { Dispatcher, Reply } from './dispatcher';
 import { readBody, type BodyResult } from './http-body';
 import { BODY_ROUTES, mediaTypeRefusal, originRefusal } from './http-guards';
 import { errorReply, outcomeReply, type HttpReply } from './http-replies';
@@ -172,11 +172,14 @@ export class HttpFront {
       return this.#refuse(ex, toWireError(err, (e) => this.#options.log.error({ err: e }, 'unexpected failure parsing a request')));
     }
     const dispatcher = this.#options.dispatcher;
+    const answer = (reply: Reply): void => {
+      this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
+    };
+    // No Authorization header (or auth off): nothing to resolve, and no closure for it.
+    if (ex.authorization === '') return dispatcher.dispatch('http', command, answer);
     resolveCredentials(dispatcher.auth, ex.authorization, (who) => {
       if (!who.ok) return this.#refuse(ex, who.error);
-      dispatcher.dispatch('http', command, (reply) => {
-        this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
-      }, who.principal);
+      dispatcher.dispatch('http', command, answer, who.principal);
     });
   }
 

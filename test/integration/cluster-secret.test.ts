@@ -61,6 +61,10 @@ test('a proxy without the secret cannot reach the nodes; a raw connection withou
   const raw = await NodeConnection.connect(c.nodes[0][0].port);
   await expect(raw.request(Op.GET, 'app', 'k1')).rejects.toThrow(/requires the cluster secret/);
   await raw.close();
+  // Before the handshake a frame may be no larger than HELLO or AUTH: a 64 KB one is refused the same way.
+  const big = await NodeConnection.connect(c.nodes[0][0].port);
+  await expect(big.request(Op.SET, 0, 'app', 'k1', Buffer.alloc(64 * 1024), 0, 0, 0, 0, null)).rejects.toThrow(/requires the cluster secret/);
+  await big.close();
 });
 
 test('a slot migration driven by the control plane proves the secret at both ends', async () => {

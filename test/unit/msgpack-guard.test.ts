@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { Packr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { ProtocolError } from '../../shared/errors';
-import { checkPlain, MAX_DEPTH, packr, unpackPlain, unpackPlainMultiple } from '../../shared/msgpack';
+import { checkPlain, MAX_DEPTH, packr, unpackPlain, unpackPlainAt, unpackPlainMultiple } from '../../shared/msgpack';
 import { decodePayload } from '../../shared/frame';
 import { decodeMessage } from '../../proxy/front/ws-protocol';
 
@@ -103,13 +103,19 @@ test('refusals quote nothing of the input', () => {
   }
 });
 
-test('arbitrary bytes: refused with a ProtocolError or accepted as plain msgpack, never anything else', () => {
+test('arbitrary bytes: what the guard passes msgpackr decodes, and the value ends where the guard says', () => {
+  const plainUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true } as ConstructorParameters<typeof Unpackr>[0]);
   fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+    let end: number;
     try {
-      unpackPlainMultiple(bytes);
+      end = checkPlain(bytes);
     } catch (err) {
       expect(err).toBeInstanceOf(ProtocolError);
+      return;
     }
+    const decoded = plainUnpackr.unpack(bytes, { start: 0, end }); // must not throw: the guard found one whole value
+    expect(unpackPlainAt(bytes, 0).end).toBe(end);
+    expect(unpackPlainAt(bytes, 0).value).toEqual(decoded);
   }), { numRuns: 5000 });
 });
 

@@ -98,6 +98,9 @@ describe('CONFIG GET patterns', () => {
     const tooLong = '-ERR pattern longer than 256 bytes\r\n';
     expect(await raw.send(cmd('CONFIG', 'GET', 'save', '*'.repeat(257)), tooLong)).toBe(tooLong);
     expect(await raw.send(cmd('CONFIG', 'GET', `${'*'.repeat(252)}save`), '*2\r\n$4\r\nsave\r\n$0\r\n\r\n')).toBe('*2\r\n$4\r\nsave\r\n$0\r\n\r\n');
+    const tooMany = '-ERR more than 64 patterns in one CONFIG GET\r\n';
+    expect(await raw.send(cmd('CONFIG', 'GET', ...Array.from({ length: 65 }, () => '[a][b][c]*')), tooMany)).toBe(tooMany);
+    expect(await raw.send(cmd('CONFIG', 'GET', ...Array.from({ length: 63 }, () => 'x'), 'save'), '*2\r\n$4\r\nsave\r\n$0\r\n\r\n')).toBe('*2\r\n$4\r\nsave\r\n$0\r\n\r\n');
     expect(await raw.send(cmd('PING'), '+PONG\r\n')).toBe('+PONG\r\n'); // a refused pattern is a command error only
   });
 });

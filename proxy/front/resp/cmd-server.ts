@@ -62,13 +62,20 @@ export function configPattern(arg: Buffer): Glob {
   return compileGlob(arg, true);
 }
 
+/** Most patterns one CONFIG GET may carry: each costs a compile and a match per parameter. */
+export const MAX_CONFIG_PATTERNS = 64;
+
+/** CONFIG GET pattern...: patterns are compiled one at a time, so one call holds one compiled pattern. */
 function configGet(ctx: RespContext, args: Buffer[]): Buffer {
-  const globs = args.slice(2).map(configPattern);
-  const pairs = configTable(ctx).filter(([name]) => {
-    const bytes = Buffer.from(name, 'latin1');
-    return globs.some((g) => globMatches(g, bytes));
-  });
-  return bulkArray(pairs.flat());
+  if (args.length - 2 > MAX_CONFIG_PATTERNS) throw new RespCommandError(RespRefusals.tooManyPatterns(MAX_CONFIG_PATTERNS));
+  const table = configTable(ctx);
+  const names = table.map(([name]) => Buffer.from(name, 'latin1'));
+  const hit = new Array<boolean>(table.length).fill(false);
+  for (let i = 2; i < args.length; i++) {
+    const glob = configPattern(args[i]);
+    for (let j = 0; j < names.length; j++) hit[j] ||= globMatches(glob, names[j]);
+  }
+  return bulkArray(table.filter((_, j) => hit[j]).flat());
 }
 
 const CONFIG_SUBCOMMANDS: readonly Subcommand[] = [{ name: 'get', arity: -3, run: configGet }];

@@ -51,6 +51,7 @@ export const RespRefusals = {
   requestTimeout: (ms: number): string => `ERR request not completed within ${ms} ms`,
   inputBudget: 'ERR proxy input buffer budget exceeded',
   patternTooLong: (max: number): string => `ERR pattern longer than ${max} bytes`,
+  tooManyPatterns: (max: number): string => `ERR more than ${max} patterns in one CONFIG GET`,
 } as const;
 
 /**
