@@ -139,6 +139,11 @@ export class ShardcacheClient {
     return (await this.#request('expire', [ns, key, ttlMs]))[0] as boolean;
   }
 
+  /** Removes the key's expiry; resolves whether it had one. */
+  async persist(ns: string, key: string): Promise<boolean> {
+    return (await this.#request('persist', [ns, key]))[0] as boolean;
+  }
+
   /** Invalidates a whole namespace, or only the entries carrying `tag`. */
   async invalidate(ns: string, tag?: string): Promise<void> {
     await this.#request('invalidate', tag === undefined ? [ns] : [ns, tag]);

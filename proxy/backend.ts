@@ -1,5 +1,6 @@
 import type { TopologySnapshot } from '../shared/topology/snapshot';
 import type { SetCondition } from '../shared/protocol';
+import type { Command, OutcomeDone } from './front/commands';
 
 /**
  * The seam between the proxy's fronts (HTTP/JSON, WebSocket, later RESP) and its data plane
@@ -66,18 +67,14 @@ export interface RouteInfo {
   hot?: { mode: HotMode; copies?: number; ttlMs?: number; expiresAt?: number; source: 'operator' | 'auto' };
 }
 
+/** What the fronts need of the data plane (through the Dispatcher). */
 export interface CacheBackend {
-  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult>;
-  /** Per-key results in the order of `keys`; a key whose shard failed carries its error. */
-  mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>>;
-  /** Resolves undefined when an NX/XX condition was not met. */
-  set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined>;
-  delete(ns: string, key: string): Promise<boolean>;
-  incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }>;
-  /** ttlMs <= 0 deletes the key; resolves whether the key existed. */
-  expire(ns: string, key: string, ttlMs: number): Promise<boolean>;
-  /** Namespace-wide (no tag) or tag-wide invalidation on every shard's primary. */
-  invalidate(ns: string, tag?: string): Promise<void>;
+  /**
+   * Runs one command and calls `done` once with its outcome or its error; never throws (a
+   * synchronous failure reaches `done` too). `pref` is the read preference of a read, resolved.
+   * The callback is the request path: no promise per request.
+   */
+  run(cmd: Command, pref: ReadPreference, done: OutcomeDone): void;
   route(ns: string, key: string): RouteInfo;
   /** The snapshot requests are routed by; undefined until the first load. */
   readonly snapshot: TopologySnapshot | undefined;

@@ -4,12 +4,13 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
 import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
+import type { Command, Outcome, OutcomeDone } from './front/commands';
 import { ProxyError, ProxyErrorCode } from './errors';
 import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
 import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
   deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseFlag, parseGet, parseIncr, parseMget, parseOk,
-  parseSet, setMessage, type SetFields,
+  parseSet, persistMessage, setMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard } from './routing/mget';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
@@ -68,6 +69,20 @@ export interface DataPlane extends CacheBackend {
   readonly hotKeys: HotKeys;
   /** Stops following the topology and closes every link; requests in flight fail. */
   close(): Promise<void>;
+  // The promise forms of `run`, one command each (tests, tools).
+  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult>;
+  /** Per-key results in the order of `keys`; a key whose shard failed carries its error. */
+  mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>>;
+  /** Resolves undefined when an NX/XX condition was not met. */
+  set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined>;
+  delete(ns: string, key: string): Promise<boolean>;
+  incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }>;
+  /** ttlMs <= 0 deletes the key; resolves whether the key existed. */
+  expire(ns: string, key: string, ttlMs: number): Promise<boolean>;
+  /** Removes the key's expiry; resolves whether it had one. */
+  persist(ns: string, key: string): Promise<boolean>;
+  /** Namespace-wide (no tag) or tag-wide invalidation on every shard's primary. */
+  invalidate(ns: string, tag?: string): Promise<void>;
 }
 
 /**
@@ -100,6 +115,29 @@ function checkPref(pref: unknown): asserts pref is ReadPreference {
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new ProxyError(ProxyErrorCode.INTERNAL, String(err)));
+
+/** Called once with a result or an error. */
+type Done<T> = (err: Error | null, value?: T) => void;
+
+/** Hands a promise's result to `done` (the rare paths: read-through, hot keys). */
+function settle<T>(promise: Promise<T>, done: Done<T>): void {
+  promise.then((v) => done(null, v), (err: unknown) => done(asError(err)));
+}
+
+const INVALIDATED: Outcome = { op: 'invalidate' };
+const PONG: Outcome = { op: 'ping' };
+
+/** Reply parsers that make the front's outcome at once (one object per reply, not two). */
+const parseDeleted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'delete', deleted: parseFlag(reply, nodeId) });
+const parseExpired = (reply: unknown[], nodeId: string): Outcome => ({ op: 'expire', updated: parseFlag(reply, nodeId) });
+const parsePersisted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'persist', updated: parseFlag(reply, nodeId) });
+function parseIncrOutcome(reply: unknown[], nodeId: string): Outcome {
+  const { value, version } = parseIncr(reply, nodeId);
+  return { op: 'incr', value, version };
+}
+
+/** A hit as an MGET entry `[value, version, expiresAt, flags]` (a group split again after MOVED). */
+const entryOf = (r: GetResult & { hit: true }): unknown[] => [r.value, r.version, r.expiresAt, r.flags];
 
 class DataPlaneImpl implements DataPlane {
   readonly #topology: TopologySource;
@@ -151,49 +189,92 @@ class DataPlaneImpl implements DataPlane {
     return this.#upstreams.breakerState(nodeId);
   }
 
-  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult> {
+  /** The one switch from a command to the data plane; every op below calls `done` once. */
+  run(cmd: Command, pref: ReadPreference, done: OutcomeDone): void {
     try {
-      validateTarget(ns, key);
-      checkPref(pref);
-      const { slot, shardId, snapshot } = this.#router.locate(ns, key);
-      const id = hotId(ns, key);
-      const hot = this.hotKeys.observe(id, snapshot);
-      const policy = policyOf(snapshot, ns);
-      // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
-      if (policy?.origin !== undefined) return this.#readThrough.get(ns, key, policy);
-      if (hot !== undefined) return this.hotKeys.get(hot, ns, key, pref, shardId, snapshot);
-      return this.#flights.do(flightKeyOf(pref, id), () => this.#router.send(shardId, pref, () => getMessage(ns, key), parseGet, slot));
+      switch (cmd.op) {
+        case 'get':
+          return this.#get(cmd.ns, cmd.key, pref, done);
+        case 'mget':
+          validateNamespace(cmd.ns);
+          validateKeys(cmd.keys);
+          checkPref(pref);
+          return this.#mget(cmd.ns, cmd.keys, pref, 0, (err, results) => (err !== null ? done(err) : done(null, { op: 'mget', results: results! })));
+        case 'set':
+          return this.#set(cmd.ns, cmd.key, cmd, done);
+        case 'delete':
+          validateTarget(cmd.ns, cmd.key);
+          return this.#write(cmd.ns, cmd.key, deleteMessage(0, cmd.ns, cmd.key), parseDeleted, done);
+        case 'incr': {
+          const { ns, key, delta } = cmd;
+          validateTarget(ns, key);
+          if (typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) throw badRequest('delta must be a whole number', 'delta');
+          const ttl = resolveTtlMs(policyOf(this.#current, ns), cmd.ttlMs, this.#random);
+          return this.#write(ns, key, incrMessage(0, ns, key, delta, ttl), parseIncrOutcome, done);
+        }
+        case 'expire':
+          validateTarget(cmd.ns, cmd.key);
+          if (!Number.isSafeInteger(cmd.ttlMs)) throw badRequest('ttlMs must be a whole number of milliseconds', 'ttlMs');
+          return this.#write(cmd.ns, cmd.key, expireMessage(0, cmd.ns, cmd.key, cmd.ttlMs), parseExpired, done);
+        case 'persist':
+          validateTarget(cmd.ns, cmd.key);
+          return this.#write(cmd.ns, cmd.key, persistMessage(0, cmd.ns, cmd.key), parsePersisted, done);
+        case 'invalidate':
+          this.#invalidate(cmd.ns, cmd.tag).then(() => done(null, INVALIDATED), done);
+          return;
+        case 'ping':
+          return done(null, PONG);
+      }
     } catch (err) {
-      return Promise.reject(err);
+      done(err);
     }
   }
 
-  async mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>> {
-    validateNamespace(ns);
-    validateKeys(keys);
+  #get(ns: string, key: string, pref: ReadPreference, done: OutcomeDone): void {
+    validateTarget(ns, key);
     checkPref(pref);
-    return this.#mget(ns, keys, pref, 0);
+    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
+    const id = hotId(ns, key);
+    const hot = this.hotKeys.observe(id, snapshot);
+    const policy = policyOf(snapshot, ns);
+    const got = (err: Error | null, result?: GetResult): void => (err !== null ? done(err) : done(null, { op: 'get', result: result! }));
+    // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
+    if (policy?.origin !== undefined) return settle(this.#readThrough.get(ns, key, policy), got);
+    if (hot !== undefined) return settle(this.hotKeys.get(hot, ns, key, pref, shardId, snapshot), got);
+    const message = getMessage(ns, key);
+    this.#flights.join(flightKeyOf(pref, id), (finish) => this.#router.call(shardId, pref, message, parseGet, slot, finish), got);
   }
 
   /** MGET by shard; a group whose slots moved meanwhile (MOVED) is split again by the newer map, twice at most. */
-  async #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number): Promise<Array<GetResult | Error>> {
+  #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<Array<GetResult | Error>>): void {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
-    const outcomes = await Promise.all(groups.map(async (group): Promise<readonly unknown[] | Error> => {
-      if (group.shardId < 0) return new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet');
+    const outcomes = new Array<readonly unknown[] | Error>(groups.length);
+    let left = groups.length;
+    const settled = (g: number, outcome: readonly unknown[] | Error): void => {
+      outcomes[g] = outcome;
+      if (--left === 0) done(null, assemble(keys.length, groups, outcomes));
+    };
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g];
+      if (group.shardId < 0) {
+        settled(g, new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet'));
+        continue;
+      }
       const count = group.keys.length;
-      const outcome = await this.#router
-        .send(group.shardId, pref, () => mgetMessage(ns, group.keys), (reply, nodeId) => parseMget(reply, count, nodeId))
-        .catch(asError);
-      if (!(outcome instanceof ProxyError && outcome.detail?.moved === true) || depth >= 2) return outcome;
-      const again = await this.#mget(ns, group.keys, pref, depth + 1);
-      if (again.some((r) => r instanceof Error)) return again.find((r) => r instanceof Error) as Error;
-      return again.map((r) => (r as GetResult).hit ? [(r as GetResult & { value: unknown }).value, (r as { version?: number }).version, (r as { expiresAt?: number }).expiresAt, (r as { flags?: number }).flags] : null);
-    }));
-    return assemble(keys.length, groups, outcomes);
+      const parse = (reply: unknown[], nodeId: string): MgetEntries => parseMget(reply, count, nodeId);
+      this.#router.call(group.shardId, pref, mgetMessage(ns, group.keys), parse, -1, (err, entries) => {
+        if (err === null) return settled(g, entries!);
+        if (!(err instanceof ProxyError && err.detail?.moved === true) || depth >= 2) return settled(g, asError(err));
+        this.#mget(ns, group.keys, pref, depth + 1, (_, again) => {
+          const failed = again!.find((r): r is Error => r instanceof Error);
+          settled(g, failed ?? again!.map((r) => ((r as GetResult).hit ? entryOf(r as GetResult & { hit: true }) : null)));
+        });
+      });
+    }
   }
 
-  async set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {
+  #set(ns: string, key: string, req: SetRequest, done: OutcomeDone): void {
     validateTarget(ns, key);
     if (!(req?.value instanceof Uint8Array)) throw badRequest('value must be bytes', 'value');
     const { slot, shardId, snapshot } = this.#router.locate(ns, key);
@@ -203,20 +284,67 @@ class DataPlaneImpl implements DataPlane {
       value: req.value, ttlMs: resolveTtlMs(policy, req.ttlMs, this.#random), flags: req.flags ?? 0, cond: req.cond ?? 0, ifVersion: req.ifVersion ?? 0,
       tags: req.tags ?? null,
     };
-    const result = await this.#router.send(shardId, 'write', (epoch) => setMessage(epoch, ns, key, fields), parseSet, slot);
-    return this.#written(ns, key, result, { fields, result });
+    this.#router.call(shardId, 'write', setMessage(0, ns, key, fields), parseSet, slot, (err, result) => {
+      if (err !== null) return done(err);
+      this.#written(ns, key, { op: 'set', result }, done, { fields, result });
+    });
+  }
+
+  /** A write of one key whose message the router stamps with the primary's epoch; `parse` makes its outcome. */
+  #write(ns: string, key: string, message: unknown[], parse: (reply: unknown[], nodeId: string) => Outcome, done: OutcomeDone): void {
+    const { slot, shardId } = this.#router.locate(ns, key);
+    this.#router.call(shardId, 'write', message, parse, slot, (err, outcome) => (err !== null ? done(err) : this.#written(ns, key, outcome!, done)));
   }
 
   /**
    * After a write to `ns/key` completed: later GETs start their own flight (read-your-writes);
    * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
    */
-  #written<T>(ns: string, key: string, result: T, set?: { fields: SetFields; result: WriteResult | undefined }): T | Promise<T> {
+  #written(ns: string, key: string, outcome: Outcome, done: OutcomeDone, set?: { fields: SetFields; result: WriteResult | undefined }): void {
     if (this.#flights.size > 0) {
       this.#flights.forget(getFlightKey('primary', ns, key));
       this.#flights.forget(getFlightKey('replica', ns, key));
     }
-    return this.hotKeys.written(ns, key, result, set);
+    const after = this.hotKeys.written(ns, key, outcome, set);
+    if (after instanceof Promise) after.then((o) => done(null, o), done);
+    else done(null, after);
+  }
+
+  /** `run` of one command as a promise of its outcome. */
+  #promised<K extends Outcome['op']>(cmd: Command & { op: K }, pref: ReadPreference = 'primary'): Promise<Extract<Outcome, { op: K }>> {
+    return new Promise((resolve, reject) => this.run(cmd, pref, (err, outcome) => (err != null ? reject(err) : resolve(outcome as Extract<Outcome, { op: K }>))));
+  }
+
+  get(ns: string, key: string, pref: ReadPreference): Promise<GetResult> {
+    return this.#promised({ op: 'get', ns, key }, pref).then((o) => o.result);
+  }
+
+  mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>> {
+    return this.#promised({ op: 'mget', ns, keys: keys as string[] }, pref).then((o) => o.results);
+  }
+
+  set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {
+    return this.#promised({ op: 'set', ns, key, ...req, flags: req?.flags ?? 0 }).then((o) => o.result);
+  }
+
+  delete(ns: string, key: string): Promise<boolean> {
+    return this.#promised({ op: 'delete', ns, key }).then((o) => o.deleted);
+  }
+
+  incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
+    return this.#promised({ op: 'incr', ns, key, delta, ttlMs: ttlMsOnCreate }).then(({ value, version }) => ({ value, version }));
+  }
+
+  expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
+    return this.#promised({ op: 'expire', ns, key, ttlMs }).then((o) => o.updated);
+  }
+
+  persist(ns: string, key: string): Promise<boolean> {
+    return this.#promised({ op: 'persist', ns, key }).then((o) => o.updated);
+  }
+
+  invalidate(ns: string, tag?: string): Promise<void> {
+    return this.#promised({ op: 'invalidate', ns, tag }).then(() => undefined);
   }
 
   /** The seam the hot-key paths route through. */
@@ -225,7 +353,7 @@ class DataPlaneImpl implements DataPlane {
     const flights = this.#flights;
     return {
       read: (shardId, intent, ns, key) => {
-        const send = (): Promise<GetResult> => router().send(shardId, intent, () => getMessage(ns, key), parseGet, slotOf(ns, key));
+        const send = (): Promise<GetResult> => router().send(shardId, intent, getMessage(ns, key), parseGet, slotOf(ns, key));
         return intent === 'spread' ? send() : flights.do(getFlightKey(intent === 'write' ? 'primary' : intent, ns, key), send);
       },
       write: (shardId, build, parse, slot) => router().send(shardId, 'write', build, parse, slot ?? -1),
@@ -234,28 +362,7 @@ class DataPlaneImpl implements DataPlane {
     };
   }
 
-  async delete(ns: string, key: string): Promise<boolean> {
-    validateTarget(ns, key);
-    const { slot, shardId } = this.#router.locate(ns, key);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => deleteMessage(epoch, ns, key), parseFlag, slot));
-  }
-
-  async incr(ns: string, key: string, delta: number | bigint, ttlMsOnCreate?: number): Promise<{ value: number | bigint; version: number }> {
-    validateTarget(ns, key);
-    if (typeof delta !== 'bigint' && !Number.isSafeInteger(delta)) throw badRequest('delta must be a whole number', 'delta');
-    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
-    const ttl = resolveTtlMs(policyOf(snapshot, ns), ttlMsOnCreate, this.#random);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => incrMessage(epoch, ns, key, delta, ttl), parseIncr, slot));
-  }
-
-  async expire(ns: string, key: string, ttlMs: number): Promise<boolean> {
-    validateTarget(ns, key);
-    if (!Number.isSafeInteger(ttlMs)) throw badRequest('ttlMs must be a whole number of milliseconds', 'ttlMs');
-    const { slot, shardId } = this.#router.locate(ns, key);
-    return this.#written(ns, key, await this.#router.send(shardId, 'write', (epoch) => expireMessage(epoch, ns, key, ttlMs), parseFlag, slot));
-  }
-
-  async invalidate(ns: string, tag?: string): Promise<void> {
+  async #invalidate(ns: string, tag?: string): Promise<void> {
     validateNamespace(ns);
     if (tag !== undefined && (typeof tag !== 'string' || tag.length === 0 || tag.length > 256)) {
       throw badRequest('tag must be a non-empty string of at most 256 characters', 'tag');
@@ -264,7 +371,7 @@ class DataPlaneImpl implements DataPlane {
     const shardIds = snapshot === undefined ? [] : [...snapshot.shards.keys()];
     if (shardIds.length === 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology loaded yet: no shard to invalidate');
     const settled = await Promise.allSettled(
-      shardIds.map((shardId) => this.#router.send(shardId, 'write', (epoch) => invalidateMessage(epoch, ns, tag), parseOk)),
+      shardIds.map((shardId) => this.#router.send(shardId, 'write', invalidateMessage(0, ns, tag), parseOk)),
     );
     this.#flights.forgetAll();
     await this.hotKeys.invalidated(ns);

@@ -1,9 +1,24 @@
+import { Op, Status } from './opcodes';
+
+export { Op, PUSH_ID, Status, type OpCode, type StatusCode } from './opcodes';
+/** Write ops whose key decides the slot, `[id, op, epoch, ns, key, ...]` (the frozen-slot check reads these): derived from the op table. */
+export { KEYED_WRITE_OPS } from './ops';
+
 /**
  * Node protocol (contract): opcodes, statuses and the argument layout of every request.
  *
- * A request is `[id, op, ...args]`, a reply `[id, status, ...result]`. Numbers here cross the
+ * A request is `[id, op, ...args]`, a reply `[id, status, ...result]`. The numbers (opcodes,
+ * statuses, PUSH_ID) are defined in `shared/opcodes.ts` and re-exported here; they cross the
  * wire and are stored by peers: never renumber, only add. Write ops carry the epoch the sender
  * believes in as their first argument (the fencing token; a standalone node's epoch is 0).
+ *
+ * The definition of the data operations' frames (PING, STATS, SLOT_STATS, GET ... FILL_RELEASE,
+ * the invalidation subscriptions and push, and the error replies' detail) is the operation table
+ * in `shared/ops.ts`: the names, order and types of each request's and reply's fields, from which
+ * the proxy and the node take every position (`SET.at.value`, `GET.reply.version`,
+ * `ERRORS.MOVED.at.slot`). The layouts below summarise that table for reading and say what the
+ * fields mean; change a layout in the table, then here. Replication, migration and HELLO/AUTH
+ * are not in the table: their layouts below are the definition.
  *
  *   PING        [id, PING]                                        -> [id, OK, 'PONG']
  *   HELLO       [id, HELLO, clientNonce]                          -> [id, OK, serverNonce]
@@ -103,77 +118,6 @@
  * the stable part. WRITE_ACK_TIMEOUT is `[id, WRITE_ACK_TIMEOUT, message, offset]`: a write in a
  * namespace with `writeAck: replica` that no replica acknowledged in time; it stays on the primary. `expiresAt` is absolute epoch milliseconds, 0 when the entry never expires.
  */
-export const Op = {
-  PING: 1,
-  STATS: 2,
-  HELLO: 3,
-  AUTH: 4,
-  GET: 10,
-  MGET: 11,
-  SET: 12,
-  DELETE: 13,
-  INCR: 14,
-  EXPIRE: 15,
-  PERSIST: 16,
-  TTL: 17,
-  EXISTS: 18,
-  INVALIDATE: 19,
-  NS_POLICY: 20,
-  SLOT_STATS: 21,
-  REPL_SYNC: 30,
-  REPL_ACK: 31,
-  REPL_SNAPSHOT: 32,
-  REPL_SNAPSHOT_END: 33,
-  REPL_SET: 34,
-  REPL_DEL: 35,
-  REPL_INVALIDATE: 36,
-  FILL_LEASE: 40,
-  FILL: 41,
-  FILL_RELEASE: 42,
-  SUBSCRIBE_INVALIDATIONS: 45,
-  UNSUBSCRIBE_INVALIDATIONS: 46,
-  /** Push frames only: `[PUSH_ID, INVALIDATION, ns, key | null]`. */
-  INVALIDATION: 47,
-  MIGRATE_START: 50,
-  MIGRATE_STATUS: 51,
-  MIGRATE_CUT: 52,
-  MIGRATE_END: 53,
-  MIGRATE_PULL: 54,
-  MIGRATE_INVALIDATE: 55,
-  MIGRATE_SNAPSHOT_END: 56,
-  MIGRATE_FENCE: 57,
-  MIGRATE_ACK: 58,
-} as const;
-export type OpCode = (typeof Op)[keyof typeof Op];
-
-/** Reply statuses (contract). */
-export const Status = {
-  OK: 0,
-  MISS: 1,
-  NOT_STORED: 2,
-  VERSION_CONFLICT: 3,
-  NOT_PRIMARY: 4,
-  MOVED: 5,
-  ASK: 6,
-  TOO_LARGE: 7,
-  OVER_QUOTA: 8,
-  NOT_INTEGER: 9,
-  OVERFLOW: 10,
-  BAD_REQUEST: 11,
-  BUSY: 12,
-  OUT_OF_MEMORY: 13,
-  PROTOCOL_ERROR: 14,
-  UNKNOWN_OP: 15,
-  INTERNAL: 16,
-  WRITE_ACK_TIMEOUT: 17,
-  /** FILL_LEASE: another loader holds the key's fill lease (detail: heldMs). */
-  LEASE_HELD: 18,
-  /** FILL: the token is not the key's live lease (lapsed or released; a new primary after a failover holds no lease a loader took before it). */
-  LEASE_LOST: 19,
-  /** The node requires the cluster secret's handshake (HELLO, AUTH) first, or it failed; the connection closes. */
-  UNAUTHENTICATED: 20,
-} as const;
-export type StatusCode = (typeof Status)[keyof typeof Status];
 
 /** Stable code name of each status, as it appears in logs, metrics and proxy errors. */
 export const STATUS_NAME: Readonly<Record<number, string>> = Object.freeze(
@@ -185,9 +129,6 @@ export const OP_NAME: Readonly<Record<number, string>> = Object.freeze(
   Object.fromEntries(Object.entries(Op).map(([name, n]) => [n, name.toLowerCase()])),
 );
 
-/** The id of frames a node pushes unasked (invalidations); requests never use it. */
-export const PUSH_ID = -1;
-
 /** Keys one connection may subscribe to for invalidation pushes. */
 export const MAX_SUBSCRIPTIONS = 10_000;
 
@@ -197,9 +138,6 @@ export type SetCondition = (typeof SetCond)[keyof typeof SetCond];
 
 /** `ttlMs` value on SET that keeps the entry's current expiry (Redis KEEPTTL). */
 export const KEEP_TTL = -1;
-
-/** Write ops whose key decides the slot: `[id, op, epoch, ns, key, ...]` (the frozen-slot check reads these). */
-export const KEYED_WRITE_OPS: ReadonlySet<number> = new Set([Op.SET, Op.DELETE, Op.INCR, Op.EXPIRE, Op.PERSIST, Op.FILL_LEASE, Op.FILL, Op.FILL_RELEASE]);
 
 /** Slot ranges on the wire and in etcd: `[fromSlot, toSlot]`, inclusive. */
 export type SlotRange = [number, number];

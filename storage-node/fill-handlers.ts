@@ -1,5 +1,6 @@
 import { badRequest } from '../shared/errors';
-import { Op, SetCond, Status } from '../shared/protocol';
+import { SetCond, Status } from '../shared/protocol';
+import { buildEntry, buildReply, FILL, FILL_LEASE, FILL_RELEASE, FRAME, WRITE_TARGET } from '../shared/ops';
 import { FillLeases } from './fill-leases';
 import type { Handler, HandlerContext } from './handlers';
 import { epochArg, flagsArg, keyArg, namespaceArg, ttlArg, valueArg, versionArg } from './validate';
@@ -19,9 +20,12 @@ function leasesOf(ctx: HandlerContext): FillLeases {
   return ctx.leases;
 }
 
+const ID = FRAME.id;
+
+/** `[id, op, epoch, ns, key, ...]` (`WRITE_TARGET`), after the fencing and ownership checks. */
 function fencedTarget(m: unknown[], ctx: HandlerContext): { ns: string; key: string } {
-  ctx.gate.check(epochArg(m[2]));
-  const target = { ns: namespaceArg(m[3]), key: keyArg(m[4]) };
+  ctx.gate.check(epochArg(m[WRITE_TARGET.epoch]));
+  const target = { ns: namespaceArg(m[WRITE_TARGET.ns]), key: keyArg(m[WRITE_TARGET.key]) };
   ctx.slots?.checkWrite(target.ns, target.key);
   return target;
 }
@@ -40,33 +44,33 @@ function leaseTtlArg(value: unknown): number {
 
 const takeLease: Handler = (m, ctx, out) => {
   const { ns, key } = fencedTarget(m, ctx);
-  const ttl = leaseTtlArg(m[5]);
-  const seen = versionArg(m[6]);
+  const ttl = leaseTtlArg(m[FILL_LEASE.at.leaseTtlMs]);
+  const seen = versionArg(m[FILL_LEASE.at.seenVersion]);
   const e = ctx.store.get(ns, key);
   if (e !== undefined && e.version !== seen) {
-    out.message([m[0], Status.OK, 0, [e.value, e.version, e.expiresAt, e.flags]]);
+    out.message(buildReply(FILL_LEASE.ok, m[ID], 0, buildEntry(e.value, e.version, e.expiresAt, e.flags)));
     return;
   }
   const taken = leasesOf(ctx).take(ns, key, ttl);
-  if ('token' in taken) out.message([m[0], Status.OK, taken.token, null]);
-  else out.message([m[0], Status.LEASE_HELD, 'another loader holds the fill lease', taken.heldMs]);
+  if ('token' in taken) out.message(buildReply(FILL_LEASE.ok, m[ID], taken.token, null));
+  else out.message(buildReply(FILL_LEASE.replies.LEASE_HELD, m[ID], 'another loader holds the fill lease', taken.heldMs));
 };
 
 const fill: Handler = (m, ctx, out) => {
   const { ns, key } = fencedTarget(m, ctx);
-  const token = tokenArg(m[5]);
-  const value = valueArg(m[6]);
-  const ttl = ttlArg(m[7]);
-  const flags = flagsArg(m[8]);
+  const token = tokenArg(m[FILL.at.token]);
+  const value = valueArg(m[FILL.at.value]);
+  const ttl = ttlArg(m[FILL.at.ttlMs]);
+  const flags = flagsArg(m[FILL.at.flags]);
   const leases = leasesOf(ctx);
   if (!leases.holds(ns, key, token)) {
-    out.message([m[0], Status.LEASE_LOST, 'the fill lease lapsed or was released before the fill']);
+    out.message(buildReply(FILL.replies.LEASE_LOST, m[ID], 'the fill lease lapsed or was released before the fill'));
     return;
   }
   // An unconditional SET always lands (or throws, and the lease stays until it lapses).
   const result = ctx.store.setTrusted(ns, key, value, ttl, flags, SetCond.ALWAYS, 0, undefined)!;
   leases.release(ns, key, token);
-  out.ok2(m[0] as number, result.version, result.expiresAt);
+  out.ok2(m[ID] as number, result.version, result.expiresAt); // FILL.ok
   // A fill is a write: replicas and near-cache subscribers hear of it like a SET.
   ctx.repl?.set(ns, key, value, result.version, result.expiresAt, flags, undefined);
   ctx.writes?.written(ns, key);
@@ -74,12 +78,12 @@ const fill: Handler = (m, ctx, out) => {
 
 const release: Handler = (m, ctx, out) => {
   const { ns, key } = fencedTarget(m, ctx);
-  out.statusInt(m[0] as number, Status.OK, leasesOf(ctx).release(ns, key, tokenArg(m[5])) ? 1 : 0);
+  out.statusInt(m[ID] as number, Status.OK, leasesOf(ctx).release(ns, key, tokenArg(m[FILL_RELEASE.at.token])) ? 1 : 0); // FILL_RELEASE.ok
 };
 
 /** Handler entries of the fill-lease ops, merged into the node's handler table. */
 export const FILL_HANDLERS: Readonly<Record<number, Handler>> = {
-  [Op.FILL_LEASE]: takeLease,
-  [Op.FILL]: fill,
-  [Op.FILL_RELEASE]: release,
+  [FILL_LEASE.code]: takeLease,
+  [FILL.code]: fill,
+  [FILL_RELEASE.code]: release,
 };

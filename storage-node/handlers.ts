@@ -1,5 +1,9 @@
 import { OpError, badRequest } from '../shared/errors';
-import { Op, Status } from '../shared/protocol';
+import { Status } from '../shared/protocol';
+import {
+  buildEntry, buildError, buildReply, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, NS_POLICY, PERSIST, PING, READ_TARGET, SET,
+  SLOT_STATS, STATS, TTL, WRITE_TARGET, type EntryTuple,
+} from '../shared/ops';
 import type { EntryView, NamespacePolicy, Store } from './store';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
@@ -68,7 +72,22 @@ export interface HandlerContext {
 
 export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
 
-const entryTuple = (e: EntryView | undefined): unknown[] | null => (e ? [e.value, e.version, e.expiresAt, e.flags] : null);
+const entryTuple = (e: EntryView | undefined): EntryTuple | null => (e ? buildEntry(e.value, e.version, e.expiresAt, e.flags) : null);
+
+// Field positions, from the op table (shared/ops.ts), read once into plain numbers for the hot handlers.
+const ID = FRAME.id;
+const OP = FRAME.op;
+const W_EPOCH = WRITE_TARGET.epoch;
+const W_NS = WRITE_TARGET.ns;
+const W_KEY = WRITE_TARGET.key;
+const R_NS = READ_TARGET.ns;
+const R_KEY = READ_TARGET.key;
+const SET_VALUE = SET.at.value;
+const SET_TTL = SET.at.ttlMs;
+const SET_FLAGS = SET.at.flags;
+const SET_COND = SET.at.cond;
+const SET_IF_VERSION = SET.at.ifVersion;
+const SET_TAGS = SET.at.tags;
 
 /** After a mutation of one key: the replication log and the invalidation subscribers hear of it. */
 function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean): void {
@@ -77,18 +96,18 @@ function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean)
   ctx.writes?.written(ns, key);
 }
 
-/** A write's namespace, after the fencing and ownership checks of `[id, op, epoch, ns, key]`. */
+/** A write's namespace, after the fencing and ownership checks of `[id, op, epoch, ns, key]` (`WRITE_TARGET`). */
 function write(m: unknown[], ctx: HandlerContext): string {
-  ctx.gate.check(epochArg(m[2]));
-  const ns = namespaceArg(m[3]);
-  if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, keyArg(m[4]));
+  ctx.gate.check(epochArg(m[W_EPOCH]));
+  const ns = namespaceArg(m[W_NS]);
+  if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, keyArg(m[W_KEY]));
   return ns;
 }
 
-/** A read's namespace and key `[id, op, ns, key]`, after the ownership check. */
+/** A read's namespace and key `[id, op, ns, key]` (`READ_TARGET`), after the ownership check. */
 function readTarget(m: unknown[], ctx: HandlerContext): string {
-  const ns = namespaceArg(m[2]);
-  if (ctx.slots !== undefined) ctx.slots.check(ns, keyArg(m[3]));
+  const ns = namespaceArg(m[R_NS]);
+  if (ctx.slots !== undefined) ctx.slots.check(ns, keyArg(m[R_KEY]));
   return ns;
 }
 
@@ -105,82 +124,83 @@ export const NS_POLICY_REFUSED = 'namespace policy is set through etcd (shardctl
 
 /** One function per opcode: message in, reply written to `out`. Errors are thrown as OpError. */
 const HANDLERS: Record<number, Handler> = {
-  [Op.PING]: (m, _ctx, out) => out.message([m[0], Status.OK, 'PONG']),
-  [Op.STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.stats()]),
-  [Op.GET]: (m, ctx, out) => {
+  [PING.code]: (m, _ctx, out) => out.message(buildReply(PING.ok, m[ID], 'PONG')),
+  [STATS.code]: (m, ctx, out) => out.message(buildReply(STATS.ok, m[ID], ctx.stats())),
+  [GET.code]: (m, ctx, out) => {
     const store = ctx.store;
-    const e = store.read(readTarget(m, ctx), keyArg(m[3]));
+    const e = store.read(readTarget(m, ctx), keyArg(m[R_KEY]));
     // A replica in a full sync answers from its old data, with a trailing `true` (shared/protocol.ts).
-    if (store.stale) out.message(e ? [m[0], Status.OK, Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, true] : [m[0], Status.MISS, true]);
-    else if (e) out.hit(m[0] as number, e.value, e.version, e.expiresAt, e.flags);
-    else out.status(m[0] as number, Status.MISS);
+    if (store.stale) {
+      out.message(e ? buildReply(GET.ok, m[ID], Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, true) : buildReply(GET.replies.MISS, m[ID], true));
+    } else if (e) out.hit(m[ID] as number, e.value, e.version, e.expiresAt, e.flags); // GET.ok
+    else out.status(m[ID] as number, Status.MISS);
   },
-  [Op.MGET]: (m, ctx, out) => {
-    const ns = namespaceArg(m[2]);
-    const entries = ctx.store.mget(ns, ownedKeys(ns, m[3], ctx)).map(entryTuple);
-    out.message(ctx.store.stale ? [m[0], Status.OK, entries, true] : [m[0], Status.OK, entries]);
+  [MGET.code]: (m, ctx, out) => {
+    const ns = namespaceArg(m[MGET.at.ns]);
+    const entries = ctx.store.mget(ns, ownedKeys(ns, m[MGET.at.keys], ctx)).map(entryTuple);
+    out.message(ctx.store.stale ? buildReply(MGET.ok, m[ID], entries, true) : buildReply(MGET.ok, m[ID], entries));
   },
-  [Op.SET]: (m, ctx, out) => {
+  [SET.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
     // Every argument is checked here, so the store's own checks are skipped.
-    const key = keyArg(m[4]);
-    const value = valueArg(m[5]);
-    const flags = flagsArg(m[7]);
-    const tags = tagsArg(m[10]);
-    const result = ctx.store.setTrusted(ns, key, value, ttlArg(m[6]), flags, condArg(m[8]), versionArg(m[9]), tags);
-    if (!result) return out.status(m[0] as number, Status.NOT_STORED);
-    out.ok2(m[0] as number, result.version, result.expiresAt);
+    const key = keyArg(m[W_KEY]);
+    const value = valueArg(m[SET_VALUE]);
+    const flags = flagsArg(m[SET_FLAGS]);
+    const tags = tagsArg(m[SET_TAGS]);
+    const result = ctx.store.setTrusted(ns, key, value, ttlArg(m[SET_TTL]), flags, condArg(m[SET_COND]), versionArg(m[SET_IF_VERSION]), tags);
+    if (!result) return out.status(m[ID] as number, Status.NOT_STORED); // SET.replies.NOT_STORED
+    out.ok2(m[ID] as number, result.version, result.expiresAt); // SET.ok
     ctx.repl?.set(ns, key, value, result.version, result.expiresAt, flags, tags);
     ctx.writes?.written(ns, key);
   },
-  [Op.DELETE]: (m, ctx, out) => {
+  [DELETE.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const key = keyArg(m[4]);
+    const key = keyArg(m[DELETE.at.key]);
     const deleted = ctx.store.delete(ns, key);
     if (deleted) changed(ctx, ns, key, true);
-    out.statusInt(m[0] as number, Status.OK, deleted ? 1 : 0);
+    out.statusInt(m[ID] as number, Status.OK, deleted ? 1 : 0); // DELETE.ok
   },
-  [Op.INCR]: (m, ctx, out) => {
+  [INCR.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const key = keyArg(m[4]);
-    const r = ctx.store.incr(ns, key, deltaArg(m[5]), ttlArg(m[6] ?? 0));
+    const key = keyArg(m[INCR.at.key]);
+    const r = ctx.store.incr(ns, key, deltaArg(m[INCR.at.delta]), ttlArg(m[INCR.at.ttlMsOnCreate] ?? 0));
     changed(ctx, ns, key, false);
-    out.message([m[0], Status.OK, r.value, r.version]);
+    out.message(buildReply(INCR.ok, m[ID], r.value, r.version));
   },
-  [Op.EXPIRE]: (m, ctx, out) => {
+  [EXPIRE.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const key = keyArg(m[4]);
-    const updated = ctx.store.expire(ns, key, signedTtlArg(m[5]));
+    const key = keyArg(m[EXPIRE.at.key]);
+    const updated = ctx.store.expire(ns, key, signedTtlArg(m[EXPIRE.at.ttlMs]));
     if (updated) changed(ctx, ns, key, false); // EXPIRE <= 0 removed it: the log sees it gone
-    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+    out.statusInt(m[ID] as number, Status.OK, updated ? 1 : 0); // EXPIRE.ok
   },
-  [Op.PERSIST]: (m, ctx, out) => {
+  [PERSIST.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const key = keyArg(m[4]);
+    const key = keyArg(m[PERSIST.at.key]);
     const updated = ctx.store.persist(ns, key);
     if (updated) changed(ctx, ns, key, false);
-    out.statusInt(m[0] as number, Status.OK, updated ? 1 : 0);
+    out.statusInt(m[ID] as number, Status.OK, updated ? 1 : 0); // PERSIST.ok
   },
-  [Op.TTL]: (m, ctx, out) => out.statusInt(m[0] as number, Status.OK, ctx.store.ttl(readTarget(m, ctx), keyArg(m[3]))),
-  [Op.EXISTS]: (m, ctx, out) => {
-    const ns = namespaceArg(m[2]);
-    out.statusInt(m[0] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[3], ctx)));
+  [TTL.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.ttl(readTarget(m, ctx), keyArg(m[TTL.at.key]))), // TTL.ok
+  [EXISTS.code]: (m, ctx, out) => {
+    const ns = namespaceArg(m[EXISTS.at.ns]);
+    out.statusInt(m[ID] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[EXISTS.at.keys], ctx))); // EXISTS.ok
   },
-  [Op.INVALIDATE]: (m, ctx, out) => {
-    ctx.gate.check(epochArg(m[2])); // namespace-wide: every shard takes it, whatever slots it owns
-    const ns = namespaceArg(m[3]);
-    const tag = optionalTagArg(m[4]);
+  [INVALIDATE.code]: (m, ctx, out) => {
+    ctx.gate.check(epochArg(m[INVALIDATE.at.epoch])); // namespace-wide: every shard takes it, whatever slots it owns
+    const ns = namespaceArg(m[INVALIDATE.at.ns]);
+    const tag = optionalTagArg(m[INVALIDATE.at.tag]);
     // A namespace this node does not hold has nothing to hide: nothing to replicate either, so a
     // replica never makes a namespace for a name that only an INVALIDATE named.
     if (ctx.store.invalidate(ns, tag)) ctx.repl?.invalidated(ns, tag ?? null);
-    out.status(m[0] as number, Status.OK);
+    out.status(m[ID] as number, Status.OK); // INVALIDATE.ok
     ctx.writes?.invalidated(ns);
   },
-  [Op.SLOT_STATS]: (m, ctx, out) => out.message([m[0], Status.OK, ctx.store.slots.figures()]),
-  [Op.NS_POLICY]: (m, ctx, out) => {
+  [SLOT_STATS.code]: (m, ctx, out) => out.message(buildReply(SLOT_STATS.ok, m[ID], ctx.store.slots.figures())),
+  [NS_POLICY.code]: (m, ctx, out) => {
     if (ctx.policiesFromEtcd === true) throw badRequest(NS_POLICY_REFUSED);
-    ctx.store.setNamespacePolicy(namespaceArg(m[2]), policyArg(m[3]));
-    out.status(m[0] as number, Status.OK);
+    ctx.store.setNamespacePolicy(namespaceArg(m[NS_POLICY.at.ns]), policyArg(m[NS_POLICY.at.policy]));
+    out.status(m[ID] as number, Status.OK); // NS_POLICY.ok
   },
   ...FILL_HANDLERS,
 };
@@ -208,10 +228,11 @@ function policyArg(value: unknown): NamespacePolicy {
  * Returns the reply status, for counters.
  */
 export function handle(m: unknown[], ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
-  const handler = typeof m[1] === 'number' ? HANDLERS[m[1]] : undefined;
+  const op = m[OP];
+  const handler = typeof op === 'number' ? HANDLERS[op] : undefined;
   if (!handler) {
-    const op = m[1]; // named only when it is an opcode-sized integer: a reply never echoes what a peer sent
-    out.message([m[0], Status.UNKNOWN_OP, Number.isInteger(op) && (op as number) >= 0 && (op as number) < 256 ? `unknown operation ${String(op)}` : 'unknown operation']);
+    // named only when it is an opcode-sized integer: a reply never echoes what a peer sent
+    out.message(buildError(m[ID], Status.UNKNOWN_OP, Number.isInteger(op) && (op as number) >= 0 && (op as number) < 256 ? `unknown operation ${String(op)}` : 'unknown operation'));
     return Status.UNKNOWN_OP;
   }
   try {
@@ -219,11 +240,11 @@ export function handle(m: unknown[], ctx: HandlerContext, out: ReplyWriter, onIn
     return Status.OK;
   } catch (err) {
     if (err instanceof OpError) {
-      out.message([m[0], err.status, err.message, ...err.detail]);
+      out.message(buildError(m[ID], err.status, err.message, err.detail));
       return err.status;
     }
     onInternalError(err);
-    out.message([m[0], Status.INTERNAL, 'internal error']);
+    out.message(buildError(m[ID], Status.INTERNAL, 'internal error'));
     return Status.INTERNAL;
   }
 }

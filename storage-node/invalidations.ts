@@ -1,7 +1,8 @@
 import type net from 'node:net';
 import { encodeFrame } from '../shared/frame';
 import { badRequest } from '../shared/errors';
-import { MAX_SUBSCRIPTIONS, Op, PUSH_ID, Status } from '../shared/protocol';
+import { MAX_SUBSCRIPTIONS, Status } from '../shared/protocol';
+import { buildPush, FRAME, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS } from '../shared/ops';
 import type { Logger } from '../shared/log';
 import type { ReplyWriter } from './reply-writer';
 import { keyArg, namespaceArg } from './validate';
@@ -42,10 +43,11 @@ export class InvalidationHub {
 
   /** Handles op 45 or 46 from `socket`; throws OpError (BAD_REQUEST) on bad arguments. */
   handle(socket: net.Socket, m: unknown[], out: ReplyWriter): void {
-    const ns = namespaceArg(m[2]);
-    const keys = m[3];
+    // SUBSCRIBE_INVALIDATIONS and UNSUBSCRIBE_INVALIDATIONS share their layout `[id, op, ns, keys]`.
+    const ns = namespaceArg(m[SUBSCRIBE_INVALIDATIONS.at.ns]);
+    const keys = m[SUBSCRIBE_INVALIDATIONS.at.keys];
     let sub = this.#bySocket.get(socket);
-    if (m[1] === Op.UNSUBSCRIBE_INVALIDATIONS) {
+    if (m[FRAME.op] === UNSUBSCRIBE_INVALIDATIONS.code) {
       if (sub !== undefined) {
         const ids = keys === null ? [...sub.keys].filter((id) => id.startsWith(`${ns}\n`)) : keyList(keys).map((k) => `${ns}\n${k}`);
         for (const id of ids) this.#unlink(sub, id);
@@ -60,7 +62,7 @@ export class InvalidationHub {
       if (sub.keys.size + list.length > MAX_SUBSCRIPTIONS) throw badRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS} keys`);
       for (const key of list) this.#link(sub, `${ns}\n${key}`);
     }
-    out.statusInt(m[0] as number, Status.OK, sub?.keys.size ?? 0);
+    out.statusInt(m[FRAME.id] as number, Status.OK, sub?.keys.size ?? 0); // SUBSCRIBE_INVALIDATIONS.ok
   }
 
   /** After a write to `ns/key`: pushes to its subscribers. */
@@ -68,7 +70,7 @@ export class InvalidationHub {
     if (this.#byKey.size === 0) return;
     const subs = this.#byKey.get(`${ns}\n${key}`);
     if (subs === undefined) return;
-    const frame = encodeFrame([PUSH_ID, Op.INVALIDATION, ns, key]);
+    const frame = encodeFrame(buildPush(ns, key));
     for (const sub of subs) this.#push(sub, frame);
   }
 
@@ -76,7 +78,7 @@ export class InvalidationHub {
   invalidated(ns: string): void {
     if (this.#byKey.size === 0) return;
     const prefix = `${ns}\n`;
-    const frame = encodeFrame([PUSH_ID, Op.INVALIDATION, ns, null]);
+    const frame = encodeFrame(buildPush(ns, null));
     for (const sub of [...this.#bySocket.values()]) {
       for (const id of sub.keys) {
         if (!id.startsWith(prefix)) continue;

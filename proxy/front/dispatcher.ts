@@ -3,11 +3,11 @@ import type { Authenticator, Principal } from '../../shared/authenticator';
 import { grantedLevel, levelRank, type AccessLevel } from '../../shared/credentials';
 import type { Logger } from '../../shared/log';
 import type { TopologySnapshot } from '../../shared/topology/snapshot';
-import { snapshotOf, type CacheBackend } from '../backend';
+import { snapshotOf, type CacheBackend, type ReadPreference } from '../backend';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import type { NamespaceLimiter } from '../limits/namespace-limiter';
 import { readPreferenceFor } from '../policy';
-import { accessLevelOf, execute, namespaceOf, outcomeOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
+import { FRONT_OPS, namespaceOf, type Command, type Outcome, type ReadPreferenceResolver } from './commands';
 import type { FrontMetrics, FrontName } from './metrics';
 import { toWireError, type WireError } from './wire-error';
 
@@ -103,32 +103,31 @@ export class Dispatcher {
   dispatch(front: FrontName, cmd: Command, done: (reply: Reply) => void, principal?: Principal): void {
     const started = performance.now();
     this.#metrics.started(front);
-    let running: Promise<unknown>;
+    let pref: ReadPreference = 'primary';
     try {
-      if (cmd.op !== 'ping' && !this.ready) {
-        throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
-      }
       if (cmd.op !== 'ping') {
-        this.authorize(principal, cmd.ns, accessLevelOf(cmd));
-        this.admit(cmd.ns, cmd.op === 'mget' ? cmd.keys.length : 1);
+        if (!this.ready) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
+        const op = FRONT_OPS[cmd.op] as { level(c: Command): AccessLevel | undefined; tokens(c: Command): number };
+        this.authorize(principal, cmd.ns, op.level(cmd));
+        this.admit(cmd.ns, op.tokens(cmd));
+        if (cmd.op === 'get' || cmd.op === 'mget') pref = this.#pref(cmd.ns, cmd.pref);
       }
-      running = execute(this.#backend, cmd, this.#pref);
     } catch (err) {
       done(this.#failed(front, cmd, started, err));
       return;
     }
-    running.then(
-      (raw) => {
-        let reply: Reply;
+    this.#backend.run(cmd, pref, (err, outcome) => {
+      let reply: Reply;
+      if (err != null) reply = this.#failed(front, cmd, started, err);
+      else {
         try {
-          reply = this.#succeeded(front, cmd, started, outcomeOf(cmd, raw));
-        } catch (err) {
-          reply = this.#failed(front, cmd, started, err);
+          reply = this.#succeeded(front, cmd, started, outcome!);
+        } catch (failure) {
+          reply = this.#failed(front, cmd, started, failure);
         }
-        done(reply);
-      },
-      (err: unknown) => done(this.#failed(front, cmd, started, err)),
-    );
+      }
+      done(reply);
+    });
   }
 
   #succeeded(front: FrontName, cmd: Command, started: number, outcome: Outcome): Reply {

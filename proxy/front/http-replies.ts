@@ -100,6 +100,7 @@ export function outcomeReply(outcome: Outcome, ctx: ReplyContext): HttpReply {
     case 'incr':
       return json(200, { value: jsonInteger(outcome.value), version: outcome.version });
     case 'expire':
+    case 'persist':
       return json(200, { updated: outcome.updated });
     case 'invalidate':
       return json(200, { invalidated: true });

@@ -30,6 +30,7 @@ import { badRequest, toWireError, type WireError } from './wire-error';
  *   'delete'      ns, key                                deleted (bool)
  *   'incr'        ns, key, delta, ttlMs?                 value (int64), version
  *   'expire'      ns, key, ttlMs                         updated (bool)
+ *   'persist'     ns, key                                updated (bool: it had an expiry)
  *   'invalidate'  ns, tag?                               (nothing)
  *   'ping'                                               'pong'
  *
@@ -85,6 +86,7 @@ const OPS = new Map<string, ArgParser>([
     if (ttlMs === undefined || ttlMs === null) throw badRequest('expire needs ttlMs (milliseconds >= 0; 0 deletes the key)');
     return { op: 'expire', ns: namespaceArg(ns), key: keyArg(key), ttlMs: ttlMsArg(ttlMs)! };
   }],
+  ['persist', ([ns, key]) => ({ op: 'persist', ns: namespaceArg(ns), key: keyArg(key) })],
   ['invalidate', ([ns, tag]) => ({ op: 'invalidate', ns: namespaceArg(ns), tag: tagArg(tag) })],
   ['ping', () => ({ op: 'ping' })],
 ]);
@@ -166,6 +168,7 @@ export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) =>
     case 'incr':
       return [outcome.value, outcome.version];
     case 'expire':
+    case 'persist':
       return [outcome.updated];
     case 'invalidate':
       return [];

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { encodeFrame, FrameDecoder } from '../../shared/frame';
 import type { Logger } from '../../shared/log';
 import { dialPeer, OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
-import { Op, PUSH_ID, Status } from '../../shared/protocol';
+import { PUSH_ID, Status } from '../../shared/protocol';
+import { buildRequest, ERROR_REPLY, FRAME, INVALIDATION, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS } from '../../shared/ops';
 import { parseAddr } from '../upstream/pool';
 
 /** Called for every invalidation a node pushes; `key` null = the whole namespace. */
@@ -68,7 +69,7 @@ export class InvalidationFeed {
     const id = `${ns}\n${key}`;
     if (feed.keys.has(id)) return;
     feed.keys.add(id);
-    if (feed.open) this.#send(feed, [Op.SUBSCRIBE_INVALIDATIONS, ns, [key]]);
+    if (feed.open) this.#send(feed, buildRequest(SUBSCRIBE_INVALIDATIONS, ns, [key]));
   }
 
   /** Stops the pushes of `ns/key` from every node. */
@@ -77,7 +78,7 @@ export class InvalidationFeed {
     for (const [nodeId, feed] of this.#feeds) {
       if (!feed.keys.delete(id)) continue;
       if (feed.keys.size === 0) this.#drop(nodeId, feed);
-      else if (feed.open) this.#send(feed, [Op.UNSUBSCRIBE_INVALIDATIONS, ns, [key]]);
+      else if (feed.open) this.#send(feed, buildRequest(UNSUBSCRIBE_INVALIDATIONS, ns, [key]));
     }
   }
 
@@ -120,7 +121,7 @@ export class InvalidationFeed {
         if (keys === undefined) byNs.set(ns, (keys = []));
         keys.push(id.slice(cut + 1));
       }
-      for (const [ns, keys] of byNs) this.#send(feed, [Op.SUBSCRIBE_INVALIDATIONS, ns, keys]);
+      for (const [ns, keys] of byNs) this.#send(feed, buildRequest(SUBSCRIBE_INVALIDATIONS, ns, keys));
     });
     feed.socket = socket;
     socket.on('error', (err) => this.#o.log.debug({ nodeId, err: err.message }, 'invalidation feed error'));
@@ -139,15 +140,16 @@ export class InvalidationFeed {
   }
 
   #onFrame(nodeId: string, frame: unknown[]): void {
-    if (frame[0] === PUSH_ID && frame[1] === Op.INVALIDATION) {
-      const ns = frame[2];
-      const key = frame[3];
+    if (frame[FRAME.id] === PUSH_ID && frame[FRAME.op] === INVALIDATION.code) {
+      const ns = frame[INVALIDATION.at.ns];
+      const key = frame[INVALIDATION.at.key];
       if (typeof ns !== 'string' || (key !== null && typeof key !== 'string')) return;
       this.pushes++;
       this.#o.onInvalidation(ns, key);
       return;
     }
-    if (frame[1] !== Status.OK) this.#o.log.warn({ nodeId, status: frame[1], message: frame[2] }, 'invalidation subscription refused');
+    const status = frame[FRAME.status];
+    if (status !== Status.OK) this.#o.log.warn({ nodeId, status, message: frame[ERROR_REPLY.message] }, 'invalidation subscription refused');
   }
 
   /** Pushes may have been missed: every key the feed covered is invalidated. */
@@ -158,10 +160,12 @@ export class InvalidationFeed {
     }
   }
 
-  #send(feed: Feed, body: unknown[]): void {
+  /** Sends `message` (built with id 0) under the next request id. */
+  #send(feed: Feed, message: unknown[]): void {
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
-    feed.socket?.write(encodeFrame([id, ...body]));
+    message[FRAME.id] = id;
+    feed.socket?.write(encodeFrame(message));
   }
 
   #drop(nodeId: string, feed: Feed): void {

@@ -1,14 +1,39 @@
 import { hotId } from '../hotkeys/rules';
 
+/** Called once with a result or an error. */
+type Done<V> = (err: Error | null, value?: V) => void;
+
+/** One flight: its callers, and the `finish` its starter calls once. */
+class Flight<V> {
+  readonly #first: Done<V>;
+  #more: Array<Done<V>> | undefined;
+  readonly finish: Done<V>;
+
+  constructor(first: Done<V>, flights: Map<string, Flight<V>>, key: string) {
+    this.#first = first;
+    this.finish = (err, value) => {
+      if (flights.get(key) === this) flights.delete(key);
+      this.#first(err, value);
+      const more = this.#more;
+      if (more !== undefined) for (let i = 0; i < more.length; i++) more[i](err, value);
+    };
+  }
+
+  add(done: Done<V>): void {
+    (this.#more ??= []).push(done);
+  }
+}
+
 /**
- * Singleflight: concurrent calls with the same key share one in-flight promise. Pure (no I/O,
- * no timers). A flight is forgotten the moment it settles, so a call made after that starts a
- * new one: results are shared, never cached. What a flight resolves with is handed to every
- * caller as is; callers treat it as read-only (GET values are shared Buffers).
+ * Singleflight: concurrent calls with the same key share one flight. Pure (no I/O, no timers).
+ * A flight is forgotten the moment it settles, so a call made after that starts a new one:
+ * results are shared, never cached. What a flight ends with is handed to every caller as is;
+ * callers treat it as read-only (GET values are shared Buffers). `join` is the callback form
+ * (the GET path: one Flight object per request and no promise), `do` the promise form.
  * guards: the map of flights.
  */
 export class SingleFlight<V> {
-  readonly #flights = new Map<string, Promise<V>>();
+  readonly #flights = new Map<string, Flight<V>>();
   readonly #onShared: (() => void) | undefined;
   /** Calls that joined an existing flight instead of starting one. */
   shared = 0;
@@ -23,21 +48,32 @@ export class SingleFlight<V> {
     return this.#flights.size;
   }
 
-  /** The flight for `key`, started with `start()` when there is none. */
-  do(key: string, start: () => Promise<V>): Promise<V> {
+  /**
+   * Joins the flight for `key`, or starts one with `start(finish)` when there is none; `done` is
+   * called once with the flight's result. `start` must call `finish` once (a throw counts as its error).
+   */
+  join(key: string, start: (finish: Done<V>) => void, done: Done<V>): void {
     const flying = this.#flights.get(key);
     if (flying !== undefined) {
       this.shared++;
       this.#onShared?.();
-      return flying;
+      flying.add(done);
+      return;
     }
-    const flight = start();
+    const flight = new Flight(done, this.#flights, key);
     this.#flights.set(key, flight);
-    const forget = (): void => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key);
-    };
-    flight.then(forget, forget);
-    return flight;
+    try {
+      start(flight.finish);
+    } catch (err) {
+      flight.finish(err as Error);
+    }
+  }
+
+  /** The flight for `key` as a promise, started with `start()` when there is none. */
+  do(key: string, start: () => Promise<V>): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      this.join(key, (finish) => start().then((v) => finish(null, v), finish), (err, v) => (err !== null ? reject(err) : resolve(v as V)));
+    });
   }
 
   /**

@@ -1,18 +1,35 @@
-import { Op, Status, type SetCondition } from '../../shared/protocol';
+import { Status, type SetCondition } from '../../shared/protocol';
+import {
+  buildError, buildRequest, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, PERSIST, PING, SET, TTL, WRITE_TARGET,
+} from '../../shared/ops';
 import type { GetResult, WriteResult } from '../backend';
 import { errorFromReply } from './status';
 
 /**
  * Request messages and reply parsers for every operation the data plane sends, in the layout of
- * `shared/protocol.ts`. Pure. A message's slot 0 is the request id: the link writes it just
- * before encoding, so builders leave 0 there.
+ * the op table (`shared/ops.ts`): every position comes from there. Pure. A message's slot `ID`
+ * (0) is the request id: the link writes it just before encoding, so builders leave 0 there.
  */
 
+// Positions read on every reply, as plain numbers.
+const ID = FRAME.id;
+const STATUS = FRAME.status;
+const GET_VALUE = GET.reply.value;
+const GET_VERSION = GET.reply.version;
+const GET_EXPIRES_AT = GET.reply.expiresAt;
+const GET_FLAGS = GET.reply.flags;
+const GET_RESYNC = GET.reply.resync;
+const MISS_RESYNC = GET.replies.MISS.at.resync;
+const E_VALUE = ENTRY.at.value;
+const E_VERSION = ENTRY.at.version;
+const E_EXPIRES_AT = ENTRY.at.expiresAt;
+const E_FLAGS = ENTRY.at.flags;
+
 /** `[id, GET, ns, key]`. */
-export const getMessage = (ns: string, key: string): unknown[] => [0, Op.GET, ns, key];
+export const getMessage = (ns: string, key: string): unknown[] => buildRequest(GET, ns, key);
 
 /** `[id, MGET, ns, keys[]]`. */
-export const mgetMessage = (ns: string, keys: readonly string[]): unknown[] => [0, Op.MGET, ns, keys];
+export const mgetMessage = (ns: string, keys: readonly string[]): unknown[] => buildRequest(MGET, ns, keys);
 
 /** Everything a SET carries after policy was applied (TTL resolved). */
 export interface SetFields {
@@ -26,29 +43,29 @@ export interface SetFields {
 
 /** `[id, SET, epoch, ns, key, value, ttlMs, flags, cond, ifVersion, tags]`. */
 export function setMessage(epoch: number, ns: string, key: string, f: SetFields): unknown[] {
-  return [0, Op.SET, epoch, ns, key, f.value, f.ttlMs, f.flags, f.cond, f.ifVersion, f.tags];
+  return buildRequest(SET, epoch, ns, key, f.value, f.ttlMs, f.flags, f.cond, f.ifVersion, f.tags);
 }
 
 /** `[id, DELETE, epoch, ns, key]`. */
-export const deleteMessage = (epoch: number, ns: string, key: string): unknown[] => [0, Op.DELETE, epoch, ns, key];
+export const deleteMessage = (epoch: number, ns: string, key: string): unknown[] => buildRequest(DELETE, epoch, ns, key);
 
 /** `[id, INCR, epoch, ns, key, delta, ttlMsOnCreate]`. */
 export function incrMessage(epoch: number, ns: string, key: string, delta: number | bigint, ttlMsOnCreate: number): unknown[] {
-  return [0, Op.INCR, epoch, ns, key, delta, ttlMsOnCreate];
+  return buildRequest(INCR, epoch, ns, key, delta, ttlMsOnCreate);
 }
 
 /** `[id, EXPIRE, epoch, ns, key, ttlMs]`. */
-export const expireMessage = (epoch: number, ns: string, key: string, ttlMs: number): unknown[] => [0, Op.EXPIRE, epoch, ns, key, ttlMs];
+export const expireMessage = (epoch: number, ns: string, key: string, ttlMs: number): unknown[] => buildRequest(EXPIRE, epoch, ns, key, ttlMs);
 
 /** `[id, INVALIDATE, epoch, ns, tag | null]`. */
-export const invalidateMessage = (epoch: number, ns: string, tag: string | undefined): unknown[] => [0, Op.INVALIDATE, epoch, ns, tag ?? null];
+export const invalidateMessage = (epoch: number, ns: string, tag: string | undefined): unknown[] => buildRequest(INVALIDATE, epoch, ns, tag ?? null);
 
 /** `[id, PING]`: the breaker's half-open probe. */
-export const pingMessage = (): unknown[] => [0, Op.PING];
+export const pingMessage = (): unknown[] => buildRequest(PING);
 
 /** Throws the translated error unless the reply's status is one of `ok`. */
 function expectStatus(reply: readonly unknown[], ok: number, nodeId?: string): void {
-  if (reply[1] !== ok) throw errorFromReply(reply, nodeId);
+  if (reply[STATUS] !== ok) throw errorFromReply(reply, nodeId);
 }
 
 /**
@@ -56,17 +73,19 @@ function expectStatus(reply: readonly unknown[], ok: number, nodeId?: string): v
  * replica answering from the data a full sync replaces) marks the result `stale: 'resync'`.
  */
 export function parseGet(reply: readonly unknown[], nodeId?: string): GetResult {
-  if (reply[1] === Status.MISS) return reply[2] === true ? { hit: false, stale: 'resync' } : { hit: false };
+  if (reply[STATUS] === Status.MISS) return reply[MISS_RESYNC] === true ? { hit: false, stale: 'resync' } : { hit: false };
   expectStatus(reply, Status.OK, nodeId);
-  const hit: GetResult = { hit: true, value: reply[2] as Buffer, version: reply[3] as number, expiresAt: reply[4] as number, flags: reply[5] as number };
-  if (reply[6] === true) hit.stale = 'resync';
+  const hit: GetResult = {
+    hit: true, value: reply[GET_VALUE] as Buffer, version: reply[GET_VERSION] as number, expiresAt: reply[GET_EXPIRES_AT] as number, flags: reply[GET_FLAGS] as number,
+  };
+  if (reply[GET_RESYNC] === true) hit.stale = 'resync';
   return hit;
 }
 
 /** One MGET entry: null (miss) or `[value, version, expiresAt, flags]`; `stale`: the reply was a resyncing replica's. */
 export function entryResult(entry: unknown, stale = false): GetResult {
   const result: GetResult = Array.isArray(entry)
-    ? { hit: true, value: entry[0] as Buffer, version: entry[1] as number, expiresAt: entry[2] as number, flags: entry[3] as number }
+    ? { hit: true, value: entry[E_VALUE] as Buffer, version: entry[E_VERSION] as number, expiresAt: entry[E_EXPIRES_AT] as number, flags: entry[E_FLAGS] as number }
     : { hit: false };
   if (stale) result.stale = 'resync';
   return result;
@@ -78,33 +97,63 @@ export type MgetEntries = unknown[] & { stale?: true };
 /** `[id, OK, entries[]]` → the entries, checked to match the number of keys asked for. */
 export function parseMget(reply: readonly unknown[], count: number, nodeId?: string): MgetEntries {
   expectStatus(reply, Status.OK, nodeId);
-  const entries = reply[2];
+  const entries = reply[MGET.reply.entries];
   if (!Array.isArray(entries) || entries.length !== count) {
-    throw errorFromReply([reply[0], Status.INTERNAL, `MGET reply has ${Array.isArray(entries) ? entries.length : 'no'} entries for ${count} keys`], nodeId);
+    throw errorFromReply(buildError(reply[ID], Status.INTERNAL, `MGET reply has ${Array.isArray(entries) ? entries.length : 'no'} entries for ${count} keys`), nodeId);
   }
-  return reply[3] === true ? Object.assign(entries, { stale: true as const }) : entries;
+  return reply[MGET.reply.resync] === true ? Object.assign(entries, { stale: true as const }) : entries;
 }
 
 /** `[id, OK, version, expiresAt] | [id, NOT_STORED]` → WriteResult or undefined. */
 export function parseSet(reply: readonly unknown[], nodeId?: string): WriteResult | undefined {
-  if (reply[1] === Status.NOT_STORED) return undefined;
+  if (reply[STATUS] === Status.NOT_STORED) return undefined;
   expectStatus(reply, Status.OK, nodeId);
-  return { version: reply[2] as number, expiresAt: reply[3] as number };
+  return { version: reply[SET.reply.version] as number, expiresAt: reply[SET.reply.expiresAt] as number };
 }
 
-/** `[id, OK, 0|1]` → boolean (DELETE, EXPIRE). */
+/** `[id, OK, 0|1]` → boolean (DELETE, EXPIRE, PERSIST: one index, checked in shared/ops.ts). */
 export function parseFlag(reply: readonly unknown[], nodeId?: string): boolean {
   expectStatus(reply, Status.OK, nodeId);
-  return reply[2] === 1;
+  return reply[DELETE.reply.deleted] === 1;
 }
 
 /** `[id, OK, value, version]` → the counter after INCR. */
 export function parseIncr(reply: readonly unknown[], nodeId?: string): { value: number | bigint; version: number } {
   expectStatus(reply, Status.OK, nodeId);
-  return { value: reply[2] as number | bigint, version: reply[3] as number };
+  return { value: reply[INCR.reply.value] as number | bigint, version: reply[INCR.reply.version] as number };
 }
 
 /** `[id, OK]` (INVALIDATE, PING). */
 export function parseOk(reply: readonly unknown[], nodeId?: string): void {
   expectStatus(reply, Status.OK, nodeId);
 }
+
+/** `[id, PERSIST, epoch, ns, key]`. */
+export const persistMessage = (epoch: number, ns: string, key: string): unknown[] => buildRequest(PERSIST, epoch, ns, key);
+
+/** `[id, OK, updated 0|1]` → whether PERSIST removed a TTL. */
+export function parsePersist(reply: readonly unknown[], nodeId?: string): boolean {
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[PERSIST.reply.updated] === 1;
+}
+
+/** `[id, TTL, ns, key]`. */
+export const ttlMessage = (ns: string, key: string): unknown[] => buildRequest(TTL, ns, key);
+
+/** `[id, OK, ms | -1 (no expiry) | -2 (missing)]` → the TTL. */
+export function parseTtl(reply: readonly unknown[], nodeId?: string): number {
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[TTL.reply.ttlMs] as number;
+}
+
+/** `[id, EXISTS, ns, keys[]]`. */
+export const existsMessage = (ns: string, keys: readonly string[]): unknown[] => buildRequest(EXISTS, ns, keys);
+
+/** `[id, OK, count]` → how many of the keys exist (a key named twice counts twice). */
+export function parseExists(reply: readonly unknown[], nodeId?: string): number {
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[EXISTS.reply.count] as number;
+}
+
+/** Where every fenced write (`[id, op, epoch, ...]`) carries the epoch; the router stamps it per attempt. */
+export const WRITE_EPOCH_AT = WRITE_TARGET.epoch;

@@ -5,6 +5,8 @@ import { ProxyError, ProxyErrorCode } from '../errors';
 import { pickNode, primaryEpoch, shardOfSlot, type Intent, type NodeChoice, type NodeHealth, type NoChoice } from './picker';
 import type { ReplyCallback } from '../upstream/pending';
 import { isRedirect } from './status';
+import { WRITE_EPOCH_AT } from './messages';
+import { MOVED_OWNER_AT, MOVED_SLOT_MAP_EPOCH_AT, NOT_PRIMARY_EPOCH_AT, STATUS } from '../../shared/ops';
 import { SnapshotWaiters } from './waiters';
 
 /**
@@ -16,11 +18,6 @@ import { SnapshotWaiters } from './waiters';
  */
 export interface NodeChannel {
   send(message: unknown[], cb: ReplyCallback): void;
-}
-
-/** A channel's reply as a promise (the retry path, tests). */
-export function sendTo(channel: NodeChannel, message: unknown[]): Promise<unknown[]> {
-  return new Promise((resolve, reject) => channel.send(message, (err, reply) => (err !== null ? reject(err) : resolve(reply!))));
 }
 
 /** The router's view of the upstream side (owned here; the upstream directory implements it, tests hand it a fake). */
@@ -49,6 +46,59 @@ type Retry =
   | { kind: 'no-pick'; pick: NoChoice }
   | { kind: 'gone'; epoch: number }
   | { kind: 'redirect'; pick: NodeChoice; reply: unknown[]; snapshot: TopologySnapshot };
+
+/**
+ * What a request sends: its message, or a builder called with the primary's epoch per attempt. A
+ * write's message is stamped with the epoch of the primary each attempt goes to (the fencing
+ * token every write carries first, `[id, op, epoch, ...]`), so most requests need no builder.
+ */
+export type Request = unknown[] | ((epoch: number) => unknown[]);
+
+/** Called once with a request's result or its error. */
+export type Done<T> = (err: Error | null, value?: T) => void;
+
+/**
+ * One routed request: what to send, where, and how far its retries have gone. Its `onReply` is
+ * the channel callback of every attempt (one function per request, not one per attempt).
+ */
+class Call<T> {
+  attempt = 0;
+  deadline = 0;
+  pick: NodeChoice | undefined = undefined;
+  snapshot: TopologySnapshot | undefined = undefined;
+  readonly onReply: (err: Error | null, reply?: unknown[]) => void;
+
+  constructor(
+    public shardId: number,
+    readonly intent: Intent,
+    readonly build: Request,
+    readonly parse: (reply: unknown[], nodeId: string) => T,
+    readonly slot: number,
+    readonly done: Done<T>,
+    router: Router,
+  ) {
+    this.onReply = (err, reply) => {
+      const pick = this.pick!;
+      if (err !== null) {
+        if (this.intent === 'replica' || this.intent === 'spread' || !isUnreachable(err)) this.done(err);
+        else router.retry(this, { kind: 'gone', epoch: pick.epoch });
+        return;
+      }
+      if (isRedirect(reply![STATUS])) {
+        router.retry(this, { kind: 'redirect', pick, reply: reply!, snapshot: this.snapshot! });
+        return;
+      }
+      let value: T;
+      try {
+        value = this.parse(reply!, pick.nodeId);
+      } catch (parseErr) {
+        this.done(parseErr as Error);
+        return;
+      }
+      this.done(null, value);
+    };
+  }
+}
 
 /** Where a key lives in the snapshot it was located in. */
 export interface Located {
@@ -107,63 +157,54 @@ export class Router {
   }
 
   /**
-   * Sends `build(epoch)` to the node of `shardId` chosen for `intent` and returns `parse(reply)`,
-   * retrying redirects. `build` is called once per attempt with the primary's epoch. The first
-   * attempt runs outside the retry loop, so the common case costs one promise.
+   * Sends `build` (see Request) to the node of `shardId` chosen for `intent` and calls `done` once
+   * with `parse(reply)` or the error, retrying redirects. The callback form is every request's path: one `Call` object per request
+   * and no promise unless it has to wait for a newer topology.
    */
-  send<T>(shardId: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, slot = -1): Promise<T> {
-    const snapshot = this.#o.current();
-    if (snapshot === undefined) return Promise.reject(unavailable('no topology loaded yet'));
-    const pick = pickNode(snapshot, shardId, intent, this.#o.nodes, this.#o.random);
-    if (!pick.ok) return this.#retry(shardId, intent, build, parse, { kind: 'no-pick', pick }, slot);
-    const message = build(pick.epoch);
-    return new Promise<T>((resolve, reject) => {
-      this.#o.nodes.channel(pick.nodeId, pick.addr).send(message, (err, reply) => {
-        if (err !== null) {
-          if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) reject(err);
-          else resolve(this.#retry(shardId, intent, build, parse, { kind: 'gone', epoch: pick.epoch }, slot));
-          return;
-        }
-        if (isRedirect(reply![1])) {
-          resolve(this.#retry(shardId, intent, build, parse, { kind: 'redirect', pick, reply: reply!, snapshot }, slot));
-          return;
-        }
-        try {
-          resolve(parse(reply!, pick.nodeId));
-        } catch (parseErr) {
-          reject(parseErr);
-        }
-      });
-    });
+  call<T>(shardId: number, intent: Intent, build: Request, parse: (reply: unknown[], nodeId: string) => T, slot: number, done: Done<T>): void {
+    this.#attempt(new Call(shardId, intent, build, parse, slot, done, this));
   }
 
-  /** The retry loop: handle the last attempt's outcome (wait or give up), then try again. */
-  async #retry<T>(target: number, intent: Intent, build: (epoch: number) => unknown[], parse: (reply: unknown[], nodeId: string) => T, first: Retry, slot: number): Promise<T> {
-    const deadline = this.#now() + this.#o.redirectWaitMs;
-    let outcome = first;
-    let shardId = target;
-    for (let attempt = 0; ; attempt++) {
-      if (outcome.kind === 'no-pick') await this.#afterNoPick(outcome.pick, attempt, deadline, shardId, intent);
-      else if (outcome.kind === 'gone') await this.#awaitFailover(attempt, deadline, shardId, outcome.epoch);
-      else if (outcome.reply[1] === Status.MOVED) shardId = await this.#afterMoved(attempt, deadline, shardId, outcome.reply, slot);
-      else await this.#afterRedirect(attempt, deadline, shardId, outcome.pick, outcome.reply, outcome.snapshot);
-      const snapshot = this.#snapshot();
-      const pick = pickNode(snapshot, shardId, intent, this.#o.nodes, this.#o.random);
-      if (!pick.ok) {
-        outcome = { kind: 'no-pick', pick };
-        continue;
-      }
-      let reply: unknown[];
+  /** `call` as a promise (the rare paths: invalidation, hot-key copies, read-through, tests). */
+  send<T>(shardId: number, intent: Intent, build: Request, parse: (reply: unknown[], nodeId: string) => T, slot = -1): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.call(shardId, intent, build, parse, slot, (err, value) => (err !== null ? reject(err) : resolve(value as T))));
+  }
+
+  /** One attempt of `c`: the first and every retry. */
+  #attempt<T>(c: Call<T>): void {
+    const snapshot = this.#o.current();
+    if (snapshot === undefined) return c.done(unavailable('no topology loaded yet'));
+    const pick = pickNode(snapshot, c.shardId, c.intent, this.#o.nodes, this.#o.random);
+    if (!pick.ok) return this.retry(c, { kind: 'no-pick', pick });
+    let message: unknown[];
+    const build = c.build;
+    if (typeof build !== 'function') {
+      message = build;
+      if (c.intent === 'write') message[WRITE_EPOCH_AT] = pick.epoch;
+    } else {
       try {
-        reply = await sendTo(this.#o.nodes.channel(pick.nodeId, pick.addr), build(pick.epoch));
+        message = build(pick.epoch);
       } catch (err) {
-        if (intent === 'replica' || intent === 'spread' || !isUnreachable(err)) throw err;
-        outcome = { kind: 'gone', epoch: pick.epoch };
-        continue;
+        return c.done(err as Error);
       }
-      if (!isRedirect(reply[1])) return parse(reply, pick.nodeId);
-      outcome = { kind: 'redirect', pick, reply, snapshot };
     }
+    c.pick = pick;
+    c.snapshot = snapshot;
+    this.#o.nodes.channel(pick.nodeId, pick.addr).send(message, c.onReply);
+  }
+
+  /** Handles an attempt's outcome (wait or give up) off the request path, then attempts again. */
+  retry<T>(c: Call<T>, outcome: Retry): void {
+    if (c.attempt === 0) c.deadline = this.#now() + this.#o.redirectWaitMs;
+    this.#handle(c, outcome, c.attempt++).then(() => this.#attempt(c), (err: unknown) => c.done(err as Error));
+  }
+
+  async #handle<T>(c: Call<T>, outcome: Retry, attempt: number): Promise<void> {
+    const { deadline, shardId } = c;
+    if (outcome.kind === 'no-pick') await this.#afterNoPick(outcome.pick, attempt, deadline, shardId, c.intent);
+    else if (outcome.kind === 'gone') await this.#awaitFailover(attempt, deadline, shardId, outcome.epoch);
+    else if (outcome.reply[STATUS] === Status.MOVED) c.shardId = await this.#afterMoved(attempt, deadline, shardId, outcome.reply, c.slot);
+    else await this.#afterRedirect(attempt, deadline, shardId, outcome.pick, outcome.reply, outcome.snapshot);
   }
 
   /** No node to send to: wait for an election or a failover, or fail fast. */
@@ -197,18 +238,18 @@ export class Router {
   async #afterMoved(attempt: number, deadline: number, shardId: number, reply: unknown[], slot: number): Promise<number> {
     this.#o.onRedirect?.(shardId, 'moved');
     if (attempt >= this.#o.maxRedirects) throw redirectsExhausted(shardId, this.#o.maxRedirects);
-    const epoch = typeof reply[5] === 'number' ? reply[5] : 0;
+    const epoch = typeof reply[MOVED_SLOT_MAP_EPOCH_AT] === 'number' ? reply[MOVED_SLOT_MAP_EPOCH_AT] : 0;
     const fresh = (s: TopologySnapshot): boolean => (s.slotMap?.epoch ?? 0) >= epoch;
     const snapshot = fresh(this.#snapshot()) ? this.#snapshot() : await this.#waiters.wait(fresh, Math.max(0, deadline - this.#now()));
     if (slot < 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'the slot map changed under a multi-key request', { moved: true, shardId });
     if (snapshot !== undefined) return shardOfSlot(snapshot, slot);
-    const owner = typeof reply[4] === 'number' ? reply[4] : -1;
+    const owner = typeof reply[MOVED_OWNER_AT] === 'number' ? reply[MOVED_OWNER_AT] : -1;
     if (owner >= 0 && this.#snapshot().shards.get(owner)?.primary !== undefined) return owner;
     throw unavailable(`slot ${slot} moved and no newer slot map arrived within ${this.#o.redirectWaitMs} ms`, { shardId, slot });
   }
 
   async #afterRedirect(attempt: number, deadline: number, shardId: number, used: NodeChoice, reply: unknown[], snapshot: TopologySnapshot): Promise<void> {
-    if (reply[1] !== Status.NOT_PRIMARY) {
+    if (reply[STATUS] !== Status.NOT_PRIMARY) {
       this.#o.onRedirect?.(shardId, 'moved');
       const revision = snapshot.revision;
       await this.#waitOrGiveUp(attempt, deadline, (s) => s.revision > revision, shardId, 'moved and no newer slot map arrived');
@@ -219,7 +260,7 @@ export class Router {
       const epoch = primaryEpoch(s, shardId);
       return epoch !== undefined && epoch !== used.epoch;
     };
-    const nodeEpoch = typeof reply[3] === 'number' ? reply[3] : 0;
+    const nodeEpoch = typeof reply[NOT_PRIMARY_EPOCH_AT] === 'number' ? reply[NOT_PRIMARY_EPOCH_AT] : 0;
     if (nodeEpoch > used.epoch) {
       await this.#waitOrGiveUp(attempt, deadline, moved, shardId, `has a primary newer than epoch ${used.epoch} that this proxy has not seen`);
       return;

@@ -1,4 +1,5 @@
 import { Status, STATUS_NAME } from '../../shared/protocol';
+import { ERROR_REPLY, ERRORS, FRAME } from '../../shared/ops';
 import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../errors';
 
 /**
@@ -31,15 +32,17 @@ export const STATUS_TO_CODE: Readonly<Record<number, ProxyErrorCodeName>> = Obje
  * OVER_QUOTA / OUT_OF_MEMORY → `{ size, limit }`; every error carries `{ nodeStatus, nodeId }`.
  */
 export function errorFromReply(reply: readonly unknown[], nodeId?: string): ProxyError {
-  const status = reply[1] as number;
+  const status = reply[FRAME.status] as number;
   const code = STATUS_TO_CODE[status] ?? ProxyErrorCode.INTERNAL;
-  const message = typeof reply[2] === 'string' ? reply[2] : `node replied ${STATUS_NAME[status] ?? String(status)}`;
+  const text = reply[ERROR_REPLY.message];
+  const message = typeof text === 'string' ? text : `node replied ${STATUS_NAME[status] ?? String(status)}`;
   const detail: Record<string, unknown> = { nodeStatus: STATUS_NAME[status] ?? status };
   if (nodeId !== undefined) detail.nodeId = nodeId;
-  if (status === Status.VERSION_CONFLICT) detail.currentVersion = reply[3];
+  if (status === Status.VERSION_CONFLICT) detail.currentVersion = reply[ERRORS.VERSION_CONFLICT.at.currentVersion];
   else if (status === Status.TOO_LARGE || status === Status.OVER_QUOTA || status === Status.OUT_OF_MEMORY) {
-    if (reply.length > 3) Object.assign(detail, { size: reply[3], limit: reply[4] });
-  } else if (status === Status.WRITE_ACK_TIMEOUT) detail.offset = reply[3];
+    // TOO_LARGE, OVER_QUOTA and OUT_OF_MEMORY share `[id, status, message, size?, limit?]`.
+    if (reply.length > ERRORS.TOO_LARGE.at.size) Object.assign(detail, { size: reply[ERRORS.TOO_LARGE.at.size], limit: reply[ERRORS.TOO_LARGE.at.limit] });
+  } else if (status === Status.WRITE_ACK_TIMEOUT) detail.offset = reply[ERRORS.WRITE_ACK_TIMEOUT.at.offset];
   return new ProxyError(code, code === ProxyErrorCode.INTERNAL ? `node error: ${message}` : message, detail);
 }
 

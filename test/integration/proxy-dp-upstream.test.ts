@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../shared/log';
 import { Op, Status } from '../../shared/protocol';
 import type { ProxyError } from '../../proxy/errors';
-import { sendTo as send } from '../../proxy/routing/router';
+import type { NodeChannel } from '../../proxy/routing/router';
 import { NodeClient } from '../../proxy/upstream/breaker';
 import { UpstreamMetrics } from '../../proxy/upstream/metrics';
 import { NodePool, type PoolOptions } from '../../proxy/upstream/pool';
@@ -10,6 +10,10 @@ import { FakeNode } from '../helpers/fake-node';
 
 const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const now = (): number => performance.now();
+
+/** A channel's reply as a promise. */
+const send = (channel: NodeChannel, message: unknown[]): Promise<unknown[]> =>
+  new Promise((resolve, reject) => channel.send(message, (err, reply) => (err !== null ? reject(err) : resolve(reply!))));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const opened: Array<{ close(): Promise<void> }> = [];
 

@@ -3,6 +3,8 @@ import { clusterKeys, evenSlotMap } from '../../shared/topology/schema';
 import { buildSnapshot, type TopologySnapshot } from '../../shared/topology/snapshot';
 import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from '../../proxy/backend';
 import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../../proxy/errors';
+import type { Command, Outcome, OutcomeDone } from '../../proxy/front/commands';
+import { SetCond } from '../../shared/protocol';
 
 interface Entry {
   value: Buffer;
@@ -52,6 +54,7 @@ export class FakeBackend implements CacheBackend {
     this.calls.push({ op: 'set', ns });
     await this.#behave(key);
     const current = this.#live(ns, key);
+    if ((req.cond === SetCond.NX && current !== undefined) || (req.cond === SetCond.XX && current === undefined)) return undefined;
     if (req.ifVersion !== undefined && current?.version !== req.ifVersion) {
       throw new ProxyError(ProxyErrorCode.VERSION_CONFLICT, 'version does not match', { currentVersion: current?.version ?? 0 });
     }
@@ -88,6 +91,32 @@ export class FakeBackend implements CacheBackend {
     if (ttlMs <= 0) this.entries.delete(`${ns}\n${key}`);
     else entry.expiresAt = Date.now() + ttlMs;
     return true;
+  }
+
+  async persist(ns: string, key: string): Promise<boolean> {
+    this.calls.push({ op: 'persist', ns });
+    const entry = this.#live(ns, key);
+    if (!entry || entry.expiresAt === 0) return false;
+    entry.expiresAt = 0;
+    return true;
+  }
+
+  /** CacheBackend's one entry: the command's promise method above, as a callback. */
+  run(cmd: Command, pref: ReadPreference, done: OutcomeDone): void {
+    const outcome = (): Promise<Outcome> => {
+      switch (cmd.op) {
+        case 'get': return this.get(cmd.ns, cmd.key, pref).then((result) => ({ op: 'get', result }));
+        case 'mget': return this.mget(cmd.ns, cmd.keys, pref).then((results) => ({ op: 'mget', results }));
+        case 'set': return this.set(cmd.ns, cmd.key, cmd).then((result) => ({ op: 'set', result }));
+        case 'delete': return this.delete(cmd.ns, cmd.key).then((deleted) => ({ op: 'delete', deleted }));
+        case 'incr': return this.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs).then((r) => ({ op: 'incr', ...r }));
+        case 'expire': return this.expire(cmd.ns, cmd.key, cmd.ttlMs).then((updated) => ({ op: 'expire', updated }));
+        case 'persist': return this.persist(cmd.ns, cmd.key).then((updated) => ({ op: 'persist', updated }));
+        case 'invalidate': return this.invalidate(cmd.ns, cmd.tag).then(() => ({ op: 'invalidate' }));
+        case 'ping': return Promise.resolve({ op: 'ping' });
+      }
+    };
+    outcome().then((o) => done(null, o), done);
   }
 
   async invalidate(ns: string, tag?: string): Promise<void> {

@@ -26,7 +26,7 @@ const errorOf = (err: Error) => toWireError(err);
 
 describe('decodeMessage: one request', () => {
   test('the op table', () => {
-    expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'invalidate', 'ping']);
+    expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'persist', 'invalidate', 'ping']);
     expect(req(1, 'get', 'ns', 'k')).toEqual({ ok: true, id: 1, command: { op: 'get', ns: 'ns', key: 'k', pref: undefined } });
     expect(req(2, 'get', 'ns', 'k', 'replica')).toMatchObject({ command: { pref: 'replica' } });
     expect(req(3, 'mget', 'ns', ['a', 'b'])).toMatchObject({ ok: true, command: { op: 'mget', keys: ['a', 'b'] } });
@@ -34,6 +34,7 @@ describe('decodeMessage: one request', () => {
     expect(req(5, 'incr', 'ns', 'k', 2n ** 62n, 1000)).toMatchObject({ ok: true, command: { op: 'incr', delta: 2n ** 62n, ttlMs: 1000 } });
     expect(req(6, 'incr', 'ns', 'k')).toMatchObject({ command: { delta: 1 } });
     expect(req(7, 'expire', 'ns', 'k', 0)).toMatchObject({ ok: true, command: { op: 'expire', ttlMs: 0 } });
+    expect(req(8, 'persist', 'ns', 'k')).toEqual({ ok: true, id: 8, command: { op: 'persist', ns: 'ns', key: 'k' } });
     expect(req(8, 'invalidate', 'ns')).toEqual({ ok: true, id: 8, command: { op: 'invalidate', ns: 'ns', tag: undefined } });
     expect(req(9, 'invalidate', 'ns', 't')).toMatchObject({ command: { tag: 't' } });
     expect(req(10, 'ping')).toEqual({ ok: true, id: 10, command: { op: 'ping' } });

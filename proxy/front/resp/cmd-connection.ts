@@ -130,11 +130,11 @@ function select(_ctx: RespContext, args: Buffer[]): Buffer {
 export interface Subcommand {
   name: string;
   arity: number;
-  run: Handler;
+  run: (ctx: RespContext, args: Buffer[]) => ReplyBytes;
 }
 
 /** Runs the sub-command named by `args[1]`, with Redis's errors for unknown ones and bad arity. */
-export function runSubcommand(parent: string, subs: readonly Subcommand[], ctx: RespContext, args: Buffer[]): ReturnType<Handler> {
+export function runSubcommand(parent: string, subs: readonly Subcommand[], ctx: RespContext, args: Buffer[]): ReplyBytes {
   const name = args[1].toString('latin1').toLowerCase();
   const sub = subs.find((s) => s.name === name);
   if (sub === undefined) throw new RespCommandError(RespMessages.unknownSubcommand(args[1].toString('utf8'), parent.toUpperCase()));

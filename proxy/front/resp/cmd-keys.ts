@@ -1,16 +1,27 @@
 import { Limits } from '../../../shared/protocol';
 import { int64Arg, keyArg, keysArg, word } from './args';
-import type { CommandSpec, RespContext } from './context';
+import type { CommandSpec, ReplyBytes, RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import { batches, settleAll, valuesOrThrow } from './fanout';
-import { removeTtl } from './persist';
+import { type Encode } from './door';
+import type { ReplySink } from './reply-queue';
 import { integer, Replies, simple } from './reply';
 
 /**
  * Key commands: DEL, UNLINK, EXISTS, EXPIRE, PEXPIRE, PERSIST, TTL, PTTL, TYPE. TTLs are read from
  * the entry's absolute expiry (the node's clock) against the proxy's clock.
  */
-async function del(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+const flagReply = (yes: boolean): Buffer => (yes ? Replies.ONE : Replies.ZERO);
+const deleteReply: Encode<'delete'> = ({ deleted }) => flagReply(deleted);
+
+/** DEL / UNLINK: one key without a promise; several in a bounded fan-out. */
+function del(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {
+  if (args.length > 2) return delMany(ctx, args);
+  ctx.door.call({ op: 'delete', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, deleteReply);
+  return undefined;
+}
+
+async function delMany(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const keys = keysArg(args.slice(1));
   const deleted = valuesOrThrow(await settleAll(keys, (key) => ctx.door.delete(ctx.session.ns, key)));
   return integer(deleted.filter(Boolean).length);
@@ -30,11 +41,15 @@ const expire = (name: string, unit: 's' | 'ms') => async (ctx: RespContext, args
   if (args.length > 3) throw new RespCommandError(RespMessages.unsupportedOption(word(args[3])));
   const ms = unit === 's' ? value * 1000n : value;
   if (ms > BigInt(Number.MAX_SAFE_INTEGER) || ms < BigInt(Number.MIN_SAFE_INTEGER)) throw new RespCommandError(RespMessages.invalidExpire(name));
-  return (await ctx.door.expire(ctx.session.ns, key, Number(ms))) ? Replies.ONE : Replies.ZERO;
+  return flagReply(await ctx.door.expire(ctx.session.ns, key, Number(ms)));
 };
 
-async function persist(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
-  return (await removeTtl(ctx.door, ctx.session.ns, keyArg(args[1]))).changed ? Replies.ONE : Replies.ZERO;
+const persistReply: Encode<'persist'> = ({ updated }) => flagReply(updated);
+
+/** PERSIST: the node's own operation (the entry keeps its version and tags). */
+function persist(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  ctx.door.call({ op: 'persist', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, persistReply);
+  return undefined;
 }
 
 /** TTL / PTTL: -2 missing, -1 no expiry, else the time left (seconds rounded as Redis rounds them). */

@@ -1,10 +1,11 @@
 import { KEEP_TTL, Limits, SetCond } from '../../../shared/protocol';
-import type { GetResult, WriteResult } from '../../backend';
+import type { GetResult } from '../../backend';
 import { getExOptions, int64Arg, keyArg, keysArg, setOptions, toDelta } from './args';
-import type { CommandSpec, RespContext } from './context';
+import type { CommandSpec, ReplyBytes, RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import { batches, settleAll, valuesOrThrow } from './fanout';
-import { removeTtl } from './persist';
+import { hitsOf, type Encode } from './door';
+import type { ReplySink } from './reply-queue';
 import { bulk, bulkArray, integer, Replies } from './reply';
 
 /**
@@ -19,29 +20,34 @@ const INT64_MIN = -(2n ** 63n);
 
 const valueOrNull = (r: GetResult): Buffer | null => (r.hit ? r.value : null);
 
-const bulkOfRead = (r: GetResult): Buffer => bulk(valueOrNull(r));
+/** GET's reply; counts the read for INFO. */
+const getReply: Encode<'get'> = ({ result }, door) => {
+  door.count(result.hit ? 1 : 0, result.hit ? 0 : 1);
+  return bulk(result.hit ? result.value : null);
+};
 
-/** GET: one `then` (the hottest command; no async wrapper). */
-function get(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
-  return ctx.door.get(ctx.session.ns, keyArg(args[1])).then(bulkOfRead);
+/** GET: the hottest command; the dispatcher's callback fills the slot (no promise). */
+function get(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  ctx.door.call({ op: 'get', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, getReply);
+  return undefined;
 }
 
-const okUnlessRefused = (written: WriteResult | undefined): Buffer => (written === undefined ? Replies.NULL_BULK : Replies.OK);
+const setReply: Encode<'set'> = ({ result }) => (result === undefined ? Replies.NULL_BULK : Replies.OK);
 
-function set(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+function set(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {
   const { ns } = ctx.session;
   const key = keyArg(args[1]);
-  if (args.length === 3) return ctx.door.set(ns, key, args[2]).then(okUnlessRefused); // plain SET: no options, one `then`
-  return setWithOptions(ctx, ns, key, args);
+  if (args.length > 3) return setWithOptions(ctx, ns, key, args);
+  ctx.door.call({ op: 'set', ns, key, value: args[2], flags: 0 }, slot, setReply); // plain SET: no options, no promise
+  return undefined;
 }
 
 async function setWithOptions(ctx: RespContext, ns: string, key: string, args: Buffer[]): Promise<Buffer> {
   const o = setOptions(args.slice(3), ctx.now());
   const ttlMs = o.keepTtl ? KEEP_TTL : o.ttlMs;
   const old = o.get ? await ctx.door.get(ns, key, 'primary') : undefined;
-  const written = o.cond === undefined
-    ? await ctx.door.set(ns, key, args[2], ttlMs)
-    : await ctx.door.setWhen(ns, key, args[2], o.cond === 'NX' ? SetCond.NX : SetCond.XX, ttlMs);
+  const cond = o.cond === undefined ? undefined : o.cond === 'NX' ? SetCond.NX : SetCond.XX;
+  const written = await ctx.door.set(ns, key, args[2], ttlMs, cond);
   if (old !== undefined) return bulk(valueOrNull(old));
   return written === undefined ? Replies.NULL_BULK : Replies.OK;
 }
@@ -57,7 +63,7 @@ const setWithTtl = (name: string, unit: 'EX' | 'PX') => async (ctx: RespContext,
 };
 
 async function setnx(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
-  const written = await ctx.door.setWhen(ctx.session.ns, keyArg(args[1]), args[2], SetCond.NX);
+  const written = await ctx.door.set(ctx.session.ns, keyArg(args[1]), args[2], undefined, SetCond.NX);
   return written === undefined ? Replies.ZERO : Replies.ONE;
 }
 
@@ -72,14 +78,23 @@ async function getex(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const { ns } = ctx.session;
   const key = keyArg(args[1]);
   const action = getExOptions(args.slice(2), ctx.now());
-  if (action.kind === 'persist') return bulk(valueOrNull((await removeTtl(ctx.door, ns, key)).read));
   const read = await ctx.door.get(ns, key, action.kind === 'none' ? undefined : 'primary');
   if (read.hit && action.kind === 'expire') await ctx.door.expire(ns, key, action.ttlMs);
+  if (read.hit && action.kind === 'persist' && read.expiresAt !== 0) await ctx.door.persist(ns, key);
   return bulk(valueOrNull(read));
 }
 
-async function mget(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+const mgetReply: Encode<'mget'> = ({ results }, door) => bulkArray(hitsOf(results, door).map(valueOrNull));
+
+/** MGET: one dispatch (split per shard below it) up to a batch of keys; larger ones in batches. */
+function mget(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {
   const keys = keysArg(args.slice(1));
+  if (keys.length > Limits.MAX_BATCH_KEYS) return mgetBatches(ctx, keys);
+  ctx.door.call({ op: 'mget', ns: ctx.session.ns, keys }, slot, mgetReply);
+  return undefined;
+}
+
+async function mgetBatches(ctx: RespContext, keys: string[]): Promise<Buffer> {
   const parts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.mget(ctx.session.ns, b)));
   return bulkArray(parts.flat().map(valueOrNull));
 }
@@ -92,12 +107,15 @@ async function mset(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return Replies.OK;
 }
 
+const incrReply: Encode<'incr'> = ({ value }) => integer(value);
+
 /** INCR, DECR, INCRBY, DECRBY: a missing key counts from 0 (the node creates it). */
-const incrBy = (sign: 1 | -1, fixed?: bigint) => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
+const incrBy = (sign: 1 | -1, fixed?: bigint) => (ctx: RespContext, args: Buffer[], slot: ReplySink): undefined => {
   const key = keyArg(args[1]);
   const by = fixed ?? int64Arg(args[2]);
   if (sign < 0 && by === INT64_MIN) throw new RespCommandError(RespMessages.decrementOverflow);
-  return integer(await ctx.door.incr(ctx.session.ns, key, toDelta(sign < 0 ? -by : by)));
+  ctx.door.call({ op: 'incr', ns: ctx.session.ns, key, delta: toDelta(sign < 0 ? -by : by) }, slot, incrReply);
+  return undefined;
 };
 
 const W = ['write'] as const;

@@ -3,7 +3,8 @@ import { CONNECTION_COMMANDS } from './cmd-connection';
 import { KEY_COMMANDS } from './cmd-keys';
 import { SERVER_COMMANDS } from './cmd-server';
 import { STRING_COMMANDS } from './cmd-strings';
-import { arityAccepts, type CommandSpec, type ReplyBytes, type RespContext } from './context';
+import { arityAccepts, type CommandSpec, type RespContext } from './context';
+import type { ReplySlot } from './reply-queue';
 import { RespCommandError, RespMessages, unknownCommandLine } from './errors';
 import { keysOf, type KeyOrder } from './key-order';
 import { error } from './reply';
@@ -11,10 +12,12 @@ import { error } from './reply';
 /**
  * The RESP command table and the one place a command runs:
  *
- *   args ─► look up (case-insensitive) ─► arity check ─► key order ─► handler ─► reply bytes
+ *   args ─► look up (case-insensitive) ─► arity check ─► key order ─► handler ─► reply slot filled
  *                 └ unknown: Redis's error                          └ RespCommandError ─► its line; anything else ─► logged, ERR internal
  *
- * Never throws and never rejects: every failure is an error reply.
+ * Never throws: every failure is an error reply. A handler returns its reply bytes (now, or a
+ * promise of them), or returns nothing and fills the slot itself (the hot commands: one callback
+ * from the data plane, no promise).
  */
 export const RESP_COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
   [...STRING_COMMANDS, ...KEY_COMMANDS, ...CONNECTION_COMMANDS, ...SERVER_COMMANDS].map((spec) => [spec.name, spec]),
@@ -27,17 +30,41 @@ function failureReply(err: unknown, log: Logger, name: string): Buffer {
   return error(RespMessages.internal);
 }
 
-/** Runs one command (`args[0]` is its name) after earlier commands of the connection on its keys. */
-export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, log: Logger): ReplyBytes {
-  const name = args[0].toString('latin1').toLowerCase();
-  const spec = ctx.commands.get(name);
-  if (spec === undefined) return error(unknownCommandLine(args[0].toString('utf8'), args));
-  if (!arityAccepts(spec.arity, args.length)) return error(RespMessages.wrongArgs(spec.name));
+/**
+ * Runs one command (`args[0]` is its name) after earlier commands of the connection on its keys,
+ * and fills `slot` with its reply, now or later.
+ */
+export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, log: Logger, slot: ReplySlot): void {
+  const spec = commandOf(ctx.commands, args[0]);
+  if (spec === undefined) return slot.fill(error(unknownCommandLine(args[0].toString('utf8'), args)));
+  if (!arityAccepts(spec.arity, args.length)) return slot.fill(error(RespMessages.wrongArgs(spec.name)));
   // Commands pipelined behind an AUTH run once it is decided, as Redis runs them in order.
   const authenticating = ctx.session.authenticating;
-  if (authenticating !== undefined) return authenticating.then(() => runCommand(ctx, args, order, log));
-  if (ctx.session.principal === undefined && !OPEN_BEFORE_AUTH.has(spec.name) && ctx.door.authRequired) return error(RespMessages.noAuth);
-  return order.run(keysOf(spec, args), ctx, invoke, { spec, args, log });
+  if (authenticating !== undefined) {
+    void authenticating.then(() => runCommand(ctx, args, order, log, slot));
+    return;
+  }
+  if (ctx.session.principal === undefined && !OPEN_BEFORE_AUTH.has(spec.name) && ctx.door.authRequired) return slot.fill(error(RespMessages.noAuth));
+  order.run(keysOf(spec, args), ctx, invoke, { spec, args, log }, slot);
+}
+
+/** The spec of a command name, matched without case; the names of the hot commands without making a string. */
+function commandOf(commands: ReadonlyMap<string, CommandSpec>, name: Buffer): CommandSpec | undefined {
+  const hot = name.length === 3 ? HOT3 : name.length === 4 ? HOT4 : undefined;
+  if (hot !== undefined) {
+    for (let i = 0; i < hot.length; i++) if (sameLetters(name, hot[i].bytes)) return commands.get(hot[i].name);
+  }
+  return commands.get(name.toString('latin1').toLowerCase());
+}
+
+const hotNames = (names: string[]): Array<{ name: string; bytes: Buffer }> => names.map((name) => ({ name, bytes: Buffer.from(name) }));
+const HOT3 = hotNames(['get', 'set', 'del']);
+const HOT4 = hotNames(['incr', 'mget', 'decr']);
+
+/** `name` equals the lower-case ASCII `lower`, ignoring case. */
+function sameLetters(name: Buffer, lower: Buffer): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name[i] | 0x20) !== lower[i]) return false;
+  return true;
 }
 
 /** Commands a client may send before it authenticates, as in Redis (HELLO checks its own AUTH option). */
@@ -50,11 +77,13 @@ interface Invocation {
   log: Logger;
 }
 
-function invoke(ctx: RespContext, { spec, args, log }: Invocation): ReplyBytes {
+function invoke(ctx: RespContext, { spec, args, log }: Invocation, slot: ReplySlot): void {
   try {
-    const reply = spec.run(ctx, args);
-    return reply instanceof Promise ? reply.catch((err: unknown) => failureReply(err, log, spec.name)) : reply;
+    const reply = spec.run(ctx, args, slot);
+    if (reply === undefined) return; // the handler fills the slot itself
+    if (reply instanceof Promise) reply.then((bytes) => slot.fill(bytes), (err: unknown) => slot.fill(failureReply(err, log, spec.name)));
+    else slot.fill(reply);
   } catch (err) {
-    return failureReply(err, log, spec.name);
+    slot.fill(failureReply(err, log, spec.name));
   }
 }

@@ -58,8 +58,8 @@ export class RespConnection {
   readonly #socket: Socket;
   readonly #o: ConnectionOptions;
   readonly #parser: RespParser;
-  readonly #queue = new ReplyQueue();
   readonly #order = new KeyOrder();
+  readonly #queue = new ReplyQueue((slot) => this.#filled(slot));
   readonly #ctx: RespContext;
   readonly #pauseAt: number;
   #flushScheduled = false;
@@ -214,9 +214,7 @@ export class RespConnection {
     }
     const slot = this.#queue.reserve();
     this.#o.server.stats.commands++;
-    const reply = runCommand(this.#ctx, args, this.#order, this.#o.log);
-    if (reply instanceof Promise) void reply.then((bytes) => this.#fill(slot, bytes));
-    else this.#fill(slot, reply);
+    runCommand(this.#ctx, args, this.#order, this.#o.log, slot);
     if (this.#ctx.session.quit) this.#finish();
   }
 
@@ -259,8 +257,13 @@ export class RespConnection {
   }
 
   #fill(slot: ReplySlot, bytes: Buffer): void {
-    if (this.#closed) return;
     slot.fill(bytes);
+  }
+
+  /** A slot was filled (by a command, or by the connection): its keys are free; write or schedule the write. */
+  #filled(slot: ReplySlot): void {
+    this.#order.release(slot);
+    if (this.#closed) return;
     // The only command in flight (an unpipelined client): nothing else can join this write, so
     // write now rather than a turn later (saves the hop and its latency). Otherwise wait for the
     // turn's other replies and write them together.

@@ -1,6 +1,7 @@
 import type { Principal } from '../../../shared/authenticator';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
 import type { ReadCounts, RespDoor } from './door';
+import type { ReplySink } from './reply-queue';
 
 /**
  * What a RESP command handler sees: its connection's session, the door to the data plane and
@@ -68,8 +69,11 @@ export interface ServerFacts {
 /** A command's reply: its wire bytes, now or later. */
 export type ReplyBytes = Buffer | Promise<Buffer>;
 
-/** A command's implementation: `args[0]` is the command name as sent. */
-export type Handler = (ctx: RespContext, args: Buffer[]) => ReplyBytes;
+/**
+ * A command's implementation: `args[0]` is the command name as sent. It returns its reply bytes
+ * (or a promise of them), or undefined after taking `slot` to fill once the reply is known.
+ */
+export type Handler = (ctx: RespContext, args: Buffer[], slot: ReplySink) => ReplyBytes | undefined;
 
 /** One command as COMMAND INFO describes it, with its handler. */
 export interface CommandSpec {

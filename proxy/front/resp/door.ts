@@ -1,14 +1,14 @@
-import { performance } from 'node:perf_hooks';
 import type { Authenticator, Principal } from '../../../shared/authenticator';
 import type { Logger } from '../../../shared/log';
 import type { SetCondition } from '../../../shared/protocol';
-import type { CacheBackend, GetResult, ReadPreference, WriteResult } from '../../backend';
-import { ProxyError, ProxyErrorCode } from '../../errors';
-import type { Command, Outcome } from '../commands';
+import type { GetResult, ReadPreference, WriteResult } from '../../backend';
+import type { Command, OpName, Outcome } from '../commands';
 import type { Dispatcher } from '../dispatcher';
-import type { FrontMetrics, FrontName } from '../metrics';
+import type { FrontName } from '../metrics';
 import { toWireError, type WireError } from '../wire-error';
-import { RespCommandError, respErrorLine } from './errors';
+import { RespCommandError, RespMessages, respErrorLine } from './errors';
+import { error } from './reply';
+import type { ReplySink } from './reply-queue';
 
 /**
  * The RESP front's metrics label. `FrontName` names the uWS fronts only; prom-client takes any
@@ -22,22 +22,23 @@ export interface ReadCounts {
   misses: number;
 }
 
-/** What the door needs: the shared dispatcher, the backend for conditional SETs, metrics and the INFO read counters. */
+/** What the door needs: the shared dispatcher, a logger and the INFO read counters. */
 export interface RespDoorOptions {
   dispatcher: Dispatcher;
-  /** Only for what the command layer cannot say: a SET with an NX/XX condition. */
-  backend: CacheBackend;
-  metrics: FrontMetrics;
   log: Logger;
   reads: ReadCounts;
 }
 
+/** Turns a command's outcome into its RESP reply; may throw a RespCommandError (its line is the reply). */
+export type Encode<K extends OpName> = (outcome: Extract<Outcome, { op: K }>, door: RespDoor) => Buffer;
+
 /**
- * The RESP front's one way to the data plane. Every operation goes through the shared
- * `Dispatcher` (topology check, policy, metrics, error normalisation) except a conditional SET,
- * which the command layer has no field for: that one calls the backend with the same check,
- * counting and normalisation. Each method resolves the operation's result or rejects with a
- * `RespCommandError` already translated by the error table.
+ * The RESP front's one way to the data plane: every operation goes through the shared
+ * `Dispatcher` (topology check, grants, QPS, metrics, error normalisation), as on the other fronts.
+ * `call` is the hot path: the dispatcher's callback fills the command's reply slot with the
+ * encoded outcome or the error line, with no promise in between. The promise methods serve the
+ * commands made of several operations (SET ... GET, GETDEL, MSET, ...): each resolves the
+ * operation's result or rejects with a `RespCommandError` already translated by the error table.
  */
 export class RespDoor {
   readonly #o: RespDoorOptions;
@@ -64,59 +65,53 @@ export class RespDoor {
     return this.#o.dispatcher.authRequired;
   }
 
-  get(ns: string, key: string, pref?: ReadPreference): Promise<GetResult> {
-    return this.#run({ op: 'get', ns, key, pref }, 'get').then(this.#counted);
+  /** Runs `cmd` and fills `sink` with `encode(outcome)`, or with the error's line. */
+  call<K extends OpName>(cmd: Command & { op: K }, sink: ReplySink, encode: Encode<K>): void {
+    this.#o.dispatcher.dispatch(RESP_FRONT, cmd, (reply) => {
+      if (!reply.ok) return sink.fill(error(respErrorLine(reply.error)));
+      let bytes: Buffer;
+      try {
+        bytes = encode(reply.outcome as Extract<Outcome, { op: K }>, this);
+      } catch (err) {
+        bytes = err instanceof RespCommandError ? error(err.line) : this.#internal(err, cmd.op);
+      }
+      sink.fill(bytes);
+    }, this.#who?.principal);
   }
 
-  readonly #counted = ({ result }: { result: GetResult }): GetResult => {
-    this.#count(result.hit ? 1 : 0, result.hit ? 0 : 1);
-    return result;
-  };
+  /** Counts reads for INFO. */
+  count(hits: number, misses: number): void {
+    this.#o.reads.hits += hits;
+    this.#o.reads.misses += misses;
+  }
+
+  /** The per-key error of an MGET, translated (the first failed key fails the command, as one shard's failure). */
+  translate(err: Error): RespCommandError {
+    return this.#translate(toWireError(err, (e) => this.#o.log.error({ err: e }, 'unexpected failure of one key in MGET')));
+  }
+
+  get(ns: string, key: string, pref?: ReadPreference): Promise<GetResult> {
+    return this.#run({ op: 'get', ns, key, pref }, 'get').then((o) => {
+      this.count(o.result.hit ? 1 : 0, o.result.hit ? 0 : 1);
+      return o.result;
+    });
+  }
 
   /** Results in key order; the first key whose shard failed fails the whole call. */
   async mget(ns: string, keys: string[]): Promise<GetResult[]> {
-    const { results } = await this.#run({ op: 'mget', ns, keys }, 'mget');
-    const out: GetResult[] = [];
-    for (const r of results) {
-      if (r instanceof Error) throw this.#translate(toWireError(r, (e) => this.#o.log.error({ err: e }, 'unexpected failure of one key in MGET')));
-      out.push(r);
-    }
-    const hits = out.filter((r) => r.hit).length;
-    this.#count(hits, out.length - hits);
-    return out;
+    return hitsOf((await this.#run({ op: 'mget', ns, keys }, 'mget')).results, this);
   }
 
-  /** An unconditional write; `ttlMs` undefined = the namespace default, KEEP_TTL keeps the expiry. */
-  set(ns: string, key: string, value: Buffer, ttlMs?: number, flags = 0, ifVersion?: number): Promise<WriteResult | undefined> {
-    return this.#run({ op: 'set', ns, key, value, flags, ttlMs, ifVersion }, 'set').then((o) => o.result);
-  }
-
-  /** A write only if the key exists (XX) or does not (NX); undefined when the condition failed. */
-  async setWhen(ns: string, key: string, value: Buffer, cond: SetCondition, ttlMs?: number): Promise<WriteResult | undefined> {
-    const { dispatcher, backend, metrics } = this.#o;
-    const started = performance.now();
-    metrics.started(RESP_FRONT);
-    let code = 'ok';
-    try {
-      if (!dispatcher.ready) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
-      dispatcher.authorize(this.#who?.principal, ns, 'write');
-      dispatcher.admit(ns);
-      return await backend.set(ns, key, { value, ttlMs, flags: 0, cond });
-    } catch (err) {
-      const wire = toWireError(err, (e) => this.#o.log.error({ err: e, op: 'set' }, 'unexpected failure serving a request'));
-      code = wire.code;
-      throw this.#translate(wire);
-    } finally {
-      metrics.finished(RESP_FRONT, 'set', ns, code, (performance.now() - started) / 1000);
-    }
+  /**
+   * A write; `ttlMs` undefined = the namespace default, KEEP_TTL keeps the expiry; `cond` NX/XX
+   * writes only if the key is missing / exists (undefined when the condition failed).
+   */
+  set(ns: string, key: string, value: Buffer, ttlMs?: number, cond?: SetCondition): Promise<WriteResult | undefined> {
+    return this.#run({ op: 'set', ns, key, value, flags: 0, ttlMs, cond }, 'set').then((o) => o.result);
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
     return (await this.#run({ op: 'delete', ns, key }, 'delete')).deleted;
-  }
-
-  incr(ns: string, key: string, delta: number | bigint): Promise<number | bigint> {
-    return this.#run({ op: 'incr', ns, key, delta }, 'incr').then((o) => o.value);
   }
 
   /** ttlMs <= 0 deletes the key; resolves whether it existed. */
@@ -124,12 +119,17 @@ export class RespDoor {
     return (await this.#run({ op: 'expire', ns, key, ttlMs }, 'expire')).updated;
   }
 
+  /** Removes the key's expiry; resolves whether it had one. */
+  async persist(ns: string, key: string): Promise<boolean> {
+    return (await this.#run({ op: 'persist', ns, key }, 'persist')).updated;
+  }
+
   /** The outcome of `cmd`, or a rejection with its translated error (a `then`, not async: once per command). */
-  #run<Op extends Outcome['op']>(cmd: Command & { op: Op }, op: Op): Promise<Extract<Outcome, { op: Op }>> {
+  #run<K extends OpName>(cmd: Command & { op: K }, op: K): Promise<Extract<Outcome, { op: K }>> {
     return this.#o.dispatcher.run(RESP_FRONT, cmd, this.#who?.principal).then((reply) => {
       if (!reply.ok) throw this.#translate(reply.error);
       if (reply.outcome.op !== op) throw new RespCommandError(`ERR internal error: ${op} answered as ${reply.outcome.op}`);
-      return reply.outcome as Extract<Outcome, { op: Op }>;
+      return reply.outcome as Extract<Outcome, { op: K }>;
     });
   }
 
@@ -137,8 +137,20 @@ export class RespDoor {
     return new RespCommandError(respErrorLine(error), error.code);
   }
 
-  #count(hits: number, misses: number): void {
-    this.#o.reads.hits += hits;
-    this.#o.reads.misses += misses;
+  #internal(err: unknown, op: string): Buffer {
+    this.#o.log.error({ err, op }, 'unexpected failure encoding a RESP reply');
+    return error(RespMessages.internal);
   }
+}
+
+/** MGET results as hits and misses (counted for INFO); throws the first per-key error, translated. */
+export function hitsOf(results: ReadonlyArray<GetResult | Error>, door: RespDoor): GetResult[] {
+  let hits = 0;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r instanceof Error) throw door.translate(r);
+    if (r.hit) hits++;
+  }
+  door.count(hits, results.length - hits);
+  return results as GetResult[];
 }

@@ -1,4 +1,5 @@
-import type { CommandSpec, ReplyBytes, RespContext } from './context';
+import type { CommandSpec, RespContext } from './context';
+import type { ReplySlot } from './reply-queue';
 
 /**
  * Read-your-writes on one connection while its commands run concurrently. Redis runs a
@@ -14,11 +15,12 @@ import type { CommandSpec, ReplyBytes, RespContext } from './context';
  *
  * A delayed command sees the connection's session as it was when the command arrived (a later
  * AUTH does not change the namespace of a command read before it). Owns one map of key → the
- * completion of the last command naming it; entries leave when that command completes.
+ * reply slot of the last command naming it; entries leave when that slot is filled (`release`,
+ * from the connection's reply queue). No promise: a command waits on slots, not on replies.
  */
 export class KeyOrder {
-  /** key → reply of the last command naming it (replies never reject: see runCommand). */
-  readonly #tails = new Map<string, Promise<Buffer>>();
+  /** key → slot of the last unfinished command naming it. */
+  readonly #tails = new Map<string, ReplySlot>();
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
@@ -26,33 +28,37 @@ export class KeyOrder {
   }
 
   /**
-   * Runs `fn(ctx, arg)` once every earlier command naming one of `keys` has completed. `fn` must
-   * not throw, and its promise must not reject. (`fn` and `arg` instead of a closure: this runs
-   * once per command.)
+   * Runs `fn(ctx, arg, slot)` once every earlier command naming one of `keys` has filled its slot,
+   * and holds `keys` until `slot` is filled (`release`). `fn` must not throw and must fill `slot`
+   * once. (`fn` and `arg` instead of a closure: this runs once per command.)
    */
-  run<A>(keys: readonly string[], ctx: RespContext, fn: (ctx: RespContext, arg: A) => ReplyBytes, arg: A): ReplyBytes {
-    let waits: Array<Promise<Buffer>> | undefined;
+  run<A>(keys: readonly string[], ctx: RespContext, fn: (ctx: RespContext, arg: A, slot: ReplySlot) => void, arg: A, slot: ReplySlot): void {
+    let waits: ReplySlot[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const tail = this.#tails.get(keys[i]);
-      if (tail !== undefined) (waits ??= []).push(tail);
+      if (tail !== undefined && tail.reply === undefined) (waits ??= []).push(tail);
     }
-    let reply: ReplyBytes;
-    if (waits === undefined) reply = fn(ctx, arg);
+    if (waits === undefined) fn(ctx, arg, slot);
     else {
       const frozen = { ...ctx, session: { ...ctx.session } };
-      reply = (waits.length === 1 ? waits[0] : Promise.all(waits)).then(() => fn(frozen, arg));
+      let left = waits.length;
+      const go = (): void => {
+        if (--left === 0) fn(frozen, arg, slot);
+      };
+      for (const tail of waits) tail.whenFilled(go);
     }
-    if (reply instanceof Promise && keys.length > 0) this.#hold(keys, reply);
-    return reply;
+    if (slot.reply !== undefined || keys.length === 0) return;
+    slot.held = keys;
+    for (let i = 0; i < keys.length; i++) this.#tails.set(keys[i], slot);
   }
 
-  /** Holds `keys` until `reply` settles: one continuation per command, whatever its key count. */
-  #hold(keys: readonly string[], reply: Promise<Buffer>): void {
+  /** `slot` was filled: the keys it held are free (unless a later command holds them). */
+  release(slot: ReplySlot): void {
+    const keys = slot.held;
+    if (keys === undefined) return;
+    slot.held = undefined;
     const tails = this.#tails;
-    for (let i = 0; i < keys.length; i++) tails.set(keys[i], reply);
-    void reply.then(() => {
-      for (let i = 0; i < keys.length; i++) if (tails.get(keys[i]) === reply) tails.delete(keys[i]);
-    });
+    for (let i = 0; i < keys.length; i++) if (tails.get(keys[i]) === slot) tails.delete(keys[i]);
   }
 }
 

@@ -1,21 +1,40 @@
-/** One command's place in the queue. */
-export class ReplySlot {
-  readonly #onFill: (bytes: number) => void;
-  #reply: Buffer | undefined;
+/** Where a command's reply goes once it is known: its slot in the queue. */
+export interface ReplySink {
+  fill(reply: Buffer): void;
+}
 
-  constructor(onFill: (bytes: number) => void) {
-    this.#onFill = onFill;
+/** One command's place in the queue. */
+export class ReplySlot implements ReplySink {
+  readonly #queue: ReplyQueue;
+  #reply: Buffer | undefined;
+  /** Keys the slot's command holds in its connection's KeyOrder until it is filled. */
+  held: readonly string[] | undefined = undefined;
+  /** Commands waiting for this one (KeyOrder; rare: a key named again while in flight). */
+  #waiters: Array<() => void> | undefined;
+
+  constructor(queue: ReplyQueue) {
+    this.#queue = queue;
   }
 
   get reply(): Buffer | undefined {
     return this.#reply;
   }
 
-  /** Sets the reply (once; later calls are ignored). */
+  /** Sets the reply (once; later calls are ignored), then tells the queue's owner and the waiters. */
   fill(reply: Buffer): void {
     if (this.#reply !== undefined) return;
     this.#reply = reply;
-    this.#onFill(reply.length);
+    this.#queue.filled(this, reply.length);
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    this.#waiters = undefined;
+    for (let i = 0; i < waiters.length; i++) waiters[i]();
+  }
+
+  /** Calls `fn` once the slot is filled (now if it is). */
+  whenFilled(fn: () => void): void {
+    if (this.#reply !== undefined) fn();
+    else (this.#waiters ??= []).push(fn);
   }
 }
 
@@ -31,9 +50,18 @@ export class ReplyQueue {
   #slots: ReplySlot[] = [];
   #head = 0;
   #filledBytes = 0;
-  readonly #onFill = (bytes: number): void => {
+  readonly #onFill: ((slot: ReplySlot) => void) | undefined;
+
+  /** `onFill` is told of every slot filled, after the queue counted it (the connection flushes). */
+  constructor(onFill?: (slot: ReplySlot) => void) {
+    this.#onFill = onFill;
+  }
+
+  /** A slot of this queue was filled with `bytes` (ReplySlot.fill). */
+  filled(slot: ReplySlot, bytes: number): void {
     this.#filledBytes += bytes;
-  };
+    this.#onFill?.(slot);
+  }
 
   /** Slots reserved and not yet taken (the connection's unanswered commands plus unsent replies). */
   get size(): number {
@@ -52,7 +80,7 @@ export class ReplyQueue {
 
   /** A slot at the tail, to fill when its command completes. */
   reserve(): ReplySlot {
-    const slot = new ReplySlot(this.#onFill);
+    const slot = new ReplySlot(this);
     this.#slots.push(slot);
     return slot;
   }

@@ -17,7 +17,7 @@ import { error } from './reply';
 /** What the RESP listener needs from the proxy. */
 export interface RespServerOptions {
   dispatcher: Dispatcher;
-  /** The data plane, for the one operation the command layer lacks (SET NX/XX); see RespDoor. */
+  /** The data plane, for the snapshot INFO reports (commands go through the dispatcher). */
   backend: CacheBackend;
   metrics: FrontMetrics;
   log: Logger;
@@ -78,7 +78,7 @@ export class RespServer implements SecureContextHolder {
     const { dispatcher, backend, metrics, log } = options;
     this.#limits = resolveGuards(options.limits);
     this.#budget = new InputBudget(this.#limits.inputBudgetBytes);
-    this.#door = new RespDoor({ dispatcher, backend, metrics, log, reads: this.#stats });
+    this.#door = new RespDoor({ dispatcher, log, reads: this.#stats });
     this.#facts = {
       port: () => this.#port, startedAt: Date.now(), stats: this.#stats, limits: this.#limits,
       snapshot: (): TopologySnapshot | undefined => snapshotOf(backend),

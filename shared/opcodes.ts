@@ -1,0 +1,82 @@
+/**
+ * The numbers of the node protocol (contract): opcodes, reply statuses and the id of pushed
+ * frames. They cross the wire and are stored by peers: never renumber, only add.
+ *
+ * `shared/protocol.ts` re-exports everything here (import from there); this module exists on its
+ * own, without imports, so the op table (`shared/ops.ts`) can be built from these numbers while
+ * `shared/protocol.ts` re-exports what the table derives (`KEYED_WRITE_OPS`) without an import cycle.
+ */
+export const Op = {
+  PING: 1,
+  STATS: 2,
+  HELLO: 3,
+  AUTH: 4,
+  GET: 10,
+  MGET: 11,
+  SET: 12,
+  DELETE: 13,
+  INCR: 14,
+  EXPIRE: 15,
+  PERSIST: 16,
+  TTL: 17,
+  EXISTS: 18,
+  INVALIDATE: 19,
+  NS_POLICY: 20,
+  SLOT_STATS: 21,
+  REPL_SYNC: 30,
+  REPL_ACK: 31,
+  REPL_SNAPSHOT: 32,
+  REPL_SNAPSHOT_END: 33,
+  REPL_SET: 34,
+  REPL_DEL: 35,
+  REPL_INVALIDATE: 36,
+  FILL_LEASE: 40,
+  FILL: 41,
+  FILL_RELEASE: 42,
+  SUBSCRIBE_INVALIDATIONS: 45,
+  UNSUBSCRIBE_INVALIDATIONS: 46,
+  /** Push frames only: `[PUSH_ID, INVALIDATION, ns, key | null]`. */
+  INVALIDATION: 47,
+  MIGRATE_START: 50,
+  MIGRATE_STATUS: 51,
+  MIGRATE_CUT: 52,
+  MIGRATE_END: 53,
+  MIGRATE_PULL: 54,
+  MIGRATE_INVALIDATE: 55,
+  MIGRATE_SNAPSHOT_END: 56,
+  MIGRATE_FENCE: 57,
+  MIGRATE_ACK: 58,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** Reply statuses (contract). */
+export const Status = {
+  OK: 0,
+  MISS: 1,
+  NOT_STORED: 2,
+  VERSION_CONFLICT: 3,
+  NOT_PRIMARY: 4,
+  MOVED: 5,
+  ASK: 6,
+  TOO_LARGE: 7,
+  OVER_QUOTA: 8,
+  NOT_INTEGER: 9,
+  OVERFLOW: 10,
+  BAD_REQUEST: 11,
+  BUSY: 12,
+  OUT_OF_MEMORY: 13,
+  PROTOCOL_ERROR: 14,
+  UNKNOWN_OP: 15,
+  INTERNAL: 16,
+  WRITE_ACK_TIMEOUT: 17,
+  /** FILL_LEASE: another loader holds the key's fill lease (detail: heldMs). */
+  LEASE_HELD: 18,
+  /** FILL: the token is not the key's live lease (lapsed or released; a new primary after a failover holds no lease a loader took before it). */
+  LEASE_LOST: 19,
+  /** The node requires the cluster secret's handshake (HELLO, AUTH) first, or it failed; the connection closes. */
+  UNAUTHENTICATED: 20,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** The id of frames a node pushes unasked (invalidations); requests never use it. */
+export const PUSH_ID = -1;
