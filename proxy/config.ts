@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { PeerAccess } from '../shared/peer-auth';
 import { addPeerAccessOptions, peerAccessFlag, type PeerAccessFlags } from '../shared/peer-flags';
-import { intIn, oneOf, parseBytes, parseHostPort, parsePort } from '../shared/config';
+import { intIn, oneOf, parseBytes, parseHostPort, parsePort, parseWorkers } from '../shared/config';
 import { NAMESPACE_PATTERN } from '../shared/protocol';
 import { DEFAULT_ETCD } from '../shared/topology/etcd';
 import { addEtcdAccessOptions, type EtcdAccessFlags } from '../shared/etcd-flags';
@@ -147,7 +147,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--tls-ca <file>', 'TLS_CA', 'CA (PEM) client certificates must chain to; with --tls-client-auth'))
     .addOption(opt('--tls-client-auth', 'TLS_CLIENT_AUTH', 'mutual TLS: ask clients of the client ports for a certificate of --tls-ca (see docs/security.md for the HTTP/WebSocket port)').default(false))
     .addOption(opt('--proxy-count <n>', 'PROXY_COUNT', 'proxies sharing each namespace qpsLimit (each admits limit / n per second)').argParser(intIn(1, 10_000)).default(1))
-    .addOption(opt('--workers <n>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT)').argParser(intIn(1, 64)).default(1))
+    .addOption(opt('--workers <n|auto>', 'WORKERS', 'proxy processes sharing the client, RESP and admin ports (node:cluster; uWS by SO_REUSEPORT); auto: one per core').argParser(parseWorkers).default(1))
     .addOption(
       new Option('--log-level <level>', 'log level').env('SHARDCACHE_LOG_LEVEL').argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info'),
     )

@@ -12,7 +12,8 @@ import {
   deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseFlag, parseGet, parseIncr, parseMget, parseOk,
   parseSet, persistMessage, setMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
-import { assemble, splitByShard } from './routing/mget';
+import { assemble, splitByShard, type MgetResults } from './routing/mget';
+import { buildEntry } from '../shared/ops';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
 import { hotId } from './hotkeys/rules';
 import { pickNode, shardOfSlot } from './routing/picker';
@@ -136,8 +137,16 @@ function parseIncrOutcome(reply: unknown[], nodeId: string): Outcome {
   return { op: 'incr', value, version };
 }
 
-/** A hit as an MGET entry `[value, version, expiresAt, flags]` (a group split again after MOVED). */
-const entryOf = (r: GetResult & { hit: true }): unknown[] => [r.value, r.version, r.expiresAt, r.flags];
+/** A group split again after MOVED, as its node would have answered: its entries, or the first error. */
+function entriesOf(results: MgetResults): unknown[] | Error {
+  const entries = new Array<unknown>(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const r = results.resultAt(i);
+    if (r instanceof Error) return r;
+    entries[i] = r.hit ? buildEntry(r.value, r.version, r.expiresAt, r.flags) : null;
+  }
+  return entries;
+}
 
 class DataPlaneImpl implements DataPlane {
   readonly #topology: TopologySource;
@@ -246,7 +255,7 @@ class DataPlaneImpl implements DataPlane {
   }
 
   /** MGET by shard; a group whose slots moved meanwhile (MOVED) is split again by the newer map, twice at most. */
-  #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<Array<GetResult | Error>>): void {
+  #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<MgetResults>): void {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
     const outcomes = new Array<readonly unknown[] | Error>(groups.length);
@@ -266,10 +275,7 @@ class DataPlaneImpl implements DataPlane {
       this.#router.call(group.shardId, pref, mgetMessage(ns, group.keys), parse, -1, (err, entries) => {
         if (err === null) return settled(g, entries!);
         if (!(err instanceof ProxyError && err.detail?.moved === true) || depth >= 2) return settled(g, asError(err));
-        this.#mget(ns, group.keys, pref, depth + 1, (_, again) => {
-          const failed = again!.find((r): r is Error => r instanceof Error);
-          settled(g, failed ?? again!.map((r) => ((r as GetResult).hit ? entryOf(r as GetResult & { hit: true }) : null)));
-        });
+        this.#mget(ns, group.keys, pref, depth + 1, (_, again) => settled(g, entriesOf(again!)));
       });
     }
   }
@@ -320,7 +326,7 @@ class DataPlaneImpl implements DataPlane {
   }
 
   mget(ns: string, keys: readonly string[], pref: ReadPreference): Promise<Array<GetResult | Error>> {
-    return this.#promised({ op: 'mget', ns, keys: keys as string[] }, pref).then((o) => o.results);
+    return this.#promised({ op: 'mget', ns, keys: keys as string[] }, pref).then((o) => o.results.toArray());
   }
 
   set(ns: string, key: string, req: SetRequest): Promise<WriteResult | undefined> {

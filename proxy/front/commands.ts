@@ -1,6 +1,7 @@
 import type { AccessLevel } from '../../shared/credentials';
 import type { SetCondition } from '../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../backend';
+import type { MgetResults } from '../routing/mget';
 
 /**
  * The operations every front offers, as plain values. A front parses its wire into a `Command`,
@@ -25,7 +26,7 @@ export type OpName = Command['op'];
 /** What a command produced, tagged with its op. A miss is a value, never an error. */
 export type Outcome =
   | { op: 'get'; result: GetResult }
-  | { op: 'mget'; results: Array<GetResult | Error> }
+  | { op: 'mget'; results: MgetResults }
   | { op: 'set'; result: WriteResult | undefined }
   | { op: 'delete'; deleted: boolean }
   | { op: 'incr'; value: number | bigint; version: number }

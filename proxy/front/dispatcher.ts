@@ -148,9 +148,10 @@ export class Dispatcher {
     else if (outcome.op === 'mget') {
       let hits = 0;
       let misses = 0;
-      for (const r of outcome.results) {
-        if (r instanceof Error) continue;
-        if (r.hit) hits++;
+      const results = outcome.results;
+      for (let i = 0; i < results.length; i++) {
+        if (results.errorAt(i) !== undefined) continue;
+        if (results.valueAt(i) !== null) hits++;
         else misses++;
       }
       this.#metrics.reads(ns, hits, misses);

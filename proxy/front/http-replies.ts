@@ -90,7 +90,7 @@ export function outcomeReply(outcome: Outcome, ctx: ReplyContext): HttpReply {
     case 'get':
       return getReply(outcome.result, ctx.acceptsBinary, ctx.now);
     case 'mget':
-      return batchReply(outcome.results, ctx.errorOf, ctx.now);
+      return batchReply(outcome.results.toArray(), ctx.errorOf, ctx.now);
     case 'set': {
       const r = outcome.result;
       return r ? json(201, { written: true, version: r.version, expiresAt: r.expiresAt === 0 ? null : r.expiresAt }) : json(200, { written: false });

@@ -160,7 +160,7 @@ export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) =>
     case 'get':
       return [itemOf(outcome.result, now)];
     case 'mget':
-      return [outcome.results.map((r) => (r instanceof Error ? { error: errorOf(r) } : itemOf(r, now)))];
+      return [outcome.results.toArray().map((r) => (r instanceof Error ? { error: errorOf(r) } : itemOf(r, now)))];
     case 'set':
       return outcome.result ? [outcome.result.version, outcome.result.expiresAt === 0 ? null : outcome.result.expiresAt] : [null, null];
     case 'delete':

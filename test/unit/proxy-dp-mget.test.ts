@@ -36,7 +36,10 @@ describe('MGET split and reassembly', () => {
     expect(results).toHaveLength(keys.length);
     const g0 = groups.find((g) => g.shardId === 0)!;
     keys.forEach((key, position) => {
-      const r = results[position];
+      const r = results.resultAt(position);
+      // The positional readers the RESP reply is written from agree with the result objects.
+      expect(results.errorAt(position)).toBe(r instanceof Error ? r : undefined);
+      expect(results.valueAt(position)).toEqual(r instanceof Error || !r.hit ? null : r.value);
       if (shardOf(slotOf('ns', key)) === 1) {
         expect(r).toBe(failed);
         return;

@@ -17,7 +17,7 @@ describe('replica reads during a full resync (a trailing true on the reply)', ()
     const entries = parseMget([1, Status.OK, [[Buffer.from('a'), 1, 0, 0], null], true], 2);
     const fresh = parseMget([2, Status.OK, [null]], 1);
     const results = assemble(3, [{ shardId: 0, keys: ['x', 'y'], positions: [0, 2] }, { shardId: 1, keys: ['z'], positions: [1] }], [entries, fresh]);
-    expect(results.map((r) => (r as { stale?: string }).stale)).toEqual(['resync', undefined, 'resync']);
+    expect(results.toArray().map((r) => (r as { stale?: string }).stale)).toEqual(['resync', undefined, 'resync']);
   });
 
   test('the fronts pass it on: x-shardcache-stale on HTTP, stale on the WebSocket item', () => {

@@ -5,6 +5,7 @@ import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, Wr
 import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../../proxy/errors';
 import type { Command, Outcome, OutcomeDone } from '../../proxy/front/commands';
 import { SetCond } from '../../shared/protocol';
+import { MgetResults } from '../../proxy/routing/mget';
 
 interface Entry {
   value: Buffer;
@@ -106,7 +107,7 @@ export class FakeBackend implements CacheBackend {
     const outcome = (): Promise<Outcome> => {
       switch (cmd.op) {
         case 'get': return this.get(cmd.ns, cmd.key, pref).then((result) => ({ op: 'get', result }));
-        case 'mget': return this.mget(cmd.ns, cmd.keys, pref).then((results) => ({ op: 'mget', results }));
+        case 'mget': return this.mget(cmd.ns, cmd.keys, pref).then((results) => ({ op: 'mget', results: MgetResults.of(results) }));
         case 'set': return this.set(cmd.ns, cmd.key, cmd).then((result) => ({ op: 'set', result }));
         case 'delete': return this.delete(cmd.ns, cmd.key).then((deleted) => ({ op: 'delete', deleted }));
         case 'incr': return this.incr(cmd.ns, cmd.key, cmd.delta, cmd.ttlMs).then((r) => ({ op: 'incr', ...r }));

@@ -1,3 +1,4 @@
+import { MgetResults } from '../../proxy/routing/mget';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { errorReply, hitJson, outcomeReply } from '../../proxy/front/http-replies';
 import { jsonBody, toCommand, type HttpRequestParts } from '../../proxy/front/http-requests';
@@ -126,7 +127,7 @@ describe('replies', () => {
   test('batch results keep order, binary as base64, failures as errors', () => {
     const reply = outcomeReply({
       op: 'mget',
-      results: [{ hit: false }, { hit: true, value: Buffer.from([1, 2]), version: 1, expiresAt: 0, flags: 0 }, new ProxyError(ProxyErrorCode.TIMEOUT, 'slow shard')],
+      results: MgetResults.of([{ hit: false }, { hit: true, value: Buffer.from([1, 2]), version: 1, expiresAt: 0, flags: 0 }, new ProxyError(ProxyErrorCode.TIMEOUT, 'slow shard')]),
     }, ctx);
     expect(JSON.parse(reply.body.toString())).toEqual({ results: [
       { hit: false },

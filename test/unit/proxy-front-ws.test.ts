@@ -1,3 +1,4 @@
+import { MgetResults } from '../../proxy/routing/mget';
 import { Packr, Unpackr } from 'msgpackr';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { decodeMessage, encodeError, encodeOk, MAX_BATCH_REQUESTS, resultOf, WS_OPS } from '../../proxy/front/ws-protocol';
@@ -128,7 +129,7 @@ describe('replies', () => {
     };
     expect(itemFrom(decodeOk(encodeOk(1, resultOf({ op: 'get', result: hit }, now, errorOf)))[0])).toEqual({ hit: true, value: [1, 2], version: 3, ttlMs: 2000, flags: 1 });
     expect(itemFrom(decodeOk(encodeOk(1, resultOf({ op: 'get', result: { hit: false } }, now, errorOf)))[0])).toEqual({ hit: false });
-    const mget = decodeOk(encodeOk(2, resultOf({ op: 'mget', results: [{ ...hit, flags: 0, expiresAt: 0 }, new ProxyError(ProxyErrorCode.TIMEOUT, 'late')] }, now, errorOf)))[0] as unknown[];
+    const mget = decodeOk(encodeOk(2, resultOf({ op: 'mget', results: MgetResults.of([{ ...hit, flags: 0, expiresAt: 0 }, new ProxyError(ProxyErrorCode.TIMEOUT, 'late')]) }, now, errorOf)))[0] as unknown[];
     expect(itemFrom(mget[0])).toEqual({ hit: true, value: Buffer.from('[1,2]'), version: 3, ttlMs: null, flags: 0 });
     expect(() => itemFrom(mget[1])).toThrow('late');
     expect(decodeOk(encodeOk(3, resultOf({ op: 'incr', value: 2n ** 63n - 1n, version: 4 }, now, errorOf)))).toEqual([2n ** 63n - 1n, 4]);

@@ -3,7 +3,7 @@ import { globMatch } from '../../proxy/front/resp/glob';
 import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
 import { infoText } from '../../proxy/front/resp/info';
-import { array, bulk, bulkArray, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
+import { array, bulk, bulkArray, bulkValues, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
 import { ReplyQueue } from '../../proxy/front/resp/reply-queue';
 import { thrownBy } from '../helpers/thrown';
 import { twoShardSnapshot } from './proxy-front-fake-backend';
@@ -147,5 +147,18 @@ describe('reply queue and fan-out', () => {
     expect(peak).toBe(2);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 30, 'four', 50, 60]);
     expect(batches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+});
+
+describe('bulk encoders write their headers digit by digit', () => {
+  test('bulk and bulkValues match the RESP text for every length width', () => {
+    for (const len of [0, 1, 9, 10, 99, 100, 999, 1000, 65_535, 100_000, 1_048_576]) {
+      const value = Buffer.alloc(len, 0x61);
+      expect(bulk(value).equals(Buffer.concat([Buffer.from(`$${len}\r\n`), value, Buffer.from('\r\n')]))).toBe(true);
+    }
+    const values = [Buffer.from('a'), null, Buffer.alloc(12, 0x62), Buffer.alloc(0)];
+    const expected = Buffer.concat([Buffer.from('*4\r\n$1\r\na\r\n$-1\r\n$12\r\n'), Buffer.alloc(12, 0x62), Buffer.from('\r\n$0\r\n\r\n')]);
+    expect(bulkValues({ length: values.length, valueAt: (i) => values[i] }).equals(expected)).toBe(true);
+    expect(bulkArray(Array.from({ length: 10 }, () => null)).toString()).toBe(`*10\r\n${'$-1\r\n'.repeat(10)}`);
   });
 });

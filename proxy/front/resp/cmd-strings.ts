@@ -4,9 +4,9 @@ import { getExOptions, int64Arg, keyArg, keysArg, setOptions, toDelta } from './
 import type { CommandSpec, ReplyBytes, RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import { batches, settleAll, valuesOrThrow } from './fanout';
-import { hitsOf, type Encode } from './door';
+import { countedHits, type Encode } from './door';
 import type { ReplySink } from './reply-queue';
-import { bulk, bulkArray, integer, Replies } from './reply';
+import { bulk, bulkArray, bulkValues, integer, Replies } from './reply';
 
 /**
  * String commands: GET, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), SETEX, PSETEX, SETNX,
@@ -84,7 +84,7 @@ async function getex(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return bulk(valueOrNull(read));
 }
 
-const mgetReply: Encode<'mget'> = ({ results }, door) => bulkArray(hitsOf(results, door).map(valueOrNull));
+const mgetReply: Encode<'mget'> = ({ results }, door) => bulkValues(countedHits(results, door));
 
 /** MGET: one dispatch (split per shard below it) up to a batch of keys; larger ones in batches. */
 function mget(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {

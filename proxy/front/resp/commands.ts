@@ -6,7 +6,7 @@ import { STRING_COMMANDS } from './cmd-strings';
 import { arityAccepts, type CommandSpec, type RespContext } from './context';
 import type { ReplySlot } from './reply-queue';
 import { RespCommandError, RespMessages, unknownCommandLine } from './errors';
-import { keysOf, type KeyOrder } from './key-order';
+import type { KeyOrder } from './key-order';
 import { error } from './reply';
 
 /**
@@ -45,7 +45,7 @@ export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, lo
     return;
   }
   if (ctx.session.principal === undefined && !OPEN_BEFORE_AUTH.has(spec.name) && ctx.door.authRequired) return slot.fill(error(RespMessages.noAuth));
-  order.run(keysOf(spec, args), ctx, invoke, { spec, args, log }, slot);
+  order.run(spec, args, ctx, invoke, { spec, args, log }, slot);
 }
 
 /** The spec of a command name, matched without case; the names of the hot commands without making a string. */

@@ -4,6 +4,7 @@ import type { SetCondition } from '../../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../../backend';
 import type { Command, OpName, Outcome } from '../commands';
 import type { Dispatcher } from '../dispatcher';
+import type { MgetResults } from '../../routing/mget';
 import type { FrontName } from '../metrics';
 import { toWireError, type WireError } from '../wire-error';
 import { RespCommandError, RespMessages, respErrorLine } from './errors';
@@ -99,7 +100,7 @@ export class RespDoor {
 
   /** Results in key order; the first key whose shard failed fails the whole call. */
   async mget(ns: string, keys: string[]): Promise<GetResult[]> {
-    return hitsOf((await this.#run({ op: 'mget', ns, keys }, 'mget')).results, this);
+    return countedHits((await this.#run({ op: 'mget', ns, keys }, 'mget')).results, this).toArray() as GetResult[];
   }
 
   /**
@@ -143,14 +144,14 @@ export class RespDoor {
   }
 }
 
-/** MGET results as hits and misses (counted for INFO); throws the first per-key error, translated. */
-export function hitsOf(results: ReadonlyArray<GetResult | Error>, door: RespDoor): GetResult[] {
+/** MGET results with their hits and misses counted for INFO; throws the first per-key error, translated. */
+export function countedHits(results: MgetResults, door: RespDoor): MgetResults {
   let hits = 0;
   for (let i = 0; i < results.length; i++) {
-    const r = results[i];
-    if (r instanceof Error) throw door.translate(r);
-    if (r.hit) hits++;
+    const failed = results.errorAt(i);
+    if (failed !== undefined) throw door.translate(failed);
+    if (results.valueAt(i) !== null) hits++;
   }
   door.count(hits, results.length - hits);
-  return results as GetResult[];
+  return results;
 }

@@ -14,13 +14,13 @@ import type { ReplySlot } from './reply-queue';
  *   GET a       waits ──►|─────►|
  *
  * A delayed command sees the connection's session as it was when the command arrived (a later
- * AUTH does not change the namespace of a command read before it). Owns one map of key → the
- * reply slot of the last command naming it; entries leave when that slot is filled (`release`,
+ * AUTH does not change the namespace of a command read before it). Owns one map of a key's hash
+ * → the reply slot of the last command naming it; entries leave when that slot is filled (`release`,
  * from the connection's reply queue). No promise: a command waits on slots, not on replies.
  */
 export class KeyOrder {
-  /** key → slot of the last unfinished command naming it. */
-  readonly #tails = new Map<string, ReplySlot>();
+  /** hash of a key → slot of the last unfinished command naming it. */
+  readonly #tails = new Map<number, ReplySlot>();
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
@@ -28,15 +28,33 @@ export class KeyOrder {
   }
 
   /**
-   * Runs `fn(ctx, arg, slot)` once every earlier command naming one of `keys` has filled its slot,
-   * and holds `keys` until `slot` is filled (`release`). `fn` must not throw and must fill `slot`
-   * once. (`fn` and `arg` instead of a closure: this runs once per command.)
+   * Runs `fn(ctx, arg, slot)` once every earlier command naming one of the keys of `spec` in
+   * `args` has filled its slot, and holds those keys until `slot` is filled (`release`). `fn`
+   * must not throw and must fill `slot` once. (`fn` and `arg` instead of a closure: this runs once
+   * per command.)
    */
-  run<A>(keys: readonly string[], ctx: RespContext, fn: (ctx: RespContext, arg: A, slot: ReplySlot) => void, arg: A, slot: ReplySlot): void {
+  run<A>(spec: CommandSpec, args: readonly Buffer[], ctx: RespContext, fn: (ctx: RespContext, arg: A, slot: ReplySlot) => void, arg: A, slot: ReplySlot): void {
+    const [first, last, step] = spec.keys;
+    const tails = this.#tails;
+    let one = -1;
+    let hashes: number[] | undefined;
     let waits: ReplySlot[] | undefined;
-    for (let i = 0; i < keys.length; i++) {
-      const tail = this.#tails.get(keys[i]);
-      if (tail !== undefined && tail.reply === undefined) (waits ??= []).push(tail);
+    if (first > 0 && step > 0 && first < args.length) {
+      const end = last < 0 ? args.length + last : Math.min(last, args.length - 1);
+      if (end === first) one = hashKey(args[first]);
+      else {
+        hashes = [];
+        for (let i = first; i <= end; i += step) hashes.push(hashKey(args[i]));
+      }
+      if (hashes === undefined) {
+        const tail = tails.get(one);
+        if (tail !== undefined && tail.reply === undefined) waits = [tail];
+      } else {
+        for (let i = 0; i < hashes.length; i++) {
+          const tail = tails.get(hashes[i]);
+          if (tail !== undefined && tail.reply === undefined && !waits?.includes(tail)) (waits ??= []).push(tail);
+        }
+      }
     }
     if (waits === undefined) fn(ctx, arg, slot);
     else {
@@ -47,28 +65,38 @@ export class KeyOrder {
       };
       for (const tail of waits) tail.whenFilled(go);
     }
-    if (slot.reply !== undefined || keys.length === 0) return;
-    slot.held = keys;
-    for (let i = 0; i < keys.length; i++) this.#tails.set(keys[i], slot);
+    if (slot.reply !== undefined) return;
+    if (hashes !== undefined) {
+      slot.held = hashes;
+      for (let i = 0; i < hashes.length; i++) tails.set(hashes[i], slot);
+    } else if (one >= 0) {
+      slot.heldOne = one;
+      tails.set(one, slot);
+    }
   }
 
   /** `slot` was filled: the keys it held are free (unless a later command holds them). */
   release(slot: ReplySlot): void {
-    const keys = slot.held;
-    if (keys === undefined) return;
-    slot.held = undefined;
     const tails = this.#tails;
-    for (let i = 0; i < keys.length; i++) if (tails.get(keys[i]) === slot) tails.delete(keys[i]);
+    const one = slot.heldOne;
+    if (one >= 0) {
+      slot.heldOne = -1;
+      if (tails.get(one) === slot) tails.delete(one);
+    }
+    const hashes = slot.held;
+    if (hashes === undefined) return;
+    slot.held = undefined;
+    for (let i = 0; i < hashes.length; i++) if (tails.get(hashes[i]) === slot) tails.delete(hashes[i]);
   }
 }
 
-/** The keys a command names, from its COMMAND INFO key positions (first, last, step). */
-export function keysOf(spec: CommandSpec, args: readonly Buffer[]): string[] {
-  const [first, last, step] = spec.keys;
-  if (first === 0 || step <= 0) return [];
-  if (first === last) return first < args.length ? [args[first].toString('latin1')] : [];
-  const end = last < 0 ? args.length + last : Math.min(last, args.length - 1);
-  const keys = new Set<string>();
-  for (let i = first; i <= end; i += step) keys.add(args[i].toString('latin1'));
-  return [...keys];
+/**
+ * A key's 31-bit FNV-1a hash, read from its bytes (no string is made). Two keys that share a hash
+ * only wait for each other: ordering is kept, never broken. Written by hand: it runs once per key
+ * of every command, and a Map keyed by small integers skips hashing a fresh string per lookup.
+ */
+export function hashKey(key: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  return h >>> 1;
 }

@@ -7,8 +7,9 @@ export interface ReplySink {
 export class ReplySlot implements ReplySink {
   readonly #queue: ReplyQueue;
   #reply: Buffer | undefined;
-  /** Keys the slot's command holds in its connection's KeyOrder until it is filled. */
-  held: readonly string[] | undefined = undefined;
+  /** Hashes of the keys the slot's command holds in its connection's KeyOrder until it is filled (one key: `heldOne`). */
+  held: readonly number[] | undefined = undefined;
+  heldOne = -1;
   /** Commands waiting for this one (KeyOrder; rare: a key named again while in flight). */
   #waiters: Array<() => void> | undefined;
 

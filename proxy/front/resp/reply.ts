@@ -41,11 +41,67 @@ export function integer(n: number | bigint): Buffer {
 export function bulk(value: Buffer | string | null): Buffer {
   if (value === null) return Replies.NULL_BULK;
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const header = `$${bytes.length}${CRLF}`;
-  const out = Buffer.allocUnsafe(header.length + bytes.length + 2);
-  out.write(header, 0, 'latin1');
-  bytes.copy(out, header.length);
-  out.write(CRLF, header.length + bytes.length, 'latin1');
+  const out = Buffer.allocUnsafe(bulkSize(bytes.length));
+  writeBulk(out, 0, bytes);
+  return out;
+}
+
+/*
+ * Headers are written digit by digit into the reply's one allocation: GET and MGET replies are
+ * made once per request, and a template string per header was a string and a copy each.
+ */
+
+/** Decimal digits of a length (a non-negative integer below 2^53). */
+function digits(n: number): number {
+  let d = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
+}
+
+/** Bytes of `$len\r\n` + `len` bytes + `\r\n`. */
+const bulkSize = (len: number): number => len + digits(len) + 5;
+
+/** Writes `marker` `n` CRLF at `at` (n ≥ 0); returns the end. */
+function writeHeader(out: Buffer, at: number, marker: number, n: number): number {
+  out[at] = marker;
+  let end = at + 1 + digits(n);
+  for (let i = end - 1, x = n; i > at; i--, x = Math.floor(x / 10)) out[i] = 48 + (x % 10);
+  out[end++] = 13;
+  out[end++] = 10;
+  return end;
+}
+
+/** Writes one bulk string (`$len`, the bytes, CRLF) at `at`; returns the end. */
+function writeBulk(out: Buffer, at: number, bytes: Uint8Array): number {
+  let end = writeHeader(out, at, 0x24, bytes.length);
+  out.set(bytes, end);
+  end += bytes.length;
+  out[end++] = 13;
+  out[end++] = 10;
+  return end;
+}
+
+/** Values read by position (MGET results). */
+export interface BulkValues {
+  readonly length: number;
+  valueAt(i: number): Buffer | null;
+}
+
+/** `*n` then each value as a bulk string or the null bulk, in one allocation and without an object per value. */
+export function bulkValues(values: BulkValues): Buffer {
+  const n = values.length;
+  let size = digits(n) + 3;
+  for (let i = 0; i < n; i++) {
+    const v = values.valueAt(i);
+    size += v === null ? 5 : bulkSize(v.length);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = writeHeader(out, 0, 0x2a, n);
+  for (let i = 0; i < n; i++) {
+    const v = values.valueAt(i);
+    if (v === null) at += Replies.NULL_BULK.copy(out, at);
+    else at = writeBulk(out, at, v);
+  }
   return out;
 }
 
@@ -59,18 +115,5 @@ export function array(items: readonly Buffer[] | null): Buffer {
 /** An array of bulk strings (null elements are null bulks), encoded in one allocation. */
 export function bulkArray(values: ReadonlyArray<Buffer | string | null>): Buffer {
   const bytes = values.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
-  let size = `*${bytes.length}${CRLF}`.length;
-  for (const b of bytes) size += b === null ? 5 : `$${b.length}${CRLF}`.length + b.length + 2;
-  const out = Buffer.allocUnsafe(size);
-  let at = out.write(`*${bytes.length}${CRLF}`, 0, 'latin1');
-  for (const b of bytes) {
-    if (b === null) {
-      at += out.write('$-1\r\n', at, 'latin1');
-      continue;
-    }
-    at += out.write(`$${b.length}${CRLF}`, at, 'latin1');
-    at += b.copy(out, at);
-    at += out.write(CRLF, at, 'latin1');
-  }
-  return out;
+  return bulkValues({ length: bytes.length, valueAt: (i) => bytes[i] });
 }

@@ -1,0 +1,83 @@
+import { hashKey, KeyOrder } from '../../proxy/front/resp/key-order';
+import { ReplyQueue, type ReplySlot } from '../../proxy/front/resp/reply-queue';
+import type { CommandSpec, RespContext } from '../../proxy/front/resp/context';
+
+const spec = (keys: readonly [number, number, number]): CommandSpec => ({ name: 'x', arity: -1, flags: [], keys, run: () => undefined });
+const ONE = spec([1, 1, 1]);
+const ALL = spec([1, -1, 1]);
+const NONE = spec([0, 0, 0]);
+const args = (...words: string[]): Buffer[] => ['cmd', ...words].map((w) => Buffer.from(w));
+
+function setup() {
+  const order = new KeyOrder();
+  const queue = new ReplyQueue((slot) => order.release(slot));
+  const ran: string[] = [];
+  const ctx = { session: { ns: 'app' } } as unknown as RespContext;
+  /** Runs a command named `name` that fills its slot only when `finish(name)` is called. */
+  const slots = new Map<string, ReplySlot>();
+  const start = (name: string, s: CommandSpec, a: Buffer[]): void => {
+    const slot = queue.reserve();
+    slots.set(name, slot);
+    order.run(s, a, ctx, (c, n: string) => ran.push(`${n}@${c.session.ns}`), name, slot);
+  };
+  const finish = (name: string): void => slots.get(name)!.fill(Buffer.from(name));
+  return { order, queue, ran, ctx, start, finish };
+}
+
+test('a command on a key waits for the earlier one on that key; other keys and keyless commands run at once', () => {
+  const { order, ran, start, finish } = setup();
+  start('set-a', ONE, args('a', 'v'));
+  start('get-b', ONE, args('b'));
+  start('get-a', ONE, args('a'));
+  start('ping', NONE, args());
+  expect(ran).toEqual(['set-a@app', 'get-b@app', 'ping@app']);
+  expect(order.held).toBe(2); // a (now held by get-a's slot) and b
+  finish('set-a');
+  expect(ran).toEqual(['set-a@app', 'get-b@app', 'ping@app', 'get-a@app']);
+  finish('get-b');
+  finish('get-a');
+  finish('ping');
+  expect(order.held).toBe(0);
+});
+
+test('a multi-key command waits for every earlier command on any of its keys, once each', () => {
+  const { order, ran, start, finish } = setup();
+  start('set-a', ONE, args('a', '1'));
+  start('set-b', ONE, args('b', '2'));
+  start('mget', ALL, args('a', 'b', 'a', 'c'));
+  expect(ran).toEqual(['set-a@app', 'set-b@app']);
+  finish('set-b');
+  expect(ran).toEqual(['set-a@app', 'set-b@app']);
+  finish('set-a');
+  expect(ran).toEqual(['set-a@app', 'set-b@app', 'mget@app']);
+  start('get-c', ONE, args('c'));
+  expect(ran).toHaveLength(3); // c is held by the unfinished mget
+  finish('mget');
+  expect(ran).toEqual(['set-a@app', 'set-b@app', 'mget@app', 'get-c@app']);
+  finish('get-c');
+  expect(order.held).toBe(0);
+});
+
+test('a delayed command sees the session as it was when it arrived', () => {
+  const { ran, ctx, start, finish } = setup();
+  start('set-a', ONE, args('a', '1'));
+  start('get-a', ONE, args('a'));
+  ctx.session.ns = 'other';
+  finish('set-a');
+  expect(ran).toEqual(['set-a@app', 'get-a@app']);
+});
+
+test('a command that fills its slot at once holds nothing', () => {
+  const order = new KeyOrder();
+  const queue = new ReplyQueue((slot) => order.release(slot));
+  const slot = queue.reserve();
+  order.run(ONE, args('a'), { session: {} } as unknown as RespContext, (_c, _a: null, s) => s.fill(Buffer.from('ok')), null, slot);
+  expect(order.held).toBe(0);
+});
+
+test('hashKey reads bytes: equal keys hash alike, and it spreads distinct keys', () => {
+  expect(hashKey(Buffer.from('key:1'))).toBe(hashKey(Buffer.from('key:1')));
+  const hashes = new Set(Array.from({ length: 10_000 }, (_, i) => hashKey(Buffer.from(`key:${i}`))));
+  expect(hashes.size).toBeGreaterThan(9_990);
+  for (const h of hashes) expect(h >= 0 && h < 2 ** 31).toBe(true);
+});
