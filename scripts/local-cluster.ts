@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { intIn, parsePort } from '../shared/config';
+import { intIn, parsePort, parseWorkers } from '../shared/config';
 import type { StatusDocument } from '../control-plane/status/document';
 import { renderTable } from '../control-plane/status/table';
 import { writeLocalTls, type LocalTls } from './tls-certs';
@@ -54,6 +54,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(port('--http-port <port>', 'client port of the proxy (HTTP/JSON and WebSocket /v1/ws)', 8080))
     .addOption(port('--resp-port <port>', 'RESP (Redis protocol) port of the proxy', 6380))
     .addOption(port('--admin-port <port>', 'admin port of the proxy (/metrics, /healthz)', 9100))
+    .addOption(new Option('--workers <n|auto>', 'proxy processes sharing its ports (auto: one per core)').argParser(parseWorkers).default(parseWorkers('auto'), 'auto'))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of the nodes').argParser(intIn(1, 60)).default(3))
     .addOption(new Option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on exit)'))
     .addOption(new Option('--cluster <name>', 'cluster name').argParser(parseClusterName).default('default'))
@@ -67,8 +68,8 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
 
 /** The runner's flags as the layout the shared starting code takes. */
 function layoutOf(config: RunnerConfig, tls: LocalTls | undefined, clusterSecretFile: string | undefined): ClusterLayout {
-  const { httpPort, respPort, adminPort, tls: _tls, ...rest } = config;
-  return { ...rest, tls, clusterSecretFile, proxies: [{ httpPort, respPort, adminPort }] };
+  const { httpPort, respPort, adminPort, workers, tls: _tls, ...rest } = config;
+  return { ...rest, tls, clusterSecretFile, proxies: [{ httpPort, respPort, adminPort, workers }] };
 }
 
 function describe(children: readonly Child[], doc: StatusDocument): string {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 
 /**
@@ -29,6 +30,12 @@ export function intIn(min: number, max: number): (text: string) => number {
     }
     return value;
   };
+}
+
+/** `--workers`: a count from 1 to 64, or `auto`: one per core this process may use (os.availableParallelism). */
+export function parseWorkers(text: string): number {
+  if (text.trim() === 'auto') return Math.min(64, Math.max(1, availableParallelism()));
+  return intIn(1, 64)(text);
 }
 
 /** A TCP port; 0 asks the system for a free one. */

@@ -41,7 +41,7 @@ export interface ClusterLayout {
   nodeAdminBasePort: number;
   controlPort: number;
   /** One entry per proxy; a single proxy is named `proxy`, several `proxy-1`, `proxy-2`, ... */
-  proxies: Array<{ httpPort: number; respPort: number; adminPort: number }>;
+  proxies: Array<{ httpPort: number; respPort: number; adminPort: number; /** `--workers` of the proxy (default: its own, 1). */ workers?: number }>;
   leaseTtl: number;
   cluster: string;
   /** The control plane's `--cut-slots` (slots per cut-over), when not its default. */
@@ -125,7 +125,7 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
       name: layout.proxies.length === 1 ? 'proxy' : `proxy-${i + 1}`,
       script: 'proxy/main.js',
       nodeFlags: PROXY_NODE_FLAGS,
-      args: ['--etcd', etcd, '--cluster', layout.cluster, '--http-port', `${p.httpPort}`, '--resp-port', `${p.respPort}`, '--admin-port', `${p.adminPort}`, ...etcdClientArgs(layout.tls), ...proxyTlsArgs(layout.tls), ...nodeAccess],
+      args: ['--etcd', etcd, '--cluster', layout.cluster, '--http-port', `${p.httpPort}`, '--resp-port', `${p.respPort}`, '--admin-port', `${p.adminPort}`, ...(p.workers === undefined ? [] : ['--workers', `${p.workers}`]), ...etcdClientArgs(layout.tls), ...proxyTlsArgs(layout.tls), ...nodeAccess],
       listens: `${web}://127.0.0.1:${p.httpPort}/v1/cache, ${ws}://127.0.0.1:${p.httpPort}/v1/ws, ${redis}://127.0.0.1:${p.respPort}, admin http://127.0.0.1:${p.adminPort}/metrics`,
       ports: [[p.httpPort, '--http-port'], [p.respPort, '--resp-port'], [p.adminPort, '--admin-port']],
       healthUrl: `http://127.0.0.1:${p.adminPort}/healthz`,
