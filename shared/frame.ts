@@ -43,6 +43,14 @@ export function decodePayload(payload: Uint8Array, start = 0, end = payload.leng
  */
 export type FrameHandler = (message: unknown[], bytes: Uint8Array, start: number, end: number) => void | boolean;
 
+/**
+ * Optional first look at each frame's payload `bytes[start, end)` (valid only during the call),
+ * before it is decoded: returns true or false when it took the frame (as a FrameHandler would),
+ * undefined to have it decoded and passed to the FrameHandler. A server answers its hottest
+ * requests from the bytes in place this way; it must run `checkPlain` on them first.
+ */
+export type RawFrameHandler = (bytes: Buffer, start: number, end: number) => boolean | undefined;
+
 /** Smallest buffer of a partial frame's body (a frame's body fits in one when it is this small). */
 const MIN_BODY_BYTES = 4096;
 
@@ -51,6 +59,7 @@ export class FrameDecoder {
   /** Largest frame accepted; a server may raise it once a peer has authenticated. */
   maxFrameBytes: number;
   readonly #onFrame: FrameHandler;
+  readonly #onRaw: RawFrameHandler | null;
   readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
   #headerFill = 0;
   /** The partial frame's body so far: grown as its bytes arrive, never to more than twice what came (see `#fill`). */
@@ -61,8 +70,9 @@ export class FrameDecoder {
   /** Input not yet looked at because the handler asked to hold (backpressure). */
   #held: Buffer | null = null;
 
-  constructor(onFrame: FrameHandler, maxFrameBytes: number = Limits.DEFAULT_MAX_FRAME_BYTES) {
+  constructor(onFrame: FrameHandler, maxFrameBytes: number = Limits.DEFAULT_MAX_FRAME_BYTES, onRaw: RawFrameHandler | null = null) {
     this.#onFrame = onFrame;
+    this.#onRaw = onRaw;
     this.maxFrameBytes = maxFrameBytes;
   }
 
@@ -94,7 +104,9 @@ export class FrameDecoder {
       const end = offset + FRAME_HEADER_BYTES + length;
       if (end > chunk.length) break;
       const start = offset + FRAME_HEADER_BYTES;
-      const more = this.#onFrame(decodePayload(chunk, start, end), chunk, start, end);
+      const raw = this.#onRaw;
+      let more: boolean | void = raw === null ? undefined : raw(chunk, start, end);
+      if (more === undefined) more = this.#onFrame(decodePayload(chunk, start, end), chunk, start, end);
       offset = end;
       if (more === false && offset < chunk.length) {
         this.#held = chunk.subarray(offset);
@@ -181,7 +193,9 @@ export class FrameDecoder {
     if (this.#bodyFill < this.#bodyLength) return -1;
     const body = this.#body as Buffer; // exactly the declared length once full
     this.reset();
-    const more = this.#onFrame(decodePayload(body), body, 0, body.length);
+    const raw = this.#onRaw;
+    let more: boolean | void = raw === null ? undefined : raw(body, 0, body.length);
+    if (more === undefined) more = this.#onFrame(decodePayload(body), body, 0, body.length);
     if (more === false && offset < chunk.length) {
       this.#held = chunk.subarray(offset);
       return -2;

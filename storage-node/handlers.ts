@@ -239,12 +239,17 @@ export function handle(m: unknown[], ctx: HandlerContext, out: ReplyWriter, onIn
     handler(m, ctx, out);
     return Status.OK;
   } catch (err) {
-    if (err instanceof OpError) {
-      out.message(buildError(m[ID], err.status, err.message, err.detail));
-      return err.status;
-    }
-    onInternalError(err);
-    out.message(buildError(m[ID], Status.INTERNAL, 'internal error'));
-    return Status.INTERNAL;
+    return replyError(m[ID], err, out, onInternalError);
   }
+}
+
+/** The error reply of a request that threw (an OpError's status and detail, else INTERNAL); returns its status. */
+export function replyError(id: unknown, err: unknown, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
+  if (err instanceof OpError) {
+    out.message(buildError(id, err.status, err.message, err.detail));
+    return err.status;
+  }
+  onInternalError(err);
+  out.message(buildError(id, Status.INTERNAL, 'internal error'));
+  return Status.INTERNAL;
 }

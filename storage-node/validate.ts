@@ -1,5 +1,6 @@
 import { badRequest, type OpError } from '../shared/errors';
 import { KEEP_TTL, Limits, NAMESPACE_PATTERN, SetCond, type SetCondition } from '../shared/protocol';
+import { GET, SET } from '../shared/ops';
 
 /**
  * Argument checks for request frames. Each returns the typed value or throws BAD_REQUEST with a
@@ -88,4 +89,196 @@ export function optionalTagArg(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 256) throw badRequest('tag must be a non-empty string of at most 256 characters');
   return value;
+}
+
+/**
+ * A GET or SET frame read in place by `parseHotRequest`: offsets into the frame's bytes and the
+ * numbers, in one shared record (no object per request; read it before the next parse).
+ */
+export interface HotRequest {
+  op: number;
+  id: number;
+  epoch: number;
+  nsStart: number;
+  nsEnd: number;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+  ttlMs: number;
+  flags: number;
+  cond: SetCondition;
+  ifVersion: number;
+}
+
+/** The record `parseHotRequest` fills. */
+export const hotRequest: HotRequest = {
+  op: 0, id: 0, epoch: 0, nsStart: 0, nsEnd: 0, keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0, ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0,
+};
+
+/** msgpack fixarray headers of a whole GET and a whole SET request (the op table's lengths). */
+export const HOT_GET_HEAD = 0x90 | GET.length;
+export const HOT_SET_HEAD = 0x90 | SET.length;
+// parseHotRequest reads the fields in this order: a change to the table must change it too.
+if (GET.fields.join() !== 'ns,key' || SET.fields.join() !== 'epoch,ns,key,value,ttlMs,flags,cond,ifVersion,tags' || GET.length > 15 || SET.length > 15) {
+  throw new Error('storage-node/validate.ts: parseHotRequest reads GET and SET in an order the op table no longer has');
+}
+
+/** 1 for the bytes a namespace name may hold (`NAMESPACE_PATTERN`: letters, digits, `_`, `-`, `.`). */
+const NAMESPACE_BYTE = new Uint8Array(256);
+for (let c = 0; c < 128; c++) NAMESPACE_BYTE[c] = /[A-Za-z0-9_.-]/.test(String.fromCharCode(c)) ? 1 : 0;
+
+/** Position after the value `parseUint` read; -1 when it was not a whole number it takes. */
+let cursor = 0;
+/** The number `parseUint` read. */
+let uint = 0;
+
+/** A msgpack unsigned integer (positive fixint, uint 8/16/32/64 up to 2^53 - 1) at `p`, into `uint`/`cursor`. */
+function parseUint(b: Uint8Array, p: number, end: number): boolean {
+  if (p >= end) return false;
+  const t = b[p];
+  if (t <= 0x7f) {
+    uint = t;
+    cursor = p + 1;
+    return true;
+  }
+  let n: number;
+  if (t === 0xcc && p + 2 <= end) n = b[p + 1];
+  else if (t === 0xcd && p + 3 <= end) n = (b[p + 1] << 8) | b[p + 2];
+  else if (t === 0xce && p + 5 <= end) n = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
+  else if (t === 0xcf && p + 9 <= end) {
+    const high = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
+    if (high > 0x1fffff) return false; // past Number.MAX_SAFE_INTEGER: the generic path decides
+    n = high * 0x100000000 + b[p + 5] * 0x1000000 + ((b[p + 6] << 16) | (b[p + 7] << 8) | b[p + 8]);
+    cursor = p + 9;
+    uint = n;
+    return true;
+  } else return false;
+  cursor = p + (t === 0xcc ? 2 : t === 0xcd ? 3 : 5);
+  uint = n;
+  return true;
+}
+
+/** A str 8/16 or fixstr at `p` of `min`..`max` ASCII bytes (namespace bytes only when `ns`); sets `cursor` past it, returns its start or -1. */
+function parseAscii(b: Uint8Array, p: number, end: number, min: number, max: number, ns: boolean): number {
+  if (p >= end) return -1;
+  const t = b[p];
+  let length: number;
+  let start: number;
+  if (t >= 0xa0 && t <= 0xbf) {
+    length = t & 0x1f;
+    start = p + 1;
+  } else if (t === 0xd9 && p + 2 <= end) {
+    length = b[p + 1];
+    start = p + 2;
+  } else if (t === 0xda && p + 3 <= end) {
+    length = (b[p + 1] << 8) | b[p + 2];
+    start = p + 3;
+  } else return -1;
+  const stop = start + length;
+  if (length < min || length > max || stop > end) return -1;
+  if (ns) {
+    for (let i = start; i < stop; i++) if (NAMESPACE_BYTE[b[i]] === 0) return -1;
+  } else {
+    for (let i = start; i < stop; i++) if (b[i] >= 0x80) return -1;
+  }
+  cursor = stop;
+  return start;
+}
+
+/**
+ * Reads `b[start, end)` in place when it is exactly a GET `[id, GET, ns, key]` or a SET
+ * `[id, SET, epoch, ns, key, bin value, ttlMs, flags, cond, ifVersion, nil]` whose every argument
+ * the checks above would accept as it is: namespace and key as ASCII strings (so their bytes are
+ * their characters), the value as msgpack bin, numbers as unsigned integers (ttlMs also -1,
+ * KEEP_TTL; flags, cond, ifVersion also nil), no tags. Fills `hotRequest` and returns true;
+ * returns false for anything else, which then takes the generic path (msgpackr and the checks
+ * above, with their error replies). Written by hand because it replaces msgpackr's decode and
+ * the string and Buffer objects it makes for the two requests that are most of a node's load.
+ * The caller runs `checkPlain` first, like every decoder of peer bytes.
+ */
+export function parseHotRequest(b: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 4) return false;
+  const head = b[start];
+  if (head !== HOT_GET_HEAD && head !== HOT_SET_HEAD) return false;
+  const r = hotRequest;
+  if (!parseUint(b, start + 1, end)) return false;
+  r.id = uint;
+  let p = cursor;
+  if (p >= end) return false;
+  const op = b[p++];
+  if (head === HOT_GET_HEAD) {
+    if (op !== GET.code) return false;
+  } else {
+    if (op !== SET.code) return false;
+    if (!parseUint(b, p, end)) return false;
+    r.epoch = uint;
+    p = cursor;
+  }
+  r.op = op;
+  const ns = parseAscii(b, p, end, 1, Limits.MAX_NAMESPACE_LENGTH, true);
+  if (ns < 0) return false;
+  r.nsStart = ns;
+  r.nsEnd = cursor;
+  const key = parseAscii(b, cursor, end, 1, Limits.MAX_KEY_LENGTH, false);
+  if (key < 0) return false;
+  r.keyStart = key;
+  r.keyEnd = p = cursor;
+  if (op === 10) return p === end;
+  // value: bin 8/16/32
+  if (p >= end) return false;
+  const t = b[p];
+  let length: number;
+  if (t === 0xc4 && p + 2 <= end) {
+    length = b[p + 1];
+    p += 2;
+  } else if (t === 0xc5 && p + 3 <= end) {
+    length = (b[p + 1] << 8) | b[p + 2];
+    p += 3;
+  } else if (t === 0xc6 && p + 5 <= end) {
+    length = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
+    p += 5;
+  } else return false;
+  if (p + length > end) return false;
+  r.valueStart = p;
+  r.valueEnd = p += length;
+  // ttlMs: whole number >= 0, or -1 (KEEP_TTL), or nil (0)
+  if (p >= end) return false;
+  if (b[p] === 0xff) {
+    r.ttlMs = KEEP_TTL;
+    p++;
+  } else if (b[p] === 0xc0) {
+    r.ttlMs = 0;
+    p++;
+  } else {
+    if (!parseUint(b, p, end)) return false;
+    r.ttlMs = uint;
+    p = cursor;
+  }
+  // flags: 0..0xffffffff or nil
+  if (p < end && b[p] === 0xc0) {
+    r.flags = 0;
+    p++;
+  } else {
+    if (!parseUint(b, p, end) || uint > 0xffffffff) return false;
+    r.flags = uint;
+    p = cursor;
+  }
+  // cond: ALWAYS, NX, XX or nil
+  if (p >= end) return false;
+  const cond = b[p] === 0xc0 ? 0 : b[p];
+  if (cond > SetCond.XX) return false;
+  r.cond = cond as SetCondition;
+  p++;
+  // ifVersion: whole number or nil
+  if (p < end && b[p] === 0xc0) {
+    r.ifVersion = 0;
+    p++;
+  } else {
+    if (!parseUint(b, p, end)) return false;
+    r.ifVersion = uint;
+    p = cursor;
+  }
+  // tags: nil only (tagged writes take the generic path)
+  return p + 1 === end && b[p] === 0xc0;
 }

@@ -5,6 +5,8 @@
 export { Store } from './store';
 export { ENTRY_OVERHEAD, entrySize } from './keyspace';
 export { INT64_MAX, INT64_MIN } from './int64';
+export { sameAscii } from './key-index';
+export { latin1 } from './value-codec';
 export type { SnapshotEntry } from './replicated';
 export type {
   EntryView,

@@ -49,6 +49,28 @@ export function hashKey(key: string, seed: number): number {
   return h >>> 0;
 }
 
+/**
+ * `hashKey` of the ASCII key whose bytes are `bytes[start, end)`, read in place from a request
+ * frame: the same value `hashKey` gives its string (one char per byte), without making the string.
+ */
+export function hashAscii(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let h = (seed ^ 0x811c9dc5) | 0;
+  for (let i = start; i < end; i++) h = imul(h ^ bytes[i], 0x01000193);
+  h ^= h >>> 16;
+  h = imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** True when `s` is the ASCII text of `bytes[start, end)`. */
+export function sameAscii(s: string, bytes: Uint8Array, start: number, end: number): boolean {
+  if (s.length !== end - start) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
+}
+
 /** An open-addressing index of entry ids by key (see the file comment). */
 export class KeyIndex {
   /** Ids held. */
@@ -80,6 +102,18 @@ export class KeyIndex {
       const id = slots[p];
       if (id === EMPTY) return -1;
       if (source.hash(id) === hash && source.key(id) === key) return id;
+    }
+  }
+
+  /** `find` for the ASCII key whose bytes are `bytes[start, end)` (`hash` = `hashAscii` of them), without its string. */
+  findAscii(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    const source = this.source;
+    for (let p = hash & mask; ; p = (p + 1) & mask) {
+      const id = slots[p];
+      if (id === EMPTY) return -1;
+      if (source.hash(id) === hash && sameAscii(source.key(id) as string, bytes, start, end)) return id;
     }
   }
 

@@ -263,11 +263,12 @@ export class Keyspace {
 
   /**
    * Adds a new entry (the key, whose hash is `hash`, is not in `ns`) of accounted size `size`
-   * (counting the tags the caller sets next); room must have been made.
+   * (counting the tags the caller sets next); room must have been made. `owned`: the key is a
+   * flat string of its own already (made from request bytes), so it is not copied again.
    */
-  insert(ns: Namespace, key: string, hash: number, value: string, size: number, now: number): number {
+  insert(ns: Namespace, key: string, hash: number, value: string, size: number, now: number, owned = false): number {
     const table = this.table;
-    const id = table.alloc(ownString(key), value);
+    const id = table.alloc(owned ? key : ownString(key), value);
     table.setHash(id, hash);
     table.setVersion(id, this.nextVersion());
     table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));

@@ -32,7 +32,8 @@ import {
   resolveOptions,
   resolvePolicy,
 } from './validate';
-import { bytesToString, stringToBytes } from './value-codec';
+import { bytesToString, latin1, stringToBytes } from './value-codec';
+import { hashAscii } from './key-index';
 
 /**
  * The storage node's cache engine: pure (no sockets, timers or etcd), clock and randomness
@@ -71,6 +72,8 @@ export class Store {
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
+  /** The key `setAscii` wrote last (the stored string). */
+  lastKey = '';
   private replicationPart: StoreReplication;
   private slotsPart: StoreSlots;
   /** Policies set with `setNamespacePolicy`, applied again to an adopted keyspace. */
@@ -144,7 +147,22 @@ export class Store {
   read(ns: string, key: string): RawEntry | undefined {
     const ks = this.ks;
     const space = ks.namespace(ns);
-    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    return this.readFound(space, space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key)));
+  }
+
+  /**
+   * `read` of the ASCII key whose bytes are `bytes[start, end)` (a request frame's, read in place):
+   * no key string is made.
+   */
+  readAscii(ns: string, bytes: Uint8Array, start: number, end: number): RawEntry | undefined {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    return this.readFound(space, space === undefined ? -1 : space.keyIndex.findAscii(bytes, start, end, hashAscii(bytes, start, end, ks.hashSeed)));
+  }
+
+  /** The end of `read`: entry `id` (-1: none) of `space`, as a hit or a miss. */
+  private readFound(space: Namespace | undefined, id: number): RawEntry | undefined {
+    const ks = this.ks;
     if (space === undefined || id < 0) {
       ks.counters.misses++;
       return undefined;
@@ -204,6 +222,59 @@ export class Store {
     const tagBytes = owned === undefined ? 0 : sumLengths(owned);
     const version = this.put(ns, key, value, ttlMs, flags, cond, ifVersion, owned, tagBytes);
     return version < 0 ? undefined : this.written;
+  }
+
+  /**
+   * `setTrusted` (no tags) for a request frame read in place: the ASCII key is `bytes[keyStart,
+   * keyEnd)`, the value `bytes[valueStart, valueEnd)` (copied). No key string is made unless the
+   * key is new; `lastKey` is the stored key afterwards. The result object is reused; read it at once.
+   */
+  setAscii(
+    ns: string,
+    bytes: Buffer,
+    keyStart: number,
+    keyEnd: number,
+    valueStart: number,
+    valueEnd: number,
+    ttlMs: number,
+    flags: number,
+    cond: SetCondition,
+    ifVersion: number,
+  ): WriteResult | undefined {
+    const ks = this.ks;
+    const known = ks.namespace(ns);
+    const keyLength = keyEnd - keyStart;
+    const valueLength = valueEnd - valueStart;
+    const size = entrySize(keyLength, valueLength, 0);
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, keyLength + valueLength, size);
+    const now = this.now();
+    const hash = hashAscii(bytes, keyStart, keyEnd, ks.hashSeed);
+    let found = known === undefined ? -1 : known.keyIndex.findAscii(bytes, keyStart, keyEnd, hash);
+    if (found >= 0 && ks.reclaimIfDead(found, known as Namespace, now)) found = -1;
+    if (ifVersion !== 0) this.checkVersion(found, ifVersion);
+    if (cond === SetCond.NX ? found >= 0 : cond === SetCond.XX && found < 0) return undefined;
+    const space = known ?? ks.admitNamespace(ns); // made only now that the write stores something
+    let expiresAt = ttlMs > 0 ? now + ttlMs : 0;
+    if (ttlMs === KEEP_TTL && found >= 0) expiresAt = ks.expiresAt(found);
+    const table = ks.table;
+    const value = latin1(bytes, valueStart, valueEnd);
+    let id = found;
+    if (found < 0) {
+      if (space.keyIndex.size >= MAX_NAMESPACE_KEYS) this.makeSlot(space);
+      this.makeRoom(space, size, found);
+      id = ks.insert(space, latin1(bytes, keyStart, keyEnd), hash, value, size, now, true);
+    } else {
+      this.makeRoom(space, size - table.size(found), found);
+      ks.rewrite(found, space, value, size, now);
+    }
+    table.setFlags(id, flags);
+    ks.setTags(id, undefined);
+    ks.setExpiry(id, expiresAt);
+    this.lastKey = table.key(id) as string;
+    const written = this.written;
+    written.version = table.version(id);
+    written.expiresAt = expiresAt;
+    return written;
   }
 
   /** Removes the key; true if it existed (and was visible). */

@@ -39,6 +39,11 @@ export function bytesToString(bytes: Uint8Array): string {
   return buf.latin1Slice(0, buf.length);
 }
 
+/** `bytes[start, end)` as a new flat latin1 string (one char per byte). */
+export function latin1(bytes: Buffer, start: number, end: number): string {
+  return (bytes as NodeBuffer).latin1Slice(start, end);
+}
+
 /** The bytes a string made by `bytesToString` (or any ASCII string) holds, in a new Buffer. */
 export function stringToBytes(s: string): Buffer {
   return Buffer.from(s, 'latin1');
