@@ -183,7 +183,7 @@ function printHeader(o: PeersBenchOptions, binary: string): void {
   say(`shardcache peer benchmark: redis-benchmark (${binary}) against shardcache's RESP front, twemproxy and redis-server, on 127.0.0.1`);
   say(`  machine: ${os.cpus().length} CPUs, load average ${load1.toFixed(2)} at start; servers and the load generator share the cores`);
   say(`  ${o.clients} clients, ${o.valueBytes}-byte values, ${o.keys.toLocaleString('en-US')} random keys, pipelines ${o.pipelines.join(' and ')}, tests ${o.tests.join(', ')}; ${o.rounds} interleaved rounds`);
-  say(`  targets (shardcache / twemproxy): GET and SET ops >= ${PEER_TARGETS.minOpsRatioPipelined}x at pipeline 16, >= ${PEER_TARGETS.minOpsRatioUnpipelined}x at pipeline 1; p99 <= ${PEER_TARGETS.maxP99RatioUnpipelined}x at pipeline 1`);
+  say(`  targets (shardcache / twemproxy): GET, SET and INCR ops >= ${PEER_TARGETS.minOpsRatioPipelined}x at pipeline 16, >= ${PEER_TARGETS.minOpsRatioUnpipelined}x at pipeline 1; MGET >= ${PEER_TARGETS.minOpsRatioMget}x at both; p99 <= ${PEER_TARGETS.maxP99RatioUnpipelined}x at pipeline 1`);
 }
 
 function printProfile(o: PeersBenchOptions, pid: number): void {
