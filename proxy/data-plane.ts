@@ -120,10 +120,18 @@ const asError = (err: unknown): Error => (err instanceof Error ? err : new Proxy
 /** Called once with a result or an error. */
 type Done<T> = (err: Error | null, value?: T) => void;
 
-/** Hands a promise's result to `done` (the rare paths: read-through, hot keys). */
-function settle<T>(promise: Promise<T>, done: Done<T>): void {
-  promise.then((v) => done(null, v), (err: unknown) => done(asError(err)));
+/** Hands a GET's promised result to `done` as its outcome (the rare paths: read-through, hot keys). */
+function settleGet(promise: Promise<GetResult>, done: OutcomeDone): void {
+  promise.then((result) => done(null, { op: 'get', result }), (err: unknown) => done(asError(err)));
 }
+
+/** Detaches the flights of `ns/key` at both read preferences. */
+function forgetKey(flights: Pick<SingleFlight<unknown>, 'forget'>, ns: string, key: string): void {
+  flights.forget(getFlightKey('primary', ns, key));
+  flights.forget(getFlightKey('replica', ns, key));
+}
+
+const parseGetOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'get', result: parseGet(reply, nodeId) });
 
 const INVALIDATED: Outcome = { op: 'invalidate' };
 const PONG: Outcome = { op: 'ping' };
@@ -155,7 +163,10 @@ class DataPlaneImpl implements DataPlane {
   readonly #metrics: UpstreamMetrics;
   readonly #upstreams: Upstreams;
   readonly #router: Router;
+  /** GETs of the hot-key and read-through paths (their results are GetResults). */
   readonly #flights: SingleFlight<GetResult>;
+  /** Plain GETs: their flights end with the front's outcome itself (one object per reply fewer). */
+  readonly #gets: SingleFlight<Outcome>;
   readonly #readThrough: ReadThrough;
   readonly hotKeys: HotKeys;
   #current: TopologySnapshot | undefined;
@@ -167,7 +178,8 @@ class DataPlaneImpl implements DataPlane {
     this.#random = o.random ?? Math.random;
     const now = (): number => performance.now();
     this.#flights = new SingleFlight<GetResult>();
-    this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared);
+    this.#gets = new SingleFlight<Outcome>();
+    this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared + this.#gets.shared);
     this.#upstreams = new Upstreams({
       connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: o.requestTimeoutMs ?? 1000, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
       breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics, access: o.nodeAccess,
@@ -246,12 +258,11 @@ class DataPlaneImpl implements DataPlane {
     const id = hotId(ns, key);
     const hot = this.hotKeys.observe(id, snapshot);
     const policy = policyOf(snapshot, ns);
-    const got = (err: Error | null, result?: GetResult): void => (err !== null ? done(err) : done(null, { op: 'get', result: result! }));
     // Read-through namespaces load on a miss (proxy/readthrough/); hot-key rules serve the others.
-    if (policy?.origin !== undefined) return settle(this.#readThrough.get(ns, key, policy), got);
-    if (hot !== undefined) return settle(this.hotKeys.get(hot, ns, key, pref, shardId, snapshot), got);
-    const message = getMessage(ns, key);
-    this.#flights.join(flightKeyOf(pref, id), (finish) => this.#router.call(shardId, pref, message, parseGet, slot, finish), got);
+    if (policy?.origin !== undefined) return settleGet(this.#readThrough.get(ns, key, policy), done);
+    if (hot !== undefined) return settleGet(this.hotKeys.get(hot, ns, key, pref, shardId, snapshot), done);
+    const finish = this.#gets.join(flightKeyOf(pref, id), done);
+    if (finish !== undefined) this.#router.call(shardId, pref, getMessage(ns, key), parseGetOutcome, slot, finish);
   }
 
   /** MGET by shard; a group whose slots moved meanwhile (MOVED) is split again by the newer map, twice at most. */
@@ -307,10 +318,8 @@ class DataPlaneImpl implements DataPlane {
    * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
    */
   #written(ns: string, key: string, outcome: Outcome, done: OutcomeDone, set?: { fields: SetFields; result: WriteResult | undefined }): void {
-    if (this.#flights.size > 0) {
-      this.#flights.forget(getFlightKey('primary', ns, key));
-      this.#flights.forget(getFlightKey('replica', ns, key));
-    }
+    if (this.#gets.size > 0) forgetKey(this.#gets, ns, key);
+    if (this.#flights.size > 0) forgetKey(this.#flights, ns, key);
     const after = this.hotKeys.written(ns, key, outcome, set);
     if (after instanceof Promise) after.then((o) => done(null, o), done);
     else done(null, after);
@@ -380,6 +389,7 @@ class DataPlaneImpl implements DataPlane {
       shardIds.map((shardId) => this.#router.send(shardId, 'write', invalidateMessage(0, ns, tag), parseOk)),
     );
     this.#flights.forgetAll();
+    this.#gets.forgetAll();
     await this.hotKeys.invalidated(ns);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw asError(failed.reason);

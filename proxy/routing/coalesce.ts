@@ -49,30 +49,33 @@ export class SingleFlight<V> {
   }
 
   /**
-   * Joins the flight for `key`, or starts one with `start(finish)` when there is none; `done` is
-   * called once with the flight's result. `start` must call `finish` once (a throw counts as its error).
+   * Joins the flight for `key` and returns undefined, or, when there is none, opens one and
+   * returns its `finish`: the caller starts the work and calls it once. Either way `done` is
+   * called once with the flight's result.
    */
-  join(key: string, start: (finish: Done<V>) => void, done: Done<V>): void {
+  join(key: string, done: Done<V>): Done<V> | undefined {
     const flying = this.#flights.get(key);
     if (flying !== undefined) {
       this.shared++;
       this.#onShared?.();
       flying.add(done);
-      return;
+      return undefined;
     }
     const flight = new Flight(done, this.#flights, key);
     this.#flights.set(key, flight);
-    try {
-      start(flight.finish);
-    } catch (err) {
-      flight.finish(err as Error);
-    }
+    return flight.finish;
   }
 
   /** The flight for `key` as a promise, started with `start()` when there is none. */
   do(key: string, start: () => Promise<V>): Promise<V> {
     return new Promise<V>((resolve, reject) => {
-      this.join(key, (finish) => start().then((v) => finish(null, v), finish), (err, v) => (err !== null ? reject(err) : resolve(v as V)));
+      const finish = this.join(key, (err, v) => (err !== null ? reject(err) : resolve(v as V)));
+      if (finish === undefined) return;
+      try {
+        start().then((v) => finish(null, v), finish);
+      } catch (err) {
+        finish(err as Error);
+      }
     });
   }
 

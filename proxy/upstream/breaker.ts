@@ -7,6 +7,7 @@ import { isTransportFailure, nodeUnavailable } from './failures';
 import type { BreakerStateName, NodeMetrics, TransportOutcome } from './metrics';
 import type { ReplyCallback } from './pending';
 import type { NodePool } from './pool';
+import { OP, STATUS } from '../../shared/ops';
 
 /** Breaker settings (opossum's, with ms-suffixed names). */
 export interface BreakerOptions {
@@ -204,7 +205,7 @@ export class NodeClient implements NodeChannel {
   send(message: unknown[], cb: ReplyCallback): void {
     const breaker = this.#breaker;
     if (!breaker.closed && !breaker.pendingClose) {
-      this.#metrics.failed(message[1] as number, 'BREAKER_OPEN');
+      this.#metrics.failed(message[OP] as number, 'BREAKER_OPEN');
       cb(nodeUnavailable(this.nodeId, 'breaker open', this.#pool.unreachable));
       return;
     }
@@ -230,7 +231,7 @@ export class NodeClient implements NodeChannel {
   #sendIn(batch: TurnBatch, message: unknown[], cb: ReplyCallback): void {
     const metrics = this.#metrics;
     const now = this.#now;
-    const op = message[1] as number;
+    const op = message[OP] as number;
     const started = now();
     let answered = false;
     batch.add();
@@ -241,7 +242,7 @@ export class NodeClient implements NodeChannel {
           metrics.failed(op, outcomeOf(err));
           batch.settle(err);
         } else {
-          metrics.reply(op, (reply as unknown[])[1] as number, (now() - started) / 1000);
+          metrics.reply(op, (reply as unknown[])[STATUS] as number, (now() - started) / 1000);
           batch.settle(null);
         }
         cb(err, reply);

@@ -2,12 +2,13 @@ import net from 'node:net';
 import { FrameDecoder } from '../../shared/frame';
 import { dialPeer, OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 import type { Logger } from '../../shared/log';
-import { Limits, Op } from '../../shared/protocol';
+import { Limits } from '../../shared/protocol';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import { reconnectDelay, type BackoffOptions } from './backoff';
 import { nodeUnavailable, timeoutError } from './failures';
 import { FrameWriter } from './frame-writer';
 import { PendingQueue, type ReplyCallback } from './pending';
+import { buildRequest, ERROR_REPLY, ID, PING } from '../../shared/ops';
 
 /** connecting ─► open ─► down (backoff) ─► connecting ...; closed is final. */
 export type LinkState = 'connecting' | 'open' | 'down' | 'closed';
@@ -143,7 +144,7 @@ export class Link {
     }
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
-    message[0] = id;
+    message[ID] = id;
     const before = this.#frames.size;
     const length = this.#frames.append(message);
     if (length > this.#maxFrameBytes) {
@@ -175,7 +176,7 @@ export class Link {
    * carries no traffic stays under the node's idle timeout. Called by the owner's timer.
    */
   keepalive(now: number, idleMs: number): void {
-    if (this.#state === 'open' && now - this.#sentAt >= idleMs) this.send([0, Op.PING], ignoreReply);
+    if (this.#state === 'open' && now - this.#sentAt >= idleMs) this.send(buildRequest(PING), ignoreReply);
   }
 
   /** Closes for good: waiting requests fail with NODE_UNAVAILABLE; resolves when the socket is gone. */
@@ -277,9 +278,9 @@ export class Link {
 
   #onReply(reply: unknown[]): boolean {
     if (this.#broken) return false;
-    if (this.#pending.size === 0 || reply[0] !== this.#pending.headId) {
+    if (this.#pending.size === 0 || reply[ID] !== this.#pending.headId) {
       this.#broken = true; // a refusal notice (id 0) or a reply out of step: nothing after it can be matched
-      const why = reply[0] === 0 ? `node refused a frame: ${String(reply[2])}` : `reply id ${String(reply[0])} out of step`;
+      const why = reply[ID] === 0 ? `node refused a frame: ${String(reply[ERROR_REPLY.message])}` : `reply id ${String(reply[ID])} out of step`;
       this.#o.log.warn({ event: 'link', nodeId: this.#o.nodeId, state: 'broken', reason: why }, 'closing link');
       this.#socket?.destroy();
       return false;
