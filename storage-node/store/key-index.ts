@@ -41,6 +41,12 @@ export const MAX_INDEX_KEYS = MAX_CAPACITY * 0.75;
 export function hashKey(key: string, seed: number): number {
   let h = (seed ^ 0x811c9dc5) | 0;
   for (let i = 0; i < key.length; i++) h = imul(h ^ key.charCodeAt(i), 0x01000193);
+  return mix(h);
+}
+
+/** The murmur3 finaliser: spreads FNV-1a's low bits over the word. */
+function mix(hash: number): number {
+  let h = hash;
   h ^= h >>> 16;
   h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -56,12 +62,7 @@ export function hashKey(key: string, seed: number): number {
 export function hashAscii(bytes: Uint8Array, start: number, end: number, seed: number): number {
   let h = (seed ^ 0x811c9dc5) | 0;
   for (let i = start; i < end; i++) h = imul(h ^ bytes[i], 0x01000193);
-  h ^= h >>> 16;
-  h = imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix(h);
 }
 
 /** True when `s` is the ASCII text of `bytes[start, end)`. */
