@@ -54,7 +54,9 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(port('--http-port <port>', 'client port of the proxy (HTTP/JSON and WebSocket /v1/ws)', 8080))
     .addOption(port('--resp-port <port>', 'RESP (Redis protocol) port of the proxy', 6380))
     .addOption(port('--admin-port <port>', 'admin port of the proxy (/metrics, /healthz)', 9100))
-    .addOption(new Option('--workers <n|auto>', 'proxy processes sharing its ports (auto: one per core)').argParser(parseWorkers).default(parseWorkers('auto'), 'auto'))
+    // 1 by default: on one machine the proxy shares its cores with the nodes, and a second proxy
+    // process measured slower at pipeline 1 and no faster pipelined (docs/performance.md).
+    .addOption(new Option('--workers <n|auto>', 'proxy processes sharing its ports (auto: one per core; for a host whose cores serve the proxy alone)').argParser(parseWorkers).default(1))
     .addOption(new Option('--lease-ttl <seconds>', 'lease TTL of the nodes').argParser(intIn(1, 60)).default(3))
     .addOption(new Option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on exit)'))
     .addOption(new Option('--cluster <name>', 'cluster name').argParser(parseClusterName).default('default'))
