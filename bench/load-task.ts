@@ -11,8 +11,12 @@ export interface LoadTask {
   port: number;
   /** The server's process id, to read its CPU time over the measured window (0: do not). */
   serverPid: number;
-  /** `set`/`get`: random keys of 1..keyspace for `seconds` after `warmupSeconds`; `load`: SET of keys 1..keyspace once, in order. */
-  mode: 'set' | 'get' | 'load';
+  /**
+   * `set`/`get`: random keys of 1..keyspace for `seconds` after `warmupSeconds`; `load`: SET of keys
+   * 1..keyspace once, in order; `incr`: INCR of random counters (keys of their own, not the SET
+   * keys); `mget`: MGET of `MGET_KEYS` random keys of 1..keyspace (`bench/load-worker.ts`).
+   */
+  mode: 'set' | 'get' | 'load' | 'incr' | 'mget';
   connections: number;
   /** Requests each connection keeps in flight. */
   depth: number;
@@ -52,7 +56,7 @@ export interface LoadFailure {
 /** What the worker reports. */
 export type LoadOutcome = LoadResult | LoadFailure;
 
-const MODES: ReadonlySet<string> = new Set(['set', 'get', 'load']);
+const MODES: ReadonlySet<string> = new Set(['set', 'get', 'load', 'incr', 'mget']);
 const PROTOCOLS: ReadonlySet<string> = new Set(['frame', 'resp']);
 
 /** Parses and checks a task; throws with the first field that is wrong. */

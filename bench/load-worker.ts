@@ -4,7 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LatencyRecorder } from './latency';
 import { readCpuSeconds } from './procfs';
 import { parseLoadTask, type LoadOutcome, type LoadResult, type LoadTask } from './load-task';
-import { benchKey, codecFor, type Codec, type ReplyCounter } from './wire';
+import { encodeFrame } from '../shared/frame';
+import { Op } from '../shared/protocol';
+import { BENCH_NAMESPACE, benchKey, codecFor, type Codec, type Protocol, type ReplyCounter } from './wire';
+
+/** Keys per MGET request of the `mget` mode. */
+export const MGET_KEYS = 10;
 
 /**
  * Load generator process: opens `connections` sockets to one server, keeps `depth` requests in
@@ -23,6 +28,8 @@ class Run {
   readonly recorder: LatencyRecorder;
   readonly #codec: Codec;
   readonly #keys: string[];
+  /** INCR's counters (`ctr:0000001` ...): keys of their own, since the SET keys hold no integer. */
+  readonly #counters: string[];
   readonly #value: Buffer;
   readonly #next: (id: number) => Buffer | null;
   #random = 0x2545f491;
@@ -39,7 +46,8 @@ class Run {
     this.task = task;
     this.#codec = codecFor(task.protocol);
     this.#value = Buffer.alloc(task.valueBytes, 0x61);
-    this.#keys = task.mode === 'load' ? [] : Array.from({ length: task.keyspace + 1 }, (_, i) => benchKey(i));
+    this.#keys = task.mode === 'load' || task.mode === 'incr' ? [] : Array.from({ length: task.keyspace + 1 }, (_, i) => benchKey(i));
+    this.#counters = task.mode === 'incr' ? Array.from({ length: task.keyspace + 1 }, (_, i) => `ctr:${String(i).padStart(7, '0')}`) : [];
     this.recorder = new LatencyRecorder(task.mode === 'load' ? task.keyspace : Math.ceil(task.seconds * 1_000_000));
     this.#next = this.#requestMaker();
   }
@@ -97,6 +105,15 @@ class Run {
     const value = this.#value;
     if (this.task.mode === 'set') return (id) => codec.encodeSet(id, keys[this.#randomKey()], value);
     if (this.task.mode === 'get') return (id) => codec.encodeGet(id, keys[this.#randomKey()]);
+    const protocol = this.task.protocol;
+    if (this.task.mode === 'incr') return (id) => encodeIncr(protocol, id, this.#counters[this.#randomKey()]);
+    if (this.task.mode === 'mget') {
+      const batch = new Array<string>(MGET_KEYS);
+      return (id) => {
+        for (let i = 0; i < MGET_KEYS; i++) batch[i] = keys[this.#randomKey()];
+        return encodeMget(protocol, id, batch);
+      };
+    }
     return (id) => (this.#sequence > this.task.keyspace ? null : codec.encodeSet(id, benchKey(this.#sequence++), value));
   }
 
@@ -127,7 +144,7 @@ class LoadConnection {
   constructor(socket: net.Socket, run: Run) {
     this.#socket = socket;
     this.#run = run;
-    this.counter = codecFor(run.task.protocol).newReplyCounter();
+    this.counter = run.task.protocol === 'resp' && run.task.mode === 'mget' ? new RespArrayReplyCounter() : codecFor(run.task.protocol).newReplyCounter();
     this.#sentAt = new Float64Array(run.task.depth);
     let reject!: (err: Error) => void;
     this.done = new Promise((resolve, rej) => {
@@ -179,6 +196,65 @@ class LoadConnection {
     }
     this.#socket.uncork();
     if (this.#inFlight === 0) this.#resolve();
+  }
+}
+
+/** `[id, INCR, epoch 0, ns, key, delta 1, ttlMsOnCreate 0]`, or RESP `INCR key`. */
+function encodeIncr(protocol: Protocol, id: number, key: string): Buffer {
+  return protocol === 'frame' ? encodeFrame([id, Op.INCR, 0, BENCH_NAMESPACE, key, 1, 0]) : encodeResp(['INCR', key]);
+}
+
+/** `[id, MGET, ns, keys]`, or RESP `MGET key...`. */
+function encodeMget(protocol: Protocol, id: number, keys: readonly string[]): Buffer {
+  return protocol === 'frame' ? encodeFrame([id, Op.MGET, BENCH_NAMESPACE, keys]) : encodeResp(['MGET', ...keys]);
+}
+
+/** A RESP command: an array of bulk strings (ASCII). */
+function encodeResp(args: readonly string[]): Buffer {
+  let text = `*${args.length}\r\n`;
+  for (const a of args) text += `$${a.length}\r\n${a}\r\n`;
+  return Buffer.from(text, 'latin1');
+}
+
+/**
+ * Counts RESP replies that may be arrays (MGET's `*n` of bulk strings; `RespReplyCounter` refuses
+ * arrays): an array counts once, when its last element is in; a nil element counts as a miss.
+ */
+class RespArrayReplyCounter implements ReplyCounter {
+  misses = 0;
+  errors = 0;
+  #carry: Buffer | null = null;
+  /** Elements still to come of the array being read (0: at the top level). */
+  #elements = 0;
+
+  push(input: Buffer): number {
+    const chunk = this.#carry ? Buffer.concat([this.#carry, input]) : input;
+    this.#carry = null;
+    let p = 0;
+    let replies = 0;
+    for (;;) {
+      const lf = chunk.indexOf(0x0a, p);
+      if (lf < 0) break;
+      const type = chunk[p];
+      let next = lf + 1;
+      if (type === 0x2a) { // '*'
+        this.#elements = Number(chunk.toString('latin1', p + 1, lf - 1));
+        p = next;
+        if (this.#elements === 0) replies++;
+        continue;
+      }
+      if (type === 0x24) { // '$'
+        const length = Number(chunk.toString('latin1', p + 1, lf - 1));
+        if (length < 0) this.misses++;
+        else next = lf + 1 + length + 2;
+        if (next > chunk.length) break;
+      } else if (type === 0x2d) this.errors++; // '-'
+      else if (type !== 0x2b && type !== 0x3a) throw new Error(`unexpected RESP reply type byte 0x${type.toString(16)}`);
+      p = next;
+      if (this.#elements === 0 || --this.#elements === 0) replies++;
+    }
+    if (p < chunk.length) this.#carry = chunk.subarray(p);
+    return replies;
   }
 }
 

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { findOnPath, runBounded, runWorker, type ChildRegistry } from './children';
 import { readRssBytes } from './procfs';
 import type { LoadResult, LoadTask } from './load-task';
-import { formatMemory, formatRun, formatTable, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
+import { MGET_KEYS } from './load-worker';
+import { formatMemory, formatRun, formatTable, serverCpuPerOpUs, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
 import { nodeItemCount, redisItemCount, startRedis, startStorageNode, type ServerUnderTest } from './servers';
 import type { Protocol } from './wire';
 
@@ -16,8 +17,9 @@ import type { Protocol } from './wire';
  *   orchestrator ──fork──► load worker ──TCP 127.0.0.1, pipelined──► storage node | redis-server
  *        └──────── spawns and kills the servers, reads their RSS from /proc/<pid>/status
  *
- * Per system: a fresh server for SET then GET throughput (keyspace preloaded before GET), and a
- * fresh server for memory (RSS before and after loading `items` keys). Every process started is
+ * Per system: a fresh server for SET, GET, MGET (MGET_KEYS keys that exist per request) and INCR
+ * throughput (keyspace preloaded before GET), and a fresh server for memory (RSS before and after
+ * loading `items` keys). Every process started is
  * killed on exit, error or SIGINT, and the whole run is bounded by `--timeout`.
  */
 
@@ -123,7 +125,17 @@ function loadTask(server: ServerUnderTest, protocol: Protocol, mode: LoadTask['m
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-async function measureThroughput(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<ThroughputFigures> {
+/** The throughput runs: SET and GET (the summary table's), then MGET and INCR. */
+interface NodeThroughput extends ThroughputFigures {
+  mget: LoadResult;
+  incr: LoadResult;
+}
+
+interface NodeSystemFigures extends SystemFigures {
+  throughput: NodeThroughput;
+}
+
+async function measureThroughput(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<NodeThroughput> {
   const server = await system.start('throughput');
   try {
     const run = (mode: LoadTask['mode'], keys: number): Promise<LoadResult> => runWorker(children, loadTask(server, system.protocol, mode, o, keys));
@@ -133,7 +145,12 @@ async function measureThroughput(children: ChildRegistry, system: System, o: Nod
     say(`  preloaded ${preload.ops.toLocaleString('en-US')} keys for GET (${Math.round(preload.opsPerSec).toLocaleString('en-US')} SET/s)`);
     const get = await run('get', o.keyspace);
     for (const line of formatRun('GET', get)) say(line);
-    return { set, get };
+    const mget = await run('mget', o.keyspace);
+    for (const line of formatRun('MGET', mget)) say(line);
+    say(`        ${MGET_KEYS} keys per MGET: ${Math.round(mget.opsPerSec * MGET_KEYS).toLocaleString('en-US')} keys/s, server CPU ${(serverCpuPerOpUs(mget) / MGET_KEYS).toFixed(2)} µs per key`);
+    const incr = await run('incr', o.keyspace);
+    for (const line of formatRun('INCR', incr)) say(line);
+    return { set, get, mget, incr };
   } finally {
     await children.stop(server.child);
   }
@@ -154,7 +171,7 @@ async function measureMemory(children: ChildRegistry, system: System, o: NodeBen
   }
 }
 
-async function measureSystem(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<SystemFigures> {
+async function measureSystem(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<NodeSystemFigures> {
   say(`\n== ${system.name}: throughput (${o.connections} connections x ${o.depth} in flight, ${o.valueBytes}-byte values, ${o.keyspace.toLocaleString('en-US')} keys)`);
   const throughput = await measureThroughput(children, system, o);
   say(`== ${system.name}: memory (${o.items.toLocaleString('en-US')} items into a fresh server)`);
@@ -171,6 +188,23 @@ function printHeader(o: NodeBenchOptions): void {
   const [load1] = os.loadavg();
   say(`  machine: ${os.cpus().length} CPUs, load average ${load1.toFixed(2)} at start (server and load worker share these CPUs)`);
   if (load1 > 0.5) say('  note: other work is running on this machine; expect noisy figures');
+}
+
+/** MGET and INCR figures under the summary table: ops/s and server CPU per op (per key for MGET). */
+function formatMoreOps(mine: NodeSystemFigures, redis: NodeSystemFigures | undefined): string[] {
+  const rows: Array<[string, (s: NodeSystemFigures) => number, number]> = [
+    [`MGET ops/s (${MGET_KEYS} keys)`, (s) => s.throughput.mget.opsPerSec, 0],
+    ['MGET server CPU/op (µs)', (s) => serverCpuPerOpUs(s.throughput.mget), 2],
+    ['MGET server CPU/key (µs)', (s) => serverCpuPerOpUs(s.throughput.mget) / MGET_KEYS, 2],
+    ['INCR ops/s', (s) => s.throughput.incr.opsPerSec, 0],
+    ['INCR server CPU/op (µs)', (s) => serverCpuPerOpUs(s.throughput.incr), 2],
+  ];
+  const show = (n: number, digits: number): string => (!Number.isFinite(n) ? 'n/a' : digits === 0 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits));
+  return rows.map(([metric, pick, digits]) => {
+    const a = pick(mine);
+    const b = redis ? pick(redis) : undefined;
+    return `| ${metric.padEnd(28)} | ${show(a, digits).padStart(10)} | ${(b === undefined ? '-' : show(b, digits)).padStart(10)} | ${b === undefined ? '-' : `${(a / b).toFixed(2)}x`} |`;
+  });
 }
 
 const REDIS_MISSING = 'redis-server is not on the PATH, so there is no comparison; install it with `apt-get install redis-server`';
@@ -194,6 +228,7 @@ export function runNodeBench(o: NodeBenchOptions): Promise<number> {
     if (!o.redis) say('redis comparison skipped (--no-redis)');
     else if (!redisServer) say(REDIS_MISSING);
     for (const line of formatTable(mine, redis)) say(line);
+    for (const line of formatMoreOps(mine, redis)) say(line);
     return 0;
   });
 }

@@ -1,10 +1,10 @@
 import { OpError, badRequest } from '../shared/errors';
 import { Status } from '../shared/protocol';
 import {
-  buildEntry, buildError, buildReply, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, NS_POLICY, PERSIST, PING, READ_TARGET, SET,
-  SLOT_STATS, STATS, TTL, WRITE_TARGET, type EntryTuple,
+  buildError, buildReply, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, NS_POLICY, PERSIST, PING, READ_TARGET, SET,
+  SLOT_STATS, STATS, TTL, WRITE_TARGET,
 } from '../shared/ops';
-import type { EntryView, NamespacePolicy, Store } from './store';
+import type { NamespacePolicy, Store } from './store';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
 import { FILL_HANDLERS } from './fill-handlers';
@@ -72,8 +72,6 @@ export interface HandlerContext {
 
 export type Handler = (m: unknown[], ctx: HandlerContext, out: ReplyWriter) => void;
 
-const entryTuple = (e: EntryView | undefined): EntryTuple | null => (e ? buildEntry(e.value, e.version, e.expiresAt, e.flags) : null);
-
 // Field positions, from the op table (shared/ops.ts), read once into plain numbers for the hot handlers.
 const ID = FRAME.id;
 const OP = FRAME.op;
@@ -119,6 +117,30 @@ function ownedKeys(ns: string, value: unknown, ctx: HandlerContext): string[] {
   return keys;
 }
 
+/**
+ * INCR once its target passed the fencing and ownership checks and its arguments theirs: shared
+ * by the handler and the node's in-place path (`answerHot` in server.ts), so both log, notify and
+ * answer alike.
+ */
+export function incr(ctx: HandlerContext, out: ReplyWriter, id: number, ns: string, key: string, delta: number | bigint, ttlMsOnCreate: number): void {
+  const r = ctx.store.incr(ns, key, delta, ttlMsOnCreate);
+  changed(ctx, ns, key, false);
+  out.incr(id, r.value, r.version); // INCR.ok
+}
+
+/**
+ * MGET's reply once its keys passed the checks, each entry written as the store reads it (no
+ * Buffer or tuple per key). Shared by the handler and the in-place path of a node that checks
+ * slot ownership (without that check, the in-place path reads keys from the frame's bytes).
+ */
+export function mget(ctx: HandlerContext, out: ReplyWriter, id: number, ns: string, keys: readonly string[]): void {
+  const store = ctx.store;
+  // A replica in a full sync answers from its old data, with a trailing `true` (MGET.ok's resync).
+  const reply = out.beginEntries(id, keys.length, store.stale); // MGET.ok
+  for (let i = 0; i < keys.length; i++) out.entry(store.read(ns, keys[i]));
+  out.endEntries(reply);
+}
+
 /** The BAD_REQUEST message of NS_POLICY on a node in cluster mode. */
 export const NS_POLICY_REFUSED = 'namespace policy is set through etcd (shardctl ns set)';
 
@@ -137,8 +159,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   [MGET.code]: (m, ctx, out) => {
     const ns = namespaceArg(m[MGET.at.ns]);
-    const entries = ctx.store.mget(ns, ownedKeys(ns, m[MGET.at.keys], ctx)).map(entryTuple);
-    out.message(ctx.store.stale ? buildReply(MGET.ok, m[ID], entries, true) : buildReply(MGET.ok, m[ID], entries));
+    mget(ctx, out, m[ID] as number, ns, ownedKeys(ns, m[MGET.at.keys], ctx));
   },
   [SET.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
@@ -162,10 +183,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   [INCR.code]: (m, ctx, out) => {
     const ns = write(m, ctx);
-    const key = keyArg(m[INCR.at.key]);
-    const r = ctx.store.incr(ns, key, deltaArg(m[INCR.at.delta]), ttlArg(m[INCR.at.ttlMsOnCreate] ?? 0));
-    changed(ctx, ns, key, false);
-    out.message(buildReply(INCR.ok, m[ID], r.value, r.version));
+    incr(ctx, out, m[ID] as number, ns, keyArg(m[INCR.at.key]), deltaArg(m[INCR.at.delta]), ttlArg(m[INCR.at.ttlMsOnCreate] ?? 0));
   },
   [EXPIRE.code]: (m, ctx, out) => {
     const ns = write(m, ctx);

@@ -7,9 +7,9 @@ import { OpError, ProtocolError } from '../shared/errors';
 import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import type { Logger } from '../shared/log';
-import { handle, replyError, type HandlerContext } from './handlers';
+import { handle, incr, mget, replyError, type HandlerContext } from './handlers';
 import { checkPlain } from '../shared/msgpack';
-import { HOT_GET_HEAD, HOT_SET_HEAD, hotRequest, parseHotRequest } from './validate';
+import { HOT_HEADS, hotKeys, hotRequest, parseHotRequest } from './validate';
 import { latin1, sameAscii, type RawEntry } from './store';
 import { budgetExhausted, ConnGuard, frameTooSlow, tooManyConnections, Verdict, type GuardedConn } from './conn-guard';
 import { ServerCounters, type MigrationHooks, type ReplicationHooks, type ServerOptions } from './server-hooks';
@@ -340,15 +340,15 @@ export class FrameServer {
   }
 
   /**
-   * GET and SET answered from the frame's bytes in place (`readHot`, `answerHot`); undefined (the
-   * generic path) for any other frame and whenever the generic path does more than `handle`:
-   * the handshake, replica sessions, exports, frozen slots, write acknowledgements, a stale
-   * replica's reads.
+   * GET, SET, INCR and MGET answered from the frame's bytes in place (`readHot`, `answerHot`);
+   * undefined (the generic path) for any other frame and whenever the generic path does more than
+   * `handle`: the handshake, replica sessions, exports, frozen slots, write acknowledgements, a
+   * stale replica's reads.
    */
   #onHot(conn: Conn, bytes: Buffer, start: number, end: number): boolean | undefined {
     if (conn.challenge !== null || conn.session !== null || conn.exporting !== null || !readHot(bytes, start, end)) return undefined;
     const op = hotRequest.op;
-    if (op === Op.GET) {
+    if (op === Op.GET || op === Op.MGET) {
       if (this.#ctx.store.stale) return undefined;
     } else {
       const repl = this.#repl;
@@ -498,59 +498,96 @@ export class FrameServer {
 }
 
 /**
- * True when `bytes[start, end)` is a GET or SET frame `parseHotRequest` reads in place (its
- * fields are then in `hotRequest`). `checkPlain` runs first, as for every decoder of peer bytes.
+ * True when `bytes[start, end)` is a GET, SET, INCR or MGET frame `parseHotRequest` reads in place
+ * (its fields are then in `hotRequest`). `checkPlain` runs first, as for every decoder of peer bytes.
  */
 export function readHot(bytes: Uint8Array, start: number, end: number): boolean {
-  const head = bytes[start];
-  return (head === HOT_GET_HEAD || head === HOT_SET_HEAD) && checkPlain(bytes, start, end) === end && parseHotRequest(bytes, start, end);
+  return HOT_HEADS[bytes[start]] === 1 && checkPlain(bytes, start, end) === end && parseHotRequest(bytes, start, end);
 }
 
 /**
- * Runs the GET or SET that `readHot` just read from `bytes` as `handle` would, with the same
- * replies, but from the bytes in place: no msgpackr, no message array, no key string unless the
- * key is new, no Buffer for the value (those were ~20 % of the node's CPU per request). Returns
- * the reply status, for counters.
+ * Runs the request that `readHot` just read from `bytes` as `handle` would, with the same replies,
+ * but from the bytes in place: no msgpackr, no message array, no key string unless one is needed
+ * (a new key, INCR's, an ownership check), no Buffer for a value (those were ~20 % of the node's
+ * CPU per GET or SET). What follows the argument checks is the handlers' own code (`incr`,
+ * `mget`) where it is not a read by key bytes. Returns the reply status, for counters.
  */
 export function answerHot(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
   const r = hotRequest;
   const id = r.id;
-  const store = ctx.store;
   try {
-    if (r.op === Op.GET) {
-      const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
-      const slots = ctx.slots;
-      let e: RawEntry | undefined;
-      if (slots === undefined) e = store.readAscii(ns, bytes, r.keyStart, r.keyEnd);
-      else {
-        const key = latin1(bytes, r.keyStart, r.keyEnd); // the ownership check takes a string
-        slots.check(ns, key);
-        e = store.read(ns, key);
-      }
-      if (e !== undefined) out.hit(id, e.value, e.version, e.expiresAt, e.flags);
-      else out.status(id, Status.MISS);
-      return Status.OK;
-    }
-    ctx.gate.check(r.epoch);
-    const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
-    if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, latin1(bytes, r.keyStart, r.keyEnd));
-    const { valueStart, valueEnd, flags } = r;
-    const result = store.setAscii(ns, bytes, r.keyStart, r.keyEnd, valueStart, valueEnd, r.ttlMs, flags, r.cond, r.ifVersion);
-    if (result === undefined) {
-      out.status(id, Status.NOT_STORED);
-      return Status.OK;
-    }
-    out.ok2(id, result.version, result.expiresAt);
-    const key = store.lastKey;
-    ctx.repl?.set(ns, key, bytes.subarray(valueStart, valueEnd), result.version, result.expiresAt, flags, undefined);
-    ctx.writes?.written(ns, key);
+    const op = r.op;
+    if (op === Op.GET) hotGet(bytes, ctx, out, id);
+    else if (op === Op.SET) hotSet(bytes, ctx, out, id);
+    else if (op === Op.MGET) hotMget(bytes, ctx, out, id);
+    else incr(ctx, out, id, hotWrite(bytes, ctx), latin1(bytes, r.keyStart, r.keyEnd), r.delta, r.ttlMs);
     return Status.OK;
   } catch (err) {
     return replyError(id, err, out, onInternalError);
   }
 }
 
-/** The namespace of the last GET or SET read in place. */
+function hotGet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number): void {
+  const r = hotRequest;
+  const store = ctx.store;
+  const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
+  const slots = ctx.slots;
+  let e: RawEntry | undefined;
+  if (slots === undefined) e = store.readAscii(ns, bytes, r.keyStart, r.keyEnd);
+  else {
+    const key = latin1(bytes, r.keyStart, r.keyEnd); // the ownership check takes a string
+    slots.check(ns, key);
+    e = store.read(ns, key);
+  }
+  if (e !== undefined) out.hit(id, e.value, e.version, e.expiresAt, e.flags);
+  else out.status(id, Status.MISS);
+}
+
+/** A write's namespace `[id, op, epoch, ns, key, ...]` read in place, after the fencing and ownership checks (as the handlers' `write`). */
+function hotWrite(bytes: Buffer, ctx: HandlerContext): string {
+  const r = hotRequest;
+  ctx.gate.check(r.epoch);
+  const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
+  if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, latin1(bytes, r.keyStart, r.keyEnd));
+  return ns;
+}
+
+function hotSet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number): void {
+  const r = hotRequest;
+  const store = ctx.store;
+  const ns = hotWrite(bytes, ctx);
+  const { valueStart, valueEnd, flags } = r;
+  const result = store.setAscii(ns, bytes, r.keyStart, r.keyEnd, valueStart, valueEnd, r.ttlMs, flags, r.cond, r.ifVersion);
+  if (result === undefined) return out.status(id, Status.NOT_STORED);
+  out.ok2(id, result.version, result.expiresAt);
+  const key = store.lastKey;
+  ctx.repl?.set(ns, key, bytes.subarray(valueStart, valueEnd), result.version, result.expiresAt, flags, undefined);
+  ctx.writes?.written(ns, key);
+}
+
+/**
+ * MGET with its keys read in place: a node that checks slot ownership makes the key strings and
+ * runs the handler's `mget`; a standalone one reads each entry by the key's bytes.
+ */
+function hotMget(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number): void {
+  const r = hotRequest;
+  const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
+  const count = r.keyCount;
+  const at = hotKeys;
+  const slots = ctx.slots;
+  if (slots !== undefined) {
+    const keys = new Array<string>(count);
+    for (let i = 0; i < count; i++) keys[i] = latin1(bytes, at[2 * i], at[2 * i + 1]);
+    for (let i = 0; i < count; i++) slots.check(ns, keys[i]);
+    return mget(ctx, out, id, ns, keys);
+  }
+  const store = ctx.store;
+  const reply = out.beginEntries(id, count, store.stale);
+  for (let i = 0; i < count; i++) out.entry(store.readAscii(ns, bytes, at[2 * i], at[2 * i + 1]));
+  out.endEntries(reply);
+}
+
+/** The namespace of the last request read in place. */
 let lastHotNamespace = '';
 
 /** The namespace name `bytes[start, end)` (checked by `parseHotRequest`): the last one's string when it is the same. */

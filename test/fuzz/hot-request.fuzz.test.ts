@@ -1,20 +1,21 @@
 import fc from 'fast-check';
-import { decodePayload, encodeFrame } from '../../shared/frame';
-import { ProtocolError } from '../../shared/errors';
-import { Op } from '../../shared/protocol';
-import { handle, STANDALONE, type HandlerContext } from '../../storage-node/handlers';
+import { decodePayload, encodeFrame, FrameDecoder } from '../../shared/frame';
+import { OpError, ProtocolError } from '../../shared/errors';
+import { Op, Status } from '../../shared/protocol';
+import { handle, STANDALONE, type HandlerContext, type MutationLog, type SlotGuard, type WriteListener } from '../../storage-node/handlers';
 import { ReplyWriter } from '../../storage-node/reply-writer';
 import { answerHot, readHot } from '../../storage-node/server';
 import { Store } from '../../storage-node/store';
 import {
-  condArg, epochArg, flagsArg, hotRequest, keyArg, namespaceArg, tagsArg, ttlArg, valueArg, versionArg,
+  condArg, deltaArg, epochArg, flagsArg, hotKeys, hotRequest, keyArg, keysArg, namespaceArg, tagsArg, ttlArg, valueArg, versionArg,
 } from '../../storage-node/validate';
 
 /**
- * The node reads GET and SET frames in place (`readHot` / `parseHotRequest`) instead of through
- * msgpackr. Whatever bytes a peer sends, that reader must never throw, and whenever it takes a
- * frame it must see exactly what the generic path (checkPlain + msgpackr + the argument checks)
- * sees; and the replies must be the same bytes.
+ * The node reads GET, SET, INCR and MGET frames in place (`readHot` / `parseHotRequest`) instead
+ * of through msgpackr. Whatever bytes a peer sends, that reader must never throw, and whenever it
+ * takes a frame it must see exactly what the generic path (checkPlain + msgpackr + the argument
+ * checks) sees; and the replies, statuses, counters, replication log calls and write
+ * notifications must be the same.
  */
 
 const payloadOf = (message: unknown[]): Buffer => encodeFrame(message).subarray(4);
@@ -30,6 +31,22 @@ function agreesWithGeneric(payload: Buffer): void {
     expect(m.length).toBe(4);
     expect(namespaceArg(m[2])).toBe(text(payload, r.nsStart, r.nsEnd));
     expect(keyArg(m[3])).toBe(text(payload, r.keyStart, r.keyEnd));
+    return;
+  }
+  if (r.op === Op.MGET) {
+    expect(m.length).toBe(4);
+    expect(namespaceArg(m[2])).toBe(text(payload, r.nsStart, r.nsEnd));
+    const keys = Array.from({ length: r.keyCount }, (_, i) => text(payload, hotKeys[2 * i], hotKeys[2 * i + 1]));
+    expect(keysArg(m[3])).toEqual(keys);
+    return;
+  }
+  if (r.op === Op.INCR) {
+    expect(m.length).toBe(7);
+    expect(epochArg(m[2])).toBe(r.epoch);
+    expect(namespaceArg(m[3])).toBe(text(payload, r.nsStart, r.nsEnd));
+    expect(keyArg(m[4])).toBe(text(payload, r.keyStart, r.keyEnd));
+    expect(deltaArg(m[5])).toBe(r.delta);
+    expect(ttlArg(m[6] ?? 0)).toBe(r.ttlMs);
     return;
   }
   expect(r.op).toBe(Op.SET);
@@ -84,10 +101,27 @@ const setMessage = fc.record({
   cond: fc.oneof(fc.constantFrom(0, 1, 2, 3, null), anyNumber), ifVersion: fc.oneof(fc.constantFrom(0, null, 7), anyNumber),
   tags: fc.oneof(fc.constant(null), fc.constant(['t']), anyValue), length: fc.constantFrom(11, 11, 11, 10, 12),
 }).map((s) => [s.id, Op.SET, s.epoch, s.ns, s.key, s.value, s.ttl, s.flags, s.cond, s.ifVersion, s.tags, 'extra'].slice(0, s.length));
+/** INCR and MGET messages likewise (deltas of every msgpack integer width, keys lists of every length class). */
+const deltaOf = fc.oneof(
+  fc.integer(), fc.constantFrom(0, 1, -1, -32, -33, -128, -129, -32768, -32769, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1, -(2 ** 53) + 1, -(2 ** 53), 2 ** 53, 2 ** 63),
+  fc.constantFrom(2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n, -(2n ** 53n), 5n), anyValue,
+);
+const incrMessage = fc.record({
+  id: idOf, epoch: fc.oneof(fc.constant(0), fc.nat(), anyNumber), ns: nsName, key: fc.oneof(keyName, anyValue), delta: deltaOf,
+  ttl: fc.oneof(fc.constantFrom(0, -1, -2, 60_000, null, undefined), anyNumber), length: fc.constantFrom(7, 7, 7, 6, 8),
+}).map((s) => [s.id, Op.INCR, s.epoch, s.ns, s.key, s.delta, s.ttl, 'extra'].slice(0, s.length));
+const keyList = fc.oneof(
+  { arbitrary: fc.array(keyName, { minLength: 1, maxLength: 20 }), weight: 8 }, { arbitrary: fc.array(fc.oneof(keyName, anyValue), { maxLength: 20 }), weight: 4 },
+  { arbitrary: fc.constantFrom(10_000, 10_001).map((n) => Array.from({ length: n }, (_, i) => `k${i}`)), weight: 1 }, { arbitrary: fc.constant([]), weight: 1 },
+  { arbitrary: anyValue, weight: 2 },
+);
+const mgetMessage = fc.record({ id: idOf, ns: nsName, keys: keyList, length: fc.constantFrom(4, 4, 4, 3, 5) })
+  .map((s) => [s.id, Op.MGET, s.ns, s.keys, 'extra'].slice(0, s.length));
+const anyMessage = fc.oneof(getMessage, setMessage, incrMessage, mgetMessage);
 
-describe('GET and SET frames read in place', () => {
+describe('GET, SET, INCR and MGET frames read in place', () => {
   test('messages of every shape: whatever the in-place reader takes, the generic path decodes the same', () => {
-    fc.assert(fc.property(fc.oneof(getMessage, setMessage), (message) => void check(payloadOf(message))), { numRuns: 5000 });
+    fc.assert(fc.property(anyMessage, (message) => void check(payloadOf(message))), { numRuns: 8000 });
   });
 
   test('the requests clients send are taken (ASCII key, bin value, whole numbers)', () => {
@@ -97,11 +131,17 @@ describe('GET and SET frames read in place', () => {
     fc.assert(fc.property(set, ([[id, ns, key], value, ttl, flags, cond, version]) => {
       expect(check(payloadOf([id, Op.SET, 0, ns, key, value, ttl, flags, cond, version, null]))).toBe(true);
     }), { numRuns: 1000 });
+    const delta = fc.oneof(fc.integer(), fc.constantFrom(-(2 ** 53) + 1, 2 ** 53 - 1, -129, 200, -40000, 2 ** 40));
+    fc.assert(fc.property(get, delta, fc.oneof(fc.constant(null), fc.nat()), ([id, ns, key], d, ttl) => {
+      expect(check(payloadOf([id, Op.INCR, 0, ns, key, d, ttl]))).toBe(true);
+    }), { numRuns: 1000 });
+    const keys = fc.array(fc.stringMatching(/^[\x00-\x7f]{1,40}$/), { minLength: 1, maxLength: 40 });
+    fc.assert(fc.property(get, keys, ([id, ns], k) => void expect(check(payloadOf([id, Op.MGET, ns, k]))).toBe(true)), { numRuns: 1000 });
   });
 
   test('mutated frames (bytes flipped, cut, inserted): what is taken agrees with the generic path, what is refused is refused by both', () => {
     const mutation = fc.tuple(fc.nat(), fc.nat({ max: 255 }), fc.constantFrom('flip', 'cut', 'insert', 'truncate'));
-    fc.assert(fc.property(fc.oneof(getMessage, setMessage), fc.array(mutation, { minLength: 1, maxLength: 4 }), (message, mutations) => {
+    fc.assert(fc.property(anyMessage, fc.array(mutation, { minLength: 1, maxLength: 4 }), (message, mutations) => {
       let bytes = Buffer.from(payloadOf(message));
       for (const [at, byte, kind] of mutations) {
         const i = bytes.length === 0 ? 0 : at % bytes.length;
@@ -119,8 +159,13 @@ describe('GET and SET frames read in place', () => {
     }), { numRuns: 5000 });
   });
 
-  test('arbitrary bytes behind a GET or SET header: refused as the generic path refuses them, or read alike', () => {
-    fc.assert(fc.property(fc.constantFrom(0x94, 0x9b), fc.uint8Array({ maxLength: 200 }), (head, rest) => {
+  test('arbitrary bytes behind a GET, SET, INCR or MGET header: refused as the generic path refuses them, or read alike', () => {
+    const body = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }),
+      // an id and an opcode the reader takes, then anything
+      fc.tuple(fc.constantFrom(Op.GET, Op.SET, Op.INCR, Op.MGET), fc.uint8Array({ maxLength: 200 })).map(([op, rest]) => Uint8Array.from([7, op, ...rest])),
+    );
+    fc.assert(fc.property(fc.constantFrom(0x94, 0x9b, 0x97), body, (head, rest) => {
       const bytes = Buffer.concat([Buffer.from([head]), rest]);
       check(bytes);
       // a range inside a larger buffer reads only that range
@@ -143,17 +188,52 @@ describe('GET and SET frames read in place', () => {
       let clock = 1_000_000;
       return new Store({ maxMemoryBytes: 4000, now: () => (clock += 7), random });
     };
-    const key = fc.constantFrom('a', 'b', 'k'.repeat(20), 'clé', '', 'c');
+    const key = fc.constantFrom('a', 'b', 'k'.repeat(20), 'clé', '', 'c', 'n');
+    const value = fc.oneof(
+      fc.uint8Array({ maxLength: 1200 }),
+      fc.constantFrom('41', '-7', '9223372036854775806', '-9223372036854775807', '9007199254740991', '007', 'x').map((t) => new Uint8Array(Buffer.from(t))),
+    );
     const message = fc.oneof(
       fc.tuple(fc.nat(1000), fc.constantFrom('ns', 'n2', 'bad ns'), key).map(([id, ns, k]) => [id, Op.GET, ns, k]),
       fc.record({
-        id: fc.nat(1000), epoch: fc.constantFrom(0, 0, 0, 3), ns: fc.constantFrom('ns', 'n2'), key, value: fc.uint8Array({ maxLength: 1200 }),
+        id: fc.nat(1000), epoch: fc.constantFrom(0, 0, 0, 3), ns: fc.constantFrom('ns', 'n2'), key, value,
         ttl: fc.constantFrom(0, -1, 5, 100_000), flags: fc.constantFrom(0, 9), cond: fc.constantFrom(0, 0, 1, 2), ifVersion: fc.constantFrom(0, 0, 1, 2, 5),
       }).map((s) => [s.id, Op.SET, s.epoch, s.ns, s.key, s.value, s.ttl, s.flags, s.cond, s.ifVersion, null]),
+      fc.record({
+        id: fc.nat(1000), epoch: fc.constantFrom(0, 0, 0, 3), ns: fc.constantFrom('ns', 'n2', 'bad ns'), key,
+        delta: fc.constantFrom(1, -1, 1000, 2 ** 53 - 1, -(2 ** 40), 2n ** 62n, 2n ** 63n - 1n, 1.5), ttl: fc.constantFrom(0, 0, 5, 100_000, -1, null),
+      }).map((s) => [s.id, Op.INCR, s.epoch, s.ns, s.key, s.delta, s.ttl]),
+      fc.tuple(fc.nat(1000), fc.constantFrom('ns', 'n2', 'bad ns'), fc.oneof(fc.array(key, { maxLength: 20 }), fc.array(fc.constantFrom('a', 'b', 'c', 'n', 'k'.repeat(20)), { minLength: 1, maxLength: 20 })))
+        .map(([id, ns, keys]) => [id, Op.MGET, ns, keys]),
     );
-    fc.assert(fc.property(fc.array(message, { maxLength: 60 }), (messages) => {
-      const generic = { store: store(), gate: STANDALONE, stats: () => ({}) } as HandlerContext;
-      const inPlace = { store: store(), gate: STANDALONE, stats: () => ({}) } as HandlerContext;
+    /** A cluster node's context: a slot guard (keys `b`: MOVED; writes to `n`: MOVED), a replication log and a write listener, all recorded. */
+    const clustered = (log: string[]): Partial<HandlerContext> => {
+      const moved = (ns: string, key: string): OpError => new OpError(Status.MOVED, `moved ${ns}/${key}`, [7, 2, 1]);
+      const slots: SlotGuard = {
+        check: (ns, key) => {
+          log.push(`check ${ns}/${key}`);
+          if (key === 'b') throw moved(ns, key);
+        },
+        checkWrite: (ns, key) => {
+          log.push(`checkWrite ${ns}/${key}`);
+          if (key === 'b' || key === 'n') throw moved(ns, key);
+        },
+      };
+      const repl: MutationLog = {
+        set: (ns, key, v, version, expiresAt, flags, tags) => void log.push(`set ${ns}/${key} ${Buffer.from(v).toString('hex')} ${version} ${expiresAt} ${flags} ${String(tags)}`),
+        changed: (ns, key) => void log.push(`changed ${ns}/${key}`),
+        deleted: (ns, key) => void log.push(`deleted ${ns}/${key}`),
+        invalidated: (ns, tag) => void log.push(`invalidated ${ns} ${String(tag)}`),
+      };
+      const writes: WriteListener = { written: (ns, key) => void log.push(`written ${ns}/${key}`), invalidated: (ns) => void log.push(`invalidated ${ns}`) };
+      return { slots, repl, writes };
+    };
+    const taken = new Map<unknown, number>();
+    fc.assert(fc.property(fc.array(message, { maxLength: 60 }), fc.boolean(), (messages, cluster) => {
+      const logA: string[] = [];
+      const logB: string[] = [];
+      const generic = { store: store(), gate: STANDALONE, stats: () => ({}), ...(cluster ? clustered(logA) : {}) } as HandlerContext;
+      const inPlace = { store: store(), gate: STANDALONE, stats: () => ({}), ...(cluster ? clustered(logB) : {}) } as HandlerContext;
       const a = new ReplyWriter();
       const b = new ReplyWriter();
       const fail = (err: unknown): never => {
@@ -162,11 +242,51 @@ describe('GET and SET frames read in place', () => {
       for (const m of messages) {
         const payload = payloadOf(m);
         const statusA = handle(decodePayload(payload), generic, a, fail);
-        const statusB = readHot(payload, 0, payload.length) ? answerHot(payload, inPlace, b, fail) : handle(decodePayload(payload), inPlace, b, fail);
+        const hot = readHot(payload, 0, payload.length);
+        if (hot) taken.set(m[1], (taken.get(m[1]) ?? 0) + 1);
+        const statusB = hot ? answerHot(payload, inPlace, b, fail) : handle(decodePayload(payload), inPlace, b, fail);
         expect(statusB).toBe(statusA);
-        expect(Buffer.from(b.flush() ?? []).toString('hex')).toBe(Buffer.from(a.flush() ?? []).toString('hex'));
+        const replyA = a.flush() ?? Buffer.alloc(0);
+        expect(Buffer.from(b.flush() ?? []).toString('hex')).toBe(Buffer.from(replyA).toString('hex'));
+        // and the reply is one frame that decodes, with the request's id
+        const decoded: unknown[][] = [];
+        new FrameDecoder((r) => void decoded.push(r), 1 << 24).push(Buffer.from(replyA));
+        expect(decoded.map((r) => r[0])).toEqual([m[0]]);
+        expect(logB).toEqual(logA);
       }
       expect(inPlace.store.stats()).toEqual(generic.store.stats());
     }), { numRuns: 500 });
+    // the in-place path did run, for every op
+    for (const op of [Op.GET, Op.SET, Op.INCR, Op.MGET]) expect(taken.get(op)).toBeGreaterThan(20);
+  });
+
+  test('INCR and MGET replies written by hand decode to the values msgpackr would encode', () => {
+    /** The one reply in `bytes`, decoded and encoded again by msgpackr: equal bytes, equal values. */
+    const decodeOne = (bytes: Buffer): string => {
+      const out: unknown[][] = [];
+      new FrameDecoder((r) => void out.push(r), 1 << 26).push(bytes);
+      expect(out).toHaveLength(1);
+      return encodeFrame(out[0]).toString('hex');
+    };
+    const viaMsgpackr = (reply: unknown[]): string => encodeFrame(decodePayload(payloadOf(reply))).toString('hex');
+    const int64 = fc.oneof(fc.integer(), fc.constantFrom(0, -1, -32, -33, -128, -129, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53) + 1),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).filter((v) => v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)));
+    fc.assert(fc.property(fc.nat(), int64, fc.nat(), (id, value, version) => {
+      const out = new ReplyWriter();
+      out.incr(id, value, version);
+      expect(decodeOne(out.flush()!)).toBe(viaMsgpackr([id, Status.OK, value, version]));
+    }), { numRuns: 2000 });
+    const entry = fc.option(fc.record({
+      value: fc.oneof({ arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 300 }), weight: 30 }, { arbitrary: fc.constant('v'.repeat(70_000)), weight: 1 }),
+      version: fc.nat(), expiresAt: fc.oneof(fc.constant(0), fc.nat(), fc.constant(1_700_000_000_000)), flags: fc.nat({ max: 0xffffffff }),
+    }), { nil: undefined });
+    fc.assert(fc.property(fc.nat(), fc.array(entry, { minLength: 1, maxLength: 40 }), fc.boolean(), (id, entries, resync) => {
+      const out = new ReplyWriter();
+      const started = out.beginEntries(id, entries.length, resync);
+      for (const e of entries) out.entry(e);
+      out.endEntries(started);
+      const tuples = entries.map((e) => (e === undefined ? null : [Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags]));
+      expect(decodeOne(out.flush()!) === viaMsgpackr(resync ? [id, Status.OK, tuples, true] : [id, Status.OK, tuples])).toBe(true);
+    }), { numRuns: 300 });
   });
 });
