@@ -15,8 +15,8 @@ const CRC16_TABLE = (() => {
 })();
 
 /** CRC16-XMODEM (poly 0x1021, init 0) of the UTF-8 bytes of `text[start, end)`. */
-export function crc16(text: string, start = 0, end = text.length, seed = 0): number {
-  let crc = seed;
+export function crc16(text: string, start = 0, end = text.length): number {
+  let crc = 0;
   for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0x80) return crc16Bytes(crc, Buffer.from(text.slice(i, end), 'utf8'));
@@ -45,24 +45,7 @@ export function keySlot(text: string): number {
   return crc16(text) & (SLOT_COUNT - 1);
 }
 
-/**
- * The slot of a cache key (contract): `keySlot(namespace + ":" + key)`, computed without making
- * that string (it runs once per key of every request): a namespace holds no brace, so a hash tag
- * can only be in the key, and the CRC of `namespace:` is kept for the last namespace seen.
- */
+/** The slot of a cache key (contract): `keySlot(namespace + ":" + key)`. */
 export function slotOf(namespace: string, key: string): number {
-  if (namespace !== lastNamespace) {
-    if (namespace.includes('{') || namespace.includes('}')) return keySlot(namespace + ':' + key);
-    lastNamespace = namespace;
-    lastPrefixCrc = crc16(':', 0, 1, crc16(namespace));
-  }
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return crc16(key, open + 1, close) & (SLOT_COUNT - 1);
-  }
-  return crc16(key, 0, key.length, lastPrefixCrc) & (SLOT_COUNT - 1);
+  return keySlot(namespace + ':' + key);
 }
-
-let lastNamespace = '';
-let lastPrefixCrc = crc16(':');
