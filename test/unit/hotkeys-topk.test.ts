@@ -95,3 +95,25 @@ describe('WindowedTopK', () => {
     }
   });
 });
+
+describe('SpaceSaving slot table under churn', () => {
+  it('finds every monitored key and no other after many replacements', () => {
+    const s = new SpaceSaving(8);
+    const seen = new Set<string>();
+    let x = 7;
+    for (let i = 0; i < 20_000; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31; // deterministic stream, skewed toward small keys
+      const key = `k${(x % 97) % (1 + (i % 40))}`;
+      seen.add(key);
+      s.observe(key);
+    }
+    const entries = [...s.entries()];
+    const monitored = new Set(entries.map(([key]) => key));
+    expect(monitored.size).toBe(8);
+    expect(s.size).toBe(8);
+    for (const [key, count, error] of entries) expect(s.get(key)).toEqual({ count, error });
+    for (const key of seen) if (!monitored.has(key)) expect(s.get(key)).toBeUndefined();
+    expect(s.floor).toBe(Math.min(...entries.map(([, count]) => count)));
+    expect(entries.reduce((sum, [, count]) => sum + count, 0)).toBe(s.total); // space-saving keeps the total
+  });
+});
