@@ -81,3 +81,22 @@ test('hashKey reads bytes: equal keys hash alike, and it spreads distinct keys',
   expect(hashes.size).toBeGreaterThan(9_990);
   for (const h of hashes) expect(h >= 0 && h < 2 ** 31).toBe(true);
 });
+
+test('hundreds of keys in flight: the table grows, finds each, and frees them in any order', () => {
+  const { order, ran, start, finish } = setup();
+  for (let i = 0; i < 300; i++) start(`set-${i}`, ONE, args(`key:${i}`, 'v'));
+  expect(order.held).toBe(300);
+  start('get-150', ONE, args('key:150'));
+  start('get-new', ONE, args('key:new'));
+  expect(ran).toContain('get-new@app');
+  expect(ran).not.toContain('get-150@app');
+  const names = Array.from({ length: 300 }, (_, i) => `set-${i}`).sort((a, b) => (a.length * 7 + a.charCodeAt(a.length - 1)) % 13 - (b.length * 7 + b.charCodeAt(b.length - 1)) % 13);
+  for (const name of names) {
+    finish(name);
+    expect(ran.includes('get-150@app')).toBe(name === 'set-150' || ran.indexOf('get-150@app') >= 0);
+  }
+  expect(ran).toContain('get-150@app');
+  finish('get-150');
+  finish('get-new');
+  expect(order.held).toBe(0);
+});

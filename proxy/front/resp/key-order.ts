@@ -20,7 +20,7 @@ import type { ReplySlot } from './reply-queue';
  */
 export class KeyOrder {
   /** hash of a key → slot of the last unfinished command naming it. */
-  readonly #tails = new Map<number, ReplySlot>();
+  readonly #tails = new SlotTable();
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
@@ -81,12 +81,79 @@ export class KeyOrder {
     const one = slot.heldOne;
     if (one >= 0) {
       slot.heldOne = -1;
-      if (tails.get(one) === slot) tails.delete(one);
+      tails.deleteIf(one, slot);
     }
     const hashes = slot.held;
     if (hashes === undefined) return;
     slot.held = undefined;
-    for (let i = 0; i < hashes.length; i++) if (tails.get(hashes[i]) === slot) tails.delete(hashes[i]);
+    for (let i = 0; i < hashes.length; i++) tails.deleteIf(hashes[i], slot);
+  }
+}
+
+/**
+ * hash → reply slot, by open addressing over typed arrays (linear probing, load ≤ 1/2, grown by
+ * doubling, backward-shift deletion): the key order's table, changed on every command. A Map in
+ * its place lives in the old generation and is changed per command, and such a Map made the
+ * proxy's young-generation collections slow (docs/decisions.md, "No long-lived Map changed or
+ * read per request on a hot path"). Hashes are stored plus one, so 0 marks an empty place.
+ */
+class SlotTable {
+  #hashes = new Float64Array(16);
+  #slots = new Array<ReplySlot | undefined>(16).fill(undefined);
+  #mask = 15;
+  size = 0;
+
+  get(hash: number): ReplySlot | undefined {
+    const hashes = this.#hashes;
+    const mask = this.#mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const h = hashes[i];
+      if (h === 0) return undefined;
+      if (h === hash + 1) return this.#slots[i];
+    }
+  }
+
+  set(hash: number, slot: ReplySlot): void {
+    if (2 * (this.size + 1) > this.#hashes.length) this.#grow();
+    const hashes = this.#hashes;
+    const mask = this.#mask;
+    let i = hash & mask;
+    while (hashes[i] !== 0 && hashes[i] !== hash + 1) i = (i + 1) & mask;
+    if (hashes[i] === 0) this.size++;
+    hashes[i] = hash + 1;
+    this.#slots[i] = slot;
+  }
+
+  /** Removes `hash` if `slot` holds it. */
+  deleteIf(hash: number, slot: ReplySlot): void {
+    const hashes = this.#hashes;
+    const slots = this.#slots;
+    const mask = this.#mask;
+    let hole = hash & mask;
+    while (hashes[hole] !== 0 && hashes[hole] !== hash + 1) hole = (hole + 1) & mask;
+    if (hashes[hole] === 0 || slots[hole] !== slot) return;
+    this.size--;
+    for (let j = (hole + 1) & mask; hashes[j] !== 0; j = (j + 1) & mask) {
+      const home = (hashes[j] - 1) & mask;
+      // Entry j stays unless its home lies cyclically outside (hole, j].
+      if (hole < j ? home > hole && home <= j : home > hole || home <= j) continue;
+      hashes[hole] = hashes[j];
+      slots[hole] = slots[j];
+      hole = j;
+    }
+    hashes[hole] = 0;
+    slots[hole] = undefined;
+  }
+
+  #grow(): void {
+    const oldHashes = this.#hashes;
+    const oldSlots = this.#slots;
+    const size = oldHashes.length * 2;
+    this.#hashes = new Float64Array(size);
+    this.#slots = new Array<ReplySlot | undefined>(size).fill(undefined);
+    this.#mask = size - 1;
+    this.size = 0;
+    for (let i = 0; i < oldHashes.length; i++) if (oldHashes[i] !== 0) this.set(oldHashes[i] - 1, oldSlots[i]!);
   }
 }
 
