@@ -158,8 +158,8 @@ export class Router {
 
   /**
    * Sends `build` (see Request) to the node of `shardId` chosen for `intent` and calls `done` once
-   * with `parse(reply)` or the error, retrying redirects. The callback form is every request's path: one `Call` object per request
-   * and no promise unless it has to wait for a newer topology.
+   * with `parse(reply)` or the error, retrying redirects. The callback form is every request's
+   * path: one `Call` object per request, and no promise unless it waits for a newer topology.
    */
   call<T>(shardId: number, intent: Intent, build: Request, parse: (reply: unknown[], nodeId: string) => T, slot: number, done: Done<T>): void {
     this.#attempt(new Call(shardId, intent, build, parse, slot, done, this));
