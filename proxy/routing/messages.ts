@@ -155,5 +155,3 @@ export function parseExists(reply: readonly unknown[], nodeId?: string): number 
   return reply[EXISTS.reply.count] as number;
 }
 
-/** Where every fenced write (`[id, op, epoch, ...]`) carries the epoch; the router stamps it per attempt. */
-export const WRITE_EPOCH_AT = WRITE_TARGET.epoch;

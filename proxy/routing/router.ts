@@ -5,9 +5,11 @@ import { ProxyError, ProxyErrorCode } from '../errors';
 import { pickNode, primaryEpoch, shardOfSlot, type Intent, type NodeChoice, type NodeHealth, type NoChoice } from './picker';
 import type { ReplyCallback } from '../upstream/pending';
 import { isRedirect } from './status';
-import { WRITE_EPOCH_AT } from './messages';
-import { MOVED_OWNER_AT, MOVED_SLOT_MAP_EPOCH_AT, NOT_PRIMARY_EPOCH_AT, STATUS } from '../../shared/ops';
+import { MOVED_OWNER_AT, MOVED_SLOT_MAP_EPOCH_AT, NOT_PRIMARY_EPOCH_AT, STATUS, WRITE_TARGET } from '../../shared/ops';
 import { SnapshotWaiters } from './waiters';
+
+/** Where every fenced write (`[id, op, epoch, ...]`) carries the epoch; stamped per attempt. */
+const WRITE_EPOCH_AT = WRITE_TARGET.epoch;
 
 /**
  * One node's request channel: pooled, breaker-guarded. Calls back `(null, reply)` with any reply, or with a

@@ -16,7 +16,7 @@ import { InvalidationHub } from '../../storage-node/invalidations';
 import { ReplyWriter } from '../../storage-node/reply-writer';
 import {
   deleteMessage, entryResult, existsMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseExists, parseFlag, parseGet,
-  parseIncr, parseMget, parseOk, parsePersist, parseSet, parseTtl, persistMessage, pingMessage, setMessage, ttlMessage, WRITE_EPOCH_AT,
+  parseIncr, parseMget, parseOk, parsePersist, parseSet, parseTtl, persistMessage, pingMessage, setMessage, ttlMessage,
 } from '../../proxy/routing/messages';
 import { fillMessage, leaseMessage, parseFill, parseLease, parseRelease, releaseMessage } from '../../proxy/readthrough/fill-messages';
 import { errorFromReply } from '../../proxy/routing/status';
@@ -106,7 +106,7 @@ describe('op table: requests and replies round-trip through msgpack by the table
     expect([SET.at.epoch, SET.at.ns, SET.at.key, SET.at.value, SET.at.tags, SET.length]).toEqual([2, 3, 4, 5, 10, 11]);
     expect([GET.at.ns, GET.at.key, GET.reply.value, GET.reply.version, GET.reply.flags, GET.reply.resync, GET.replies.MISS.at.resync]).toEqual([2, 3, 2, 3, 5, 6, 2]);
     expect([MOVED_SLOT_MAP_EPOCH_AT, MOVED_OWNER_AT, NOT_PRIMARY_EPOCH_AT, ERRORS.MOVED.at.slot]).toEqual([5, 4, 3, 3]);
-    expect(WRITE_EPOCH_AT).toBe(WRITE_TARGET.epoch);
+    expect([WRITE_TARGET.epoch, WRITE_TARGET.ns, WRITE_TARGET.key]).toEqual([2, 3, 4]); // where the router stamps a write's epoch
     for (const d of Object.values(OPS) as AnyOpDef[]) for (const at of [d.at, d.reply]) for (const v of Object.values(at)) expect(typeof v).toBe('number');
     expect(OP_BY_CODE.get(Op.SET)).toBe(SET);
   });

@@ -21,6 +21,8 @@ import type { ReplySlot } from './reply-queue';
 export class KeyOrder {
   /** hash of a key → slot of the last unfinished command naming it. */
   readonly #tails = new SlotTable();
+  /** Numbers each `run`, so a slot a command waits for is listed once (`ReplySlot.waitMark`). */
+  #runs = 0;
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
@@ -50,9 +52,13 @@ export class KeyOrder {
         const tail = tails.get(one);
         if (tail !== undefined && tail.reply === undefined) waits = [tail];
       } else {
+        // Each slot once, in O(keys): a command may name 10,000s of keys held by as many commands.
+        const mark = ++this.#runs;
         for (let i = 0; i < hashes.length; i++) {
           const tail = tails.get(hashes[i]);
-          if (tail !== undefined && tail.reply === undefined && !waits?.includes(tail)) (waits ??= []).push(tail);
+          if (tail === undefined || tail.reply !== undefined || tail.waitMark === mark) continue;
+          tail.waitMark = mark;
+          (waits ??= []).push(tail);
         }
       }
     }

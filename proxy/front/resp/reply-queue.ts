@@ -10,6 +10,8 @@ export class ReplySlot implements ReplySink {
   /** Hashes of the keys the slot's command holds in its connection's KeyOrder until it is filled (one key: `heldOne`). */
   held: readonly number[] | undefined = undefined;
   heldOne = -1;
+  /** The KeyOrder run that last listed this slot among those a command waits for. */
+  waitMark = 0;
   /** Commands waiting for this one (KeyOrder; rare: a key named again while in flight). */
   #waiters: Array<() => void> | undefined;
 
