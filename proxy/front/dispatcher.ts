@@ -126,7 +126,13 @@ export class Dispatcher {
           reply = this.#failed(front, cmd, started, failure);
         }
       }
-      done(reply);
+      try {
+        done(reply);
+      } catch (failure) {
+        // A front's bug stays in the front: thrown back into the data plane, it would be taken
+        // for the command's own failure and answered a second time.
+        this.#log.error({ err: failure, op: cmd.op }, 'a front failed while sending its reply');
+      }
     });
   }
 
