@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { ConfigError } from './errors';
 
 /**
@@ -228,3 +228,32 @@ export function reloadOnChange(servers: readonly SecureContextHolder[], files: T
     options.onReload?.(m);
   }, options);
 }
+
+/** Options of `createTlsListener`. */
+export interface TlsListenerOptions {
+  /** A handshake not done by then fails and its socket closes. */
+  handshakeTimeoutMs: number;
+  /** Sockets the listener holds, handshakes in progress included (net.Server.maxConnections). */
+  maxSockets: number;
+  /** Further options of the listener (noDelay, allowHalfOpen, ...). */
+  options?: tls.TlsOptions;
+  /** Told of each failed handshake, after its socket was closed. */
+  onHandshakeError?(err: Error & { code?: string }): void;
+}
+
+/**
+ * A TLS listener whose `onSecure` gets each connection once its handshake is done. A handshake
+ * that fails or outlasts the timeout closes its socket: Node leaves the socket open after some
+ * handshake errors (a timeout among them), so silent TCP connections would otherwise hold the
+ * listener's places for good. Shared by every TLS port on node:tls (the nodes' frame port, RESP).
+ */
+export function createTlsListener(m: TlsMaterial, o: TlsListenerOptions, onSecure: (socket: tls.TLSSocket) => void): tls.Server {
+  const server = tls.createServer({ ...serverTlsOptions(m), ...o.options, handshakeTimeout: o.handshakeTimeoutMs }, onSecure);
+  server.maxConnections = o.maxSockets;
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    socket.destroy();
+    o.onHandshakeError?.(err);
+  });
+  return server;
+}
+

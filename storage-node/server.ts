@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { serverTlsOptions } from '../shared/tls';
+import { createTlsListener } from '../shared/tls';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
 import { OpError, ProtocolError } from '../shared/errors';
@@ -108,10 +108,10 @@ export class FrameServer {
     }
     // TLS: a connection is served (and counted) once its handshake is done, which must finish
     // within the request timeout; TCP connections still in their handshake are capped apart.
-    const server = tls.createServer({ ...serverTlsOptions(m), noDelay: true, handshakeTimeout: options.requestTimeoutMs || 10_000 }, (socket) => this.#accept(socket));
-    server.maxConnections = 2 * options.maxConnections;
-    server.on('tlsClientError', () => undefined); // a failed handshake: the socket is gone, nothing was served
-    this.#server = server;
+    this.#server = createTlsListener(m, {
+      handshakeTimeoutMs: options.requestTimeoutMs || HANDSHAKE_MS, maxSockets: 2 * options.maxConnections, options: { noDelay: true },
+      onHandshakeError: (err) => log.debug({ err: err.message, code: err.code }, 'TLS handshake failed; connection closed'),
+    }, (socket) => this.#accept(socket));
   }
 
   /** The TLS listener, for certificate reloads (undefined on plain TCP). */

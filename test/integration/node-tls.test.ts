@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -78,6 +79,21 @@ test('a peer that opens a connection and never proves the secret is closed after
   });
   expect(closed).toBe(true);
   expect(frames).toEqual([[0, Status.UNAUTHENTICATED, expect.stringMatching(/handshake was not completed within 2000 ms/)]]);
+});
+
+test('TCP connections that never start their TLS handshake are closed after the request timeout, and do not hold the port', async () => {
+  const port = c.nodes[0][0].port;
+  const started = Date.now();
+  const silent = Array.from({ length: 20 }, () => net.connect(port, '127.0.0.1'));
+  const closed = silent.map((s) => new Promise<void>((resolve) => {
+    s.on('error', () => undefined);
+    s.on('close', () => resolve());
+  }));
+  await Promise.all(closed); // the node's handshake timeout is --request-timeout-ms 2000
+  expect(Date.now() - started).toBeLessThan(6000);
+  // The node still serves its peers: a write through the proxy lands and reads back.
+  expect((await c.call('PUT', '/v1/cache/app/after-silent', { value: 1 })).status).toBe(201);
+  expect((await c.call('GET', '/v1/cache/app/after-silent')).json).toMatchObject({ hit: true, value: 1 });
 });
 
 test('a proxy without node-link TLS cannot serve the data', async () => {

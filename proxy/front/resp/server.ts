@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../../shared/log';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
-import { serverTlsOptions, type SecureContextHolder, type TlsMaterial } from '../../../shared/tls';
+import { createTlsListener, type SecureContextHolder, type TlsMaterial } from '../../../shared/tls';
 import { snapshotOf, type CacheBackend } from '../../backend';
 import type { Dispatcher } from '../dispatcher';
 import type { FrontMetrics } from '../metrics';
@@ -88,15 +88,13 @@ export class RespServer implements SecureContextHolder {
 
   #tlsListener(material: TlsMaterial): tls.Server {
     const handshakeTimeout = this.#limits.requestTimeoutMs > 0 ? this.#limits.requestTimeoutMs : DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    const server = tls.createServer({ ...serverTlsOptions(material), allowHalfOpen: true, pauseOnConnect: false, handshakeTimeout }, (socket) => this.#accept(socket));
-    server.maxConnections = 2 * this.#limits.maxClients;
-    // Node leaves the socket open after some handshake errors (a timeout among them): close it here.
-    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
-      this.#o.metrics.refused(RESP_FRONT, 'tls_handshake');
-      this.#o.log.debug({ err: err.message, code: err.code }, 'RESP TLS handshake failed');
-      socket.destroy();
-    });
-    return server;
+    return createTlsListener(material, {
+      handshakeTimeoutMs: handshakeTimeout, maxSockets: 2 * this.#limits.maxClients, options: { allowHalfOpen: true, pauseOnConnect: false },
+      onHandshakeError: (err) => {
+        this.#o.metrics.refused(RESP_FRONT, 'tls_handshake');
+        this.#o.log.debug({ err: err.message, code: err.code }, 'RESP TLS handshake failed');
+      },
+    }, (socket) => this.#accept(socket));
   }
 
   /** Whether the port speaks TLS. */
