@@ -164,7 +164,11 @@ async function main(): Promise<void> {
   const port = await server.listen(config.port, config.host);
   const tlsServer = server.tlsServer;
   const tlsWatch = tlsMaterial && tlsServer ? reloadOnChange([tlsServer], tlsMaterial.files, TLS_FLAGS, {
-    onReload: (m) => log.info({ event: 'tls-reload', fingerprint256: m.fingerprint256, notAfter: m.notAfter.toISOString() }, 'frame-port certificate reloaded for new connections'),
+    onReload: (m) => {
+      // The node's own links to its peers (replication, migration) dial with the new one too.
+      access.tls = clientTlsOptions({ ca: m.ca, cert: m.cert, key: m.key });
+      log.info({ event: 'tls-reload', fingerprint256: m.fingerprint256, notAfter: m.notAfter.toISOString() }, 'frame-port certificate reloaded for new connections and the node\'s own links');
+    },
     onError: (err) => log.error({ event: 'tls-reload-failed', err: err.message }, 'frame-port certificate not reloaded; the current one stays'),
   }) : undefined;
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
