@@ -8,9 +8,9 @@ import { FakeBackend } from './proxy-front-fake-backend';
 
 /** A backend that answers synchronously and calls back again with whatever `done` throws, as a careless one would. */
 class EchoingBackend extends FakeBackend {
-  calls = 0;
+  runs = 0;
   override run(cmd: Command, _pref: ReadPreference, done: OutcomeDone): void {
-    this.calls++;
+    this.runs++;
     try {
       done(null, cmd.op === 'delete' ? { op: 'delete', deleted: true } : { op: 'ping' });
     } catch (err) {
@@ -23,7 +23,7 @@ test("a front whose reply callback throws is answered once, and the throw stays 
   const backend = new EchoingBackend();
   const errors: string[] = [];
   const log = createLogger('test', 'silent');
-  log.error = ((obj: { err?: Error }, msg: string) => errors.push(`${msg}: ${obj.err?.message}`)) as typeof log.error;
+  log.error = ((obj: { err?: Error }, msg: string) => errors.push(`${msg}: ${obj.err?.message}`)) as unknown as typeof log.error;
   const dispatcher = new Dispatcher({ backend, metrics: new FrontMetrics(new Registry()), log });
   const replies: Reply[] = [];
   const front = (reply: Reply): void => {
@@ -33,5 +33,5 @@ test("a front whose reply callback throws is answered once, and the throw stays 
   expect(() => dispatcher.dispatch('resp', { op: 'delete', ns: 'app', key: 'k' }, front)).not.toThrow();
   expect(replies).toEqual([{ ok: true, outcome: { op: 'delete', deleted: true } }]);
   expect(errors).toEqual(['a front failed while sending its reply: front bug']);
-  expect(backend.calls).toBe(1);
+  expect(backend.runs).toBe(1);
 });
