@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       connections: c.connections, connectionsTotal: c.connectionsTotal,
       connectionLimits: { refused: c.refusedConnections, idleClosed: c.idleClosed, slowFrames: c.slowFrames, budgetRefusals: c.budgetRefusals, inputBufferedBytes: c.inputBufferedBytes, unauthenticated: c.unauthenticated },
       uptimeMs: Date.now() - startedAt, ...identity(), replication,
-      ...(migration ? { slotMapEpoch: migration.ownership.epoch, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
+      ...(migration ? { slotMapEpoch: migration.ownership.epoch, slotMapKnown: migration.ownership.known, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
     };
   };
   if (cluster) {

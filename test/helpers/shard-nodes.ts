@@ -74,6 +74,8 @@ export async function electedOne(nodes: ShardNode[], timeoutMs = 10_000): Promis
     if (primaries.length !== 1) return null;
     const epoch = stats[nodes.indexOf(primaries[0])].epoch as number;
     if (!stats.every((s) => s.epoch === epoch && s.role !== 'standalone')) return null; // replicas know it too
+    // A cluster primary refuses writes (BUSY) until it has read the slot map, which it watches apart from the election.
+    if (stats[nodes.indexOf(primaries[0])].slotMapKnown === false) return null;
     return [primaries[0], nodes.filter((n) => n !== primaries[0]), epoch] as [ShardNode, ShardNode[], number];
   }, timeoutMs);
 }

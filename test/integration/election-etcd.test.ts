@@ -47,7 +47,7 @@ describe('storage node and etcd', () => {
       await suite.etcd.restart();
       const stats = await waitFor('primary', async () => {
         const s = await node.stats();
-        return s.role === 'primary' ? s : null;
+        return s.role === 'primary' && s.slotMapKnown === true ? s : null; // writes wait for the slot map too
       }, 20_000, 100);
       expect((await node.set(stats.epoch as number))[1]).toBe(Status.OK);
       await suite.etcd.halt();
