@@ -112,6 +112,14 @@ export function startProgram(children: ChildRegistry, name: string, script: stri
   }));
   const output = new Tail();
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  // SHARDCACHE_BENCH_OUTPUT_DIR=<dir>: each program's whole output also goes to <dir>/<name>.log
+  // (e.g. the proxy's --trace-gc lines, which the bench reads no further).
+  const outDir = process.env.SHARDCACHE_BENCH_OUTPUT_DIR;
+  if (outDir) {
+    const file = fs.createWriteStream(path.join(outDir, `${name}.log`));
+    child.stdout!.pipe(file);
+    child.stderr!.pipe(file);
+  }
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       child.kill('SIGKILL');

@@ -1,3 +1,5 @@
+import { hashString, OpenTable } from '../open-table';
+
 /**
  * Space-saving top-K (Metwally et al.) over a sliding window of rotating buckets. Pure: no
  * clocks, no timers; the owner calls `rotate()` once per bucket period.
@@ -11,8 +13,8 @@
  * times is monitored, and a monitored key's `count` over-estimates its true count by at most its
  * `error` (≤ the summary's minimum count ≤ n/k). Over the window the bounds add up.
  *
- * Counts live in typed arrays, with a min-heap of slots and an open-addressing table of slots by
- * key hash, and no Map: under a stream of distinct keys (every GET of a large keyspace) a
+ * Counts live in typed arrays, with a min-heap of slots and an OpenTable of slots by key
+ * (open-table.ts), and no Map: under a stream of distinct keys (every GET of a large keyspace) a
  * long-lived Map looked up and changed per observation made the proxy's young-generation
  * collections take 15-30 ms instead of 1-2 ms, with old-space collections every half second
  * (GET -P 16, `node --trace-gc`; even `Map.get` alone did it), and the linked stream-summary
@@ -20,9 +22,8 @@
  */
 export class SpaceSaving {
   readonly capacity: number;
-  /** Open-addressing table (linear probing) of slots by the hash of their key (see `idOf`); -1 is empty. */
-  readonly #table: Int32Array;
-  readonly #mask: number;
+  /** key → its slot. */
+  readonly #table: OpenTable<string, number>;
   /** The hash of each slot's key. */
   readonly #ids: Float64Array;
   readonly #keys: Array<string | undefined>;
@@ -40,9 +41,7 @@ export class SpaceSaving {
     this.capacity = capacity;
     this.#keys = new Array<string | undefined>(capacity).fill(undefined);
     this.#ids = new Float64Array(capacity);
-    const size = 2 ** Math.ceil(Math.log2(4 * capacity)); // load ≤ 1/4
-    this.#table = new Int32Array(size).fill(-1);
-    this.#mask = size - 1;
+    this.#table = new OpenTable(2 * capacity); // never grows: it holds at most `capacity` keys
     this.#counts = new Float64Array(capacity);
     this.#errors = new Float64Array(capacity);
     this.#heap = new Int32Array(capacity);
@@ -66,15 +65,14 @@ export class SpaceSaving {
 
   observe(key: string): void {
     this.#total++;
-    const id = idOf(key);
-    let slot = this.#find(id);
-    if (slot >= 0 && this.#keys[slot] !== key) return; // another key of the same hash holds the slot: not counted (rare)
+    const id = hashString(key);
+    let slot = this.#table.get(id, key) ?? -1;
     if (slot < 0) {
       if (this.#size < this.capacity) {
         slot = this.#size++;
         this.#keys[slot] = key;
         this.#ids[slot] = id;
-        this.#insert(id, slot);
+        this.#table.set(id, key, slot);
         this.#errors[slot] = 0;
         this.#counts[slot] = 1;
         this.#siftUp(slot, slot); // the newest count, 1, is at most any other
@@ -82,12 +80,12 @@ export class SpaceSaving {
       } else {
         // Replace a key of the smallest count: the newcomer inherits that count as its error.
         slot = this.#heap[0];
-        this.#remove(this.#ids[slot]);
+        this.#table.delete(this.#ids[slot], this.#keys[slot]!);
         this.#errors[slot] = this.#counts[slot];
       }
       this.#keys[slot] = key;
       this.#ids[slot] = id;
-      this.#insert(id, slot);
+      this.#table.set(id, key, slot);
     }
     this.#counts[slot]++;
     this.#siftDown(this.#at[slot]);
@@ -95,8 +93,8 @@ export class SpaceSaving {
 
   /** Count and error of a monitored key, or undefined. */
   get(key: string): { count: number; error: number } | undefined {
-    const slot = this.#find(idOf(key));
-    return slot < 0 || this.#keys[slot] !== key ? undefined : { count: this.#counts[slot], error: this.#errors[slot] };
+    const slot = this.#table.get(hashString(key), key);
+    return slot === undefined ? undefined : { count: this.#counts[slot], error: this.#errors[slot] };
   }
 
   /** Every monitored key with its count and error (unordered). */
@@ -105,45 +103,10 @@ export class SpaceSaving {
   }
 
   clear(): void {
-    this.#table.fill(-1);
+    this.#table.clear();
     this.#keys.fill(undefined);
     this.#size = 0;
     this.#total = 0;
-  }
-
-  /** The slot whose key hashes to `id`, or -1. */
-  #find(id: number): number {
-    const table = this.#table;
-    const mask = this.#mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
-      const slot = table[i];
-      if (slot < 0 || this.#ids[slot] === id) return slot;
-    }
-  }
-
-  #insert(id: number, slot: number): void {
-    const table = this.#table;
-    const mask = this.#mask;
-    let i = id & mask;
-    while (table[i] >= 0) i = (i + 1) & mask;
-    table[i] = slot;
-  }
-
-  /** Removes `id`'s entry, shifting later entries of its probe run back (no tombstones). */
-  #remove(id: number): void {
-    const table = this.#table;
-    const mask = this.#mask;
-    let hole = id & mask;
-    while (table[hole] >= 0 && this.#ids[table[hole]] !== id) hole = (hole + 1) & mask;
-    if (table[hole] < 0) return;
-    for (let j = (hole + 1) & mask; table[j] >= 0; j = (j + 1) & mask) {
-      const home = this.#ids[table[j]] & mask;
-      // Move entry j into the hole unless its home lies cyclically in (hole, j].
-      if (hole < j ? home > hole && home <= j : home > hole || home <= j) continue;
-      table[hole] = table[j];
-      hole = j;
-    }
-    table[hole] = -1;
   }
 
   /** Places `slot` at heap position `start` and moves it up while its parent has a larger count. */
@@ -186,17 +149,6 @@ export class SpaceSaving {
   }
 }
 
-/**
- * A key's 31-bit FNV-1a hash: the summary finds slots in a typed-array table by it, so the GET
- * stream's fresh key strings never enter a long-lived Map; only the monitored keys' strings are
- * kept. Two keys of one hash share nothing: the later one is not counted while the other holds
- * the slot (2^-31 per pair).
- */
-function idOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 1;
-}
 
 /** One heavy hitter over the window: `count` over-estimates the true count by at most `error`. */
 export interface HeavyHitter {

@@ -1,4 +1,5 @@
 import { hotId } from '../hotkeys/rules';
+import { hashString, OpenTable } from '../open-table';
 
 /** Called once with a result or an error. */
 type Done<V> = (err: Error | null, value?: V) => void;
@@ -9,10 +10,10 @@ class Flight<V> {
   #more: Array<Done<V>> | undefined;
   readonly finish: Done<V>;
 
-  constructor(first: Done<V>, flights: Map<string, Flight<V>>, key: string) {
+  constructor(first: Done<V>, flights: OpenTable<string, Flight<V>>, hash: number, key: string) {
     this.#first = first;
     this.finish = (err, value) => {
-      if (flights.get(key) === this) flights.delete(key);
+      flights.delete(hash, key, this);
       this.#first(err, value);
       const more = this.#more;
       if (more !== undefined) for (let i = 0; i < more.length; i++) more[i](err, value);
@@ -30,10 +31,11 @@ class Flight<V> {
  * results are shared, never cached. What a flight ends with is handed to every caller as is;
  * callers treat it as read-only (GET values are shared Buffers). `join` is the callback form
  * (the GET path: one Flight object per request and no promise), `do` the promise form.
- * guards: the map of flights.
+ * Flights live in an OpenTable, not a Map: the table is changed twice per GET (open-table.ts).
+ * guards: the table of flights.
  */
 export class SingleFlight<V> {
-  readonly #flights = new Map<string, Flight<V>>();
+  readonly #flights = new OpenTable<string, Flight<V>>();
   readonly #onShared: (() => void) | undefined;
   /** Calls that joined an existing flight instead of starting one. */
   shared = 0;
@@ -54,15 +56,16 @@ export class SingleFlight<V> {
    * called once with the flight's result.
    */
   join(key: string, done: Done<V>): Done<V> | undefined {
-    const flying = this.#flights.get(key);
+    const hash = hashString(key);
+    const flying = this.#flights.get(hash, key);
     if (flying !== undefined) {
       this.shared++;
       this.#onShared?.();
       flying.add(done);
       return undefined;
     }
-    const flight = new Flight(done, this.#flights, key);
-    this.#flights.set(key, flight);
+    const flight = new Flight(done, this.#flights, hash, key);
+    this.#flights.set(hash, key, flight);
     return flight.finish;
   }
 
@@ -85,7 +88,7 @@ export class SingleFlight<V> {
    * acknowledged must not join a read that left before it.
    */
   forget(key: string): void {
-    this.#flights.delete(key);
+    this.#flights.delete(hashString(key), key);
   }
 
   /** Detaches every flight (after a namespace- or tag-wide invalidation). */

@@ -1,4 +1,5 @@
 import type { CommandSpec, RespContext } from './context';
+import { OpenTable } from '../../open-table';
 import type { ReplySlot } from './reply-queue';
 
 /**
@@ -19,8 +20,11 @@ import type { ReplySlot } from './reply-queue';
  * from the connection's reply queue). No promise: a command waits on slots, not on replies.
  */
 export class KeyOrder {
-  /** hash of a key → slot of the last unfinished command naming it. */
-  readonly #tails = new SlotTable();
+  /**
+   * hash of a key → slot of the last unfinished command naming it (the hash is the table's key
+   * too). An OpenTable, not a Map: it changes on every command (open-table.ts).
+   */
+  readonly #tails = new OpenTable<number, ReplySlot>();
   /** Numbers each `run`, so a slot a command waits for is listed once (`ReplySlot.waitMark`). */
   #runs = 0;
 
@@ -49,13 +53,13 @@ export class KeyOrder {
         for (let i = first; i <= end; i += step) hashes.push(hashKey(args[i]));
       }
       if (hashes === undefined) {
-        const tail = tails.get(one);
+        const tail = tails.get(one, one);
         if (tail !== undefined && tail.reply === undefined) waits = [tail];
       } else {
         // Each slot once, in O(keys): a command may name 10,000s of keys held by as many commands.
         const mark = ++this.#runs;
         for (let i = 0; i < hashes.length; i++) {
-          const tail = tails.get(hashes[i]);
+          const tail = tails.get(hashes[i], hashes[i]);
           if (tail === undefined || tail.reply !== undefined || tail.waitMark === mark) continue;
           tail.waitMark = mark;
           (waits ??= []).push(tail);
@@ -74,10 +78,10 @@ export class KeyOrder {
     if (slot.reply !== undefined) return;
     if (hashes !== undefined) {
       slot.held = hashes;
-      for (let i = 0; i < hashes.length; i++) tails.set(hashes[i], slot);
+      for (let i = 0; i < hashes.length; i++) tails.set(hashes[i], hashes[i], slot);
     } else if (one >= 0) {
       slot.heldOne = one;
-      tails.set(one, slot);
+      tails.set(one, one, slot);
     }
   }
 
@@ -87,79 +91,12 @@ export class KeyOrder {
     const one = slot.heldOne;
     if (one >= 0) {
       slot.heldOne = -1;
-      tails.deleteIf(one, slot);
+      tails.delete(one, one, slot);
     }
     const hashes = slot.held;
     if (hashes === undefined) return;
     slot.held = undefined;
-    for (let i = 0; i < hashes.length; i++) tails.deleteIf(hashes[i], slot);
-  }
-}
-
-/**
- * hash → reply slot, by open addressing over typed arrays (linear probing, load ≤ 1/2, grown by
- * doubling, backward-shift deletion): the key order's table, changed on every command. A Map in
- * its place lives in the old generation and is changed per command, and such a Map made the
- * proxy's young-generation collections slow (docs/decisions.md, "No long-lived Map changed or
- * read per request on a hot path"). Hashes are stored plus one, so 0 marks an empty place.
- */
-class SlotTable {
-  #hashes = new Float64Array(16);
-  #slots = new Array<ReplySlot | undefined>(16).fill(undefined);
-  #mask = 15;
-  size = 0;
-
-  get(hash: number): ReplySlot | undefined {
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const h = hashes[i];
-      if (h === 0) return undefined;
-      if (h === hash + 1) return this.#slots[i];
-    }
-  }
-
-  set(hash: number, slot: ReplySlot): void {
-    if (2 * (this.size + 1) > this.#hashes.length) this.#grow();
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    let i = hash & mask;
-    while (hashes[i] !== 0 && hashes[i] !== hash + 1) i = (i + 1) & mask;
-    if (hashes[i] === 0) this.size++;
-    hashes[i] = hash + 1;
-    this.#slots[i] = slot;
-  }
-
-  /** Removes `hash` if `slot` holds it. */
-  deleteIf(hash: number, slot: ReplySlot): void {
-    const hashes = this.#hashes;
-    const slots = this.#slots;
-    const mask = this.#mask;
-    let hole = hash & mask;
-    while (hashes[hole] !== 0 && hashes[hole] !== hash + 1) hole = (hole + 1) & mask;
-    if (hashes[hole] === 0 || slots[hole] !== slot) return;
-    this.size--;
-    for (let j = (hole + 1) & mask; hashes[j] !== 0; j = (j + 1) & mask) {
-      const home = (hashes[j] - 1) & mask;
-      // Entry j stays unless its home lies cyclically outside (hole, j].
-      if (hole < j ? home > hole && home <= j : home > hole || home <= j) continue;
-      hashes[hole] = hashes[j];
-      slots[hole] = slots[j];
-      hole = j;
-    }
-    hashes[hole] = 0;
-    slots[hole] = undefined;
-  }
-
-  #grow(): void {
-    const oldHashes = this.#hashes;
-    const oldSlots = this.#slots;
-    const size = oldHashes.length * 2;
-    this.#hashes = new Float64Array(size);
-    this.#slots = new Array<ReplySlot | undefined>(size).fill(undefined);
-    this.#mask = size - 1;
-    this.size = 0;
-    for (let i = 0; i < oldHashes.length; i++) if (oldHashes[i] !== 0) this.set(oldHashes[i] - 1, oldSlots[i]!);
+    for (let i = 0; i < hashes.length; i++) tails.delete(hashes[i], hashes[i], slot);
   }
 }
 
