@@ -38,6 +38,8 @@ export interface PeersBenchOptions {
   targets: string[];
   timeoutSeconds: number;
   proxyNodeFlags: string[];
+  /** Node flags for each storage node process (e.g. a CPU profile of each). */
+  storageNodeFlags: string[];
   proxyArgs: string[];
   /** Also measure shardcache with auth on, and with auth plus TLS everywhere (the cost of security). */
   secure: boolean;
@@ -54,6 +56,7 @@ export const PEERS_BENCH_USAGE = `usage: npm run bench -- peers [flags]
   --targets <list>       of shardcache,twemproxy,redis (default all that are installed)
   --timeout <s>          bound on the whole run (default 900)
   --proxy-node-flags="<f>"  node flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --storage-node-flags="<f>"  node flags for each storage node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/nodeprof"
   --proxy-args="<a>"     extra proxy flags, e.g. "--workers 2"
   --secure               also shardcache with auth on (AUTH per connection) and with auth + TLS on the client
                          port, node links (mutual TLS) and the cluster secret: each its own cluster, interleaved
@@ -81,7 +84,7 @@ export function parsePeersBenchOptions(argv: readonly string[]): PeersBenchOptio
     args: [...argv], strict: true,
     options: {
       rounds: text, clients: text, pipelines: text, tests: text, requests: text, 'value-bytes': text, keys: text, targets: text, timeout: text,
-      'proxy-node-flags': text, 'proxy-args': text, secure: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'proxy-node-flags': text, 'storage-node-flags': text, 'proxy-args': text, secure: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
@@ -97,6 +100,7 @@ export function parsePeersBenchOptions(argv: readonly string[]): PeersBenchOptio
     targets: listOf('targets', values.targets, ALL_TARGETS),
     timeoutSeconds: positive('timeout', values.timeout, 900),
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
+    storageNodeFlags: (values['storage-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
     secure: values.secure === true,
   };
@@ -108,7 +112,7 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
 async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redisServer: string | undefined, clusters: BenchCluster[]): Promise<PeerTarget[]> {
   const targets: PeerTarget[] = [];
   if (o.targets.includes(SHARDCACHE)) {
-    const cluster = await startBenchCluster(children, { cluster: 'peers', shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
+    const cluster = await startBenchCluster(children, { cluster: 'peers', shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, nodeNodeFlags: o.storageNodeFlags, proxyArgs: o.proxyArgs });
     clusters.push(cluster);
     targets.push({ name: SHARDCACHE, port: cluster.respPort, frontPid: cluster.proxy.pid });
     say(`  shardcache: etcd + 3 storage nodes (1 per shard) + proxy RESP :${cluster.respPort} (pid ${cluster.proxy.pid}${o.proxyArgs.length ? `, ${o.proxyArgs.join(' ')}` : ''})`);
@@ -137,7 +141,7 @@ async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redis
 /** shardcache with auth on, and with auth plus TLS everywhere: each its own cluster (auth is a cluster's setting). */
 async function startSecureTargets(children: ChildRegistry, o: PeersBenchOptions, clusters: BenchCluster[]): Promise<PeerTarget[]> {
   const password = `bench-password-${process.pid}`;
-  const base = { shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs };
+  const base = { shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, nodeNodeFlags: o.storageNodeFlags, proxyArgs: o.proxyArgs };
   const auth = await startBenchCluster(children, { ...base, cluster: 'peers-auth', secure: { password } });
   clusters.push(auth);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-bench-tls-'));

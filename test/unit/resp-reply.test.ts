@@ -4,7 +4,7 @@ import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
 import { infoText } from '../../proxy/front/resp/info';
 import { array, bulk, bulkArray, bulkValues, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
-import { ReplyQueue } from '../../proxy/front/resp/reply-queue';
+import { BATCH_HOLD_BYTES, ReplyQueue } from '../../proxy/front/resp/reply-queue';
 import { thrownBy } from '../helpers/thrown';
 import { twoShardSnapshot } from './proxy-front-fake-backend';
 
@@ -119,7 +119,11 @@ describe('INFO text', () => {
 describe('reply queue and fan-out', () => {
   test('replies leave in request order even when they complete out of order', () => {
     const q = new ReplyQueue();
-    const [a, b, c, d] = [q.reserve(), q.reserve(), q.reserve(), q.reserve()];
+    const reserveAlone = (): ReturnType<ReplyQueue['reserve']> => {
+      q.nextBatch(); // each its own read: no reply waits for another's batch
+      return q.reserve();
+    };
+    const [a, b, c, d] = [reserveAlone(), reserveAlone(), reserveAlone(), reserveAlone()];
     c.fill(B('c'));
     expect(q.takeReady()).toEqual([]);
     a.fill(B('a'));
@@ -131,6 +135,34 @@ describe('reply queue and fan-out', () => {
     expect(q.takeReady(2).map(text)).toEqual(['bb']); // stops at the byte budget
     expect(q.takeReady(1).map(text)).toEqual(['c']);
     expect(q.takeReady(1).map(text)).toEqual(['dddd']); // the first reply goes out whatever its size
+    expect([q.size, q.filledBytes]).toEqual([0, 0]);
+  });
+
+  test('replies of one read batch leave together, unless their filled part reaches BATCH_HOLD_BYTES', () => {
+    const q = new ReplyQueue();
+    q.nextBatch();
+    const [a1, a2] = [q.reserve(), q.reserve()];
+    q.nextBatch();
+    const [b1, b2, b3] = [q.reserve(), q.reserve(), q.reserve()];
+    a1.fill(B('a1'));
+    expect(q.readyAtHead).toBe(false); // a2, of the same read, is not answered yet
+    expect(q.takeReady()).toEqual([]);
+    b1.fill(B('b1'));
+    a2.fill(B('a2'));
+    expect(q.readyAtHead).toBe(true);
+    expect(q.takeReady().map(text)).toEqual(['a1', 'a2']); // batch a whole; b1 waits for b2 and b3
+    b3.fill(B('b3'));
+    expect(q.takeReady()).toEqual([]);
+    b2.fill(B('b2'));
+    expect(q.takeReady().map(text)).toEqual(['b1', 'b2', 'b3']);
+
+    q.nextBatch();
+    const [big, small, pending] = [q.reserve(), q.reserve(), q.reserve()];
+    big.fill(Buffer.alloc(BATCH_HOLD_BYTES, 0x78));
+    small.fill(B('s'));
+    expect(q.takeReady().map((r) => r.length)).toEqual([BATCH_HOLD_BYTES, 1]); // enough bytes: no more waiting
+    pending.fill(B('p'));
+    expect(q.takeReady().map(text)).toEqual(['p']);
     expect([q.size, q.filledBytes]).toEqual([0, 0]);
   });
 

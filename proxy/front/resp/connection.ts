@@ -162,6 +162,7 @@ export class RespConnection {
     const { maxInFlight } = this.#o.limits;
     let taken = 0;
     this.#pumping = true;
+    this.#queue.nextBatch(); // the commands taken now are answered together (ReplyQueue)
     while (!this.#ending && this.#queue.size < maxInFlight && this.#unsent < this.#pauseAt) {
       const item = this.#parser.next();
       if (item === undefined) {
