@@ -115,7 +115,7 @@ test("errors reject with Redis's messages", async () => {
   expect(await rejection(redis.set('e:k', 'v', 'EX', 0))).toBe("ERR invalid expire time in 'set' command");
   expect(await rejection(redis.call('SET', 'e:k', 'v', 'NX', 'XX'))).toBe('ERR syntax error');
   expect(await rejection(redis.select(3))).toBe('ERR DB index is out of range');
-  expect(await rejection(redis.call('HELLO', '3'))).toBe('NOPROTO unsupported protocol version');
+  expect(await rejection(redis.call('HELLO', '4'))).toBe('NOPROTO unsupported protocol version');
   expect(await rejection(redis.get('k'.repeat(2000)))).toMatch(/^ERR key must be a non-empty string of at most 1024 characters/);
   expect(await redis.ping()).toBe('PONG'); // the connection survives command errors
 });

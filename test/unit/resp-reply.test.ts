@@ -3,7 +3,7 @@ import { globMatch } from '../../proxy/front/resp/glob';
 import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
 import { infoText } from '../../proxy/front/resp/info';
-import { array, bulk, bulkArray, bulkValues, error, integer, Replies, simple } from '../../proxy/front/resp/reply';
+import { array, bulk, bulkArray, bulkValues, error, integer, map, Replies, resp3Nulls, simple } from '../../proxy/front/resp/reply';
 import { BATCH_HOLD_BYTES, ReplyQueue } from '../../proxy/front/resp/reply-queue';
 import { thrownBy } from '../helpers/thrown';
 import { twoShardSnapshot } from './proxy-front-fake-backend';
@@ -192,5 +192,60 @@ describe('bulk encoders write their headers digit by digit', () => {
     const expected = Buffer.concat([Buffer.from('*4\r\n$1\r\na\r\n$-1\r\n$12\r\n'), Buffer.alloc(12, 0x62), Buffer.from('\r\n$0\r\n\r\n')]);
     expect(bulkValues({ length: values.length, valueAt: (i) => values[i] }).equals(expected)).toBe(true);
     expect(bulkArray(Array.from({ length: 10 }, () => null)).toString()).toBe(`*10\r\n${'$-1\r\n'.repeat(10)}`);
+  });
+});
+
+describe('RESP3 replies', () => {
+  /** A reply tree: a value (null: the null bulk), an error or integer line, an array (null: the null array), or a map. */
+  type Tree = { bulk: string | null } | { line: Buffer } | { array: Tree[] | null } | { map: Array<[Tree, Tree]> };
+
+  /** A small deterministic generator, so a failure replays. */
+  function rng(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  }
+
+  function gen(random: () => number, depth: number): Tree {
+    const r = random();
+    if (depth > 3 || r < 0.35) {
+      // Values that look like nulls must stay values: the rewrite goes by structure, not bytes.
+      const texts = ['', 'v', '$-1\r\n', '*-1\r\n', '-1', 'a\r\nb'];
+      return { bulk: random() < 0.3 ? null : texts[Math.floor(random() * texts.length)] };
+    }
+    if (r < 0.5) return { line: random() < 0.5 ? integer(-1) : error('ERR -1') };
+    if (r < 0.65) return { array: null };
+    const n = Math.floor(random() * 4);
+    if (r < 0.85) return { array: Array.from({ length: n }, () => gen(random, depth + 1)) };
+    return { map: Array.from({ length: n }, () => [gen(random, depth + 1), gen(random, depth + 1)] as [Tree, Tree]) };
+  }
+
+  /** The tree's bytes with nulls in the form of protocol `nulls` and maps in that of `maps`. */
+  function encode(t: Tree, nulls: 2 | 3, maps: 2 | 3): Buffer {
+    const nul = (resp2: string): Buffer => Buffer.from(nulls === 3 ? '_\r\n' : resp2);
+    if ('bulk' in t) return t.bulk === null ? nul('$-1\r\n') : bulk(t.bulk);
+    if ('line' in t) return t.line;
+    if ('array' in t) return t.array === null ? nul('*-1\r\n') : Buffer.concat([Buffer.from(`*${t.array.length}\r\n`), ...t.array.map((c) => encode(c, nulls, maps))]);
+    return map(t.map.map(([k, v]) => [encode(k, nulls, maps), encode(v, nulls, maps)] as const), maps);
+  }
+
+  test('resp3Nulls turns every RESP2 null, at any depth, into `_` and leaves every other byte as it is', () => {
+    const random = rng(7);
+    for (let i = 0; i < 3000; i++) {
+      const tree = gen(random, 0);
+      // What a RESP3 connection's handlers produce (RESP2 nulls; maps already as `%n` from map()), and what must reach the client.
+      for (const maps of [2, 3] as const) expect(resp3Nulls(encode(tree, 2, maps)).toString('latin1')).toBe(encode(tree, 3, maps).toString('latin1'));
+    }
+  });
+
+  test('a reply without a null is returned as is; map() writes %n in RESP3 and a flat array in RESP2', () => {
+    const reply = bulkArray(['a', 'b']);
+    expect(resp3Nulls(reply)).toBe(reply);
+    expect(resp3Nulls(Replies.NULL_BULK).toString()).toBe('_\r\n');
+    expect(resp3Nulls(Replies.NULL_ARRAY).toString()).toBe('_\r\n');
+    expect(resp3Nulls(bulk('$-1\r\n'))).toEqual(bulk('$-1\r\n'));
+    const pairs = [[bulk('k'), bulk(null)]] as const;
+    expect(map(pairs, 3).toString()).toBe('%1\r\n$1\r\nk\r\n$-1\r\n');
+    expect(resp3Nulls(map(pairs, 3)).toString()).toBe('%1\r\n$1\r\nk\r\n_\r\n');
+    expect(map(pairs, 2).toString()).toBe('*2\r\n$1\r\nk\r\n$-1\r\n');
   });
 });

@@ -131,7 +131,8 @@ test("Redis's errors: arity, unknown commands, syntax, integers, SELECT, HELLO, 
   await expectReply(cmd('SET', 'k', 'v', 'EX', 'x'), '-ERR value is not an integer or out of range\r\n');
   await expectReply(cmd('MSET', 'a', '1', 'b'), "-ERR wrong number of arguments for 'mset' command\r\n");
   await expectReply(cmd('SELECT', '0') + cmd('SELECT', '1'), '+OK\r\n-ERR DB index is out of range\r\n');
-  await expectReply(cmd('HELLO', '3'), '-NOPROTO unsupported protocol version\r\n');
+  await expectReply(cmd('HELLO', '4') + cmd('HELLO', '1'), '-NOPROTO unsupported protocol version\r\n-NOPROTO unsupported protocol version\r\n');
+  await expectReply(cmd('HELLO', 'x'), '-ERR Protocol version is not an integer or out of range\r\n');
   await expectReply(cmd('HELLO', '2', 'FOO'), "-ERR Syntax error in HELLO option 'FOO'\r\n");
   await expectReply(cmd('CLIENT', 'SETNAME', 'a b'), '-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
   await expectReply(cmd('CLIENT', 'FOO'), "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n");
@@ -140,6 +141,16 @@ test("Redis's errors: arity, unknown commands, syntax, integers, SELECT, HELLO, 
   await expectReply(cmd('GET', 'fail:TIMEOUT'), '-TIMEOUT failing as asked (TIMEOUT)\r\n');
   await expectReply(cmd('GET', 'fail:BUG'), '-ERR internal error in the proxy; see its log\r\n');
   await expectReply(Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\n\xff\r\n', 'latin1'), '-ERR keys must be valid UTF-8 text in shardcache\r\n');
+});
+
+test('HELLO 3 switches the connection to RESP3: maps, and `_` for every null; HELLO 2 switches back', async () => {
+  const hello = await raw.send(cmd('HELLO', '3'), '%7\r\n');
+  expect(hello).toMatch(/^%7\r\n\$6\r\nserver\r\n\$10\r\nshardcache\r\n\$7\r\nversion\r\n\$5\r\n7\.0\.0\r\n\$5\r\nproto\r\n:3\r\n/);
+  await expectReply(cmd('SET', 'r3', '$-1\r\n') + cmd('GET', 'r3:none') + cmd('MGET', 'r3', 'r3:none'), '+OK\r\n_\r\n*2\r\n$5\r\n$-1\r\n\r\n_\r\n');
+  await expectReply(cmd('SET', 'r3', 'v', 'NX') + cmd('COMMAND', 'INFO', 'nosuch'), '_\r\n*1\r\n_\r\n');
+  await expectReply(cmd('CONFIG', 'GET', 'save') + cmd('COMMAND', 'DOCS'), '%1\r\n$4\r\nsave\r\n$0\r\n\r\n%0\r\n');
+  await raw.send(cmd('HELLO', '2'), '*14\r\n');
+  await expectReply(cmd('GET', 'r3:none') + cmd('CONFIG', 'GET', 'save'), '$-1\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n');
 });
 
 test('HELLO 2, CLIENT, COMMAND, CONFIG GET, INFO, DBSIZE', async () => {

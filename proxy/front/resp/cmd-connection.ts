@@ -3,10 +3,10 @@ import { NAMESPACE_PATTERN } from '../../../shared/protocol';
 import { int64Arg, word } from './args';
 import { arityAccepts, type CommandSpec, type Handler, type ReplyBytes, type RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
-import { array, bulk, integer, Replies } from './reply';
+import { array, bulk, integer, map, Replies } from './reply';
 
 /**
- * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT. Only RESP2 is spoken.
+ * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT. RESP2, and RESP3 after HELLO 3.
  *
  * While the cluster requires auth (`shardctl auth on`), AUTH and HELLO's AUTH option check a user
  * and password (`AUTH <password>` is the user "default"), as Redis 6+ does; the connection's keys
@@ -62,14 +62,18 @@ function ping(_ctx: RespContext, args: Buffer[]): Buffer {
 
 function helloReply(ctx: RespContext): Buffer {
   const pairs: Array<[string, Buffer]> = [
-    ['server', bulk('shardcache')], ['version', bulk(REDIS_COMPAT_VERSION)], ['proto', integer(2)], ['id', integer(ctx.session.id)],
+    ['server', bulk('shardcache')], ['version', bulk(REDIS_COMPAT_VERSION)], ['proto', integer(ctx.session.protocol)], ['id', integer(ctx.session.id)],
     ['mode', bulk('standalone')], ['role', bulk('master')], ['modules', Replies.EMPTY_ARRAY],
   ];
-  return array(pairs.flatMap(([name, value]) => [bulk(name), value]));
+  return map(pairs.map(([name, value]) => [bulk(name), value] as const), ctx.session.protocol);
 }
 
-/** HELLO [2 [AUTH user pass] [SETNAME name]]: only protocol 2; 3 is refused with NOPROTO. */
+/**
+ * HELLO [2|3 [AUTH user pass] [SETNAME name]]: protocol 2 or 3 (RESP3: maps and one null, see
+ * reply.ts), chosen once the command succeeds; any other version is NOPROTO.
+ */
 function hello(ctx: RespContext, args: Buffer[]): ReplyBytes {
+  let protocol = ctx.session.protocol;
   if (args.length > 1) {
     let version: bigint;
     try {
@@ -77,7 +81,8 @@ function hello(ctx: RespContext, args: Buffer[]): ReplyBytes {
     } catch {
       throw new RespCommandError(RespMessages.protoVersion);
     }
-    if (version !== 2n) throw new RespCommandError(RespMessages.noProto);
+    if (version !== 2n && version !== 3n) throw new RespCommandError(RespMessages.noProto);
+    protocol = version === 3n ? 3 : 2;
   }
   let name: string | null | undefined;
   let creds: [Buffer, Buffer] | undefined;
@@ -94,6 +99,7 @@ function hello(ctx: RespContext, args: Buffer[]): ReplyBytes {
   }
   const finish = (): Buffer => {
     if (name !== undefined) ctx.session.name = name;
+    ctx.session.protocol = protocol;
     return helloReply(ctx);
   };
   if (ctx.door.authRequired) {

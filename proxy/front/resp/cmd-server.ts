@@ -3,7 +3,7 @@ import type { CommandSpec, RespContext } from './context';
 import { RespCommandError, RespRefusals } from './errors';
 import { compileGlob, globMatches, type Glob } from './glob';
 import { infoText } from './info';
-import { array, bulk, bulkArray, integer, Replies, simple } from './reply';
+import { array, bulk, bulkArray, integer, map, Replies, simple } from './reply';
 
 /**
  * Server commands: COMMAND (COUNT, DOCS, INFO, LIST), INFO, CONFIG GET, DBSIZE. Enough for
@@ -26,7 +26,7 @@ const allInfo = (ctx: RespContext): Buffer => array([...ctx.commands.values()].m
 
 const COMMAND_SUBCOMMANDS: readonly Subcommand[] = [
   { name: 'count', arity: 2, run: (ctx) => integer(ctx.commands.size) },
-  { name: 'docs', arity: -2, run: () => Replies.EMPTY_ARRAY },
+  { name: 'docs', arity: -2, run: (ctx) => map([], ctx.session.protocol) },
   { name: 'list', arity: -2, run: (ctx) => bulkArray([...ctx.commands.keys()]) },
   {
     name: 'info', arity: -2,
@@ -75,7 +75,7 @@ function configGet(ctx: RespContext, args: Buffer[]): Buffer {
     const glob = configPattern(args[i]);
     for (let j = 0; j < names.length; j++) hit[j] ||= globMatches(glob, names[j]);
   }
-  return bulkArray(table.filter((_, j) => hit[j]).flat());
+  return map(table.filter((_, j) => hit[j]).map(([name, value]) => [bulk(name), bulk(value)] as const), ctx.session.protocol);
 }
 
 const CONFIG_SUBCOMMANDS: readonly Subcommand[] = [{ name: 'get', arity: -3, run: configGet }];

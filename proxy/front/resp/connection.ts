@@ -9,7 +9,7 @@ import { RespRefusals } from './errors';
 import { sweepVerdict, type InputBudget, type SweepFacts } from './guards';
 import { KeyOrder } from './key-order';
 import { RespParser } from './parser';
-import { error } from './reply';
+import { error, resp3Nulls } from './reply';
 import { ReplyQueue, type ReplySlot } from './reply-queue';
 
 /** What a connection gets from its server. */
@@ -88,7 +88,7 @@ export class RespConnection {
     this.#sweepFacts = { lastActive: options.clock.now, partialSince: 0, busy: false };
     // At least the socket's high-water mark, so a buffer at the threshold always ends with a 'drain'.
     this.#pauseAt = Math.max(socket.writableHighWaterMark, Math.min(PAUSE_BYTES, Math.floor(options.limits.maxBufferedBytes / 2)));
-    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false, principal: undefined };
+    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false, protocol: 2, principal: undefined };
     this.#ctx = { session, door: options.door.forConnection(session), server: options.server, commands: options.commands, now: Date.now };
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
@@ -287,6 +287,7 @@ export class RespConnection {
     if (this.#closed) return;
     const budget = this.#pauseAt - this.#socket.writableLength;
     const ready = budget > 0 ? this.#queue.takeReady(budget) : [];
+    if (this.#ctx.session.protocol === 3) for (let i = 0; i < ready.length; i++) ready[i] = resp3Nulls(ready[i]);
     // write() answering false promises a 'drain' (which flushes again); otherwise go on next turn.
     const accepted = ready.length > 0 && this.#socket.write(ready.length === 1 ? ready[0] : Buffer.concat(ready));
     if (ready.length > 0) this.#sweepFacts.lastActive = this.#o.clock.now;

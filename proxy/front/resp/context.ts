@@ -17,6 +17,8 @@ export interface Session {
   name: string | null;
   /** Set by QUIT: the connection ends once the replies so far are written. */
   quit: boolean;
+  /** The protocol HELLO chose: 2 (RESP2, the default) or 3 (RESP3: maps, `_` for null). */
+  protocol: 2 | 3;
   /** Who AUTH or HELLO proved the client to be, while the cluster requires auth. */
   principal: Principal | undefined;
   /** Set while an AUTH or HELLO verifies credentials: commands pipelined behind it wait for it. */

@@ -1,8 +1,13 @@
 /**
- * RESP2 reply encoding: every reply is one Buffer holding its exact wire bytes, so a connection
- * can queue replies that complete out of order and write a run of them at once. Pure.
+ * Reply encoding: every reply is one Buffer holding its exact wire bytes, so a connection can
+ * queue replies that complete out of order and write a run of them at once. Pure.
  *
  *   +OK\r\n   -ERR message\r\n   :42\r\n   $3\r\nfoo\r\n   $-1\r\n   *2\r\n<reply><reply>   *-1\r\n
+ *
+ * Replies are encoded in RESP2. A connection that chose RESP3 (HELLO 3) gets them through
+ * `resp3Nulls`, which rewrites RESP2's two null forms into RESP3's one (`_`); the commands whose
+ * RESP3 reply is a map (HELLO, CONFIG GET) encode it with `map`, which knows the protocol. The
+ * other RESP2 replies these commands give are valid RESP3 as they are.
  */
 const CRLF = '\r\n';
 
@@ -103,6 +108,55 @@ export function bulkValues(values: BulkValues): Buffer {
     else at = writeBulk(out, at, v);
   }
   return out;
+}
+
+/** A map of encoded replies: `%n` + key, value ... in RESP3, a flat array of 2n in RESP2. */
+export function map(pairs: ReadonlyArray<readonly [Buffer, Buffer]>, protocol: 2 | 3): Buffer {
+  const head = Buffer.from(protocol === 3 ? `%${pairs.length}${CRLF}` : `*${2 * pairs.length}${CRLF}`);
+  return Buffer.concat([head, ...pairs.flat()]);
+}
+
+const RESP3_NULL = Buffer.from('_\r\n');
+/** What every null reply ends with (`$-1\r\n`, `*-1\r\n`): a reply without it has no null. */
+const NULL_TAIL = Buffer.from('-1\r\n');
+
+/**
+ * The RESP3 form of one RESP2-encoded reply: each `$-1` and `*-1`, at any depth, becomes `_`.
+ * Walks the reply's structure (bulk bodies are skipped by their lengths, so bytes inside a value
+ * are never taken for a null); returns `reply` itself when it holds no null. O(reply length).
+ */
+export function resp3Nulls(reply: Buffer): Buffer {
+  if (reply.indexOf(NULL_TAIL) < 0) return reply;
+  const parts: Buffer[] = [];
+  let copied = 0;
+  let at = 0;
+  let pending = 1;
+  while (pending > 0 && at < reply.length) {
+    pending--;
+    const type = reply[at];
+    const eol = reply.indexOf(13, at);
+    if (eol < 0) break; // not a whole reply: leave the rest as it is
+    if (type === 0x24 || type === 0x2a || type === 0x25 || type === 0x7e) {
+      // $ bulk, * array, % map, ~ set: a length or count follows.
+      let n = 0;
+      const negative = reply[at + 1] === 0x2d;
+      for (let i = at + (negative ? 2 : 1); i < eol; i++) n = n * 10 + (reply[i] - 48);
+      if (negative) {
+        parts.push(reply.subarray(copied, at), RESP3_NULL);
+        copied = at = eol + 2;
+      } else if (type === 0x24) {
+        at = eol + 2 + n + 2;
+      } else {
+        pending += type === 0x25 ? 2 * n : n;
+        at = eol + 2;
+      }
+    } else {
+      at = eol + 2; // a one-line reply: + - : and RESP3's , # _ (
+    }
+  }
+  if (parts.length === 0) return reply;
+  parts.push(reply.subarray(copied));
+  return Buffer.concat(parts);
 }
 
 /** `*n` followed by `items`, each already an encoded reply; null is the null array. */
