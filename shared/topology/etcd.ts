@@ -53,6 +53,10 @@ export function connectEtcd(endpoints: string, options: EtcdOptions = {}): Etcd3
     ...(tls ? { credentials: { rootCertificate: (tls.ca ?? null) as Buffer, privateKey: tls.key, certChain: tls.cert } } : {}),
     ...(auth ? { auth: { username: auth.username, password: auth.password } } : {}),
     dialTimeout: options.dialTimeoutMs ?? 3000,
+    // gRPC's own reconnect backoff (1 s, growing 1.6x up to 120 s by default) sits under etcd3's
+    // watch backoff: after an etcd restart a channel whose first attempts failed could wait many
+    // seconds before it dialled again, and a watch on it saw nothing meanwhile. Bounded to 2 s.
+    grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2000 },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {
       // A host that failed three times in a row is skipped for one second (etcd3's default is five),
