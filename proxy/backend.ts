@@ -78,6 +78,20 @@ export interface CacheBackend {
   route(ns: string, key: string): RouteInfo;
   /** The snapshot requests are routed by; undefined until the first load. */
   readonly snapshot: TopologySnapshot | undefined;
+  /**
+   * Every live node's STATS (the figures of its store: bytes, maxMemoryBytes, items, ...), asked
+   * in parallel; a node that failed to answer carries its error. For tools (RESP INFO memory),
+   * never on a request's path. Absent: the backend has no nodes to ask.
+   */
+  nodeStats?(): Promise<NodeStats[]>;
+}
+
+/** One node's answer to STATS (`NodeStats.stats`), or why it gave none (`error`). */
+export interface NodeStats {
+  nodeId: string;
+  shardId: number;
+  stats?: Record<string, unknown>;
+  error?: Error;
 }
 
 /** The backend's snapshot, or undefined before the first load (a watcher-backed getter may throw until then). */

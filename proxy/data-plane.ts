@@ -1,18 +1,19 @@
 import type { PeerAccess } from '../shared/peer-auth';
-import { slotOf } from '../shared/slot';
+import { SLOT_COUNT, slotOf } from '../shared/slot';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
-import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
+import type { CacheBackend, GetResult, NodeStats, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
 import type { Command, Outcome, OutcomeDone } from './front/commands';
 import { ProxyError, ProxyErrorCode } from './errors';
 import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
 import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
-  deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, mgetMessage, parseFlag, parseGet, parseIncr, parseMget, parseOk,
-  parseSet, persistMessage, setMessage, type MgetEntries, type SetFields,
+  dbsizeMessage, deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, parseDbsize, parseFlag, parseGet, parseIncr,
+  parseMemoryUsage, parseMget, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard, type MgetResults } from './routing/mget';
+import { stringRequest, type StringCommand } from './routing/string-ops';
 import { buildEntry } from '../shared/ops';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
 import { hotId } from './hotkeys/rules';
@@ -137,9 +138,11 @@ const INVALIDATED: Outcome = { op: 'invalidate' };
 const PONG: Outcome = { op: 'ping' };
 
 /** Reply parsers that make the front's outcome at once (one object per reply, not two). */
+const parseMemoryUsageOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'memory_usage', bytes: parseMemoryUsage(reply, nodeId) });
 const parseDeleted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'delete', deleted: parseFlag(reply, nodeId) });
 const parseExpired = (reply: unknown[], nodeId: string): Outcome => ({ op: 'expire', updated: parseFlag(reply, nodeId) });
 const parsePersisted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'persist', updated: parseFlag(reply, nodeId) });
+const parseScanOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'scan', ...parseScan(reply, nodeId) });
 function parseIncrOutcome(reply: unknown[], nodeId: string): Outcome {
   const { value, version } = parseIncr(reply, nodeId);
   return { op: 'incr', value, version };
@@ -206,6 +209,27 @@ class DataPlaneImpl implements DataPlane {
     return readPreferenceFor(this.#current, ns, requested);
   }
 
+  nodeStats(): Promise<NodeStats[]> {
+    const snapshot = this.#current;
+    if (snapshot === undefined) return Promise.resolve([]);
+    const asks: Array<Promise<NodeStats>> = [];
+    for (const nodeId of snapshot.liveNodes) {
+      const node = snapshot.nodes.get(nodeId);
+      if (node === undefined) continue;
+      asks.push(new Promise((resolve) => {
+        this.#upstreams.channel(nodeId, node.addr).send(statsMessage(), (err, reply) => {
+          try {
+            if (err !== null) throw err;
+            resolve({ nodeId, shardId: node.shardId, stats: parseStats(reply!, nodeId) });
+          } catch (failure) {
+            resolve({ nodeId, shardId: node.shardId, error: asError(failure) });
+          }
+        });
+      }));
+    }
+    return Promise.all(asks);
+  }
+
   breakerState(nodeId: string): BreakerStateName {
     return this.#upstreams.breakerState(nodeId);
   }
@@ -243,6 +267,31 @@ class DataPlaneImpl implements DataPlane {
         case 'invalidate':
           this.#invalidate(cmd.ns, cmd.tag).then(() => done(null, INVALIDATED), done);
           return;
+        case 'append':
+        case 'setrange':
+        case 'setget':
+        case 'incrbyfloat':
+        case 'expireat':
+        case 'rename':
+        case 'copy':
+        case 'msetnx':
+          return this.#stringWrite(cmd, done);
+        case 'scan':
+          validateNamespace(cmd.ns);
+          checkPref(pref);
+          return this.#scan(cmd.ns, cmd.slot, cmd.count, pref, done);
+        case 'dbsize':
+          validateNamespace(cmd.ns);
+          return this.#dbsize(cmd.ns, done);
+        case 'randomkey':
+          validateNamespace(cmd.ns);
+          checkPref(pref);
+          return this.#randomKey(cmd.ns, pref, this.#shuffledShards(), done);
+        case 'memory_usage': {
+          validateTarget(cmd.ns, cmd.key);
+          const { slot, shardId } = this.#router.locate(cmd.ns, cmd.key);
+          return this.#router.call(shardId, 'primary', memoryUsageMessage(cmd.ns, cmd.key), parseMemoryUsageOutcome, slot, (err, o) => (err !== null ? done(err) : done(null, o)));
+        }
         case 'ping':
           return done(null, PONG);
       }
@@ -314,6 +363,24 @@ class DataPlaneImpl implements DataPlane {
   }
 
   /**
+   * A string read-modify-write (APPEND ... MSETNX): one node op at the primary of its keys' slot,
+   * then `#written` for each key it may have changed (RENAME and COPY two, MSETNX all).
+   */
+  #stringWrite(cmd: StringCommand, done: OutcomeDone): void {
+    const first = cmd.op === 'msetnx' ? cmd.keys[0] : cmd.key;
+    validateTarget(cmd.ns, first);
+    const { slot, shardId, snapshot } = this.#router.locate(cmd.ns, first);
+    const req = stringRequest(cmd, policyOf(snapshot, cmd.ns), this.#random);
+    this.#router.call(shardId, 'write', req.message, req.parse, slot, (err, outcome) => (err !== null ? done(err) : this.#writtenEach(cmd.ns, req.keys, 0, outcome!, done)));
+  }
+
+  /** `#written` for `keys[i]` and each key after it, in turn; `done` once, after the last. */
+  #writtenEach(ns: string, keys: readonly string[], i: number, outcome: Outcome, done: OutcomeDone): void {
+    if (i === keys.length - 1) return this.#written(ns, keys[i], outcome, done);
+    this.#written(ns, keys[i], outcome, (err) => (err != null ? done(err) : this.#writtenEach(ns, keys, i + 1, outcome, done)));
+  }
+
+  /**
    * After a write to `ns/key` completed: later GETs start their own flight (read-your-writes);
    * a hot key's near-cache entry is dropped and its copies are written (see HotKeys.written).
    */
@@ -375,6 +442,67 @@ class DataPlaneImpl implements DataPlane {
       healthy: (snapshot, shardId, intent) => pickNode(snapshot, shardId, intent, this.#upstreams, this.#random).ok,
       shardOf: (ns, key) => router().locate(ns, key).shardId,
     };
+  }
+
+  /**
+   * One SCAN page: the node owning `slot` walks its slots from there (MOVED, followed by the
+   * router, when the slot moved meanwhile); the front turns `next` into the client's cursor.
+   */
+  #scan(ns: string, slot: number, count: number, pref: ReadPreference, done: OutcomeDone): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) throw badRequest(`slot must be a whole number from 0 to ${SLOT_COUNT - 1}`, 'slot');
+    if (!Number.isSafeInteger(count) || count < 1) throw badRequest('count must be a positive whole number', 'count');
+    const snapshot = this.#current;
+    const shardId = snapshot === undefined ? -1 : shardOfSlot(snapshot, slot);
+    if (shardId < 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, `no shard owns slot ${slot}: the cluster has no slot map yet`, { slot });
+    this.#router.call(shardId, pref, scanMessage(ns, slot, count), parseScanOutcome, slot, done);
+  }
+
+  /** Every shard of the topology (a shard owning no slot answers 0 or nothing); UNAVAILABLE without one. */
+  #shardIds(what: string): number[] {
+    const snapshot = this.#current;
+    const shardIds = snapshot === undefined ? [] : [...snapshot.shards.keys()];
+    if (shardIds.length === 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, `no topology loaded yet: no shard to ${what}`);
+    return shardIds;
+  }
+
+  /** The sum of every shard's live count, from the primaries (a replica's count of a flushed namespace may lag). */
+  #dbsize(ns: string, done: OutcomeDone): void {
+    const shardIds = this.#shardIds('count');
+    let left = shardIds.length;
+    let total = 0;
+    let failed: Error | undefined;
+    for (const shardId of shardIds) {
+      this.#router.call(shardId, 'primary', dbsizeMessage(ns), parseDbsize, -1, (err, count) => {
+        if (err !== null) failed ??= err;
+        else total += count!;
+        if (--left === 0) done(failed ?? null, failed === undefined ? { op: 'dbsize', count: total } : undefined);
+      });
+    }
+  }
+
+  /** The shards in a random order (RANDOMKEY asks them one after the other). */
+  #shuffledShards(): number[] {
+    const ids = this.#shardIds('read');
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = Math.floor(this.#random() * (i + 1));
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+    }
+    return ids;
+  }
+
+  /**
+   * A random key of the first shard in `shardIds` that has one: a random shard holding keys, then
+   * a random key of it (uniform over keys when the shards hold about as many). Null once every
+   * shard answered none; a shard's failure ends the command.
+   */
+  #randomKey(ns: string, pref: ReadPreference, shardIds: number[], done: OutcomeDone): void {
+    const shardId = shardIds.pop();
+    if (shardId === undefined) return done(null, { op: 'randomkey', key: null });
+    this.#router.call(shardId, pref, randomKeyMessage(ns), parseRandomKey, -1, (err, key) => {
+      if (err !== null) return done(err);
+      if (key !== null) return done(null, { op: 'randomkey', key: key! });
+      this.#randomKey(ns, pref, shardIds, done);
+    });
   }
 
   async #invalidate(ns: string, tag?: string): Promise<void> {

@@ -23,6 +23,14 @@ export const Op = {
   INVALIDATE: 19,
   NS_POLICY: 20,
   SLOT_STATS: 21,
+  /** Keys of a run of slots the node owns, from a cursor slot (RESP SCAN and KEYS). */
+  SCAN: 22,
+  /** Live keys of a namespace on the node (RESP DBSIZE). */
+  DBSIZE: 23,
+  /** A random live key of a namespace on the node (RESP RANDOMKEY). */
+  RANDOMKEY: 24,
+  /** The accounted bytes of one entry (RESP MEMORY USAGE). */
+  MEMORY_USAGE: 25,
   REPL_SYNC: 30,
   REPL_ACK: 31,
   REPL_SNAPSHOT: 32,
@@ -46,6 +54,15 @@ export const Op = {
   MIGRATE_SNAPSHOT_END: 56,
   MIGRATE_FENCE: 57,
   MIGRATE_ACK: 58,
+  /** Redis string commands that read and write one entry (or two of one slot) on the node (ops 60-79). */
+  APPEND: 60,
+  SETRANGE: 61,
+  SETGET: 62,
+  INCRBYFLOAT: 63,
+  EXPIREAT: 64,
+  RENAME: 65,
+  COPY: 66,
+  MSETNX: 67,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -250,9 +250,96 @@ export const PERSIST = defineOp('PERSIST', { request: [epoch, ns, key], ok: [fie
 /** `ttlMs`: ms left, -1 no expiry, -2 missing. */
 export const TTL = defineOp('TTL', { request: [ns, key], ok: [field('ttlMs', num)], keyed: true });
 export const EXISTS = defineOp('EXISTS', { request: [ns, keys], ok: [field('count', num)] });
-/** Namespace-wide (every shard takes it, whatever slots it owns), so not keyed. */
-export const INVALIDATE = defineOp('INVALIDATE', { request: [epoch, ns, field('tag', type<string | null>())], ok: [], fronts: ['http', 'ws'], fenced: true });
+/** Namespace-wide (every shard takes it, whatever slots it owns), so not keyed. RESP's FLUSHDB / FLUSHALL send it without a tag. */
+export const INVALIDATE = defineOp('INVALIDATE', { request: [epoch, ns, field('tag', type<string | null>())], ok: [], fronts: ALL_FRONTS, fenced: true });
 export const NS_POLICY = defineOp('NS_POLICY', { request: [ns, field('policy', type<NamespacePolicyWire>())], ok: [] });
+
+/**
+ * RESP SCAN and KEYS: the namespace's live keys in the slots this node owns from `slot` on, a
+ * slot at a time and never part of one, until about `count` keys or the node's bounds on one call
+ * (`storage-node/store/key-walk.ts`); `next` is the slot to ask next (SLOT_COUNT: none left). A
+ * read of no key: MOVED when the node does not own `slot`.
+ */
+export const SCAN = defineOp('SCAN', { request: [ns, field('slot', num), field('count', num)], ok: [field('next', num), keys], fronts: ['resp'] });
+/** RESP DBSIZE: the namespace's live keys on this node (`count`); the proxy adds up every shard's. */
+export const DBSIZE = defineOp('DBSIZE', { request: [ns], ok: [field('count', num)], fronts: ['resp'] });
+/** RESP RANDOMKEY: a random live key of the namespace on this node, null when it has none. */
+export const RANDOMKEY = defineOp('RANDOMKEY', { request: [ns], ok: [field('key', type<string | null>())], fronts: ['resp'] });
+/**
+ * RESP MEMORY USAGE: the entry's accounted bytes (`entrySize`: key, value, tags and the fixed
+ * per-entry overhead, what the memory limit and quotas count); MISS when the key is missing.
+ */
+export const MEMORY_USAGE = defineOp('MEMORY_USAGE', { request: [ns, key], ok: [field('bytes', num)], other: { MISS: [] }, fronts: ['resp'], keyed: true });
+
+/**
+ * Redis's string read-modify-writes, each one step on the primary (RESP only). APPEND / SETRANGE
+ * answer the new length; a missing key is created with `ttlMsOnCreate` (the namespace default,
+ * as INCR), an existing one keeps its expiry, flags and tags. SETRANGE with an empty value writes
+ * nothing and answers version 0.
+ */
+export const APPEND = defineOp('APPEND', {
+  request: [epoch, ns, key, field('value', bin), field('ttlMsOnCreate', num)],
+  ok: [field('length', num), field('version', num)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+export const SETRANGE = defineOp('SETRANGE', {
+  request: [epoch, ns, key, field('offset', num), field('value', bin), field('ttlMsOnCreate', num)],
+  ok: [field('length', num), field('version', num)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** SET that answers the value it replaced (`old`, null when missing); `stored` 0 when NX/XX was not met. RESP SET ... GET and GETSET. */
+export const SETGET = defineOp('SETGET', {
+  request: [epoch, ns, key, field('value', bin), field('ttlMs', num), field('cond', type<SetCondition>())],
+  ok: [field('old', type<Uint8Array | null>()), field('stored', bit)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** `delta` and `value` are decimal text, added as Redis adds them (`shared/long-double.ts`). */
+export const INCRBYFLOAT = defineOp('INCRBYFLOAT', {
+  request: [epoch, ns, key, field('delta', str), field('ttlMsOnCreate', num)],
+  ok: [field('value', str), field('version', num)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** The absolute expiry `at` (epoch ms; not after now deletes the key) under `cond` (`ExpireCond`: EXPIRE's NX, XX, GT, LT). */
+export const EXPIREAT = defineOp('EXPIREAT', {
+  request: [epoch, ns, key, field('at', num), field('cond', num)],
+  ok: [field('updated', bit)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** `key` renamed `dst` (same slot); `nx` 1: only while `dst` is missing (`renamed` 0 otherwise). MISS: `key` is missing. */
+export const RENAME = defineOp('RENAME', {
+  request: [epoch, ns, key, field('dst', str), field('nx', bit)],
+  ok: [field('renamed', bit)],
+  other: { MISS: [] },
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** `key` copied to `dst` (same slot) with its expiry; `copied` 0 when `key` is missing or `dst` exists without `replace`. */
+export const COPY = defineOp('COPY', {
+  request: [epoch, ns, key, field('dst', str), field('replace', bit)],
+  ok: [field('copied', bit)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
+/** Every `keys[i]` set to `values[i]` (all in `key`'s slot) only if none exists; `stored` 0 otherwise. */
+export const MSETNX = defineOp('MSETNX', {
+  request: [epoch, ns, key, keys, field('values', type<readonly Uint8Array[]>()), field('ttlMs', num)],
+  ok: [field('stored', bit)],
+  fronts: ['resp'],
+  fenced: true,
+  keyed: true,
+});
 
 /** Granted: `token` > 0 and `entry` null; not granted (the entry changed since `seenVersion`): `token` 0 and the entry. */
 export const FILL_LEASE = defineOp('FILL_LEASE', {
@@ -283,8 +370,9 @@ export const INVALIDATION = defineOp('INVALIDATION', { request: [ns, field('key'
 
 /** Every op of the table, by name. */
 export const OPS = Object.freeze({
-  PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY,
+  PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE,
   FILL_LEASE, FILL, FILL_RELEASE, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS, INVALIDATION,
+  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX,
 });
 
 /** Table entries by opcode. */
@@ -336,8 +424,10 @@ for (const d of Object.values(OPS) as AnyOpDef[]) {
 if (OP_BY_CODE.size !== Object.keys(OPS).length) throw new Error('ops: two entries share an opcode');
 // The node's subscription handler reads both subscription ops by one layout.
 if (SUBSCRIBE_INVALIDATIONS.at.ns !== UNSUBSCRIBE_INVALIDATIONS.at.ns || SUBSCRIBE_INVALIDATIONS.at.keys !== UNSUBSCRIBE_INVALIDATIONS.at.keys) throw new Error('ops: subscription layouts differ');
-// parseFlag reads DELETE / EXPIRE / PERSIST replies at one index.
-if (DELETE.reply.deleted !== EXPIRE.reply.updated || DELETE.reply.deleted !== PERSIST.reply.updated) throw new Error('ops: 0|1 replies differ in layout');
+// parseFlag reads DELETE / EXPIRE / PERSIST (and EXPIREAT / RENAME / COPY / MSETNX) replies at one index.
+if ([EXPIRE.reply.updated, PERSIST.reply.updated, EXPIREAT.reply.updated, RENAME.reply.renamed, COPY.reply.copied, MSETNX.reply.stored].some((at) => at !== DELETE.reply.deleted)) {
+  throw new Error('ops: 0|1 replies differ in layout');
+}
 
 // ─── Builders ──────────────────────────────────────────────────────────────────────────────
 

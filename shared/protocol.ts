@@ -42,6 +42,23 @@ export { KEYED_WRITE_OPS } from './ops';
  *   EXISTS      [id, EXISTS, ns, keys[]]                          -> [id, OK, count]
  *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
+ *   SCAN        [id, SCAN, ns, slot, count]                       -> [id, OK, next, keys[]] | MOVED
+ *               (the live keys of `ns` in the slots this node owns from `slot` on, whole slots
+ *               only, until about `count` keys or the node's bounds; `next` = 16384 after the last)
+ *   DBSIZE      [id, DBSIZE, ns]                                  -> [id, OK, count]
+ *   RANDOMKEY   [id, RANDOMKEY, ns]                               -> [id, OK, key | null]
+ *   MEMORY_USAGE [id, MEMORY_USAGE, ns, key]                      -> [id, OK, bytes] | [id, MISS]
+ *               (the entry's accounted bytes, as the memory limit counts them; a read: no touch)
+ *
+ * Redis string read-modify-writes (ops 60-79; RESP only; `dst` and MSETNX's keys in `key`'s slot):
+ *   APPEND      [id, APPEND, epoch, ns, key, value, ttlMsOnCreate]        -> [id, OK, length, version]
+ *   SETRANGE    [id, SETRANGE, epoch, ns, key, offset, value, ttlMsOnCreate] -> [id, OK, length, version]
+ *   SETGET      [id, SETGET, epoch, ns, key, value, ttlMs, cond]          -> [id, OK, old | null, stored 0|1]
+ *   INCRBYFLOAT [id, INCRBYFLOAT, epoch, ns, key, delta, ttlMsOnCreate]   -> [id, OK, value, version]   (decimal text)
+ *   EXPIREAT    [id, EXPIREAT, epoch, ns, key, at, cond]                  -> [id, OK, updated 0|1]
+ *   RENAME      [id, RENAME, epoch, ns, key, dst, nx]                     -> [id, OK, renamed 0|1] | [id, MISS]
+ *   COPY        [id, COPY, epoch, ns, key, dst, replace]                  -> [id, OK, copied 0|1]
+ *   MSETNX      [id, MSETNX, epoch, ns, key, keys[], values[], ttlMs]     -> [id, OK, stored 0|1]
  *
  * Fill leases (read-through; at the shard's primary, so they carry the epoch like writes):
  *   FILL_LEASE  [id, FILL_LEASE, epoch, ns, key, leaseTtlMs, seenVersion]
@@ -138,6 +155,15 @@ export type SetCondition = (typeof SetCond)[keyof typeof SetCond];
 
 /** `ttlMs` value on SET that keeps the entry's current expiry (Redis KEEPTTL). */
 export const KEEP_TTL = -1;
+
+/**
+ * EXPIREAT's conditions, bits that may combine as Redis 7's EXPIRE options do (XX with GT or LT):
+ * NX only without an expiry, XX only with one, GT only to a later time (no expiry counts as
+ * infinite), LT only to an earlier one.
+ */
+export const ExpireCond = { ALWAYS: 0, NX: 1, XX: 2, GT: 4, LT: 8 } as const;
+/** A combination of `ExpireCond` bits (0-15). */
+export type ExpireCondition = number;
 
 /** Slot ranges on the wire and in etcd: `[fromSlot, toSlot]`, inclusive. */
 export type SlotRange = [number, number];

@@ -1,15 +1,16 @@
 import { OpError, badRequest } from '../shared/errors';
 import { Status } from '../shared/protocol';
 import {
-  buildError, buildReply, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, NS_POLICY, PERSIST, PING, READ_TARGET, SET,
-  SLOT_STATS, STATS, TTL, WRITE_TARGET,
+  buildError, buildReply, DBSIZE, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, NS_POLICY, PERSIST, PING, RANDOMKEY, READ_TARGET,
+  SCAN, SET, SLOT_STATS, STATS, TTL, WRITE_TARGET,
 } from '../shared/ops';
 import type { NamespacePolicy, Store } from './store';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
 import { FILL_HANDLERS } from './fill-handlers';
+import { stringHandlers } from './string-handlers';
 import {
-  condArg, deltaArg, epochArg, flagsArg, keyArg, keysArg, namespaceArg, optionalTagArg, signedTtlArg, tagsArg, ttlArg,
+  condArg, countArg, deltaArg, epochArg, flagsArg, keyArg, keysArg, namespaceArg, optionalTagArg, signedTtlArg, slotArg, tagsArg, ttlArg,
   valueArg, versionArg,
 } from './validate';
 
@@ -49,6 +50,19 @@ export interface SlotGuard {
   check(ns: string, key: string): void;
   /** `check` for a write (a node that has not read the slot map yet takes none). */
   checkWrite(ns: string, key: string): void;
+  /** True when this node's shard owns `slot` (the key-space walks keep to those). */
+  owns(slot: number): boolean;
+  /** The MOVED error for `slot`. */
+  moved(slot: number): OpError;
+}
+
+/** Every slot is owned on a standalone node. */
+const OWNS_ALL = (): boolean => true;
+
+/** The slots the key-space walks may read: the shard's, or all of them on a standalone node. */
+function ownedSlots(ctx: HandlerContext): (slot: number) => boolean {
+  const guard = ctx.slots;
+  return guard === undefined ? OWNS_ALL : (slot) => guard.owns(slot);
 }
 
 export interface HandlerContext {
@@ -200,6 +214,11 @@ const HANDLERS: Record<number, Handler> = {
     out.statusInt(m[ID] as number, Status.OK, updated ? 1 : 0); // PERSIST.ok
   },
   [TTL.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.ttl(readTarget(m, ctx), keyArg(m[TTL.at.key]))), // TTL.ok
+  [MEMORY_USAGE.code]: (m, ctx, out) => {
+    const bytes = ctx.store.memoryUsage(readTarget(m, ctx), keyArg(m[MEMORY_USAGE.at.key]));
+    if (bytes < 0) out.status(m[ID] as number, Status.MISS); // MEMORY_USAGE.replies.MISS
+    else out.statusInt(m[ID] as number, Status.OK, bytes); // MEMORY_USAGE.ok
+  },
   [EXISTS.code]: (m, ctx, out) => {
     const ns = namespaceArg(m[EXISTS.at.ns]);
     out.statusInt(m[ID] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[EXISTS.at.keys], ctx))); // EXISTS.ok
@@ -214,6 +233,16 @@ const HANDLERS: Record<number, Handler> = {
     out.status(m[ID] as number, Status.OK); // INVALIDATE.ok
     ctx.writes?.invalidated(ns);
   },
+  [SCAN.code]: (m, ctx, out) => {
+    const ns = namespaceArg(m[SCAN.at.ns]);
+    const slot = slotArg(m[SCAN.at.slot]);
+    const count = countArg(m[SCAN.at.count]);
+    if (ctx.slots !== undefined && !ctx.slots.owns(slot)) throw ctx.slots.moved(slot);
+    const page = ctx.store.keys.scan(ns, slot, count, ownedSlots(ctx));
+    out.message(buildReply(SCAN.ok, m[ID], page.next, page.keys));
+  },
+  [DBSIZE.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.keys.liveCount(namespaceArg(m[DBSIZE.at.ns]))), // DBSIZE.ok
+  [RANDOMKEY.code]: (m, ctx, out) => out.message(buildReply(RANDOMKEY.ok, m[ID], ctx.store.keys.randomKey(namespaceArg(m[RANDOMKEY.at.ns]), ownedSlots(ctx)))),
   [SLOT_STATS.code]: (m, ctx, out) => out.message(buildReply(SLOT_STATS.ok, m[ID], ctx.store.slots.figures())),
   [NS_POLICY.code]: (m, ctx, out) => {
     if (ctx.policiesFromEtcd === true) throw badRequest(NS_POLICY_REFUSED);
@@ -221,6 +250,7 @@ const HANDLERS: Record<number, Handler> = {
     out.status(m[ID] as number, Status.OK); // NS_POLICY.ok
   },
   ...FILL_HANDLERS,
+  ...stringHandlers({ write, changed }),
 };
 
 function policyArg(value: unknown): NamespacePolicy {

@@ -1,6 +1,7 @@
 import { badRequest, type OpError } from '../shared/errors';
 import { KEEP_TTL, Limits, NAMESPACE_PATTERN, SetCond, type SetCondition } from '../shared/protocol';
 import { GET, INCR, MGET, SET } from '../shared/ops';
+import { SLOT_COUNT } from '../shared/slot';
 
 /**
  * Argument checks for request frames. Each returns the typed value or throws BAD_REQUEST with a
@@ -70,6 +71,10 @@ export const versionArg = (value: unknown): number => wholeNumber(value ?? 0, 'i
 export const condArg = (value: unknown): SetCondition => wholeNumber(value ?? 0, 'cond', SetCond.ALWAYS, SetCond.XX) as SetCondition;
 export const signedTtlArg = (value: unknown): number =>
   wholeNumber(value, 'ttlMs', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+/** A hash slot (SCAN's cursor). */
+export const slotArg = (value: unknown): number => wholeNumber(value, 'slot', 0, SLOT_COUNT - 1);
+/** SCAN's COUNT: any positive number is taken (the store caps it). */
+export const countArg = (value: unknown): number => wholeNumber(value, 'count', 1, Number.MAX_SAFE_INTEGER);
 
 export function deltaArg(value: unknown): number | bigint {
   if (typeof value === 'bigint') return value;

@@ -1,5 +1,5 @@
 import type { AccessLevel } from '../../shared/credentials';
-import type { SetCondition } from '../../shared/protocol';
+import type { ExpireCondition, SetCondition } from '../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../backend';
 import type { MgetResults } from '../routing/mget';
 
@@ -19,6 +19,25 @@ export type Command =
   | { op: 'expire'; ns: string; key: string; ttlMs: number }
   | { op: 'persist'; ns: string; key: string }
   | { op: 'invalidate'; ns: string; tag?: string }
+  // The string read-modify-writes of the RESP front, each one node operation (shared/ops.ts, APPEND ... MSETNX).
+  | { op: 'append'; ns: string; key: string; value: Buffer }
+  | { op: 'setrange'; ns: string; key: string; offset: number; value: Buffer }
+  /** SET answering the replaced value; `ttlMs` as on 'set' (undefined: the namespace default, KEEP_TTL: keep). */
+  | { op: 'setget'; ns: string; key: string; value: Buffer; ttlMs?: number; cond?: SetCondition }
+  | { op: 'incrbyfloat'; ns: string; key: string; delta: string }
+  /** `at`: epoch ms (not after now deletes the key). */
+  | { op: 'expireat'; ns: string; key: string; at: number; cond: ExpireCondition }
+  /** `dst` in `key`'s slot. */
+  | { op: 'rename'; ns: string; key: string; dst: string; nx: boolean }
+  | { op: 'copy'; ns: string; key: string; dst: string; replace: boolean }
+  /** Keys of one slot, `values[i]` for `keys[i]`. */
+  | { op: 'msetnx'; ns: string; keys: string[]; values: Buffer[] }
+  /** Keys of the slots from `slot` (a SCAN cursor) on the node owning it; `count` as SCAN's COUNT. */
+  | { op: 'scan'; ns: string; slot: number; count: number; pref?: ReadPreference }
+  | { op: 'dbsize'; ns: string }
+  | { op: 'randomkey'; ns: string; pref?: ReadPreference }
+  /** RESP MEMORY USAGE: the entry's accounted bytes on its node (a read at the primary). */
+  | { op: 'memory_usage'; ns: string; key: string }
   | { op: 'ping' };
 
 export type OpName = Command['op'];
@@ -33,6 +52,21 @@ export type Outcome =
   | { op: 'expire'; updated: boolean }
   | { op: 'persist'; updated: boolean }
   | { op: 'invalidate' }
+  | { op: 'append'; length: number }
+  | { op: 'setrange'; length: number }
+  | { op: 'setget'; old: Buffer | null; stored: boolean }
+  | { op: 'incrbyfloat'; value: string }
+  | { op: 'expireat'; updated: boolean }
+  /** -1: no such key; 0: RENAMENX found the target. */
+  | { op: 'rename'; renamed: -1 | 0 | 1 }
+  | { op: 'copy'; copied: boolean }
+  | { op: 'msetnx'; stored: boolean }
+  /** `next`: the slot to scan next, SLOT_COUNT when the scan is done. */
+  | { op: 'scan'; next: number; keys: string[] }
+  | { op: 'dbsize'; count: number }
+  | { op: 'randomkey'; key: string | null }
+  /** null: no such key. */
+  | { op: 'memory_usage'; bytes: number | null }
   | { op: 'ping' };
 
 /** Called once with a command's outcome or the error that ended it. */
@@ -57,7 +91,7 @@ const WRITE = (): AccessLevel => 'write';
 const ONE = (): number => 1;
 
 /**
- * Each op once: reads need `read`; writes, counters, expiries and tag invalidations `write`;
+ * Each op once: reads (the key-space walks too) need `read`; writes, counters, expiries and tag invalidations `write`;
  * invalidating a whole namespace `admin`; PING nothing.
  */
 export const FRONT_OPS: { readonly [K in OpName]: FrontOp<Extract<Command, { op: K }>> } = {
@@ -69,12 +103,42 @@ export const FRONT_OPS: { readonly [K in OpName]: FrontOp<Extract<Command, { op:
   expire: { level: WRITE, tokens: ONE },
   persist: { level: WRITE, tokens: ONE },
   invalidate: { level: (cmd) => (cmd.tag === undefined ? 'admin' : 'write'), tokens: ONE },
+  append: { level: WRITE, tokens: ONE },
+  setrange: { level: WRITE, tokens: ONE },
+  setget: { level: WRITE, tokens: ONE },
+  incrbyfloat: { level: WRITE, tokens: ONE },
+  expireat: { level: WRITE, tokens: ONE },
+  rename: { level: WRITE, tokens: () => 2 },
+  copy: { level: WRITE, tokens: () => 2 },
+  msetnx: { level: WRITE, tokens: (cmd) => cmd.keys.length },
+  // One request each however many keys they return (KEYS is many SCANs, each charged).
+  scan: { level: READ, tokens: ONE },
+  dbsize: { level: READ, tokens: ONE },
+  randomkey: { level: READ, tokens: ONE },
+  memory_usage: { level: READ, tokens: ONE },
   ping: { level: () => undefined, tokens: () => 0 },
 };
 
 /** The grant level `cmd` needs on its namespace while auth is on (see FRONT_OPS). */
 export function accessLevelOf(cmd: Command): AccessLevel | undefined {
   return (FRONT_OPS[cmd.op] as FrontOp<Command>).level(cmd);
+}
+
+/**
+ * The ops only the RESP front sends (Redis commands with no HTTP or WebSocket form): the other
+ * fronts never parse them, so their outcomes cannot reach those fronts' encoders.
+ */
+export type RespOnlyOp = 'scan' | 'dbsize' | 'randomkey' | 'append' | 'setrange' | 'setget' | 'incrbyfloat' | 'expireat' | 'rename' | 'copy' | 'msetnx' | 'memory_usage';
+const RESP_ONLY: { readonly [K in RespOnlyOp]: true } = {
+  scan: true, dbsize: true, randomkey: true, append: true, setrange: true, setget: true, incrbyfloat: true, expireat: true, rename: true, copy: true, msetnx: true, memory_usage: true,
+};
+
+/** Whether `outcome` is of a RESP-only op (see RespOnlyOp). */
+export const isRespOnly = (outcome: Outcome): outcome is Extract<Outcome, { op: RespOnlyOp }> => Object.hasOwn(RESP_ONLY, outcome.op);
+
+/** For the HTTP and WebSocket encoders: an outcome of a RESP-only op is a bug upstream. */
+export function notOfFront(op: OpName, front: string): never {
+  throw new Error(`${op} is not an operation of the ${front} front`);
 }
 
 /** The namespace a command addresses, for metrics (`-` for none). */

@@ -11,8 +11,12 @@ import { FRONT_OPS, namespaceOf, type Command, type Outcome, type ReadPreference
 import type { FrontMetrics, FrontName } from './metrics';
 import { toWireError, type WireError } from './wire-error';
 
-/** A command's reply as a value: an outcome or the error to put on the wire. */
-export type Reply = { ok: true; outcome: Outcome } | { ok: false; error: WireError };
+/**
+ * A command's reply as a value: an outcome or the error to put on the wire, and the command's
+ * time in the dispatcher in seconds (the one measurement of the metrics, passed on so a front's
+ * slow log needs no clock read of its own).
+ */
+export type Reply = { ok: true; outcome: Outcome; seconds: number } | { ok: false; error: WireError; seconds: number };
 
 export interface DispatcherOptions {
   backend: CacheBackend;
@@ -139,14 +143,16 @@ export class Dispatcher {
   #succeeded(front: FrontName, cmd: Command, started: number, outcome: Outcome): Reply {
     const ns = namespaceOf(cmd);
     this.#countReads(ns, outcome);
-    this.#metrics.finished(front, cmd.op, ns, 'ok', (performance.now() - started) / 1000);
-    return { ok: true, outcome };
+    const seconds = (performance.now() - started) / 1000;
+    this.#metrics.finished(front, cmd.op, ns, 'ok', seconds);
+    return { ok: true, outcome, seconds };
   }
 
   #failed(front: FrontName, cmd: Command, started: number, err: unknown): Reply {
     const error = toWireError(err, (e) => this.#log.error({ err: e, op: cmd.op }, 'unexpected failure serving a request'));
-    this.#metrics.finished(front, cmd.op, namespaceOf(cmd), error.code, (performance.now() - started) / 1000);
-    return { ok: false, error };
+    const seconds = (performance.now() - started) / 1000;
+    this.#metrics.finished(front, cmd.op, namespaceOf(cmd), error.code, seconds);
+    return { ok: false, error, seconds };
   }
 
   #countReads(ns: string, outcome: Outcome): void {

@@ -1,5 +1,5 @@
 import type { GetResult } from '../backend';
-import type { Outcome } from './commands';
+import { isRespOnly, notOfFront, type Outcome } from './commands';
 import { httpStatusOf } from './http-status';
 import { isJson, jsonInteger, ttlRemainingMs } from './values';
 import type { EdgeError, WireError } from './wire-error';
@@ -86,6 +86,7 @@ export interface ReplyContext {
 
 /** The response to a successful command. */
 export function outcomeReply(outcome: Outcome, ctx: ReplyContext): HttpReply {
+  if (isRespOnly(outcome)) return notOfFront(outcome.op, 'HTTP');
   switch (outcome.op) {
     case 'get':
       return getReply(outcome.result, ctx.acceptsBinary, ctx.now);

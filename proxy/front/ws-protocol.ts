@@ -4,7 +4,7 @@ import { ProxyErrorCode } from '../errors';
 import { Limits } from '../../shared/protocol';
 import { packr, unpackPlainAt } from '../../shared/msgpack';
 import { ProtocolError } from '../../shared/errors';
-import type { Command, Outcome } from './commands';
+import { isRespOnly, notOfFront, type Command, type Outcome } from './commands';
 import {
   deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
 } from './validate';
@@ -156,6 +156,7 @@ export function itemOf(result: GetResult, now: number): Record<string, unknown> 
 
 /** The ok-reply values of an outcome (after `[id, 'ok']`). */
 export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) => WireError): unknown[] {
+  if (isRespOnly(outcome)) return notOfFront(outcome.op, 'WebSocket');
   switch (outcome.op) {
     case 'get':
       return [itemOf(outcome.result, now)];

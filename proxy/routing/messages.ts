@@ -1,6 +1,7 @@
 import { Status, type SetCondition } from '../../shared/protocol';
 import {
-  buildError, buildRequest, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MGET, PERSIST, PING, SET, TTL, WRITE_TARGET,
+  buildError, buildRequest, DBSIZE, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, PERSIST, PING, RANDOMKEY, SCAN, SET, STATS, TTL,
+  WRITE_TARGET,
 } from '../../shared/ops';
 import type { GetResult, WriteResult } from '../backend';
 import { errorFromReply } from './status';
@@ -155,3 +156,60 @@ export function parseExists(reply: readonly unknown[], nodeId?: string): number 
   return reply[EXISTS.reply.count] as number;
 }
 
+/** `[id, SCAN, ns, slot, count]`. */
+export const scanMessage = (ns: string, slot: number, count: number): unknown[] => buildRequest(SCAN, ns, slot, count);
+
+/** One SCAN reply: the keys found and the slot to ask next (SLOT_COUNT: none left). */
+export interface ScanPage {
+  next: number;
+  keys: string[];
+}
+
+/** `[id, OK, next, keys[]]` → the page, its shape checked (a node's reply is trusted for types, not for sizes). */
+export function parseScan(reply: readonly unknown[], nodeId?: string): ScanPage {
+  expectStatus(reply, Status.OK, nodeId);
+  const next = reply[SCAN.reply.next];
+  const keys = reply[SCAN.reply.keys];
+  if (typeof next !== 'number' || !Array.isArray(keys)) throw errorFromReply(buildError(reply[ID], Status.INTERNAL, 'SCAN reply without a cursor and keys'), nodeId);
+  return { next, keys: keys as string[] };
+}
+
+/** `[id, DBSIZE, ns]`. */
+export const dbsizeMessage = (ns: string): unknown[] => buildRequest(DBSIZE, ns);
+
+/** `[id, OK, count]` → the node's live keys of the namespace. */
+export function parseDbsize(reply: readonly unknown[], nodeId?: string): number {
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[DBSIZE.reply.count] as number;
+}
+
+/** `[id, RANDOMKEY, ns]`. */
+export const randomKeyMessage = (ns: string): unknown[] => buildRequest(RANDOMKEY, ns);
+
+/** `[id, OK, key | null]` → a random live key of the node's, or null. */
+export function parseRandomKey(reply: readonly unknown[], nodeId?: string): string | null {
+  expectStatus(reply, Status.OK, nodeId);
+  const key = reply[RANDOMKEY.reply.key];
+  return typeof key === 'string' ? key : null;
+}
+
+/** `[id, MEMORY_USAGE, ns, key]`. */
+export const memoryUsageMessage = (ns: string, key: string): unknown[] => buildRequest(MEMORY_USAGE, ns, key);
+
+/** `[id, OK, bytes] | [id, MISS]` → the entry's accounted bytes, or null when it is missing. */
+export function parseMemoryUsage(reply: readonly unknown[], nodeId?: string): number | null {
+  if (reply[STATUS] === Status.MISS) return null;
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[MEMORY_USAGE.reply.bytes] as number;
+}
+
+/** `[id, STATS]`. */
+export const statsMessage = (): unknown[] => buildRequest(STATS);
+
+/** `[id, OK, {stats}]` → the node's figures. */
+export function parseStats(reply: readonly unknown[], nodeId?: string): Record<string, unknown> {
+  expectStatus(reply, Status.OK, nodeId);
+  const stats = reply[STATS.reply.stats];
+  if (typeof stats !== 'object' || stats === null) throw errorFromReply(buildError(reply[ID], Status.INTERNAL, 'STATS reply without figures'), nodeId);
+  return stats as Record<string, unknown>;
+}

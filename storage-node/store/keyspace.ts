@@ -289,6 +289,7 @@ export class Keyspace {
    */
   rewrite(id: number, ns: Namespace, value: string, size: number, now: number): void {
     const table = this.table;
+    if (ns.hidden > 0 && table.version(id) <= ns.watermark) ns.hidden--; // its new version is above the watermark
     this.account(ns, size - table.size(id));
     this.slots.resize(table.slot[id], size - table.size(id));
     table.setSize(id, size);
@@ -313,6 +314,7 @@ export class Keyspace {
     const table = this.table;
     const ns = this.namespaces[table.ns[id]];
     const key = table.key(id) as string;
+    if (ns.hidden > 0 && table.version(id) <= ns.watermark) ns.hidden--;
     ns.keyIndex.remove(id, table.hash(id));
     ns.members.remove(id, table.nsPos);
     if (table.ttlPos(id) !== 0) this.ttl.remove(id);
@@ -327,8 +329,10 @@ export class Keyspace {
   /** Hides every entry of `ns` written so far, or only those carrying `tag`. */
   invalidate(ns: Namespace, tag: string | undefined): void {
     if (ns.members.count === 0) return;
-    if (tag === undefined) ns.watermark = this.versionClock;
-    else ns.tagWatermarks.set(ownString(tag), this.versionClock);
+    if (tag === undefined) {
+      ns.watermark = this.versionClock;
+      ns.hidden = ns.members.count; // every version is at most the clock: all of them are hidden now
+    } else ns.tagWatermarks.set(ownString(tag), this.versionClock);
     ns.reclaimCursor = ns.members.count - 1;
     this.pendingReclaim.add(ns);
   }
@@ -336,6 +340,7 @@ export class Keyspace {
   /** Called when the sweep has walked all of `ns`: no invisible entry is left in it. */
   finishReclaim(ns: Namespace): void {
     ns.reclaimCursor = -1;
+    ns.hidden = 0;
     ns.tagWatermarks.clear();
     this.pendingReclaim.delete(ns);
   }

@@ -36,6 +36,14 @@ export class Namespace {
   watermark = 0;
   readonly tagWatermarks = new Map<string, number>();
   reclaimCursor = -1;
+  /**
+   * Members hidden by the namespace watermark and not reclaimed yet (tag watermarks aside), so a
+   * live count is `members.count - hidden` in O(1) right after an invalidation (DBSIZE after
+   * FLUSHDB is 0 although its entries go lazily). Kept by the keyspace where a member's version
+   * crosses the watermark: an invalidation (every member then), a removal, a rewrite, a replica's
+   * apply. At most `members.count`; 0 once the reclaim walk is done.
+   */
+  hidden = 0;
   /** It has (or had) a policy: it does not count against the store's `maxNamespaces`. */
   managed = false;
   /** Eviction candidates when this namespace is evicted alone (quota); created on demand. */

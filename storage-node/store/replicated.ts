@@ -41,6 +41,7 @@ function applySet(
   if (found >= 0) ks.rewrite(found, space, text, size, now);
   const table = ks.table;
   table.setVersion(id, version);
+  if (version <= space.watermark) space.hidden++; // a snapshot's entry the watermark already hides
   ks.versionClock = Math.max(clock, version);
   table.setFlags(id, flags);
   ks.setTags(id, owned);
@@ -62,7 +63,13 @@ function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark
   const space = ks.ensureNamespace(ns);
   if (watermark > ks.versionClock) ks.versionClock = watermark;
   if (tag === null) {
-    if (watermark > space.watermark) space.watermark = watermark;
+    if (watermark > space.watermark) {
+      space.watermark = watermark;
+      // Exact in stream order (every entry held came before the invalidation). After a full
+      // sync's snapshot some entries may be newer and the count too high until the reclaim walk
+      // of a promoted replica ends; DBSIZE is read from primaries.
+      space.hidden = space.members.count;
+    }
   } else if (watermark > (space.tagWatermarks.get(tag) ?? 0)) space.tagWatermarks.set(ownString(tag), watermark);
   space.reclaimCursor = space.members.count - 1;
   ks.pendingReclaim.add(space);
@@ -101,6 +108,7 @@ function clearAll(ks: Keyspace): void {
   for (const space of ks.namespaces) {
     while (space.members.count > 0) ks.remove(space.members.at(space.members.count - 1), Removal.DELETED);
     space.watermark = 0;
+    space.hidden = 0;
     space.tagWatermarks.clear();
     space.reclaimCursor = -1;
   }

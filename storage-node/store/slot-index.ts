@@ -4,8 +4,9 @@ import type { EntryTable } from './entry-table';
 /**
  * The entries of each hash slot: an intrusive doubly linked list per slot through the entry
  * table's `slotNext`/`slotPrev` columns, with per-slot key and byte counts. Slot migration reads
- * it (a slot's snapshot, dropping a slot that moved away, per-slot figures for the planner);
- * nothing on a request path walks it. O(1) to link and unlink.
+ * it (a slot's snapshot, dropping a slot that moved away, per-slot figures for the planner), and
+ * so do the RESP key-space walks (`key-walk.ts`: SCAN, a bounded run of slots per call). O(1) to
+ * link and unlink.
  *
  * Guards: every live id is in the list of `table.slot[id]` exactly once; `keys[s]` is that list's
  * length and `bytes[s]` the sum of its entries' accounted sizes.

@@ -1,5 +1,6 @@
 import { badRequest, OpError } from '../../shared/errors';
-import { KEEP_TTL, SetCond, type SetCondition, Status } from '../../shared/protocol';
+import { ExpireCond, type ExpireCondition, KEEP_TTL, SetCond, type SetCondition, Status } from '../../shared/protocol';
+import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/long-double';
 import { sumLengths } from './entry-table';
 import { Evictor } from './evictor';
 import { addInt64, notInteger, parseInt64, toDelta } from './int64';
@@ -8,6 +9,7 @@ import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
 import { sweep } from './sweep';
 import { StoreReplication } from './replicated';
 import { StoreSlots } from './slots';
+import { StoreKeys } from './key-walk';
 import type {
   EntryView,
   NamespacePolicy,
@@ -76,6 +78,7 @@ export class Store {
   lastKey = '';
   private replicationPart: StoreReplication;
   private slotsPart: StoreSlots;
+  private keysPart: StoreKeys;
   /** Policies set with `setNamespacePolicy`, applied again to an adopted keyspace. */
   private readonly policies = new Map<string, NamespacePolicy>();
   /**
@@ -91,6 +94,7 @@ export class Store {
     this.now = resolved.now;
     this.replicationPart = new StoreReplication(this.ks);
     this.slotsPart = new StoreSlots(this.ks, this.now);
+    this.keysPart = new StoreKeys(this.ks, this.now);
   }
 
   /** Replica apply, snapshot chunks and watermarks (`replicated.ts`). */
@@ -101,6 +105,11 @@ export class Store {
   /** Per-slot figures, exports and slot removal (`slots.ts`). */
   get slots(): StoreSlots {
     return this.slotsPart;
+  }
+
+  /** Key-space walks: SCAN, DBSIZE, RANDOMKEY (`key-walk.ts`). */
+  get keys(): StoreKeys {
+    return this.keysPart;
   }
 
   /**
@@ -128,6 +137,7 @@ export class Store {
     this.evictor = twin.evictor;
     this.replicationPart = twin.replicationPart;
     this.slotsPart = twin.slotsPart;
+    this.keysPart = twin.keysPart;
     for (const [ns, policy] of this.policies) this.setNamespacePolicy(ns, policy);
     this.stale = false;
   }
@@ -311,8 +321,7 @@ export class Store {
     if (current === undefined) throw notInteger();
     const value = addInt64(current, d);
     const text = String(value);
-    const size = entrySize(key.length, text.length, found < 0 ? 0 : table.tagBytes(found));
-    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + text.length, size);
+    const size = this.fit(known, ns, found, key, text.length);
     const space = known ?? ks.admitNamespace(ns);
     const id = this.write(space, found, key, hash, text, size, now);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
@@ -345,6 +354,171 @@ export class Store {
     this.ks.setExpiry(id, 0);
     this.ks.table.setVersion(id, this.ks.nextVersion());
     return true;
+  }
+
+  /**
+   * Redis APPEND: `value` added at the end of the key's bytes (a missing key is created, with
+   * `ttlMsOnCreate` when > 0; an existing one keeps its expiry, flags and tags). Returns the new
+   * length. Throws TOO_LARGE past the namespace's item limit.
+   */
+  append(ns: string, key: string, value: Uint8Array, ttlMsOnCreate = 0): { length: number; version: number } {
+    checkKey(key);
+    checkValue(value);
+    const now = this.now();
+    const { known, hash, found } = this.locate(ns, key, now);
+    const old = found < 0 ? '' : this.ks.table.value(found);
+    const size = this.fit(known, ns, found, key, old.length + value.byteLength);
+    return this.rewritten(known, ns, found, key, hash, old + bytesToString(value), size, now, ttlMsOnCreate);
+  }
+
+  /**
+   * Redis SETRANGE: `value` written over the key's bytes from `offset`, zero bytes filling any gap
+   * (created as APPEND creates). An empty `value` changes nothing and answers the current length
+   * with version 0. The new length is checked against the limits before anything is allocated,
+   * so a huge offset costs nothing.
+   */
+  setRange(ns: string, key: string, offset: number, value: Uint8Array, ttlMsOnCreate = 0): { length: number; version: number } {
+    checkKey(key);
+    checkValue(value);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw badRequest('offset is out of range');
+    const now = this.now();
+    const { known, hash, found } = this.locate(ns, key, now);
+    const old = found < 0 ? '' : this.ks.table.value(found);
+    if (value.byteLength === 0) return { length: old.length, version: 0 };
+    const size = this.fit(known, ns, found, key, Math.max(old.length, offset + value.byteLength));
+    const patch = bytesToString(value);
+    const text = offset <= old.length ? old.slice(0, offset) + patch + old.slice(offset + patch.length) : old + '\0'.repeat(offset - old.length) + patch;
+    return this.rewritten(known, ns, found, key, hash, text, size, now, ttlMsOnCreate);
+  }
+
+  /**
+   * SET that answers the value it replaced, in one step (Redis SET ... GET, GETSET): `old` is the
+   * previous value as stored (latin1, one char per byte), undefined when the key was missing;
+   * `stored` false when the NX/XX condition was not met (nothing written).
+   */
+  setGet(ns: string, key: string, value: Uint8Array, ttlMs: number, cond: SetCondition): { old: string | undefined; stored: boolean } {
+    checkKey(key);
+    checkValue(value);
+    const space = this.ks.namespace(ns);
+    const id = space === undefined ? -1 : this.ks.lookup(space, key, this.now());
+    const old = id < 0 ? undefined : this.ks.table.value(id);
+    return { old, stored: this.put(ns, key, value, ttlMs, 0, cond, 0, undefined, 0) >= 0 };
+  }
+
+  /**
+   * Redis INCRBYFLOAT: the stored number plus `increment`, both read and added as x87 long doubles
+   * and stored as Redis prints them (`shared/long-double.ts`); a missing key counts from 0 and is
+   * created as INCR creates it. Throws BAD_REQUEST with Redis's messages.
+   */
+  incrByFloat(ns: string, key: string, increment: string, ttlMsOnCreate = 0): { value: string; version: number } {
+    checkKey(key);
+    const now = this.now();
+    const { known, hash, found } = this.locate(ns, key, now);
+    const current = parseLongDouble(found < 0 ? '0' : this.ks.table.value(found));
+    const by = typeof increment === 'string' ? parseLongDouble(increment) : undefined;
+    if (current === undefined || by === undefined) throw badRequest('value is not a valid float');
+    const sum = typeof current === 'string' || typeof by === 'string' ? undefined : addLongDouble(current, by);
+    if (sum === undefined) throw badRequest('increment would produce NaN or Infinity');
+    const text = formatLongDouble(sum);
+    const size = this.fit(known, ns, found, key, text.length);
+    return { value: text, version: this.rewritten(known, ns, found, key, hash, text, size, now, ttlMsOnCreate).version };
+  }
+
+  /**
+   * Sets the absolute expiry `at` (epoch ms) under Redis's EXPIRE options `cond` (`ExpireCond`
+   * bits, each checked as Redis checks it); a time not after now deletes the key. True when the
+   * key existed and the conditions held.
+   */
+  expireAt(ns: string, key: string, at: number, cond: ExpireCondition): boolean {
+    if (!Number.isSafeInteger(at)) throw badRequest(`at must be a whole number of ms, got ${String(at)}`);
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    if (space === undefined) return false;
+    const now = this.now();
+    const id = ks.lookup(space, key, now);
+    if (id < 0) return false;
+    const current = ks.expiresAt(id); // 0: none, which GT and LT take as infinite
+    if ((cond & ExpireCond.NX) !== 0 && current !== 0) return false;
+    if ((cond & ExpireCond.XX) !== 0 && current === 0) return false;
+    if ((cond & ExpireCond.GT) !== 0 && (current === 0 || at <= current)) return false;
+    if ((cond & ExpireCond.LT) !== 0 && current !== 0 && at >= current) return false;
+    if (at <= now) {
+      ks.remove(id, Removal.DELETED);
+      return true;
+    }
+    ks.setExpiry(id, at);
+    ks.table.setVersion(id, ks.nextVersion());
+    return true;
+  }
+
+  /**
+   * Redis RENAME / RENAMENX within the namespace: `dst` takes `src`'s value, expiry, flags and tags
+   * (a new version) and `src` goes. -1: `src` missing; 0: `nx` and `dst` exists; 1: renamed
+   * (also when `src` is `dst`, which RENAMENX answers 0).
+   */
+  rename(ns: string, src: string, dst: string, nx: boolean): -1 | 0 | 1 {
+    checkKey(dst);
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const now = this.now();
+    const from = space === undefined ? -1 : ks.lookup(space, src, now);
+    if (space === undefined || from < 0) return -1;
+    if (src === dst) return nx ? 0 : 1;
+    const hash = ks.hash(dst);
+    const to = ks.lookupHashed(space, dst, hash, now);
+    if (nx && to >= 0) return 0;
+    this.duplicate(space, from, to, dst, hash, now);
+    const left = ks.lookup(space, src, now); // making room for `dst` may have evicted it
+    if (left >= 0) ks.remove(left, Removal.DELETED);
+    return 1;
+  }
+
+  /** Redis COPY within the namespace: false when `src` is missing, or `dst` exists without `replace`. */
+  copy(ns: string, src: string, dst: string, replace: boolean): boolean {
+    checkKey(dst);
+    if (src === dst) throw badRequest('source and destination objects are the same');
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const now = this.now();
+    const from = space === undefined ? -1 : ks.lookup(space, src, now);
+    if (space === undefined || from < 0) return false;
+    const hash = ks.hash(dst);
+    const to = ks.lookupHashed(space, dst, hash, now);
+    if (to >= 0 && !replace) return false;
+    this.duplicate(space, from, to, dst, hash, now);
+    return true;
+  }
+
+  /**
+   * Redis MSETNX: writes every pair (flags 0, `ttlMs` as SET takes it) only if none of the keys
+   * exists; false when one does. Each item is checked against the item limit before any is
+   * written; running out of quota or memory part way leaves the pairs written so far.
+   */
+  msetnx(ns: string, keys: readonly string[], values: readonly Uint8Array[], ttlMs: number): boolean {
+    if (keys.length !== values.length || keys.length === 0) throw badRequest('keys and values must be lists of the same length');
+    checkTtl(ttlMs, 'ttlMs');
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const now = this.now();
+    for (let i = 0; i < keys.length; i++) {
+      checkKey(keys[i]);
+      checkValue(values[i]);
+      if (space !== undefined && ks.lookup(space, keys[i], now) >= 0) return false;
+    }
+    for (let i = 0; i < keys.length; i++) this.fit(space, ns, -1, keys[i], values[i].byteLength);
+    for (let i = 0; i < keys.length; i++) this.put(ns, keys[i], values[i], ttlMs, 0, SetCond.ALWAYS, 0, undefined, 0);
+    return true;
+  }
+
+  /**
+   * The entry's accounted bytes (`entrySize`: what the memory limit and quotas count), or -1 when
+   * it is missing. Like TTL, it neither touches the entry nor counts a hit or a miss.
+   */
+  memoryUsage(ns: string, key: string): number {
+    const space = this.ks.namespace(ns);
+    if (space === undefined) return -1;
+    const id = this.ks.lookup(space, key, this.now());
+    return id < 0 ? -1 : this.ks.table.size(id);
   }
 
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
@@ -544,6 +718,52 @@ export class Store {
     if (this.evictor.evictFrom(ns, -1, Removal.EVICTED_QUOTA)) return;
     const message = `namespace ${ns.name} holds ${MAX_NAMESPACE_KEYS} keys, the most it can`;
     throw new OpError(Status.OUT_OF_MEMORY, message);
+  }
+
+  /**
+   * The accounted size of `key` holding `length` value bytes (entry `found`, -1 for a new one,
+   * keeps its tags), after the item, quota and memory checks: called before the value is built.
+   */
+  private fit(known: Namespace | undefined, ns: string, found: number, key: string, length: number): number {
+    const ks = this.ks;
+    const size = entrySize(key.length, length, found < 0 ? 0 : ks.table.tagBytes(found));
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + length, size);
+    return size;
+  }
+
+  /** `key`'s namespace (undefined: not made yet), hash and live entry (-1: none) at `now`. */
+  private locate(ns: string, key: string, now: number): { known: Namespace | undefined; hash: number; found: number } {
+    const ks = this.ks;
+    const known = ks.namespace(ns);
+    const hash = ks.hash(key);
+    return { known, hash, found: known === undefined ? -1 : ks.lookupHashed(known, key, hash, now) };
+  }
+
+  /** Stores `text` (size checked by `fit`) as a read-modify-write does: a new key gets `ttlMsOnCreate`. */
+  private rewritten(
+    known: Namespace | undefined, ns: string, found: number, key: string, hash: number, text: string, size: number, now: number, ttlMsOnCreate: number,
+  ): { length: number; version: number } {
+    checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
+    const ks = this.ks;
+    const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, text, size, now);
+    if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
+    return { length: text.length, version: ks.table.version(id) };
+  }
+
+  /** Writes entry `from`'s value, flags, tags and expiry as `dst` (entry `to`, -1: new) of `space`. */
+  private duplicate(space: Namespace, from: number, to: number, dst: string, hash: number, now: number): void {
+    const ks = this.ks;
+    const table = ks.table;
+    const text = table.value(from);
+    const flags = table.flags(from);
+    const expiresAt = ks.expiresAt(from);
+    const tags = table.tags.get(from);
+    const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
+    checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
+    const id = this.write(space, to, dst, hash, text, size, now);
+    table.setFlags(id, flags);
+    ks.setTags(id, tags);
+    ks.setExpiry(id, expiresAt);
   }
 
   /** The limits a namespace not made yet would have (the defaults), for `checkFits`. */

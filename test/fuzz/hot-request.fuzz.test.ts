@@ -218,6 +218,8 @@ describe('GET, SET, INCR and MGET frames read in place', () => {
           log.push(`checkWrite ${ns}/${key}`);
           if (key === 'b' || key === 'n') throw moved(ns, key);
         },
+        owns: () => true,
+        moved: (slot) => new OpError(Status.MOVED, `moved slot ${slot}`, [slot, 2, 1]),
       };
       const repl: MutationLog = {
         set: (ns, key, v, version, expiresAt, flags, tags) => void log.push(`set ${ns}/${key} ${Buffer.from(v).toString('hex')} ${version} ${expiresAt} ${flags} ${String(tags)}`),

@@ -53,7 +53,7 @@ test('redis-cli: commands print exactly what they print against Redis', async ()
     [['EXISTS', 'cli:foo', 'cli:nope'], '1\n'],
     [['DEL', 'cli:foo', 'cli:nope'], '1\n'],
     [['TYPE', 'cli:foo'], 'none\n'],
-    [['DBSIZE'], '0\n'],
+    [['DBSIZE'], '1\n'], // cli:n
     [['FOO', 'a'], "ERR unknown command 'FOO', with args beginning with: 'a' \n\n"],
     [['GET'], "ERR wrong number of arguments for 'get' command\n\n"],
   ];

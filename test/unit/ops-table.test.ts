@@ -5,7 +5,7 @@ import type net from 'node:net';
 import { OpError } from '../../shared/errors';
 import { FRAME_HEADER_BYTES } from '../../shared/frame';
 import { packr, unpackPlain } from '../../shared/msgpack';
-import { KEYED_WRITE_OPS, Op, PUSH_ID, SetCond, Status } from '../../shared/protocol';
+import { ExpireCond, KEYED_WRITE_OPS, Op, PUSH_ID, SetCond, Status } from '../../shared/protocol';
 import {
   buildEntry, buildError, buildPush, buildReply, buildRequest, DELETE, ENTRY, ERROR_REPLY, ERRORS, EXISTS, EXPIRE, FILL, FILL_LEASE, FILL_RELEASE,
   FRAME, GET, INCR, INVALIDATE, INVALIDATION, MOVED_OWNER_AT, MOVED_SLOT_MAP_EPOCH_AT, NOT_PRIMARY_EPOCH_AT, NS_POLICY, OP_BY_CODE, OPS,
@@ -19,6 +19,12 @@ import {
   parseIncr, parseMget, parseOk, parsePersist, parseSet, parseTtl, persistMessage, pingMessage, setMessage, ttlMessage,
 } from '../../proxy/routing/messages';
 import { fillMessage, leaseMessage, parseFill, parseLease, parseRelease, releaseMessage } from '../../proxy/readthrough/fill-messages';
+import { memoryUsageMessage, parseMemoryUsage, parseStats, statsMessage } from '../../proxy/routing/messages';
+import { ENTRY_OVERHEAD } from '../../storage-node/store/keyspace';
+import {
+  appendMessage, copyMessage, expireAtMessage, incrByFloatMessage, msetnxMessage, parseIncrByFloat, parseLength, parseRename, parseSetGet, renameMessage,
+  setGetMessage, setRangeMessage,
+} from '../../proxy/routing/string-messages';
 import { errorFromReply } from '../../proxy/routing/status';
 import { ProxyError } from '../../proxy/errors';
 import { makeStore } from './store-helpers';
@@ -32,8 +38,11 @@ const SAMPLE: Record<string, unknown> = {
   token: 99, pong: 'PONG', stats: { keys: 1 }, figures: [1, 2, 3], version: 17, expiresAt: 1_700_000_000_000, resync: true,
   entries: [[Buffer.from('x'), 1, 0, 0], null], deleted: 1, updated: 1, count: 2, entry: [Buffer.from('y'), 5, 6, 7], heldMs: 250, message: 'why',
   released: 1, subscribed: 3, currentVersion: 8, size: 2048, limit: 1024, offset: 777, slot: 1234, ownerShard: 2, slotMapEpoch: 9,
-  primaryAddr: '10.0.0.1:7000',
+  primaryAddr: '10.0.0.1:7000', next: 5000,
   'INCR.value': 2n ** 60n,
+  bytes: 4096,
+  length: 12, old: Buffer.from('before'), stored: 1, at: 1_700_000_060_000, dst: 'user:2', nx: 1, renamed: 1, replace: 1, copied: 1,
+  values: [Buffer.from('va'), Buffer.from('vb')], 'INCRBYFLOAT.delta': '-1.5e3', 'INCRBYFLOAT.value': '10.6', 'EXPIREAT.cond': 6,
 };
 const sample = (op: string, name: string): unknown => (`${op}.${name}` in SAMPLE ? SAMPLE[`${op}.${name}`] : SAMPLE[name]);
 
@@ -113,7 +122,10 @@ describe('op table: requests and replies round-trip through msgpack by the table
 
   test('KEYED_WRITE_OPS (shared/protocol.ts) is derived from the table: fenced, keyed ops, laid out [id, op, epoch, ns, key]', () => {
     expect([...KEYED_WRITE_OPS].sort((a, b) => a - b)).toEqual(
-      [Op.SET, Op.DELETE, Op.INCR, Op.EXPIRE, Op.PERSIST, Op.FILL_LEASE, Op.FILL, Op.FILL_RELEASE].sort((a, b) => a - b),
+      [
+        Op.SET, Op.DELETE, Op.INCR, Op.EXPIRE, Op.PERSIST, Op.FILL_LEASE, Op.FILL, Op.FILL_RELEASE, Op.APPEND, Op.SETRANGE, Op.SETGET, Op.INCRBYFLOAT,
+        Op.EXPIREAT, Op.RENAME, Op.COPY, Op.MSETNX,
+      ].sort((a, b) => a - b),
     );
     for (const code of KEYED_WRITE_OPS) {
       const d = OP_BY_CODE.get(code)!;
@@ -202,6 +214,58 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
     expect(pong[PING.reply.pong]).toBe('PONG');
   });
 
+  test('APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX (the string read-modify-writes)', () => {
+    const { clock, ctx } = setup();
+    const read = (key: string) => parseGet(call(ctx, getMessage('app', key)));
+    expect(parseLength(call(ctx, appendMessage(0, 'app', '{t}a', Buffer.from('Hello'), 0)))).toBe(5);
+    expect(parseLength(call(ctx, appendMessage(0, 'app', '{t}a', Buffer.from(' World'), 0)))).toBe(11);
+    expect(parseLength(call(ctx, setRangeMessage(0, 'app', '{t}a', 6, Buffer.from('Redis'), 0)))).toBe(11);
+    expect(read('{t}a')).toMatchObject({ value: Buffer.from('Hello Redis') });
+    expect(parseSetGet(call(ctx, setGetMessage(0, 'app', '{t}a', Buffer.from('new'), 0, SetCond.ALWAYS)))).toEqual({ old: Buffer.from('Hello Redis'), stored: true });
+    expect(parseSetGet(call(ctx, setGetMessage(0, 'app', '{t}none', Buffer.from('x'), 0, SetCond.XX)))).toEqual({ old: null, stored: false });
+    expect(parseIncrByFloat(call(ctx, incrByFloatMessage(0, 'app', '{t}f', '0.1', 0)))).toBe('0.1');
+    expect(parseIncrByFloat(call(ctx, incrByFloatMessage(0, 'app', '{t}f', '0.2', 0)))).toBe('0.3');
+    const notFloat = call(ctx, incrByFloatMessage(0, 'app', '{t}a', '1', 0));
+    expect([notFloat[FRAME.status], notFloat[ERROR_REPLY.message]]).toEqual([Status.BAD_REQUEST, 'value is not a valid float']);
+    expect(parseFlag(call(ctx, expireAtMessage(0, 'app', '{t}a', clock.t + 5000, ExpireCond.NX)))).toBe(true);
+    expect(parseFlag(call(ctx, expireAtMessage(0, 'app', '{t}a', clock.t + 1000, ExpireCond.GT)))).toBe(false);
+    expect(parseTtl(call(ctx, ttlMessage('app', '{t}a')))).toBe(5000);
+    expect(parseRename(call(ctx, renameMessage(0, 'app', '{t}a', '{t}b', false)))).toBe(1);
+    expect(parseRename(call(ctx, renameMessage(0, 'app', '{t}a', '{t}b', false)))).toBe(-1); // MISS
+    expect(parseTtl(call(ctx, ttlMessage('app', '{t}b')))).toBe(5000);
+    expect(parseFlag(call(ctx, copyMessage(0, 'app', '{t}b', '{t}c', false)))).toBe(true);
+    expect(parseFlag(call(ctx, copyMessage(0, 'app', '{t}b', '{t}c', false)))).toBe(false);
+    expect(parseFlag(call(ctx, msetnxMessage(0, 'app', ['{t}x', '{t}y'], [Buffer.from('1'), Buffer.from('2')], 0)))).toBe(true);
+    expect(parseFlag(call(ctx, msetnxMessage(0, 'app', ['{t}z', '{t}y'], [Buffer.from('1'), Buffer.from('2')], 0)))).toBe(false);
+    expect(read('{t}c')).toMatchObject({ value: Buffer.from('new') });
+    // Two keys of different slots are refused by the node too (the proxy refuses them first).
+    const cross = call(ctx, renameMessage(0, 'app', '{t}b', '{u}b', false));
+    expect([cross[FRAME.status], cross[ERROR_REPLY.message]]).toEqual([Status.BAD_REQUEST, "keys in request don't hash to the same slot"]);
+    expect(call(ctx, msetnxMessage(0, 'app', ['{t}q', '{u}q'], [Buffer.from('1'), Buffer.from('2')], 0))[FRAME.status]).toBe(Status.BAD_REQUEST);
+    const fenced = call(ctx, appendMessage(4, 'app', '{t}a', Buffer.from('x'), 0));
+    expect(fenced[FRAME.status]).toBe(Status.NOT_PRIMARY);
+  });
+
+  test('MEMORY_USAGE: the entry\'s accounted bytes, MISS for a missing or expired key, no hit counted; STATS through the proxy\'s parser', () => {
+    const { clock, ctx, store } = setup();
+    parseSet(call(ctx, setMessage(0, 'app', 'mem', { value: Buffer.alloc(1000), ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: ['tag'] })));
+    parseSet(call(ctx, setMessage(0, 'app', 'short', { value: Buffer.from('v'), ttlMs: 50, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null })));
+    const hits = store.stats().hits;
+    expect(parseMemoryUsage(call(ctx, memoryUsageMessage('app', 'mem')))).toBe(ENTRY_OVERHEAD + 'mem'.length + 1000 + 'tag'.length);
+    expect(parseMemoryUsage(call(ctx, memoryUsageMessage('app', 'short')))).toBe(ENTRY_OVERHEAD + 'short'.length + 1);
+    const miss = call(ctx, memoryUsageMessage('app', 'nope'));
+    expect(miss).toEqual([expect.any(Number), Status.MISS]);
+    expect(parseMemoryUsage(miss)).toBeNull();
+    expect(parseMemoryUsage(call(ctx, memoryUsageMessage('other-ns', 'mem')))).toBeNull();
+    clock.t += 51;
+    expect(parseMemoryUsage(call(ctx, memoryUsageMessage('app', 'short')))).toBeNull();
+    expect(store.stats().hits).toBe(hits);
+    const moved = call({ ...ctx, slots: { check: () => { throw new OpError(Status.MOVED, 'moved', [1, 2, 3]); }, checkWrite: () => undefined } as unknown as SlotGuard },
+      memoryUsageMessage('app', 'mem'));
+    expect(moved[FRAME.status]).toBe(Status.MOVED);
+    expect(parseStats(call(ctx, statsMessage()))).toEqual({ keys: 1 });
+  });
+
   test('STATS, SLOT_STATS and NS_POLICY replies', () => {
     const { ctx } = setup();
     parseSet(call(ctx, setMessage(0, 'app', 'k', { value: Buffer.from('v'), ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null })));
@@ -248,6 +312,8 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
       checkWrite: () => {
         throw new OpError(Status.MOVED, 'slot 77 is owned by shard 4', [77, 4, 12]);
       },
+      owns: (slot) => slot !== 77,
+      moved: (slot) => new OpError(Status.MOVED, `slot ${slot} is owned by shard 4`, [slot, 4, 12]),
     };
     const moved = call({ ...ctx, slots }, incrMessage(0, 'app', 'n', 1, 0));
     expect([moved[FRAME.status], moved[ERRORS.MOVED.at.slot], moved[MOVED_OWNER_AT], moved[MOVED_SLOT_MAP_EPOCH_AT]]).toEqual([Status.MOVED, 77, 4, 12]);
@@ -337,7 +403,7 @@ describe('op table: builders are type-checked against the tuples (npx tsc)', () 
 describe('op table: no position is written outside it', () => {
   const FILES = [
     'storage-node/handlers.ts', 'storage-node/fill-handlers.ts', 'storage-node/invalidations.ts', 'proxy/routing/messages.ts', 'proxy/routing/status.ts',
-    'proxy/readthrough/fill-messages.ts', 'proxy/hotkeys/invalidation-feed.ts',
+    'proxy/readthrough/fill-messages.ts', 'proxy/hotkeys/invalidation-feed.ts', 'storage-node/string-handlers.ts', 'proxy/routing/string-messages.ts',
   ];
   test.each(FILES)('%s reads and builds frames only through shared/ops.ts', (file) => {
     const source = readFileSync(path.join(ROOT, file), 'utf8');
@@ -361,5 +427,27 @@ describe('op table: the fronts expose what the table says', () => {
     const { FRONT_OPS } = await import('../../proxy/front/commands');
     const exposed = Object.values(OPS).filter((d) => d.fronts.length > 0).map((d) => d.name.toLowerCase());
     expect(exposed.filter((name) => !(name in FRONT_OPS))).toEqual([]);
+  });
+
+  test('the key-space ops are RESP\'s alone, each behind its RESP command; FLUSHDB reuses INVALIDATE', async () => {
+    const { OPS } = await import('../../shared/ops');
+    const { RESP_COMMANDS } = await import('../../proxy/front/resp/commands');
+    for (const [op, command] of [['SCAN', 'scan'], ['DBSIZE', 'dbsize'], ['RANDOMKEY', 'randomkey']] as const) {
+      expect([op, OPS[op].fronts]).toEqual([op, ['resp']]);
+      expect(RESP_COMMANDS.has(command)).toBe(true);
+    }
+    expect(RESP_COMMANDS.has('keys')).toBe(true); // SCAN's walk inside the proxy
+    expect(OPS.INVALIDATE.fronts).toContain('resp');
+    expect(RESP_COMMANDS.has('flushdb') && RESP_COMMANDS.has('flushall')).toBe(true);
+  });
+
+  test('MEMORY_USAGE is RESP\'s alone (MEMORY USAGE), a read of one key at its owner', async () => {
+    const { OPS } = await import('../../shared/ops');
+    const { RESP_COMMANDS } = await import('../../proxy/front/resp/commands');
+    const { FRONT_OPS } = await import('../../proxy/front/commands');
+    expect(OPS.MEMORY_USAGE.code).toBe(25);
+    expect([OPS.MEMORY_USAGE.fronts, OPS.MEMORY_USAGE.keyed, OPS.MEMORY_USAGE.fenced]).toEqual([['resp'], true, false]);
+    expect(FRONT_OPS.memory_usage.level({ op: 'memory_usage', ns: 'a', key: 'k' })).toBe('read');
+    expect(RESP_COMMANDS.has('memory')).toBe(true);
   });
 });

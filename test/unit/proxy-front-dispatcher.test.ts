@@ -31,7 +31,7 @@ test("a front whose reply callback throws is answered once, and the throw stays 
     throw new Error('front bug');
   };
   expect(() => dispatcher.dispatch('resp', { op: 'delete', ns: 'app', key: 'k' }, front)).not.toThrow();
-  expect(replies).toEqual([{ ok: true, outcome: { op: 'delete', deleted: true } }]);
+  expect(replies).toEqual([{ ok: true, outcome: { op: 'delete', deleted: true }, seconds: expect.any(Number) }]);
   expect(errors).toEqual(['a front failed while sending its reply: front bug']);
   expect(backend.runs).toBe(1);
 });

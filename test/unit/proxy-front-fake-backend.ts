@@ -6,6 +6,7 @@ import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../../proxy
 import type { Command, Outcome, OutcomeDone } from '../../proxy/front/commands';
 import { SetCond } from '../../shared/protocol';
 import { MgetResults } from '../../proxy/routing/mget';
+import { ENTRY_OVERHEAD } from '../../storage-node/store/keyspace';
 
 interface Entry {
   value: Buffer;
@@ -114,10 +115,43 @@ export class FakeBackend implements CacheBackend {
         case 'expire': return this.expire(cmd.ns, cmd.key, cmd.ttlMs).then((updated) => ({ op: 'expire', updated }));
         case 'persist': return this.persist(cmd.ns, cmd.key).then((updated) => ({ op: 'persist', updated }));
         case 'invalidate': return this.invalidate(cmd.ns, cmd.tag).then(() => ({ op: 'invalidate' }));
+        case 'scan': return Promise.resolve({ op: 'scan', ...this.scan(cmd.ns, cmd.slot, cmd.count) });
+        case 'dbsize': return Promise.resolve({ op: 'dbsize', count: this.#liveKeys(cmd.ns).length });
+        case 'randomkey': return Promise.resolve({ op: 'randomkey', key: this.#liveKeys(cmd.ns)[0] ?? null });
+        case 'memory_usage': {
+          // The node's accounting (storage-node/store/keyspace.ts entrySize) without tags: overhead + key + value.
+          const e = this.#live(cmd.ns, cmd.key);
+          return Promise.resolve({ op: 'memory_usage', bytes: e === undefined ? null : ENTRY_OVERHEAD + Buffer.byteLength(cmd.key) + e.value.length });
+        }
+        case 'append': case 'setrange': case 'setget': case 'incrbyfloat': case 'expireat': case 'rename': case 'copy': case 'msetnx':
+          // The string read-modify-writes run on a real node (test/unit/store-strings.test.ts, test/integration/resp-strings.test.ts).
+          return Promise.reject(new Error(`${cmd.op} is not served by the fake backend`));
         case 'ping': return Promise.resolve({ op: 'ping' });
       }
     };
     outcome().then((o) => done(null, o), done);
+  }
+
+  /** The node's SCAN over one shard owning every slot: whole slots from `slot` on until `count` keys. */
+  scan(ns: string, slot: number, count: number): { next: number; keys: string[] } {
+    this.calls.push({ op: 'scan', ns });
+    const bySlot = new Map<number, string[]>();
+    for (const key of this.#liveKeys(ns)) {
+      const s = slotOf(ns, key);
+      if (s >= slot) bySlot.set(s, [...(bySlot.get(s) ?? []), key]);
+    }
+    const keys: string[] = [];
+    for (const s of [...bySlot.keys()].sort((a, b) => a - b)) {
+      if (keys.length >= count) return { next: s, keys };
+      keys.push(...bySlot.get(s)!);
+    }
+    return { next: 16384, keys };
+  }
+
+  #liveKeys(ns: string): string[] {
+    const keys: string[] = [];
+    for (const k of [...this.entries.keys()]) if (k.startsWith(`${ns}\n`) && this.#live(ns, k.slice(ns.length + 1)) !== undefined) keys.push(k.slice(ns.length + 1));
+    return keys;
   }
 
   async invalidate(ns: string, tag?: string): Promise<void> {

@@ -6,6 +6,7 @@ const spec = (keys: readonly [number, number, number]): CommandSpec => ({ name: 
 const ONE = spec([1, 1, 1]);
 const ALL = spec([1, -1, 1]);
 const NONE = spec([0, 0, 0]);
+const KEYSPACE: CommandSpec = { ...NONE, keyspace: true };
 const args = (...words: string[]): Buffer[] => ['cmd', ...words].map((w) => Buffer.from(w));
 
 function setup() {
@@ -56,6 +57,29 @@ test('a multi-key command waits for every earlier command on any of its keys, on
   expect(ran).toEqual(['set-a@app', 'set-b@app', 'mget@app', 'get-c@app']);
   finish('get-c');
   expect(order.held).toBe(0);
+});
+
+test('a key-space command (FLUSHDB) runs after every earlier keyed command, and every later command after it', () => {
+  const { order, ran, start, finish } = setup();
+  start('set-a', ONE, args('a', '1'));
+  start('mset-bc', ALL, args('b', 'c'));
+  start('ping', NONE, args());
+  start('flushdb', KEYSPACE, args());
+  start('set-d', ONE, args('d', '4'));
+  start('ping2', NONE, args());
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app']);
+  finish('set-a');
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app']);
+  finish('mset-bc');
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'flushdb@app']);
+  finish('flushdb');
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'flushdb@app', 'set-d@app', 'ping2@app']);
+  finish('set-d');
+  finish('ping');
+  finish('ping2');
+  expect(order.held).toBe(0);
+  start('flushdb2', KEYSPACE, args()); // nothing in flight: runs at once
+  expect(ran.at(-1)).toBe('flushdb2@app');
 });
 
 test('a delayed command sees the session as it was when it arrived', () => {

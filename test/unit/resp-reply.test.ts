@@ -2,7 +2,7 @@ import { getExOptions, int64Arg, setOptions, ttlMsOf } from '../../proxy/front/r
 import { globMatch } from '../../proxy/front/resp/glob';
 import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
-import { infoText } from '../../proxy/front/resp/info';
+import { bytesToHuman, INFO_SECTIONS, infoSections, infoText } from '../../proxy/front/resp/info';
 import { array, bulk, bulkArray, bulkValues, error, integer, map, Replies, resp3Nulls, simple } from '../../proxy/front/resp/reply';
 import { BATCH_HOLD_BYTES, ReplyQueue } from '../../proxy/front/resp/reply-queue';
 import { thrownBy } from '../helpers/thrown';
@@ -101,7 +101,8 @@ describe('CONFIG GET patterns', () => {
 describe('INFO text', () => {
   const facts = {
     redisVersion: '7.0.0', port: 6380, uptimeSeconds: 90_000, namespace: 'app',
-    stats: { connectionsTotal: 3, connected: 1, commands: 10, protocolErrors: 0, hits: 4, misses: 2 }, snapshot: twoShardSnapshot(),
+    stats: { connectionsTotal: 3, connected: 1, commands: 10, protocolErrors: 0, rejected: 5, hits: 4, misses: 2 }, snapshot: twoShardSnapshot(),
+    maxClients: 100, opsPerSec: 42, cpu: { user: 1_500_000, system: 250 },
   };
   test('sections in Redis format with shardcache figures in keyspace', () => {
     const all = infoText(facts, []);
@@ -113,6 +114,22 @@ describe('INFO text', () => {
     expect(all.endsWith('\r\n')).toBe(true);
     expect(infoText(facts, ['STATS'])).toMatch(/^# Stats\r\n[^#]*$/);
     expect(infoText(facts, ['nosuch'])).toBe('');
+  });
+
+  test('clients, memory, stats, replication and cpu figures, in Redis\'s section order', () => {
+    const all = infoText({ ...facts, memory: { usedBytes: 3 * 1024 * 1024 + 512 * 1024, maxBytes: 1024 ** 3, nodes: 4, failed: 1 } }, []);
+    const titles = [...all.matchAll(/^# (\w+)\r$/gm)].map((m) => m[1]);
+    expect(titles).toEqual(['Server', 'Clients', 'Memory', 'Stats', 'Replication', 'Cpu', 'Keyspace']);
+    expect(all).toContain('# Clients\r\nconnected_clients:1\r\nmaxclients:100\r\nblocked_clients:0\r\n');
+    expect(all).toContain('used_memory:3670016\r\nused_memory_human:3.50M\r\nmaxmemory:1073741824\r\nmaxmemory_human:1.00G\r\n');
+    expect(all).toContain('shardcache_memory_nodes:4\r\nshardcache_memory_nodes_failed:1\r\n');
+    expect(all).toContain('instantaneous_ops_per_sec:42\r\nrejected_connections:5\r\n');
+    expect(all).toContain('# Replication\r\nrole:master\r\nconnected_slaves:0\r\n');
+    expect(all).toContain('used_cpu_sys:0.000250\r\nused_cpu_user:1.500000\r\n');
+    expect(all).not.toMatch(/executable|config_file/);
+    expect(infoSections(['CPU', 'memory'])).toEqual(['memory', 'cpu']);
+    expect(infoSections(['default'])).toEqual(INFO_SECTIONS);
+    expect([bytesToHuman(0), bytesToHuman(1023), bytesToHuman(1024), bytesToHuman(1536 * 1024 ** 3)]).toEqual(['0B', '1023B', '1.00K', '1.50T']);
   });
 });
 

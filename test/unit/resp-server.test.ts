@@ -120,7 +120,9 @@ test('GETDEL, GETEX, SETEX, TTL, PTTL, EXPIRE, PERSIST', async () => {
   await expectReply(cmd('GETEX', 't', 'PERSIST') + cmd('TTL', 't'), '$1\r\nv\r\n:-1\r\n');
   await expectReply(cmd('GETEX', 't', 'EX', '7') + cmd('TTL', 't'), '$1\r\nv\r\n:7\r\n');
   await expectReply(cmd('GETDEL', 't') + cmd('GETDEL', 't'), '$1\r\nv\r\n$-1\r\n');
-  await expectReply(cmd('EXPIRE', 'x', '10', 'NX'), '-ERR Unsupported option NX\r\n');
+  await expectReply(cmd('EXPIRE', 'x', '10', 'Fast'), '-ERR Unsupported option Fast\r\n');
+  await expectReply(cmd('EXPIRE', 'x', 'ten', 'NX', 'GT'), '-ERR NX and XX, GT or LT options at the same time are not compatible\r\n'); // options first, as Redis
+  await expectReply(cmd('PEXPIRE', 'x', '10', 'GT', 'LT'), '-ERR GT and LT options at the same time are not compatible\r\n');
   await expectReply(cmd('SETEX', 't', '0', 'v'), "-ERR invalid expire time in 'setex' command\r\n");
 });
 
@@ -148,7 +150,8 @@ test('HELLO 3 switches the connection to RESP3: maps, and `_` for every null; HE
   expect(hello).toMatch(/^%7\r\n\$6\r\nserver\r\n\$10\r\nshardcache\r\n\$7\r\nversion\r\n\$5\r\n7\.0\.0\r\n\$5\r\nproto\r\n:3\r\n/);
   await expectReply(cmd('SET', 'r3', '$-1\r\n') + cmd('GET', 'r3:none') + cmd('MGET', 'r3', 'r3:none'), '+OK\r\n_\r\n*2\r\n$5\r\n$-1\r\n\r\n_\r\n');
   await expectReply(cmd('SET', 'r3', 'v', 'NX') + cmd('COMMAND', 'INFO', 'nosuch'), '_\r\n*1\r\n_\r\n');
-  await expectReply(cmd('CONFIG', 'GET', 'save') + cmd('COMMAND', 'DOCS'), '%1\r\n$4\r\nsave\r\n$0\r\n\r\n%0\r\n');
+  await expectReply(cmd('CONFIG', 'GET', 'save') + cmd('COMMAND', 'DOCS', 'nosuch'), '%1\r\n$4\r\nsave\r\n$0\r\n\r\n%0\r\n');
+  expect(await raw.send(cmd('COMMAND', 'DOCS', 'echo'), '%1\r\n$4\r\necho\r\n%5\r\n$7\r\nsummary\r\n')).toMatch(/^%1\r\n\$4\r\necho\r\n%5\r\n\$7\r\nsummary\r\n/);
   await raw.send(cmd('HELLO', '2'), '*14\r\n');
   await expectReply(cmd('GET', 'r3:none') + cmd('CONFIG', 'GET', 'save'), '$-1\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n');
 });
@@ -158,7 +161,7 @@ test('HELLO 2, CLIENT, COMMAND, CONFIG GET, INFO, DBSIZE', async () => {
   expect(hello).toMatch(/^\*14\r\n\$6\r\nserver\r\n\$10\r\nshardcache\r\n\$7\r\nversion\r\n\$5\r\n7\.0\.0\r\n\$5\r\nproto\r\n:2\r\n/);
   await expectReply(cmd('CLIENT', 'GETNAME') + cmd('CLIENT', 'SETINFO', 'lib-name', 'x'), '$2\r\nme\r\n+OK\r\n');
   await expectReply(cmd('CONFIG', 'GET', 'save') + cmd('CONFIG', 'GET', 'nosuch'), '*2\r\n$4\r\nsave\r\n$0\r\n\r\n*0\r\n');
-  await expectReply(cmd('COMMAND', 'DOCS') + cmd('DBSIZE'), '*0\r\n:0\r\n');
+  await expectReply(cmd('COMMAND', 'DOCS', 'nosuch') + cmd('DBSIZE'), '*0\r\n:0\r\n');
   await expectReply(cmd('COMMAND', 'INFO', 'get', 'nosuch'), '*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*0\r\n*0\r\n*0\r\n*0\r\n*-1\r\n');
   await expectReply(cmd('COMMAND', 'COUNT'), `:${RESP_COMMANDS.size}\r\n`);
   const info = await raw.send(cmd('INFO', 'keyspace'), '$');

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { ExpireCond, type ExpireCondition } from '../../../shared/protocol';
 import { RespCommandError, RespMessages } from './errors';
 
 /**
@@ -16,6 +17,15 @@ export function int64Arg(arg: Buffer): bigint {
   const value = BigInt(text);
   if (value < INT64_MIN || value > INT64_MAX) throw new RespCommandError(RespMessages.notInteger);
   return value;
+}
+
+/** `int64Arg`, refusing with `line` instead (commands whose Redis error names the argument). */
+export function int64ArgOr(arg: Buffer, line: string): bigint {
+  try {
+    return int64Arg(arg);
+  } catch {
+    throw new RespCommandError(line);
+  }
 }
 
 /** An integer as the data plane takes it: a number when exact, else a bigint. */
@@ -92,4 +102,38 @@ export function getExOptions(args: readonly Buffer[], now: number): GetExAction 
     return { kind: 'expire', ttlMs: ttlMsOf(opt, args[1], 'getex', now) };
   }
   throw new RespCommandError(RespMessages.syntax);
+}
+
+/**
+ * EXPIRE's options `NX | XX | GT | LT` as Redis 7 reads them: any order, repeats allowed, an
+ * unknown word refused by name, NX with any other and GT with LT refused.
+ */
+export function expireOptions(args: readonly Buffer[]): ExpireCondition {
+  let cond = 0;
+  for (const arg of args) {
+    const opt = word(arg);
+    if (opt === 'NX' || opt === 'XX' || opt === 'GT' || opt === 'LT') cond |= ExpireCond[opt];
+    else throw new RespCommandError(RespMessages.unsupportedOption(arg.toString('utf8')));
+  }
+  if ((cond & ExpireCond.NX) !== 0 && cond !== ExpireCond.NX) throw new RespCommandError(RespMessages.expireNx);
+  if ((cond & ExpireCond.GT) !== 0 && (cond & ExpireCond.LT) !== 0) throw new RespCommandError(RespMessages.expireGtLt);
+  return cond;
+}
+
+/**
+ * COPY's options `[DB n] [REPLACE]`: DB must be 0 (the only database, as in Redis Cluster, where
+ * another one is out of range), REPLACE may repeat, anything else is a syntax error.
+ */
+export function copyOptions(args: readonly Buffer[]): { replace: boolean } {
+  let replace = false;
+  for (let i = 0; i < args.length; i++) {
+    const opt = word(args[i]);
+    if (opt === 'REPLACE') replace = true;
+    else if (opt === 'DB' && i + 1 < args.length) {
+      const db = int64Arg(args[++i]);
+      if (db < -(2n ** 31n) || db >= 2n ** 31n) throw new RespCommandError(RespMessages.notInteger);
+      if (db !== 0n) throw new RespCommandError(RespMessages.dbIndex);
+    } else throw new RespCommandError(RespMessages.syntax);
+  }
+  return { replace };
 }

@@ -1,6 +1,7 @@
 import { DEFAULT_USER, respNamespaceOf } from '../../../shared/credentials';
 import { NAMESPACE_PATTERN } from '../../../shared/protocol';
 import { int64Arg, word } from './args';
+import { CLIENT_OBSERVE_SUBCOMMANDS } from './cmd-observe';
 import { arityAccepts, type CommandSpec, type Handler, type ReplyBytes, type RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import { array, bulk, integer, map, Replies } from './reply';
@@ -49,10 +50,29 @@ function login(ctx: RespContext, user: Buffer, password: Buffer): Promise<void> 
 
 const DEFAULT_USER_BYTES = Buffer.from(DEFAULT_USER);
 
+/** Redis's rule for client names and library info: printable ASCII without spaces. */
+const printableWord = (arg: Buffer): boolean => arg.every((c) => c >= 0x21 && c <= 0x7e);
+
 /** CLIENT SETNAME's rule: printable ASCII without spaces; empty clears the name. */
 function clientName(arg: Buffer): string | null {
-  for (const c of arg) if (c < 0x21 || c > 0x7e) throw new RespCommandError(RespMessages.clientName);
+  if (!printableWord(arg)) throw new RespCommandError(RespMessages.clientName);
   return arg.length === 0 ? null : arg.toString('latin1');
+}
+
+/** Longest CLIENT SETINFO value kept (Redis has no bound; this keeps 10,000 connections' libraries small). */
+export const MAX_LIB_INFO_BYTES = 128;
+
+/** CLIENT SETINFO LIB-NAME|LIB-VER value: shown by CLIENT LIST; printable ASCII without spaces, as Redis checks. */
+function setInfo(ctx: RespContext, args: Buffer[]): Buffer {
+  const attr = args[2].toString('latin1').toLowerCase();
+  if (attr !== 'lib-name' && attr !== 'lib-ver') throw new RespCommandError(RespMessages.setinfoOption(args[2].toString('utf8')));
+  const value = args[3];
+  if (!printableWord(value)) throw new RespCommandError(RespMessages.setinfoValue(attr));
+  if (value.length > MAX_LIB_INFO_BYTES) throw new RespCommandError(RespMessages.setinfoTooLong(attr, MAX_LIB_INFO_BYTES));
+  const text = value.length === 0 ? null : value.toString('latin1');
+  if (attr === 'lib-name') ctx.session.libName = text;
+  else ctx.session.libVer = text;
+  return Replies.OK;
 }
 
 function ping(_ctx: RespContext, args: Buffer[]): Buffer {
@@ -145,6 +165,7 @@ export function runSubcommand(parent: string, subs: readonly Subcommand[], ctx: 
   const sub = subs.find((s) => s.name === name);
   if (sub === undefined) throw new RespCommandError(RespMessages.unknownSubcommand(args[1].toString('utf8'), parent.toUpperCase()));
   if (!arityAccepts(sub.arity, args.length)) throw new RespCommandError(RespMessages.wrongArgs(`${parent}|${sub.name}`));
+  ctx.session.lastCommand = `${parent}|${sub.name}`;
   return sub.run(ctx, args);
 }
 
@@ -157,8 +178,9 @@ const CLIENT_SUBCOMMANDS: readonly Subcommand[] = [
     },
   },
   { name: 'getname', arity: 2, run: (ctx) => bulk(ctx.session.name) },
-  { name: 'setinfo', arity: 4, run: () => Replies.OK },
+  { name: 'setinfo', arity: 4, run: setInfo },
   { name: 'id', arity: 2, run: (ctx) => integer(ctx.session.id) },
+  ...CLIENT_OBSERVE_SUBCOMMANDS,
 ];
 
 const FAST = ['fast'] as const;

@@ -1,15 +1,20 @@
 import { Limits } from '../../../shared/protocol';
-import { int64Arg, keyArg, keysArg, word } from './args';
+import { copyOptions, expireOptions, int64Arg, keyArg, keysArg } from './args';
+import { checkOneSlot } from './cmd-strings';
 import type { CommandSpec, ReplyBytes, RespContext } from './context';
-import { RespCommandError, RespMessages } from './errors';
+import { RespCommandError, RespMessages, RespRefusals } from './errors';
 import { batches, settleAll, valuesOrThrow } from './fanout';
 import { type Encode } from './door';
 import type { ReplySink } from './reply-queue';
-import { integer, Replies, simple } from './reply';
+import { array, bulk, bulkArray, integer, Replies, simple } from './reply';
+import { SLOT_COUNT } from '../../../shared/slot';
+import { matchArg, matching, scanArgs } from './scan-args';
 
 /**
- * Key commands: DEL, UNLINK, EXISTS, EXPIRE, PEXPIRE, PERSIST, TTL, PTTL, TYPE. TTLs are read from
- * the entry's absolute expiry (the node's clock) against the proxy's clock.
+ * Key commands: DEL, UNLINK, EXISTS, TOUCH, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX XX GT
+ * LT), EXPIRETIME, PEXPIRETIME, PERSIST, TTL, PTTL, TYPE, RENAME, RENAMENX, COPY, and the key-space
+ * walks SCAN, KEYS, RANDOMKEY. TTLs are read from the entry's absolute expiry (the node's clock)
+ * against the proxy's clock.
  */
 const flagReply = (yes: boolean): Buffer => (yes ? Replies.ONE : Replies.ZERO);
 const deleteReply: Encode<'delete'> = ({ deleted }) => flagReply(deleted);
@@ -27,22 +32,74 @@ async function delMany(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return integer(deleted.filter(Boolean).length);
 }
 
-/** EXISTS counts a key named twice twice, as Redis does. */
+/** EXISTS (and TOUCH: its reads refresh each key's recency on its node) counts a key named twice twice, as Redis does. */
 async function exists(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const keys = keysArg(args.slice(1));
   const parts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.mget(ctx.session.ns, b)));
   return integer(parts.flat().filter((r) => r.hit).length);
 }
 
-/** EXPIRE / PEXPIRE: a TTL <= 0 deletes the key; 1 when the key existed. */
-const expire = (name: string, unit: 's' | 'ms') => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
+const SAFE_MS = BigInt(Number.MAX_SAFE_INTEGER);
+const expireReply = ({ updated }: { updated: boolean }): Buffer => flagReply(updated);
+
+/**
+ * EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT, in Redis 7's order: options (NX XX GT LT), the number,
+ * its range. Plain EXPIRE / PEXPIRE are the node's EXPIRE (a TTL on the node's clock); with
+ * options, and the AT forms, the node's EXPIREAT (an absolute time; the relative forms add the
+ * proxy's clock), so the comparison with the current expiry is one step on the node. A time not
+ * in the future deletes the key. 1 when the key existed and the options held.
+ */
+const expire = (name: string, unit: 's' | 'ms', absolute: boolean) => (ctx: RespContext, args: Buffer[], slot: ReplySink): undefined => {
+  const { ns } = ctx.session;
   const key = keyArg(args[1]);
+  const cond = expireOptions(args.slice(3));
   const value = int64Arg(args[2]);
-  if (args.length > 3) throw new RespCommandError(RespMessages.unsupportedOption(word(args[3])));
   const ms = unit === 's' ? value * 1000n : value;
-  if (ms > BigInt(Number.MAX_SAFE_INTEGER) || ms < BigInt(Number.MIN_SAFE_INTEGER)) throw new RespCommandError(RespMessages.invalidExpire(name));
-  return flagReply(await ctx.door.expire(ctx.session.ns, key, Number(ms)));
+  const at = absolute ? ms : ms + BigInt(ctx.now());
+  if (ms > SAFE_MS || ms < -SAFE_MS || at > SAFE_MS || at < -SAFE_MS) throw new RespCommandError(RespMessages.invalidExpire(name));
+  if (!absolute && cond === 0) ctx.door.call({ op: 'expire', ns, key, ttlMs: Number(ms) }, slot, expireReply);
+  else ctx.door.call({ op: 'expireat', ns, key, at: Number(at), cond }, slot, expireReply);
+  return undefined;
 };
+
+/** EXPIRETIME / PEXPIRETIME: the absolute expiry (Unix seconds, truncated, or ms); -1 none, -2 missing. */
+const expireTime = (unit: 's' | 'ms') => (ctx: RespContext, args: Buffer[], slot: ReplySink): undefined => {
+  ctx.door.call({ op: 'get', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, ({ result }, door) => {
+    door.count(result.hit ? 1 : 0, result.hit ? 0 : 1);
+    if (!result.hit) return integer(-2);
+    if (result.expiresAt === 0) return integer(-1);
+    return integer(unit === 'ms' ? result.expiresAt : Math.floor(result.expiresAt / 1000));
+  });
+  return undefined;
+};
+
+/**
+ * RENAME / RENAMENX: one node operation, so both keys must share a slot (CROSSSLOT otherwise, as
+ * Redis Cluster answers). The new key takes the value and the TTL; a missing key is Redis's error.
+ */
+const rename = (nx: boolean) => (ctx: RespContext, args: Buffer[], slot: ReplySink): undefined => {
+  const { ns } = ctx.session;
+  const key = keyArg(args[1]);
+  const dst = keyArg(args[2]);
+  checkOneSlot(ns, [key, dst]);
+  ctx.door.call({ op: 'rename', ns, key, dst, nx }, slot, ({ renamed }) => {
+    if (renamed < 0) throw new RespCommandError(RespMessages.noSuchKey);
+    return nx ? flagReply(renamed === 1) : Replies.OK;
+  });
+  return undefined;
+};
+
+/** COPY src dst [DB 0] [REPLACE]: within one slot, with the TTL; 0 when src is missing or dst exists without REPLACE. */
+function copy(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  const { ns } = ctx.session;
+  const key = keyArg(args[1]);
+  const dst = keyArg(args[2]);
+  checkOneSlot(ns, [key, dst]);
+  const { replace } = copyOptions(args.slice(3));
+  if (key === dst) throw new RespCommandError(RespMessages.sameObject);
+  ctx.door.call({ op: 'copy', ns, key, dst, replace }, slot, ({ copied }) => flagReply(copied));
+  return undefined;
+}
 
 const persistReply: Encode<'persist'> = ({ updated }) => flagReply(updated);
 
@@ -68,7 +125,51 @@ async function type(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return (await ctx.door.get(ctx.session.ns, keyArg(args[1]))).hit ? STRING : NONE;
 }
 
+/** SCAN's reply once the cursor is past the last slot. */
+const SCAN_DONE = array([bulk('0'), Replies.EMPTY_ARRAY]);
+
+/**
+ * SCAN: one page from the node owning the cursor's slot, which returns every key of each slot it
+ * visits and the next slot (the reply's cursor; `0` after slot 16383). MATCH and TYPE filter what
+ * the node returned, as Redis filters after reading, so a page may hold fewer keys than COUNT.
+ */
+async function scan(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+  const a = scanArgs(args);
+  if (a.slot >= SLOT_COUNT) return SCAN_DONE;
+  const page = await ctx.door.scan(ctx.session.ns, a.slot, a.count);
+  return array([bulk(page.next >= SLOT_COUNT ? '0' : String(page.next)), bulkArray(a.noType ? [] : matching(page.keys, a.match))]);
+}
+
+/** Most keys KEYS answers with; past it the command fails (docs/resp.md: a walk of every key, use SCAN). */
+export const KEYS_MAX = 100_000;
+/** Keys asked per page of a KEYS walk (a node gives at most 1,000 per call). */
+const KEYS_PAGE = 1000;
+
+/** KEYS pattern: SCAN's walk over every slot inside the proxy, one page after the other. */
+async function keys(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+  const match = matchArg(args[1]);
+  const ns = ctx.session.ns;
+  const found: string[] = [];
+  for (let slot = 0; slot < SLOT_COUNT;) {
+    const page = await ctx.door.scan(ns, slot, KEYS_PAGE);
+    // A node always takes the slot it is asked for; a page that does not move on would loop forever.
+    if (page.next <= slot) throw new RespCommandError(RespMessages.internal);
+    for (const key of matching(page.keys, match)) {
+      if (found.length === KEYS_MAX) throw new RespCommandError(RespRefusals.keysTooMany(KEYS_MAX));
+      found.push(key);
+    }
+    slot = page.next;
+  }
+  return bulkArray(found);
+}
+
+/** RANDOMKEY: a random live key of the namespace, or nil. */
+async function randomKey(ctx: RespContext): Promise<Buffer> {
+  return bulk(await ctx.door.randomKey(ctx.session.ns));
+}
+
 const ONE_KEY = [1, 1, 1] as const;
+const NO_KEYS = [0, 0, 0] as const;
 const RF = ['readonly', 'fast'] as const;
 const WF = ['write', 'fast'] as const;
 
@@ -77,10 +178,21 @@ export const KEY_COMMANDS: readonly CommandSpec[] = [
   { name: 'del', arity: -2, flags: ['write'], keys: [1, -1, 1], run: del },
   { name: 'unlink', arity: -2, flags: WF, keys: [1, -1, 1], run: del },
   { name: 'exists', arity: -2, flags: RF, keys: [1, -1, 1], run: exists },
-  { name: 'expire', arity: -3, flags: WF, keys: ONE_KEY, run: expire('expire', 's') },
-  { name: 'pexpire', arity: -3, flags: WF, keys: ONE_KEY, run: expire('pexpire', 'ms') },
+  { name: 'expire', arity: -3, flags: WF, keys: ONE_KEY, run: expire('expire', 's', false) },
+  { name: 'pexpire', arity: -3, flags: WF, keys: ONE_KEY, run: expire('pexpire', 'ms', false) },
+  { name: 'expireat', arity: -3, flags: WF, keys: ONE_KEY, run: expire('expireat', 's', true) },
+  { name: 'pexpireat', arity: -3, flags: WF, keys: ONE_KEY, run: expire('pexpireat', 'ms', true) },
+  { name: 'expiretime', arity: 2, flags: RF, keys: ONE_KEY, run: expireTime('s') },
+  { name: 'pexpiretime', arity: 2, flags: RF, keys: ONE_KEY, run: expireTime('ms') },
+  { name: 'touch', arity: -2, flags: RF, keys: [1, -1, 1], run: exists },
+  { name: 'rename', arity: 3, flags: ['write'], keys: [1, 2, 1], run: rename(false) },
+  { name: 'renamenx', arity: 3, flags: WF, keys: [1, 2, 1], run: rename(true) },
+  { name: 'copy', arity: -3, flags: ['write'], keys: [1, 2, 1], run: copy },
   { name: 'persist', arity: 2, flags: WF, keys: ONE_KEY, run: persist },
   { name: 'ttl', arity: 2, flags: RF, keys: ONE_KEY, run: ttl('s') },
   { name: 'pttl', arity: 2, flags: RF, keys: ONE_KEY, run: ttl('ms') },
   { name: 'type', arity: 2, flags: RF, keys: ONE_KEY, run: type },
+  { name: 'scan', keyspace: true, arity: -2, flags: ['readonly'], keys: NO_KEYS, run: scan },
+  { name: 'keys', keyspace: true, arity: 2, flags: ['readonly'], keys: NO_KEYS, run: keys },
+  { name: 'randomkey', keyspace: true, arity: 1, flags: ['readonly'], keys: NO_KEYS, run: randomKey },
 ];

@@ -1,16 +1,20 @@
 import { REDIS_COMPAT_VERSION, runSubcommand, type Subcommand } from './cmd-connection';
 import type { CommandSpec, RespContext } from './context';
-import { RespCommandError, RespRefusals } from './errors';
+import { RespCommandError, RespMessages, RespRefusals } from './errors';
+import { word } from './args';
 import { compileGlob, globMatches, type Glob } from './glob';
-import { infoText } from './info';
+import { infoSections, infoText, type InfoFacts, type MemoryFigures } from './info';
+import type { NodeStats } from '../../backend';
+import { configSet, timerConfig } from './cmd-observe';
+import { commandDocs } from './command-docs';
 import { array, bulk, bulkArray, integer, map, Replies, simple } from './reply';
 
 /**
- * Server commands: COMMAND (COUNT, DOCS, INFO, LIST), INFO, CONFIG GET, DBSIZE. Enough for
- * clients and tools that probe a server (redis-cli, redis-benchmark, ioredis's ready check).
- *
- * DBSIZE answers 0: the proxy has no count of the cluster's keys (item counts are on each
- * storage node's admin /metrics), and Redis clients take 0 better than an error.
+ * Server commands: COMMAND (COUNT, DOCS, INFO, LIST), INFO, CONFIG GET, DBSIZE, FLUSHDB,
+ * FLUSHALL. Enough for clients and tools that probe a server (redis-cli, redis-benchmark,
+ * ioredis's ready check). DBSIZE and the flushes are about the connection's namespace only
+ * (namespaces are tenants): DBSIZE adds up every shard's live count of it, FLUSHDB and FLUSHALL
+ * invalidate it on every shard.
  */
 
 /** COMMAND INFO's entry: name, arity, flags, first/last key, step, then empty ACL categories, tips, key specs, sub-commands. */
@@ -26,7 +30,7 @@ const allInfo = (ctx: RespContext): Buffer => array([...ctx.commands.values()].m
 
 const COMMAND_SUBCOMMANDS: readonly Subcommand[] = [
   { name: 'count', arity: 2, run: (ctx) => integer(ctx.commands.size) },
-  { name: 'docs', arity: -2, run: (ctx) => map([], ctx.session.protocol) },
+  { name: 'docs', arity: -2, run: (ctx, args) => commandDocs(args.slice(2).map((a) => a.toString('latin1')), ctx.commands, ctx.session.protocol) },
   { name: 'list', arity: -2, run: (ctx) => bulkArray([...ctx.commands.keys()]) },
   {
     name: 'info', arity: -2,
@@ -47,6 +51,7 @@ function configTable(ctx: RespContext): Array<[string, string]> {
     ['appendonly', 'no'], ['save', ''], ['databases', '1'], ['port', String(ctx.server.port())],
     ['proto-max-bulk-len', String(limits.maxBulkBytes)], ['client-query-buffer-limit', String(limits.maxQueryBytes)],
     ['maxclients', String(limits.maxClients)], ['timeout', String(Math.floor(limits.idleTimeoutMs / 1000))],
+    ...timerConfig(ctx),
   ];
 }
 
@@ -58,8 +63,16 @@ export const MAX_CONFIG_PATTERN_BYTES = 256;
  * whatever the pattern); one longer than MAX_CONFIG_PATTERN_BYTES is refused.
  */
 export function configPattern(arg: Buffer): Glob {
+  return patternArg(arg, true);
+}
+
+/**
+ * A glob pattern a client sent (CONFIG GET, SCAN MATCH, KEYS), compiled: one longer than
+ * MAX_CONFIG_PATTERN_BYTES is refused, so a match costs at most that many steps per byte of text.
+ */
+export function patternArg(arg: Buffer, nocase: boolean): Glob {
   if (arg.length > MAX_CONFIG_PATTERN_BYTES) throw new RespCommandError(RespRefusals.patternTooLong(MAX_CONFIG_PATTERN_BYTES));
-  return compileGlob(arg, true);
+  return compileGlob(arg, nocase);
 }
 
 /** Most patterns one CONFIG GET may carry: each costs a compile and a match per parameter. */
@@ -78,17 +91,48 @@ function configGet(ctx: RespContext, args: Buffer[]): Buffer {
   return map(table.filter((_, j) => hit[j]).map(([name, value]) => [bulk(name), bulk(value)] as const), ctx.session.protocol);
 }
 
-const CONFIG_SUBCOMMANDS: readonly Subcommand[] = [{ name: 'get', arity: -3, run: configGet }];
+const CONFIG_SUBCOMMANDS: readonly Subcommand[] = [{ name: 'get', arity: -3, run: configGet }, { name: 'set', arity: -4, run: configSet }];
 
-function info(ctx: RespContext, args: Buffer[]): Buffer {
+/** The nodes' STATS added up (bytes and maxMemoryBytes of each store); a node without figures counts as failed. */
+export function memoryFigures(nodes: readonly NodeStats[]): MemoryFigures {
+  const figures: MemoryFigures = { usedBytes: 0, maxBytes: 0, nodes: 0, failed: 0 };
+  for (const n of nodes) {
+    const { bytes, maxMemoryBytes } = n.stats ?? {};
+    if (typeof bytes !== 'number') {
+      figures.failed++;
+      continue;
+    }
+    figures.nodes++;
+    figures.usedBytes += bytes;
+    if (typeof maxMemoryBytes === 'number') figures.maxBytes += maxMemoryBytes;
+  }
+  return figures;
+}
+
+/** INFO [section ...]: the memory section asks every live node for its STATS first (INFO's only wait). */
+function info(ctx: RespContext, args: Buffer[]): Buffer | Promise<Buffer> {
   const { server } = ctx;
-  return bulk(infoText({
+  const asked = args.slice(1).map((a) => a.toString('latin1'));
+  const facts: InfoFacts = {
     redisVersion: REDIS_COMPAT_VERSION, port: server.port(), uptimeSeconds: Math.floor((ctx.now() - server.startedAt) / 1000),
-    namespace: ctx.session.ns, stats: server.stats, snapshot: server.snapshot(),
-  }, args.slice(1).map((a) => a.toString('latin1'))));
+    namespace: ctx.session.ns, stats: server.stats, snapshot: server.snapshot(), maxClients: server.limits.maxClients,
+    opsPerSec: server.opsPerSec(), cpu: process.cpuUsage(),
+  };
+  if (!infoSections(asked).includes('memory')) return bulk(infoText(facts, asked));
+  return server.nodeStats().then((nodes) => bulk(infoText({ ...facts, memory: memoryFigures(nodes) }, asked)));
 }
 
 const NO_KEYS = [0, 0, 0] as const;
+
+/**
+ * FLUSHDB / FLUSHALL [ASYNC|SYNC]: the namespace's invalidation on every shard, O(1) on each node
+ * (entries are reclaimed in the background), so both modes answer once every shard took it.
+ */
+async function flush(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+  if (args.length > 2 || (args.length === 2 && word(args[1]) !== 'ASYNC' && word(args[1]) !== 'SYNC')) throw new RespCommandError(RespMessages.syntax);
+  await ctx.door.flush(ctx.session.ns);
+  return Replies.OK;
+}
 
 /** The server commands, as COMMAND INFO describes them. */
 export const SERVER_COMMANDS: readonly CommandSpec[] = [
@@ -98,5 +142,7 @@ export const SERVER_COMMANDS: readonly CommandSpec[] = [
   },
   { name: 'info', arity: -1, flags: ['loading', 'stale'], keys: NO_KEYS, run: info },
   { name: 'config', arity: -2, flags: [], keys: NO_KEYS, run: (ctx, args) => runSubcommand('config', CONFIG_SUBCOMMANDS, ctx, args) },
-  { name: 'dbsize', arity: 1, flags: ['readonly', 'fast'], keys: NO_KEYS, run: () => Replies.ZERO },
+  { name: 'dbsize', keyspace: true, arity: 1, flags: ['readonly', 'fast'], keys: NO_KEYS, run: async (ctx) => integer(await ctx.door.dbsize(ctx.session.ns)) },
+  { name: 'flushdb', keyspace: true, arity: -1, flags: ['write'], keys: NO_KEYS, run: flush },
+  { name: 'flushall', keyspace: true, arity: -1, flags: ['write'], keys: NO_KEYS, run: flush },
 ];

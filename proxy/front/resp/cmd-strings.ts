@@ -1,4 +1,6 @@
 import { KEEP_TTL, Limits, SetCond } from '../../../shared/protocol';
+import { parseLongDouble } from '../../../shared/long-double';
+import { slotOf } from '../../../shared/slot';
 import type { GetResult } from '../../backend';
 import { getExOptions, int64Arg, keyArg, keysArg, setOptions, toDelta } from './args';
 import type { CommandSpec, ReplyBytes, RespContext } from './context';
@@ -10,11 +12,13 @@ import { bulk, bulkArray, bulkValues, integer, Replies } from './reply';
 
 /**
  * String commands: GET, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), SETEX, PSETEX, SETNX,
- * GETDEL, GETEX, MGET, MSET and the INCR family. Values are bytes as sent (flags 0); a value
- * written as JSON through another front reads back as its JSON text.
+ * GETDEL, GETEX, GETSET, MGET, MSET, MSETNX, the INCR family, INCRBYFLOAT, APPEND, SETRANGE,
+ * STRLEN, GETRANGE / SUBSTR. Values are bytes as sent (flags 0); a value written as JSON through
+ * another front reads back as its JSON text.
  *
- * Not atomic, unlike Redis: SET ... GET and GETDEL read then write; GETEX reads then changes the
- * TTL; MSET writes key by key. Reads that precede a write go to the primary.
+ * Read-modify-writes (SET ... GET, GETSET, APPEND, SETRANGE, INCRBYFLOAT, MSETNX) are one node
+ * operation each, atomic as in Redis. Not atomic, unlike Redis: GETDEL reads then deletes; GETEX
+ * reads then changes the TTL; MSET writes key by key. Reads that precede a write go to the primary.
  */
 const INT64_MIN = -(2n ** 63n);
 
@@ -37,19 +41,29 @@ const setReply: Encode<'set'> = ({ result }) => (result === undefined ? Replies.
 function set(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {
   const { ns } = ctx.session;
   const key = keyArg(args[1]);
-  if (args.length > 3) return setWithOptions(ctx, ns, key, args);
+  if (args.length > 3) return setWithOptions(ctx, ns, key, args, slot);
   ctx.door.call({ op: 'set', ns, key, value: args[2], flags: 0 }, slot, setReply); // plain SET: no options, no promise
   return undefined;
 }
 
-async function setWithOptions(ctx: RespContext, ns: string, key: string, args: Buffer[]): Promise<Buffer> {
+/** The replaced value of SET ... GET and GETSET (the node's SETGET: one step, as in Redis). */
+const setGetReply: Encode<'setget'> = ({ old }) => bulk(old);
+
+function setWithOptions(ctx: RespContext, ns: string, key: string, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {
   const o = setOptions(args.slice(3), ctx.now());
   const ttlMs = o.keepTtl ? KEEP_TTL : o.ttlMs;
-  const old = o.get ? await ctx.door.get(ns, key, 'primary') : undefined;
   const cond = o.cond === undefined ? undefined : o.cond === 'NX' ? SetCond.NX : SetCond.XX;
-  const written = await ctx.door.set(ns, key, args[2], ttlMs, cond);
-  if (old !== undefined) return bulk(valueOrNull(old));
-  return written === undefined ? Replies.NULL_BULK : Replies.OK;
+  if (o.get) {
+    ctx.door.call({ op: 'setget', ns, key, value: args[2], ttlMs, cond }, slot, setGetReply);
+    return undefined;
+  }
+  return ctx.door.set(ns, key, args[2], ttlMs, cond).then((written) => (written === undefined ? Replies.NULL_BULK : Replies.OK));
+}
+
+/** GETSET: SET ... GET without options (the expiry goes, or becomes the namespace default, as a plain SET's). */
+function getset(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  ctx.door.call({ op: 'setget', ns: ctx.session.ns, key: keyArg(args[1]), value: args[2] }, slot, setGetReply);
+  return undefined;
 }
 
 /** SETEX / PSETEX: `key ttl value`. */
@@ -118,6 +132,97 @@ const incrBy = (sign: 1 | -1, fixed?: bigint) => (ctx: RespContext, args: Buffer
   return undefined;
 };
 
+const lengthReply = ({ length }: { length: number }): Buffer => integer(length);
+
+/** APPEND: the node adds the bytes (a missing key is created, an existing one keeps its TTL); the new length. */
+function append(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  ctx.door.call({ op: 'append', ns: ctx.session.ns, key: keyArg(args[1]), value: args[2] }, slot, lengthReply);
+  return undefined;
+}
+
+/**
+ * SETRANGE: offset < 0 is Redis's error; an offset no item limit could admit (past 2^53) gets
+ * Redis's size error here, any other too large result the namespace's TOO_LARGE from the node.
+ */
+function setrange(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  const key = keyArg(args[1]);
+  const offset = int64Arg(args[2]);
+  if (offset < 0n) throw new RespCommandError(RespMessages.offsetRange);
+  const value = args[3];
+  if (offset + BigInt(value.length) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (value.length > 0) throw new RespCommandError(RespMessages.maxBulk);
+  }
+  // An empty value writes nothing and answers the length whatever the offset, as Redis does.
+  const at = value.length === 0 ? 0 : Number(offset);
+  ctx.door.call({ op: 'setrange', ns: ctx.session.ns, key, offset: at, value }, slot, lengthReply);
+  return undefined;
+}
+
+/** STRLEN: the stored value's length in bytes, 0 when missing. */
+function strlen(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  ctx.door.call({ op: 'get', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, ({ result }, door) => {
+    door.count(result.hit ? 1 : 0, result.hit ? 0 : 1);
+    return integer(result.hit ? result.value.length : 0);
+  });
+  return undefined;
+}
+
+/** The bytes of `value` from `start` to `end` inclusive, negative indexes from the end: Redis 7's GETRANGE arithmetic. */
+export function byteRange(value: Buffer, start: bigint, end: bigint): Buffer {
+  const length = BigInt(value.length);
+  if (start < 0n && end < 0n && start > end) return EMPTY;
+  let from = start < 0n ? length + start : start;
+  let to = end < 0n ? length + end : end;
+  if (from < 0n) from = 0n;
+  if (to < 0n) to = 0n;
+  if (to >= length) to = length - 1n;
+  if (from > to || length === 0n) return EMPTY;
+  return value.subarray(Number(from), Number(to) + 1);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** GETRANGE / SUBSTR: a missing key is the empty string. The whole value is read, then cut here. */
+function getrange(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  const key = keyArg(args[1]);
+  const start = int64Arg(args[2]);
+  const end = int64Arg(args[3]);
+  ctx.door.call({ op: 'get', ns: ctx.session.ns, key }, slot, ({ result }, door) => {
+    door.count(result.hit ? 1 : 0, result.hit ? 0 : 1);
+    return bulk(result.hit ? byteRange(result.value, start, end) : EMPTY);
+  });
+  return undefined;
+}
+
+/** INCRBYFLOAT: the increment is checked here as the node reads it (`shared/long-double.ts`); the node adds. */
+function incrbyfloat(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  const key = keyArg(args[1]);
+  const delta = args[2].toString('latin1');
+  if (parseLongDouble(delta) === undefined) throw new RespCommandError(RespMessages.notFloat);
+  ctx.door.call({ op: 'incrbyfloat', ns: ctx.session.ns, key, delta }, slot, ({ value }) => bulk(value));
+  return undefined;
+}
+
+/** Redis Cluster's refusal of keys in more than one slot (the node runs these commands within one slot). */
+export function checkOneSlot(ns: string, keys: readonly string[]): void {
+  const slot = slotOf(ns, keys[0]);
+  for (let i = 1; i < keys.length; i++) if (slotOf(ns, keys[i]) !== slot) throw new RespCommandError(RespMessages.crossSlot);
+}
+
+/** MSETNX: all or nothing on one node, so every key must share a slot (`{tag}`s make them). */
+function msetnx(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
+  if (args.length % 2 === 0) throw new RespCommandError(RespMessages.wrongArgs('msetnx'));
+  const keys: string[] = [];
+  const values: Buffer[] = [];
+  for (let i = 1; i < args.length; i += 2) {
+    keys.push(keyArg(args[i]));
+    values.push(args[i + 1]);
+  }
+  checkOneSlot(ctx.session.ns, keys);
+  ctx.door.call({ op: 'msetnx', ns: ctx.session.ns, keys, values }, slot, ({ stored }) => (stored ? Replies.ONE : Replies.ZERO));
+  return undefined;
+}
+
 const W = ['write'] as const;
 const WD = ['write', 'denyoom'] as const;
 const RF = ['readonly', 'fast'] as const;
@@ -138,4 +243,12 @@ export const STRING_COMMANDS: readonly CommandSpec[] = [
   { name: 'decr', arity: 2, flags: [...WD, 'fast'], keys: ONE_KEY, run: incrBy(-1, 1n) },
   { name: 'incrby', arity: 3, flags: [...WD, 'fast'], keys: ONE_KEY, run: incrBy(1) },
   { name: 'decrby', arity: 3, flags: [...WD, 'fast'], keys: ONE_KEY, run: incrBy(-1) },
+  { name: 'incrbyfloat', arity: 3, flags: [...WD, 'fast'], keys: ONE_KEY, run: incrbyfloat },
+  { name: 'append', arity: 3, flags: [...WD, 'fast'], keys: ONE_KEY, run: append },
+  { name: 'setrange', arity: 4, flags: WD, keys: ONE_KEY, run: setrange },
+  { name: 'strlen', arity: 2, flags: RF, keys: ONE_KEY, run: strlen },
+  { name: 'getrange', arity: 4, flags: ['readonly'], keys: ONE_KEY, run: getrange },
+  { name: 'substr', arity: 4, flags: ['readonly'], keys: ONE_KEY, run: getrange },
+  { name: 'getset', arity: 3, flags: [...WD, 'fast'], keys: ONE_KEY, run: getset },
+  { name: 'msetnx', arity: -3, flags: WD, keys: [1, -1, 2], run: msetnx },
 ];

@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../../shared/log';
-import { CONNECTION_COMMANDS } from './cmd-connection';
+import { CONNECTION_COMMANDS, runSubcommand } from './cmd-connection';
+import { observeCommands } from './cmd-observe';
 import { KEY_COMMANDS } from './cmd-keys';
 import { SERVER_COMMANDS } from './cmd-server';
 import { STRING_COMMANDS } from './cmd-strings';
@@ -20,7 +22,7 @@ import { error } from './reply';
  * from the data plane, no promise).
  */
 export const RESP_COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
-  [...STRING_COMMANDS, ...KEY_COMMANDS, ...CONNECTION_COMMANDS, ...SERVER_COMMANDS].map((spec) => [spec.name, spec]),
+  [...STRING_COMMANDS, ...KEY_COMMANDS, ...CONNECTION_COMMANDS, ...SERVER_COMMANDS, ...observeCommands(runSubcommand)].map((spec) => [spec.name, spec]),
 );
 
 /** The reply to a handler's failure. */
@@ -38,6 +40,7 @@ export function runCommand(ctx: RespContext, args: Buffer[], order: KeyOrder, lo
   const spec = commandOf(ctx.commands, args[0]);
   if (spec === undefined) return slot.fill(error(unknownCommandLine(args[0].toString('utf8'), args)));
   if (!arityAccepts(spec.arity, args.length)) return slot.fill(error(RespMessages.wrongArgs(spec.name)));
+  ctx.session.lastCommand = spec.name; // CLIENT LIST's cmd: a constant string, no allocation
   // Commands pipelined behind an AUTH run once it is decided, as Redis runs them in order.
   const authenticating = ctx.session.authenticating;
   if (authenticating !== undefined) {
@@ -77,13 +80,41 @@ interface Invocation {
   log: Logger;
 }
 
+/**
+ * Runs the handler and fills the slot. Timing for the slow log and the latency monitor
+ * (`CommandTimer`), without a clock read on the hot path:
+ * - a handler that fills the slot itself went through `RespDoor.call`, which reuses the
+ *   dispatcher's measurement (the plain GET, SET, INCR, DEL, MGET...);
+ * - a handler answering with a promise (commands of several node operations) is timed from the
+ *   promise to its answer: two clock reads, beside the promise and closures it costs anyway;
+ * - a handler answering at once (served by the proxy alone: PING, INFO, CLIENT, CONFIG ...) is
+ *   timed only while a threshold is 0, when every command is to be logged.
+ */
 function invoke(ctx: RespContext, { spec, args, log }: Invocation, slot: ReplySlot): void {
+  const timer = ctx.server.timer;
+  const started = timer.floorSeconds === 0 ? performance.now() : -1;
   try {
     const reply = spec.run(ctx, args, slot);
     if (reply === undefined) return; // the handler fills the slot itself
-    if (reply instanceof Promise) reply.then((bytes) => slot.fill(bytes), (err: unknown) => slot.fill(failureReply(err, log, spec.name)));
-    else slot.fill(reply);
+    if (reply instanceof Promise) {
+      const from = started >= 0 ? started : timer.floorSeconds === Infinity ? -1 : performance.now();
+      const done = (bytes: Buffer): void => {
+        if (from >= 0) observe(ctx, args, from);
+        slot.fill(bytes);
+      };
+      reply.then(done, (err: unknown) => done(failureReply(err, log, spec.name)));
+    } else {
+      if (started >= 0) observe(ctx, args, started);
+      slot.fill(reply);
+    }
   } catch (err) {
+    if (started >= 0) observe(ctx, args, started);
     slot.fill(failureReply(err, log, spec.name));
   }
+}
+
+/** Hands a command timed from `started` (performance.now() ms) to the timer when it reaches its floor. */
+function observe(ctx: RespContext, args: readonly Buffer[], started: number): void {
+  const seconds = (performance.now() - started) / 1000;
+  if (seconds >= ctx.server.timer.floorSeconds) ctx.server.timer.observe(args, seconds, ctx.session, Date.now());
 }

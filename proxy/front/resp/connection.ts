@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../../shared/log';
 import type { FrontMetrics } from '../metrics';
 import { runCommand } from './commands';
-import type { CommandSpec, GuardLimits, RespContext, RespLimits, ServerFacts, Session } from './context';
+import { hostPort, type ClientFacts } from './clients';
+import type { CommandSpec, GuardLimits, RespClient, RespContext, RespLimits, ServerFacts, Session } from './context';
 import { isCrossProtocol } from './cross-protocol';
 import { RESP_FRONT, type RespDoor } from './door';
 import { RespRefusals } from './errors';
@@ -54,7 +55,7 @@ export const DEFAULT_STALL_MS = 10_000;
  * (a growth past it refuses the connection); the server's one sweep timer reads the stamps
  * (`sweep`). An HTTP request line or header (cross-protocol.ts) drops the connection, no reply.
  */
-export class RespConnection {
+export class RespConnection implements RespClient {
   readonly #socket: Socket;
   readonly #o: ConnectionOptions;
   readonly #parser: RespParser;
@@ -80,6 +81,12 @@ export class RespConnection {
   readonly #sweepFacts: SweepFacts;
   /** The parser's bytes as counted in the input budget. */
   #held = 0;
+  /** Most bytes the parser held at once (CLIENT LIST's rbp). */
+  #heldPeak = 0;
+  /** CLIENT LIST's fixed facts, read once from the socket. */
+  readonly #laddr: string;
+  readonly #fd: number;
+  readonly #createdAt = Date.now();
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
@@ -88,7 +95,13 @@ export class RespConnection {
     this.#sweepFacts = { lastActive: options.clock.now, partialSince: 0, busy: false };
     // At least the socket's high-water mark, so a buffer at the threshold always ends with a 'drain'.
     this.#pauseAt = Math.max(socket.writableHighWaterMark, Math.min(PAUSE_BYTES, Math.floor(options.limits.maxBufferedBytes / 2)));
-    const session: Session = { id: options.id, ns: options.namespace, name: null, quit: false, protocol: 2, principal: undefined };
+    const session: Session = {
+      id: options.id, ns: options.namespace, name: null, quit: false, protocol: 2, principal: undefined,
+      addr: hostPort(socket.remoteAddress, socket.remotePort), lastCommand: 'NULL', libName: null, libVer: null,
+    };
+    this.#laddr = hostPort(socket.localAddress, socket.localPort);
+    // A TCP socket's handle has its descriptor; a TLS socket's does not (-1, as Redis shows for a fake client).
+    this.#fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     this.#ctx = { session, door: options.door.forConnection(session), server: options.server, commands: options.commands, now: Date.now };
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
@@ -114,6 +127,27 @@ export class RespConnection {
   /** Ends the connection now: unsent replies are dropped. */
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  get session(): Session {
+    return this.#ctx.session;
+  }
+
+  /** CLIENT KILL of this connection by another: closed at once, as Redis frees a killed client. */
+  kill(): void {
+    this.#o.log.debug({ id: this.#o.id }, 'RESP connection killed by CLIENT KILL');
+    this.destroy();
+  }
+
+  /** CLIENT LIST's figures, read from fields the connection keeps anyway (nothing is counted per command for them). */
+  clientFacts(now: number): ClientFacts {
+    const s = this.#ctx.session;
+    return {
+      id: s.id, addr: s.addr, laddr: this.#laddr, fd: this.#fd, name: s.name,
+      age: Math.max(0, Math.floor((now - this.#createdAt) / 1000)), idle: Math.max(0, Math.floor((now - this.#sweepFacts.lastActive) / 1000)),
+      qbuf: this.#parser.bufferedBytes, qbufPeak: this.#heldPeak, oll: this.#queue.size, omem: this.#unsent, cmd: s.lastCommand,
+      user: s.principal?.user ?? 'default', resp: s.protocol, libName: s.libName, libVer: s.libVer,
+    };
   }
 
   /** Reply bytes produced and not yet handed to the kernel. */
@@ -201,6 +235,7 @@ export class RespConnection {
     if (held === this.#held) return;
     if (this.#o.budget.move(this.#held, held)) {
       this.#held = held;
+      if (held > this.#heldPeak) this.#heldPeak = held;
       return;
     }
     this.#o.log.warn({ id: this.#o.id, held, budget: this.#o.budget.limit }, 'RESP input buffer budget of the process exceeded; closing the connection');
@@ -214,6 +249,7 @@ export class RespConnection {
       return;
     }
     const slot = this.#queue.reserve();
+    slot.args = args;
     this.#o.server.stats.commands++;
     runCommand(this.#ctx, args, this.#order, this.#o.log, slot);
     if (this.#ctx.session.quit) this.#finish();

@@ -1,6 +1,9 @@
 import type { Principal } from '../../../shared/authenticator';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
+import type { NodeStats } from '../../backend';
+import type { ClientFacts } from './clients';
 import type { ReadCounts, RespDoor } from './door';
+import type { CommandTimer } from './monitor';
 import type { ReplySink } from './reply-queue';
 
 /**
@@ -23,6 +26,22 @@ export interface Session {
   principal: Principal | undefined;
   /** Set while an AUTH or HELLO verifies credentials: commands pipelined behind it wait for it. */
   authenticating?: Promise<void>;
+  /** The client's `ip:port` (CLIENT LIST's addr, SLOWLOG's client). */
+  readonly addr: string;
+  /** The last command run, `name` or `name|sub` (CLIENT LIST's cmd): a constant string stored per command. */
+  lastCommand: string;
+  /** CLIENT SETINFO LIB-NAME / LIB-VER; null until set. */
+  libName: string | null;
+  libVer: string | null;
+}
+
+/** One open connection as CLIENT LIST and CLIENT KILL see it. */
+export interface RespClient {
+  readonly session: Session;
+  /** Its CLIENT LIST figures at `now` (ms). */
+  clientFacts(now: number): ClientFacts;
+  /** CLIENT KILL: closes the connection now (replies not yet written are dropped). */
+  kill(): void;
 }
 
 /** Counters of the RESP listener, shown by INFO. */
@@ -31,6 +50,8 @@ export interface RespStats extends ReadCounts {
   connected: number;
   commands: number;
   protocolErrors: number;
+  /** Connections refused past maxclients (INFO's rejected_connections). */
+  rejected: number;
 }
 
 /** Limits of the listener (some shown by CONFIG GET). */
@@ -66,6 +87,14 @@ export interface ServerFacts {
   limits: RespLimits & GuardLimits;
   /** The topology the data plane routes by, for INFO's keyspace section. */
   snapshot(): TopologySnapshot | undefined;
+  /** The open connections (CLIENT LIST, CLIENT KILL). */
+  clients(): Iterable<RespClient>;
+  /** Slow log and latency monitor of this proxy process (SLOWLOG, LATENCY, CONFIG). */
+  timer: CommandTimer;
+  /** Commands per second over the last samples (INFO's instantaneous_ops_per_sec). */
+  opsPerSec(): number;
+  /** Every live storage node's STATS (INFO memory); empty when the backend cannot ask. */
+  nodeStats(): Promise<NodeStats[]>;
 }
 
 /** A command's reply: its wire bytes, now or later. */
@@ -87,6 +116,12 @@ export interface CommandSpec {
   flags: readonly string[];
   /** First key, last key (-1 = the last argument), step; 0, 0, 0 for no keys. */
   keys: readonly [number, number, number];
+  /**
+   * The command reads or changes the whole key space (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB):
+   * it runs after every earlier command of its connection, and later ones run after it (KeyOrder),
+   * as they would in Redis's one-at-a-time order.
+   */
+  keyspace?: true;
   run: Handler;
 }
 

@@ -1,4 +1,5 @@
 import type { Authenticator, Principal } from '../../../shared/authenticator';
+import type { AccessLevel } from '../../../shared/credentials';
 import type { Logger } from '../../../shared/log';
 import type { SetCondition } from '../../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../../backend';
@@ -7,7 +8,9 @@ import type { Dispatcher } from '../dispatcher';
 import type { MgetResults } from '../../routing/mget';
 import type { FrontName } from '../metrics';
 import { toWireError, type WireError } from '../wire-error';
+import type { Session } from './context';
 import { RespCommandError, RespMessages, respErrorLine } from './errors';
+import type { CommandTimer } from './monitor';
 import { error } from './reply';
 import type { ReplySink } from './reply-queue';
 
@@ -23,12 +26,17 @@ export interface ReadCounts {
   misses: number;
 }
 
-/** What the door needs: the shared dispatcher, a logger and the INFO read counters. */
+/** What the door needs: the shared dispatcher, a logger, the INFO read counters and the slow log's timer. */
 export interface RespDoorOptions {
   dispatcher: Dispatcher;
   log: Logger;
   reads: ReadCounts;
+  /** Absent: commands are not timed (tests of the door alone). */
+  timer?: CommandTimer;
 }
+
+/** The connection a door serves, as its calls need it: its principal, and who it is for the slow log. */
+export type DoorClient = Pick<Session, 'principal' | 'addr' | 'name' | 'ns'>;
 
 /** Turns a command's outcome into its RESP reply; may throw a RespCommandError (its line is the reply). */
 export type Encode<K extends OpName> = (outcome: Extract<Outcome, { op: K }>, door: RespDoor) => Buffer;
@@ -43,17 +51,29 @@ export type Encode<K extends OpName> = (outcome: Extract<Outcome, { op: K }>, do
  */
 export class RespDoor {
   readonly #o: RespDoorOptions;
-  readonly #who: { principal: Principal | undefined } | undefined;
+  readonly #who: DoorClient | undefined;
 
   /** `who`: the connection whose principal the door's calls carry (see `forConnection`). */
-  constructor(options: RespDoorOptions, who?: { principal: Principal | undefined }) {
+  constructor(options: RespDoorOptions, who?: DoorClient) {
     this.#o = options;
     this.#who = who;
   }
 
   /** The same door for one connection: its calls carry that connection's principal (one object per connection). */
-  forConnection(who: { principal: Principal | undefined }): RespDoor {
+  forConnection(who: DoorClient): RespDoor {
     return new RespDoor(this.#o, who);
+  }
+
+  /**
+   * While auth is on, throws Redis's NOPERM for `command` unless the connection's user holds
+   * `level` on `ns` (`*`: every namespace, a cluster admin); with auth off, does nothing.
+   */
+  require(level: AccessLevel, ns: string, command: string): void {
+    try {
+      this.#o.dispatcher.authorize(this.#who?.principal, ns, level);
+    } catch {
+      throw new RespCommandError(RespMessages.noPermCommand(this.#who?.principal?.user ?? 'default', command));
+    }
   }
 
   /** The authenticator, when the proxy checks credentials. */
@@ -66,9 +86,14 @@ export class RespDoor {
     return this.#o.dispatcher.authRequired;
   }
 
-  /** Runs `cmd` and fills `sink` with `encode(outcome)`, or with the error's line. */
+  /**
+   * Runs `cmd` and fills `sink` with `encode(outcome)`, or with the error's line. The command's
+   * time is the dispatcher's (one comparison here; the slow log only past its threshold).
+   */
   call<K extends OpName>(cmd: Command & { op: K }, sink: ReplySink, encode: Encode<K>): void {
     this.#o.dispatcher.dispatch(RESP_FRONT, cmd, (reply) => {
+      const timer = this.#o.timer;
+      if (timer !== undefined && reply.seconds >= timer.floorSeconds && sink.args !== undefined && this.#who !== undefined) timer.observe(sink.args, reply.seconds, this.#who, Date.now());
       if (!reply.ok) return sink.fill(error(respErrorLine(reply.error)));
       let bytes: Buffer;
       try {
@@ -123,6 +148,32 @@ export class RespDoor {
   /** Removes the key's expiry; resolves whether it had one. */
   async persist(ns: string, key: string): Promise<boolean> {
     return (await this.#run({ op: 'persist', ns, key }, 'persist')).updated;
+  }
+
+  /** One SCAN page from the node owning `slot`: its keys and the slot to continue from (SLOT_COUNT: done). */
+  async scan(ns: string, slot: number, count: number): Promise<{ next: number; keys: string[] }> {
+    const { next, keys } = await this.#run({ op: 'scan', ns, slot, count }, 'scan');
+    return { next, keys };
+  }
+
+  /** The namespace's live keys over every shard. */
+  async dbsize(ns: string): Promise<number> {
+    return (await this.#run({ op: 'dbsize', ns }, 'dbsize')).count;
+  }
+
+  /** A random live key of the namespace, null when it has none. */
+  async randomKey(ns: string): Promise<string | null> {
+    return (await this.#run({ op: 'randomkey', ns }, 'randomkey')).key;
+  }
+
+  /** Hides every key of the namespace on every shard (the `admin` grant while auth is on). */
+  async flush(ns: string): Promise<void> {
+    await this.#run({ op: 'invalidate', ns }, 'invalidate');
+  }
+
+  /** The accounted bytes of `key`'s entry on its node (MEMORY USAGE), null when it is missing. */
+  async memoryUsage(ns: string, key: string): Promise<number | null> {
+    return (await this.#run({ op: 'memory_usage', ns, key }, 'memory_usage')).bytes;
   }
 
   /** The outcome of `cmd`, or a rejection with its translated error (a `then`, not async: once per command). */

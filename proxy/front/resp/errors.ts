@@ -40,6 +40,30 @@ export const RespMessages = {
   unknownSubcommand: (sub: string, command: string): string => `ERR unknown subcommand '${sub}'. Try ${command} HELP.`,
   unsupportedOption: (option: string): string => `ERR Unsupported option ${option}`,
   helloOption: (option: string): string => `ERR Syntax error in HELLO option '${option}'`,
+  crossSlot: "CROSSSLOT Keys in request don't hash to the same slot",
+  noSuchKey: 'ERR no such key',
+  sameObject: 'ERR source and destination objects are the same',
+  notFloat: 'ERR value is not a valid float',
+  offsetRange: 'ERR offset is out of range',
+  maxBulk: 'ERR string exceeds maximum allowed size (proto-max-bulk-len)',
+  expireNx: 'ERR NX and XX, GT or LT options at the same time are not compatible',
+  expireGtLt: 'ERR GT and LT options at the same time are not compatible',
+  invalidCursor: 'ERR invalid cursor',
+  /** SCAN TYPE of a name Redis does not know: Redis's wording (7.x matches nothing there, 8.0 refuses it). */
+  unknownType: (name: string): string => `ERR unknown type name '${name}'`,
+  // CLIENT, CONFIG SET, SLOWLOG: Redis 7's wording.
+  unknownClientType: (type: string): string => `ERR Unknown client type '${type}'`,
+  invalidClientId: 'ERR Invalid client ID',
+  killClientId: 'ERR client-id should be greater than 0',
+  noSuchClient: 'ERR No such client',
+  setinfoOption: (option: string): string => `ERR Unrecognized option '${option}'`,
+  setinfoValue: (attr: string): string => `ERR ${attr} cannot contain spaces, newlines or special characters.`,
+  /** Not Redis's (it has no bound): the proxy keeps these per connection. */
+  setinfoTooLong: (attr: string, max: number): string => `ERR ${attr} is longer than ${max} bytes`,
+  noPermCommand: (user: string, command: string): string => `NOPERM User ${user} has no permissions to run the '${command}' command`,
+  slowlogCount: 'ERR count should be greater than or equal to -1',
+  configSetUnknown: (name: string): string => `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`,
+  configSetFailed: (name: string, why: string): string => `ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`,
 } as const;
 
 /**
@@ -52,6 +76,7 @@ export const RespRefusals = {
   inputBudget: 'ERR proxy input buffer budget exceeded',
   patternTooLong: (max: number): string => `ERR pattern longer than ${max} bytes`,
   tooManyPatterns: (max: number): string => `ERR more than ${max} patterns in one CONFIG GET`,
+  keysTooMany: (max: number): string => `ERR KEYS would return more than ${max} keys; use SCAN`,
 } as const;
 
 /**

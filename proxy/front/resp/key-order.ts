@@ -14,6 +14,10 @@ import type { ReplySlot } from './reply-queue';
  *   GET b ───►|            (independent: runs at once)
  *   GET a       waits ──►|─────►|
  *
+ * A key-space command (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB) waits for every earlier keyed
+ * command, and every later command waits for it: `SET a 1`, `FLUSHDB`, `SET b 2` pipelined
+ * leave b alone and a gone, as in Redis.
+ *
  * A delayed command sees the connection's session as it was when the command arrived (a later
  * AUTH does not change the namespace of a command read before it). Owns one map of a key's hash
  * → the reply slot of the last command naming it; entries leave when that slot is filled (`release`,
@@ -27,6 +31,8 @@ export class KeyOrder {
   readonly #tails = new OpenTable<number, ReplySlot>();
   /** Numbers each `run`, so a slot a command waits for is listed once (`ReplySlot.waitMark`). */
   #runs = 0;
+  /** The slot of the last unfinished key-space command (`CommandSpec.keyspace`): every later command waits for it. */
+  #barrier: ReplySlot | undefined;
 
   /** Keys still held by unfinished commands (for tests). */
   get held(): number {
@@ -66,6 +72,19 @@ export class KeyOrder {
         }
       }
     }
+    const barrier = this.#barrier;
+    if (barrier !== undefined && barrier.reply === undefined && !(waits?.includes(barrier) ?? false)) (waits ??= []).push(barrier);
+    if (spec.keyspace === true) {
+      // After every earlier keyed command still in flight (each key's last one: earlier ones on
+      // that key finish before it).
+      const mark = ++this.#runs;
+      if (waits !== undefined) for (const w of waits) w.waitMark = mark;
+      for (const tail of tails.values()) {
+        if (tail.reply !== undefined || tail.waitMark === mark) continue;
+        tail.waitMark = mark;
+        (waits ??= []).push(tail);
+      }
+    }
     if (waits === undefined) fn(ctx, arg, slot);
     else {
       const frozen = { ...ctx, session: { ...ctx.session } };
@@ -76,6 +95,7 @@ export class KeyOrder {
       for (const tail of waits) tail.whenFilled(go);
     }
     if (slot.reply !== undefined) return;
+    if (spec.keyspace === true) this.#barrier = slot;
     if (hashes !== undefined) {
       slot.held = hashes;
       for (let i = 0; i < hashes.length; i++) tails.set(hashes[i], hashes[i], slot);
@@ -87,6 +107,7 @@ export class KeyOrder {
 
   /** `slot` was filled: the keys it held are free (unless a later command holds them). */
   release(slot: ReplySlot): void {
+    if (this.#barrier === slot) this.#barrier = undefined;
     const tails = this.#tails;
     const one = slot.heldOne;
     if (one >= 0) {

@@ -1,6 +1,8 @@
 /** Where a command's reply goes once it is known: its slot in the queue. */
 export interface ReplySink {
   fill(reply: Buffer): void;
+  /** The command's arguments, for the slow log (set by the connection when it reserves the slot). */
+  readonly args?: readonly Buffer[];
 }
 
 /** One command's place in the queue. */
@@ -14,6 +16,8 @@ export class ReplySlot implements ReplySink {
   waitMark = 0;
   /** The read batch the slot's command came in (ReplyQueue.nextBatch). */
   batch = 0;
+  /** The command's arguments (a reference, no copy), for the slow log. */
+  args: readonly Buffer[] | undefined = undefined;
   /** Commands waiting for this one (KeyOrder; rare: a key named again while in flight). */
   #waiters: Array<() => void> | undefined;
 

@@ -12,6 +12,7 @@ import type { GuardLimits, RespLimits, RespStats, ServerFacts } from './context'
 import { RESP_FRONT, RespDoor } from './door';
 import { RespRefusals } from './errors';
 import { InputBudget, resolveGuards, sweepPeriodMs } from './guards';
+import { CommandTimer, OpsRate } from './monitor';
 import { error } from './reply';
 
 /** What the RESP listener needs from the proxy. */
@@ -33,6 +34,9 @@ const CLOSE_GRACE_MS = 100;
 /** How long a connection refused for `maxClients` gets to read its reply before it is dropped. */
 const REJECT_GRACE_MS = 1000;
 const MAX_CLIENTS_REPLY = error(RespRefusals.maxClients);
+
+/** The clock's period when no timeout needs a sweep: connections' idle times and the ops rate still read it. */
+const CLOCK_PERIOD_MS = 1000;
 
 /** How long a TLS handshake may take when the request timeout is off (node's default). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 120_000;
@@ -59,7 +63,9 @@ export class RespServer implements SecureContextHolder {
   readonly #server: net.Server;
   readonly #connections = new Set<RespConnection>();
   readonly #o: RespServerOptions;
-  readonly #stats: RespStats = { connectionsTotal: 0, connected: 0, commands: 0, protocolErrors: 0, hits: 0, misses: 0 };
+  readonly #stats: RespStats = { connectionsTotal: 0, connected: 0, commands: 0, protocolErrors: 0, rejected: 0, hits: 0, misses: 0 };
+  readonly #timer = new CommandTimer();
+  readonly #rate = new OpsRate();
   readonly #facts: ServerFacts;
   readonly #door: RespDoor;
   readonly #limits: RespLimits & GuardLimits;
@@ -78,10 +84,13 @@ export class RespServer implements SecureContextHolder {
     const { dispatcher, backend, metrics, log } = options;
     this.#limits = resolveGuards(options.limits);
     this.#budget = new InputBudget(this.#limits.inputBudgetBytes);
-    this.#door = new RespDoor({ dispatcher, log, reads: this.#stats });
+    this.#door = new RespDoor({ dispatcher, log, reads: this.#stats, timer: this.#timer });
     this.#facts = {
       port: () => this.#port, startedAt: Date.now(), stats: this.#stats, limits: this.#limits,
       snapshot: (): TopologySnapshot | undefined => snapshotOf(backend),
+      clients: () => this.#connections, timer: this.#timer,
+      opsPerSec: () => this.#rate.perSecond(Date.now(), this.#stats.commands),
+      nodeStats: () => backend.nodeStats?.() ?? Promise.resolve([]),
     };
     this.#server = options.tls ? this.#tlsListener(options.tls) : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
@@ -157,20 +166,25 @@ export class RespServer implements SecureContextHolder {
     return this.#closing;
   }
 
-  /** One timer for every connection's timeouts, when any timeout is on; unref'd, cleared by close(). */
+  /**
+   * One timer for every connection's timeouts (when any timeout is on), the connections' clock
+   * and the ops-rate samples; unref'd, cleared by close().
+   */
   #startSweep(): void {
     const period = sweepPeriodMs(this.#limits);
-    if (period === 0 || this.#sweep !== undefined || this.#closing !== undefined) return;
+    if (this.#sweep !== undefined || this.#closing !== undefined) return;
     this.#sweep = setInterval(() => {
       const now = (this.#clock.now = Date.now());
-      for (const conn of this.#connections) conn.sweep(now);
-    }, period);
+      this.#rate.sample(now, this.#stats.commands);
+      if (period > 0) for (const conn of this.#connections) conn.sweep(now);
+    }, period > 0 ? period : CLOCK_PERIOD_MS);
     this.#sweep.unref();
   }
 
   /** Redis's refusal past maxclients: the error line, then the connection ends (what it sends is dropped). */
   #reject(socket: net.Socket): void {
     this.#o.metrics.refused(RESP_FRONT, 'max_clients');
+    this.#stats.rejected++;
     this.#rejected.add(socket);
     const timer = setTimeout(() => socket.destroy(), REJECT_GRACE_MS);
     timer.unref();

@@ -1,0 +1,108 @@
+import { SLOT_COUNT } from '../../shared/slot';
+import { LIVE, type Keyspace } from './keyspace';
+
+/** Whether this node's shard owns a slot (every slot on a standalone node). */
+export type OwnsSlot = (slot: number) => boolean;
+
+/** Most keys one SCAN asks for: a larger COUNT is taken as this (the node's work per call stays bounded). */
+export const SCAN_MAX_COUNT = 1000;
+/**
+ * A SCAN call stops after the slot in which it has visited this many entries (of every
+ * namespace: the slot lists are shared), whatever it collected. Slots are never split, so one
+ * call costs at most this plus one slot's entries.
+ */
+export const SCAN_MAX_ENTRIES = 10_000;
+/** A SCAN call stops after this many slots holding entries (empty slots cost one array read each). */
+export const SCAN_MAX_SLOTS = 1024;
+/** Random members RANDOMKEY draws before it looks only among the entries written since an invalidation. */
+export const RANDOM_KEY_TRIES = 100;
+
+/** One SCAN call's result: the keys found and the slot to continue from (SLOT_COUNT: none left). */
+export interface ScanPage {
+  next: number;
+  keys: string[];
+}
+
+/**
+ * The store's key-space walks for the RESP front's SCAN, KEYS, DBSIZE and RANDOMKEY
+ * (`Store.keys`). Pure; reads only, apart from RANDOMKEY removing the dead entries it draws.
+ *
+ * SCAN walks the slot index (`slot-index.ts`): the cursor is a slot, and a call returns every live
+ * key of the namespace in each slot it visits, so a key present for a whole scan is returned
+ * however the slots' lists change between calls, and a slot that migrates between calls is asked
+ * of its new owner. Expired and invalidated entries are skipped, never removed here (removing
+ * would change the list being walked).
+ */
+export class StoreKeys {
+  constructor(private readonly ks: Keyspace, private readonly now: () => number) {}
+
+  /**
+   * The live keys of `ns` in the slots `owns` from slot `from` on, whole slots at a time, until
+   * `count` keys (at most SCAN_MAX_COUNT), SCAN_MAX_ENTRIES entries visited or SCAN_MAX_SLOTS
+   * slots holding entries; stops before the first slot not owned. `from` must be owned.
+   */
+  scan(ns: string, from: number, count: number, owns: OwnsSlot): ScanPage {
+    const ks = this.ks;
+    const { table, slots } = ks;
+    const space = ks.namespace(ns);
+    const want = Math.min(count, SCAN_MAX_COUNT);
+    const now = this.now();
+    const keys: string[] = [];
+    let visited = 0;
+    let walked = 0;
+    let s = from;
+    for (; s < SLOT_COUNT && owns(s); s++) {
+      if (keys.length >= want || visited >= SCAN_MAX_ENTRIES || walked >= SCAN_MAX_SLOTS) break;
+      const head = slots.heads[s];
+      if (space === undefined || head < 0) continue; // a namespace the node never held has no key in any slot
+      walked++;
+      for (let id = head; id >= 0; id = table.slotNext[id]) {
+        visited++;
+        if (table.ns[id] === space.index && ks.fateOf(id, space, now) === LIVE) keys.push(table.key(id) as string);
+      }
+    }
+    return { next: s, keys };
+  }
+
+  /**
+   * The namespace's entries less those its watermark hides (`Namespace.hidden`), in O(1): 0 right
+   * after a namespace-wide invalidation although its entries are reclaimed later. Entries past
+   * their expiry count until active or lazy expiry removes them, as Redis's DBSIZE counts them
+   * (active expiry keeps them under a quarter of the entries with a TTL), and so do entries a tag
+   * invalidation hides until the sweep's reclaim walk passes: an exact count would walk every
+   * entry on each call.
+   */
+  liveCount(ns: string): number {
+    const space = this.ks.namespace(ns);
+    return space === undefined ? 0 : Math.max(0, space.members.count - space.hidden);
+  }
+
+  /**
+   * A uniformly drawn live key of `ns` in a slot `owns`, or null: up to RANDOM_KEY_TRIES draws,
+   * each dead entry drawn removed (as Redis's RANDOMKEY expires what it draws; a replica only
+   * skips it). Right after an invalidation most members may still be hidden: then it draws among
+   * the members above the reclaim walk's cursor, which are the entries written since (the walk
+   * removes what it passes, and new members are added at the top). Null when none is found.
+   */
+  randomKey(ns: string, owns: OwnsSlot): string | null {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    if (space === undefined || this.liveCount(ns) === 0) return null;
+    const { table } = ks;
+    const members = space.members;
+    const random = ks.options.random;
+    const now = this.now();
+    for (let i = 0; i < RANDOM_KEY_TRIES && members.count > 0; i++) {
+      const id = members.pick(random());
+      if (ks.reclaimIfDead(id, space, now) || !owns(table.slot[id])) continue;
+      return table.key(id) as string;
+    }
+    const top = Math.min(space.reclaimCursor, members.count - 1) + 1;
+    if (space.reclaimCursor < 0 || top >= members.count) return null;
+    for (let i = 0; i < RANDOM_KEY_TRIES; i++) {
+      const id = members.at(top + Math.floor(random() * (members.count - top)));
+      if (ks.fateOf(id, space, now) === LIVE && owns(table.slot[id])) return table.key(id) as string;
+    }
+    return null;
+  }
+}
