@@ -66,15 +66,18 @@ test('a key-space command (FLUSHDB) runs after every earlier keyed command, and 
   start('ping', NONE, args());
   start('flushdb', KEYSPACE, args());
   start('set-d', ONE, args('d', '4'));
-  start('ping2', NONE, args());
-  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app']);
+  start('ping2', NONE, args()); // keyless, not a key-space command: runs at once, on the live session
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'ping2@app']);
   finish('set-a');
-  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app']);
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'ping2@app']);
   finish('mset-bc');
-  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'flushdb@app']);
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'ping2@app', 'flushdb@app']);
+  start('dbsize', KEYSPACE, args()); // after FLUSHDB and after set-d, which waits for FLUSHDB
   finish('flushdb');
-  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'flushdb@app', 'set-d@app', 'ping2@app']);
+  expect(ran).toEqual(['set-a@app', 'mset-bc@app', 'ping@app', 'ping2@app', 'flushdb@app', 'set-d@app']);
   finish('set-d');
+  expect(ran.at(-1)).toBe('dbsize@app');
+  finish('dbsize');
   finish('ping');
   finish('ping2');
   expect(order.held).toBe(0);

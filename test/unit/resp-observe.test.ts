@@ -76,6 +76,11 @@ describe('slow log, latency monitor and ops rate (pure)', () => {
     expect(kept[30].toString()).toBe('a30');
     expect(kept[31].toString()).toBe('... (9 more arguments)');
     expect(slowArgs(Array.from({ length: 32 }, () => b('x')))).toHaveLength(32);
+    // Credentials never reach the log: AUTH's arguments, HELLO's AUTH user and password.
+    expect(slowArgs([b('AUTH'), b('alice'), b('s3cret')]).map(String)).toEqual(['AUTH', '(redacted)', '(redacted)']);
+    expect(slowArgs([b('auth'), b('s3cret')]).map(String)).toEqual(['auth', '(redacted)']);
+    expect(slowArgs([b('HELLO'), b('3'), b('auth'), b('alice'), b('s3cret'), b('SETNAME'), b('me')]).map(String)).toEqual(['HELLO', '3', 'auth', '(redacted)', '(redacted)', 'SETNAME', 'me']);
+    expect(slowArgs([b('GET'), b('auth')]).map(String)).toEqual(['GET', 'auth']);
     const long = Buffer.alloc(1000, 0x61);
     const [cut] = slowArgs([long]);
     expect(cut.toString()).toBe(`${'a'.repeat(128)}... (872 more bytes)`);

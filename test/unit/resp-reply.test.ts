@@ -264,5 +264,10 @@ describe('RESP3 replies', () => {
     expect(map(pairs, 3).toString()).toBe('%1\r\n$1\r\nk\r\n$-1\r\n');
     expect(resp3Nulls(map(pairs, 3)).toString()).toBe('%1\r\n$1\r\nk\r\n_\r\n');
     expect(map(pairs, 2).toString()).toBe('*2\r\n$1\r\nk\r\n$-1\r\n');
+    // Bytes that are not a reply this front wrote end the walk; they never loop or throw.
+    for (const bad of ['*x\r\n$-1\r\n', '$99\r\n-1\r\n', '*3\r\n$-1\r\n', '$-1', '*-\r\n-1\r\n', '=5\r\ntxt:a\r\n$-1\r\n']) {
+      expect(() => resp3Nulls(Buffer.from(bad))).not.toThrow();
+    }
+    expect(resp3Nulls(Buffer.from('*2\r\n=5\r\ntxt:a\r\n$-1\r\n')).toString()).toBe('*2\r\n=5\r\ntxt:a\r\n_\r\n');
   });
 });

@@ -15,8 +15,8 @@ import type { ReplySlot } from './reply-queue';
  *   GET a       waits ──►|─────►|
  *
  * A key-space command (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHDB) waits for every earlier keyed
- * command, and every later command waits for it: `SET a 1`, `FLUSHDB`, `SET b 2` pipelined
- * leave b alone and a gone, as in Redis.
+ * command, and every later command on keys, or on the key space, waits for it: `SET a 1`,
+ * `FLUSHDB`, `SET b 2` pipelined leave b alone and a gone, as in Redis.
  *
  * A delayed command sees the connection's session as it was when the command arrived (a later
  * AUTH does not change the namespace of a command read before it). Owns one map of a key's hash
@@ -72,8 +72,11 @@ export class KeyOrder {
         }
       }
     }
+    // Commands that touch data wait for an unfinished key-space command; the others (AUTH, HELLO,
+    // CLIENT, PING, ...) run at once: they change the live session, which a waiting command
+    // would only see a copy of.
     const barrier = this.#barrier;
-    if (barrier !== undefined && barrier.reply === undefined && !(waits?.includes(barrier) ?? false)) (waits ??= []).push(barrier);
+    if (barrier !== undefined && barrier.reply === undefined && (first > 0 || spec.keyspace === true) && !(waits?.includes(barrier) ?? false)) (waits ??= []).push(barrier);
     if (spec.keyspace === true) {
       // After every earlier keyed command still in flight (each key's last one: earlier ones on
       // that key finish before it).

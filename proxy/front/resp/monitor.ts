@@ -32,13 +32,31 @@ export const LATENCY_HISTORY_LEN = 160;
 export function slowArgs(args: readonly Buffer[]): Buffer[] {
   const argc = Math.min(args.length, SLOWLOG_MAX_ARGC);
   const out: Buffer[] = new Array(argc);
+  const secret = secretArgs(args);
   for (let j = 0; j < argc; j++) {
     const a = args[j];
-    if (argc !== args.length && j === argc - 1) out[j] = Buffer.from(`... (${args.length - argc + 1} more arguments)`);
+    if (secret(j)) out[j] = REDACTED;
+    else if (argc !== args.length && j === argc - 1) out[j] = Buffer.from(`... (${args.length - argc + 1} more arguments)`);
     else if (a.length > SLOWLOG_MAX_ARG_BYTES) out[j] = Buffer.concat([a.subarray(0, SLOWLOG_MAX_ARG_BYTES), Buffer.from(`... (${a.length - SLOWLOG_MAX_ARG_BYTES} more bytes)`)]);
     else out[j] = Buffer.from(a);
   }
   return out;
+}
+
+const REDACTED = Buffer.from('(redacted)');
+const NONE_SECRET = (): boolean => false;
+
+/**
+ * Which arguments hold credentials, kept out of the slow log as Redis keeps them out
+ * (`(redacted)`): every argument of AUTH after its name, and the user and password after
+ * HELLO's AUTH option. (A login checks a scrypt hash, tens of ms: slow enough to be logged.)
+ */
+function secretArgs(args: readonly Buffer[]): (j: number) => boolean {
+  const name = args[0]?.toString('latin1').toLowerCase();
+  if (name === 'auth') return (j) => j > 0;
+  if (name !== 'hello') return NONE_SECRET;
+  const at = args.findIndex((a, j) => j > 1 && a.toString('latin1').toUpperCase() === 'AUTH');
+  return at < 0 ? NONE_SECRET : (j) => j === at + 1 || j === at + 2;
 }
 
 /** One slow-log entry (SLOWLOG GET's six fields, and the namespace it ran in). */

@@ -136,18 +136,22 @@ export function resp3Nulls(reply: Buffer): Buffer {
     const type = reply[at];
     const eol = reply.indexOf(13, at);
     if (eol < 0) break; // not a whole reply: leave the rest as it is
-    if (type === 0x24 || type === 0x2a || type === 0x25 || type === 0x7e) {
-      // $ bulk, * array, % map, ~ set: a length or count follows.
+    const sized = type === 0x24 || type === 0x3d || type === 0x21; // $ bulk, = verbatim, ! bulk error: a length, then the body
+    const counted = type === 0x2a || type === 0x7e || type === 0x3e; // * array, ~ set, > push: a count of replies
+    const paired = type === 0x25 || type === 0x7c; // % map, | attribute: a count of pairs
+    if (sized || counted || paired) {
       let n = 0;
       const negative = reply[at + 1] === 0x2d;
-      for (let i = at + (negative ? 2 : 1); i < eol; i++) n = n * 10 + (reply[i] - 48);
+      let i = at + (negative ? 2 : 1);
+      for (; i < eol && reply[i] >= 48 && reply[i] <= 57; i++) n = n * 10 + (reply[i] - 48);
+      if (i !== eol) break; // not a length: not a reply this front wrote; leave the rest as it is
       if (negative) {
         parts.push(reply.subarray(copied, at), RESP3_NULL);
         copied = at = eol + 2;
-      } else if (type === 0x24) {
+      } else if (sized) {
         at = eol + 2 + n + 2;
       } else {
-        pending += type === 0x25 ? 2 * n : n;
+        pending += paired ? 2 * n : n;
         at = eol + 2;
       }
     } else {

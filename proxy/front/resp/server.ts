@@ -90,7 +90,7 @@ export class RespServer implements SecureContextHolder {
       snapshot: (): TopologySnapshot | undefined => snapshotOf(backend),
       clients: () => this.#connections, timer: this.#timer,
       opsPerSec: () => this.#rate.perSecond(Date.now(), this.#stats.commands),
-      nodeStats: () => backend.nodeStats?.() ?? Promise.resolve([]),
+      nodeStats: recentFor(NODE_STATS_TTL_MS, () => backend.nodeStats?.() ?? Promise.resolve([])),
     };
     this.#server = options.tls ? this.#tlsListener(options.tls) : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
@@ -215,3 +215,22 @@ export class RespServer implements SecureContextHolder {
   }
 }
 
+/**
+ * How long INFO reuses the nodes' STATS: ioredis sends INFO on every connect, and each INFO would
+ * otherwise ask every node of the cluster (a reconnect storm would become a STATS storm).
+ */
+const NODE_STATS_TTL_MS = 1000;
+
+/** `load`, called at most once per `ttlMs`: callers within that time share its promise. */
+function recentFor<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
+  let last: Promise<T> | undefined;
+  let at = 0;
+  return () => {
+    const now = Date.now();
+    if (last === undefined || now - at >= ttlMs) {
+      last = load();
+      at = now;
+    }
+    return last;
+  };
+}
