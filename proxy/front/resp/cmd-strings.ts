@@ -57,7 +57,9 @@ function setWithOptions(ctx: RespContext, ns: string, key: string, args: Buffer[
     ctx.door.call({ op: 'setget', ns, key, value: args[2], ttlMs, cond }, slot, setGetReply);
     return undefined;
   }
-  return ctx.door.set(ns, key, args[2], ttlMs, cond).then((written) => (written === undefined ? Replies.NULL_BULK : Replies.OK));
+  // One callback from the dispatcher, as plain SET (SET ... EX is common): no promise.
+  ctx.door.call({ op: 'set', ns, key, value: args[2], flags: 0, ttlMs, cond }, slot, setReply);
+  return undefined;
 }
 
 /** GETSET: SET ... GET without options (the expiry goes, or becomes the namespace default, as a plain SET's). */
