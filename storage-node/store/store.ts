@@ -455,6 +455,12 @@ export class Store {
    * Redis RENAME / RENAMENX within the namespace: `dst` takes `src`'s value, expiry, flags and tags
    * (a new version) and `src` goes. -1: `src` missing; 0: `nx` and `dst` exists; 1: renamed
    * (also when `src` is `dst`, which RENAMENX answers 0).
+   *
+   * Like Redis's, it does not allocate: `src` is removed before `dst` is written, so the entry
+   * takes the room its source frees and a full namespace or node evicts nothing for it (nor hits
+   * the key-count limit). Only a longer key name grows the entry; room is made for those few
+   * bytes first, with `src` protected, so a refusal leaves both keys as they were. The replicas
+   * hear of it from the handler, in its order: `dst`'s new state, then `src`'s removal.
    */
   rename(ns: string, src: string, dst: string, nx: boolean): -1 | 0 | 1 {
     checkKey(dst);
@@ -467,9 +473,22 @@ export class Store {
     const hash = ks.hash(dst);
     const to = ks.lookupHashed(space, dst, hash, now);
     if (nx && to >= 0) return 0;
-    this.duplicate(space, from, to, dst, hash, now);
-    const left = ks.lookup(space, src, now); // making room for `dst` may have evicted it
-    if (left >= 0) ks.remove(left, Removal.DELETED);
+    const table = ks.table;
+    const text = table.value(from);
+    const flags = table.flags(from);
+    const expiresAt = ks.expiresAt(from);
+    const tags = table.tags.get(from);
+    const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
+    checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
+    // Net growth: at most dst.length - src.length, and below 0 whenever `dst` exists (its entry goes).
+    this.makeRoom(space, size - table.size(from) - (to < 0 ? 0 : table.size(to)), from);
+    ks.remove(from, Removal.DELETED);
+    let id = to;
+    if (to < 0) id = ks.insert(space, dst, hash, text, size, now);
+    else ks.rewrite(to, space, text, size, now);
+    table.setFlags(id, flags);
+    ks.setTags(id, tags);
+    ks.setExpiry(id, expiresAt);
     return 1;
   }
 

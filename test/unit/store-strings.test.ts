@@ -1,5 +1,6 @@
 import { ExpireCond, SetCond, Status } from '../../shared/protocol';
-import { addLongDouble, formatLongDouble, parseLongDouble, type LongDouble } from '../../shared/long-double';
+import { addLongDouble, DECIMAL, formatLongDouble, parseLongDouble, type LongDouble } from '../../shared/long-double';
+import { entrySize } from '../../storage-node/store';
 import { b, makeStore, opError as opErrorOf, text } from './store-helpers';
 
 const value = (store: ReturnType<typeof makeStore>['store'], key: string, ns = 'app'): string | undefined => text(store.get(ns, key));
@@ -37,6 +38,40 @@ describe("INCRBYFLOAT's arithmetic: x87 long double, printed as Redis prints it"
     expect(parseLongDouble('-Infinity')).toBe('-inf');
     expect(add('1e4932', '1e4932')).toBeUndefined(); // infinite sum
     expect(formatLongDouble(parseLongDouble('1e30') as LongDouble)).toBe('1000000000000000000024696061952'); // the long double's exact digits, as glibc's %.17Lf prints them
+  });
+
+  test.each([
+    ['1.', '1'],
+    ['.5', '0.5'],
+    ['-0.0', '0'],
+    ['1e5', '100000'],
+    ['1.5E-3', '0.0015'],
+    ['+.5', '0.5'],
+    ['007', '7'],
+    ['12.50e+1', '125'],
+  ])('reads %s as %s', (input, printed) => expect(formatLongDouble(parseLongDouble(input) as LongDouble)).toBe(printed));
+
+  test('-0.0 reads as a negative zero; malformed numbers are refused', () => {
+    expect(parseLongDouble('-0.0')).toEqual({ neg: true, m: 0n, e: 0 });
+    for (const bad of ['.', '1..2', '1e', 'e5', '0x10', '+', '1.e', '.e5', '1e+', '--1', '1.5.']) {
+      expect([bad, parseLongDouble(bad)]).toEqual([bad, undefined]);
+    }
+  });
+
+  test('a long run of digits followed by a stray byte is refused (the pattern has one parse per input)', () => {
+    for (const digits of [5118, 5119]) {
+      // 5118 digits + 'x' is the longest such input under MAX_LONG_DOUBLE_CHARS, so it reaches the pattern
+      const bad = '1'.repeat(digits) + 'x';
+      expect([digits, parseLongDouble(bad)]).toEqual([digits, undefined]);
+      expect([digits, parseLongDouble('.' + '1'.repeat(digits - 1) + 'x')]).toEqual([digits, undefined]);
+    }
+    expect(formatLongDouble(parseLongDouble('0'.repeat(5117) + '7') as LongDouble)).toBe('7'); // a run as long, alone, is a number
+    // The shape that makes it so: a run of digits is all integer part; a fraction is captured only
+    // after a point. The pattern `(\d+)\.?(\d*)` also split '123' as '1' + '23', '12' + '3', ...,
+    // and V8 tried each of those ~n²/2 splits before refusing a long run with a stray byte.
+    expect(DECIMAL.exec('123')?.slice(1)).toEqual(['', '123', undefined, undefined, undefined]);
+    expect(DECIMAL.exec('-1.25e3')?.slice(1)).toEqual(['-', '1', '25', undefined, '3']);
+    expect(DECIMAL.exec('.5')?.slice(1)).toEqual(['', undefined, undefined, '5', undefined]);
   });
 });
 
@@ -150,6 +185,63 @@ describe('store: string read-modify-writes', () => {
     expect(store.rename('app', 'tagged', 'moved', false)).toBe(1);
     store.invalidate('app', 't');
     expect(store.get('app', 'moved')).toBeUndefined();
+  });
+
+  describe('RENAME takes the room its source frees: nothing is evicted at a quota or the memory limit', () => {
+    const SIZE = entrySize(2, 10, 0); // keys k0..k3, 10-byte values, untagged
+    const TAGGED = entrySize(2, 10, 1); // k0 carries the tag 't'
+    const FULL = TAGGED + 3 * SIZE;
+    type Made = ReturnType<typeof makeStore>;
+    const fill = ({ store }: Made, ns: string): void => {
+      store.set(ns, 'k0', Buffer.alloc(10, 0), { ttlMs: 8000, flags: 5, tags: ['t'] });
+      for (let i = 1; i < 4; i++) store.set(ns, `k${i}`, Buffer.alloc(10, i));
+    };
+    const check = ({ store, removed }: Made, ns: string): void => {
+      const before = store.stats();
+      expect(before.namespaces[ns].bytes).toBe(FULL); // filled to the brim
+      expect(store.rename(ns, 'k0', 'r0', false)).toBe(1); // a new key of the same length
+      expect(store.get(ns, 'k0')).toBeUndefined();
+      expect(store.get(ns, 'r0')).toMatchObject({ value: Buffer.alloc(10, 0), flags: 5 });
+      expect(store.ttl(ns, 'r0')).toBe(8000);
+      for (let i = 1; i < 4; i++) expect(store.get(ns, `k${i}`)).toMatchObject({ value: Buffer.alloc(10, i) });
+      const after = store.stats();
+      expect([after.bytes, after.namespaces[ns].bytes]).toEqual([before.bytes, before.namespaces[ns].bytes]);
+      expect([after.evictedQuota, after.evictedMemory, removed]).toEqual([0, 0, []]);
+      expect(store.rename(ns, 'k1', 'k2', false)).toBe(1); // onto an existing key: its old entry is freed
+      expect(value(store, 'k2', ns)).toBe('\x01'.repeat(10));
+      expect(store.get(ns, 'k1')).toBeUndefined();
+      const onto = store.stats();
+      expect([onto.bytes, onto.namespaces[ns].bytes]).toEqual([before.bytes - SIZE, before.namespaces[ns].bytes - SIZE]);
+      expect([onto.evictedQuota, onto.evictedMemory, removed]).toEqual([0, 0, []]);
+      store.invalidate(ns, 't'); // the tag moved with the entry
+      expect(store.get(ns, 'r0')).toBeUndefined();
+    };
+
+    test('at a namespace quota', () => {
+      const made = makeStore();
+      made.store.setNamespacePolicy('q', { quotaBytes: FULL });
+      fill(made, 'q');
+      check(made, 'q');
+    });
+
+    test('at the node memory limit', () => {
+      const made = makeStore({ maxMemoryBytes: FULL });
+      fill(made, 'm');
+      expect(made.store.stats().bytes).toBe(FULL);
+      check(made, 'm');
+    });
+
+    test('a longer new key evicts only for the bytes it adds, never its source', () => {
+      const made = makeStore();
+      made.store.setNamespacePolicy('q', { quotaBytes: FULL });
+      fill(made, 'q');
+      expect(made.store.rename('q', 'k0', 'longer', false)).toBe(1);
+      expect(made.store.get('q', 'longer')).toMatchObject({ value: Buffer.alloc(10, 0), flags: 5 });
+      expect(made.store.get('q', 'k0')).toBeUndefined();
+      const s = made.store.stats();
+      expect(s.evictedQuota).toBe(1);
+      expect(s.namespaces['q'].bytes).toBe(FULL - SIZE + ('longer'.length - 2));
+    });
   });
 
   test('MSETNX writes all or none', () => {
