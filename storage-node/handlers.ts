@@ -52,6 +52,8 @@ export interface SlotGuard {
   checkWrite(ns: string, key: string): void;
   /** True when this node's shard owns `slot` (the key-space walks keep to those). */
   owns(slot: number): boolean;
+  /** Before SCAN and RANDOMKEY: BUSY while a cluster node has not read the slot map yet (it would take every slot as owned). */
+  checkWalk(): void;
   /** The MOVED error for `slot`. */
   moved(slot: number): OpError;
 }
@@ -237,12 +239,19 @@ const HANDLERS: Record<number, Handler> = {
     const ns = namespaceArg(m[SCAN.at.ns]);
     const slot = slotArg(m[SCAN.at.slot]);
     const count = countArg(m[SCAN.at.count]);
-    if (ctx.slots !== undefined && !ctx.slots.owns(slot)) throw ctx.slots.moved(slot);
+    if (ctx.slots !== undefined) {
+      ctx.slots.checkWalk();
+      if (!ctx.slots.owns(slot)) throw ctx.slots.moved(slot);
+    }
     const page = ctx.store.keys.scan(ns, slot, count, ownedSlots(ctx));
     out.message(buildReply(SCAN.ok, m[ID], page.next, page.keys));
   },
   [DBSIZE.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.keys.liveCount(namespaceArg(m[DBSIZE.at.ns]))), // DBSIZE.ok
-  [RANDOMKEY.code]: (m, ctx, out) => out.message(buildReply(RANDOMKEY.ok, m[ID], ctx.store.keys.randomKey(namespaceArg(m[RANDOMKEY.at.ns]), ownedSlots(ctx)))),
+  [RANDOMKEY.code]: (m, ctx, out) => {
+    const ns = namespaceArg(m[RANDOMKEY.at.ns]);
+    ctx.slots?.checkWalk();
+    out.message(buildReply(RANDOMKEY.ok, m[ID], ctx.store.keys.randomKey(ns, ownedSlots(ctx))));
+  },
   [SLOT_STATS.code]: (m, ctx, out) => out.message(buildReply(SLOT_STATS.ok, m[ID], ctx.store.slots.figures())),
   [NS_POLICY.code]: (m, ctx, out) => {
     if (ctx.policiesFromEtcd === true) throw badRequest(NS_POLICY_REFUSED);

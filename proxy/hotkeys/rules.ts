@@ -1,3 +1,4 @@
+import { copyKeySuffix } from '../../shared/copy-keys';
 import { Limits } from '../../shared/protocol';
 import { crc16, SLOT_COUNT } from '../../shared/slot';
 import type { HotKeyRule } from '../../shared/topology/schema';
@@ -22,9 +23,6 @@ export function activeRule(snapshot: TopologySnapshot | undefined, id: string, w
 /** The near-cache TTL of a rule: its `ttlMs`, else the default. */
 export const nearTtlMs = (rule: HotKeyRule): number => rule.ttlMs ?? DEFAULT_NEAR_TTL_MS;
 
-/** Suffix of the storage key of copy `i` ≥ 1 (the owner's copy, i = 0, is the key itself). */
-export const COPY_SUFFIX = '\u0000copy';
-
 /** One copy of a key: the shard holding it and the key it is stored under there. */
 export interface CopyPlace {
   index: number;
@@ -33,7 +31,8 @@ export interface CopyPlace {
 }
 
 /**
- * Where the K copies of a key live: copy 0 is the key on its owner shard; copy i (1..K-1) is
+ * Where the K copies of a key live (named by `shared/copy-keys.ts`, whose `isCopyKey` the storage
+ * nodes' SCAN and RANDOMKEY skip): copy 0 is the key on its owner shard; copy i (1..K-1) is
  * `"{" + tag + "}" + key + "\0copy" + i + "@" + generation` on the i-th shard after the owner in
  * shard-id order (the tag puts it in the first slot that shard owns, since nodes refuse keys of
  * slots they do not own), so
@@ -48,7 +47,7 @@ export function copyPlaces(snapshot: TopologySnapshot, ownerShard: number, key: 
   const mapped = snapshot.slotMap !== undefined;
   const shardIds = [...snapshot.shards.keys()].filter((s) => !mapped || s === ownerShard || firstSlotOf(snapshot, s) >= 0).sort((a, b) => a - b);
   const at = shardIds.indexOf(ownerShard);
-  const suffix = (i: number): string => `${COPY_SUFFIX}${i}@${generation}`;
+  const suffix = (i: number): string => copyKeySuffix(i, generation);
   if (at < 0 || key.length + suffix(16).length + 8 > Limits.MAX_KEY_LENGTH) return places;
   const k = Math.min(copies, shardIds.length);
   for (let i = 1; i < k; i++) {

@@ -60,8 +60,17 @@ export class SlotOwnership {
 
   /** `check` for a write: also BUSY while a strict node has not read the slot map yet. */
   checkWrite(ns: string, key: string): void {
-    if (this.strict && !this.#known) throw new OpError(Status.BUSY, 'the node has not read the slot map yet; retry shortly');
+    this.checkWalk();
     this.check(ns, key);
+  }
+
+  /**
+   * Before a key-space walk (SCAN, RANDOMKEY): BUSY while a strict node has not read the slot map
+   * yet. It would take every slot as its own, and a SCAN would end the whole scan at its last slot
+   * without the other shards' keys.
+   */
+  checkWalk(): void {
+    if (this.strict && !this.#known) throw new OpError(Status.BUSY, 'the node has not read the slot map yet; retry shortly');
   }
 
   /** True when this shard owns `slot`. */

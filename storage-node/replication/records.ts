@@ -119,10 +119,11 @@ function applyWatermarks(store: Store, list: unknown): void {
     if (!Array.isArray(item) || !Array.isArray(item[2])) throw bad('watermarks');
     const space = ns(item[0]);
     const mark = uint(item[1], 'watermark');
-    if (mark > 0) store.replication.applyInvalidate(space, null, mark);
+    // After the snapshot's entries, some of which may be newer than the watermark.
+    if (mark > 0) store.replication.applySnapshotWatermark(space, null, mark);
     for (const pair of item[2] as unknown[]) {
       if (!Array.isArray(pair)) throw bad('tag watermark');
-      store.replication.applyInvalidate(space, key(pair[0]), uint(pair[1], 'tag watermark'));
+      store.replication.applySnapshotWatermark(space, key(pair[0]), uint(pair[1], 'tag watermark'));
     }
   }
 }

@@ -1,3 +1,4 @@
+import { isCopyKey } from '../../shared/copy-keys';
 import { SLOT_COUNT } from '../../shared/slot';
 import { LIVE, type Keyspace } from './keyspace';
 
@@ -32,6 +33,9 @@ export interface ScanPage {
  * however the slots' lists change between calls, and a slot that migrates between calls is asked
  * of its new owner. Expired and invalidated entries are skipped, never removed here (removing
  * would change the list being walked).
+ *
+ * The proxy's hot-key copies (`isCopyKey`, `shared/copy-keys.ts`) share the namespace but are not
+ * keys of it: SCAN and RANDOMKEY leave them out. DBSIZE's O(1) count includes them.
  */
 export class StoreKeys {
   constructor(private readonly ks: Keyspace, private readonly now: () => number) {}
@@ -58,7 +62,9 @@ export class StoreKeys {
       walked++;
       for (let id = head; id >= 0; id = table.slotNext[id]) {
         visited++;
-        if (table.ns[id] === space.index && ks.fateOf(id, space, now) === LIVE) keys.push(table.key(id) as string);
+        if (table.ns[id] !== space.index || ks.fateOf(id, space, now) !== LIVE) continue;
+        const key = table.key(id) as string;
+        if (!isCopyKey(key)) keys.push(key); // a hot-key copy is not a key of the namespace
       }
     }
     return { next: s, keys };
@@ -70,7 +76,8 @@ export class StoreKeys {
    * their expiry count until active or lazy expiry removes them, as Redis's DBSIZE counts them
    * (active expiry keeps them under a quarter of the entries with a TTL), and so do entries a tag
    * invalidation hides until the sweep's reclaim walk passes: an exact count would walk every
-   * entry on each call.
+   * entry on each call. The copies of keys under a hot-key `copies` rule (`isCopyKey`) count too,
+   * though SCAN and RANDOMKEY skip them: telling them apart would also walk every entry.
    */
   liveCount(ns: string): number {
     const space = this.ks.namespace(ns);
@@ -82,7 +89,8 @@ export class StoreKeys {
    * each dead entry drawn removed (as Redis's RANDOMKEY expires what it draws; a replica only
    * skips it). Right after an invalidation most members may still be hidden: then it draws among
    * the members above the reclaim walk's cursor, which are the entries written since (the walk
-   * removes what it passes, and new members are added at the top). Null when none is found.
+   * removes what it passes, and new members are added at the top). A hot-key copy drawn is not
+   * chosen (the draw counts against the bound). Null when none is found.
    */
   randomKey(ns: string, owns: OwnsSlot): string | null {
     const ks = this.ks;
@@ -95,13 +103,16 @@ export class StoreKeys {
     for (let i = 0; i < RANDOM_KEY_TRIES && members.count > 0; i++) {
       const id = members.pick(random());
       if (ks.reclaimIfDead(id, space, now) || !owns(table.slot[id])) continue;
-      return table.key(id) as string;
+      const key = table.key(id) as string;
+      if (!isCopyKey(key)) return key;
     }
     const top = Math.min(space.reclaimCursor, members.count - 1) + 1;
     if (space.reclaimCursor < 0 || top >= members.count) return null;
     for (let i = 0; i < RANDOM_KEY_TRIES; i++) {
       const id = members.at(top + Math.floor(random() * (members.count - top)));
-      if (ks.fateOf(id, space, now) === LIVE && owns(table.slot[id])) return table.key(id) as string;
+      if (ks.fateOf(id, space, now) !== LIVE || !owns(table.slot[id])) continue;
+      const key = table.key(id) as string;
+      if (!isCopyKey(key)) return key;
     }
     return null;
   }

@@ -1,5 +1,6 @@
 import { sumLengths } from './entry-table';
 import { entrySize, type Keyspace, Removal } from './keyspace';
+import type { Namespace } from './namespace';
 import { ownTags } from './validate';
 import { bytesToString, ownString } from './value-codec';
 
@@ -58,21 +59,32 @@ function applyDelete(ks: Keyspace, ns: string, key: string): boolean {
   return true;
 }
 
-/** Raises the namespace's (or the tag's) watermark to `watermark`. */
-function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark: number): void {
+/**
+ * Raises the namespace's (or the tag's) watermark to `watermark`. `afterSnapshot`: the entries
+ * held may be newer than the watermark (a full sync's snapshot, whose watermarks come after its
+ * entries), so the hidden ones are counted; in stream order every entry held came before the
+ * invalidation and all of them are hidden, in O(1).
+ */
+function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark: number, afterSnapshot: boolean): void {
   const space = ks.ensureNamespace(ns);
   if (watermark > ks.versionClock) ks.versionClock = watermark;
   if (tag === null) {
     if (watermark > space.watermark) {
       space.watermark = watermark;
-      // Exact in stream order (every entry held came before the invalidation). After a full
-      // sync's snapshot some entries may be newer and the count too high until the reclaim walk
-      // of a promoted replica ends; DBSIZE is read from primaries.
-      space.hidden = space.members.count;
+      space.hidden = afterSnapshot ? countHidden(ks, space, watermark) : space.members.count;
     }
   } else if (watermark > (space.tagWatermarks.get(tag) ?? 0)) space.tagWatermarks.set(ownString(tag), watermark);
   space.reclaimCursor = space.members.count - 1;
   ks.pendingReclaim.add(space);
+}
+
+/** Members whose version is at or below `watermark`: one pass. */
+function countHidden(ks: Keyspace, space: Namespace, watermark: number): number {
+  const table = ks.table;
+  const members = space.members;
+  let hidden = 0;
+  for (let i = 0; i < members.count; i++) if (table.version(members.at(i)) <= watermark) hidden++;
+  return hidden;
 }
 
 /**
@@ -129,9 +141,17 @@ export class StoreReplication {
     return applyDelete(this.ks, ns, key);
   }
 
-  /** Replica: raises a namespace (tag null) or tag watermark to the primary's. */
+  /** Replica: raises a namespace (tag null) or tag watermark to the primary's (a stream record). */
   applyInvalidate(ns: string, tag: string | null, watermark: number): void {
-    applyInvalidate(this.ks, ns, tag, watermark);
+    applyInvalidate(this.ks, ns, tag, watermark, false);
+  }
+
+  /**
+   * Replica, at a full sync's end: `applyInvalidate` for a watermark the snapshot carries after
+   * its entries, some of which may be newer (counts the hidden ones in one pass).
+   */
+  applySnapshotWatermark(ns: string, tag: string | null, watermark: number): void {
+    applyInvalidate(this.ks, ns, tag, watermark, true);
   }
 
   /** Removes every entry and watermark (before a full sync). */

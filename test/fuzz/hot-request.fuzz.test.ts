@@ -220,6 +220,7 @@ describe('GET, SET, INCR and MGET frames read in place', () => {
         },
         owns: () => true,
         moved: (slot) => new OpError(Status.MOVED, `moved slot ${slot}`, [slot, 2, 1]),
+        checkWalk: () => undefined,
       };
       const repl: MutationLog = {
         set: (ns, key, v, version, expiresAt, flags, tags) => void log.push(`set ${ns}/${key} ${Buffer.from(v).toString('hex')} ${version} ${expiresAt} ${flags} ${String(tags)}`),

@@ -9,6 +9,10 @@ import { ReplyWriter } from '../../storage-node/reply-writer';
 import { SCAN_MAX_COUNT, SCAN_MAX_SLOTS } from '../../storage-node/store/key-walk';
 import { dbsizeMessage, parseDbsize, parseRandomKey, parseScan, randomKeyMessage, scanMessage } from '../../proxy/routing/messages';
 import { errorFromReply } from '../../proxy/routing/status';
+import { SlotOwnership } from '../../storage-node/migration/ownership';
+import { copyPlaces } from '../../proxy/hotkeys/rules';
+import { buildSnapshot } from '../../shared/topology/snapshot';
+import { clusterKeys, evenSlotMap } from '../../shared/topology/schema';
 import { b, makeStore } from './store-helpers';
 
 const all = (): boolean => true;
@@ -169,6 +173,7 @@ describe('SCAN, DBSIZE, RANDOMKEY through the node handler and the proxy parsers
       checkWrite: () => undefined,
       owns: (slot) => slot < 100,
       moved: (slot) => new OpError(Status.MOVED, `slot ${slot} is owned by shard 1`, [slot, 1, 3]),
+      checkWalk: () => undefined,
     };
     const clustered = { ...ctx, slots };
     const moved = call(clustered, scanMessage('app', 100, 10));
@@ -179,5 +184,62 @@ describe('SCAN, DBSIZE, RANDOMKEY through the node handler and the proxy parsers
     for (const bad of [scanMessage('app', SLOT_COUNT, 10), scanMessage('app', 0, 0), scanMessage('app', -1, 10), scanMessage('bad ns!', 0, 10)]) {
       expect(call(ctx, bad)[FRAME.status]).toBe(Status.BAD_REQUEST);
     }
+  });
+
+  test('a cluster node that has not read the slot map yet answers BUSY to SCAN and RANDOMKEY (DBSIZE still answers)', () => {
+    const { store } = makeStore();
+    for (let i = 0; i < 40; i++) store.set('app', `k${i}`, b('v'));
+    const ownership = new SlotOwnership(0);
+    ownership.strict = true;
+    const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}), slots: ownership };
+    for (const message of [scanMessage('app', 0, 10), randomKeyMessage('app')]) {
+      const reply = call(ctx, message);
+      expect(reply[FRAME.status]).toBe(Status.BUSY);
+      expect(errorFromReply(reply)).toMatchObject({ code: 'NODE_UNAVAILABLE', message: 'the node has not read the slot map yet; retry shortly' });
+    }
+    expect(parseDbsize(call(ctx, dbsizeMessage('app')))).toBe(40);
+    // Once the map is read, the walk keeps to the shard's slots.
+    ownership.apply(1, [[0, 8191, 0], [8192, SLOT_COUNT - 1, 1]]);
+    let page = parseScan(call(ctx, scanMessage('app', 0, 1e6)));
+    while (page.next < 8192) page = parseScan(call(ctx, scanMessage('app', page.next, 1e6)));
+    expect(page.next).toBe(8192);
+    expect(parseRandomKey(call(ctx, randomKeyMessage('app')))).toMatch(/^k\d+$/);
+    // A node that is not strict (no cluster) takes every slot as its own before any map.
+    const loose = { ...ctx, slots: new SlotOwnership(0) };
+    let end = parseScan(call(loose, scanMessage('app', 0, 1e6)));
+    while (end.next < SLOT_COUNT) end = parseScan(call(loose, scanMessage('app', end.next, 1e6)));
+    expect(end.next).toBe(SLOT_COUNT);
+  });
+});
+
+describe('hot-key copies are not keys of the key space', () => {
+  const keys = clusterKeys('t');
+  const kv = (rel: string, value: unknown) => ({ key: `${keys.prefix}${rel}`, value: JSON.stringify(value), createRevision: 1, modRevision: 1 });
+  const mapped = buildSnapshot(keys, [kv('config', { slots: SLOT_COUNT, shards: 3, replicas: 1, leaseTtlSeconds: 2, createdAt: 0 }), kv('slotmap', evenSlotMap(3))], 1);
+  const unmapped = buildSnapshot(keys, [kv('config', { slots: SLOT_COUNT, shards: 3, replicas: 1, leaseTtlSeconds: 2, createdAt: 0 })], 1);
+  /** The storage keys of the copies (not the owner's) of `key`, as the proxy names them. */
+  const copiesOf = (key: string): string[] => [
+    ...copyPlaces(mapped, 0, key, 3, 17).slice(1),
+    ...copyPlaces(unmapped, 0, key, 3, 0).slice(1),
+  ].map((p) => p.storageKey);
+
+  test('SCAN and RANDOMKEY skip them; DBSIZE counts them', () => {
+    const { store } = makeStore();
+    const real = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    const copies = real.flatMap(copiesOf);
+    expect(copies.length).toBe(30 * 4);
+    for (const key of [...real, ...copies]) store.set('app', key, b('v'));
+    expect(scanAll((slot) => store.keys.scan('app', slot, 10, all)).flat().sort()).toEqual([...real].sort());
+    for (let i = 0; i < 300; i++) expect(real).toContain(store.keys.randomKey('app', all));
+    expect(store.keys.liveCount('app')).toBe(real.length + copies.length); // documented: O(1), copies included
+
+    const onlyCopies = makeStore().store;
+    for (const key of copiesOf('hot')) onlyCopies.set('app', key, b('v'));
+    expect(scanAll((slot) => onlyCopies.keys.scan('app', slot, 10, all)).flat()).toEqual([]);
+    expect(onlyCopies.keys.randomKey('app', all)).toBeNull();
+    // A key that merely looks alike is a key.
+    onlyCopies.set('app', 'k\u0000copy', b('v'));
+    onlyCopies.set('app', 'k\u0000copy1@x', b('v'));
+    expect(scanAll((slot) => onlyCopies.keys.scan('app', slot, 10, all)).flat().sort()).toEqual(['k\u0000copy', 'k\u0000copy1@x']);
   });
 });

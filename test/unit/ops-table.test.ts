@@ -314,6 +314,7 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
       },
       owns: (slot) => slot !== 77,
       moved: (slot) => new OpError(Status.MOVED, `slot ${slot} is owned by shard 4`, [slot, 4, 12]),
+      checkWalk: () => undefined,
     };
     const moved = call({ ...ctx, slots }, incrMessage(0, 'app', 'n', 1, 0));
     expect([moved[FRAME.status], moved[ERRORS.MOVED.at.slot], moved[MOVED_OWNER_AT], moved[MOVED_SLOT_MAP_EPOCH_AT]]).toEqual([Status.MOVED, 77, 4, 12]);

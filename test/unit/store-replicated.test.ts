@@ -1,5 +1,5 @@
 import { Store } from '../../storage-node/store';
-import { SetCond } from '../../shared/protocol';
+import { Op, SetCond } from '../../shared/protocol';
 import { applyRecord } from '../../storage-node/replication/records';
 import { ReplicationLog } from '../../storage-node/replication/log';
 import { decodePayload } from '../../shared/frame';
@@ -200,5 +200,39 @@ describe('store: a full sync into a twin, then adopt', () => {
     expect(text(store.get('ns', 'k'))).toBe('v');
     expect(store.get('ns', 'other')).toBeUndefined();
     expect(store.size).toBe(1);
+  });
+});
+
+describe('store: the live count after a full sync', () => {
+  test('a snapshot holding entries on both sides of the namespace watermark, then the watermark: only the older ones are hidden', () => {
+    const { store: primary } = makeStore();
+    for (let i = 0; i < 30; i++) primary.set('app', `old${i}`, b('v'));
+    primary.invalidate('app'); // hides old*; reclaimed later
+    for (let i = 0; i < 20; i++) primary.set('app', `new${i}`, b('v'));
+    primary.set('other', 'x', b('v'));
+    expect(primary.keys.liveCount('app')).toBe(20);
+
+    const { store: replica } = makeStore();
+    replica.passive = true;
+    for (let next = 0; next >= 0;) {
+      const chunk = primary.replication.snapshotChunk(next, 16, 1 << 20);
+      const flat = chunk.entries.flatMap((e) => [e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags]);
+      applyRecord(replica, [0, Op.REPL_SNAPSHOT, flat]);
+      next = chunk.next;
+    }
+    expect(replica.size).toBe(51); // the hidden entries travel too
+    applyRecord(replica, [0, Op.REPL_SNAPSHOT_END, primary.versionClock, primary.replication.watermarks()]);
+    expect(replica.keys.liveCount('app')).toBe(20);
+    expect(replica.keys.liveCount('other')).toBe(1);
+
+    // The count stays exact as the stream goes on, and once the promoted replica's reclaim walk ends.
+    replica.replication.applySet('app', 'old0', b('w'), primary.versionClock + 1, 0, 0, null); // rewritten above the watermark
+    replica.replication.applyDelete('app', 'new0');
+    replica.replication.applyDelete('app', 'old1'); // a hidden one
+    expect(replica.keys.liveCount('app')).toBe(20);
+    replica.passive = false;
+    replica.sweep(10_000);
+    expect(replica.size).toBe(21); // old0, 19 new, other: the hidden ones are reclaimed
+    expect(replica.keys.liveCount('app')).toBe(20);
   });
 });
