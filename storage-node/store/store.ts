@@ -474,21 +474,14 @@ export class Store {
     const to = ks.lookupHashed(space, dst, hash, now);
     if (nx && to >= 0) return 0;
     const table = ks.table;
-    const text = table.value(from);
-    const flags = table.flags(from);
-    const expiresAt = ks.expiresAt(from);
-    const tags = table.tags.get(from);
-    const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
-    checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
+    const entry = this.entryAs(space, from, dst);
     // Net growth: at most dst.length - src.length, and below 0 whenever `dst` exists (its entry goes).
-    this.makeRoom(space, size - table.size(from) - (to < 0 ? 0 : table.size(to)), from);
+    this.makeRoom(space, entry.size - table.size(from) - (to < 0 ? 0 : table.size(to)), from);
     ks.remove(from, Removal.DELETED);
     let id = to;
-    if (to < 0) id = ks.insert(space, dst, hash, text, size, now);
-    else ks.rewrite(to, space, text, size, now);
-    table.setFlags(id, flags);
-    ks.setTags(id, tags);
-    ks.setExpiry(id, expiresAt);
+    if (to < 0) id = ks.insert(space, dst, hash, entry.text, entry.size, now);
+    else ks.rewrite(to, space, entry.text, entry.size, now);
+    this.stamp(id, entry);
     return 1;
   }
 
@@ -771,18 +764,26 @@ export class Store {
 
   /** Writes entry `from`'s value, flags, tags and expiry as `dst` (entry `to`, -1: new) of `space`. */
   private duplicate(space: Namespace, from: number, to: number, dst: string, hash: number, now: number): void {
+    const entry = this.entryAs(space, from, dst);
+    this.stamp(this.write(space, to, dst, hash, entry.text, entry.size, now), entry);
+  }
+
+  /** Entry `from`'s value, flags, tags and expiry, and its accounted size under the key `dst`, checked to fit `space`. */
+  private entryAs(space: Namespace, from: number, dst: string): { text: string; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
     const ks = this.ks;
     const table = ks.table;
     const text = table.value(from);
-    const flags = table.flags(from);
-    const expiresAt = ks.expiresAt(from);
     const tags = table.tags.get(from);
     const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
     checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
-    const id = this.write(space, to, dst, hash, text, size, now);
-    table.setFlags(id, flags);
-    ks.setTags(id, tags);
-    ks.setExpiry(id, expiresAt);
+    return { text, flags: table.flags(from), expiresAt: ks.expiresAt(from), tags, size };
+  }
+
+  /** Gives entry `id` the flags, tags and expiry of `entry`. */
+  private stamp(id: number, entry: { flags: number; expiresAt: number; tags: readonly string[] | undefined }): void {
+    this.ks.table.setFlags(id, entry.flags);
+    this.ks.setTags(id, entry.tags);
+    this.ks.setExpiry(id, entry.expiresAt);
   }
 
   /** The limits a namespace not made yet would have (the defaults), for `checkFits`. */
