@@ -15,8 +15,10 @@ export const SCAN_MAX_COUNT = 1000;
 export const SCAN_MAX_ENTRIES = 10_000;
 /** A SCAN call stops after this many slots holding entries (empty slots cost one array read each). */
 export const SCAN_MAX_SLOTS = 1024;
-/** Random members RANDOMKEY draws before it looks only among the entries written since an invalidation. */
+/** Random members RANDOMKEY draws before it looks at members in a row. */
 export const RANDOM_KEY_TRIES = 100;
+/** Members RANDOMKEY looks at in a row once its random draws found no live key (bounded work per call). */
+export const RANDOM_KEY_SCAN = 100_000;
 
 /** One SCAN call's result: the keys found and the slot to continue from (SLOT_COUNT: none left). */
 export interface ScanPage {
@@ -106,10 +108,13 @@ export class StoreKeys {
       const key = table.key(id) as string;
       if (!isCopyKey(key)) return key;
     }
-    const top = Math.min(space.reclaimCursor, members.count - 1) + 1;
-    if (space.reclaimCursor < 0 || top >= members.count) return null;
-    for (let i = 0; i < RANDOM_KEY_TRIES; i++) {
-      const id = members.at(top + Math.floor(random() * (members.count - top)));
+    // Mostly dead members (right after a FLUSHDB, before the reclaim walk): look at consecutive
+    // members from a random place, a bounded number of them. (Removals swap the last member into
+    // the hole, so members written after the flush are not kept together at the end.)
+    const n = members.count;
+    const start = Math.floor(random() * n);
+    for (let i = 0; i < Math.min(n, RANDOM_KEY_SCAN); i++) {
+      const id = members.at((start + i) % n);
       if (ks.fateOf(id, space, now) !== LIVE || !owns(table.slot[id])) continue;
       const key = table.key(id) as string;
       if (!isCopyKey(key)) return key;

@@ -93,6 +93,15 @@ describe('store key walks: SCAN', () => {
 });
 
 describe('store key walks: DBSIZE and RANDOMKEY', () => {
+  test('RANDOMKEY finds the one live key among thousands a FLUSHDB left to reclaim, call after call', () => {
+    const { store } = makeStore();
+    for (let i = 0; i < 3000; i++) store.set('app', `k${i}`, b('v'));
+    store.invalidate('app');
+    store.set('app', 'fresh', b('v'));
+    // Each call reclaims the dead members it draws, which moves others (fresh among them) around.
+    for (let i = 0; i < 30; i++) expect(store.keys.randomKey('app', all)).toBe('fresh');
+  });
+
   test('the live count is 0 right after a namespace invalidation though its entries are reclaimed later', () => {
     const { store } = makeStore();
     for (let i = 0; i < 100; i++) store.set('app', `k${i}`, b('v'));
