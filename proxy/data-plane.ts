@@ -9,8 +9,8 @@ import { ProxyError, ProxyErrorCode } from './errors';
 import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
 import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
-  dbsizeMessage, deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, parseDbsize, parseFlag, parseGet, parseIncr,
-  parseMemoryUsage, parseMget, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, type MgetEntries, type SetFields,
+  dbsizeMessage, deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, objectMessage, parseDbsizeCounts, parseFlag, parseGet,
+  parseIncr, parseMemoryUsage, parseMget, parseObject, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
 import { assemble, splitByShard, type MgetResults } from './routing/mget';
 import { stringRequest, type StringCommand } from './routing/string-ops';
@@ -139,6 +139,7 @@ const PONG: Outcome = { op: 'ping' };
 
 /** Reply parsers that make the front's outcome at once (one object per reply, not two). */
 const parseMemoryUsageOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'memory_usage', bytes: parseMemoryUsage(reply, nodeId) });
+const parseObjectOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'object', facts: parseObject(reply, nodeId) });
 const parseDeleted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'delete', deleted: parseFlag(reply, nodeId) });
 const parseExpired = (reply: unknown[], nodeId: string): Outcome => ({ op: 'expire', updated: parseFlag(reply, nodeId) });
 const parsePersisted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'persist', updated: parseFlag(reply, nodeId) });
@@ -291,6 +292,11 @@ class DataPlaneImpl implements DataPlane {
           validateTarget(cmd.ns, cmd.key);
           const { slot, shardId } = this.#router.locate(cmd.ns, cmd.key);
           return this.#router.call(shardId, 'primary', memoryUsageMessage(cmd.ns, cmd.key), parseMemoryUsageOutcome, slot, (err, o) => (err !== null ? done(err) : done(null, o)));
+        }
+        case 'object': {
+          validateTarget(cmd.ns, cmd.key);
+          const { slot, shardId } = this.#router.locate(cmd.ns, cmd.key);
+          return this.#router.call(shardId, 'primary', objectMessage(cmd.ns, cmd.key), parseObjectOutcome, slot, (err, o) => (err !== null ? done(err) : done(null, o)));
         }
         case 'ping':
           return done(null, PONG);
@@ -465,17 +471,25 @@ class DataPlaneImpl implements DataPlane {
     return shardIds;
   }
 
-  /** The sum of every shard's live count, from the primaries (a replica's count of a flushed namespace may lag). */
+  /**
+   * The sum of every shard's live count, and of their keys with an expiry, from the primaries (a
+   * replica's count of a flushed namespace may lag). `expires` is left undefined when a node did
+   * not tell it (a node older than the field).
+   */
   #dbsize(ns: string, done: OutcomeDone): void {
     const shardIds = this.#shardIds('count');
     let left = shardIds.length;
     let total = 0;
+    let expires: number | undefined = 0;
     let failed: Error | undefined;
     for (const shardId of shardIds) {
-      this.#router.call(shardId, 'primary', dbsizeMessage(ns), parseDbsize, -1, (err, count) => {
+      this.#router.call(shardId, 'primary', dbsizeMessage(ns), parseDbsizeCounts, -1, (err, counts) => {
         if (err !== null) failed ??= err;
-        else total += count!;
-        if (--left === 0) done(failed ?? null, failed === undefined ? { op: 'dbsize', count: total } : undefined);
+        else {
+          total += counts!.count;
+          expires = expires === undefined || counts!.expires === undefined ? undefined : expires + counts!.expires;
+        }
+        if (--left === 0) done(failed ?? null, failed === undefined ? { op: 'dbsize', count: total, expires } : undefined);
       });
     }
   }

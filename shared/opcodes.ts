@@ -31,6 +31,8 @@ export const Op = {
   RANDOMKEY: 24,
   /** The accounted bytes of one entry (RESP MEMORY USAGE). */
   MEMORY_USAGE: 25,
+  /** What OBJECT ENCODING / FREQ / IDLETIME tell of one entry (RESP OBJECT). */
+  OBJECT: 26,
   REPL_SYNC: 30,
   REPL_ACK: 31,
   REPL_SNAPSHOT: 32,

@@ -261,8 +261,12 @@ export const NS_POLICY = defineOp('NS_POLICY', { request: [ns, field('policy', t
  * read of no key: MOVED when the node does not own `slot`.
  */
 export const SCAN = defineOp('SCAN', { request: [ns, field('slot', num), field('count', num)], ok: [field('next', num), keys], fronts: ['resp'] });
-/** RESP DBSIZE: the namespace's live keys on this node (`count`); the proxy adds up every shard's. */
-export const DBSIZE = defineOp('DBSIZE', { request: [ns], ok: [field('count', num)], fronts: ['resp'] });
+/**
+ * RESP DBSIZE: the namespace's live keys on this node (`count`) and, of those, the ones with an
+ * expiry (`expires`, INFO keyspace's; left off by nodes older than the field); the proxy adds up
+ * every shard's.
+ */
+export const DBSIZE = defineOp('DBSIZE', { request: [ns], ok: [field('count', num), optional('expires', num)], fronts: ['resp'] });
 /** RESP RANDOMKEY: a random live key of the namespace on this node, null when it has none. */
 export const RANDOMKEY = defineOp('RANDOMKEY', { request: [ns], ok: [field('key', type<string | null>())], fronts: ['resp'] });
 /**
@@ -270,6 +274,20 @@ export const RANDOMKEY = defineOp('RANDOMKEY', { request: [ns], ok: [field('key'
  * per-entry overhead, what the memory limit and quotas count); MISS when the key is missing.
  */
 export const MEMORY_USAGE = defineOp('MEMORY_USAGE', { request: [ns, key], ok: [field('bytes', num)], other: { MISS: [] }, fronts: ['resp'], keyed: true });
+/**
+ * RESP OBJECT ENCODING / FREQ / IDLETIME: what the node knows of the entry, in one reply.
+ * `encoding`: `int`, `embstr` or `raw` (Redis's rule for strings); `freq`: its LFU counter decayed
+ * to now when the namespace evicts by LFU, else -1 (not tracked); `idleSeconds`: whole seconds
+ * since its last access (a hit or a write) when the namespace does not evict by LFU, else -1 (not
+ * tracked). MISS when the key is missing. A read that neither refreshes recency nor counts a hit.
+ */
+export const OBJECT = defineOp('OBJECT', {
+  request: [ns, key],
+  ok: [field('encoding', type<'int' | 'embstr' | 'raw'>()), field('freq', num), field('idleSeconds', num)],
+  other: { MISS: [] },
+  fronts: ['resp'],
+  keyed: true,
+});
 
 /**
  * Redis's string read-modify-writes, each one step on the primary (RESP only). APPEND / SETRANGE
@@ -370,7 +388,7 @@ export const INVALIDATION = defineOp('INVALIDATION', { request: [ns, field('key'
 
 /** Every op of the table, by name. */
 export const OPS = Object.freeze({
-  PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE,
+  PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE, OBJECT,
   FILL_LEASE, FILL, FILL_RELEASE, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS, INVALIDATION,
   APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX,
 });

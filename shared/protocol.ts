@@ -45,10 +45,14 @@ export { KEYED_WRITE_OPS } from './ops';
  *   SCAN        [id, SCAN, ns, slot, count]                       -> [id, OK, next, keys[]] | MOVED
  *               (the live keys of `ns` in the slots this node owns from `slot` on, whole slots
  *               only, until about `count` keys or the node's bounds; `next` = 16384 after the last)
- *   DBSIZE      [id, DBSIZE, ns]                                  -> [id, OK, count]
+ *   DBSIZE      [id, DBSIZE, ns]                                  -> [id, OK, count, expires]
+ *               (`expires`: of the live keys, those with an expiry; older nodes leave it off)
  *   RANDOMKEY   [id, RANDOMKEY, ns]                               -> [id, OK, key | null]
  *   MEMORY_USAGE [id, MEMORY_USAGE, ns, key]                      -> [id, OK, bytes] | [id, MISS]
  *               (the entry's accounted bytes, as the memory limit counts them; a read: no touch)
+ *   OBJECT      [id, OBJECT, ns, key]                             -> [id, OK, encoding, freq, idleSeconds] | [id, MISS]
+ *               (`int` | `embstr` | `raw`; the LFU counter in an LFU namespace, else -1; the
+ *               seconds since the last access in any other, else -1; a read: no touch, no hit)
  *
  * Redis string read-modify-writes (ops 60-79; RESP only; `dst` and MSETNX's keys in `key`'s slot):
  *   APPEND      [id, APPEND, epoch, ns, key, value, ttlMsOnCreate]        -> [id, OK, length, version]

@@ -1,7 +1,7 @@
 import { OpError, badRequest } from '../shared/errors';
 import { Status } from '../shared/protocol';
 import {
-  buildError, buildReply, DBSIZE, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, NS_POLICY, PERSIST, PING, RANDOMKEY, READ_TARGET,
+  buildError, buildReply, DBSIZE, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, NS_POLICY, OBJECT, PERSIST, PING, RANDOMKEY, READ_TARGET,
   SCAN, SET, SLOT_STATS, STATS, TTL, WRITE_TARGET,
 } from '../shared/ops';
 import type { NamespacePolicy, Store } from './store';
@@ -221,6 +221,11 @@ const HANDLERS: Record<number, Handler> = {
     if (bytes < 0) out.status(m[ID] as number, Status.MISS); // MEMORY_USAGE.replies.MISS
     else out.statusInt(m[ID] as number, Status.OK, bytes); // MEMORY_USAGE.ok
   },
+  [OBJECT.code]: (m, ctx, out) => {
+    const info = ctx.store.objectInfo(readTarget(m, ctx), keyArg(m[OBJECT.at.key]));
+    if (info === undefined) out.status(m[ID] as number, Status.MISS); // OBJECT.replies.MISS
+    else out.message(buildReply(OBJECT.ok, m[ID], info.encoding, info.freq, info.idleSeconds));
+  },
   [EXISTS.code]: (m, ctx, out) => {
     const ns = namespaceArg(m[EXISTS.at.ns]);
     out.statusInt(m[ID] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[EXISTS.at.keys], ctx))); // EXISTS.ok
@@ -246,7 +251,10 @@ const HANDLERS: Record<number, Handler> = {
     const page = ctx.store.keys.scan(ns, slot, count, ownedSlots(ctx));
     out.message(buildReply(SCAN.ok, m[ID], page.next, page.keys));
   },
-  [DBSIZE.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.keys.liveCount(namespaceArg(m[DBSIZE.at.ns]))), // DBSIZE.ok
+  [DBSIZE.code]: (m, ctx, out) => {
+    const ns = namespaceArg(m[DBSIZE.at.ns]);
+    out.ok2(m[ID] as number, ctx.store.keys.liveCount(ns), ctx.store.keys.expiringCount(ns)); // DBSIZE.ok
+  },
   [RANDOMKEY.code]: (m, ctx, out) => {
     const ns = namespaceArg(m[RANDOMKEY.at.ns]);
     ctx.slots?.checkWalk();

@@ -2,6 +2,7 @@ import type { AccessLevel } from '../../shared/credentials';
 import type { ExpireCondition, SetCondition } from '../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../backend';
 import type { MgetResults } from '../routing/mget';
+import type { ObjectFacts } from '../routing/messages';
 
 /**
  * The operations every front offers, as plain values. A front parses its wire into a `Command`,
@@ -38,6 +39,8 @@ export type Command =
   | { op: 'randomkey'; ns: string; pref?: ReadPreference }
   /** RESP MEMORY USAGE: the entry's accounted bytes on its node (a read at the primary). */
   | { op: 'memory_usage'; ns: string; key: string }
+  /** RESP OBJECT ENCODING / FREQ / IDLETIME: what the key's node tells of its entry (a read at the primary). */
+  | { op: 'object'; ns: string; key: string }
   | { op: 'ping' };
 
 export type OpName = Command['op'];
@@ -63,10 +66,13 @@ export type Outcome =
   | { op: 'msetnx'; stored: boolean }
   /** `next`: the slot to scan next, SLOT_COUNT when the scan is done. */
   | { op: 'scan'; next: number; keys: string[] }
-  | { op: 'dbsize'; count: number }
+  /** `expires`: of those keys, the ones with an expiry; undefined when a node did not tell (older than the field). */
+  | { op: 'dbsize'; count: number; expires?: number }
   | { op: 'randomkey'; key: string | null }
   /** null: no such key. */
   | { op: 'memory_usage'; bytes: number | null }
+  /** null: no such key. */
+  | { op: 'object'; facts: ObjectFacts | null }
   | { op: 'ping' };
 
 /** Called once with a command's outcome or the error that ended it. */
@@ -116,6 +122,7 @@ export const FRONT_OPS: { readonly [K in OpName]: FrontOp<Extract<Command, { op:
   dbsize: { level: READ, tokens: ONE },
   randomkey: { level: READ, tokens: ONE },
   memory_usage: { level: READ, tokens: ONE },
+  object: { level: READ, tokens: ONE },
   ping: { level: () => undefined, tokens: () => 0 },
 };
 
@@ -128,9 +135,9 @@ export function accessLevelOf(cmd: Command): AccessLevel | undefined {
  * The ops only the RESP front sends (Redis commands with no HTTP or WebSocket form): the other
  * fronts never parse them, so their outcomes cannot reach those fronts' encoders.
  */
-export type RespOnlyOp = 'scan' | 'dbsize' | 'randomkey' | 'append' | 'setrange' | 'setget' | 'incrbyfloat' | 'expireat' | 'rename' | 'copy' | 'msetnx' | 'memory_usage';
+export type RespOnlyOp = 'scan' | 'dbsize' | 'randomkey' | 'append' | 'setrange' | 'setget' | 'incrbyfloat' | 'expireat' | 'rename' | 'copy' | 'msetnx' | 'memory_usage' | 'object';
 const RESP_ONLY: { readonly [K in RespOnlyOp]: true } = {
-  scan: true, dbsize: true, randomkey: true, append: true, setrange: true, setget: true, incrbyfloat: true, expireat: true, rename: true, copy: true, msetnx: true, memory_usage: true,
+  scan: true, dbsize: true, randomkey: true, append: true, setrange: true, setget: true, incrbyfloat: true, expireat: true, rename: true, copy: true, msetnx: true, memory_usage: true, object: true,
 };
 
 /** Whether `outcome` is of a RESP-only op (see RespOnlyOp). */

@@ -1,6 +1,6 @@
 import { Status, type SetCondition } from '../../shared/protocol';
 import {
-  buildError, buildRequest, DBSIZE, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, PERSIST, PING, RANDOMKEY, SCAN, SET, STATS, TTL,
+  buildError, buildRequest, DBSIZE, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, OBJECT, PERSIST, PING, RANDOMKEY, SCAN, SET, STATS, TTL,
   WRITE_TARGET,
 } from '../../shared/ops';
 import type { GetResult, WriteResult } from '../backend';
@@ -177,10 +177,23 @@ export function parseScan(reply: readonly unknown[], nodeId?: string): ScanPage 
 /** `[id, DBSIZE, ns]`. */
 export const dbsizeMessage = (ns: string): unknown[] => buildRequest(DBSIZE, ns);
 
-/** `[id, OK, count]` → the node's live keys of the namespace. */
+/** `[id, OK, count, expires?]` → the node's live keys of the namespace. */
 export function parseDbsize(reply: readonly unknown[], nodeId?: string): number {
   expectStatus(reply, Status.OK, nodeId);
   return reply[DBSIZE.reply.count] as number;
+}
+
+/** A node's DBSIZE figures; `expires` undefined from a node that leaves the field off (older than it). */
+export interface DbsizeCounts {
+  count: number;
+  expires: number | undefined;
+}
+
+/** `[id, OK, count, expires?]` → the node's live keys of the namespace and, of those, the ones with an expiry. */
+export function parseDbsizeCounts(reply: readonly unknown[], nodeId?: string): DbsizeCounts {
+  const count = parseDbsize(reply, nodeId);
+  const expires = reply[DBSIZE.reply.expires];
+  return { count, expires: typeof expires === 'number' ? expires : undefined };
 }
 
 /** `[id, RANDOMKEY, ns]`. */
@@ -201,6 +214,29 @@ export function parseMemoryUsage(reply: readonly unknown[], nodeId?: string): nu
   if (reply[STATUS] === Status.MISS) return null;
   expectStatus(reply, Status.OK, nodeId);
   return reply[MEMORY_USAGE.reply.bytes] as number;
+}
+
+/** `[id, OBJECT, ns, key]`. */
+export const objectMessage = (ns: string, key: string): unknown[] => buildRequest(OBJECT, ns, key);
+
+/** What the node tells of an entry for OBJECT (see OBJECT in shared/ops.ts): -1 is "not tracked". */
+export interface ObjectFacts {
+  encoding: string;
+  freq: number;
+  idleSeconds: number;
+}
+
+/** `[id, OK, encoding, freq, idleSeconds] | [id, MISS]` → the entry's facts, or null when it is missing. */
+export function parseObject(reply: readonly unknown[], nodeId?: string): ObjectFacts | null {
+  if (reply[STATUS] === Status.MISS) return null;
+  expectStatus(reply, Status.OK, nodeId);
+  const encoding = reply[OBJECT.reply.encoding];
+  const freq = reply[OBJECT.reply.freq];
+  const idleSeconds = reply[OBJECT.reply.idleSeconds];
+  if (typeof encoding !== 'string' || typeof freq !== 'number' || typeof idleSeconds !== 'number') {
+    throw errorFromReply(buildError(reply[ID], Status.INTERNAL, 'OBJECT reply without its facts'), nodeId);
+  }
+  return { encoding, freq, idleSeconds };
 }
 
 /** `[id, STATS]`. */

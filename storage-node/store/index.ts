@@ -14,6 +14,7 @@ export type {
   EvictionPolicy,
   NamespacePolicy,
   NamespaceStats,
+  ObjectInfo,
   RemovalReason,
   SetOptions,
   StoreListener,

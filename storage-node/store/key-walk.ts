@@ -87,6 +87,17 @@ export class StoreKeys {
   }
 
   /**
+   * Of `liveCount`'s keys, those with an expiry (INFO keyspace's `expires`), in O(1): the
+   * namespace's entries in the expiry set less those its watermark hides (`Namespace.expiring`,
+   * `hiddenExpiring`). Counted as `liveCount` counts: entries past their expiry until they are
+   * removed, entries a tag invalidation hides until the reclaim walk passes.
+   */
+  expiringCount(ns: string): number {
+    const space = this.ks.namespace(ns);
+    return space === undefined ? 0 : Math.max(0, space.expiring - space.hiddenExpiring);
+  }
+
+  /**
    * A uniformly drawn live key of `ns` in a slot `owns`, or null: up to RANDOM_KEY_TRIES draws,
    * each dead entry drawn removed (as Redis's RANDOMKEY expires what it draws; a replica only
    * skips it). Right after an invalidation most members may still be hidden: then it draws among

@@ -54,6 +54,8 @@ const REASON: readonly (RemovalReason | undefined)[] = [
 ];
 /** Most namespaces a store can hold at all: ids are 16-bit (replication, imports and policies included). */
 export const NAMESPACE_ID_LIMIT = 0xffff;
+/** Seconds of access-clock samples kept for OBJECT IDLETIME (18 h; 12 bytes each). */
+export const IDLE_HISTORY = 65_536;
 /** Default of `StoreOptions.maxNamespaces`. */
 export const DEFAULT_MAX_NAMESPACES = 4096;
 /** Most ids the entry table reserves up front (~620 MB of address space for its columns). */
@@ -92,7 +94,8 @@ export interface Counters {
  * `Store` class builds operations on top, `Evictor` and `sweep` reclaim through `remove`.
  *
  * Guards: every live id is in exactly one namespace key index and member set, in the expiry set
- * iff its expiry is not 0; `bytes` and each namespace's `bytes` equal the sum of accounted sizes;
+ * iff its expiry is not 0, and each namespace's `expiring` counts its members in the expiry set;
+ * `bytes` and each namespace's `bytes` equal the sum of accounted sizes;
  * `overQuota` holds exactly the namespaces over their quota; `versionClock` only grows and every
  * entry's version is at most `versionClock`.
  */
@@ -122,6 +125,19 @@ export class Keyspace {
   versionClock = 0;
   /** Logical access clock (one tick per access, wraps at 2^32) for LRU ordering. */
   accessClock = 0;
+  /**
+   * When the logical access clock had which value (OBJECT IDLETIME): one sample per second of
+   * the injected clock, taken when the store first reads a new second (each sweep reads it, so
+   * every second has one), for the last IDLE_HISTORY seconds. An entry's idle time is read from
+   * its tick, which the LRU order keeps anyway: the newest sample taken before its last access
+   * gives that access's second, to within one sweep period, as coarse as Redis's own LRU clock.
+   * No column per entry: a per-entry time would cost every entry 4 bytes and every hit a store.
+   */
+  readonly #sampleTicks = new Uint32Array(IDLE_HISTORY);
+  readonly #sampleSeconds = new Float64Array(IDLE_HISTORY);
+  /** Samples taken so far (the newest is at `(#samples - 1) % IDLE_HISTORY`). */
+  #samples = 0;
+  #sampledSecond = -1;
   /**
    * A replica's keyspace: dead entries (expired, invisible) are hidden but never removed on this
    * node's own clock; the primary's deletes remove them.
@@ -245,9 +261,48 @@ export class Keyspace {
     return true;
   }
 
+  /** Takes this second's sample of the access clock when `now` (epoch ms) starts a new second. */
+  sampleClock(now: number): void {
+    const second = Math.floor(now / 1000);
+    if (second === this.#sampledSecond) return;
+    this.#sampledSecond = second;
+    const at = this.#samples++ % IDLE_HISTORY;
+    this.#sampleTicks[at] = this.accessClock;
+    this.#sampleSeconds[at] = second;
+  }
+
+  /**
+   * Whole seconds since the access that stamped `tick`, as of `now`; at least the history's age
+   * when the access is older than the history. (Exact to the second while fewer than 2^32
+   * accesses happened since: the tick wraps.)
+   */
+  idleSeconds(tick: number, now: number): number {
+    this.sampleClock(now);
+    const clock = this.accessClock;
+    const idle = (clock - tick) >>> 0;
+    const n = Math.min(this.#samples, IDLE_HISTORY);
+    const newest = this.#samples - 1;
+    const at = (k: number): number => (newest - k) % IDLE_HISTORY; // k = 0: the newest sample
+    // The first sample, newest to oldest, taken before the access: its distance to the clock now
+    // exceeds the entry's (distances only grow with age). Binary search.
+    let lo = 0;
+    let hi = n - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (((clock - this.#sampleTicks[at(mid)]) >>> 0) > idle) {
+        found = mid;
+        hi = mid - 1;
+      } else lo = mid + 1;
+    }
+    const second = Math.floor(now / 1000);
+    return Math.max(0, second - this.#sampleSeconds[at(found < 0 ? n - 1 : found)]);
+  }
+
   /** Records an access: recency always, the LFU counter in LFU namespaces. */
   touch(id: number, ns: Namespace, now: number): void {
     const table = this.table;
+    if (now > 0) this.sampleClock(now); // a caller that read the clock (0: it did not)
     table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));
     if (!ns.lfu) return;
     const minute = lfuMinutes(now);
@@ -271,6 +326,7 @@ export class Keyspace {
     const id = table.alloc(owned ? key : ownString(key), value);
     table.setHash(id, hash);
     table.setVersion(id, this.nextVersion());
+    this.sampleClock(now);
     table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));
     table.setLfu(id, LFU_INIT_VAL, lfuMinutes(now));
     table.setFlags(id, 0);
@@ -289,7 +345,7 @@ export class Keyspace {
    */
   rewrite(id: number, ns: Namespace, value: string, size: number, now: number): void {
     const table = this.table;
-    if (ns.hidden > 0 && table.version(id) <= ns.watermark) ns.hidden--; // its new version is above the watermark
+    if (ns.hidden > 0 && table.version(id) <= ns.watermark) this.unhide(id, ns); // its new version is above the watermark
     this.account(ns, size - table.size(id));
     this.slots.resize(table.slot[id], size - table.size(id));
     table.setSize(id, size);
@@ -298,9 +354,22 @@ export class Keyspace {
     this.touch(id, ns, now);
   }
 
-  /** Sets the expiry of live entry `id` (0 = never). */
+  /** Sets the expiry of live entry `id` (0 = never), counting its namespace's entries with one. */
   setExpiry(id: number, expiresAt: number): void {
+    const table = this.table;
+    const had = table.ttlPos(id) !== 0;
     this.ttl.set(id, expiresAt);
+    if (had === (expiresAt !== 0)) return;
+    const ns = this.namespaces[table.ns[id]];
+    const delta = had ? -1 : 1;
+    ns.expiring += delta;
+    if (ns.hidden > 0 && table.version(id) <= ns.watermark) ns.hiddenExpiring = Math.max(0, ns.hiddenExpiring + delta);
+  }
+
+  /** Entry `id` of `ns`, hidden by its watermark, is no longer (removed, or rewritten above it). */
+  private unhide(id: number, ns: Namespace): void {
+    ns.hidden--;
+    if (ns.hiddenExpiring > 0 && this.table.ttlPos(id) !== 0) ns.hiddenExpiring--;
   }
 
   /** Sets or clears the tags of live entry `id` (sizes are the caller's business). */
@@ -314,10 +383,13 @@ export class Keyspace {
     const table = this.table;
     const ns = this.namespaces[table.ns[id]];
     const key = table.key(id) as string;
-    if (ns.hidden > 0 && table.version(id) <= ns.watermark) ns.hidden--;
+    if (ns.hidden > 0 && table.version(id) <= ns.watermark) this.unhide(id, ns);
     ns.keyIndex.remove(id, table.hash(id));
     ns.members.remove(id, table.nsPos);
-    if (table.ttlPos(id) !== 0) this.ttl.remove(id);
+    if (table.ttlPos(id) !== 0) {
+      this.ttl.remove(id);
+      ns.expiring--;
+    }
     this.slots.unlink(id, table.size(id));
     this.account(ns, -table.size(id));
     table.release(id);
@@ -332,6 +404,7 @@ export class Keyspace {
     if (tag === undefined) {
       ns.watermark = this.versionClock;
       ns.hidden = ns.members.count; // every version is at most the clock: all of them are hidden now
+      ns.hiddenExpiring = ns.expiring;
     } else ns.tagWatermarks.set(ownString(tag), this.versionClock);
     ns.reclaimCursor = ns.members.count - 1;
     this.pendingReclaim.add(ns);
@@ -341,6 +414,7 @@ export class Keyspace {
   finishReclaim(ns: Namespace): void {
     ns.reclaimCursor = -1;
     ns.hidden = 0;
+    ns.hiddenExpiring = 0;
     ns.tagWatermarks.clear();
     this.pendingReclaim.delete(ns);
   }

@@ -44,6 +44,18 @@ export class Namespace {
    * apply. At most `members.count`; 0 once the reclaim walk is done.
    */
   hidden = 0;
+  /**
+   * Members with an expiry (in the store's expiry set), kept by the keyspace where an expiry is
+   * set or cleared and where a member goes: `Keyspace.setExpiry` and `remove`. O(1).
+   */
+  expiring = 0;
+  /**
+   * Of the `hidden` members, those with an expiry, kept where `hidden` is (and by `setExpiry` on a
+   * hidden member, which only a replica's apply does), so `expiring - hiddenExpiring` counts the
+   * live keys with a TTL as `members.count - hidden` counts the live keys (INFO keyspace's
+   * `expires`). At most `hidden` and `expiring`; 0 once the reclaim walk is done.
+   */
+  hiddenExpiring = 0;
   /** It has (or had) a policy: it does not count against the store's `maxNamespaces`. */
   managed = false;
   /** Eviction candidates when this namespace is evicted alone (quota); created on demand. */

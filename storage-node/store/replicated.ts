@@ -42,7 +42,11 @@ function applySet(
   if (found >= 0) ks.rewrite(found, space, text, size, now);
   const table = ks.table;
   table.setVersion(id, version);
-  if (version <= space.watermark) space.hidden++; // a snapshot's entry the watermark already hides
+  if (version <= space.watermark) {
+    // a snapshot's entry the watermark already hides (with the expiry it has so far: setExpiry counts the change)
+    space.hidden++;
+    if (table.ttlPos(id) !== 0) space.hiddenExpiring++;
+  }
   ks.versionClock = Math.max(clock, version);
   table.setFlags(id, flags);
   ks.setTags(id, owned);
@@ -71,20 +75,31 @@ function applyInvalidate(ks: Keyspace, ns: string, tag: string | null, watermark
   if (tag === null) {
     if (watermark > space.watermark) {
       space.watermark = watermark;
-      space.hidden = afterSnapshot ? countHidden(ks, space, watermark) : space.members.count;
+      if (afterSnapshot) countHidden(ks, space, watermark);
+      else {
+        space.hidden = space.members.count;
+        space.hiddenExpiring = space.expiring;
+      }
     }
   } else if (watermark > (space.tagWatermarks.get(tag) ?? 0)) space.tagWatermarks.set(ownString(tag), watermark);
   space.reclaimCursor = space.members.count - 1;
   ks.pendingReclaim.add(space);
 }
 
-/** Members whose version is at or below `watermark`: one pass. */
-function countHidden(ks: Keyspace, space: Namespace, watermark: number): number {
+/** Sets `hidden` (and `hiddenExpiring`) to the members whose version is at or below `watermark` (and of those, the ones with an expiry): one pass. */
+function countHidden(ks: Keyspace, space: Namespace, watermark: number): void {
   const table = ks.table;
   const members = space.members;
   let hidden = 0;
-  for (let i = 0; i < members.count; i++) if (table.version(members.at(i)) <= watermark) hidden++;
-  return hidden;
+  let expiring = 0;
+  for (let i = 0; i < members.count; i++) {
+    const id = members.at(i);
+    if (table.version(id) > watermark) continue;
+    hidden++;
+    if (table.ttlPos(id) !== 0) expiring++;
+  }
+  space.hidden = hidden;
+  space.hiddenExpiring = expiring;
 }
 
 /**
@@ -121,6 +136,7 @@ function clearAll(ks: Keyspace): void {
     while (space.members.count > 0) ks.remove(space.members.at(space.members.count - 1), Removal.DELETED);
     space.watermark = 0;
     space.hidden = 0;
+    space.hiddenExpiring = 0;
     space.tagWatermarks.clear();
     space.reclaimCursor = -1;
   }

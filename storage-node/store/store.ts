@@ -4,6 +4,7 @@ import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/l
 import { sumLengths } from './entry-table';
 import { Evictor } from './evictor';
 import { addInt64, notInteger, parseInt64, toDelta } from './int64';
+import { lfuDecay, lfuMinutes } from './lfu';
 import { entrySize, Keyspace, Removal } from './keyspace';
 import { MAX_NAMESPACE_KEYS, type Namespace } from './namespace';
 import { sweep } from './sweep';
@@ -15,6 +16,7 @@ import type {
   NamespacePolicy,
   RawEntry,
   NamespaceStats,
+  ObjectInfo,
   SetOptions,
   StoreListener,
   StoreOptions,
@@ -36,6 +38,15 @@ import {
 } from './validate';
 import { bytesToString, latin1, stringToBytes } from './value-codec';
 import { hashAscii } from './key-index';
+
+/** Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT: a string of at most this many bytes is `embstr`. */
+export const EMBSTR_MAX_BYTES = 44;
+
+/** The encoding Redis gives a string value it stores (`tryObjectEncoding`): `int`, `embstr` or `raw`. */
+export function stringEncoding(value: string): ObjectInfo['encoding'] {
+  if (value.length <= 20 && parseInt64(value) !== undefined) return 'int';
+  return value.length <= EMBSTR_MAX_BYTES ? 'embstr' : 'raw';
+}
 
 /**
  * The storage node's cache engine: pure (no sockets, timers or etcd), clock and randomness
@@ -74,6 +85,8 @@ export class Store {
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
+  /** The result of the last `objectInfo`, reused. */
+  private readonly objectFacts: ObjectInfo = { encoding: 'raw', freq: -1, idleSeconds: -1 };
   /** The key `setAscii` wrote last (the stored string). */
   lastKey = '';
   private replicationPart: StoreReplication;
@@ -533,6 +546,34 @@ export class Store {
     return id < 0 ? -1 : this.ks.table.size(id);
   }
 
+  /**
+   * What OBJECT ENCODING / FREQ / IDLETIME tell of the entry, or undefined when it is missing:
+   * its encoding by Redis's rule for strings (`int` for a canonical signed 64-bit integer, else
+   * `embstr` up to 44 bytes, else `raw`); in an LFU namespace its LFU counter decayed to now (as
+   * Redis's LFUDecrAndReturn, not stored) and `idleSeconds` -1; in any other, `freq` -1 and the
+   * seconds since its last access (a hit or a write; coarse, as Redis's: see `Keyspace.idleSeconds`).
+   * Like TTL, it neither touches the entry nor counts a hit or a miss. The result is reused.
+   */
+  objectInfo(ns: string, key: string): ObjectInfo | undefined {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    if (space === undefined) return undefined;
+    const now = this.now();
+    const id = ks.lookup(space, key, now);
+    if (id < 0) return undefined;
+    const table = ks.table;
+    const info = this.objectFacts;
+    info.encoding = stringEncoding(table.value(id));
+    if (space.lfu) {
+      info.freq = lfuDecay(table.lfu(id), table.lfuTime(id), lfuMinutes(now), ks.options.lfuDecayMinutes);
+      info.idleSeconds = -1;
+    } else {
+      info.freq = -1;
+      info.idleSeconds = ks.idleSeconds(table.tick(id), now);
+    }
+    return info;
+  }
+
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
   ttl(ns: string, key: string): number {
     const space = this.ks.namespace(ns);
@@ -586,6 +627,7 @@ export class Store {
   /** Active expiry and invalidation reclaim within `budgetMs` of the injected clock; none while passive. */
   sweep(budgetMs: number): SweepResult {
     if (!(budgetMs >= 0)) throw badRequest(`budgetMs must be >= 0, got ${String(budgetMs)}`);
+    this.ks.sampleClock(this.now()); // a sample of the access clock each second, on replicas too (OBJECT IDLETIME)
     if (this.ks.passive) return { expired: 0, reclaimed: 0 };
     return sweep(this.ks, budgetMs);
   }

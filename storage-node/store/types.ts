@@ -54,6 +54,15 @@ export interface RawEntry {
   flags: number;
 }
 
+/** What `Store.objectInfo` tells of an entry (RESP OBJECT ENCODING / FREQ / IDLETIME). */
+export interface ObjectInfo {
+  encoding: 'int' | 'embstr' | 'raw';
+  /** The LFU counter in an LFU namespace, else -1 (not tracked). */
+  freq: number;
+  /** Whole seconds since the last access outside LFU namespaces, else -1 (not tracked). */
+  idleSeconds: number;
+}
+
 /** Options of `Store.set`. */
 export interface SetOptions {
   /** 0 or undefined = no expiry; `KEEP_TTL` (-1) keeps the current expiry. */

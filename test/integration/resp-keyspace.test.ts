@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import Redis, { ReplyError } from 'ioredis';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import { shardctlInProcess } from '../helpers/shardctl';
 
 /**
  * The key-space commands of the RESP front across 3 shards (real etcd, nodes and proxy): SCAN
@@ -206,4 +207,53 @@ test('redis-cli --scan and --pattern list every key', async () => {
   const some = await cli(['--scan', '--pattern', 'cli:b:*'], 'ks-cli');
   expect(some.stdout.trim().split('\n').sort()).toEqual(numbered('cli:b:', 300).sort());
   expect((await cli(['DBSIZE'], 'ks-cli')).stdout).toBe('1000\n');
+});
+
+test('OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT from the key\'s node, and INFO keyspace\'s db0 line', async () => {
+  const r = await client('ks-object');
+  await r.set('n', '12345');
+  await r.set('s', 'short');
+  await r.set('r', 'x'.repeat(100), 'EX', 600);
+  expect(await r.call('OBJECT', 'ENCODING', 'n')).toBe('int');
+  expect(await r.call('OBJECT', 'encoding', 's')).toBe('embstr');
+  expect(await r.call('OBJECT', 'ENCODING', 'r')).toBe('raw');
+  expect(await r.call('OBJECT', 'ENCODING', 'missing')).toBeNull();
+  expect(await r.call('OBJECT', 'REFCOUNT', 's')).toBe(1);
+  expect(await rejection(r.call('OBJECT', 'FREQ', 's'))).toBe(
+    'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
+  );
+  expect(await r.call('OBJECT', 'FREQ', 'missing')).toBeNull(); // the key is looked up first, as in Redis
+  expect(await rejection(r.call('OBJECT', 'NOPE', 's'))).toBe("ERR unknown subcommand 'NOPE'. Try OBJECT HELP.");
+  expect(await rejection(r.call('OBJECT', 'ENCODING'))).toBe("ERR wrong number of arguments for 'object|encoding' command");
+  expect(((await r.call('OBJECT', 'HELP')) as string[])[0]).toBe('OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:');
+  await r.get('s');
+  expect(await r.call('OBJECT', 'IDLETIME', 's')).toBeLessThanOrEqual(1);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  expect(await r.call('OBJECT', 'IDLETIME', 's')).toBeGreaterThanOrEqual(1);
+  expect(await r.call('OBJECT', 'IDLETIME', 's')).toBeGreaterThanOrEqual(1); // OBJECT itself does not refresh it
+  // INFO's figures are shared for a second (ioredis's ready check asked them on connect, more than a second ago).
+  expect(String(await r.info('keyspace'))).toMatch(/^db0:keys=3,expires=1,avg_ttl=0\r$/m);
+  expect(String(await r.info('keyspace'))).toContain('shardcache_namespace:ks-object');
+  const empty = await client('ks-object-empty');
+  expect(String(await empty.info('keyspace'))).not.toContain('db0:');
+});
+
+test('OBJECT FREQ in a namespace that evicts by LFU, and IDLETIME refused there', async () => {
+  expect((await shardctlInProcess(['ns', 'set', 'ks-lfu', '--eviction', 'lfu', '--etcd', c.etcd.endpoint, '--cluster', c.cluster])).code).toBe(0);
+  const r = await client('ks-lfu');
+  await r.set('k', 'v');
+  // The nodes apply the policy from etcd: wait until the key's node keeps an LFU counter.
+  let freq: unknown;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    freq = await r.call('OBJECT', 'FREQ', 'k').catch((err: Error) => err);
+    if (typeof freq === 'number') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(typeof freq).toBe('number');
+  expect(freq).toBeGreaterThanOrEqual(0);
+  for (let i = 0; i < 5; i++) await r.get('k');
+  expect(await r.call('OBJECT', 'FREQ', 'k')).toBeGreaterThan(freq as number);
+  expect(await rejection(r.call('OBJECT', 'IDLETIME', 'k'))).toBe(
+    'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
+  );
 });

@@ -19,7 +19,9 @@ import {
   parseIncr, parseMget, parseOk, parsePersist, parseSet, parseTtl, persistMessage, pingMessage, setMessage, ttlMessage,
 } from '../../proxy/routing/messages';
 import { fillMessage, leaseMessage, parseFill, parseLease, parseRelease, releaseMessage } from '../../proxy/readthrough/fill-messages';
-import { memoryUsageMessage, parseMemoryUsage, parseStats, statsMessage } from '../../proxy/routing/messages';
+import {
+  dbsizeMessage, memoryUsageMessage, objectMessage, parseDbsize, parseDbsizeCounts, parseMemoryUsage, parseObject, parseStats, statsMessage,
+} from '../../proxy/routing/messages';
 import { ENTRY_OVERHEAD } from '../../storage-node/store/keyspace';
 import {
   appendMessage, copyMessage, expireAtMessage, incrByFloatMessage, msetnxMessage, parseIncrByFloat, parseLength, parseRename, parseSetGet, renameMessage,
@@ -41,6 +43,7 @@ const SAMPLE: Record<string, unknown> = {
   primaryAddr: '10.0.0.1:7000', next: 5000,
   'INCR.value': 2n ** 60n,
   bytes: 4096,
+  expires: 1, encoding: 'embstr', freq: 7, idleSeconds: 12,
   length: 12, old: Buffer.from('before'), stored: 1, at: 1_700_000_060_000, dst: 'user:2', nx: 1, renamed: 1, replace: 1, copied: 1,
   values: [Buffer.from('va'), Buffer.from('vb')], 'INCRBYFLOAT.delta': '-1.5e3', 'INCRBYFLOAT.value': '10.6', 'EXPIREAT.cond': 6,
 };
@@ -266,6 +269,45 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
     expect(parseStats(call(ctx, statsMessage()))).toEqual({ keys: 1 });
   });
 
+  test('OBJECT: encoding, LFU counter or idle seconds (-1: not tracked), MISS for a missing key, no hit counted', () => {
+    const { clock, ctx, store } = setup();
+    const put = (ns: string, key: string, value: Buffer) => parseSet(call(ctx, setMessage(0, ns, key, { value, ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null })));
+    put('app', 'n', Buffer.from('12345'));
+    put('app', 's', Buffer.from('short'));
+    put('app', 'r', Buffer.alloc(100, 'x'));
+    const hits = store.stats().hits;
+    clock.t += 2000;
+    const reply = call(ctx, objectMessage('app', 'n'));
+    expect(reply).toEqual([expect.any(Number), Status.OK, 'int', -1, 2]);
+    expect(parseObject(reply)).toEqual({ encoding: 'int', freq: -1, idleSeconds: 2 });
+    expect(parseObject(call(ctx, objectMessage('app', 's')))?.encoding).toBe('embstr');
+    expect(parseObject(call(ctx, objectMessage('app', 'r')))?.encoding).toBe('raw');
+    const miss = call(ctx, objectMessage('app', 'nope'));
+    expect(miss).toEqual([expect.any(Number), Status.MISS]);
+    expect(parseObject(miss)).toBeNull();
+    expect(store.stats().hits).toBe(hits);
+    expect(parseObject(call(ctx, objectMessage('app', 'n')))?.idleSeconds).toBe(2); // OBJECT did not refresh it
+    expect(call(ctx, buildRequest(NS_POLICY, 'f', { eviction: 'lfu' }))[FRAME.status]).toBe(Status.OK);
+    put('f', 'k', Buffer.from('v'));
+    expect(parseObject(call(ctx, objectMessage('f', 'k')))).toEqual({ encoding: 'embstr', freq: 5, idleSeconds: -1 });
+    const moved = call({ ...ctx, slots: { check: () => { throw new OpError(Status.MOVED, 'moved', [1, 2, 3]); }, checkWrite: () => undefined } as unknown as SlotGuard },
+      objectMessage('app', 'n'));
+    expect(moved[FRAME.status]).toBe(Status.MOVED);
+  });
+
+  test('DBSIZE: the live keys and, appended, those with an expiry; a reply without the field (an older node) still reads', () => {
+    const { ctx } = setup();
+    for (const [key, ttlMs] of [['a', 0], ['b', 60_000], ['c', 0]] as const) {
+      parseSet(call(ctx, setMessage(0, 'app', key, { value: Buffer.from('v'), ttlMs, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null })));
+    }
+    const reply = call(ctx, dbsizeMessage('app'));
+    expect(reply).toEqual([expect.any(Number), Status.OK, 3, 1]);
+    expect(parseDbsize(reply)).toBe(3);
+    expect(parseDbsizeCounts(reply)).toEqual({ count: 3, expires: 1 });
+    expect(parseDbsizeCounts(wire([5, Status.OK, 3]))).toEqual({ count: 3, expires: undefined });
+    expect(parseDbsizeCounts(call(ctx, dbsizeMessage('none')))).toEqual({ count: 0, expires: 0 });
+  });
+
   test('STATS, SLOT_STATS and NS_POLICY replies', () => {
     const { ctx } = setup();
     parseSet(call(ctx, setMessage(0, 'app', 'k', { value: Buffer.from('v'), ttlMs: 0, flags: 0, cond: SetCond.ALWAYS, ifVersion: 0, tags: null })));
@@ -450,5 +492,16 @@ describe('op table: the fronts expose what the table says', () => {
     expect([OPS.MEMORY_USAGE.fronts, OPS.MEMORY_USAGE.keyed, OPS.MEMORY_USAGE.fenced]).toEqual([['resp'], true, false]);
     expect(FRONT_OPS.memory_usage.level({ op: 'memory_usage', ns: 'a', key: 'k' })).toBe('read');
     expect(RESP_COMMANDS.has('memory')).toBe(true);
+  });
+
+  test('OBJECT is RESP\'s alone (OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT), a read of one key at its owner', async () => {
+    const { OPS } = await import('../../shared/ops');
+    const { RESP_COMMANDS } = await import('../../proxy/front/resp/commands');
+    const { FRONT_OPS } = await import('../../proxy/front/commands');
+    expect(OPS.OBJECT.code).toBe(26);
+    expect([OPS.OBJECT.fronts, OPS.OBJECT.keyed, OPS.OBJECT.fenced]).toEqual([['resp'], true, false]);
+    expect(FRONT_OPS.object.level({ op: 'object', ns: 'a', key: 'k' })).toBe('read');
+    expect(RESP_COMMANDS.has('object')).toBe(true);
+    expect(OPS.DBSIZE.ok.fields).toEqual(['count', 'expires']);
   });
 });

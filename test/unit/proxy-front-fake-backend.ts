@@ -7,6 +7,7 @@ import type { Command, Outcome, OutcomeDone } from '../../proxy/front/commands';
 import { SetCond } from '../../shared/protocol';
 import { MgetResults } from '../../proxy/routing/mget';
 import { ENTRY_OVERHEAD } from '../../storage-node/store/keyspace';
+import { stringEncoding } from '../../storage-node/store/store';
 
 interface Entry {
   value: Buffer;
@@ -116,12 +117,20 @@ export class FakeBackend implements CacheBackend {
         case 'persist': return this.persist(cmd.ns, cmd.key).then((updated) => ({ op: 'persist', updated }));
         case 'invalidate': return this.invalidate(cmd.ns, cmd.tag).then(() => ({ op: 'invalidate' }));
         case 'scan': return Promise.resolve({ op: 'scan', ...this.scan(cmd.ns, cmd.slot, cmd.count) });
-        case 'dbsize': return Promise.resolve({ op: 'dbsize', count: this.#liveKeys(cmd.ns).length });
+        case 'dbsize': {
+          const keys = this.#liveKeys(cmd.ns);
+          return Promise.resolve({ op: 'dbsize', count: keys.length, expires: keys.filter((k) => this.#live(cmd.ns, k)?.expiresAt !== 0).length });
+        }
         case 'randomkey': return Promise.resolve({ op: 'randomkey', key: this.#liveKeys(cmd.ns)[0] ?? null });
         case 'memory_usage': {
           // The node's accounting (storage-node/store/keyspace.ts entrySize) without tags: overhead + key + value.
           const e = this.#live(cmd.ns, cmd.key);
           return Promise.resolve({ op: 'memory_usage', bytes: e === undefined ? null : ENTRY_OVERHEAD + Buffer.byteLength(cmd.key) + e.value.length });
+        }
+        case 'object': {
+          // The node's rule for the encoding; recency and LFU are the store's (test/unit/store-object.test.ts).
+          const e = this.#live(cmd.ns, cmd.key);
+          return Promise.resolve({ op: 'object', facts: e === undefined ? null : { encoding: stringEncoding(e.value.toString('latin1')), freq: -1, idleSeconds: 0 } });
         }
         case 'append': case 'setrange': case 'setget': case 'incrbyfloat': case 'expireat': case 'rename': case 'copy': case 'msetnx':
           // The string read-modify-writes run on a real node (test/unit/store-strings.test.ts, test/integration/resp-strings.test.ts).

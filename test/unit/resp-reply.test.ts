@@ -129,6 +129,13 @@ describe('INFO text', () => {
     expect(all).not.toMatch(/executable|config_file/);
     expect(infoSections(['CPU', 'memory'])).toEqual(['memory', 'cpu']);
     expect(infoSections(['default'])).toEqual(INFO_SECTIONS);
+    // Redis's db0 line, first in the section, only when the namespace has keys; an unknown expires count prints 0.
+    expect(infoText({ ...facts, keyspace: { keys: 3, expires: 1 } }, ['keyspace'])).toBe(
+      '# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\nshardcache_namespace:app\r\nshardcache_shards:2\r\nshardcache_shards_without_primary:0\r\n'
+        + 'shardcache_live_nodes:0\r\nshardcache_topology_revision:7\r\n',
+    );
+    expect(infoText({ ...facts, keyspace: { keys: 2, expires: undefined } }, ['keyspace'])).toContain('\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n');
+    expect(infoText({ ...facts, keyspace: { keys: 0, expires: 0 } }, ['keyspace'])).not.toContain('db0');
     expect([bytesToHuman(0), bytesToHuman(1023), bytesToHuman(1024), bytesToHuman(1536 * 1024 ** 3)]).toEqual(['0B', '1023B', '1.00K', '1.50T']);
   });
 });

@@ -1,5 +1,6 @@
 import { Limits } from '../../../shared/protocol';
 import { copyOptions, expireOptions, int64Arg, keyArg, keysArg } from './args';
+import { runSubcommand, type Subcommand } from './cmd-connection';
 import { checkOneSlot } from './cmd-strings';
 import type { CommandSpec, ReplyBytes, RespContext } from './context';
 import { RespCommandError, RespMessages, RespRefusals } from './errors';
@@ -12,7 +13,7 @@ import { matchArg, matching, scanArgs } from './scan-args';
 
 /**
  * Key commands: DEL, UNLINK, EXISTS, TOUCH, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX XX GT
- * LT), EXPIRETIME, PEXPIRETIME, PERSIST, TTL, PTTL, TYPE, RENAME, RENAMENX, COPY, and the key-space
+ * LT), EXPIRETIME, PEXPIRETIME, PERSIST, TTL, PTTL, TYPE, RENAME, RENAMENX, COPY, OBJECT, and the key-space
  * walks SCAN, KEYS, RANDOMKEY. TTLs are read from the entry's absolute expiry (the node's clock)
  * against the proxy's clock.
  */
@@ -163,6 +164,56 @@ async function keys(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return bulkArray(found);
 }
 
+/**
+ * OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT key: one node operation (OBJECT) at the key's
+ * primary, which neither refreshes the key's recency nor counts a hit; nil for a missing key
+ * (before the policy errors, as Redis looks the key up first). FREQ needs a namespace that evicts
+ * by LFU and IDLETIME one that does not, else Redis's errors. REFCOUNT is 1 (no value is shared).
+ */
+const objectFact = (fact: 'encoding' | 'freq' | 'idletime' | 'refcount') => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
+  const facts = await ctx.door.object(ctx.session.ns, keyArg(args[2]));
+  if (facts === null) return Replies.NULL_BULK;
+  switch (fact) {
+    case 'encoding':
+      return bulk(facts.encoding);
+    case 'refcount':
+      return Replies.ONE;
+    case 'freq':
+      if (facts.freq < 0) throw new RespCommandError(RespMessages.lfuNotSelected);
+      return integer(facts.freq);
+    case 'idletime':
+      if (facts.idleSeconds < 0) throw new RespCommandError(RespMessages.lfuSelected);
+      return integer(facts.idleSeconds);
+  }
+};
+
+/** OBJECT HELP: Redis 7's lines, as status replies. */
+const OBJECT_HELP = array([
+  'OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'ENCODING <key>',
+  '    Return the kind of internal representation used in order to store the value',
+  '    associated with a <key>.',
+  'FREQ <key>',
+  '    Return the access frequency index of the <key>. The returned integer is',
+  '    proportional to the logarithm of the recent access frequency of the key.',
+  'IDLETIME <key>',
+  '    Return the idle time of the <key>, that is the approximated number of',
+  '    seconds elapsed since the last access to the key.',
+  'REFCOUNT <key>',
+  '    Return the number of references of the value associated with the specified',
+  '    <key>.',
+  'HELP',
+  '    Print this help.',
+].map(simple));
+
+const OBJECT_SUBCOMMANDS: readonly Subcommand[] = [
+  { name: 'encoding', arity: 3, run: objectFact('encoding') },
+  { name: 'freq', arity: 3, run: objectFact('freq') },
+  { name: 'idletime', arity: 3, run: objectFact('idletime') },
+  { name: 'refcount', arity: 3, run: objectFact('refcount') },
+  { name: 'help', arity: 2, run: () => OBJECT_HELP },
+];
+
 /** RANDOMKEY: a random live key of the namespace, or nil. */
 async function randomKey(ctx: RespContext): Promise<Buffer> {
   return bulk(await ctx.door.randomKey(ctx.session.ns));
@@ -195,4 +246,6 @@ export const KEY_COMMANDS: readonly CommandSpec[] = [
   { name: 'scan', keyspace: true, arity: -2, flags: ['readonly'], keys: NO_KEYS, run: scan },
   { name: 'keys', keyspace: true, arity: 2, flags: ['readonly'], keys: NO_KEYS, run: keys },
   { name: 'randomkey', keyspace: true, arity: 1, flags: ['readonly'], keys: NO_KEYS, run: randomKey },
+  // Keys at 2: OBJECT ENCODING k runs after the connection's earlier commands on k (key-order.ts).
+  { name: 'object', arity: -2, flags: ['readonly'], keys: [2, 2, 1], run: (ctx, args) => runSubcommand('object', OBJECT_SUBCOMMANDS, ctx, args) },
 ];

@@ -3,7 +3,7 @@ import type { CommandSpec, RespContext } from './context';
 import { RespCommandError, RespMessages, RespRefusals } from './errors';
 import { word } from './args';
 import { compileGlob, globMatches, type Glob } from './glob';
-import { infoSections, infoText, type InfoFacts, type MemoryFigures } from './info';
+import { infoSections, infoText, type InfoFacts, type KeyspaceFigures, type MemoryFigures } from './info';
 import type { NodeStats } from '../../backend';
 import { configSet, timerConfig } from './cmd-observe';
 import { commandDocs } from './command-docs';
@@ -109,7 +109,25 @@ export function memoryFigures(nodes: readonly NodeStats[]): MemoryFigures {
   return figures;
 }
 
-/** INFO [section ...]: the memory section asks every live node for its STATS first (INFO's only wait). */
+/**
+ * INFO keyspace's `db0` figures of the connection's namespace (DBSIZE's, over every shard; shared
+ * by the INFOs of the namespace within a second), or undefined, leaving the line out: while auth
+ * is on, for a connection without the `read` grant on the namespace; and when a shard did not answer.
+ */
+async function keyspaceFigures(ctx: RespContext): Promise<KeyspaceFigures | undefined> {
+  const ns = ctx.session.ns;
+  try {
+    ctx.door.require('read', ns, 'info'); // before the shared figures: they are the namespace's readers'
+    return await ctx.server.keyspace(ns, () => ctx.door.keyspace(ns));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * INFO [section ...]: the memory section asks every live node for its STATS first, the keyspace
+ * section every shard's primary for the namespace's DBSIZE (INFO's only waits, both at once).
+ */
 function info(ctx: RespContext, args: Buffer[]): Buffer | Promise<Buffer> {
   const { server } = ctx;
   const asked = args.slice(1).map((a) => a.toString('latin1'));
@@ -118,8 +136,15 @@ function info(ctx: RespContext, args: Buffer[]): Buffer | Promise<Buffer> {
     namespace: ctx.session.ns, stats: server.stats, snapshot: server.snapshot(), maxClients: server.limits.maxClients,
     opsPerSec: server.opsPerSec(), cpu: process.cpuUsage(),
   };
-  if (!infoSections(asked).includes('memory')) return bulk(infoText(facts, asked));
-  return server.nodeStats().then((nodes) => bulk(infoText({ ...facts, memory: memoryFigures(nodes) }, asked)));
+  const sections = infoSections(asked);
+  const memory = sections.includes('memory') ? server.nodeStats().then(memoryFigures) : undefined;
+  const keyspace = sections.includes('keyspace') ? keyspaceFigures(ctx) : undefined;
+  if (memory === undefined && keyspace === undefined) return bulk(infoText(facts, asked));
+  return Promise.all([memory, keyspace]).then(([m, k]) => {
+    if (m !== undefined) facts.memory = m;
+    if (k !== undefined) facts.keyspace = k;
+    return bulk(infoText(facts, asked));
+  });
 }
 
 const NO_KEYS = [0, 0, 0] as const;

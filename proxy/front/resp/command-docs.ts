@@ -121,6 +121,13 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = {
     int('cursor'), opt(tokened('MATCH', pattern())), opt(tokened('COUNT', int('count'))), opt(tokened('TYPE', str('type')))),
   keys: gen('1.0.0', 'Returns all key names that match a pattern.', 'O(N) with N being the number of keys in the namespace.', pattern()),
   randomkey: gen('1.0.0', 'Returns a random key name from the namespace.', O1),
+  object: container('generic', '2.2.3', 'A container for object introspection commands.', {
+    encoding: gen('2.2.3', 'Returns the internal encoding of a Redis object (int, embstr or raw, by Redis\'s rule for strings).', O1, key()),
+    freq: gen('4.0.0', 'Returns the logarithmic access frequency counter of a Redis object (namespaces that evict by LFU).', O1, key()),
+    idletime: gen('2.2.3', 'Returns the time since the last access to a Redis object (namespaces that do not evict by LFU).', O1, key()),
+    refcount: gen('2.2.3', 'Returns the reference count of a value of a key (always 1).', O1, key()),
+    help: gen('6.2.0', 'Returns helpful text about the different subcommands.', O1),
+  }),
   // connection
   ping: conn('1.0.0', 'Returns the server\'s liveliness response.', O1, opt(str('message'))),
   echo: conn('1.0.0', 'Returns the given string.', O1, str('message')),

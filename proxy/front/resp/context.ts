@@ -2,6 +2,7 @@ import type { Principal } from '../../../shared/authenticator';
 import type { TopologySnapshot } from '../../../shared/topology/snapshot';
 import type { NodeStats } from '../../backend';
 import type { ClientFacts } from './clients';
+import type { KeyspaceFigures } from './info';
 import type { ReadCounts, RespDoor } from './door';
 import type { CommandTimer } from './monitor';
 import type { ReplySink } from './reply-queue';
@@ -95,6 +96,11 @@ export interface ServerFacts {
   opsPerSec(): number;
   /** Every live storage node's STATS (INFO memory); empty when the backend cannot ask. */
   nodeStats(): Promise<NodeStats[]>;
+  /**
+   * INFO keyspace's figures of namespace `ns`: `load()`'s, shared with every INFO of `ns` within
+   * the last second (a load is a DBSIZE over every shard; ioredis sends INFO on every connect).
+   */
+  keyspace(ns: string, load: () => Promise<KeyspaceFigures>): Promise<KeyspaceFigures>;
 }
 
 /** A command's reply: its wire bytes, now or later. */

@@ -6,6 +6,7 @@ import type { GetResult, ReadPreference, WriteResult } from '../../backend';
 import type { Command, OpName, Outcome } from '../commands';
 import type { Dispatcher } from '../dispatcher';
 import type { MgetResults } from '../../routing/mget';
+import type { ObjectFacts } from '../../routing/messages';
 import type { FrontName } from '../metrics';
 import { toWireError, type WireError } from '../wire-error';
 import type { Session } from './context';
@@ -161,6 +162,12 @@ export class RespDoor {
     return (await this.#run({ op: 'dbsize', ns }, 'dbsize')).count;
   }
 
+  /** DBSIZE's figures for INFO keyspace: the live keys and, of those, the ones with an expiry (undefined: a node did not tell). */
+  async keyspace(ns: string): Promise<{ keys: number; expires: number | undefined }> {
+    const { count, expires } = await this.#run({ op: 'dbsize', ns }, 'dbsize');
+    return { keys: count, expires };
+  }
+
   /** A random live key of the namespace, null when it has none. */
   async randomKey(ns: string): Promise<string | null> {
     return (await this.#run({ op: 'randomkey', ns }, 'randomkey')).key;
@@ -174,6 +181,11 @@ export class RespDoor {
   /** The accounted bytes of `key`'s entry on its node (MEMORY USAGE), null when it is missing. */
   async memoryUsage(ns: string, key: string): Promise<number | null> {
     return (await this.#run({ op: 'memory_usage', ns, key }, 'memory_usage')).bytes;
+  }
+
+  /** What `key`'s node tells of its entry for OBJECT (encoding, LFU counter, idle seconds; -1: not tracked), null when it is missing. */
+  async object(ns: string, key: string): Promise<ObjectFacts | null> {
+    return (await this.#run({ op: 'object', ns, key }, 'object')).facts;
   }
 
   /** The outcome of `cmd`, or a rejection with its translated error (a `then`, not async: once per command). */

@@ -49,6 +49,9 @@ export const RespMessages = {
   expireNx: 'ERR NX and XX, GT or LT options at the same time are not compatible',
   expireGtLt: 'ERR GT and LT options at the same time are not compatible',
   invalidCursor: 'ERR invalid cursor',
+  // OBJECT FREQ / IDLETIME of a key whose namespace does not keep that figure: Redis 7's wording.
+  lfuNotSelected: 'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
+  lfuSelected: 'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
   /** SCAN TYPE of a name Redis does not know: Redis's wording (7.x matches nothing there, 8.0 refuses it). */
   unknownType: (name: string): string => `ERR unknown type name '${name}'`,
   // CLIENT, CONFIG SET, SLOWLOG: Redis 7's wording.

@@ -15,9 +15,11 @@ import type { RespStats } from './context';
  * - replication: the proxy's view (a client talks to one endpoint that takes writes: a master
  *   without replicas; the nodes' own replication is not a Redis replication);
  * - cpu: the proxy process's own CPU time;
- * - keyspace: shardcache's figures instead of Redis's per-database key counts, which the proxy
- *   does not have: the connection's namespace, shards, shards without a primary, live nodes and
- *   the topology revision the proxy routes by.
+ * - keyspace: Redis's `db0:keys=N,expires=M,avg_ttl=0` line for the connection's namespace (its
+ *   DBSIZE and, of those keys, the ones with an expiry, added up over the shards; printed only when
+ *   the namespace has keys, as Redis prints a database's line), then shardcache's figures: the
+ *   connection's namespace, shards, shards without a primary, live nodes and the topology revision
+ *   the proxy routes by.
  */
 export interface InfoFacts {
   redisVersion: string;
@@ -33,6 +35,15 @@ export interface InfoFacts {
   cpu: { user: number; system: number };
   /** The nodes' memory figures; asked for only when INFO prints the memory section (`infoSections`). */
   memory?: MemoryFigures;
+  /** The namespace's key counts; asked for only when INFO prints the keyspace section (absent: no `db0` line). */
+  keyspace?: KeyspaceFigures;
+}
+
+/** The connection's namespace over every shard (DBSIZE's figures). */
+export interface KeyspaceFigures {
+  keys: number;
+  /** Of `keys`, those with an expiry; undefined when a node did not tell (one older than the figure): printed as 0. */
+  expires: number | undefined;
 }
 
 /** The storage nodes' memory, added up over those that answered STATS. */
@@ -110,7 +121,11 @@ function sectionLines(section: Section, f: InfoFacts): Lines {
 function keyspaceLines(f: InfoFacts): Lines {
   const s = f.snapshot;
   const shards = s === undefined ? [] : [...s.shards.values()];
+  const k = f.keyspace;
+  // Redis prints a database's line only when it holds keys; avg_ttl is not kept (Redis's own is an estimate).
+  const db: Lines = k !== undefined && k.keys > 0 ? [['db0', `keys=${k.keys},expires=${Math.min(k.expires ?? 0, k.keys)},avg_ttl=0`]] : [];
   return [
+    ...db,
     ['shardcache_namespace', f.namespace], ['shardcache_shards', shards.length],
     ['shardcache_shards_without_primary', shards.filter((v) => v.primary === undefined).length],
     ['shardcache_live_nodes', s?.liveNodes.size ?? 0], ['shardcache_topology_revision', s?.revision ?? 0],

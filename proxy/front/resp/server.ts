@@ -91,6 +91,7 @@ export class RespServer implements SecureContextHolder {
       clients: () => this.#connections, timer: this.#timer,
       opsPerSec: () => this.#rate.perSecond(Date.now(), this.#stats.commands),
       nodeStats: recentFor(NODE_STATS_TTL_MS, () => backend.nodeStats?.() ?? Promise.resolve([])),
+      keyspace: recentByKey(NODE_STATS_TTL_MS, KEYSPACE_MEMO_MAX),
     };
     this.#server = options.tls ? this.#tlsListener(options.tls) : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
@@ -220,6 +221,29 @@ export class RespServer implements SecureContextHolder {
  * otherwise ask every node of the cluster (a reconnect storm would become a STATS storm).
  */
 const NODE_STATS_TTL_MS = 1000;
+
+/** Namespaces whose INFO keyspace figures are remembered at once (past it, the expired ones are dropped, then all). */
+const KEYSPACE_MEMO_MAX = 1024;
+
+/**
+ * `recentFor` by key: a key's `load` is called at most once per `ttlMs`, callers within that
+ * time share its promise; at most `max` keys are remembered.
+ */
+function recentByKey<T>(ttlMs: number, max: number): (key: string, load: () => Promise<T>) => Promise<T> {
+  const recent = new Map<string, { at: number; value: Promise<T> }>();
+  return (key, load) => {
+    const now = Date.now();
+    const hit = recent.get(key);
+    if (hit !== undefined && now - hit.at < ttlMs) return hit.value;
+    if (hit === undefined && recent.size >= max) {
+      for (const [k, v] of recent) if (now - v.at >= ttlMs) recent.delete(k);
+      if (recent.size >= max) recent.clear();
+    }
+    const value = load();
+    recent.set(key, { at: now, value });
+    return value;
+  };
+}
 
 /** `load`, called at most once per `ttlMs`: callers within that time share its promise. */
 function recentFor<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
