@@ -101,6 +101,12 @@ export interface ServerFacts {
    * the last second (a load is a DBSIZE over every shard; ioredis sends INFO on every connect).
    */
   keyspace(ns: string, load: () => Promise<KeyspaceFigures>): Promise<KeyspaceFigures>;
+  /**
+   * DBSIZE's figures of `ns` over every shard, asked of the data plane directly: INFO is a
+   * server query, not a request of the namespace, so it takes none of the namespace's QPS share
+   * (the caller checks the `read` grant first).
+   */
+  countKeys(ns: string): Promise<KeyspaceFigures>;
 }
 
 /** A command's reply: its wire bytes, now or later. */

@@ -162,12 +162,6 @@ export class RespDoor {
     return (await this.#run({ op: 'dbsize', ns }, 'dbsize')).count;
   }
 
-  /** DBSIZE's figures for INFO keyspace: the live keys and, of those, the ones with an expiry (undefined: a node did not tell). */
-  async keyspace(ns: string): Promise<{ keys: number; expires: number | undefined }> {
-    const { count, expires } = await this.#run({ op: 'dbsize', ns }, 'dbsize');
-    return { keys: count, expires };
-  }
-
   /** A random live key of the namespace, null when it has none. */
   async randomKey(ns: string): Promise<string | null> {
     return (await this.#run({ op: 'randomkey', ns }, 'randomkey')).key;

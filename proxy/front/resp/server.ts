@@ -92,6 +92,11 @@ export class RespServer implements SecureContextHolder {
       opsPerSec: () => this.#rate.perSecond(Date.now(), this.#stats.commands),
       nodeStats: recentFor(NODE_STATS_TTL_MS, () => backend.nodeStats?.() ?? Promise.resolve([])),
       keyspace: recentByKey(NODE_STATS_TTL_MS, KEYSPACE_MEMO_MAX),
+      countKeys: (ns) => new Promise((resolve, reject) => backend.run({ op: 'dbsize', ns }, 'primary', (err, outcome) => {
+        if (err != null) reject(err);
+        else if (outcome?.op === 'dbsize') resolve({ keys: outcome.count, expires: outcome.expires });
+        else reject(new Error('DBSIZE answered another outcome'));
+      })),
     };
     this.#server = options.tls ? this.#tlsListener(options.tls) : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
