@@ -16,11 +16,12 @@ import { upgradeStatus } from '../helpers/ws-upgrade';
  * well-behaved Redis client keeps being served on the same proxy. Its p50/p99 during each attack
  * are printed (docs/security.md quotes them); the test asserts only that none of its requests
  * failed and that every attack was refused as documented. Timeouts are short here so the bounds
- * are reached quickly: idle 2 s, incomplete request 1 s.
+ * are reached quickly: idle 5 s (longer than opening 10,000 connections takes on a busy 2-core
+ * machine, so the refusals past the limit come before idle closes), incomplete request 1 s.
  */
 jest.setTimeout(120_000);
 
-const IDLE_S = 2;
+const IDLE_S = 5;
 const REQUEST_TIMEOUT_MS = 1000;
 const MAX_CLIENTS = 5000;
 const ALLOWED_ORIGIN = 'https://app.example';
