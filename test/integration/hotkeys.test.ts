@@ -151,8 +151,20 @@ describe('hot keys', () => {
     await bothSee(key, 'copies', Date.now());
     for (let v = 1; v <= 3; v++) {
       expect((await c.call('PUT', `/v1/cache/${NS}/${key}`, { value: v })).status).toBe(201);
-      const reads = await Promise.all(Array.from({ length: 30 }, (_, i) => httpCall(i % 2 ? b.httpUrl : c.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)));
-      expect(reads.map((r) => r.json.value)).toEqual(Array(30).fill(v));
+      // Copies are read from any node of their shard, and this namespace acknowledges writes on
+      // the primary: a replica may lag by its replication delay (docs/decisions.md), so each read
+      // is retried for a moment until it sees the write; none may settle on an older value.
+      const readUntil = async (i: number): Promise<unknown> => {
+        let value: unknown;
+        for (let attempt = 0; attempt < 40; attempt++) {
+          value = (await httpCall(i % 2 ? b.httpUrl : c.httpUrl, 'GET', `/v1/cache/${NS}/${key}`)).json.value;
+          if (value === v) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        return value;
+      };
+      const reads = await Promise.all(Array.from({ length: 30 }, (_, i) => readUntil(i)));
+      expect(reads).toEqual(Array(30).fill(v));
     }
     // Reads of the key reach all three shards (a copy on each).
     const before = await nodeGets();
