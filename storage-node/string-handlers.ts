@@ -44,6 +44,14 @@ const flag = (yes: boolean): 0 | 1 => (yes ? 1 : 0);
 
 /** The handlers, by opcode, over the write steps of `handlers.ts`. */
 export function stringHandlers({ write, changed }: WriteSteps): Readonly<Record<number, Handler>> {
+  /** A two-key write's namespace, source key and the key at `dstAt`, refused unless they share a slot. */
+  const twoKeys = (m: unknown[], ctx: HandlerContext, dstAt: number): { ns: string; key: string; dst: string } => {
+    const ns = write(m, ctx);
+    const key = keyArg(m[KEY]);
+    const dst = keyArg(m[dstAt]);
+    sameSlot(ns, key, [dst]);
+    return { ns, key, dst };
+  };
   return {
     [APPEND.code]: (m, ctx, out) => {
       const ns = write(m, ctx);
@@ -81,10 +89,7 @@ export function stringHandlers({ write, changed }: WriteSteps): Readonly<Record<
       out.statusInt(m[ID] as number, Status.OK, flag(updated)); // EXPIREAT.ok
     },
     [RENAME.code]: (m, ctx, out) => {
-      const ns = write(m, ctx);
-      const key = keyArg(m[KEY]);
-      const dst = keyArg(m[RENAME.at.dst]);
-      sameSlot(ns, key, [dst]);
+      const { ns, key, dst } = twoKeys(m, ctx, RENAME.at.dst);
       const r = ctx.store.rename(ns, key, dst, m[RENAME.at.nx] === 1);
       if (r < 0) return out.status(m[ID] as number, Status.MISS); // RENAME.replies.MISS
       if (r === 1 && key !== dst) {
@@ -95,10 +100,7 @@ export function stringHandlers({ write, changed }: WriteSteps): Readonly<Record<
       out.statusInt(m[ID] as number, Status.OK, r); // RENAME.ok
     },
     [COPY.code]: (m, ctx, out) => {
-      const ns = write(m, ctx);
-      const key = keyArg(m[KEY]);
-      const dst = keyArg(m[COPY.at.dst]);
-      sameSlot(ns, key, [dst]);
+      const { ns, key, dst } = twoKeys(m, ctx, COPY.at.dst);
       const copied = ctx.store.copy(ns, key, dst, m[COPY.at.replace] === 1);
       if (copied) changed(ctx, ns, dst, false);
       out.statusInt(m[ID] as number, Status.OK, flag(copied)); // COPY.ok

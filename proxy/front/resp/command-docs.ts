@@ -217,8 +217,20 @@ export function commandDocs(names: readonly string[], served: ReadonlyMap<string
   const wanted = names.length === 0 ? [...served.keys()] : names.map((n) => n.toLowerCase());
   const pairs: Array<readonly [Buffer, Buffer]> = [];
   for (const name of new Set(wanted)) {
-    const d = served.has(name) && Object.hasOwn(COMMAND_DOCS, name) ? COMMAND_DOCS[name] : undefined;
-    if (d !== undefined) pairs.push([bulk(name), docReply(name, d, protocol)]);
+    if (served.has(name) && Object.hasOwn(COMMAND_DOCS, name)) pairs.push(encodedDoc(name, protocol));
   }
   return map(pairs, protocol);
+}
+
+/**
+ * Each documented command's name and docs, encoded once per protocol: the docs never change, and
+ * a tool may ask for all of them on every connect (thousands of small buffers to build each time).
+ */
+const ENCODED_DOCS: Record<2 | 3, Map<string, readonly [Buffer, Buffer]>> = { 2: new Map(), 3: new Map() };
+
+function encodedDoc(name: string, protocol: 2 | 3): readonly [Buffer, Buffer] {
+  const cache = ENCODED_DOCS[protocol];
+  let pair = cache.get(name);
+  if (pair === undefined) cache.set(name, (pair = [bulk(name), docReply(name, COMMAND_DOCS[name], protocol)]));
+  return pair;
 }

@@ -252,14 +252,6 @@ function recentByKey<T>(ttlMs: number, max: number): (key: string, load: () => P
 
 /** `load`, called at most once per `ttlMs`: callers within that time share its promise. */
 function recentFor<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
-  let last: Promise<T> | undefined;
-  let at = 0;
-  return () => {
-    const now = Date.now();
-    if (last === undefined || now - at >= ttlMs) {
-      last = load();
-      at = now;
-    }
-    return last;
-  };
+  const recent = recentByKey<T>(ttlMs, 1);
+  return () => recent('', load);
 }
