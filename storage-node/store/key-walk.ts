@@ -1,4 +1,5 @@
 import { isCopyKey } from '../../shared/copy-keys';
+import { badRequest } from '../../shared/errors';
 import { SLOT_COUNT } from '../../shared/slot';
 import { LIVE, type Keyspace } from './keyspace';
 
@@ -13,6 +14,12 @@ export const SCAN_MAX_COUNT = 1000;
  * call costs at most this plus one slot's entries.
  */
 export const SCAN_MAX_ENTRIES = 10_000;
+/**
+ * Most keys of one namespace that one slot may hand a SCAN page. Slots are never split (that is
+ * what keeps Redis's guarantee across shards and migrations), and keys sharing a hash tag share a
+ * slot: past this, SCAN refuses the slot rather than build a reply as large as the namespace.
+ */
+export const SCAN_MAX_SLOT_KEYS = 10_000;
 /** A SCAN call stops after this many slots holding entries (empty slots cost one array read each). */
 export const SCAN_MAX_SLOTS = 1024;
 /** Random members RANDOMKEY draws before it looks at members in a row. */
@@ -62,11 +69,17 @@ export class StoreKeys {
       const head = slots.heads[s];
       if (space === undefined || head < 0) continue; // a namespace the node never held has no key in any slot
       walked++;
+      const before = keys.length;
       for (let id = head; id >= 0; id = table.slotNext[id]) {
         visited++;
         if (table.ns[id] !== space.index || ks.fateOf(id, space, now) !== LIVE) continue;
         const key = table.key(id) as string;
-        if (!isCopyKey(key)) keys.push(key); // a hot-key copy is not a key of the namespace
+        if (isCopyKey(key)) continue; // a hot-key copy is not a key of the namespace
+        if (keys.length - before === SCAN_MAX_SLOT_KEYS) {
+          if (before > 0) return { next: s, keys: keys.slice(0, before) }; // this slot alone, next call
+          throw badRequest(`slot ${s} holds more than ${SCAN_MAX_SLOT_KEYS} keys of namespace ${ns} (keys sharing a hash tag share a slot); SCAN returns a slot whole, so it cannot page this one`);
+        }
+        keys.push(key);
       }
     }
     return { next: s, keys };

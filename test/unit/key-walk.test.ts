@@ -6,7 +6,7 @@ import { FRAME_HEADER_BYTES } from '../../shared/frame';
 import { packr, unpackPlain } from '../../shared/msgpack';
 import { handle, STANDALONE, type HandlerContext, type SlotGuard } from '../../storage-node/handlers';
 import { ReplyWriter } from '../../storage-node/reply-writer';
-import { SCAN_MAX_COUNT, SCAN_MAX_SLOTS } from '../../storage-node/store/key-walk';
+import { SCAN_MAX_COUNT, SCAN_MAX_SLOT_KEYS, SCAN_MAX_SLOTS } from '../../storage-node/store/key-walk';
 import { dbsizeMessage, parseDbsize, parseRandomKey, parseScan, randomKeyMessage, scanMessage } from '../../proxy/routing/messages';
 import { errorFromReply } from '../../proxy/routing/status';
 import { SlotOwnership } from '../../storage-node/migration/ownership';
@@ -93,6 +93,24 @@ describe('store key walks: SCAN', () => {
 });
 
 describe('store key walks: DBSIZE and RANDOMKEY', () => {
+  test('a slot holding more keys of the namespace than one page may carry: alone on its page when it can be, refused when it cannot', () => {
+    const { store } = makeStore();
+    const tagged = Array.from({ length: SCAN_MAX_SLOT_KEYS + 1 }, (_, i) => `{big}:${i}`);
+    const big = slotOf('app', tagged[0]);
+    for (const key of tagged) store.set('app', key, b('v'));
+    const small = Array.from({ length: 2000 }, (_, i) => `k${i}`).find((k) => slotOf('app', k) < big)!;
+    store.set('app', small, b('v'));
+    // From the small key's slot: the page stops before the big slot, which is left for the next call.
+    const page = store.keys.scan('app', slotOf('app', small), 10, all);
+    expect(page.keys).toContain(small);
+    expect(page.keys.every((k) => !k.startsWith('{big}'))).toBe(true);
+    expect(page.next).toBeLessThanOrEqual(big);
+    // The big slot alone is refused with a message that names it, instead of a reply of every key.
+    expect(() => store.keys.scan('app', big, 10, all)).toThrow(new RegExp(`slot ${big} holds more than ${SCAN_MAX_SLOT_KEYS} keys of namespace app`));
+    store.delete('app', tagged[0]);
+    expect(store.keys.scan('app', big, 10, all).keys).toHaveLength(SCAN_MAX_SLOT_KEYS); // at the bound: served
+  });
+
   test('RANDOMKEY finds the one live key among thousands a FLUSHDB left to reclaim, call after call', () => {
     const { store } = makeStore();
     for (let i = 0; i < 3000; i++) store.set('app', `k${i}`, b('v'));
