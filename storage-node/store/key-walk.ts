@@ -76,7 +76,7 @@ export class StoreKeys {
         const key = table.key(id) as string;
         if (isCopyKey(key)) continue; // a hot-key copy is not a key of the namespace
         if (keys.length - before === SCAN_MAX_SLOT_KEYS) {
-          if (before > 0) return { next: s, keys: keys.slice(0, before) }; // this slot alone, next call
+          if (before > 0) return { next: s, keys: keys.slice(0, before) }; // the keys before it first; the next call refuses it
           throw badRequest(`slot ${s} holds more than ${SCAN_MAX_SLOT_KEYS} keys of namespace ${ns} (keys sharing a hash tag share a slot); SCAN returns a slot whole, so it cannot page this one`);
         }
         keys.push(key);

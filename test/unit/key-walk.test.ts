@@ -93,7 +93,7 @@ describe('store key walks: SCAN', () => {
 });
 
 describe('store key walks: DBSIZE and RANDOMKEY', () => {
-  test('a slot holding more keys of the namespace than one page may carry: alone on its page when it can be, refused when it cannot', () => {
+  test('a slot holding more keys of the namespace than a page may carry: the keys before it are answered, then it is refused', () => {
     const { store } = makeStore();
     const tagged = Array.from({ length: SCAN_MAX_SLOT_KEYS + 1 }, (_, i) => `{big}:${i}`);
     const big = slotOf('app', tagged[0]);
