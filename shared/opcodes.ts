@@ -33,6 +33,8 @@ export const Op = {
   MEMORY_USAGE: 25,
   /** What OBJECT ENCODING / FREQ / IDLETIME tell of one entry (RESP OBJECT). */
   OBJECT: 26,
+  /** The type of one entry: `none`, `string`, `hash` or `set` (RESP TYPE). */
+  TYPE: 27,
   REPL_SYNC: 30,
   REPL_ACK: 31,
   REPL_SNAPSHOT: 32,
@@ -65,6 +67,10 @@ export const Op = {
   RENAME: 65,
   COPY: 66,
   MSETNX: 67,
+  /** A Redis hash or set command that reads one collection entry (or several of one slot) on the node (`shared/collections.ts`). */
+  COLL: 70,
+  /** A Redis hash or set command that changes one collection entry on the primary (`shared/collections.ts`). */
+  COLL_WRITE: 71,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -94,6 +100,8 @@ export const Status = {
   LEASE_LOST: 19,
   /** The node requires the cluster secret's handshake (HELLO, AUTH) first, or it failed; the connection closes. */
   UNAUTHENTICATED: 20,
+  /** The key holds another type than the operation works on (Redis's WRONGTYPE). */
+  WRONG_TYPE: 21,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

@@ -1,4 +1,5 @@
 import { Op, PUSH_ID, Status } from './opcodes';
+import type { CollReply, TypeName } from './collections';
 import type { SetCondition } from './protocol';
 
 /**
@@ -258,9 +259,14 @@ export const NS_POLICY = defineOp('NS_POLICY', { request: [ns, field('policy', t
  * RESP SCAN and KEYS: the namespace's live keys in the slots this node owns from `slot` on, a
  * slot at a time and never part of one, until about `count` keys or the node's bounds on one call
  * (`storage-node/store/key-walk.ts`); `next` is the slot to ask next (SLOT_COUNT: none left). A
- * read of no key: MOVED when the node does not own `slot`.
+ * read of no key: MOVED when the node does not own `slot`. `type` (an `EntryType`, SCAN's TYPE
+ * option): only the keys holding that type; left off, every key.
  */
-export const SCAN = defineOp('SCAN', { request: [ns, field('slot', num), field('count', num)], ok: [field('next', num), keys], fronts: ['resp'] });
+export const SCAN = defineOp('SCAN', {
+  request: [ns, field('slot', num), field('count', num), optional('type', num)],
+  ok: [field('next', num), keys],
+  fronts: ['resp'],
+});
 /**
  * RESP DBSIZE: the namespace's live keys on this node (`count`) and, of those, the ones with an
  * expiry (`expires`, INFO keyspace's; left off by nodes older than the field); the proxy adds up
@@ -276,16 +282,41 @@ export const RANDOMKEY = defineOp('RANDOMKEY', { request: [ns], ok: [field('key'
 export const MEMORY_USAGE = defineOp('MEMORY_USAGE', { request: [ns, key], ok: [field('bytes', num)], other: { MISS: [] }, fronts: ['resp'], keyed: true });
 /**
  * RESP OBJECT ENCODING / FREQ / IDLETIME: what the node knows of the entry, in one reply.
- * `encoding`: `int`, `embstr` or `raw` (Redis's rule for strings); `freq`: its LFU counter decayed
+ * `encoding`: `int`, `embstr` or `raw` (Redis's rule for strings), `listpack` for a hash or set; `freq`: its LFU counter decayed
  * to now when the namespace evicts by LFU, else -1 (not tracked); `idleSeconds`: whole seconds
  * since its last access (a hit or a write) when the namespace does not evict by LFU, else -1 (not
  * tracked). MISS when the key is missing. A read that neither refreshes recency nor counts a hit.
  */
 export const OBJECT = defineOp('OBJECT', {
   request: [ns, key],
-  ok: [field('encoding', type<'int' | 'embstr' | 'raw'>()), field('freq', num), field('idleSeconds', num)],
+  ok: [field('encoding', type<'int' | 'embstr' | 'raw' | 'listpack'>()), field('freq', num), field('idleSeconds', num)],
   other: { MISS: [] },
   fronts: ['resp'],
+  keyed: true,
+});
+
+/** RESP TYPE: what the key holds (`none` when missing). A read: no touch, no hit. */
+export const TYPE = defineOp('TYPE', { request: [ns, key], ok: [field('type', type<TypeName>())], fronts: ['resp'], keyed: true });
+
+/**
+ * A Redis hash or set command (`shared/collections.ts`: `cmd` is a `CollCmd`, `args` its
+ * arguments after the key, as Redis takes them). COLL reads the entry (SINTER / SUNION / SDIFF
+ * also the `keys`, all in `key`'s slot); COLL_WRITE changes it at the primary (a missing key is
+ * created with `ttlMsOnCreate`, as INCR creates one; one left empty is deleted, as Redis does).
+ * `version` is the entry's after the write, 0 when nothing changed. WRONG_TYPE when a key holds
+ * another type.
+ */
+export const COLL = defineOp('COLL', {
+  request: [ns, key, field('cmd', num), field('args', type<readonly Uint8Array[]>()), optional('keys', strs)],
+  ok: [field('reply', type<CollReply>())],
+  fronts: ALL_FRONTS,
+  keyed: true,
+});
+export const COLL_WRITE = defineOp('COLL_WRITE', {
+  request: [epoch, ns, key, field('cmd', num), field('args', type<readonly Uint8Array[]>()), field('ttlMsOnCreate', num)],
+  ok: [field('reply', type<CollReply>()), field('version', num)],
+  fronts: ALL_FRONTS,
+  fenced: true,
   keyed: true,
 });
 
@@ -390,7 +421,7 @@ export const INVALIDATION = defineOp('INVALIDATION', { request: [ns, field('key'
 export const OPS = Object.freeze({
   PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE, OBJECT,
   FILL_LEASE, FILL, FILL_RELEASE, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS, INVALIDATION,
-  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX,
+  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX, TYPE, COLL, COLL_WRITE,
 });
 
 /** Table entries by opcode. */

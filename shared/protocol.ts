@@ -42,7 +42,7 @@ export { KEYED_WRITE_OPS } from './ops';
  *   EXISTS      [id, EXISTS, ns, keys[]]                          -> [id, OK, count]
  *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
- *   SCAN        [id, SCAN, ns, slot, count]                       -> [id, OK, next, keys[]] | MOVED
+ *   SCAN        [id, SCAN, ns, slot, count, type?]                -> [id, OK, next, keys[]] | MOVED
  *               (the live keys of `ns` in the slots this node owns from `slot` on, whole slots
  *               only, until about `count` keys or the node's bounds; `next` = 16384 after the last)
  *   DBSIZE      [id, DBSIZE, ns]                                  -> [id, OK, count, expires]
@@ -53,6 +53,13 @@ export { KEYED_WRITE_OPS } from './ops';
  *   OBJECT      [id, OBJECT, ns, key]                             -> [id, OK, encoding, freq, idleSeconds] | [id, MISS]
  *               (`int` | `embstr` | `raw`; the LFU counter in an LFU namespace, else -1; the
  *               seconds since the last access in any other, else -1; a read: no touch, no hit)
+ *   TYPE        [id, TYPE, ns, key]                               -> [id, OK, 'none' | 'string' | 'hash' | 'set']
+ *
+ * Redis hashes and sets (ops 70-71; `shared/collections.ts` lists the commands and their numbers):
+ *   COLL        [id, COLL, ns, key, cmd, args[], keys[]?]                  -> [id, OK, reply] | WRONG_TYPE
+ *   COLL_WRITE  [id, COLL_WRITE, epoch, ns, key, cmd, args[], ttlMsOnCreate] -> [id, OK, reply, version] | WRONG_TYPE
+ *               (`args`: the command's arguments after the key, as bytes; `keys`: SINTER / SUNION /
+ *               SDIFF's other keys, in `key`'s slot; `reply`: an integer, bytes, null, or a list of those)
  *
  * Redis string read-modify-writes (ops 60-79; RESP only; `dst` and MSETNX's keys in `key`'s slot):
  *   APPEND      [id, APPEND, epoch, ns, key, value, ttlMsOnCreate]        -> [id, OK, length, version]
@@ -96,10 +103,13 @@ export { KEYED_WRITE_OPS } from './ops';
  * after which the connection carries only `[0, op, ...]` frames: from the replica
  *   REPL_ACK    [0, REPL_ACK, appliedOffset]
  * and from the primary, in the order the primary made the changes,
- *   REPL_SET        [0, REPL_SET, ns, key, value, version, expiresAt, flags, tags | null]
+ *   REPL_SET        [0, REPL_SET, ns, key, value, version, expiresAt, flags, tags | null, type?]
  *   REPL_DEL        [0, REPL_DEL, ns, key]
  *   REPL_INVALIDATE [0, REPL_INVALIDATE, ns, tag | null, watermark]
- *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, ...]]
+ *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, type, ...]]
+ *                   (`type`: the entry's `EntryType` (`shared/collections.ts`), left off REPL_SET for a
+ *                   string; a hash's or set's `value` is the node's packed form of it,
+ *                   `storage-node/store/collections.ts`)
  *   REPL_SNAPSHOT_END [0, REPL_SNAPSHOT_END, versionClock, [[ns, watermark, [[tag, mark], ...]], ...]]
  * REPL_SET, REPL_DEL and REPL_INVALIDATE frames are the replication stream: their bytes, header
  * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the

@@ -1,9 +1,12 @@
 import { OpError, badRequest } from '../shared/errors';
+import { EntryType } from '../shared/collections';
 import { Status } from '../shared/protocol';
 import {
   buildError, buildReply, DBSIZE, DELETE, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, NS_POLICY, OBJECT, PERSIST, PING, RANDOMKEY, READ_TARGET,
-  SCAN, SET, SLOT_STATS, STATS, TTL, WRITE_TARGET,
+  SCAN, SET, SLOT_STATS, STATS, TTL, TYPE, WRITE_TARGET,
 } from '../shared/ops';
+import { collHandlers } from './coll-handlers';
+import { wrongType } from './store';
 import type { NamespacePolicy, Store } from './store';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
@@ -167,6 +170,7 @@ const HANDLERS: Record<number, Handler> = {
   [GET.code]: (m, ctx, out) => {
     const store = ctx.store;
     const e = store.read(readTarget(m, ctx), keyArg(m[R_KEY]));
+    if (e === undefined && store.missWasType) throw wrongType();
     // A replica in a full sync answers from its old data, with a trailing `true` (shared/protocol.ts).
     if (store.stale) {
       out.message(e ? buildReply(GET.ok, m[ID], Buffer.from(e.value, 'latin1'), e.version, e.expiresAt, e.flags, true) : buildReply(GET.replies.MISS, m[ID], true));
@@ -215,6 +219,7 @@ const HANDLERS: Record<number, Handler> = {
     if (updated) changed(ctx, ns, key, false);
     out.statusInt(m[ID] as number, Status.OK, updated ? 1 : 0); // PERSIST.ok
   },
+  [TYPE.code]: (m, ctx, out) => out.message(buildReply(TYPE.ok, m[ID], ctx.store.typeOf(readTarget(m, ctx), keyArg(m[TYPE.at.key])))),
   [TTL.code]: (m, ctx, out) => out.statusInt(m[ID] as number, Status.OK, ctx.store.ttl(readTarget(m, ctx), keyArg(m[TTL.at.key]))), // TTL.ok
   [MEMORY_USAGE.code]: (m, ctx, out) => {
     const bytes = ctx.store.memoryUsage(readTarget(m, ctx), keyArg(m[MEMORY_USAGE.at.key]));
@@ -244,11 +249,13 @@ const HANDLERS: Record<number, Handler> = {
     const ns = namespaceArg(m[SCAN.at.ns]);
     const slot = slotArg(m[SCAN.at.slot]);
     const count = countArg(m[SCAN.at.count]);
+    const type = m[SCAN.at.type] ?? -1;
+    if (type !== -1 && type !== EntryType.STRING && type !== EntryType.HASH && type !== EntryType.SET) throw badRequest('type must be an entry type');
     if (ctx.slots !== undefined) {
       ctx.slots.checkWalk();
       if (!ctx.slots.owns(slot)) throw ctx.slots.moved(slot);
     }
-    const page = ctx.store.keys.scan(ns, slot, count, ownedSlots(ctx));
+    const page = ctx.store.keys.scan(ns, slot, count, ownedSlots(ctx), type as number);
     out.message(buildReply(SCAN.ok, m[ID], page.next, page.keys));
   },
   [DBSIZE.code]: (m, ctx, out) => {
@@ -268,6 +275,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   ...FILL_HANDLERS,
   ...stringHandlers({ write, changed }),
+  ...collHandlers({ write, changed, read: readTarget }),
 };
 
 function policyArg(value: unknown): NamespacePolicy {

@@ -10,7 +10,7 @@ import type { Logger } from '../shared/log';
 import { handle, incr, mget, replyError, type HandlerContext } from './handlers';
 import { checkPlain } from '../shared/msgpack';
 import { HOT_HEADS, hotKeys, hotRequest, parseHotRequest } from './validate';
-import { latin1, sameAscii, type RawEntry } from './store';
+import { latin1, sameAscii, wrongType, type RawEntry } from './store';
 import { budgetExhausted, ConnGuard, frameTooSlow, tooManyConnections, Verdict, type GuardedConn } from './conn-guard';
 import { ServerCounters, type MigrationHooks, type ReplicationHooks, type ServerOptions } from './server-hooks';
 
@@ -540,6 +540,7 @@ function hotGet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number
     e = store.read(ns, key);
   }
   if (e !== undefined) out.hit(id, e.value, e.version, e.expiresAt, e.flags);
+  else if (store.missWasType) throw wrongType();
   else out.status(id, Status.MISS);
 }
 

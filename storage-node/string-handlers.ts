@@ -24,7 +24,7 @@ const ID = FRAME.id;
 const KEY = WRITE_TARGET.key;
 
 /** Refuses a key outside `key`'s slot: two-key ops run on one node only when both keys share its slot. */
-function sameSlot(ns: string, key: string, others: readonly string[]): void {
+export function sameSlot(ns: string, key: string, others: readonly string[]): void {
   const slot = slotOf(ns, key);
   for (let i = 0; i < others.length; i++) if (slotOf(ns, others[i]) !== slot) throw badRequest("keys in request don't hash to the same slot");
 }

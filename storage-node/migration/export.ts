@@ -6,12 +6,13 @@ import { Op, Status, type SlotRange } from '../../shared/protocol';
 import { slotOf } from '../../shared/slot';
 import { rangesArg, slotBitmap } from '../../shared/slot-ranges';
 import type { Store } from '../store';
-import { SNAPSHOT_FIELDS } from '../replication/records';
+import { SNAPSHOT_FIELDS, snapshotFrame } from '../replication/records';
 import { Throttle } from './throttle';
 
 /** What the replication log tells an export about each mutation on the primary. */
 export interface MutationTee {
-  set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null): void;
+  /** `type`: the entry's `EntryType`. */
+  set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null, type: number): void;
   del(ns: string, key: string): void;
   invalidated(ns: string, tag: string | null): void;
 }
@@ -162,6 +163,7 @@ export class ExportSession {
   #chunk(c: SnapshotCursor): void {
     const o = this.options;
     const flat: unknown[] = [];
+    const types: number[] = [];
     let bytes = 0;
     while (c.at < c.slots.length && flat.length < o.chunkEntries * SNAPSHOT_FIELDS && bytes < o.chunkBytes) {
       const slot = c.slots[c.at];
@@ -176,10 +178,11 @@ export class ExportSession {
       const e = this.store.slots.entry(c.ids[c.i++], slot);
       if (e === undefined) continue;
       flat.push(e.ns, e.key, e.value, 0, e.expiresAt, e.flags, e.tags);
+      types.push(e.type);
       bytes += e.value.length + e.key.length;
     }
     if (flat.length === 0) return;
-    const frame = encodeFrame([0, Op.REPL_SNAPSHOT, flat]);
+    const frame = encodeFrame(snapshotFrame(flat, types));
     this.socket.write(frame);
     this.keys += flat.length / SNAPSHOT_FIELDS;
     this.bytes += frame.length;
@@ -255,12 +258,12 @@ export class Exports implements MutationTee {
     for (const s of [...this.#sessions.values()]) this.#forget(s, reason);
   }
 
-  set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null): void {
+  set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null, type: number): void {
     const slot = slotOf(ns, key);
     let frame: Buffer | undefined;
     for (const s of this.#sessions.values()) {
       if (s.slots[slot] !== 1) continue;
-      frame ??= encodeFrame([0, Op.REPL_SET, ns, key, value, 0, expiresAt, flags, tags]);
+      frame ??= encodeFrame(type === 0 ? [0, Op.REPL_SET, ns, key, value, 0, expiresAt, flags, tags] : [0, Op.REPL_SET, ns, key, value, 0, expiresAt, flags, tags, type]);
       s.push(frame);
     }
   }

@@ -7,7 +7,7 @@ import { Limits, NAMESPACE_PATTERN, Op, Status, type SlotRange } from '../../sha
 import { slotOf } from '../../shared/slot';
 import { rangesArg, slotBitmap } from '../../shared/slot-ranges';
 import type { Store } from '../store';
-import { readEntry, readTarget, SNAPSHOT_FIELDS } from '../replication/records';
+import { forEachChunkEntry, readEntry, readTarget, setRecordType } from '../replication/records';
 
 /** Deadline of the connection's connect and handshake. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -181,14 +181,10 @@ export class Import {
   #onFrame(m: unknown[]): void {
     if (m[0] !== 0) throw new ProtocolError('migration frames carry id 0');
     switch (m[1]) {
-      case Op.REPL_SNAPSHOT: {
-        const flat = m[2];
-        if (!Array.isArray(flat) || flat.length % SNAPSHOT_FIELDS !== 0) throw new ProtocolError('bad snapshot chunk');
-        for (let i = 0; i < flat.length; i += SNAPSHOT_FIELDS) this.#set(flat, i);
-        return;
-      }
+      case Op.REPL_SNAPSHOT:
+        return forEachChunkEntry(m, (flat, at, type) => this.#set(flat, at, type));
       case Op.REPL_SET:
-        return this.#set(m, 2);
+        return this.#set(m, 2, setRecordType(m));
       case Op.REPL_DEL: {
         const { ns, key } = readTarget(m, 2);
         if (this.importing[slotOf(ns, key)] === 1 && this.sink.store.replication.applyDelete(ns, key)) this.sink.removed(ns, key);
@@ -207,10 +203,10 @@ export class Import {
     }
   }
 
-  #set(m: readonly unknown[], at: number): void {
-    const e = readEntry(m, at);
+  #set(m: readonly unknown[], at: number, type: number): void {
+    const e = readEntry(m, at, type);
     if (this.importing[slotOf(e.ns, e.key)] !== 1) return;
-    this.sink.store.importEntry(e.ns, e.key, e.value, e.expiresAt, e.flags, e.tags);
+    this.sink.store.importEntry(e.ns, e.key, e.value, e.expiresAt, e.flags, e.tags, e.type);
     this.sink.replicate(e.ns, e.key);
     this.keys++;
     this.bytes += e.value.length + e.key.length;

@@ -10,7 +10,7 @@ interface Utf8Buffer extends Buffer {
  * Encodes REPL_SET records by hand (the hot path: every write on a primary), straight into the
  * backlog ring when the record fits before its end, else into a reused scratch buffer. The bytes
  * are plain msgpack, `[0, REPL_SET, ns, key, bin value, version, expiresAt, flags, tags | nil]`
- * in a frame; tags go through msgpackr (rare).
+ * in a frame, with the entry's type after them when it is not a string; tags go through msgpackr (rare).
  */
 export class SetRecordEncoder {
   /** Scratch space for records that do not fit the ring's contiguous room. */
@@ -19,11 +19,11 @@ export class SetRecordEncoder {
 
   /**
    * The most bytes the record can take (call first: it also encodes the tags, if any).
-   * Header 4, fixarray + id + op 3, strings 3 bytes per UTF-16 unit + 3 each, bin 5, three uint64 27.
+   * Header 4, fixarray + id + op 3, strings 3 bytes per UTF-16 unit + 3 each, bin 5, three uint64 27, type 1.
    */
   bound(ns: string, key: string, value: Uint8Array, tags: readonly string[] | null | undefined): number {
     this.#tagBytes = tags !== undefined && tags !== null && tags.length > 0 ? encodeFrame(tags).subarray(4) : undefined;
-    return 4 + 3 + 3 * (ns.length + key.length) + 6 + 5 + value.length + 27 + (this.#tagBytes === undefined ? 1 : this.#tagBytes.length);
+    return 4 + 3 + 3 * (ns.length + key.length) + 6 + 5 + value.length + 27 + (this.#tagBytes === undefined ? 1 : this.#tagBytes.length) + 1;
   }
 
   /** The scratch buffer, grown to at least `bytes`. */
@@ -33,9 +33,9 @@ export class SetRecordEncoder {
   }
 
   /** Writes the frame at `b[at]` (room for `bound(...)` bytes is there); returns its length. */
-  encodeInto(target: Buffer, at: number, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number): number {
+  encodeInto(target: Buffer, at: number, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, type = 0): number {
     const b = target as Utf8Buffer;
-    b[at + 4] = 0x99;
+    b[at + 4] = type === 0 ? 0x99 : 0x9a;
     b[at + 5] = 0x00;
     b[at + 6] = Op.REPL_SET;
     let pos = writeStr(b, at + 7, ns);
@@ -50,6 +50,7 @@ export class SetRecordEncoder {
       b.set(tagBytes, pos);
       pos += tagBytes.length;
     }
+    if (type !== 0) b[pos++] = type; // a positive fixint
     b.writeUInt32BE(pos - at - 4, at);
     return pos - at;
   }

@@ -50,17 +50,17 @@ export class ReplicationLog {
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
     if (!this.recording) return;
     this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
-    if (this.tee !== null) this.tee.set(ns, key, value, expiresAt, flags, tags ?? null);
+    if (this.tee !== null) this.tee.set(ns, key, value, expiresAt, flags, tags ?? null, 0);
   }
 
-  /** A write that changed an entry in place (INCR, EXPIRE, PERSIST): its whole new state. */
+  /** A write that changed an entry in place (INCR, EXPIRE, PERSIST, a hash or set command): its whole new state. */
   changed(ns: string, key: string): void {
     if (!this.recording) return;
     const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
     const value = Buffer.from(e.value, 'latin1');
-    this.#appendSet(ns, key, value, e.version, e.expiresAt, e.flags, e.tags);
-    if (this.tee !== null) this.tee.set(ns, key, value, e.expiresAt, e.flags, e.tags);
+    this.#appendSet(ns, key, value, e.version, e.expiresAt, e.flags, e.tags, e.type);
+    if (this.tee !== null) this.tee.set(ns, key, value, e.expiresAt, e.flags, e.tags, e.type);
   }
 
   /** A key removed by a request (DELETE, EXPIRE <= 0): the request's reply waits in an ack namespace. */
@@ -127,15 +127,15 @@ export class ReplicationLog {
   }
 
   /** Encodes a REPL_SET straight into the ring when it fits before the ring's end. */
-  #appendSet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined): void {
+  #appendSet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined, type = 0): void {
     const enc = this.#setEncoder;
     const backlog = this.backlog;
     const max = enc.bound(ns, key, value, tags);
     const at = backlog.reserve(max);
-    if (at >= 0) backlog.commit(enc.encodeInto(backlog.ring, at, ns, key, value, version, expiresAt, flags));
+    if (at >= 0) backlog.commit(enc.encodeInto(backlog.ring, at, ns, key, value, version, expiresAt, flags, type));
     else {
       const scratch = enc.scratch(max);
-      backlog.append(scratch, enc.encodeInto(scratch, 0, ns, key, value, version, expiresAt, flags));
+      backlog.append(scratch, enc.encodeInto(scratch, 0, ns, key, value, version, expiresAt, flags, type));
     }
     this.#appended(ns);
   }

@@ -1,6 +1,7 @@
 import { encodeFrame, FRAME_HEADER_BYTES } from '../../shared/frame';
 import { ProtocolError } from '../../shared/errors';
 import { Limits, NAMESPACE_PATTERN, Op } from '../../shared/protocol';
+import { EntryType } from '../../shared/collections';
 import type { Store } from '../store';
 
 /**
@@ -42,15 +43,22 @@ function tags(v: unknown): string[] | null {
   return v as string[];
 }
 
+/** An entry's `EntryType` (absent: a string, as every entry of an older node). */
+function entryType(v: unknown): number {
+  if (v === undefined || v === null) return EntryType.STRING;
+  if (v !== EntryType.STRING && v !== EntryType.HASH && v !== EntryType.SET) throw bad('type');
+  return v;
+}
+
 function flags(v: unknown): number {
   const n = uint(v, 'flags');
   if (n > 0xffffffff) throw bad('flags');
   return n;
 }
 
-/** Applies one entry given as `[ns, key, value, version, expiresAt, flags, tags]` fields from `at`. */
-function applyEntry(store: Store, m: readonly unknown[], at: number): void {
-  store.replication.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]));
+/** Applies one entry given as `[ns, key, value, version, expiresAt, flags, tags]` fields from `at`, holding `type`. */
+function applyEntry(store: Store, m: readonly unknown[], at: number, type: number): void {
+  store.replication.applySet(ns(m[at]), key(m[at + 1]), bytes(m[at + 2]), uint(m[at + 3], 'version'), uint(m[at + 4], 'expiresAt'), flags(m[at + 5]), tags(m[at + 6]), type);
 }
 
 /** One entry as a stream or snapshot frame carries it, every field checked. */
@@ -62,11 +70,48 @@ export interface RecordEntry {
   expiresAt: number;
   flags: number;
   tags: string[] | null;
+  /** `EntryType`. */
+  type: number;
 }
 
-/** Reads the entry `[ns, key, value, version, expiresAt, flags, tags]` at `at`; throws ProtocolError when a field is bad. */
-export function readEntry(m: readonly unknown[], at: number): RecordEntry {
-  return { ns: ns(m[at]), key: key(m[at + 1]), value: bytes(m[at + 2]), version: uint(m[at + 3], 'version'), expiresAt: uint(m[at + 4], 'expiresAt'), flags: flags(m[at + 5]), tags: tags(m[at + 6]) };
+/** Reads the entry `[ns, key, value, version, expiresAt, flags, tags]` at `at`, holding `type`; throws ProtocolError when a field is bad. */
+export function readEntry(m: readonly unknown[], at: number, type: number): RecordEntry {
+  return {
+    ns: ns(m[at]), key: key(m[at + 1]), value: bytes(m[at + 2]), version: uint(m[at + 3], 'version'), expiresAt: uint(m[at + 4], 'expiresAt'), flags: flags(m[at + 5]),
+    tags: tags(m[at + 6]), type,
+  };
+}
+
+/** Where REPL_SET carries its entry's type (after the entry; left off for a string). */
+export const REPL_SET_TYPE_AT = 2 + 7;
+
+/** The type of the entry a REPL_SET frame carries. */
+export function setRecordType(m: readonly unknown[]): number {
+  return entryType(m[REPL_SET_TYPE_AT]);
+}
+
+/**
+ * The types of a snapshot chunk's entries: `[0, REPL_SNAPSHOT, flat, types?]` carries `types`
+ * (one `EntryType` per entry) only when one of them is not a string, so a node that knows no
+ * types reads a chunk of strings as before. Returns a reader of entry `i`'s type.
+ */
+export function chunkTypes(raw: unknown, entries: number): (i: number) => number {
+  if (raw === undefined || raw === null) return () => EntryType.STRING;
+  if (!Array.isArray(raw) || raw.length !== entries) throw bad('snapshot types');
+  return (i) => entryType(raw[i]);
+}
+
+/** `[0, REPL_SNAPSHOT, flat]` with the types list when an entry is not a string (see `chunkTypes`). */
+export function snapshotFrame(flat: readonly unknown[], types: readonly number[]): unknown[] {
+  return types.some((t) => t !== EntryType.STRING) ? [0, Op.REPL_SNAPSHOT, flat, types] : [0, Op.REPL_SNAPSHOT, flat];
+}
+
+/** Applies every entry of a REPL_SNAPSHOT-framed chunk `m` through `apply`; throws ProtocolError for a malformed one. */
+export function forEachChunkEntry(m: readonly unknown[], apply: (flat: readonly unknown[], at: number, type: number) => void): void {
+  const flat = m[2];
+  if (!Array.isArray(flat) || flat.length % SNAPSHOT_FIELDS !== 0) throw bad('snapshot chunk');
+  const typeOf = chunkTypes(m[3], flat.length / SNAPSHOT_FIELDS);
+  for (let i = 0; i < flat.length; i += SNAPSHOT_FIELDS) apply(flat, i, typeOf(i / SNAPSHOT_FIELDS));
 }
 
 /** Checks a namespace and key read from a peer; throws ProtocolError when either is bad. */
@@ -89,7 +134,7 @@ export function isStreamOp(op: unknown): boolean {
 export function applyRecord(store: Store, m: readonly unknown[]): number {
   switch (m[1]) {
     case Op.REPL_SET:
-      applyEntry(store, m, 2);
+      applyEntry(store, m, 2, setRecordType(m));
       return 0;
     case Op.REPL_DEL:
       store.replication.applyDelete(ns(m[2]), key(m[3]));
@@ -99,12 +144,9 @@ export function applyRecord(store: Store, m: readonly unknown[]): number {
       store.replication.applyInvalidate(ns(m[2]), tag, uint(m[4], 'watermark'));
       return 0;
     }
-    case Op.REPL_SNAPSHOT: {
-      const flat = m[2];
-      if (!Array.isArray(flat) || flat.length % SNAPSHOT_FIELDS !== 0) throw bad('snapshot chunk');
-      for (let i = 0; i < flat.length; i += SNAPSHOT_FIELDS) applyEntry(store, flat, i);
+    case Op.REPL_SNAPSHOT:
+      forEachChunkEntry(m, (flat, at, type) => applyEntry(store, flat, at, type));
       return 0;
-    }
     case Op.REPL_SNAPSHOT_END:
       applyWatermarks(store, m[3]);
       return uint(m[2], 'version clock');

@@ -5,7 +5,7 @@ import { Op, Status } from '../../shared/protocol';
 import type { Logger } from '../../shared/log';
 import type { Store } from '../store';
 import type { ReplicationLog } from './log';
-import { SNAPSHOT_FIELDS } from './records';
+import { SNAPSHOT_FIELDS, snapshotFrame } from './records';
 
 /** One replica as the primary sees it (STATS `replication.replicas[]`). */
 export interface ReplicaInfo {
@@ -211,12 +211,14 @@ export class ReplicationSource {
       this.#flush(s, true); // the stream so far goes before the chunk read now
       const chunk = this.#store.replication.snapshotChunk(next, chunkEntries, chunkBytes);
       const flat: unknown[] = new Array(chunk.entries.length * SNAPSHOT_FIELDS);
+      const types: number[] = new Array(chunk.entries.length);
       let i = 0;
       for (const e of chunk.entries) {
+        types[i / SNAPSHOT_FIELDS] = e.type;
         flat[i++] = e.ns; flat[i++] = e.key; flat[i++] = e.value; flat[i++] = e.version;
         flat[i++] = e.expiresAt; flat[i++] = e.flags; flat[i++] = e.tags;
       }
-      if (flat.length > 0) s.socket.write(encodeFrame([0, Op.REPL_SNAPSHOT, flat]));
+      if (flat.length > 0) s.socket.write(encodeFrame(snapshotFrame(flat, types)));
       next = chunk.next;
       await immediate();
     }

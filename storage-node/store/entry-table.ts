@@ -14,10 +14,11 @@
  *          slot      Uint16   hash slot of `namespace:key` (slot-index.ts)
  *          slotNext  Int32    next id of the same slot, -1 at the end (slot-index.ts)
  *          slotPrev  Int32    previous id of the same slot, -1 at the head
+ *          type      Uint8    what the value holds: `EntryType` (string, or a packed hash or set)
  *          kv        string   kv[2 id] the key, kv[2 id + 1] the value as a latin1 string
  *          tags      Map      id -> tags, only for tagged entries
  *
- * 47 bytes of columns per id besides the strings. The expiry time lives in the expiry set
+ * 48 bytes of columns per id besides the strings. The expiry time lives in the expiry set
  * (`expiry-set.ts`), so an entry that never expires pays nothing for it. (Interleaving the hot
  * columns into one 32-byte record per id was measured too: no difference, as the CPU fetches
  * the columns of one id in parallel once it has the id.)
@@ -56,6 +57,7 @@ export class EntryTable {
   private ttlPositions: Uint32Array;
   private lfuCounters: Uint8Array;
   private lfuMinutes: Uint16Array;
+  private types: Uint8Array;
   private readonly kv: (string | undefined)[] = [];
   private readonly free: number[] = [];
 
@@ -70,6 +72,7 @@ export class EntryTable {
     this.ttlPositions = new Uint32Array(n);
     this.lfuCounters = new Uint8Array(n);
     this.lfuMinutes = new Uint16Array(n);
+    this.types = new Uint8Array(n);
     this.ns = new Uint16Array(n);
     this.nsPos = new Uint32Array(n);
     this.slot = new Uint16Array(n);
@@ -77,8 +80,8 @@ export class EntryTable {
     this.slotPrev = new Int32Array(n);
   }
 
-  /** Hands out an id for `key`/`value`; other fields are the caller's to fill. */
-  alloc(key: string, value: string): number {
+  /** Hands out an id for `key`/`value` of `type` (`EntryType`); other fields are the caller's to fill. */
+  alloc(key: string, value: string, type = 0): number {
     let id = this.free.pop();
     if (id === undefined) {
       id = this.highWater++;
@@ -88,6 +91,7 @@ export class EntryTable {
       this.kv[2 * id] = key;
       this.kv[2 * id + 1] = value;
     }
+    this.types[id] = type;
     this.live++;
     return id;
   }
@@ -125,9 +129,15 @@ export class EntryTable {
     return this.kv[2 * id + 1] as string;
   }
 
-  /** Replaces the value of live `id`. */
-  setValue(id: number, value: string): void {
+  /** Replaces the value of live `id`, which now holds `type` (`EntryType`). */
+  setValue(id: number, value: string, type = 0): void {
     this.kv[2 * id + 1] = value;
+    this.types[id] = type;
+  }
+
+  /** What live `id` holds: an `EntryType`. */
+  type(id: number): number {
+    return this.types[id];
   }
 
   /** Version of `id`. */
@@ -216,6 +226,7 @@ export class EntryTable {
     this.ttlPositions = grown(this.ttlPositions, new Uint32Array(capacity));
     this.lfuCounters = grown(this.lfuCounters, new Uint8Array(capacity));
     this.lfuMinutes = grown(this.lfuMinutes, new Uint16Array(capacity));
+    this.types = grown(this.types, new Uint8Array(capacity));
     this.ns = grown(this.ns, new Uint16Array(capacity));
     this.nsPos = grown(this.nsPos, new Uint32Array(capacity));
     this.slot = grown(this.slot, new Uint16Array(capacity));

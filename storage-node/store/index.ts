@@ -2,7 +2,7 @@
  * The storage node's store engine (see `store.ts` for the design): import from here only.
  * Pure and clock-injected; the TCP server and replication are shells around it.
  */
-export { Store } from './store';
+export { Store, wrongType } from './store';
 export { ENTRY_OVERHEAD, entrySize } from './keyspace';
 export { INT64_MAX, INT64_MIN } from './int64';
 export { sameAscii } from './key-index';

@@ -52,9 +52,10 @@ export class StoreKeys {
   /**
    * The live keys of `ns` in the slots `owns` from slot `from` on, whole slots at a time, until
    * `count` keys (at most SCAN_MAX_COUNT), SCAN_MAX_ENTRIES entries visited or SCAN_MAX_SLOTS
-   * slots holding entries; stops before the first slot not owned. `from` must be owned.
+   * slots holding entries; stops before the first slot not owned. `from` must be owned. `type`
+   * (an `EntryType`, SCAN's TYPE option): only the keys holding it; -1, every key.
    */
-  scan(ns: string, from: number, count: number, owns: OwnsSlot): ScanPage {
+  scan(ns: string, from: number, count: number, owns: OwnsSlot, type = -1): ScanPage {
     const ks = this.ks;
     const { table, slots } = ks;
     const space = ks.namespace(ns);
@@ -72,7 +73,7 @@ export class StoreKeys {
       const before = keys.length;
       for (let id = head; id >= 0; id = table.slotNext[id]) {
         visited++;
-        if (table.ns[id] !== space.index || ks.fateOf(id, space, now) !== LIVE) continue;
+        if (table.ns[id] !== space.index || (type >= 0 && table.type(id) !== type) || ks.fateOf(id, space, now) !== LIVE) continue;
         const key = table.key(id) as string;
         if (isCopyKey(key)) continue; // a hot-key copy is not a key of the namespace
         if (keys.length - before === SCAN_MAX_SLOT_KEYS) {

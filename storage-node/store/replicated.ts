@@ -24,11 +24,13 @@ export interface SnapshotEntry {
   expiresAt: number;
   flags: number;
   tags: readonly string[] | null;
+  /** `EntryType`. */
+  type: number;
 }
 
 /** Writes an entry exactly as the primary has it. `value` is copied. */
 function applySet(
-  ks: Keyspace, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null,
+  ks: Keyspace, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null, type: number,
 ): void {
   const space = ks.ensureNamespace(ns);
   const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
@@ -38,8 +40,8 @@ function applySet(
   const now = ks.options.now();
   const text = bytesToString(value);
   const clock = ks.versionClock; // insert and rewrite take a version of their own; ours replaces it
-  const id = found >= 0 ? found : ks.insert(space, key, hash, text, size, now);
-  if (found >= 0) ks.rewrite(found, space, text, size, now);
+  const id = found >= 0 ? found : ks.insert(space, key, hash, text, size, now, false, type);
+  if (found >= 0) ks.rewrite(found, space, text, size, now, type);
   const table = ks.table;
   table.setVersion(id, version);
   if (version <= space.watermark) {
@@ -119,7 +121,7 @@ function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, maxByte
     bytes += value.length + key.length;
     entries.push({
       ns: ks.namespaces[table.ns[id]].name, key, value, version: table.version(id), expiresAt: ks.expiresAt(id), flags: table.flags(id),
-      tags: table.tags.get(id) ?? null,
+      tags: table.tags.get(id) ?? null, type: table.type(id),
     });
   }
   return { entries, next: id < table.highWater ? id : -1 };
@@ -148,8 +150,8 @@ export class StoreReplication {
   constructor(private readonly ks: Keyspace) {}
 
   /** Replica: writes an entry with the primary's version and absolute expiry. */
-  applySet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null): void {
-    applySet(this.ks, ns, key, value, version, expiresAt, flags, tags);
+  applySet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null, type = 0): void {
+    applySet(this.ks, ns, key, value, version, expiresAt, flags, tags, type);
   }
 
   /** Replica: removes the key whatever its state; true if it was held. */
@@ -194,12 +196,12 @@ export class StoreReplication {
    * The whole state of a held entry (dead or alive), for the record of a write that changed it
    * in place (INCR, EXPIRE, PERSIST); the value as its latin1 string. Undefined if not held.
    */
-  peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null } | undefined {
+  peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null; type: number } | undefined {
     const ks = this.ks;
     const space = ks.namespace(ns);
     const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
     if (id < 0) return undefined;
     const t = ks.table;
-    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null };
+    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null, type: t.type(id) };
   }
 }

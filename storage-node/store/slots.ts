@@ -40,7 +40,7 @@ export class StoreSlots {
     if (ks.fateOf(id, space, this.now()) !== LIVE) return undefined;
     return {
       ns: space.name, key, value: Buffer.from(table.value(id), 'latin1'), version: table.version(id), expiresAt: ks.expiresAt(id),
-      flags: table.flags(id), tags: table.tags.get(id) ?? null,
+      flags: table.flags(id), tags: table.tags.get(id) ?? null, type: table.type(id),
     };
   }
 

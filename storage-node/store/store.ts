@@ -1,4 +1,6 @@
 import { badRequest, OpError } from '../../shared/errors';
+import { type CollCmdDef, type CollReply, EntryType, TYPE_NAMES, type TypeName, WRONG_TYPE_MESSAGE } from '../../shared/collections';
+import { checkArity, countOf, runRead, runWrite } from './collections';
 import { ExpireCond, type ExpireCondition, KEEP_TTL, SetCond, type SetCondition, Status } from '../../shared/protocol';
 import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/long-double';
 import { sumLengths } from './entry-table';
@@ -41,6 +43,11 @@ import { hashAscii } from './key-index';
 
 /** Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT: a string of at most this many bytes is `embstr`. */
 export const EMBSTR_MAX_BYTES = 44;
+
+/** Redis's WRONGTYPE: the key holds another type than the command works on. */
+export function wrongType(): OpError {
+  return new OpError(Status.WRONG_TYPE, WRONG_TYPE_MESSAGE);
+}
 
 /** The encoding Redis gives a string value it stores (`tryObjectEncoding`): `int`, `embstr` or `raw`. */
 export function stringEncoding(value: string): ObjectInfo['encoding'] {
@@ -89,6 +96,11 @@ export class Store {
   private readonly objectFacts: ObjectInfo = { encoding: 'raw', freq: -1, idleSeconds: -1 };
   /** The key `setAscii` wrote last (the stored string). */
   lastKey = '';
+  /**
+   * After `read` / `readAscii` answered undefined: true when the key holds a hash or set (GET
+   * answers WRONGTYPE, MGET null), false when it is missing.
+   */
+  missWasType = false;
   private replicationPart: StoreReplication;
   private slotsPart: StoreSlots;
   private keysPart: StoreKeys;
@@ -157,7 +169,7 @@ export class Store {
 
   /** The entry, or undefined (counted as a miss); a hit refreshes recency (and LFU counter). */
   get(ns: string, key: string): EntryView | undefined {
-    const raw = this.read(ns, key);
+    const raw = this.read(ns, key); // a hash or set: undefined, `missWasType` set
     if (raw === undefined) return undefined;
     return { value: stringToBytes(raw.value), version: raw.version, expiresAt: raw.expiresAt, flags: raw.flags };
   }
@@ -186,6 +198,7 @@ export class Store {
   /** The end of `read`: entry `id` (-1: none) of `space`, as a hit or a miss. */
   private readFound(space: Namespace | undefined, id: number): RawEntry | undefined {
     const ks = this.ks;
+    this.missWasType = false;
     if (space === undefined || id < 0) {
       ks.counters.misses++;
       return undefined;
@@ -195,6 +208,10 @@ export class Store {
     const now = expiresAt !== 0 || space.lfu ? this.now() : 0;
     if (ks.reclaimIfDead(id, space, now)) {
       ks.counters.misses++;
+      return undefined;
+    }
+    if (table.type(id) !== EntryType.STRING) {
+      this.missWasType = true;
       return undefined;
     }
     ks.counters.hits++;
@@ -207,7 +224,7 @@ export class Store {
     return raw;
   }
 
-  /** `get` for each key, in order. */
+  /** `get` for each key, in order (a hash or set reads as missing, as Redis's MGET). */
   mget(ns: string, keys: readonly string[]): (EntryView | undefined)[] {
     const out: (EntryView | undefined)[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) out[i] = this.get(ns, keys[i]);
@@ -329,7 +346,7 @@ export class Store {
     const known = ks.namespace(ns);
     const now = this.now();
     const hash = ks.hash(key);
-    const found = known === undefined ? -1 : ks.lookupHashed(known, key, hash, now);
+    const found = this.stringAt(known === undefined ? -1 : ks.lookupHashed(known, key, hash, now));
     const current = found < 0 ? 0 : parseInt64(table.value(found));
     if (current === undefined) throw notInteger();
     const value = addInt64(current, d);
@@ -379,7 +396,7 @@ export class Store {
     checkValue(value);
     const now = this.now();
     const { known, hash, found } = this.locate(ns, key, now);
-    const old = found < 0 ? '' : this.ks.table.value(found);
+    const old = this.stringAt(found) < 0 ? '' : this.ks.table.value(found);
     const size = this.fit(known, ns, found, key, old.length + value.byteLength);
     return this.rewritten(known, ns, found, key, hash, old + bytesToString(value), size, now, ttlMsOnCreate);
   }
@@ -396,7 +413,7 @@ export class Store {
     if (!Number.isSafeInteger(offset) || offset < 0) throw badRequest('offset is out of range');
     const now = this.now();
     const { known, hash, found } = this.locate(ns, key, now);
-    const old = found < 0 ? '' : this.ks.table.value(found);
+    const old = this.stringAt(found) < 0 ? '' : this.ks.table.value(found);
     if (value.byteLength === 0) return { length: old.length, version: 0 };
     const size = this.fit(known, ns, found, key, Math.max(old.length, offset + value.byteLength));
     const patch = bytesToString(value);
@@ -413,7 +430,7 @@ export class Store {
     checkKey(key);
     checkValue(value);
     const space = this.ks.namespace(ns);
-    const id = space === undefined ? -1 : this.ks.lookup(space, key, this.now());
+    const id = this.stringAt(space === undefined ? -1 : this.ks.lookup(space, key, this.now()));
     const old = id < 0 ? undefined : this.ks.table.value(id);
     return { old, stored: this.put(ns, key, value, ttlMs, 0, cond, 0, undefined, 0) >= 0 };
   }
@@ -427,7 +444,7 @@ export class Store {
     checkKey(key);
     const now = this.now();
     const { known, hash, found } = this.locate(ns, key, now);
-    const current = parseLongDouble(found < 0 ? '0' : this.ks.table.value(found));
+    const current = parseLongDouble(this.stringAt(found) < 0 ? '0' : this.ks.table.value(found));
     const by = typeof increment === 'string' ? parseLongDouble(increment) : undefined;
     if (current === undefined || by === undefined) throw badRequest('value is not a valid float');
     const sum = typeof current === 'string' || typeof by === 'string' ? undefined : addLongDouble(current, by);
@@ -492,8 +509,8 @@ export class Store {
     this.makeRoom(space, entry.size - table.size(from) - (to < 0 ? 0 : table.size(to)), from);
     ks.remove(from, Removal.DELETED);
     let id = to;
-    if (to < 0) id = ks.insert(space, dst, hash, entry.text, entry.size, now);
-    else ks.rewrite(to, space, entry.text, entry.size, now);
+    if (to < 0) id = ks.insert(space, dst, hash, entry.text, entry.size, now, false, entry.type);
+    else ks.rewrite(to, space, entry.text, entry.size, now, entry.type);
     this.stamp(id, entry);
     return 1;
   }
@@ -563,7 +580,7 @@ export class Store {
     if (id < 0) return undefined;
     const table = ks.table;
     const info = this.objectFacts;
-    info.encoding = stringEncoding(table.value(id));
+    info.encoding = table.type(id) === EntryType.STRING ? stringEncoding(table.value(id)) : 'listpack';
     if (space.lfu) {
       info.freq = lfuDecay(table.lfu(id), table.lfuTime(id), lfuMinutes(now), ks.options.lfuDecayMinutes);
       info.idleSeconds = -1;
@@ -572,6 +589,79 @@ export class Store {
       info.idleSeconds = ks.idleSeconds(table.tick(id), now);
     }
     return info;
+  }
+
+  /** What the key holds (RESP TYPE): `none` when missing. Like TTL, it neither touches the entry nor counts. */
+  typeOf(ns: string, key: string): TypeName {
+    const space = this.ks.namespace(ns);
+    const id = space === undefined ? -1 : this.ks.lookup(space, key, this.now());
+    return id < 0 ? 'none' : (TYPE_NAMES[this.ks.table.type(id)] as TypeName);
+  }
+
+  /**
+   * Runs a hash or set read (`shared/collections.ts`) on the key: a missing key is an empty one;
+   * `others`, SINTER / SUNION / SDIFF's other keys. `args` are latin1 strings (one char per byte).
+   * A hit refreshes recency as GET's does. Throws WRONG_TYPE, or BAD_REQUEST with Redis's words.
+   */
+  collRead(ns: string, key: string, def: CollCmdDef, args: readonly string[], others: readonly string[] = []): CollReply {
+    checkArity(def, args.length);
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const now = this.now();
+    const value = this.collValue(space, key, def, now, true);
+    const rest: (string | undefined)[] = new Array(others.length);
+    for (let i = 0; i < others.length; i++) rest[i] = this.collValue(space, others[i], def, now, false);
+    return runRead(def, value, args, rest, ks.options.random);
+  }
+
+  /**
+   * Runs a hash or set write on the key, in one step: a missing key is created (with
+   * `ttlMsOnCreate` when > 0), one left empty is deleted; an existing one keeps its expiry.
+   * `version`: the entry's new version, 0 when nothing changed; `deleted`: the write removed the
+   * key. Room is made as for a SET; throws WRONG_TYPE, TOO_LARGE, OVER_QUOTA, OUT_OF_MEMORY, or
+   * BAD_REQUEST with Redis's words.
+   */
+  collWrite(ns: string, key: string, def: CollCmdDef, args: readonly string[], ttlMsOnCreate = 0): { reply: CollReply; version: number; deleted: boolean } {
+    checkKey(key);
+    checkArity(def, args.length);
+    checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
+    const ks = this.ks;
+    const now = this.now();
+    const { known, hash, found } = this.locate(ns, key, now);
+    if (found >= 0 && ks.table.type(found) !== def.type) throw wrongType();
+    const r = runWrite(def, found < 0 ? undefined : ks.table.value(found), args, ks.options.random);
+    if (r.value === undefined) return { reply: r.reply, version: 0, deleted: false };
+    if (r.value === null) {
+      if (found >= 0) ks.remove(found, Removal.DELETED);
+      return { reply: r.reply, version: 0, deleted: found >= 0 };
+    }
+    const size = this.fit(known, ns, found, key, r.value.length);
+    const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, r.value, size, now, def.type);
+    if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
+    return { reply: r.reply, version: ks.table.version(id), deleted: false };
+  }
+
+  /** Elements of the hash or set at the key (0 when missing or another type); no touch. */
+  collCount(ns: string, key: string): number {
+    const space = this.ks.namespace(ns);
+    const id = space === undefined ? -1 : this.ks.lookup(space, key, this.now());
+    return id < 0 || this.ks.table.type(id) === EntryType.STRING ? 0 : countOf(this.ks.table.value(id));
+  }
+
+  /** The packed value of `key` for a command on `def`'s type (undefined: missing); WRONG_TYPE for another type. `hit`: count and touch it as a read. */
+  private collValue(space: Namespace | undefined, key: string, def: CollCmdDef, now: number, hit: boolean): string | undefined {
+    const ks = this.ks;
+    const id = space === undefined ? -1 : ks.lookup(space, key, now);
+    if (id < 0) {
+      if (hit) ks.counters.misses++;
+      return undefined;
+    }
+    if (ks.table.type(id) !== def.type) throw wrongType();
+    if (hit) {
+      ks.counters.hits++;
+      ks.touch(id, space as Namespace, now);
+    }
+    return ks.table.value(id);
   }
 
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
@@ -652,17 +742,17 @@ export class Store {
   /**
    * Writes an entry that a slot migration brings in: the source's value, absolute expiry, flags
    * and tags, with a version of this store (above its watermarks, so no earlier invalidation here
-   * hides it). Makes room like a SET (TOO_LARGE / OVER_QUOTA / OUT_OF_MEMORY are thrown). An entry
+   * hides it), and its type (`EntryType`). Makes room like a SET (TOO_LARGE / OVER_QUOTA / OUT_OF_MEMORY are thrown). An entry
    * already expired removes the key instead. Returns the version, or 0 when nothing was written.
    */
-  importEntry(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null): number {
+  importEntry(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null, type = 0): number {
     if (expiresAt !== 0 && expiresAt <= this.now()) {
       this.replication.applyDelete(ns, key);
       return 0;
     }
     const space = this.ks.ensureNamespace(ns); // the source's namespaces are admitted: `maxNamespaces` bounds client writes
     const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
-    const version = this.put(ns, key, value, 0, flags, SetCond.ALWAYS, 0, owned, owned === undefined ? 0 : sumLengths(owned));
+    const version = this.put(ns, key, value, 0, flags, SetCond.ALWAYS, 0, owned, owned === undefined ? 0 : sumLengths(owned), type);
     if (expiresAt !== 0) this.ks.setExpiry(space.keyIndex.find(key, this.ks.hash(key)), expiresAt);
     return version;
   }
@@ -706,6 +796,7 @@ export class Store {
     ifVersion: number,
     tags: readonly string[] | undefined,
     tagBytes: number,
+    type = 0,
   ): number {
     const ks = this.ks;
     const known = ks.namespace(ns);
@@ -719,7 +810,7 @@ export class Store {
     const space = known ?? ks.admitNamespace(ns); // made only now that the write stores something
     let expiresAt = ttlMs > 0 ? now + ttlMs : 0;
     if (ttlMs === KEEP_TTL && found >= 0) expiresAt = ks.expiresAt(found);
-    const id = this.write(space, found, key, hash, bytesToString(value), size, now);
+    const id = this.write(space, found, key, hash, bytesToString(value), size, now, type);
     const table = ks.table;
     table.setFlags(id, flags);
     ks.setTags(id, tags);
@@ -739,15 +830,16 @@ export class Store {
     value: string,
     size: number,
     now: number,
+    type = 0,
   ): number {
     const ks = this.ks;
     if (found < 0) {
       if (ns.keyIndex.size >= MAX_NAMESPACE_KEYS) this.makeSlot(ns);
       this.makeRoom(ns, size, found);
-      return ks.insert(ns, key, hash, value, size, now);
+      return ks.insert(ns, key, hash, value, size, now, false, type);
     }
     this.makeRoom(ns, size - ks.table.size(found), found);
-    ks.rewrite(found, ns, value, size, now);
+    ks.rewrite(found, ns, value, size, now, type);
     return found;
   }
 
@@ -793,6 +885,12 @@ export class Store {
     return { known, hash, found: known === undefined ? -1 : ks.lookupHashed(known, key, hash, now) };
   }
 
+  /** `id` (-1: none), after WRONGTYPE unless it holds a string. */
+  private stringAt(id: number): number {
+    if (id >= 0 && this.ks.table.type(id) !== EntryType.STRING) throw wrongType();
+    return id;
+  }
+
   /** Stores `text` (size checked by `fit`) as a read-modify-write does: a new key gets `ttlMsOnCreate`. */
   private rewritten(
     known: Namespace | undefined, ns: string, found: number, key: string, hash: number, text: string, size: number, now: number, ttlMsOnCreate: number,
@@ -807,18 +905,18 @@ export class Store {
   /** Writes entry `from`'s value, flags, tags and expiry as `dst` (entry `to`, -1: new) of `space`. */
   private duplicate(space: Namespace, from: number, to: number, dst: string, hash: number, now: number): void {
     const entry = this.entryAs(space, from, dst);
-    this.stamp(this.write(space, to, dst, hash, entry.text, entry.size, now), entry);
+    this.stamp(this.write(space, to, dst, hash, entry.text, entry.size, now, entry.type), entry);
   }
 
   /** Entry `from`'s value, flags, tags and expiry, and its accounted size under the key `dst`, checked to fit `space`. */
-  private entryAs(space: Namespace, from: number, dst: string): { text: string; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
+  private entryAs(space: Namespace, from: number, dst: string): { text: string; type: number; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
     const ks = this.ks;
     const table = ks.table;
     const text = table.value(from);
     const tags = table.tags.get(from);
     const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
     checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
-    return { text, flags: table.flags(from), expiresAt: ks.expiresAt(from), tags, size };
+    return { text, type: table.type(from), flags: table.flags(from), expiresAt: ks.expiresAt(from), tags, size };
   }
 
   /** Gives entry `id` the flags, tags and expiry of `entry`. */
