@@ -21,7 +21,9 @@ jest.setTimeout(90_000);
 
 let c: TestCluster;
 let dir: string;
-const pw = { admin: 'admin-password-0123456789', reader: 'reader-password-0123456789', writer: 'writer-password-0123456789' };
+const pw = {
+  admin: 'admin-password-0123456789', reader: 'reader-password-0123456789', writer: 'writer-password-0123456789', owner: 'owner-password-0123456789',
+};
 const bearer = (user: keyof typeof pw): Record<string, string> => ({ authorization: `Bearer ${user}:${pw[user]}` });
 const ctl = (...args: string[]) => shardctlInProcess([...args, '--etcd', c.etcd.endpoint, '--cluster', c.cluster]);
 
@@ -38,6 +40,7 @@ beforeAll(async () => {
   await addUser('admin', '--grant', '*=admin');
   await addUser('reader', '--grant', 'orders:*=read');
   await addUser('writer', '--grant', 'orders=write', '--grant', 'carts=write');
+  await addUser('owner', '--grant', 'carts=admin', '--namespace', 'carts');
   expect((await ctl('auth', 'on')).code).toBe(0);
   await waitFor('the proxy to require auth', async () => (await c.call('GET', '/v1/cache/orders/x')).status === 401, 10_000, 50);
   expect((await c.call('PUT', '/v1/cache/orders/o1', { value: { total: 42 } }, bearer('writer'))).status).toBe(201);
@@ -99,6 +102,27 @@ test('RESP with ioredis: AUTH user pass, the namespace from the grant, NOPERM on
     reader.disconnect();
     anonymous.disconnect();
     writer.disconnect();
+  }
+});
+
+test('RESP FLUSHDB needs admin on the namespace: a writer gets NOPERM and nothing goes; the namespace admin empties that namespace only', async () => {
+  const writer = new Redis({ port: c.respPort!, host: '127.0.0.1', username: 'writer', password: pw.writer, maxRetriesPerRequest: 0 });
+  const owner = new Redis({ port: c.respPort!, host: '127.0.0.1', username: 'owner', password: pw.owner, maxRetriesPerRequest: 0 });
+  try {
+    expect(await writer.set('flush-probe', 'kept')).toBe('OK'); // in orders, the writer's namespace
+    await expect(writer.flushdb()).rejects.toThrow(/^NOPERM User writer has no permissions to run the 'flushdb' command/);
+    await expect(writer.flushall()).rejects.toThrow(/^NOPERM/);
+    expect(await writer.get('flush-probe')).toBe('kept');
+    expect(await owner.set('c2', 'v')).toBe('OK'); // carts
+    expect(await owner.dbsize()).toBeGreaterThanOrEqual(2); // c1 (written over HTTP) and c2
+    expect(await owner.flushdb()).toBe('OK');
+    expect(await owner.dbsize()).toBe(0);
+    expect(await owner.get('c2')).toBeNull();
+    expect(await writer.get('flush-probe')).toBe('kept'); // orders untouched
+    expect((await c.call('GET', '/v1/cache/orders/o1', undefined, bearer('reader'))).status).toBe(200);
+  } finally {
+    writer.disconnect();
+    owner.disconnect();
   }
 });
 

@@ -151,9 +151,11 @@ const NO_KEYS = [0, 0, 0] as const;
 
 /**
  * FLUSHDB / FLUSHALL [ASYNC|SYNC]: the namespace's invalidation on every shard, O(1) on each node
- * (entries are reclaimed in the background), so both modes answer once every shard took it.
+ * (entries are reclaimed in the background), so both modes answer once every shard took it. It
+ * needs `admin` on the namespace while auth is on, refused as Redis refuses a command by ACL.
  */
 async function flush(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+  ctx.door.require('admin', ctx.session.ns, word(args[0]).toLowerCase()); // before the arguments, as Redis checks ACLs first
   if (args.length > 2 || (args.length === 2 && word(args[1]) !== 'ASYNC' && word(args[1]) !== 'SYNC')) throw new RespCommandError(RespMessages.syntax);
   await ctx.door.flush(ctx.session.ns);
   return Replies.OK;
