@@ -15,8 +15,11 @@ export interface LoadTask {
    * `set`/`get`: random keys of 1..keyspace for `seconds` after `warmupSeconds`; `load`: SET of keys
    * 1..keyspace once, in order; `incr`: INCR of random counters (keys of their own, not the SET
    * keys); `mget`: MGET of `MGET_KEYS` random keys of 1..keyspace (`bench/load-worker.ts`).
+   * Hashes and sets (`bench/coll-wire.ts`): `hload` / `sload`: one HSET with every field (one SADD
+   * with every member) of keys 1..keyspace once, in order; `hset` / `hget` / `sadd` / `sismember`:
+   * one field (member) of a random key of 1..keyspace per command, for `seconds`.
    */
-  mode: 'set' | 'get' | 'load' | 'incr' | 'mget';
+  mode: LoadMode;
   connections: number;
   /** Requests each connection keeps in flight. */
   depth: number;
@@ -56,7 +59,15 @@ export interface LoadFailure {
 /** What the worker reports. */
 export type LoadOutcome = LoadResult | LoadFailure;
 
-const MODES: ReadonlySet<string> = new Set(['set', 'get', 'load', 'incr', 'mget']);
+/** What a load worker sends (see `LoadTask.mode`). */
+export type LoadMode = 'set' | 'get' | 'load' | 'incr' | 'mget' | 'hload' | 'sload' | 'hset' | 'hget' | 'sadd' | 'sismember';
+
+/** Modes that write keys 1..keyspace once, in order, and end (no warm-up, no timed window). */
+export function isLoadMode(mode: LoadMode): boolean {
+  return mode === 'load' || mode === 'hload' || mode === 'sload';
+}
+
+const MODES: ReadonlySet<string> = new Set(['set', 'get', 'load', 'incr', 'mget', 'hload', 'sload', 'hset', 'hget', 'sadd', 'sismember']);
 const PROTOCOLS: ReadonlySet<string> = new Set(['frame', 'resp']);
 
 /** Parses and checks a task; throws with the first field that is wrong. */

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LatencyRecorder } from './latency';
 import { readCpuSeconds } from './procfs';
-import { parseLoadTask, type LoadOutcome, type LoadResult, type LoadTask } from './load-task';
+import { isLoadMode, parseLoadTask, type LoadOutcome, type LoadResult, type LoadTask } from './load-task';
+import { collEncoderFor, encodeRespCommand, hashKey, HASH_FIELDS, setKey, SET_MEMBERS } from './coll-wire';
 import { encodeFrame } from '../shared/frame';
 import { Op } from '../shared/protocol';
 import { BENCH_NAMESPACE, benchKey, codecFor, type Codec, type Protocol, type ReplyCounter } from './wire';
@@ -46,9 +47,9 @@ class Run {
     this.task = task;
     this.#codec = codecFor(task.protocol);
     this.#value = Buffer.alloc(task.valueBytes, 0x61);
-    this.#keys = task.mode === 'load' || task.mode === 'incr' ? [] : Array.from({ length: task.keyspace + 1 }, (_, i) => benchKey(i));
+    this.#keys = keysOf(task);
     this.#counters = task.mode === 'incr' ? Array.from({ length: task.keyspace + 1 }, (_, i) => `ctr:${String(i).padStart(7, '0')}`) : [];
-    this.recorder = new LatencyRecorder(task.mode === 'load' ? task.keyspace : Math.ceil(task.seconds * 1_000_000));
+    this.recorder = new LatencyRecorder(isLoadMode(task.mode) ? task.keyspace : Math.ceil(task.seconds * 1_000_000));
     this.#next = this.#requestMaker();
   }
 
@@ -114,17 +115,41 @@ class Run {
         return encodeMget(protocol, id, batch);
       };
     }
+    const coll = this.#collRequestMaker();
+    if (coll) return coll;
     return (id) => (this.#sequence > this.task.keyspace ? null : codec.encodeSet(id, benchKey(this.#sequence++), value));
+  }
+
+  /** The requests of the hash and set modes (`bench/coll-wire.ts`), or undefined for another mode. */
+  #collRequestMaker(): ((id: number) => Buffer | null) | undefined {
+    const coll = collEncoderFor(this.task.protocol);
+    const keys = this.#keys;
+    const once = (key: (i: number) => string, encode: (id: number, key: string) => Buffer) => (id: number): Buffer | null =>
+      this.#sequence > this.task.keyspace ? null : encode(id, key(this.#sequence++));
+    switch (this.task.mode) {
+      case 'hload': return once(hashKey, coll.hashLoad);
+      case 'sload': return once(setKey, coll.setLoad);
+      case 'hset': return (id) => coll.hset(id, keys[this.#randomKey()], this.#randomBelow(HASH_FIELDS));
+      case 'hget': return (id) => coll.hget(id, keys[this.#randomKey()], this.#randomBelow(HASH_FIELDS));
+      case 'sadd': return (id) => coll.sadd(id, keys[this.#randomKey()], this.#randomBelow(SET_MEMBERS));
+      case 'sismember': return (id) => coll.sismember(id, keys[this.#randomKey()], this.#randomBelow(SET_MEMBERS));
+      default: return undefined;
+    }
   }
 
   /** xorshift32: a key index in 1..keyspace. */
   #randomKey(): number {
+    return 1 + this.#randomBelow(this.task.keyspace);
+  }
+
+  /** xorshift32: an integer in 0..n-1. */
+  #randomBelow(n: number): number {
     let x = this.#random;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.#random = x;
-    return 1 + ((x >>> 0) % this.task.keyspace);
+    return (x >>> 0) % n;
   }
 }
 
@@ -199,22 +224,25 @@ class LoadConnection {
   }
 }
 
+/** The keys a mode picks from at random, by index 1..keyspace (empty for modes that pick none). */
+function keysOf(task: LoadTask): string[] {
+  const key = task.mode === 'set' || task.mode === 'get' || task.mode === 'mget' ? benchKey
+    : task.mode === 'hset' || task.mode === 'hget' ? hashKey
+      : task.mode === 'sadd' || task.mode === 'sismember' ? setKey
+        : undefined;
+  return key === undefined ? [] : Array.from({ length: task.keyspace + 1 }, (_, i) => key(i));
+}
+
 /** `[id, INCR, epoch 0, ns, key, delta 1, ttlMsOnCreate 0]`, or RESP `INCR key`. */
 function encodeIncr(protocol: Protocol, id: number, key: string): Buffer {
-  return protocol === 'frame' ? encodeFrame([id, Op.INCR, 0, BENCH_NAMESPACE, key, 1, 0]) : encodeResp(['INCR', key]);
+  return protocol === 'frame' ? encodeFrame([id, Op.INCR, 0, BENCH_NAMESPACE, key, 1, 0]) : encodeRespCommand(['INCR', key]);
 }
 
 /** `[id, MGET, ns, keys]`, or RESP `MGET key...`. */
 function encodeMget(protocol: Protocol, id: number, keys: readonly string[]): Buffer {
-  return protocol === 'frame' ? encodeFrame([id, Op.MGET, BENCH_NAMESPACE, keys]) : encodeResp(['MGET', ...keys]);
+  return protocol === 'frame' ? encodeFrame([id, Op.MGET, BENCH_NAMESPACE, keys]) : encodeRespCommand(['MGET', ...keys]);
 }
 
-/** A RESP command: an array of bulk strings (ASCII). */
-function encodeResp(args: readonly string[]): Buffer {
-  let text = `*${args.length}\r\n`;
-  for (const a of args) text += `$${a.length}\r\n${a}\r\n`;
-  return Buffer.from(text, 'latin1');
-}
 
 /**
  * Counts RESP replies that may be arrays (MGET's `*n` of bulk strings; `RespReplyCounter` refuses
@@ -277,9 +305,10 @@ export async function runLoadTask(task: LoadTask): Promise<LoadResult> {
   const allDone = Promise.all(connections.map((c) => c.done));
   allDone.catch(() => undefined); // awaited below; a failure before then must not be unhandled
   try {
-    if (task.mode === 'load') run.beginMeasuring();
+    const loading = isLoadMode(task.mode);
+    if (loading) run.beginMeasuring();
     for (const c of connections) c.start();
-    if (task.mode !== 'load') {
+    if (!loading) {
       await Promise.race([sleep(task.warmupSeconds * 1000), allDone]);
       run.beginMeasuring();
       await Promise.race([sleep(task.seconds * 1000), allDone]);

@@ -4,10 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { findOnPath, runBounded, runWorker, type ChildRegistry } from './children';
 import { readRssBytes } from './procfs';
-import type { LoadResult, LoadTask } from './load-task';
+import { isLoadMode, type LoadMode, type LoadResult, type LoadTask } from './load-task';
 import { MGET_KEYS } from './load-worker';
-import { formatMemory, formatRun, formatTable, serverCpuPerOpUs, TARGETS, type MemoryFigures, type SystemFigures, type ThroughputFigures } from './report';
-import { nodeItemCount, redisItemCount, startRedis, startStorageNode, type ServerUnderTest } from './servers';
+import { ELEMENT_BYTES, HASH_FIELDS, hashKey, SET_MEMBERS, setKey } from './coll-wire';
+import {
+  formatMemory, formatRun, formatTable, serverCpuPerOpUs, TARGETS,
+  type CollectionFigures, type CollectionThroughput, type MemoryFigures, type SystemFigures, type ThroughputFigures,
+} from './report';
+import { nodeAccountedBytes, nodeItemCount, redisItemCount, redisObjectEncoding, startRedis, startStorageNode, type ServerUnderTest } from './servers';
 import type { Protocol } from './wire';
 
 /**
@@ -19,8 +23,11 @@ import type { Protocol } from './wire';
  *
  * Per system: a fresh server for SET, GET, MGET (MGET_KEYS keys that exist per request) and INCR
  * throughput (keyspace preloaded before GET), and a fresh server for memory (RSS before and after
- * loading `items` keys). Every process started is
- * killed on exit, error or SIGINT, and the whole run is bounded by `--timeout`.
+ * loading `items` keys). Unless `--no-collections`, the same for hashes and sets
+ * (`bench/coll-wire.ts`): a fresh server for HSET, HGET, SADD and SISMEMBER throughput (one field
+ * or member per command), and one fresh server each for the memory of `items` hashes (one HSET of
+ * HASH_FIELDS pairs per key) and of `items` sets (one SADD of SET_MEMBERS members per key).
+ * Every process started is killed on exit, error or SIGINT, and the whole run is bounded by `--timeout`.
  */
 
 /** Knobs of the node benchmark, from its flags. */
@@ -35,6 +42,8 @@ export interface NodeBenchOptions {
   loadDepth: number;
   timeoutSeconds: number;
   redis: boolean;
+  /** Measure hashes and sets too (memory per item, HSET/HGET/SADD/SISMEMBER throughput). */
+  collections: boolean;
   /** Extra node flags for the throughput storage node (e.g. --cpu-prof). */
   nodeFlags: string[];
 }
@@ -51,6 +60,8 @@ export const NODE_BENCH_USAGE = `usage: npm run bench -- node [flags]
   --load-depth <n>    requests in flight per connection while loading (default 64)
   --timeout <s>       bound on the whole run (default 600)
   --no-redis          skip the redis-server comparison
+  --no-collections    skip the hash and set part (memory per item of 10-field hashes and 10-member sets,
+                      HSET/HGET/SADD/SISMEMBER throughput)
   --node-flags="<f>"  extra node flags for the throughput storage node, e.g. --node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"`;
 
 const NODE_HEAP_FLAG = '--max-old-space-size=4096';
@@ -70,7 +81,8 @@ export function parseNodeBenchOptions(argv: readonly string[]): NodeBenchOptions
     strict: true,
     options: {
       connections: text, depth: text, seconds: text, warmup: text, keyspace: text, items: text, 'value-bytes': text,
-      'load-depth': text, timeout: text, 'node-flags': text, 'no-redis': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'load-depth': text, timeout: text, 'node-flags': text, 'no-redis': { type: 'boolean' },
+      'no-collections': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
@@ -86,6 +98,7 @@ export function parseNodeBenchOptions(argv: readonly string[]): NodeBenchOptions
     loadDepth: whole('load-depth', 64),
     timeoutSeconds: positive('timeout', values.timeout, 600),
     redis: !values['no-redis'],
+    collections: !values['no-collections'],
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter(Boolean),
   };
 }
@@ -96,6 +109,8 @@ interface System {
   protocol: Protocol;
   start(purpose: 'throughput' | 'memory'): Promise<ServerUnderTest>;
   itemCount(port: number): Promise<number | undefined>;
+  /** One line about how the loaded server holds `key` (its accounting, its encoding), if it can tell. */
+  describe(port: number, key: string, items: number): Promise<string | undefined>;
 }
 
 function shardcacheSystem(children: ChildRegistry, o: NodeBenchOptions): System {
@@ -104,15 +119,28 @@ function shardcacheSystem(children: ChildRegistry, o: NodeBenchOptions): System 
     protocol: 'frame',
     start: (purpose) => startStorageNode(children, purpose === 'throughput' ? [NODE_HEAP_FLAG, ...o.nodeFlags] : [NODE_HEAP_FLAG], NODE_MAX_MEMORY),
     itemCount: nodeItemCount,
+    describe: async (port, _key, items) => {
+      const bytes = await nodeAccountedBytes(port).catch(() => undefined);
+      return bytes === undefined ? undefined : `accounted by the node (STATS bytes): ${(bytes / items).toFixed(1)} B/item`;
+    },
   };
 }
 
 function redisSystem(children: ChildRegistry, redisServer: string): System {
-  return { name: 'redis', protocol: 'resp', start: () => startRedis(children, redisServer), itemCount: redisItemCount };
+  return {
+    name: 'redis',
+    protocol: 'resp',
+    start: () => startRedis(children, redisServer),
+    itemCount: redisItemCount,
+    describe: async (port, key) => {
+      const encoding = await redisObjectEncoding(port, key);
+      return encoding === undefined ? undefined : `OBJECT ENCODING ${key}: ${encoding}`;
+    },
+  };
 }
 
-function loadTask(server: ServerUnderTest, protocol: Protocol, mode: LoadTask['mode'], o: NodeBenchOptions, keys: number): LoadTask {
-  const loading = mode === 'load';
+function loadTask(server: ServerUnderTest, protocol: Protocol, mode: LoadMode, o: NodeBenchOptions, keys: number): LoadTask {
+  const loading = isLoadMode(mode);
   return {
     protocol, port: server.port, serverPid: server.pid, mode, keyspace: keys, valueBytes: o.valueBytes,
     connections: o.connections,
@@ -156,19 +184,61 @@ async function measureThroughput(children: ChildRegistry, system: System, o: Nod
   }
 }
 
-async function measureMemory(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<MemoryFigures> {
+/** RSS of a fresh server before and after loading `o.items` items with `mode`; `sampleKey`: a key the load wrote, for `describe`. */
+async function measureMemory(children: ChildRegistry, system: System, o: NodeBenchOptions, mode: LoadMode = 'load', sampleKey?: string): Promise<MemoryFigures & { detail?: string }> {
   const server = await system.start('memory');
   try {
     await sleep(500);
     const rssEmpty = readRssBytes(server.pid);
-    const load = await runWorker(children, loadTask(server, system.protocol, 'load', o, o.items));
+    const load = await runWorker(children, loadTask(server, system.protocol, mode, o, o.items));
     await sleep(1000);
     const rssLoaded = readRssBytes(server.pid);
     const itemsStored = await system.itemCount(server.port);
-    return { items: o.items, itemsStored, rssEmpty, rssLoaded, loadOpsPerSec: load.opsPerSec };
+    const detail = sampleKey === undefined ? undefined : await system.describe(server.port, sampleKey, o.items);
+    return { items: o.items, itemsStored, rssEmpty, rssLoaded, loadOpsPerSec: load.opsPerSec, detail };
   } finally {
     await children.stop(server.child);
   }
+}
+
+/** HSET, then HGET on preloaded hashes; SADD, then SISMEMBER on preloaded sets: one field or member per command. */
+async function measureCollectionThroughput(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<CollectionThroughput> {
+  const server = await system.start('throughput');
+  try {
+    const run = (mode: LoadMode): Promise<LoadResult> => runWorker(children, loadTask(server, system.protocol, mode, o, o.keyspace));
+    const preload = async (mode: LoadMode, command: string): Promise<void> => {
+      const r = await run(mode);
+      say(`  preloaded ${r.ops.toLocaleString('en-US')} keys (${Math.round(r.opsPerSec).toLocaleString('en-US')} ${command}/s, errors ${r.errors})`);
+    };
+    const hset = await run('hset');
+    for (const line of formatRun('HSET', hset)) say(line);
+    await preload('hload', `HSET of ${HASH_FIELDS} pairs`);
+    const hget = await run('hget');
+    for (const line of formatRun('HGET', hget)) say(line);
+    const sadd = await run('sadd');
+    for (const line of formatRun('SADD', sadd)) say(line);
+    await preload('sload', `SADD of ${SET_MEMBERS} members`);
+    const sismember = await run('sismember');
+    for (const line of formatRun('SISMEMBER', sismember)) say(line);
+    return { hset, hget, sadd, sismember };
+  } finally {
+    await children.stop(server.child);
+  }
+}
+
+async function measureCollections(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<CollectionFigures> {
+  say(`== ${system.name}: hash and set throughput (one field or member per command, ${o.keyspace.toLocaleString('en-US')} keys)`);
+  const throughput = await measureCollectionThroughput(children, system, o);
+  const memoryOf = async (what: string, mode: LoadMode, command: string, sampleKey: string): Promise<MemoryFigures> => {
+    say(`== ${system.name}: memory of ${what} (${o.items.toLocaleString('en-US')} items into a fresh server)`);
+    const m = await measureMemory(children, system, o, mode, sampleKey);
+    for (const line of formatMemory(system.name, m, command)) say(line);
+    if (m.detail !== undefined) say(`    ${m.detail}`);
+    return m;
+  };
+  const hashMemory = await memoryOf(`hashes of ${HASH_FIELDS} fields x ${ELEMENT_BYTES}-byte values`, 'hload', 'HSET', hashKey(1));
+  const setMemory = await memoryOf(`sets of ${SET_MEMBERS} members of ${ELEMENT_BYTES} bytes`, 'sload', 'SADD', setKey(1));
+  return { hashMemory, setMemory, throughput };
 }
 
 async function measureSystem(children: ChildRegistry, system: System, o: NodeBenchOptions): Promise<NodeSystemFigures> {
@@ -177,13 +247,15 @@ async function measureSystem(children: ChildRegistry, system: System, o: NodeBen
   say(`== ${system.name}: memory (${o.items.toLocaleString('en-US')} items into a fresh server)`);
   const memory = await measureMemory(children, system, o);
   for (const line of formatMemory(system.name, memory)) say(line);
-  return { name: system.name, throughput, memory };
+  const collections = o.collections ? await measureCollections(children, system, o) : undefined;
+  return { name: system.name, throughput, memory, collections };
 }
 
 function printHeader(o: NodeBenchOptions): void {
   say('shardcache node benchmark: one storage node on 127.0.0.1, load from a separate worker process');
   say(`  ${o.connections} connections x ${o.depth} requests in flight, ${o.seconds} s measured after ${o.warmupSeconds} s warm-up per operation`);
-  say(`  targets: >= ${TARGETS.minOpsPerSec.toLocaleString('en-US')} ops/s pipelined through one node; RSS per item <= ${TARGETS.maxRssRatioToRedis}x redis-server's`);
+  say(`  targets: >= ${TARGETS.minOpsPerSec.toLocaleString('en-US')} ops/s pipelined through one node; RSS per item <= ${TARGETS.maxRssRatioToRedis}x redis-server's` +
+    (o.collections ? ` (strings, and hashes of ${HASH_FIELDS} fields x ${ELEMENT_BYTES} B and sets of ${SET_MEMBERS} members of ${ELEMENT_BYTES} B)` : ''));
   say('  latencies are in microseconds (µs), from the write of a request to the arrival of its reply');
   const [load1] = os.loadavg();
   say(`  machine: ${os.cpus().length} CPUs, load average ${load1.toFixed(2)} at start (server and load worker share these CPUs)`);
@@ -226,6 +298,7 @@ export function runNodeBench(o: NodeBenchOptions): Promise<number> {
     const redis = redisServer ? await measureSystem(children, redisSystem(children, redisServer), o) : undefined;
     say('\n== summary (latencies in µs, RSS per item in bytes; ratio = shardcache / redis)');
     if (!o.redis) say('redis comparison skipped (--no-redis)');
+    if (!o.collections) say('hashes and sets skipped (--no-collections)');
     else if (!redisServer) say(REDIS_MISSING);
     for (const line of formatTable(mine, redis)) say(line);
     for (const line of formatMoreOps(mine, redis)) say(line);

@@ -21,11 +21,30 @@ export interface MemoryFigures {
   loadOpsPerSec: number;
 }
 
+/** Throughput runs of the hash and set commands, one field (member) per command. */
+export interface CollectionThroughput {
+  hset: LoadResult;
+  hget: LoadResult;
+  sadd: LoadResult;
+  sismember: LoadResult;
+}
+
+/** Figures of hashes and sets (`bench/coll-wire.ts`) against one system. */
+export interface CollectionFigures {
+  /** Memory test with hashes of HASH_FIELDS fields loaded (one HSET each). */
+  hashMemory: MemoryFigures;
+  /** Memory test with sets of SET_MEMBERS members loaded (one SADD each). */
+  setMemory: MemoryFigures;
+  throughput: CollectionThroughput;
+}
+
 /** Everything measured on one system. */
 export interface SystemFigures {
   name: string;
   throughput: ThroughputFigures;
   memory: MemoryFigures;
+  /** Undefined when the collection part was skipped. */
+  collections?: CollectionFigures;
 }
 
 /** The targets the benchmark checks. */
@@ -60,11 +79,11 @@ export const deltaPerItem = (m: MemoryFigures): number => (m.rssLoaded - m.rssEm
 /** Absolute RSS per item in bytes. */
 export const absolutePerItem = (m: MemoryFigures): number => m.rssLoaded / m.items;
 
-/** The memory block of one system. */
-export function formatMemory(name: string, m: MemoryFigures): string[] {
+/** The memory block of one system; `loadCommand` is what loaded one item. */
+export function formatMemory(name: string, m: MemoryFigures, loadCommand = 'SET'): string[] {
   const stored = m.itemsStored === undefined ? 'not reported' : int(m.itemsStored);
   return [
-    `  ${name}: loaded ${int(m.items)} items at ${int(m.loadOpsPerSec)} SET/s; items stored: ${stored}`,
+    `  ${name}: loaded ${int(m.items)} items at ${int(m.loadOpsPerSec)} ${loadCommand}/s; items stored: ${stored}`,
     `    RSS empty ${mb(m.rssEmpty)} (${int(m.rssEmpty)} B), loaded ${mb(m.rssLoaded)} (${int(m.rssLoaded)} B), delta ${mb(m.rssLoaded - m.rssEmpty)}`,
     `    RSS per item: delta ${dec(deltaPerItem(m))} B/item, absolute ${dec(absolutePerItem(m))} B/item`,
   ];
@@ -75,6 +94,8 @@ interface Row {
   pick: (s: SystemFigures) => number;
   format: (n: number) => string;
   target?: (mine: number, redis: number | undefined) => string;
+  /** The row is printed only when this holds for shardcache's figures. */
+  when?: (s: SystemFigures) => boolean;
 }
 
 const verdict = (met: boolean): string => (met ? 'met' : 'NOT met');
@@ -100,12 +121,33 @@ const ROWS: Row[] = [
   { metric: 'GET server CPU/op (µs)', pick: (s) => serverCpuPerOpUs(s.throughput.get), format: (n) => dec(n, 2) },
   { metric: 'RSS/item delta (B)', pick: (s) => deltaPerItem(s.memory), format: (n) => dec(n), target: rssTarget },
   { metric: 'RSS/item absolute (B)', pick: (s) => absolutePerItem(s.memory), format: (n) => dec(n) },
+  ...collectionRows(),
 ];
+
+/** Rows of the hash and set figures; printed when the collection part ran. */
+function collectionRows(): Row[] {
+  const when = (s: SystemFigures): boolean => s.collections !== undefined;
+  const memory = (kind: 'hashMemory' | 'setMemory') => (s: SystemFigures): number => (s.collections ? deltaPerItem(s.collections[kind]) : NaN);
+  const rows: Row[] = [
+    { metric: 'hash RSS/item delta (B)', pick: memory('hashMemory'), format: (n) => dec(n), target: rssTarget, when },
+    { metric: 'set RSS/item delta (B)', pick: memory('setMemory'), format: (n) => dec(n), target: rssTarget, when },
+  ];
+  const runs: Array<[string, keyof CollectionThroughput]> = [['HSET', 'hset'], ['HGET', 'hget'], ['SADD', 'sadd'], ['SISMEMBER', 'sismember']];
+  for (const [label, run] of runs) {
+    const pick = (figure: (r: LoadResult) => number) => (s: SystemFigures): number => (s.collections ? figure(s.collections.throughput[run]) : NaN);
+    rows.push(
+      { metric: `${label} ops/s`, pick: pick((r) => r.opsPerSec), format: int, when },
+      { metric: `${label} p50 (µs)`, pick: pick((r) => r.p50Us), format: (n) => dec(n), when },
+      { metric: `${label} p99 (µs)`, pick: pick((r) => r.p99Us), format: (n) => dec(n), when },
+    );
+  }
+  return rows;
+}
 
 /** The comparison table; `redis` is undefined when redis-server was not run. */
 export function formatTable(mine: SystemFigures, redis: SystemFigures | undefined): string[] {
   const header = ['metric', mine.name, redis ? redis.name : 'redis', `${mine.name}/redis`, 'target'];
-  const body = ROWS.map((row) => {
+  const body = ROWS.filter((row) => !row.when || row.when(mine)).map((row) => {
     const a = row.pick(mine);
     const b = redis ? row.pick(redis) : undefined;
     const ratio = b === undefined ? '-' : `${dec(a / b, 2)}x`;

@@ -129,3 +129,42 @@ export async function nodeItemCount(port: number): Promise<number | undefined> {
     await connection.close();
   }
 }
+
+/** redis's OBJECT ENCODING of `key` (e.g. `listpack`, `hashtable`), or undefined if it cannot tell. */
+export function redisObjectEncoding(port: number, key: string, timeoutMs = 2000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let reply = '';
+    const done = (value: string | undefined): void => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('connect', () => socket.write(`OBJECT ENCODING ${key}\r\n`));
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+      const bulk = /^\$(-?\d+)\r\n/.exec(reply);
+      if (bulk === null) {
+        if (reply.includes('\r\n')) done(undefined); // an error or nil
+        return;
+      }
+      const length = Number(bulk[1]);
+      if (length < 0) return done(undefined);
+      if (reply.length >= bulk[0].length + length + 2) done(reply.slice(bulk[0].length, bulk[0].length + length));
+    });
+    socket.once('error', () => done(undefined));
+  });
+}
+
+/** The bytes a storage node accounts for its entries (STATS `bytes`), or undefined if it cannot tell. */
+export async function nodeAccountedBytes(port: number): Promise<number | undefined> {
+  const connection = await NodeConnection.connect(port);
+  try {
+    const reply = await connection.request(Op.STATS);
+    if (reply[1] !== Status.OK || typeof reply[2] !== 'object' || reply[2] === null) return undefined;
+    const bytes = (reply[2] as Record<string, unknown>).bytes;
+    return typeof bytes === 'number' ? bytes : undefined;
+  } finally {
+    await connection.close();
+  }
+}
