@@ -9,12 +9,14 @@ import { ProxyError, ProxyErrorCode } from './errors';
 import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys, validateNamespace, validateTarget } from './policy';
 import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
-  dbsizeMessage, deleteMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, objectMessage, parseDbsizeCounts, parseFlag, parseGet,
-  parseIncr, parseMemoryUsage, parseMget, parseObject, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, type MgetEntries, type SetFields,
+  dbsizeMessage, deleteMessage, existsMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, objectMessage, parseDbsizeCounts, parseFlag, parseGet,
+  parseExists, parseIncr, parseMemoryUsage, parseMget, parseObject, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, parseTtl, ttlMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
+import { checkColl, collMessage, collWriteMessage, parseColl, parseCollWrite, parseType, typeMessage } from './routing/coll-messages';
 import { assemble, splitByShard, type MgetResults } from './routing/mget';
 import { stringRequest, type StringCommand } from './routing/string-ops';
 import { buildEntry } from '../shared/ops';
+import { CollCmd, TYPE_NAMES, type EntryTypeCode } from '../shared/collections';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
 import { hotId } from './hotkeys/rules';
 import { pickNode, shardOfSlot } from './routing/picker';
@@ -144,6 +146,10 @@ const parseDeleted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'dele
 const parseExpired = (reply: unknown[], nodeId: string): Outcome => ({ op: 'expire', updated: parseFlag(reply, nodeId) });
 const parsePersisted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'persist', updated: parseFlag(reply, nodeId) });
 const parseScanOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'scan', ...parseScan(reply, nodeId) });
+const parseTypeOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'type', type: parseType(reply, nodeId) });
+const parseTtlOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'ttl', ttlMs: parseTtl(reply, nodeId) });
+const parseCollOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'coll', reply: parseColl(reply, nodeId), version: 0 });
+const parseCollWriteOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'coll', ...parseCollWrite(reply, nodeId) });
 function parseIncrOutcome(reply: unknown[], nodeId: string): Outcome {
   const { value, version } = parseIncr(reply, nodeId);
   return { op: 'incr', value, version };
@@ -268,6 +274,21 @@ class DataPlaneImpl implements DataPlane {
         case 'invalidate':
           this.#invalidate(cmd.ns, cmd.tag).then(() => done(null, INVALIDATED), done);
           return;
+        case 'coll':
+          return this.#coll(cmd, pref, done);
+        case 'type':
+        case 'ttl': {
+          validateTarget(cmd.ns, cmd.key);
+          checkPref(pref);
+          const { slot, shardId } = this.#router.locate(cmd.ns, cmd.key);
+          if (cmd.op === 'type') return this.#router.call(shardId, pref, typeMessage(cmd.ns, cmd.key), parseTypeOutcome, slot, done);
+          return this.#router.call(shardId, pref, ttlMessage(cmd.ns, cmd.key), parseTtlOutcome, slot, done);
+        }
+        case 'exists':
+          validateNamespace(cmd.ns);
+          validateKeys(cmd.keys);
+          checkPref(pref);
+          return this.#exists(cmd.ns, cmd.keys, pref, 0, (err, count) => (err !== null ? done(err) : done(null, { op: 'exists', count: count! })));
         case 'append':
         case 'setrange':
         case 'setget':
@@ -280,7 +301,7 @@ class DataPlaneImpl implements DataPlane {
         case 'scan':
           validateNamespace(cmd.ns);
           checkPref(pref);
-          return this.#scan(cmd.ns, cmd.slot, cmd.count, pref, done);
+          return this.#scan(cmd.ns, cmd.slot, cmd.count, cmd.type, pref, done);
         case 'dbsize':
           validateNamespace(cmd.ns);
           return this.#dbsize(cmd.ns, done);
@@ -360,6 +381,50 @@ class DataPlaneImpl implements DataPlane {
       if (err !== null) return done(err);
       this.#written(ns, key, { op: 'set', result }, done, { fields, result });
     });
+  }
+
+  /**
+   * A hash or set command: a read at the node `pref` picks (SINTER / SUNION / SDIFF with their
+   * other keys, one slot), a write at the primary, whose key, when the command creates it, gets
+   * the namespace's default TTL (as INCR's), then `#written`.
+   */
+  #coll(cmd: Extract<Command, { op: 'coll' }>, pref: ReadPreference, done: OutcomeDone): void {
+    const { ns, key } = cmd;
+    validateTarget(ns, key);
+    const def = checkColl(ns, key, cmd.cmd, cmd.args, cmd.keys);
+    const { slot, shardId, snapshot } = this.#router.locate(ns, key);
+    if (def.write) {
+      const ttl = resolveTtlMs(policyOf(snapshot, ns), undefined, this.#random);
+      return this.#write(ns, key, collWriteMessage(0, ns, key, def.code, cmd.args, ttl), parseCollWriteOutcome, done);
+    }
+    checkPref(pref);
+    const others = def.multiKey && cmd.keys !== undefined && cmd.keys.length > 0 ? cmd.keys : undefined;
+    this.#router.call(shardId, pref, collMessage(ns, key, def.code, cmd.args, others), parseCollOutcome, slot, done);
+  }
+
+  /** EXISTS by shard, as `#mget` splits (a group MOVED meanwhile is split again, twice at most): the sum of every group's count. */
+  #exists(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<number>): void {
+    const snapshot = this.#router.locate(ns, keys[0]).snapshot;
+    const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
+    let left = groups.length;
+    let total = 0;
+    let failed: Error | undefined;
+    const settled = (err: Error | null, count?: number): void => {
+      if (err !== null) failed ??= err;
+      else total += count!;
+      if (--left === 0) done(failed ?? null, failed === undefined ? total : undefined);
+    };
+    for (const group of groups) {
+      if (group.shardId < 0) {
+        settled(new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet'));
+        continue;
+      }
+      this.#router.call(group.shardId, pref, existsMessage(ns, group.keys), parseExists, -1, (err, count) => {
+        if (err === null) return settled(null, count);
+        if (!(err instanceof ProxyError && err.detail?.moved === true) || depth >= 2) return settled(asError(err));
+        this.#exists(ns, group.keys, pref, depth + 1, settled);
+      });
+    }
   }
 
   /** A write of one key whose message the router stamps with the primary's epoch; `parse` makes its outcome. */
@@ -454,13 +519,14 @@ class DataPlaneImpl implements DataPlane {
    * One SCAN page: the node owning `slot` walks its slots from there (MOVED, followed by the
    * router, when the slot moved meanwhile); the front turns `next` into the client's cursor.
    */
-  #scan(ns: string, slot: number, count: number, pref: ReadPreference, done: OutcomeDone): void {
+  #scan(ns: string, slot: number, count: number, type: EntryTypeCode | undefined, pref: ReadPreference, done: OutcomeDone): void {
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) throw badRequest(`slot must be a whole number from 0 to ${SLOT_COUNT - 1}`, 'slot');
     if (!Number.isSafeInteger(count) || count < 1) throw badRequest('count must be a positive whole number', 'count');
+    if (type !== undefined && TYPE_NAMES[type] === undefined) throw badRequest('type must be an entry type code', 'type');
     const snapshot = this.#current;
     const shardId = snapshot === undefined ? -1 : shardOfSlot(snapshot, slot);
     if (shardId < 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, `no shard owns slot ${slot}: the cluster has no slot map yet`, { slot });
-    this.#router.call(shardId, pref, scanMessage(ns, slot, count), parseScanOutcome, slot, done);
+    this.#router.call(shardId, pref, scanMessage(ns, slot, count, type), parseScanOutcome, slot, done);
   }
 
   /** Every shard of the topology (a shard owning no slot answers 0 or nothing); UNAVAILABLE without one. */

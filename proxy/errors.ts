@@ -12,6 +12,8 @@ export const ProxyErrorCode = {
   OVER_QUOTA: 'OVER_QUOTA',
   NOT_INTEGER: 'NOT_INTEGER',
   OVERFLOW: 'OVERFLOW',
+  /** The key holds another type (string, hash, set) than the operation works on (HTTP 409, RESP `-WRONGTYPE`). */
+  WRONG_TYPE: 'WRONG_TYPE',
   RATE_LIMITED: 'RATE_LIMITED',
   /** The node's breaker is open, or its connection failed. */
   NODE_UNAVAILABLE: 'NODE_UNAVAILABLE',

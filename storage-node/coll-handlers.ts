@@ -50,7 +50,7 @@ export function collHandlers({ write, changed, read }: CollSteps): Readonly<Reco
       const raw = m[COLL.at.keys];
       let others: string[] = [];
       if (def.multiKey) {
-        others = keysArg(raw ?? []);
+        others = raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0) ? [] : keysArg(raw);
         sameSlot(ns, key, others);
       } else if (raw !== undefined && raw !== null) throw badRequest(`${def.name} takes one key`);
       out.message(buildReply(COLL.ok, m[ID], ctx.store.collRead(ns, key, def, args, others)));

@@ -1,3 +1,4 @@
+import { COLL_CMDS, type CollCmdCode, type CollReply, type EntryTypeCode, type TypeName } from '../../shared/collections';
 import type { AccessLevel } from '../../shared/credentials';
 import type { ExpireCondition, SetCondition } from '../../shared/protocol';
 import type { GetResult, ReadPreference, WriteResult } from '../backend';
@@ -20,6 +21,12 @@ export type Command =
   | { op: 'expire'; ns: string; key: string; ttlMs: number }
   | { op: 'persist'; ns: string; key: string }
   | { op: 'invalidate'; ns: string; tag?: string }
+  /**
+   * A hash or set command (`shared/collections.ts`): `args` after the key as Redis takes them,
+   * `keys` the other keys of SINTER / SUNION / SDIFF (all in `key`'s slot). A read (COLL_CMDS'
+   * `write` false) honours `pref`; a write goes to the primary.
+   */
+  | { op: 'coll'; ns: string; key: string; cmd: CollCmdCode; args: Buffer[]; keys?: string[]; pref?: ReadPreference }
   // The string read-modify-writes of the RESP front, each one node operation (shared/ops.ts, APPEND ... MSETNX).
   | { op: 'append'; ns: string; key: string; value: Buffer }
   | { op: 'setrange'; ns: string; key: string; offset: number; value: Buffer }
@@ -33,8 +40,14 @@ export type Command =
   | { op: 'copy'; ns: string; key: string; dst: string; replace: boolean }
   /** Keys of one slot, `values[i]` for `keys[i]`. */
   | { op: 'msetnx'; ns: string; keys: string[]; values: Buffer[] }
-  /** Keys of the slots from `slot` (a SCAN cursor) on the node owning it; `count` as SCAN's COUNT. */
-  | { op: 'scan'; ns: string; slot: number; count: number; pref?: ReadPreference }
+  /** Keys of the slots from `slot` (a SCAN cursor) on the node owning it; `count` as SCAN's COUNT; `type`: only keys holding it. */
+  | { op: 'scan'; ns: string; slot: number; count: number; type?: EntryTypeCode; pref?: ReadPreference }
+  /** RESP TYPE: what the key holds. */
+  | { op: 'type'; ns: string; key: string }
+  /** RESP TTL / PTTL: the key's time left on its node, whatever it holds. */
+  | { op: 'ttl'; ns: string; key: string }
+  /** RESP EXISTS / TOUCH: how many of `keys` exist, whatever they hold (a key named twice counts twice). */
+  | { op: 'exists'; ns: string; keys: string[] }
   | { op: 'dbsize'; ns: string }
   | { op: 'randomkey'; ns: string; pref?: ReadPreference }
   /** RESP MEMORY USAGE: the entry's accounted bytes on its node (a read at the primary). */
@@ -55,6 +68,8 @@ export type Outcome =
   | { op: 'expire'; updated: boolean }
   | { op: 'persist'; updated: boolean }
   | { op: 'invalidate' }
+  /** `version`: the entry's after a write (0: nothing changed, and for reads). */
+  | { op: 'coll'; reply: CollReply; version: number }
   | { op: 'append'; length: number }
   | { op: 'setrange'; length: number }
   | { op: 'setget'; old: Buffer | null; stored: boolean }
@@ -69,6 +84,10 @@ export type Outcome =
   /** `expires`: of those keys, the ones with an expiry; undefined when a node did not tell (older than the field). */
   | { op: 'dbsize'; count: number; expires?: number }
   | { op: 'randomkey'; key: string | null }
+  | { op: 'type'; type: TypeName }
+  /** ms left, -1 no expiry, -2 missing. */
+  | { op: 'ttl'; ttlMs: number }
+  | { op: 'exists'; count: number }
   /** null: no such key. */
   | { op: 'memory_usage'; bytes: number | null }
   /** null: no such key. */
@@ -109,6 +128,7 @@ export const FRONT_OPS: { readonly [K in OpName]: FrontOp<Extract<Command, { op:
   expire: { level: WRITE, tokens: ONE },
   persist: { level: WRITE, tokens: ONE },
   invalidate: { level: (cmd) => (cmd.tag === undefined ? 'admin' : 'write'), tokens: ONE },
+  coll: { level: (cmd) => (COLL_CMDS.get(cmd.cmd)?.write === true ? 'write' : 'read'), tokens: (cmd) => 1 + (cmd.keys?.length ?? 0) },
   append: { level: WRITE, tokens: ONE },
   setrange: { level: WRITE, tokens: ONE },
   setget: { level: WRITE, tokens: ONE },
@@ -123,6 +143,9 @@ export const FRONT_OPS: { readonly [K in OpName]: FrontOp<Extract<Command, { op:
   randomkey: { level: READ, tokens: ONE },
   memory_usage: { level: READ, tokens: ONE },
   object: { level: READ, tokens: ONE },
+  type: { level: READ, tokens: ONE },
+  ttl: { level: READ, tokens: ONE },
+  exists: { level: READ, tokens: (cmd) => cmd.keys.length },
   ping: { level: () => undefined, tokens: () => 0 },
 };
 
@@ -135,9 +158,12 @@ export function accessLevelOf(cmd: Command): AccessLevel | undefined {
  * The ops only the RESP front sends (Redis commands with no HTTP or WebSocket form): the other
  * fronts never parse them, so their outcomes cannot reach those fronts' encoders.
  */
-export type RespOnlyOp = 'scan' | 'dbsize' | 'randomkey' | 'append' | 'setrange' | 'setget' | 'incrbyfloat' | 'expireat' | 'rename' | 'copy' | 'msetnx' | 'memory_usage' | 'object';
+export type RespOnlyOp =
+  | 'scan' | 'dbsize' | 'randomkey' | 'append' | 'setrange' | 'setget' | 'incrbyfloat' | 'expireat' | 'rename' | 'copy' | 'msetnx' | 'memory_usage' | 'object'
+  | 'type' | 'ttl' | 'exists';
 const RESP_ONLY: { readonly [K in RespOnlyOp]: true } = {
   scan: true, dbsize: true, randomkey: true, append: true, setrange: true, setget: true, incrbyfloat: true, expireat: true, rename: true, copy: true, msetnx: true, memory_usage: true, object: true,
+  type: true, ttl: true, exists: true,
 };
 
 /** Whether `outcome` is of a RESP-only op (see RespOnlyOp). */

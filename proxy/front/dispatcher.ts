@@ -114,7 +114,8 @@ export class Dispatcher {
         const op = FRONT_OPS[cmd.op] as { level(c: Command): AccessLevel | undefined; tokens(c: Command): number };
         this.authorize(principal, cmd.ns, op.level(cmd));
         this.admit(cmd.ns, op.tokens(cmd));
-        if (cmd.op === 'get' || cmd.op === 'mget') pref = this.#pref(cmd.ns, cmd.pref);
+        if (cmd.op === 'get' || cmd.op === 'mget' || cmd.op === 'coll') pref = this.#pref(cmd.ns, cmd.pref);
+        else if (cmd.op === 'type' || cmd.op === 'ttl' || cmd.op === 'exists') pref = this.#pref(cmd.ns, undefined);
       }
     } catch (err) {
       done(this.#failed(front, cmd, started, err));

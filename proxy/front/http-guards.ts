@@ -15,7 +15,7 @@ import type { EdgeError } from './wire-error';
  */
 
 /** Routes that read a body; each needs one of the media types below. */
-export const BODY_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['put', 'batchGet', 'incr', 'expire', 'invalidate']);
+export const BODY_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['put', 'batchGet', 'incr', 'expire', 'invalidate', 'command']);
 
 /** `application/json` or a structured-syntax JSON type (`application/vnd.x+json`), parameters aside. */
 const JSON_TYPE = /^application\/(?:[\w!#$&^.+-]+\+)?json$/;

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+import type { CollReply } from '../../shared/collections';
 import type { GetResult } from '../backend';
 import { isRespOnly, notOfFront, type Outcome } from './commands';
 import { httpStatusOf } from './http-status';
@@ -76,6 +78,26 @@ function batchReply(results: Array<GetResult | Error>, errorOf: (err: Error) => 
   return { status: 200, headers: [JSON_TYPE], body: Buffer.concat(parts) };
 }
 
+/**
+ * A hash or set command's reply as JSON: `{ "reply": ... }` with integers as numbers (decimal
+ * strings past 2^53), nil as null, lists as arrays, and bytes as UTF-8 strings; when any bytes of
+ * the reply are not valid UTF-8, every bytes value is base64 and the reply says
+ * `"encoding": "base64"` (as GET says of a binary value).
+ */
+export function collReply(reply: CollReply): HttpReply {
+  const base64 = !allUtf8(reply);
+  const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString(base64 ? 'base64' : 'utf8');
+  const one = (v: Uint8Array | number | bigint | null): unknown => (v === null ? null : v instanceof Uint8Array ? text(v) : jsonInteger(v));
+  const value = Array.isArray(reply) ? (reply as ReadonlyArray<Uint8Array | number | null>).map(one) : one(reply as Uint8Array | number | bigint | null);
+  return json(200, base64 ? { reply: value, encoding: 'base64' } : { reply: value });
+}
+
+function allUtf8(reply: CollReply): boolean {
+  if (reply instanceof Uint8Array) return isUtf8(reply);
+  if (Array.isArray(reply)) return (reply as ReadonlyArray<unknown>).every((v) => !(v instanceof Uint8Array) || isUtf8(v));
+  return true;
+}
+
 export interface ReplyContext {
   /** The client's Accept header names application/octet-stream. */
   acceptsBinary: boolean;
@@ -105,6 +127,8 @@ export function outcomeReply(outcome: Outcome, ctx: ReplyContext): HttpReply {
       return json(200, { updated: outcome.updated });
     case 'invalidate':
       return json(200, { invalidated: true });
+    case 'coll':
+      return collReply(outcome.reply);
     case 'ping':
       return json(200, { pong: true });
   }

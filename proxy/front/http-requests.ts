@@ -1,7 +1,7 @@
 import type { Command } from './commands';
 import type { RouteName } from './http-routes';
 import {
-  deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlSecondsArg, versionArg,
+  collArgsArg, collCommandArg, collKeysArg, deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlSecondsArg, versionArg,
 } from './validate';
 import { ValueFlag, jsonBytes } from './values';
 import { badRequest } from './wire-error';
@@ -25,6 +25,7 @@ const FIELDS: Partial<Record<RouteName, readonly string[]>> = {
   incr: ['namespace', 'key', 'delta', 'ttlSeconds'],
   expire: ['namespace', 'key', 'ttlSeconds'],
   invalidate: ['namespace', 'tag'],
+  command: ['namespace', 'key', 'command', 'args', 'keys', 'encoding', 'readPreference'],
 };
 
 export const isBinary = (contentType: string): boolean => contentType.split(';')[0].trim() === 'application/octet-stream';
@@ -78,6 +79,19 @@ function putCommand(parts: HttpRequestParts, ns: string, key: string): Command {
   };
 }
 
+/**
+ * A hash or set command: `{ namespace, key, command: 'HSET', args?: [...], keys?: [...],
+ * encoding?: 'base64', readPreference? }`; `args` are strings (UTF-8, or base64 with `encoding`)
+ * or numbers (their decimal text).
+ */
+function collCommand(body: Record<string, unknown>): Command {
+  if (body.encoding !== undefined && body.encoding !== null && body.encoding !== 'base64') throw badRequest('encoding must be "base64" (the args are base64) or left out (UTF-8 text)');
+  return {
+    op: 'coll', ns: namespaceArg(body.namespace), key: keyArg(body.key), cmd: collCommandArg(body.command), args: collArgsArg(body.args, body.encoding === 'base64'),
+    keys: collKeysArg(body.keys), pref: readPreferenceArg(body.readPreference),
+  };
+}
+
 /** Turns a matched request into a command; throws BAD_REQUEST (`ProxyError`) naming what is wrong. */
 export function toCommand(parts: HttpRequestParts): Command {
   switch (parts.route) {
@@ -108,5 +122,7 @@ export function toCommand(parts: HttpRequestParts): Command {
       const body = jsonBody('invalidate', parts.body);
       return { op: 'invalidate', ns: namespaceArg(body.namespace), tag: tagArg(body.tag) };
     }
+    case 'command':
+      return collCommand(jsonBody('command', parts.body));
   }
 }

@@ -7,13 +7,13 @@ import type { WireError } from './wire-error';
  *   PUT    /v1/cache/{namespace}/{key}   put        GET  /v1/cache/{namespace}/{key}   get
  *   DELETE /v1/cache/{namespace}/{key}   delete     POST /v1/cache/batch/get           batchGet
  *   POST   /v1/cache/incr                incr       POST /v1/cache/expire              expire
- *   POST   /v1/cache/invalidate          invalidate
+ *   POST   /v1/cache/invalidate          invalidate POST /v1/cache/command              command
  *
  * Path segments are percent-decoded after splitting, so a key may contain `/` only as `%2F`.
  * An unknown path is NOT_FOUND (404); a known path with another method is METHOD_NOT_ALLOWED
  * (405, with the methods it takes).
  */
-export type RouteName = 'put' | 'get' | 'delete' | 'batchGet' | 'incr' | 'expire' | 'invalidate';
+export type RouteName = 'put' | 'get' | 'delete' | 'batchGet' | 'incr' | 'expire' | 'invalidate' | 'command';
 
 export type RouteMatch =
   | { ok: true; route: RouteName; namespace?: string; key?: string }
@@ -21,7 +21,7 @@ export type RouteMatch =
 
 const PREFIX = '/v1/cache/';
 const ITEM_ROUTES = new Map<string, RouteName>([['get', 'get'], ['put', 'put'], ['delete', 'delete']]);
-const ACTIONS = new Set<string>(['incr', 'expire', 'invalidate']);
+const ACTIONS = new Set<string>(['incr', 'expire', 'invalidate', 'command']);
 
 function notFound(method: string, path: string, hint = ''): RouteMatch {
   const shownPath = path.length > 200 ? `${path.slice(0, 200)}...` : path;

@@ -17,6 +17,7 @@ export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.fr
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   VERSION_CONFLICT: 409,
+  WRONG_TYPE: 409,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_INTEGER: 422,

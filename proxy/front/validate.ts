@@ -1,3 +1,4 @@
+import { CollCmd, type CollCmdCode } from '../../shared/collections';
 import { Limits, NAMESPACE_PATTERN } from '../../shared/protocol';
 import type { ReadPreference } from '../backend';
 import { badRequest } from './wire-error';
@@ -100,4 +101,48 @@ export function readPreferenceArg(value: unknown): ReadPreference | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (value !== 'primary' && value !== 'replica') throw badRequest(`readPreference must be "primary" or "replica" (got ${shown(value)})`);
   return value;
+}
+
+/** A hash or set command by its Redis name, any case (`'HSET'`, `'smembers'`). */
+export function collCommandArg(value: unknown): CollCmdCode {
+  const name = typeof value === 'string' ? value.toUpperCase() : '';
+  if (!Object.hasOwn(CollCmd, name)) {
+    throw badRequest(`command must be one of ${Object.keys(CollCmd).join(', ')} (got ${value === undefined ? 'nothing' : shown(value)})`);
+  }
+  return CollCmd[name as keyof typeof CollCmd];
+}
+
+/** Most arguments one hash or set command may carry (a batch's bound, as keys). */
+export const MAX_COLL_ARGS = 2 * Limits.MAX_BATCH_KEYS;
+
+/**
+ * A hash or set command's arguments after the key as bytes: strings (UTF-8, or base64 when
+ * `base64`), finite numbers (their decimal text: `HINCRBY h f 5`), or bytes when the wire has them
+ * (WebSocket bin). Absent: none.
+ */
+export function collArgsArg(value: unknown, base64 = false): Buffer[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.length > MAX_COLL_ARGS) throw badRequest(`args must be a list of at most ${MAX_COLL_ARGS} strings`);
+  return value.map((arg: unknown, i) => {
+    if (typeof arg === 'string') {
+      if (!base64) return Buffer.from(arg, 'utf8');
+      if (!BASE64.test(arg)) throw badRequest(`args[${i}] is not base64`);
+      return Buffer.from(arg, 'base64');
+    }
+    if (typeof arg === 'number' && Number.isFinite(arg)) return Buffer.from(String(arg), 'latin1');
+    if (typeof arg === 'bigint') return Buffer.from(arg.toString(), 'latin1');
+    // bin decodes as a view of the message, which uWS reuses after the callback: copy it.
+    if (arg instanceof Uint8Array) return Buffer.from(arg);
+    throw badRequest(`args[${i}] must be a string or a number (got ${shown(arg)})`);
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The other keys of SINTER / SUNION / SDIFF; absent: none. */
+export function collKeysArg(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > Limits.MAX_BATCH_KEYS) throw badRequest(`keys must be a list of at most ${Limits.MAX_BATCH_KEYS} keys`);
+  value.forEach(keyArg);
+  return value as string[];
 }

@@ -6,7 +6,7 @@ import { packr, unpackPlainAt } from '../../shared/msgpack';
 import { ProtocolError } from '../../shared/errors';
 import { isRespOnly, notOfFront, type Command, type Outcome } from './commands';
 import {
-  deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
+  collArgsArg, collCommandArg, collKeysArg, deltaArg, keyArg, keysArg, namespaceArg, objectArg, readPreferenceArg, tagArg, tagsArg, ttlMsArg, versionArg,
 } from './validate';
 import { ValueFlag, jsonBytes, ttlRemainingMs } from './values';
 import { badRequest, toWireError, type WireError } from './wire-error';
@@ -32,10 +32,16 @@ import { badRequest, toWireError, type WireError } from './wire-error';
  *   'expire'      ns, key, ttlMs                         updated (bool)
  *   'persist'     ns, key                                updated (bool: it had an expiry)
  *   'invalidate'  ns, tag?                               (nothing)
+ *   'coll'        ns, key, command, args[]?, keys[]?, readPreference?   reply
  *   'ping'                                               'pong'
  *
  *   item = { hit: false, stale? } | { hit: true, value: bin, flags, version, ttlMs: ms | null, stale? }
  *   (stale: 'revalidating' | 'origin-error' from read-through, 'resync' from a replica loading a full sync)
+ *
+ * `coll` runs a hash or set command by its Redis name (`'HSET'`, `'SMEMBERS'`, any case; the list
+ * in `shared/collections.ts`) with its arguments after the key (strings are UTF-8, bin is bytes,
+ * numbers their decimal text) and, for SINTER / SUNION / SDIFF, the other `keys` of the key's
+ * slot. `reply` is Redis's: an integer, bin, nil, or an array of those (HGETALL flat).
  *
  * `value` on set: msgpack bin is stored as bytes (with `flags`, default 0); any other msgpack value
  * is stored as JSON (flags bit 0), so the HTTP API reads it back as JSON and vice versa. A message
@@ -88,6 +94,9 @@ const OPS = new Map<string, ArgParser>([
   }],
   ['persist', ([ns, key]) => ({ op: 'persist', ns: namespaceArg(ns), key: keyArg(key) })],
   ['invalidate', ([ns, tag]) => ({ op: 'invalidate', ns: namespaceArg(ns), tag: tagArg(tag) })],
+  ['coll', ([ns, key, command, args, keys, pref]) => ({
+    op: 'coll', ns: namespaceArg(ns), key: keyArg(key), cmd: collCommandArg(command), args: collArgsArg(args), keys: collKeysArg(keys), pref: readPreferenceArg(pref),
+  })],
   ['ping', () => ({ op: 'ping' })],
 ]);
 
@@ -173,6 +182,8 @@ export function resultOf(outcome: Outcome, now: number, errorOf: (err: Error) =>
       return [outcome.updated];
     case 'invalidate':
       return [];
+    case 'coll':
+      return [outcome.reply];
     case 'ping':
       return ['pong'];
   }

@@ -156,8 +156,10 @@ export function parseExists(reply: readonly unknown[], nodeId?: string): number 
   return reply[EXISTS.reply.count] as number;
 }
 
-/** `[id, SCAN, ns, slot, count]`. */
-export const scanMessage = (ns: string, slot: number, count: number): unknown[] => buildRequest(SCAN, ns, slot, count);
+/** `[id, SCAN, ns, slot, count, type?]`: `type` (an EntryType, SCAN's TYPE option) keeps only the keys holding it. */
+export function scanMessage(ns: string, slot: number, count: number, type?: number): unknown[] {
+  return type === undefined ? buildRequest(SCAN, ns, slot, count) : buildRequest(SCAN, ns, slot, count, type);
+}
 
 /** One SCAN reply: the keys found and the slot to ask next (SLOT_COUNT: none left). */
 export interface ScanPage {

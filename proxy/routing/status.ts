@@ -18,6 +18,7 @@ export const STATUS_TO_CODE: Readonly<Record<number, ProxyErrorCodeName>> = Obje
   [Status.NOT_INTEGER]: ProxyErrorCode.NOT_INTEGER,
   [Status.OVERFLOW]: ProxyErrorCode.OVERFLOW,
   [Status.BAD_REQUEST]: ProxyErrorCode.BAD_REQUEST,
+  [Status.WRONG_TYPE]: ProxyErrorCode.WRONG_TYPE,
   [Status.BUSY]: ProxyErrorCode.NODE_UNAVAILABLE,
   [Status.OUT_OF_MEMORY]: ProxyErrorCode.OUT_OF_MEMORY,
   [Status.PROTOCOL_ERROR]: ProxyErrorCode.INTERNAL,

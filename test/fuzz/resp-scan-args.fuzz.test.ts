@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { EntryType } from '../../shared/collections';
 import { SLOT_COUNT } from '../../shared/slot';
 import { RespCommandError } from '../../proxy/front/resp/errors';
 import { globMatches } from '../../proxy/front/resp/glob';
@@ -41,10 +42,13 @@ describe('SCAN arguments (client bytes)', () => {
     expect(scan('16384').slot).toBe(SLOT_COUNT);
     expect(scan('18446744073709551615').slot).toBe(SLOT_COUNT);
     const a = scan('7', 'type', 'STRING', 'count', '99999999999999999', 'Match', 'user:*');
-    expect([a.slot, a.count, a.noType]).toEqual([7, Number.MAX_SAFE_INTEGER, false]);
+    expect([a.slot, a.count, a.type, a.noType]).toEqual([7, Number.MAX_SAFE_INTEGER, EntryType.STRING, false]);
     expect(globMatches(a.match!, B('user:1'))).toBe(true);
     expect(globMatches(a.match!, B('User:1'))).toBe(false); // case-sensitive, as Redis's MATCH
-    expect(scan('0', 'TYPE', 'hash').noType).toBe(true);
+    // Types the nodes hold go to the node's SCAN; the others (and `none`) match no key.
+    expect([scan('0', 'TYPE', 'hash').type, scan('0', 'TYPE', 'hash').noType]).toEqual([EntryType.HASH, false]);
+    expect([scan('0', 'TYPE', 'Set').type, scan('0', 'TYPE', 'Set').noType]).toEqual([EntryType.SET, false]);
+    for (const none of ['list', 'zset', 'stream', 'none']) expect([none, scan('0', 'TYPE', none).type, scan('0', 'TYPE', none).noType]).toEqual([none, undefined, true]);
     expect(matchArg(B('*'))).toBeUndefined();
   });
 

@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { Op, Status } from '../../shared/protocol';
 import { SLOT_COUNT } from '../../shared/slot';
 import { connectEtcd } from '../../shared/topology/etcd';
@@ -65,14 +66,80 @@ async function runUnderLoad(steps: () => Promise<void>): Promise<void> {
   expect(await lostWrites(cluster.httpUrl, report.acked)).toEqual([]);
 }
 
-test('3 -> 4 shards under a 40-writer load: a quarter of the slots move, nothing is lost or stale', async () => {
-  await runUnderLoad(async () => {
+const HASHES = 400;
+const hashKey = (i: number): string => `session:${i}`;
+const setKey = (i: number): string => `tags:${i}`;
+const hashOf = (i: number): Record<string, string> => ({ user: `u${i}`, cart: `${i * 3}`, at: `t${i}` });
+const membersOf = (i: number): string[] => [`a${i}`, 'shared', `b${i % 7}`];
+
+/**
+ * Over RESP, in namespace `coll`: hashes and sets written before `steps`, then SCAN loops run
+ * while `steps` moves slots. Every scan must return each of those keys at least once (Redis's
+ * SCAN guarantee for keys present the whole time), and afterwards every hash and set must be as
+ * written wherever its slot went.
+ */
+async function withCollectionsAndScans(steps: () => Promise<void>): Promise<void> {
+  const r = new Redis({ host: '127.0.0.1', port: cluster.respPort, password: 'coll', maxRetriesPerRequest: 3, lazyConnect: true });
+  await r.connect();
+  try {
+    const write = r.pipeline();
+    for (let i = 0; i < HASHES; i++) {
+      write.hset(hashKey(i), hashOf(i));
+      write.sadd(setKey(i), ...membersOf(i));
+    }
+    for (const [err] of (await write.exec())!) expect(err).toBeNull();
+    const expected = new Set(Array.from({ length: HASHES }, (_, i) => [hashKey(i), setKey(i)]).flat());
+    let moving = true;
+    let scans = 0;
+    const scanning = (async () => {
+      while (moving) {
+        const seen = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, keys] = (await r.call('SCAN', cursor, 'COUNT', '50')) as [string, string[]];
+          for (const key of keys) seen.add(key);
+          cursor = next;
+        } while (cursor !== '0');
+        const missed = [...expected].filter((k) => !seen.has(k));
+        expect(missed).toEqual([]);
+        scans++;
+      }
+    })();
+    try {
+      await steps();
+    } finally {
+      moving = false;
+      await scanning;
+    }
+    expect(scans).toBeGreaterThan(0);
+    const read = r.pipeline();
+    for (let i = 0; i < HASHES; i++) {
+      read.hgetall(hashKey(i));
+      read.smembers(setKey(i));
+      read.type(setKey(i));
+    }
+    const replies = (await read.exec())!;
+    for (let i = 0; i < HASHES; i++) {
+      const [[e1, hash], [e2, members], [e3, type]] = replies.slice(3 * i, 3 * i + 3);
+      expect([e1, e2, e3]).toEqual([null, null, null]);
+      expect(hash).toEqual(hashOf(i));
+      expect((members as string[]).sort()).toEqual(membersOf(i).sort());
+      expect(type).toBe('set');
+    }
+    expect(await r.dbsize()).toBe(2 * HASHES);
+  } finally {
+    r.disconnect();
+  }
+}
+
+test('3 -> 4 shards under a 40-writer load: a quarter of the slots move, nothing is lost or stale; hashes and sets move whole, and SCAN misses no key meanwhile', async () => {
+  await runUnderLoad(() => withCollectionsAndScans(async () => {
     const add = await ctl('shard', 'add', '3');
     expect(add.code).toBe(0);
     const rebalance = await ctl('rebalance', '--max-bytes-per-sec', '0', '--timeout', '120');
     expect(rebalance.stderr).toBe("");
     expect(rebalance.code).toBe(0);
-  });
+  }));
   const counts = await slotsPerShard();
   // Fewer keys than slots: the plan balances slot counts, so exactly a quarter moves.
   for (const s of [0, 1, 2, 3]) expect(Math.abs((counts.get(s) ?? 0) - SLOT_COUNT / 4)).toBeLessThanOrEqual(1);

@@ -4,6 +4,7 @@ import { buildSnapshot, type TopologySnapshot } from '../../shared/topology/snap
 import type { CacheBackend, GetResult, ReadPreference, RouteInfo, SetRequest, WriteResult } from '../../proxy/backend';
 import { ProxyError, ProxyErrorCode, type ProxyErrorCodeName } from '../../proxy/errors';
 import type { Command, Outcome, OutcomeDone } from '../../proxy/front/commands';
+import type { CollReply } from '../../shared/collections';
 import { SetCond } from '../../shared/protocol';
 import { MgetResults } from '../../proxy/routing/mget';
 import { ENTRY_OVERHEAD } from '../../storage-node/store/keyspace';
@@ -40,6 +41,10 @@ export class FakeBackend implements CacheBackend {
   readonly entries = new Map<string, Entry>();
   readonly calls: Array<{ op: string; ns: string; pref?: ReadPreference }> = [];
   snapshot: TopologySnapshot | undefined = twoShardSnapshot();
+  /** Every hash or set command run, in order. */
+  readonly colls: Array<Extract<Command, { op: 'coll' }>> = [];
+  /** The reply of a hash or set command (undefined: such commands fail). */
+  collAnswer: ((cmd: Extract<Command, { op: 'coll' }>) => CollReply) | undefined;
   #version = 0;
 
   async get(ns: string, key: string, pref: ReadPreference): Promise<GetResult> {
@@ -131,6 +136,19 @@ export class FakeBackend implements CacheBackend {
           // The node's rule for the encoding; recency and LFU are the store's (test/unit/store-object.test.ts).
           const e = this.#live(cmd.ns, cmd.key);
           return Promise.resolve({ op: 'object', facts: e === undefined ? null : { encoding: stringEncoding(e.value.toString('latin1')), freq: -1, idleSeconds: 0 } });
+        }
+        case 'type': return Promise.resolve({ op: 'type', type: this.#live(cmd.ns, cmd.key) === undefined ? 'none' : 'string' });
+        case 'ttl': {
+          const e = this.#live(cmd.ns, cmd.key);
+          return Promise.resolve({ op: 'ttl', ttlMs: e === undefined ? -2 : e.expiresAt === 0 ? -1 : Math.max(0, e.expiresAt - Date.now()) });
+        }
+        case 'exists': return Promise.resolve({ op: 'exists', count: cmd.keys.filter((k) => this.#live(cmd.ns, k) !== undefined).length });
+        case 'coll': {
+          // Hashes and sets run on a real node (test/integration/resp-hashes, resp-sets); tests of the fronts answer through `collAnswer`.
+          this.colls.push(cmd);
+          const answer = this.collAnswer;
+          if (answer === undefined) return Promise.reject(new Error('coll is not served by the fake backend'));
+          return this.#behave(cmd.key).then(() => ({ op: 'coll', reply: answer(cmd), version: 0 }));
         }
         case 'append': case 'setrange': case 'setget': case 'incrbyfloat': case 'expireat': case 'rename': case 'copy': case 'msetnx':
           // The string read-modify-writes run on a real node (test/unit/store-strings.test.ts, test/integration/resp-strings.test.ts).

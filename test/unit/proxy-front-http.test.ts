@@ -28,7 +28,7 @@ describe('matchRoute', () => {
   });
 
   test('actions and batch get are POST only', () => {
-    for (const route of ['incr', 'expire', 'invalidate'] as const) {
+    for (const route of ['incr', 'expire', 'invalidate', 'command'] as const) {
       expect(matchRoute('post', `/v1/cache/${route}`)).toEqual({ ok: true, route });
       expect(matchRoute('get', `/v1/cache/${route}`)).toMatchObject({ ok: false, allow: 'POST', error: { code: 'METHOD_NOT_ALLOWED' } });
     }
@@ -150,7 +150,7 @@ describe('replies', () => {
 describe('error table', () => {
   test('every code has a status, as documented', () => {
     expect(HTTP_STATUS_OF).toEqual({
-      BAD_REQUEST: 400, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, VERSION_CONFLICT: 409, TOO_LARGE: 413, NOT_INTEGER: 422, OVERFLOW: 422,
+      BAD_REQUEST: 400, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, VERSION_CONFLICT: 409, WRONG_TYPE: 409, TOO_LARGE: 413, NOT_INTEGER: 422, OVERFLOW: 422,
       OVER_QUOTA: 429, RATE_LIMITED: 429, INTERNAL: 500, NODE_UNAVAILABLE: 503, UNAVAILABLE: 503, TIMEOUT: 504, WRITE_ACK_TIMEOUT: 504, OUT_OF_MEMORY: 507, ORIGIN_ERROR: 502, ORIGIN_TIMEOUT: 504,
       UNSUPPORTED_MEDIA_TYPE: 415, FORBIDDEN_ORIGIN: 403, TOO_MANY_CONNECTIONS: 503, NOAUTH: 401, WRONGPASS: 401, NOPERM: 403, AUTH_BUSY: 503,
     });

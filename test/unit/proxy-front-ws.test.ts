@@ -27,7 +27,7 @@ const errorOf = (err: Error) => toWireError(err);
 
 describe('decodeMessage: one request', () => {
   test('the op table', () => {
-    expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'persist', 'invalidate', 'ping']);
+    expect(WS_OPS).toEqual(['get', 'mget', 'set', 'delete', 'incr', 'expire', 'persist', 'invalidate', 'coll', 'ping']);
     expect(req(1, 'get', 'ns', 'k')).toEqual({ ok: true, id: 1, command: { op: 'get', ns: 'ns', key: 'k', pref: undefined } });
     expect(req(2, 'get', 'ns', 'k', 'replica')).toMatchObject({ command: { pref: 'replica' } });
     expect(req(3, 'mget', 'ns', ['a', 'b'])).toMatchObject({ ok: true, command: { op: 'mget', keys: ['a', 'b'] } });

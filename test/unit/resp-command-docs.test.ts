@@ -6,7 +6,7 @@ import { COMMAND_DOCS, commandDocs, type ArgDoc, type CommandDoc } from '../../p
  * without its entry in proxy/front/resp/command-docs.ts fails here.
  */
 
-const GROUPS = new Set(['string', 'generic', 'connection', 'server']);
+const GROUPS = new Set(['string', 'hash', 'set', 'generic', 'connection', 'server']);
 
 /** Every argument of `args`, depth first. */
 const walk = (args: readonly ArgDoc[] = []): ArgDoc[] => args.flatMap((a) => [a, ...walk(a.args)]);

@@ -33,11 +33,14 @@ async function delMany(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return integer(deleted.filter(Boolean).length);
 }
 
-/** EXISTS (and TOUCH: its reads refresh each key's recency on its node) counts a key named twice twice, as Redis does. */
+/**
+ * EXISTS (and TOUCH) counts a key named twice twice, as Redis does, whatever each key holds: the
+ * nodes' EXISTS, one per shard (per batch of keys).
+ */
 async function exists(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const keys = keysArg(args.slice(1));
-  const parts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.mget(ctx.session.ns, b)));
-  return integer(parts.flat().filter((r) => r.hit).length);
+  const counts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.exists(ctx.session.ns, b)));
+  return integer(counts.reduce((a, b) => a + b, 0));
 }
 
 const SAFE_MS = BigInt(Number.MAX_SAFE_INTEGER);
@@ -63,15 +66,27 @@ const expire = (name: string, unit: 's' | 'ms', absolute: boolean) => (ctx: Resp
   return undefined;
 };
 
-/** EXPIRETIME / PEXPIRETIME: the absolute expiry (Unix seconds, truncated, or ms); -1 none, -2 missing. */
-const expireTime = (unit: 's' | 'ms') => (ctx: RespContext, args: Buffer[], slot: ReplySink): undefined => {
-  ctx.door.call({ op: 'get', ns: ctx.session.ns, key: keyArg(args[1]) }, slot, ({ result }, door) => {
-    door.count(result.hit ? 1 : 0, result.hit ? 0 : 1);
+/**
+ * EXPIRETIME / PEXPIRETIME: the absolute expiry (Unix seconds, truncated, or ms); -1 none, -2
+ * missing. A string's is read exactly from its entry; a hash's or set's (which GET refuses with
+ * WRONGTYPE) is its node's time left added to the proxy's clock.
+ */
+const expireTime = (unit: 's' | 'ms') => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
+  const { ns } = ctx.session;
+  const key = keyArg(args[1]);
+  let at: number;
+  try {
+    const result = await ctx.door.get(ns, key);
     if (!result.hit) return integer(-2);
     if (result.expiresAt === 0) return integer(-1);
-    return integer(unit === 'ms' ? result.expiresAt : Math.floor(result.expiresAt / 1000));
-  });
-  return undefined;
+    at = result.expiresAt;
+  } catch (err) {
+    if (!(err instanceof RespCommandError && err.code === 'WRONG_TYPE')) throw err;
+    const ms = await ctx.door.ttl(ns, key);
+    if (ms < 0) return integer(ms);
+    at = ctx.now() + ms;
+  }
+  return integer(unit === 'ms' ? at : Math.floor(at / 1000));
 };
 
 /**
@@ -110,20 +125,23 @@ function persist(ctx: RespContext, args: Buffer[], slot: ReplySink): undefined {
   return undefined;
 }
 
-/** TTL / PTTL: -2 missing, -1 no expiry, else the time left (seconds rounded as Redis rounds them). */
+/**
+ * TTL / PTTL: -2 missing, -1 no expiry, else the time left (seconds rounded as Redis rounds
+ * them), whatever the key holds: the node's TTL, counted on the node's clock.
+ */
 const ttl = (unit: 's' | 'ms') => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
-  const read = await ctx.door.get(ctx.session.ns, keyArg(args[1]));
-  if (!read.hit) return integer(-2);
-  if (read.expiresAt === 0) return integer(-1);
-  const ms = Math.max(0, read.expiresAt - ctx.now());
+  const ms = await ctx.door.ttl(ctx.session.ns, keyArg(args[1]));
+  if (ms < 0) return integer(ms);
   return integer(unit === 'ms' ? ms : Math.floor((ms + 500) / 1000));
 };
 
-const STRING = simple('string');
-const NONE = simple('none');
+/** TYPE's answers, encoded once. */
+const TYPE_REPLIES: ReadonlyMap<string, Buffer> = new Map(['none', 'string', 'hash', 'set'].map((name) => [name, simple(name)]));
 
+/** TYPE: the node's own answer (`none`, `string`, `hash` or `set`). */
 async function type(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
-  return (await ctx.door.get(ctx.session.ns, keyArg(args[1]))).hit ? STRING : NONE;
+  const name = await ctx.door.type(ctx.session.ns, keyArg(args[1]));
+  return TYPE_REPLIES.get(name) ?? simple(name);
 }
 
 /** SCAN's reply once the cursor is past the last slot. */
@@ -131,14 +149,16 @@ const SCAN_DONE = array([bulk('0'), Replies.EMPTY_ARRAY]);
 
 /**
  * SCAN: one page from the node owning the cursor's slot, which returns every key of each slot it
- * visits and the next slot (the reply's cursor; `0` after slot 16383). MATCH and TYPE filter what
- * the node returned, as Redis filters after reading, so a page may hold fewer keys than COUNT.
+ * visits (of TYPE's type only, when given) and the next slot (the reply's cursor; `0` after slot
+ * 16383). MATCH filters what the node returned, as Redis filters after reading, so a page may
+ * hold fewer keys than COUNT. A TYPE shardcache holds no key of (list, zset, stream, none)
+ * answers the end of the scan at once.
  */
 async function scan(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const a = scanArgs(args);
-  if (a.slot >= SLOT_COUNT) return SCAN_DONE;
-  const page = await ctx.door.scan(ctx.session.ns, a.slot, a.count);
-  return array([bulk(page.next >= SLOT_COUNT ? '0' : String(page.next)), bulkArray(a.noType ? [] : matching(page.keys, a.match))]);
+  if (a.slot >= SLOT_COUNT || a.noType) return SCAN_DONE;
+  const page = await ctx.door.scan(ctx.session.ns, a.slot, a.count, a.type);
+  return array([bulk(page.next >= SLOT_COUNT ? '0' : String(page.next)), bulkArray(matching(page.keys, a.match))]);
 }
 
 /** Most keys KEYS answers with; past it the command fails (docs/resp.md: a walk of every key, use SCAN). */

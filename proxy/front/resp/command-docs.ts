@@ -52,6 +52,8 @@ const ON_CLIENTS = 'O(N) where N is the number of client connections';
 
 const doc = (group: string, since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => ({ summary, since, group, complexity, ...(args.length > 0 ? { args } : {}) });
 const strings = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('string', since, summary, complexity, ...args);
+const hash = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('hash', since, summary, complexity, ...args);
+const sets = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('set', since, summary, complexity, ...args);
 const gen = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('generic', since, summary, complexity, ...args);
 const conn = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('connection', since, summary, complexity, ...args);
 const srv = (since: string, summary: string, complexity: string, ...args: ArgDoc[]): CommandDoc => doc('server', since, summary, complexity, ...args);
@@ -98,6 +100,42 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = {
   strlen: strings('2.2.0', 'Returns the length of a string value.', O1, key()),
   getrange: strings('2.4.0', 'Returns a substring of the string stored at a key.', 'O(N) where N is the length of the returned string.', key(), int('start'), int('end')),
   substr: strings('1.0.0', 'Returns a substring from a string value.', 'O(N) where N is the length of the returned string.', key(), int('start'), int('end')),
+  // hashes
+  hset: hash('2.0.0', 'Creates or modifies the value of a field in a hash.', 'O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.',
+    key(), many(block('data', str('field'), str('value')))),
+  hmset: hash('2.0.0', 'Sets the values of multiple fields.', 'O(N) where N is the number of fields being set.', key(), many(block('data', str('field'), str('value')))),
+  hsetnx: hash('2.0.0', 'Sets the value of a field in a hash only when the field doesn\'t exist.', O1, key(), str('field'), str('value')),
+  hget: hash('2.0.0', 'Returns the value of a field in a hash.', O1, key(), str('field')),
+  hmget: hash('2.0.0', 'Returns the values of all fields in a hash.', 'O(N) where N is the number of fields being requested.', key(), many(str('field'))),
+  hgetall: hash('2.0.0', 'Returns all fields and values in a hash.', 'O(N) where N is the size of the hash.', key()),
+  hdel: hash('2.0.0', 'Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.', 'O(N) where N is the number of fields to be removed.', key(), many(str('field'))),
+  hexists: hash('2.0.0', 'Determines whether a field exists in a hash.', O1, key(), str('field')),
+  hlen: hash('2.0.0', 'Returns the number of fields in a hash.', O1, key()),
+  hkeys: hash('2.0.0', 'Returns all fields in a hash.', 'O(N) where N is the size of the hash.', key()),
+  hvals: hash('2.0.0', 'Returns all values in a hash.', 'O(N) where N is the size of the hash.', key()),
+  hincrby: hash('2.0.0', 'Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn\'t exist.', O1, key(), str('field'), int('increment')),
+  hincrbyfloat: hash('2.6.0', 'Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn\'t exist.', O1, key(), str('field'), dbl('increment')),
+  hstrlen: hash('3.2.0', 'Returns the length of the value of a field.', O1, key(), str('field')),
+  hrandfield: hash('6.2.0', 'Returns one or more random fields from a hash.', 'O(N) where N is the number of fields returned',
+    key(), opt(block('options', int('count'), opt(tok('WITHVALUES'))))),
+  hscan: hash('2.8.0', 'Iterates over fields and values of a hash (the whole hash in one reply, cursor 0).', 'O(1) for every call. O(N) for a complete iteration.',
+    key(), int('cursor'), opt(tokened('MATCH', pattern())), opt(tokened('COUNT', int('count'))), opt(tok('NOVALUES'))),
+  // sets
+  sadd: sets('1.0.0', 'Adds one or more members to a set. Creates the key if it doesn\'t exist.', 'O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.',
+    key(), many(str('member'))),
+  srem: sets('1.0.0', 'Removes one or more members from a set. Deletes the set if the last member was removed.', 'O(N) where N is the number of members to be removed.', key(), many(str('member'))),
+  sismember: sets('1.0.0', 'Determines whether a member belongs to a set.', O1, key(), str('member')),
+  smismember: sets('6.2.0', 'Determines whether multiple members belong to a set.', 'O(N) where N is the number of elements being checked for membership', key(), many(str('member'))),
+  smembers: sets('1.0.0', 'Returns all members of a set.', 'O(N) where N is the set cardinality.', key()),
+  scard: sets('1.0.0', 'Returns the number of members in a set.', O1, key()),
+  spop: sets('1.0.0', 'Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.', 'Without the count argument O(1), otherwise O(N) where N is the value of the passed count.',
+    key(), opt(int('count'))),
+  srandmember: sets('1.0.0', 'Get one or multiple random members from a set', 'Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.', key(), opt(int('count'))),
+  sscan: sets('2.8.0', 'Iterates over members of a set (the whole set in one reply, cursor 0).', 'O(1) for every call. O(N) for a complete iteration.',
+    key(), int('cursor'), opt(tokened('MATCH', pattern())), opt(tokened('COUNT', int('count')))),
+  sinter: sets('1.0.0', 'Returns the intersect of multiple sets (keys of one slot in shardcache).', 'O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.', many(key())),
+  sunion: sets('1.0.0', 'Returns the union of multiple sets (keys of one slot in shardcache).', 'O(N) where N is the total number of elements in all given sets.', many(key())),
+  sdiff: sets('1.0.0', 'Returns the difference of multiple sets (keys of one slot in shardcache).', 'O(N) where N is the total number of elements in all given sets.', many(key())),
   // keys
   del: gen('1.0.0', 'Deletes one or more keys.', ON_KEYS, many(key())),
   unlink: gen('4.0.0', 'Asynchronously deletes one or more keys.', ON_KEYS, many(key())),

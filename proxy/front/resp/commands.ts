@@ -5,6 +5,8 @@ import { observeCommands } from './cmd-observe';
 import { KEY_COMMANDS } from './cmd-keys';
 import { SERVER_COMMANDS } from './cmd-server';
 import { STRING_COMMANDS } from './cmd-strings';
+import { HASH_COMMANDS } from './cmd-hashes';
+import { SET_COMMANDS } from './cmd-sets';
 import { arityAccepts, type CommandSpec, type RespContext } from './context';
 import type { ReplySlot } from './reply-queue';
 import { RespCommandError, RespMessages, unknownCommandLine } from './errors';
@@ -22,7 +24,7 @@ import { error } from './reply';
  * from the data plane, no promise).
  */
 export const RESP_COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
-  [...STRING_COMMANDS, ...KEY_COMMANDS, ...CONNECTION_COMMANDS, ...SERVER_COMMANDS, ...observeCommands(runSubcommand)].map((spec) => [spec.name, spec]),
+  [...STRING_COMMANDS, ...HASH_COMMANDS, ...SET_COMMANDS, ...KEY_COMMANDS, ...CONNECTION_COMMANDS, ...SERVER_COMMANDS, ...observeCommands(runSubcommand)].map((spec) => [spec.name, spec]),
 );
 
 /** The reply to a handler's failure. */

@@ -2,6 +2,7 @@ import type { Authenticator, Principal } from '../../../shared/authenticator';
 import type { AccessLevel } from '../../../shared/credentials';
 import type { Logger } from '../../../shared/log';
 import type { SetCondition } from '../../../shared/protocol';
+import type { EntryTypeCode, TypeName } from '../../../shared/collections';
 import type { GetResult, ReadPreference, WriteResult } from '../../backend';
 import type { Command, OpName, Outcome } from '../commands';
 import type { Dispatcher } from '../dispatcher';
@@ -151,10 +152,28 @@ export class RespDoor {
     return (await this.#run({ op: 'persist', ns, key }, 'persist')).updated;
   }
 
-  /** One SCAN page from the node owning `slot`: its keys and the slot to continue from (SLOT_COUNT: done). */
-  async scan(ns: string, slot: number, count: number): Promise<{ next: number; keys: string[] }> {
-    const { next, keys } = await this.#run({ op: 'scan', ns, slot, count }, 'scan');
+  /**
+   * One SCAN page from the node owning `slot`: its keys (only those holding `type`, an EntryType,
+   * when given) and the slot to continue from (SLOT_COUNT: done).
+   */
+  async scan(ns: string, slot: number, count: number, type?: EntryTypeCode): Promise<{ next: number; keys: string[] }> {
+    const { next, keys } = await this.#run(type === undefined ? { op: 'scan', ns, slot, count } : { op: 'scan', ns, slot, count, type }, 'scan');
     return { next, keys };
+  }
+
+  /** What `key` holds: `none`, `string`, `hash` or `set`. */
+  async type(ns: string, key: string): Promise<TypeName> {
+    return (await this.#run({ op: 'type', ns, key }, 'type')).type;
+  }
+
+  /** `key`'s time left in ms on its node, whatever it holds: -1 no expiry, -2 missing. */
+  async ttl(ns: string, key: string): Promise<number> {
+    return (await this.#run({ op: 'ttl', ns, key }, 'ttl')).ttlMs;
+  }
+
+  /** How many of `keys` exist, whatever they hold (a key named twice counts twice). */
+  async exists(ns: string, keys: string[]): Promise<number> {
+    return (await this.#run({ op: 'exists', ns, keys }, 'exists')).count;
   }
 
   /** The namespace's live keys over every shard. */

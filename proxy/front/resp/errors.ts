@@ -1,3 +1,4 @@
+import { WRONG_TYPE_MESSAGE } from '../../../shared/collections';
 import type { FrontErrorCode, WireError } from '../wire-error';
 
 /**
@@ -40,6 +41,7 @@ export const RespMessages = {
   unknownSubcommand: (sub: string, command: string): string => `ERR unknown subcommand '${sub}'. Try ${command} HELP.`,
   unsupportedOption: (option: string): string => `ERR Unsupported option ${option}`,
   helloOption: (option: string): string => `ERR Syntax error in HELLO option '${option}'`,
+  wrongType: `WRONGTYPE ${WRONG_TYPE_MESSAGE}`,
   crossSlot: "CROSSSLOT Keys in request don't hash to the same slot",
   noSuchKey: 'ERR no such key',
   sameObject: 'ERR source and destination objects are the same',
@@ -49,6 +51,11 @@ export const RespMessages = {
   expireNx: 'ERR NX and XX, GT or LT options at the same time are not compatible',
   expireGtLt: 'ERR GT and LT options at the same time are not compatible',
   invalidCursor: 'ERR invalid cursor',
+  // Hashes and sets: Redis 7's wording for the arguments it checks before reading the key.
+  nanOrInfinity: 'ERR value is NaN or Infinity',
+  outOfRange: 'ERR value is out of range',
+  mustBePositive: 'ERR value is out of range, must be positive',
+  longRange: 'ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807',
   // OBJECT FREQ / IDLETIME of a key whose namespace does not keep that figure: Redis 7's wording.
   lfuNotSelected: 'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
   lfuSelected: 'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
@@ -95,6 +102,7 @@ const TABLE: Readonly<Record<FrontErrorCode, (message: string) => string>> = {
   TOO_LARGE: (m) => `ERR ${m}`,
   NOT_INTEGER: () => RespMessages.notInteger,
   OVERFLOW: () => RespMessages.overflow,
+  WRONG_TYPE: () => RespMessages.wrongType,
   OVER_QUOTA: (m) => `OOM ${m}`,
   OUT_OF_MEMORY: (m) => `OOM ${m}`,
   RATE_LIMITED: (m) => `ERR ${m}`,

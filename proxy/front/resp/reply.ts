@@ -110,6 +110,12 @@ export function bulkValues(values: BulkValues): Buffer {
   return out;
 }
 
+/** A set of encoded replies: `~n` + each in RESP3 (SMEMBERS, SINTER ...), an array in RESP2. */
+export function setOf(items: readonly Buffer[], protocol: 2 | 3): Buffer {
+  if (protocol === 2) return array(items);
+  return Buffer.concat([Buffer.from(`~${items.length}${CRLF}`), ...items]);
+}
+
 /** A map of encoded replies: `%n` + key, value ... in RESP3, a flat array of 2n in RESP2. */
 export function map(pairs: ReadonlyArray<readonly [Buffer, Buffer]>, protocol: 2 | 3): Buffer {
   const head = Buffer.from(protocol === 3 ? `%${pairs.length}${CRLF}` : `*${2 * pairs.length}${CRLF}`);

@@ -1,3 +1,4 @@
+import { TYPE_NAMES, type EntryTypeCode } from '../../../shared/collections';
 import { SLOT_COUNT } from '../../../shared/slot';
 import { int64Arg, word } from './args';
 import { patternArg } from './cmd-server';
@@ -12,8 +13,13 @@ import { globMatches, type Glob } from './glob';
 /** SCAN's COUNT when none is given (Redis's). */
 export const SCAN_DEFAULT_COUNT = 10;
 
-/** Redis's type names; every shardcache key is a string, so `string` matches all and the others none. */
-const KNOWN_TYPES: ReadonlySet<string> = new Set(['string', 'list', 'set', 'zset', 'hash', 'stream']);
+/**
+ * Redis's type names (and `none`, TYPE's answer for a missing key): the ones shardcache holds
+ * (string, hash, set) are filtered by the node (SCAN's `type`); the others match no key. A name
+ * outside this list is refused (Redis 8's answer; 7.x matched nothing).
+ */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(['string', 'list', 'set', 'zset', 'hash', 'stream', 'none']);
+const HELD_TYPES: ReadonlyMap<string, EntryTypeCode> = new Map(TYPE_NAMES.map((name, code) => [name, code as EntryTypeCode]));
 
 /** Longest type name quoted back in the unknown-type error (the name is the client's). */
 const MAX_QUOTED = 128;
@@ -25,7 +31,9 @@ export interface ScanArgs {
   count: number;
   /** MATCH's pattern, undefined for none or `*`. */
   match: Glob | undefined;
-  /** TYPE other than `string`: no key can match. */
+  /** TYPE of a type shardcache holds: the node returns only keys holding it. */
+  type?: EntryTypeCode;
+  /** TYPE of a type shardcache does not hold (list, zset, stream, none): no key can match. */
   noType: boolean;
 }
 
@@ -61,7 +69,8 @@ export function scanArgs(args: readonly Buffer[]): ScanArgs {
     } else if (option === 'TYPE') {
       const name = value.toString('latin1').toLowerCase();
       if (!KNOWN_TYPES.has(name)) throw new RespCommandError(RespMessages.unknownType(value.toString('utf8').slice(0, MAX_QUOTED)));
-      out.noType = name !== 'string';
+      out.type = HELD_TYPES.get(name);
+      out.noType = out.type === undefined;
     } else {
       throw new RespCommandError(RespMessages.syntax);
     }
@@ -78,4 +87,42 @@ export function matchArg(arg: Buffer): Glob | undefined {
 export function matching(keys: readonly string[], match: Glob | undefined): string[] {
   if (match === undefined) return keys as string[];
   return keys.filter((key) => globMatches(match, Buffer.from(key, 'utf8')));
+}
+
+/** The options of HSCAN and SSCAN after the cursor. */
+export interface CollScanArgs {
+  /** MATCH's pattern on fields (HSCAN) or members (SSCAN), undefined for none or `*`. */
+  match: Glob | undefined;
+  /** NOVALUES (HSCAN): the fields alone. */
+  noValues: boolean;
+}
+
+/**
+ * `HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]` and `SSCAN key cursor [MATCH pattern]
+ * [COUNT n]` as Redis reads them (NOVALUES is Redis 7.4's; on SSCAN a syntax error, as 7.0 answers): the cursor checked as SCAN's (any valid cursor is taken:
+ * every reply is the whole hash or set with cursor 0, as Redis answers for its small encodings),
+ * COUNT an integer ≥ 1 (accepted, no effect), NOVALUES only on HSCAN.
+ */
+export function collScanArgs(args: readonly Buffer[], hash: boolean): CollScanArgs {
+  cursorArg(args[2]);
+  const out: CollScanArgs = { match: undefined, noValues: false };
+  for (let i = 3; i < args.length;) {
+    const option = word(args[i]);
+    if (option === 'NOVALUES') {
+      if (!hash) throw new RespCommandError(RespMessages.syntax);
+      out.noValues = true;
+      i++;
+      continue;
+    }
+    if (i + 1 >= args.length) throw new RespCommandError(RespMessages.syntax);
+    if (option === 'COUNT') {
+      if (int64Arg(args[i + 1]) < 1n) throw new RespCommandError(RespMessages.syntax);
+    } else if (option === 'MATCH') {
+      out.match = matchArg(args[i + 1]);
+    } else {
+      throw new RespCommandError(RespMessages.syntax);
+    }
+    i += 2;
+  }
+  return out;
 }
