@@ -72,16 +72,17 @@ test('redis-cli: INFO and CONFIG GET', async () => {
 /** The summary lines of a redis-benchmark -q run (it redraws progress with CR). */
 const summary = (out: string): string[] => out.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => /requests per second/.test(l));
 
-test.each([[['-q']], [['-q', '-P', '16']]])('redis-benchmark %j: GET, SET, INCR, MSET, PING and MGET complete without errors', async (flags) => {
+test.each([[['-q']], [['-q', '-P', '16']]])('redis-benchmark %j: GET, SET, INCR, MSET, PING, SADD, HSET, SPOP and MGET complete without errors', async (flags) => {
   const base = ['-h', '127.0.0.1', '-p', String(c.respPort), '-n', '2000', ...flags];
-  const standard = await run('redis-benchmark', [...base, '-t', 'get,set,incr,mset,ping']);
+  // Lists are out of scope (docs/resp.md), so LPUSH / LRANGE are not run.
+  const standard = await run('redis-benchmark', [...base, '-t', 'get,set,incr,mset,ping,sadd,hset,spop']);
   const mget = await run('redis-benchmark', [...base, 'MGET', 'bench:a', 'bench:b', 'bench:c', 'bench:d']);
   for (const r of [standard, mget]) {
     expect(r.code).toBe(0);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/error|ERR|WARNING/i);
   }
   // redis-benchmark has no MGET test of its own (-t mget runs nothing): MGET runs as a given command.
-  expect(summary(standard.stdout).map((l) => l.split(':')[0])).toEqual(['PING_INLINE', 'PING_MBULK', 'SET', 'GET', 'INCR', 'MSET (10 keys)']);
+  expect(summary(standard.stdout).map((l) => l.split(':')[0])).toEqual(['PING_INLINE', 'PING_MBULK', 'SET', 'GET', 'INCR', 'SADD', 'HSET', 'SPOP', 'MSET (10 keys)']);
   expect(summary(mget.stdout)).toEqual([expect.stringMatching(/^MGET bench:a bench:b bench:c bench:d: [\d.]+ requests per second/)]);
   const metrics = await (await fetch(`${c.adminUrl}/metrics`)).text();
   expect(metrics).toMatch(/shardcache_proxy_requests_total\{front="resp",op="mget",namespace="default",code="ok"\} \d+/);
