@@ -42,6 +42,8 @@ export const Op = {
   REPL_SET: 34,
   REPL_DEL: 35,
   REPL_INVALIDATE: 36,
+  /** A hash's or set's changes (`shared/protocol.ts`), rather than its whole new state. */
+  REPL_COLL: 37,
   FILL_LEASE: 40,
   FILL: 41,
   FILL_RELEASE: 42,

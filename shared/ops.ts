@@ -282,14 +282,14 @@ export const RANDOMKEY = defineOp('RANDOMKEY', { request: [ns], ok: [field('key'
 export const MEMORY_USAGE = defineOp('MEMORY_USAGE', { request: [ns, key], ok: [field('bytes', num)], other: { MISS: [] }, fronts: ['resp'], keyed: true });
 /**
  * RESP OBJECT ENCODING / FREQ / IDLETIME: what the node knows of the entry, in one reply.
- * `encoding`: `int`, `embstr` or `raw` (Redis's rule for strings), `listpack` for a hash or set; `freq`: its LFU counter decayed
+ * `encoding`: `int`, `embstr` or `raw` (Redis's rule for strings), `listpack` or `hashtable` for a hash or set (its encoding); `freq`: its LFU counter decayed
  * to now when the namespace evicts by LFU, else -1 (not tracked); `idleSeconds`: whole seconds
  * since its last access (a hit or a write) when the namespace does not evict by LFU, else -1 (not
  * tracked). MISS when the key is missing. A read that neither refreshes recency nor counts a hit.
  */
 export const OBJECT = defineOp('OBJECT', {
   request: [ns, key],
-  ok: [field('encoding', type<'int' | 'embstr' | 'raw' | 'listpack'>()), field('freq', num), field('idleSeconds', num)],
+  ok: [field('encoding', type<'int' | 'embstr' | 'raw' | 'listpack' | 'hashtable'>()), field('freq', num), field('idleSeconds', num)],
   other: { MISS: [] },
   fronts: ['resp'],
   keyed: true,

@@ -106,12 +106,16 @@ export { KEYED_WRITE_OPS } from './ops';
  *   REPL_SET        [0, REPL_SET, ns, key, value, version, expiresAt, flags, tags | null, type?]
  *   REPL_DEL        [0, REPL_DEL, ns, key]
  *   REPL_INVALIDATE [0, REPL_INVALIDATE, ns, tag | null, watermark]
+ *   REPL_COLL       [0, REPL_COLL, ns, key, type, version, expiresAt, [key, value | null, ...]]
+ *                   (a hash or set command's changes: each field or member set to a value ('' for a
+ *                   member) or removed (null), then the entry's version and expiry; a hash or set
+ *                   left empty is deleted. A write to a large hash costs its changes, not its size)
  *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, type, ...]]
  *                   (`type`: the entry's `EntryType` (`shared/collections.ts`), left off REPL_SET for a
  *                   string; a hash's or set's `value` is the node's packed form of it,
  *                   `storage-node/store/collections.ts`)
  *   REPL_SNAPSHOT_END [0, REPL_SNAPSHOT_END, versionClock, [[ns, watermark, [[tag, mark], ...]], ...]]
- * REPL_SET, REPL_DEL and REPL_INVALIDATE frames are the replication stream: their bytes, header
+ * REPL_SET, REPL_DEL, REPL_INVALIDATE and REPL_COLL frames are the replication stream: their bytes, header
  * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the
  * offset space; stream frames interleave with them in the order the primary produced both.
  *

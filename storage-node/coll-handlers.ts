@@ -9,7 +9,7 @@ import { keyArg, keysArg, ttlArg } from './validate';
 /**
  * The hash and set commands (COLL, COLL_WRITE; `shared/collections.ts`): each runs as one step
  * on the node that holds the key, reads anywhere, writes at the primary. A write reaches the
- * replicas as the entry's new state (or its removal when the command left it empty), as INCR's.
+ * replicas as its changes (REPL_COLL), or as the key's removal when it left the entry empty.
  */
 
 /** What these handlers take from `handlers.ts`: the write steps, and a read's namespace after the ownership check. */
@@ -60,7 +60,12 @@ export function collHandlers({ write, changed, read }: CollSteps): Readonly<Reco
       const key = keyArg(m[WRITE_TARGET.key]);
       const def = cmdArg(m[COLL_WRITE.at.cmd], true);
       const r = ctx.store.collWrite(ns, key, def, argsArg(m[COLL_WRITE.at.args]), ttlArg(m[COLL_WRITE.at.ttlMsOnCreate] ?? 0));
-      if (r.version !== 0 || r.deleted) changed(ctx, ns, key, r.deleted);
+      if (r.deleted) changed(ctx, ns, key, true);
+      else if (r.version !== 0) {
+        // What changed reaches the replicas, not the whole entry (REPL_COLL).
+        ctx.repl?.collChanged(ns, key, r.changes);
+        ctx.writes?.written(ns, key);
+      }
       out.message(buildReply(COLL_WRITE.ok, m[ID], r.reply, r.version));
     },
   };

@@ -8,6 +8,7 @@ import {
 import { collHandlers } from './coll-handlers';
 import { wrongType } from './store';
 import type { NamespacePolicy, Store } from './store';
+import type { Changes } from './store/collections';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
 import { FILL_HANDLERS } from './fill-handlers';
@@ -44,6 +45,8 @@ export interface MutationLog {
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void;
   /** An entry changed in place (INCR, EXPIRE, PERSIST); the log reads its new state. */
   changed(ns: string, key: string): void;
+  /** A hash or set changed by a command: `changes` are what it changed (`store/collections.ts`). */
+  collChanged(ns: string, key: string, changes: Changes): void;
   deleted(ns: string, key: string): void;
   invalidated(ns: string, tag: string | null): void;
 }

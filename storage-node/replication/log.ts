@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './backlog';
-import { encodeDelRecord, encodeInvalidateRecord } from './records';
+import { encodeCollRecord, encodeDelRecord, encodeInvalidateRecord } from './records';
+import type { Changes } from '../store/collections';
 import { SetRecordEncoder } from './encoder';
 import type { Store } from '../store';
 import type { MutationTee } from '../migration/export';
@@ -61,6 +62,21 @@ export class ReplicationLog {
     const value = Buffer.from(e.value, 'latin1');
     this.#appendSet(ns, key, value, e.version, e.expiresAt, e.flags, e.tags, e.type);
     if (this.tee !== null) this.tee.set(ns, key, value, e.expiresAt, e.flags, e.tags, e.type);
+  }
+
+  /**
+   * A hash or set command's changes (REPL_COLL: what changed, not the whole entry, so a write to a
+   * large hash costs its changes); a migration's export takes the entry's whole new state.
+   */
+  collChanged(ns: string, key: string, changes: Changes): void {
+    if (!this.recording) return;
+    const e = this.#store.replication.peekMeta(ns, key);
+    if (e === undefined) return this.deleted(ns, key);
+    this.#append(encodeCollRecord(ns, key, e.type, e.version, e.expiresAt, changes), ns);
+    if (this.tee !== null) {
+      const whole = this.#store.replication.peek(ns, key)!;
+      this.tee.set(ns, key, Buffer.from(whole.value, 'latin1'), whole.expiresAt, whole.flags, whole.tags, whole.type);
+    }
   }
 
   /** A key removed by a request (DELETE, EXPIRE <= 0): the request's reply waits in an ack namespace. */

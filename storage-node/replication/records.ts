@@ -3,6 +3,8 @@ import { ProtocolError } from '../../shared/errors';
 import { Limits, NAMESPACE_PATTERN, Op } from '../../shared/protocol';
 import { EntryType } from '../../shared/collections';
 import type { Store } from '../store';
+import type { Changes } from '../store/collections';
+import { bytesToString } from '../store/value-codec';
 
 /**
  * Replication records: what the stream carries (REPL_SET is encoded by `encoder.ts`) (`shared/protocol.ts` has the layouts) and how a
@@ -14,6 +16,26 @@ export const encodeDelRecord = (ns: string, key: string): Buffer => encodeFrame(
 
 export const encodeInvalidateRecord = (ns: string, tag: string | null, watermark: number): Buffer =>
   encodeFrame([0, Op.REPL_INVALIDATE, ns, tag, watermark]);
+
+/** `[0, REPL_COLL, ns, key, type, version, expiresAt, [key, value | null, ...]]`: a hash's or set's changes, keys and values as bytes. */
+export function encodeCollRecord(ns: string, key: string, type: number, version: number, expiresAt: number, changes: Changes): Buffer {
+  const flat: (Buffer | null)[] = [];
+  for (const [k, v] of changes) flat.push(Buffer.from(k, 'latin1'), v === null ? null : Buffer.from(v, 'latin1'));
+  return encodeFrame([0, Op.REPL_COLL, ns, key, type, version, expiresAt, flat]);
+}
+
+/** The changes of a REPL_COLL record, every element checked. */
+function changesOf(v: unknown): Changes {
+  if (!Array.isArray(v) || v.length % 2 !== 0 || v.length === 0) throw bad('changes');
+  const out: Changes = new Map();
+  for (let i = 0; i < v.length; i += 2) {
+    const k = v[i];
+    const value = v[i + 1];
+    if (!(k instanceof Uint8Array) || (value !== null && !(value instanceof Uint8Array))) throw bad('changes');
+    out.set(bytesToString(k), value === null ? null : bytesToString(value));
+  }
+  return out;
+}
 
 const bad = (what: string): ProtocolError => new ProtocolError(`bad replication record: ${what}`);
 
@@ -124,7 +146,7 @@ export const SNAPSHOT_FIELDS = 7;
 
 /** True for the ops whose frames are part of the offset space. */
 export function isStreamOp(op: unknown): boolean {
-  return op === Op.REPL_SET || op === Op.REPL_DEL || op === Op.REPL_INVALIDATE;
+  return op === Op.REPL_SET || op === Op.REPL_DEL || op === Op.REPL_INVALIDATE || op === Op.REPL_COLL;
 }
 
 /**
@@ -139,6 +161,14 @@ export function applyRecord(store: Store, m: readonly unknown[]): number {
     case Op.REPL_DEL:
       store.replication.applyDelete(ns(m[2]), key(m[3]));
       return 0;
+    case Op.REPL_COLL: {
+      const type = entryType(m[4]);
+      if (type === EntryType.STRING) throw bad('type');
+      if (!store.replication.applyCollChanges(ns(m[2]), key(m[3]), type, uint(m[5], 'version'), uint(m[6], 'expiresAt'), changesOf(m[7]))) {
+        throw bad('changes to a key of another type');
+      }
+      return 0;
+    }
     case Op.REPL_INVALIDATE: {
       const tag = m[3] === null ? null : key(m[3]);
       store.replication.applyInvalidate(ns(m[2]), tag, uint(m[4], 'watermark'));

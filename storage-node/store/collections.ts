@@ -8,31 +8,118 @@ import { addInt64, parseInt64 } from './int64';
  * Hashes and sets as the store holds them, and the Redis commands on them (pure: no store, no
  * clock; randomness passed in).
  *
- * A hash or set is one entry whose value is a packed latin1 string, like Redis's listpack:
+ * Two encodings, as Redis has (listpack, then hashtable past `hash-max-listpack-entries` 128 /
+ * `-value` 64):
  *
- *   count  then, per element:  hash  len field  len value        set  len member
+ * - **Packed** (up to PACKED_MAX_ELEMENTS elements of at most PACKED_MAX_ELEMENT_BYTES): one
+ *   latin1 string, like a listpack:
  *
- * where `count` and each `len` take one char below 0x80, else four (`0x80 | n >>> 24`, then the
- * next three bytes of n, big-endian). A hash of 10 fields of 20 bytes is one flat string of a few
- * hundred bytes: no object per field, nothing for the garbage collector to trace, and the entry
- * is evicted, expired, replicated and migrated as a string entry is (the value's bytes, with the
- * entry's type beside them).
+ *     count  then, per element:  hash  len field  len value        set  len member
  *
- * The price is Redis's for a listpack: a lookup walks the elements and a write builds the string
- * anew, O(size of the entry) per command. The namespace's item limit (1 MiB by default) bounds
- * the size, so one command costs at most a walk over that many bytes; caches keep hashes and sets
- * small (sessions, tag sets), where the walk is shorter than a hash lookup's overhead. Every
- * command that takes many arguments (HMGET, SMISMEMBER, HDEL, SADD ...) does one walk for all of
- * them, never one per argument.
+ *   where `count` and each `len` take one char below 0x80, else four (`0x80 | n >>> 24`, then the
+ *   next three bytes of n, big-endian). A hash of 10 fields of 20 bytes is one flat string of a
+ *   few hundred bytes: no object per field, nothing for the garbage collector to trace. A lookup
+ *   walks at most 128 elements; a write builds the string anew.
+ * - **Indexed** (anything larger): the elements in arrays with a `Map` from each key (field or
+ *   member) to its position, so a lookup, an add, a removal (the last element moves into the hole)
+ *   and a random pick are O(1), and a write changes the entry in place.
+ *
+ * A write is planned first (`planWrite`: its reply and the changes it makes, each key set to a
+ * value or removed), then applied (`applyChanges`): the store checks the entry's new size between
+ * the two, so a refused write changes nothing, and the changes are what the replicas are sent
+ * (`REPL_COLL`), whatever the entry's size. Every command that takes many arguments (HMGET,
+ * SMISMEMBER, HDEL, SADD ...) walks a packed value once for all of them.
  *
  * Arguments arrive as latin1 strings (one char per byte, `bytesToString`), so a field is compared
  * to the packed bytes with `startsWith` at a position: no string is made while walking.
  */
 
-/** What a write leaves: the new packed value, `null` (the entry is now empty: delete it) or `undefined` (unchanged). */
-export interface CollWrite {
-  value: string | null | undefined;
-  reply: CollReply;
+/** Most elements of a packed hash or set (Redis's `hash-max-listpack-entries`). */
+export const PACKED_MAX_ELEMENTS = 128;
+/** Longest field, value or member of a packed hash or set (Redis's `hash-max-listpack-value`). */
+export const PACKED_MAX_ELEMENT_BYTES = 64;
+/**
+ * Accounted bytes of each element of an indexed hash beyond its strings: the Map entry and its
+ * bucket, two array slots and two string headers. A set's element has one string and one slot
+ * fewer. Measured estimates, so the memory limit counts what the heap holds.
+ */
+export const INDEXED_HASH_ELEMENT_BYTES = 80;
+export const INDEXED_SET_ELEMENT_BYTES = 56;
+
+/** A large hash (`values` set) or set (`values` null): see the file comment. */
+export class Indexed {
+  readonly keys: string[] = [];
+  readonly values: string[] | null;
+  readonly index = new Map<string, number>();
+  /** Accounted bytes of the elements (`elementBytes` each). */
+  bytes = 0;
+
+  constructor(pairs: boolean) {
+    this.values = pairs ? [] : null;
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The value of `key` ('' for a set's member), or undefined. */
+  get(key: string): string | undefined {
+    const i = this.index.get(key);
+    if (i === undefined) return undefined;
+    return this.values === null ? '' : this.values[i];
+  }
+
+  /** Sets `key` (to `value` in a hash); true when it was added. */
+  set(key: string, value: string): boolean {
+    const i = this.index.get(key);
+    if (i !== undefined) {
+      if (this.values !== null) {
+        this.bytes += value.length - this.values[i].length;
+        this.values[i] = value;
+      }
+      return false;
+    }
+    this.index.set(key, this.keys.length);
+    this.keys.push(key);
+    if (this.values !== null) this.values.push(value);
+    this.bytes += elementBytes(key, value, this.values !== null);
+    return true;
+  }
+
+  /** Removes `key`, the last element moving into its place; true when it was there. */
+  delete(key: string): boolean {
+    const i = this.index.get(key);
+    if (i === undefined) return false;
+    const last = this.keys.length - 1;
+    const values = this.values;
+    this.bytes -= elementBytes(key, values === null ? '' : values[i], values !== null);
+    this.index.delete(key);
+    if (i !== last) {
+      const moved = this.keys[last];
+      this.keys[i] = moved;
+      this.index.set(moved, i);
+      if (values !== null) values[i] = values[last];
+    }
+    this.keys.pop();
+    values?.pop();
+    return true;
+  }
+}
+
+/** Accounted bytes of one element of an indexed hash (`pairs`) or set. */
+function elementBytes(key: string, value: string, pairs: boolean): number {
+  return pairs ? key.length + value.length + INDEXED_HASH_ELEMENT_BYTES : key.length + INDEXED_SET_ELEMENT_BYTES;
+}
+
+/** What a hash or set entry holds: its packed string, or its Indexed object. */
+export type CollValue = string | Indexed;
+
+/** A write's changes: each key set to a value ('' for a set's member) or removed (null). */
+export type Changes = Map<string, string | null>;
+
+/** The accounted bytes of a value (the entry's value part: its string's length, or the indexed total). */
+export function valueBytes(v: CollValue): number {
+  return typeof v === 'string' ? v.length : v.bytes;
 }
 
 // ─── The packed form ────────────────────────────────────────────────────────────────────────
@@ -50,9 +137,11 @@ function lenAt(s: string, p: number): number {
 const widthAt = (s: string, p: number): number => (s.charCodeAt(p) < SHORT ? 1 : 4);
 const widthOf = (n: number): number => (n < SHORT ? 1 : 4);
 
-/** Elements of a packed value (0 for a missing one). */
-export function countOf(packed: string | undefined): number {
-  return packed === undefined || packed.length === 0 ? 0 : lenAt(packed, 0);
+/** Elements of a value (0 for a missing one). */
+export function countOf(v: CollValue | undefined): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'string') return v.size;
+  return v.length === 0 ? 0 : lenAt(v, 0);
 }
 
 /** Where the elements start. */
@@ -85,19 +174,28 @@ function next(s: string, p: number, pairs: boolean, c: Cursor): void {
   c.end = c.valueAt + c.valueLen;
 }
 
-const cursor = (): Cursor => ({ keyAt: 0, keyLen: 0, valueAt: 0, valueLen: 0, end: 0 });
-const scan = cursor();
+const scan: Cursor = { keyAt: 0, keyLen: 0, valueAt: 0, valueLen: 0, end: 0 };
 
-/** The position of `key`'s element in `s`, or -1; `scan` holds its positions after a hit. */
-function find(s: string, key: string, pairs: boolean): number {
+/** The value of `key` in packed `s` ('' for a member), or undefined. */
+function findPacked(s: string, key: string, pairs: boolean): string | undefined {
   for (let p = bodyOf(s); p < s.length; p = scan.end) {
     next(s, p, pairs, scan);
-    if (scan.keyLen === key.length && s.startsWith(key, scan.keyAt)) return p;
+    if (scan.keyLen === key.length && s.startsWith(key, scan.keyAt)) return s.substring(scan.valueAt, scan.valueAt + scan.valueLen);
   }
-  return -1;
+  return undefined;
 }
 
-const bytes = (s: string, at: number, len: number): Buffer => Buffer.from(s.substring(at, at + len), 'latin1');
+/** Every element of packed `s`: keys, and values (null for a set). */
+function unpack(s: string, pairs: boolean): { keys: string[]; values: string[] | null } {
+  const keys: string[] = [];
+  const values: string[] | null = pairs ? [] : null;
+  for (let p = bodyOf(s); p < s.length; p = scan.end) {
+    next(s, p, pairs, scan);
+    keys.push(s.substring(scan.keyAt, scan.keyAt + scan.keyLen));
+    values?.push(s.substring(scan.valueAt, scan.valueAt + scan.valueLen));
+  }
+  return { keys, values };
+}
 
 interface NodeBuffer extends Buffer {
   latin1Write(s: string, offset: number, length: number): number;
@@ -111,13 +209,16 @@ interface NodeBuffer extends Buffer {
 class Packer {
   #buf = Buffer.allocUnsafeSlow(16 * 1024) as NodeBuffer;
   #pos = 4;
-  #count = 0;
+  /** Elements written, and the longest key or value among them. */
+  count = 0;
+  longest = 0;
 
   /** Starts a value of at most `bound` chars of elements. */
   start(bound: number): void {
     if (bound + 4 > this.#buf.length) this.#buf = Buffer.allocUnsafeSlow(Math.max(bound + 4, 2 * this.#buf.length)) as NodeBuffer;
     this.#pos = 4;
-    this.#count = 0;
+    this.count = 0;
+    this.longest = 0;
   }
 
   #len(n: number): void {
@@ -135,25 +236,20 @@ class Packer {
   #str(s: string): void {
     this.#len(s.length);
     this.#pos += this.#buf.latin1Write(s, this.#pos, s.length);
+    if (s.length > this.longest) this.longest = s.length;
   }
 
   /** Appends a set member, or a hash field with its value. */
-  element(key: string, value?: string): void {
+  element(key: string, value: string | null): void {
     this.#str(key);
-    if (value !== undefined) this.#str(value);
-    this.#count++;
-  }
-
-  /** Copies `count` whole elements, `s[from, to)`, as they are. */
-  copy(s: string, from: number, to: number, count: number): void {
-    if (to > from) this.#pos += this.#buf.latin1Write(s.substring(from, to), this.#pos, to - from);
-    this.#count += count;
+    if (value !== null) this.#str(value);
+    this.count++;
   }
 
   /** The value built, or null when it has no element. */
   finish(): string | null {
-    if (this.#count === 0) return null;
-    const n = this.#count;
+    if (this.count === 0) return null;
+    const n = this.count;
     const b = this.#buf;
     let at = 4 - widthOf(n);
     const start = at;
@@ -170,118 +266,87 @@ class Packer {
 
 const packer = new Packer();
 
-/** Bound on the chars `pairs` (key, value | null) add as elements. */
-function boundOf(keys: readonly string[], values: readonly (string | null)[] | undefined): number {
-  let n = 0;
-  for (let i = 0; i < keys.length; i++) {
-    n += 4 + keys[i].length;
-    const v = values?.[i];
-    if (v !== undefined && v !== null) n += 4 + v.length;
-  }
-  return n;
+/** The packed form of any value (a snapshot's, a replication record's, RENAME's). */
+export function packedOf(v: CollValue): string {
+  if (typeof v === 'string') return v;
+  let bound = 0;
+  for (let i = 0; i < v.keys.length; i++) bound += 8 + v.keys[i].length + (v.values === null ? 0 : v.values[i].length);
+  packer.start(bound);
+  for (let i = 0; i < v.keys.length; i++) packer.element(v.keys[i], v.values === null ? null : v.values[i]);
+  return packer.finish() ?? '';
 }
 
-/**
- * `s` (undefined: empty) with each key of `changes` set to its value (a hash's; a set member's is
- * '') or removed (null), in one walk: elements keep their order, new ones go at the end in the
- * order first given. Returns the new value (null when empty), and how many keys were added and
- * removed.
- */
-function rewrite(s: string | undefined, changes: Map<string, string | null>, pairs: boolean): { value: string | null; added: number; removed: number } {
-  const keys = [...changes.keys()];
-  const values = [...changes.values()];
-  packer.start((s?.length ?? 0) + boundOf(keys, values));
-  let added = 0;
-  let removed = 0;
-  const seen = new Set<string>();
-  if (s !== undefined) {
-    const c = scan;
-    let run = bodyOf(s);
-    let runCount = 0;
-    for (let p = run; p < s.length; p = c.end) {
-      next(s, p, pairs, c);
-      const key = s.substring(c.keyAt, c.keyAt + c.keyLen);
-      const change = changes.get(key);
-      if (change === undefined) {
-        runCount++;
-        continue;
-      }
-      packer.copy(s, run, p, runCount);
-      runCount = 0;
-      run = c.end;
-      seen.add(key);
-      if (change === null) removed++;
-      else if (pairs) packer.element(key, change);
-      else packer.element(key);
+/** True when every element of `v` is short enough to be packed. */
+function fitsPacked(v: Indexed): boolean {
+  for (let i = 0; i < v.keys.length; i++) {
+    if (v.keys[i].length > PACKED_MAX_ELEMENT_BYTES || (v.values !== null && v.values[i].length > PACKED_MAX_ELEMENT_BYTES)) return false;
+  }
+  return true;
+}
+
+/** `s` in the encoding its size calls for: packed while small, else Indexed. */
+export function encoded(s: string, pairs: boolean): CollValue {
+  if (countOf(s) <= PACKED_MAX_ELEMENTS) {
+    let small = true;
+    for (let p = bodyOf(s); small && p < s.length; p = scan.end) {
+      next(s, p, pairs, scan);
+      small = scan.keyLen <= PACKED_MAX_ELEMENT_BYTES && scan.valueLen <= PACKED_MAX_ELEMENT_BYTES;
     }
-    packer.copy(s, run, s.length, runCount);
+    if (small) return s;
   }
-  for (let i = 0; i < keys.length; i++) {
-    if (values[i] === null || seen.has(keys[i])) continue;
-    added++;
-    if (pairs) packer.element(keys[i], values[i] as string);
-    else packer.element(keys[i]);
-  }
-  return { value: packer.finish(), added, removed };
-}
-
-/** Every element's key (and value, `withValues`) as bytes, in order. */
-function all(s: string | undefined, pairs: boolean, keys: boolean, values: boolean): Buffer[] {
-  const out: Buffer[] = [];
-  if (s === undefined) return out;
-  const c = scan;
-  for (let p = bodyOf(s); p < s.length; p = c.end) {
-    next(s, p, pairs, c);
-    if (keys) out.push(bytes(s, c.keyAt, c.keyLen));
-    if (values) out.push(bytes(s, c.valueAt, c.valueLen));
-  }
+  const { keys, values } = unpack(s, pairs);
+  const out = new Indexed(pairs);
+  for (let i = 0; i < keys.length; i++) out.set(keys[i], values === null ? '' : values[i]);
   return out;
 }
 
-/** Every element's key as a string (SINTER and friends compare them). */
-function keysOf(s: string | undefined, pairs: boolean): string[] {
-  const out: string[] = [];
-  if (s === undefined) return out;
-  const c = scan;
-  for (let p = bodyOf(s); p < s.length; p = c.end) {
-    next(s, p, pairs, c);
-    out.push(s.substring(c.keyAt, c.keyAt + c.keyLen));
-  }
-  return out;
+// ─── Reads ─────────────────────────────────────────────────────────────────────────────────
+
+/** The value of `key` ('' for a member), or undefined. */
+function lookup(v: CollValue | undefined, key: string, pairs: boolean): string | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? findPacked(v, key, pairs) : v.get(key);
 }
 
-/** The value of each of `keys` (null when absent), in one walk: HMGET, SMISMEMBER (a member's value is ''). */
-function lookupMany(s: string | undefined, keys: readonly string[], pairs: boolean): (string | null)[] {
-  const out: (string | null)[] = new Array(keys.length).fill(null);
-  if (s === undefined) return out;
-  if (keys.length === 1) {
-    if (find(s, keys[0], pairs) >= 0) out[0] = s.substring(scan.valueAt, scan.valueAt + scan.valueLen);
+/** The value of each of `keys` (undefined when absent), walking a packed value once. */
+function lookupMany(v: CollValue | undefined, keys: readonly string[], pairs: boolean): (string | undefined)[] {
+  const out: (string | undefined)[] = new Array(keys.length).fill(undefined);
+  if (v === undefined) return out;
+  if (typeof v !== 'string' || keys.length === 1) {
+    for (let i = 0; i < keys.length; i++) out[i] = lookup(v, keys[i], pairs);
     return out;
   }
-  const wanted = new Map<string, string | null>();
-  for (const k of keys) wanted.set(k, null);
-  const c = scan;
-  for (let p = bodyOf(s); p < s.length; p = c.end) {
-    next(s, p, pairs, c);
-    const key = s.substring(c.keyAt, c.keyAt + c.keyLen);
-    if (wanted.has(key)) wanted.set(key, s.substring(c.valueAt, c.valueAt + c.valueLen));
+  const found = new Map<string, string | undefined>();
+  for (const k of keys) found.set(k, undefined);
+  for (let p = bodyOf(v); p < v.length; p = scan.end) {
+    next(v, p, pairs, scan);
+    const key = v.substring(scan.keyAt, scan.keyAt + scan.keyLen);
+    if (found.has(key)) found.set(key, v.substring(scan.valueAt, scan.valueAt + scan.valueLen));
   }
-  for (let i = 0; i < keys.length; i++) out[i] = wanted.get(keys[i]) as string | null;
+  for (let i = 0; i < keys.length; i++) out[i] = found.get(keys[i]);
   return out;
 }
 
-/** The start of every element (for picks by index). */
-function starts(s: string, pairs: boolean): number[] {
-  const out: number[] = [];
-  const c = scan;
-  for (let p = bodyOf(s); p < s.length; p = c.end) {
-    out.push(p);
-    next(s, p, pairs, c);
+/** Every element: keys and values (null for a set), in order. */
+function elements(v: CollValue | undefined, pairs: boolean): { keys: readonly string[]; values: readonly string[] | null } {
+  if (v === undefined) return { keys: [], values: pairs ? [] : null };
+  return typeof v === 'string' ? unpack(v, pairs) : v;
+}
+
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+/** Every element's key and/or value as bytes, in order. */
+function all(v: CollValue | undefined, pairs: boolean, withKeys: boolean, withValues: boolean): Buffer[] {
+  const { keys, values } = elements(v, pairs);
+  const out: Buffer[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    if (withKeys) out.push(bytes(keys[i]));
+    if (withValues && values !== null) out.push(bytes(values[i]));
   }
   return out;
 }
 
-// ─── Arguments ─────────────────────────────────────────────────────────────────────────────
+// ─── Arguments and random picks ────────────────────────────────────────────────────────────
 
 /** Redis's words for an argument that is not an integer. */
 const NOT_INTEGER = 'value is not an integer or out of range';
@@ -294,7 +359,7 @@ function countArg(s: string): number {
   return n;
 }
 
-/** `n` distinct indexes below `size`, ascending (Floyd's sample: n draws, whatever `size`). */
+/** `n` distinct indexes below `size` (Floyd's sample: n draws, whatever `size`), ascending. */
 function sample(size: number, n: number, random: () => number): number[] {
   const chosen = new Set<number>();
   for (let j = size - n; j < size; j++) {
@@ -305,34 +370,34 @@ function sample(size: number, n: number, random: () => number): number[] {
 }
 
 /**
- * HRANDFIELD / SRANDMEMBER / SPOP's picks: `count` > 0 distinct elements (all when the value has
- * no more), < 0 that many with repeats; the element starts chosen.
+ * HRANDFIELD / SRANDMEMBER / SPOP's picks among `size` elements: `count` > 0 distinct indexes (all
+ * when there are no more), < 0 that many with repeats (at most MAX_RANDOM_PICKS).
  */
-function picks(s: string, pairs: boolean, count: number, random: () => number): number[] {
-  const at = starts(s, pairs);
-  if (count >= at.length) return at;
-  if (count >= 0) return sample(at.length, count, random).map((i) => at[i]);
+function picks(size: number, count: number, random: () => number): number[] {
+  if (count >= size) return Array.from({ length: size }, (_, i) => i);
+  if (count >= 0) return sample(size, count, random);
   const n = -count;
   if (n > MAX_RANDOM_PICKS) throw badRequest(`count is out of range: at most ${MAX_RANDOM_PICKS} elements with repeats`);
   const out: number[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = at[Math.floor(random() * at.length)];
+  for (let i = 0; i < n; i++) out[i] = Math.floor(random() * size);
   return out;
 }
 
-/** The elements at `positions` as bytes: keys, and values too for `withValues`. */
-function elementsAt(s: string, positions: readonly number[], pairs: boolean, withValues: boolean): Buffer[] {
+/** The elements at `indexes` as bytes: keys, and values too for `withValues`. */
+function elementsAt(v: CollValue, pairs: boolean, indexes: readonly number[], withValues: boolean): Buffer[] {
+  const { keys, values } = elements(v, pairs);
   const out: Buffer[] = [];
-  const c = cursor();
-  for (const p of positions) {
-    next(s, p, pairs, c);
-    out.push(bytes(s, c.keyAt, c.keyLen));
-    if (withValues) out.push(bytes(s, c.valueAt, c.valueLen));
+  for (const i of indexes) {
+    out.push(bytes(keys[i]));
+    if (withValues && values !== null) out.push(bytes(values[i]));
   }
   return out;
 }
 
-function syntaxError(): Error {
-  return badRequest('syntax error');
+/** One random element's key, or null for a missing value. */
+function pickOne(v: CollValue | undefined, pairs: boolean, random: () => number): Buffer | null {
+  if (v === undefined) return null;
+  return elementsAt(v, pairs, picks(countOf(v), 1, random), false)[0] ?? null;
 }
 
 // ─── The commands ──────────────────────────────────────────────────────────────────────────
@@ -343,134 +408,248 @@ export function checkArity(def: CollCmdDef, n: number): void {
 }
 
 /**
- * Runs a read command on `value` (the key's packed value, undefined when missing). `others`: the
- * other keys' values of SINTER / SUNION / SDIFF, in order.
+ * Runs a read command on `value` (the key's value, undefined when missing). `others`: the other
+ * keys' values of SINTER / SUNION / SDIFF, in order.
  */
-export function runRead(def: CollCmdDef, value: string | undefined, args: readonly string[], others: readonly (string | undefined)[], random: () => number): CollReply {
-  const s = value;
+export function runRead(def: CollCmdDef, value: CollValue | undefined, args: readonly string[], others: readonly (CollValue | undefined)[], random: () => number): CollReply {
+  const v = value;
   switch (def.code) {
     case CollCmd.HGET: {
-      if (s === undefined || find(s, args[0], true) < 0) return null;
-      return bytes(s, scan.valueAt, scan.valueLen);
+      const found = lookup(v, args[0], true);
+      return found === undefined ? null : bytes(found);
     }
     case CollCmd.HMGET:
-      return lookupMany(s, args, true).map((v) => (v === null ? null : Buffer.from(v, 'latin1')));
+      return lookupMany(v, args, true).map((x) => (x === undefined ? null : bytes(x)));
     case CollCmd.HGETALL:
-      return all(s, true, true, true);
+      return all(v, true, true, true);
     case CollCmd.HKEYS:
-      return all(s, true, true, false);
+      return all(v, true, true, false);
     case CollCmd.HVALS:
-      return all(s, true, false, true);
+      return all(v, true, false, true);
     case CollCmd.HEXISTS:
-      return s !== undefined && find(s, args[0], true) >= 0 ? 1 : 0;
+      return lookup(v, args[0], true) === undefined ? 0 : 1;
     case CollCmd.HLEN:
     case CollCmd.SCARD:
-      return countOf(s);
+      return countOf(v);
     case CollCmd.HSTRLEN:
-      return s !== undefined && find(s, args[0], true) >= 0 ? scan.valueLen : 0;
+      return lookup(v, args[0], true)?.length ?? 0;
     case CollCmd.HRANDFIELD: {
-      if (args.length === 0) return s === undefined ? null : elementsAt(s, picks(s, true, 1, random), true, false)[0] ?? null;
+      if (args.length === 0) return pickOne(v, true, random);
       const count = countArg(args[0]);
-      if (args.length === 2 && args[1].toUpperCase() !== 'WITHVALUES') throw syntaxError();
-      return s === undefined || count === 0 ? [] : elementsAt(s, picks(s, true, count, random), true, args.length === 2);
+      if (args.length === 2 && args[1].toUpperCase() !== 'WITHVALUES') throw badRequest('syntax error');
+      return v === undefined || count === 0 ? [] : elementsAt(v, true, picks(countOf(v), count, random), args.length === 2);
     }
     case CollCmd.SISMEMBER:
-      return s !== undefined && find(s, args[0], false) >= 0 ? 1 : 0;
+      return lookup(v, args[0], false) === undefined ? 0 : 1;
     case CollCmd.SMISMEMBER:
-      return lookupMany(s, args, false).map((v) => (v === null ? 0 : 1));
+      return lookupMany(v, args, false).map((x) => (x === undefined ? 0 : 1));
     case CollCmd.SMEMBERS:
-      return all(s, false, true, false);
+      return all(v, false, true, false);
     case CollCmd.SRANDMEMBER: {
-      if (args.length === 0) return s === undefined ? null : elementsAt(s, picks(s, false, 1, random), false, false)[0] ?? null;
+      if (args.length === 0) return pickOne(v, false, random);
       const count = countArg(args[0]);
-      return s === undefined || count === 0 ? [] : elementsAt(s, picks(s, false, count, random), false, false);
+      return v === undefined || count === 0 ? [] : elementsAt(v, false, picks(countOf(v), count, random), false);
     }
     case CollCmd.SINTER:
     case CollCmd.SUNION:
     case CollCmd.SDIFF:
-      return combine(def.code, [s, ...others]).map((m) => Buffer.from(m, 'latin1'));
+      return combine(def.code, [v, ...others]).map(bytes);
     default:
       throw badRequest(`${def.name} is not a read`);
   }
 }
 
-/** SINTER / SUNION / SDIFF of `sets` (undefined: an empty set), as Redis orders them: the first set's order, then the others'. */
-function combine(code: number, sets: readonly (string | undefined)[]): string[] {
-  const first = keysOf(sets[0], false);
+/** SINTER / SUNION / SDIFF of `sets` (undefined: an empty set), in the first set's order, then the others'. */
+function combine(code: number, sets: readonly (CollValue | undefined)[]): string[] {
+  const first = elements(sets[0], false).keys;
   if (code === CollCmd.SUNION) {
     const union = new Set(first);
-    for (let i = 1; i < sets.length; i++) for (const m of keysOf(sets[i], false)) union.add(m);
+    for (let i = 1; i < sets.length; i++) for (const m of elements(sets[i], false).keys) union.add(m);
     return [...union];
   }
   if (code === CollCmd.SINTER && sets.some((x) => x === undefined)) return [];
-  let result = first;
+  let result: readonly string[] = first;
   for (let i = 1; i < sets.length && result.length > 0; i++) {
-    if (sets[i] === undefined) continue; // SDIFF: an empty set takes nothing away
-    const other = new Set(keysOf(sets[i], false));
-    result = result.filter((m) => (code === CollCmd.SINTER ? other.has(m) : !other.has(m)));
+    const other = sets[i];
+    if (other === undefined) continue; // SDIFF: an empty set takes nothing away
+    result = result.filter((m) => (lookup(other, m, false) !== undefined) === (code === CollCmd.SINTER));
   }
-  return result;
+  return [...result];
 }
 
-/** Runs a write command on `value` (undefined when the key is missing). */
-export function runWrite(def: CollCmdDef, value: string | undefined, args: readonly string[], random: () => number): CollWrite {
-  const s = value;
+/** What a write does: its reply, and its changes (empty: it changes nothing). */
+export interface WritePlan {
+  reply: CollReply;
+  changes: Changes;
+}
+
+const NO_CHANGES: Changes = new Map();
+
+/** Plans a write command on `value` (undefined when the key is missing): nothing is changed yet. */
+export function planWrite(def: CollCmdDef, value: CollValue | undefined, args: readonly string[], random: () => number): WritePlan {
+  const v = value;
   switch (def.code) {
     case CollCmd.HSET: {
-      const changes = new Map<string, string | null>();
+      const changes: Changes = new Map();
       for (let i = 0; i < args.length; i += 2) changes.set(args[i], args[i + 1]);
-      const r = rewrite(s, changes, true);
-      return { value: r.value, reply: r.added };
+      return { reply: absent(v, changes, true), changes };
     }
-    case CollCmd.HSETNX: {
-      if (s !== undefined && find(s, args[0], true) >= 0) return { value: undefined, reply: 0 };
-      return { value: rewrite(s, new Map([[args[0], args[1]]]), true).value, reply: 1 };
-    }
+    case CollCmd.HSETNX:
+      if (lookup(v, args[0], true) !== undefined) return { reply: 0, changes: NO_CHANGES };
+      return { reply: 1, changes: new Map([[args[0], args[1]]]) };
     case CollCmd.HDEL:
     case CollCmd.SREM: {
-      if (s === undefined) return { value: undefined, reply: 0 };
       const pairs = def.code === CollCmd.HDEL;
-      const changes = new Map<string, string | null>();
-      for (const k of args) changes.set(k, null);
-      const r = rewrite(s, changes, pairs);
-      return { value: r.removed === 0 ? undefined : r.value, reply: r.removed };
+      const wanted = [...new Set(args)];
+      const found = lookupMany(v, wanted, pairs);
+      const changes: Changes = new Map();
+      for (let i = 0; i < wanted.length; i++) if (found[i] !== undefined) changes.set(wanted[i], null);
+      return { reply: changes.size, changes };
     }
     case CollCmd.HINCRBY: {
       const by = parseInt64(args[1]);
       if (by === undefined) throw badRequest(NOT_INTEGER);
-      const current = s !== undefined && find(s, args[0], true) >= 0 ? parseInt64(s.substring(scan.valueAt, scan.valueAt + scan.valueLen)) : 0;
+      const text = lookup(v, args[0], true);
+      const current = text === undefined ? 0 : parseInt64(text);
       if (current === undefined) throw badRequest('hash value is not an integer');
       const sum = addInt64(current, by);
-      return { value: rewrite(s, new Map([[args[0], String(sum)]]), true).value, reply: sum };
+      return { reply: sum, changes: new Map([[args[0], String(sum)]]) };
     }
     case CollCmd.HINCRBYFLOAT: {
       const by = parseLongDouble(args[1]);
       if (by === undefined || typeof by === 'string') throw badRequest('value is not a valid float');
-      const had = s !== undefined && find(s, args[0], true) >= 0;
-      const current = had ? parseLongDouble((s as string).substring(scan.valueAt, scan.valueAt + scan.valueLen)) : parseLongDouble('0');
+      const current = parseLongDouble(lookup(v, args[0], true) ?? '0');
       if (current === undefined || typeof current === 'string') throw badRequest('hash value is not a float');
       const sum = addLongDouble(current, by);
       if (sum === undefined) throw badRequest('increment would produce NaN or Infinity');
       const text = formatLongDouble(sum);
-      return { value: rewrite(s, new Map([[args[0], text]]), true).value, reply: Buffer.from(text, 'latin1') };
+      return { reply: bytes(text), changes: new Map([[args[0], text]]) };
     }
     case CollCmd.SADD: {
-      const changes = new Map<string, string | null>();
-      for (const m of args) changes.set(m, '');
-      const r = rewrite(s, changes, false);
-      return { value: r.added === 0 ? undefined : r.value, reply: r.added };
+      const members: Changes = new Map();
+      for (const m of args) members.set(m, '');
+      return addedOnly(v, members);
     }
     case CollCmd.SPOP: {
       const count = args.length === 0 ? 1 : countArg(args[0]);
       if (count < 0) throw badRequest('value is out of range, must be positive');
-      if (s === undefined) return { value: undefined, reply: args.length === 0 ? null : [] };
-      if (count === 0) return { value: undefined, reply: [] };
-      const popped = elementsAt(s, picks(s, false, count, random), false, false);
-      const changes = new Map<string, string | null>();
+      if (v === undefined) return { reply: args.length === 0 ? null : [], changes: NO_CHANGES };
+      if (count === 0) return { reply: [], changes: NO_CHANGES };
+      const popped = elementsAt(v, false, picks(countOf(v), count, random), false);
+      const changes: Changes = new Map();
       for (const m of popped) changes.set(m.toString('latin1'), null);
-      return { value: rewrite(s, changes, false).value, reply: args.length === 0 ? popped[0] : popped };
+      return { reply: args.length === 0 ? popped[0] : popped, changes };
     }
     default:
       throw badRequest(`${def.name} is not a write`);
   }
+}
+
+/** How many keys of `changes` `v` does not hold (one walk of a packed value). */
+function absent(v: CollValue | undefined, changes: Changes, pairs: boolean): number {
+  const keys = [...changes.keys()];
+  let n = 0;
+  for (const x of lookupMany(v, keys, pairs)) if (x === undefined) n++;
+  return n;
+}
+
+/** SADD's plan: only the members `v` does not hold are changes; the reply counts them. */
+function addedOnly(v: CollValue | undefined, members: Changes): WritePlan {
+  const keys = [...members.keys()];
+  const found = lookupMany(v, keys, false);
+  const changes: Changes = new Map();
+  for (let i = 0; i < keys.length; i++) if (found[i] === undefined) changes.set(keys[i], '');
+  return { reply: changes.size, changes };
+}
+
+/** The bytes of a value's fields, values and members alone (what the item limit counts, as a string's length). */
+export function contentBytes(v: CollValue): number {
+  if (typeof v === 'string') return v.length;
+  return v.bytes - v.size * (v.values === null ? INDEXED_SET_ELEMENT_BYTES : INDEXED_HASH_ELEMENT_BYTES);
+}
+
+/**
+ * The accounted bytes (`bytes`) and content bytes (`content`, `contentBytes`) of `v` after
+ * `changes`, before they are applied: for an indexed value in O(changes) (`next` undefined: it is
+ * changed in place), for a packed one by building the new value (`next`, null when empty, for
+ * `applyChanges`).
+ */
+export function sizeAfter(v: CollValue | undefined, changes: Changes, pairs: boolean): { bytes: number; content: number; next: CollValue | null | undefined } {
+  if (v !== undefined && typeof v !== 'string') {
+    let bytes = v.bytes;
+    let count = v.size;
+    for (const [key, value] of changes) {
+      const old = v.get(key);
+      if (value === null) {
+        if (old !== undefined) {
+          bytes -= elementBytes(key, old, pairs);
+          count--;
+        }
+      } else if (old === undefined) {
+        bytes += elementBytes(key, value, pairs);
+        count++;
+      } else bytes += value.length - old.length;
+    }
+    if (count === 0) return { bytes: 0, content: 0, next: null };
+    return { bytes, content: bytes - count * (pairs ? INDEXED_HASH_ELEMENT_BYTES : INDEXED_SET_ELEMENT_BYTES), next: undefined };
+  }
+  const next = rewritePacked(v, changes, pairs);
+  return { bytes: next === null ? 0 : valueBytes(next), content: next === null ? 0 : contentBytes(next), next };
+}
+
+/**
+ * `v` with `changes` made: an indexed value changed in place (and packed again once within the
+ * packed limits), a packed one built anew (and indexed once past them). Null when no element is
+ * left. `planned`: what `sizeAfter` built for a packed value, so it is not built twice.
+ *
+ * The encoding is a function of the contents alone (Redis keeps a converted hash a hashtable),
+ * so a replica fed changes and one loaded from a snapshot hold the same encoding and size; near
+ * the limit a key may change encoding back and forth, at most 128 elements' work each time.
+ */
+export function applyChanges(v: CollValue | undefined, changes: Changes, pairs: boolean, planned?: CollValue | null): CollValue | null {
+  if (v !== undefined && typeof v !== 'string') {
+    for (const [key, value] of changes) {
+      if (value === null) v.delete(key);
+      else v.set(key, pairs ? value : '');
+    }
+    if (v.size === 0) return null;
+    return v.size <= PACKED_MAX_ELEMENTS && fitsPacked(v) ? packedOf(v) : v;
+  }
+  return planned !== undefined ? planned : rewritePacked(v, changes, pairs);
+}
+
+/**
+ * Packed `s` (undefined: empty) with `changes` made, in one walk: elements keep their order, new
+ * ones go at the end in the order given. Indexed when the result passes the packed limits.
+ */
+function rewritePacked(s: string | undefined, changes: Changes, pairs: boolean): CollValue | null {
+  let bound = s?.length ?? 0;
+  for (const [key, value] of changes) bound += 8 + key.length + (value?.length ?? 0);
+  packer.start(bound);
+  const seen = new Set<string>();
+  if (s !== undefined) {
+    for (let p = bodyOf(s); p < s.length; p = scan.end) {
+      next(s, p, pairs, scan);
+      const key = s.substring(scan.keyAt, scan.keyAt + scan.keyLen);
+      const change = changes.get(key);
+      if (change === undefined) packer.element(key, pairs ? s.substring(scan.valueAt, scan.valueAt + scan.valueLen) : null);
+      else {
+        seen.add(key);
+        if (change !== null) packer.element(key, pairs ? change : null);
+      }
+    }
+  }
+  for (const [key, value] of changes) if (value !== null && !seen.has(key)) packer.element(key, pairs ? value : null);
+  if (packer.count > PACKED_MAX_ELEMENTS || packer.longest > PACKED_MAX_ELEMENT_BYTES) {
+    const built = packer.finish() as string;
+    return encoded(built, pairs);
+  }
+  return packer.finish();
+}
+
+/** `changes` as a flat list `[key, value | null, ...]` (a REPL_COLL record's). */
+export function flatChanges(changes: Changes): (string | null)[] {
+  const out: (string | null)[] = [];
+  for (const [key, value] of changes) out.push(key, value);
+  return out;
 }

@@ -15,7 +15,8 @@
  *          slotNext  Int32    next id of the same slot, -1 at the end (slot-index.ts)
  *          slotPrev  Int32    previous id of the same slot, -1 at the head
  *          type      Uint8    what the value holds: `EntryType` (string, or a packed hash or set)
- *          kv        string   kv[2 id] the key, kv[2 id + 1] the value as a latin1 string
+ *          kv        string   kv[2 id] the key, kv[2 id + 1] the value as a latin1 string (a large
+ *                             hash or set: its `Indexed` object, `collections.ts`)
  *          tags      Map      id -> tags, only for tagged entries
  *
  * 48 bytes of columns per id besides the strings. The expiry time lives in the expiry set
@@ -58,7 +59,7 @@ export class EntryTable {
   private lfuCounters: Uint8Array;
   private lfuMinutes: Uint16Array;
   private types: Uint8Array;
-  private readonly kv: (string | undefined)[] = [];
+  private readonly kv: (string | object | undefined)[] = [];
   private readonly free: number[] = [];
 
   constructor(capacity = 1024) {
@@ -81,7 +82,7 @@ export class EntryTable {
   }
 
   /** Hands out an id for `key`/`value` of `type` (`EntryType`); other fields are the caller's to fill. */
-  alloc(key: string, value: string, type = 0): number {
+  alloc(key: string, value: string | object, type = 0): number {
     let id = this.free.pop();
     if (id === undefined) {
       id = this.highWater++;
@@ -121,16 +122,21 @@ export class EntryTable {
 
   /** The key of `id` (undefined when free). */
   key(id: number): string | undefined {
-    return this.kv[2 * id];
+    return this.kv[2 * id] as string | undefined;
   }
 
-  /** The value of live `id`, one char per byte. */
+  /** The value of live `id` holding a string or a packed hash or set, one char per byte (`stored` for any entry). */
   value(id: number): string {
     return this.kv[2 * id + 1] as string;
   }
 
+  /** What live `id` holds: a latin1 string, or a large hash's or set's object (`collections.ts`). */
+  stored(id: number): string | object {
+    return this.kv[2 * id + 1] as string | object;
+  }
+
   /** Replaces the value of live `id`, which now holds `type` (`EntryType`). */
-  setValue(id: number, value: string, type = 0): void {
+  setValue(id: number, value: string | object, type = 0): void {
     this.kv[2 * id + 1] = value;
     this.types[id] = type;
   }

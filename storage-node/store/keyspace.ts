@@ -321,7 +321,7 @@ export class Keyspace {
    * (counting the tags the caller sets next); room must have been made. `owned`: the key is a
    * flat string of its own already (made from request bytes), so it is not copied again.
    */
-  insert(ns: Namespace, key: string, hash: number, value: string, size: number, now: number, owned = false, type = 0): number {
+  insert(ns: Namespace, key: string, hash: number, value: string | object, size: number, now: number, owned = false, type = 0): number {
     const table = this.table;
     const id = table.alloc(owned ? key : ownString(key), value, type);
     table.setHash(id, hash);
@@ -343,7 +343,7 @@ export class Keyspace {
    * Replaces the value of live entry `id` and gives it a new version; `size` is its new accounted
    * size (counting the tags it will carry, which the caller sets next).
    */
-  rewrite(id: number, ns: Namespace, value: string, size: number, now: number, type = 0): void {
+  rewrite(id: number, ns: Namespace, value: string | object, size: number, now: number, type = 0): void {
     const table = this.table;
     if (ns.hidden > 0 && table.version(id) <= ns.watermark) this.unhide(id, ns); // its new version is above the watermark
     this.account(ns, size - table.size(id));

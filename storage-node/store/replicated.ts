@@ -1,3 +1,5 @@
+import { EntryType } from '../../shared/collections';
+import { applyChanges, type Changes, type CollValue, encoded, packedOf, valueBytes } from './collections';
 import { sumLengths } from './entry-table';
 import { entrySize, type Keyspace, Removal } from './keyspace';
 import type { Namespace } from './namespace';
@@ -34,11 +36,11 @@ function applySet(
 ): void {
   const space = ks.ensureNamespace(ns);
   const owned = tags === null || tags.length === 0 ? undefined : ownTags(tags);
-  const size = entrySize(key.length, value.byteLength, owned === undefined ? 0 : sumLengths(owned));
+  const text = type === EntryType.STRING ? bytesToString(value) : encoded(bytesToString(value), type === EntryType.HASH);
+  const size = entrySize(key.length, typeof text === 'string' ? text.length : valueBytes(text), owned === undefined ? 0 : sumLengths(owned));
   const hash = ks.hash(key);
   const found = space.keyIndex.find(key, hash);
   const now = ks.options.now();
-  const text = bytesToString(value);
   const clock = ks.versionClock; // insert and rewrite take a version of their own; ours replaces it
   const id = found >= 0 ? found : ks.insert(space, key, hash, text, size, now, false, type);
   if (found >= 0) ks.rewrite(found, space, text, size, now, type);
@@ -53,6 +55,35 @@ function applySet(
   table.setFlags(id, flags);
   ks.setTags(id, owned);
   ks.setExpiry(id, expiresAt);
+}
+
+/** The stored value of entry `id` as its latin1 string (a large hash or set packed). */
+export function valueOf(ks: Keyspace, id: number): string {
+  const stored = ks.table.stored(id);
+  return typeof stored === 'string' ? stored : packedOf(stored as CollValue);
+}
+
+/** See `StoreReplication.applyCollChanges`. */
+function applyCollChanges(ks: Keyspace, ns: string, key: string, type: number, version: number, expiresAt: number, changes: Changes): boolean {
+  const space = ks.ensureNamespace(ns);
+  const hash = ks.hash(key);
+  const found = space.keyIndex.find(key, hash);
+  const table = ks.table;
+  if (found >= 0 && table.type(found) !== type) return false;
+  const next = applyChanges(found < 0 ? undefined : (table.stored(found) as CollValue), changes, type === EntryType.HASH);
+  if (next === null) {
+    if (found >= 0) ks.remove(found, Removal.DELETED);
+    return true;
+  }
+  const size = entrySize(key.length, valueBytes(next), 0);
+  const now = ks.options.now();
+  const clock = ks.versionClock;
+  const id = found >= 0 ? found : ks.insert(space, key, hash, next, size, now, false, type);
+  if (found >= 0) ks.rewrite(found, space, next, size, now, type);
+  table.setVersion(id, version);
+  ks.versionClock = Math.max(clock, version);
+  ks.setExpiry(id, expiresAt);
+  return true;
 }
 
 /** Removes the key whatever its state; true if it was held. */
@@ -117,7 +148,7 @@ function snapshotChunk(ks: Keyspace, fromId: number, maxEntries: number, maxByte
   for (; id < table.highWater && entries.length < maxEntries && bytes < maxBytes; id++) {
     const key = table.key(id);
     if (key === undefined) continue;
-    const value = Buffer.from(table.value(id), 'latin1');
+    const value = Buffer.from(valueOf(ks, id), 'latin1');
     bytes += value.length + key.length;
     entries.push({
       ns: ks.namespaces[table.ns[id]].name, key, value, version: table.version(id), expiresAt: ks.expiresAt(id), flags: table.flags(id),
@@ -202,6 +233,24 @@ export class StoreReplication {
     const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
     if (id < 0) return undefined;
     const t = ks.table;
-    return { value: t.value(id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null, type: t.type(id) };
+    return { value: valueOf(ks, id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null, type: t.type(id) };
+  }
+
+  /** A held entry's type, version and absolute expiry (no value), or undefined. */
+  peekMeta(ns: string, key: string): { type: number; version: number; expiresAt: number } | undefined {
+    const ks = this.ks;
+    const space = ks.namespace(ns);
+    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    if (id < 0) return undefined;
+    return { type: ks.table.type(id), version: ks.table.version(id), expiresAt: ks.expiresAt(id) };
+  }
+
+  /**
+   * Replica: a hash's or set's changes (REPL_COLL), with the primary's version and absolute
+   * expiry; the entry is made when missing and removed when left empty. False when the key holds
+   * another type (the stream and this store disagree: the caller resyncs).
+   */
+  applyCollChanges(ns: string, key: string, type: number, version: number, expiresAt: number, changes: Changes): boolean {
+    return applyCollChanges(this.ks, ns, key, type, version, expiresAt, changes);
   }
 }

@@ -1,5 +1,5 @@
 import { Removal, LIVE, type Keyspace } from './keyspace';
-import type { SnapshotEntry } from './replicated';
+import { type SnapshotEntry, valueOf } from './replicated';
 
 /** Called for each entry a slot operation removes (the node replicates it as a delete). */
 export type Removed = (ns: string, key: string) => void;
@@ -39,7 +39,7 @@ export class StoreSlots {
     const space = ks.namespaces[table.ns[id]];
     if (ks.fateOf(id, space, this.now()) !== LIVE) return undefined;
     return {
-      ns: space.name, key, value: Buffer.from(table.value(id), 'latin1'), version: table.version(id), expiresAt: ks.expiresAt(id),
+      ns: space.name, key, value: Buffer.from(valueOf(ks, id), 'latin1'), version: table.version(id), expiresAt: ks.expiresAt(id),
       flags: table.flags(id), tags: table.tags.get(id) ?? null, type: table.type(id),
     };
   }

@@ -1,6 +1,8 @@
 import { badRequest, OpError } from '../../shared/errors';
 import { type CollCmdDef, type CollReply, EntryType, TYPE_NAMES, type TypeName, WRONG_TYPE_MESSAGE } from '../../shared/collections';
-import { checkArity, countOf, runRead, runWrite } from './collections';
+import {
+  applyChanges, type Changes, checkArity, type CollValue, contentBytes, countOf, encoded, packedOf, planWrite, runRead, sizeAfter, valueBytes,
+} from './collections';
 import { ExpireCond, type ExpireCondition, KEEP_TTL, SetCond, type SetCondition, Status } from '../../shared/protocol';
 import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/long-double';
 import { sumLengths } from './entry-table';
@@ -580,7 +582,8 @@ export class Store {
     if (id < 0) return undefined;
     const table = ks.table;
     const info = this.objectFacts;
-    info.encoding = table.type(id) === EntryType.STRING ? stringEncoding(table.value(id)) : 'listpack';
+    const stored = table.stored(id);
+    info.encoding = table.type(id) === EntryType.STRING ? stringEncoding(stored as string) : typeof stored === 'string' ? 'listpack' : 'hashtable';
     if (space.lfu) {
       info.freq = lfuDecay(table.lfu(id), table.lfuTime(id), lfuMinutes(now), ks.options.lfuDecayMinutes);
       info.idleSeconds = -1;
@@ -609,7 +612,7 @@ export class Store {
     const space = ks.namespace(ns);
     const now = this.now();
     const value = this.collValue(space, key, def, now, true);
-    const rest: (string | undefined)[] = new Array(others.length);
+    const rest: (CollValue | undefined)[] = new Array(others.length);
     for (let i = 0; i < others.length; i++) rest[i] = this.collValue(space, others[i], def, now, false);
     return runRead(def, value, args, rest, ks.options.random);
   }
@@ -618,10 +621,11 @@ export class Store {
    * Runs a hash or set write on the key, in one step: a missing key is created (with
    * `ttlMsOnCreate` when > 0), one left empty is deleted; an existing one keeps its expiry.
    * `version`: the entry's new version, 0 when nothing changed; `deleted`: the write removed the
-   * key. Room is made as for a SET; throws WRONG_TYPE, TOO_LARGE, OVER_QUOTA, OUT_OF_MEMORY, or
-   * BAD_REQUEST with Redis's words.
+   * key; `changes`: what it changed (what the replicas are sent). The new size is checked, and
+   * room made as for a SET, before anything changes; throws WRONG_TYPE, TOO_LARGE, OVER_QUOTA,
+   * OUT_OF_MEMORY, or BAD_REQUEST with Redis's words.
    */
-  collWrite(ns: string, key: string, def: CollCmdDef, args: readonly string[], ttlMsOnCreate = 0): { reply: CollReply; version: number; deleted: boolean } {
+  collWrite(ns: string, key: string, def: CollCmdDef, args: readonly string[], ttlMsOnCreate = 0): { reply: CollReply; version: number; deleted: boolean; changes: Changes } {
     checkKey(key);
     checkArity(def, args.length);
     checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
@@ -629,27 +633,33 @@ export class Store {
     const now = this.now();
     const { known, hash, found } = this.locate(ns, key, now);
     if (found >= 0 && ks.table.type(found) !== def.type) throw wrongType();
-    const r = runWrite(def, found < 0 ? undefined : ks.table.value(found), args, ks.options.random);
-    if (r.value === undefined) return { reply: r.reply, version: 0, deleted: false };
-    if (r.value === null) {
+    const current = found < 0 ? undefined : (ks.table.stored(found) as CollValue);
+    const plan = planWrite(def, current, args, ks.options.random);
+    const { changes } = plan;
+    if (changes.size === 0) return { reply: plan.reply, version: 0, deleted: false, changes };
+    const pairs = def.type === EntryType.HASH;
+    const after = sizeAfter(current, changes, pairs);
+    if (after.next === null) {
       if (found >= 0) ks.remove(found, Removal.DELETED);
-      return { reply: r.reply, version: 0, deleted: found >= 0 };
+      return { reply: plan.reply, version: 0, deleted: found >= 0, changes };
     }
-    const size = this.fit(known, ns, found, key, r.value.length);
-    const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, r.value, size, now, def.type);
+    // Checked as the indexed size, which a value packed again after the changes only undercuts.
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + after.content, entrySize(key.length, after.bytes, 0));
+    const value = applyChanges(current, changes, pairs, after.next) as CollValue;
+    const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, value, entrySize(key.length, valueBytes(value), 0), now, def.type);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
-    return { reply: r.reply, version: ks.table.version(id), deleted: false };
+    return { reply: plan.reply, version: ks.table.version(id), deleted: false, changes };
   }
 
   /** Elements of the hash or set at the key (0 when missing or another type); no touch. */
   collCount(ns: string, key: string): number {
     const space = this.ks.namespace(ns);
     const id = space === undefined ? -1 : this.ks.lookup(space, key, this.now());
-    return id < 0 || this.ks.table.type(id) === EntryType.STRING ? 0 : countOf(this.ks.table.value(id));
+    return id < 0 || this.ks.table.type(id) === EntryType.STRING ? 0 : countOf(this.ks.table.stored(id) as CollValue);
   }
 
   /** The packed value of `key` for a command on `def`'s type (undefined: missing); WRONG_TYPE for another type. `hit`: count and touch it as a read. */
-  private collValue(space: Namespace | undefined, key: string, def: CollCmdDef, now: number, hit: boolean): string | undefined {
+  private collValue(space: Namespace | undefined, key: string, def: CollCmdDef, now: number, hit: boolean): CollValue | undefined {
     const ks = this.ks;
     const id = space === undefined ? -1 : ks.lookup(space, key, now);
     if (id < 0) {
@@ -661,7 +671,7 @@ export class Store {
       ks.counters.hits++;
       ks.touch(id, space as Namespace, now);
     }
-    return ks.table.value(id);
+    return ks.table.stored(id) as CollValue;
   }
 
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
@@ -800,7 +810,9 @@ export class Store {
   ): number {
     const ks = this.ks;
     const known = ks.namespace(ns);
-    const size = entrySize(key.length, value.byteLength, tagBytes);
+    // A hash or set (a migration's import) in the encoding its size calls for.
+    const coll = type === EntryType.STRING ? undefined : encoded(bytesToString(value), type === EntryType.HASH);
+    const size = entrySize(key.length, coll === undefined ? value.byteLength : valueBytes(coll), tagBytes);
     checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + value.byteLength, size);
     const now = this.now();
     const hash = ks.hash(key);
@@ -810,7 +822,7 @@ export class Store {
     const space = known ?? ks.admitNamespace(ns); // made only now that the write stores something
     let expiresAt = ttlMs > 0 ? now + ttlMs : 0;
     if (ttlMs === KEEP_TTL && found >= 0) expiresAt = ks.expiresAt(found);
-    const id = this.write(space, found, key, hash, bytesToString(value), size, now, type);
+    const id = this.write(space, found, key, hash, coll ?? bytesToString(value), size, now, type);
     const table = ks.table;
     table.setFlags(id, flags);
     ks.setTags(id, tags);
@@ -827,7 +839,7 @@ export class Store {
     found: number,
     key: string,
     hash: number,
-    value: string,
+    value: string | CollValue,
     size: number,
     now: number,
     type = 0,
@@ -908,15 +920,21 @@ export class Store {
     this.stamp(this.write(space, to, dst, hash, entry.text, entry.size, now, entry.type), entry);
   }
 
-  /** Entry `from`'s value, flags, tags and expiry, and its accounted size under the key `dst`, checked to fit `space`. */
-  private entryAs(space: Namespace, from: number, dst: string): { text: string; type: number; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
+  /**
+   * Entry `from`'s value (a large hash or set: a copy of its own), flags, tags and expiry, and its
+   * accounted size under the key `dst`, checked to fit `space`.
+   */
+  private entryAs(space: Namespace, from: number, dst: string): { text: string | CollValue; type: number; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
     const ks = this.ks;
     const table = ks.table;
-    const text = table.value(from);
+    const type = table.type(from);
+    const stored = table.stored(from);
+    const text = typeof stored === 'string' ? stored : encoded(packedOf(stored as CollValue), type === EntryType.HASH);
     const tags = table.tags.get(from);
-    const size = entrySize(dst.length, text.length, tags === undefined ? 0 : sumLengths(tags));
-    checkFits(space, ks.options.maxMemoryBytes, dst.length + text.length, size);
-    return { text, type: table.type(from), flags: table.flags(from), expiresAt: ks.expiresAt(from), tags, size };
+    const bytes = typeof text === 'string' ? text.length : valueBytes(text);
+    const size = entrySize(dst.length, bytes, tags === undefined ? 0 : sumLengths(tags));
+    checkFits(space, ks.options.maxMemoryBytes, dst.length + (typeof text === 'string' ? text.length : contentBytes(text)), size);
+    return { text, type, flags: table.flags(from), expiresAt: ks.expiresAt(from), tags, size };
   }
 
   /** Gives entry `id` the flags, tags and expiry of `entry`. */

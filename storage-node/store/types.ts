@@ -56,8 +56,8 @@ export interface RawEntry {
 
 /** What `Store.objectInfo` tells of an entry (RESP OBJECT ENCODING / FREQ / IDLETIME). */
 export interface ObjectInfo {
-  /** Strings by Redis's rule; a hash or set `listpack` (its packed form, `collections.ts`). */
-  encoding: 'int' | 'embstr' | 'raw' | 'listpack';
+  /** Strings by Redis's rule; a hash or set `listpack` while packed, `hashtable` once indexed (`collections.ts`). */
+  encoding: 'int' | 'embstr' | 'raw' | 'listpack' | 'hashtable';
   /** The LFU counter in an LFU namespace, else -1 (not tracked). */
   freq: number;
   /** Whole seconds since the last access outside LFU namespaces, else -1 (not tracked). */

@@ -225,6 +225,7 @@ describe('GET, SET, INCR and MGET frames read in place', () => {
       const repl: MutationLog = {
         set: (ns, key, v, version, expiresAt, flags, tags) => void log.push(`set ${ns}/${key} ${Buffer.from(v).toString('hex')} ${version} ${expiresAt} ${flags} ${String(tags)}`),
         changed: (ns, key) => void log.push(`changed ${ns}/${key}`),
+        collChanged: (ns, key) => void log.push(`coll ${ns}/${key}`),
         deleted: (ns, key) => void log.push(`deleted ${ns}/${key}`),
         invalidated: (ns, tag) => void log.push(`invalidated ${ns} ${String(tag)}`),
       };

@@ -33,6 +33,9 @@ function round(n: ShardNode, epoch: number, i: number, r: number): Promise<unkno
     write(n, epoch, s, CollCmd.SREM, `m${(r + 4) % 9}`),
   ];
   if (r % 4 === 3) out.push(write(n, epoch, s, CollCmd.SPOP, 2));
+  // Large ones (indexed past 128 elements): their writes reach the replica as changes (REPL_COLL).
+  out.push(write(n, epoch, `big:${i % 3}`, CollCmd.SADD, `m${r}-${i}`), write(n, epoch, `bighash:${i % 3}`, CollCmd.HSET, `f${i}`, `v${r}`.repeat(1 + (i % 40))));
+  if (i % 7 === 0) out.push(write(n, epoch, `big:${i % 3}`, CollCmd.SREM, `m${r - 1}-${i}`), write(n, epoch, `bighash:${i % 3}`, CollCmd.HDEL, `f${i + 1}`));
   if (i % 10 === 0 && r % 3 === 2) out.push(n.conn.request(Op.EXPIRE, epoch, NS, h, 600_000));
   if (i % 25 === 0 && r % 5 === 4) out.push(write(n, epoch, `gone:${i}`, CollCmd.SADD, 'x'), write(n, epoch, `gone:${i}`, CollCmd.SPOP)); // made, then emptied
   return out;
@@ -42,16 +45,17 @@ function round(n: ShardNode, epoch: number, i: number, r: number): Promise<unkno
 async function contents(n: ShardNode): Promise<unknown[]> {
   const out: unknown[] = [];
   for (let i = 0; i < KEYS; i++) {
-    for (const key of [`h:${i}`, `s:${i}`, `gone:${i}`]) {
+    for (const key of [`h:${i}`, `s:${i}`, `gone:${i}`, ...(i < 3 ? [`big:${i}`, `bighash:${i}`] : [])]) {
       const [type, all, ttl, bytes] = await Promise.all([
         n.conn.request(Op.TYPE, NS, key),
-        read(n, key, key.startsWith('h:') ? CollCmd.HGETALL : CollCmd.SMEMBERS),
+        read(n, key, key.startsWith('h') || key.startsWith('bighash') ? CollCmd.HGETALL : CollCmd.SMEMBERS),
         n.conn.request(Op.TTL, NS, key),
         n.conn.request(Op.MEMORY_USAGE, NS, key),
       ]);
       expect([type[1], all[1], ttl[1]]).toEqual([Status.OK, Status.OK, Status.OK]);
       const elements = (all[2] as Buffer[]).map((b) => Buffer.from(b).toString());
-      out.push([key, type[2], key.startsWith('h:') ? pairs(elements) : elements.sort(), (ttl[2] as number) > 0 ? 'expiring' : ttl[2], bytes[2] ?? null]);
+      const hash = key.startsWith('h') || key.startsWith('bighash');
+      out.push([key, type[2], hash ? pairs(elements) : elements.sort(), (ttl[2] as number) > 0 ? 'expiring' : ttl[2], bytes[2] ?? null]);
     }
   }
   return out;
@@ -97,7 +101,8 @@ test('every hash and set write reaches the replica, by full sync under writes an
   }
   await caughtUp(primary, replica);
   const before = await contents(primary);
-  expect(before.filter((row) => (row as unknown[])[1] === 'hash')).toHaveLength(KEYS);
+  expect(before.filter((row) => (row as unknown[])[1] === 'hash')).toHaveLength(KEYS + 3);
+  for (const key of ['big:0', 'bighash:0']) expect((await primary.conn.request(Op.OBJECT, NS, key))[2]).toBe('hashtable');
   expect(await contents(replica)).toEqual(before);
 
   // The primary dies; the replica takes over with the same contents and takes writes.

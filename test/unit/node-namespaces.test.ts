@@ -109,7 +109,7 @@ describe('node handlers', () => {
   test('INVALIDATE of a namespace the node does not hold is not replicated', () => {
     const { store } = makeStore();
     const logged: string[] = [];
-    const repl: MutationLog = { set: () => undefined, changed: () => undefined, deleted: () => undefined, invalidated: (ns) => void logged.push(ns) };
+    const repl: MutationLog = { set: () => undefined, changed: () => undefined, collChanged: () => undefined, deleted: () => undefined, invalidated: (ns) => void logged.push(ns) };
     const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}), repl };
     expect(request(ctx, [1, Op.INVALIDATE, 0, 'fresh', null])).toEqual([1, Status.OK]);
     store.set('held', 'k', b('v'));

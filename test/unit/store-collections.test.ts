@@ -313,12 +313,13 @@ describe('types, WRONGTYPE and the key space', () => {
 
   test('memory: a hash is accounted by its packed bytes, refused past the item limit, and evicted like any entry', () => {
     const { store } = makeStore({ maxMemoryBytes: 200_000, defaultMaxItemBytes: 4096 });
-    cmd(store, 'HSET', 'h', 'f', 'v'.repeat(100));
+    cmd(store, 'HSET', 'h', 'f', 'v'.repeat(40));
     const one = store.memoryUsage('app', 'h');
-    cmd(store, 'HSET', 'h', 'g', 'w'.repeat(100));
-    expect(store.memoryUsage('app', 'h') - one).toBe(1 + 1 + 1 + 100); // two lengths, the field, the value
+    cmd(store, 'HSET', 'h', 'g', 'w'.repeat(40));
+    expect(store.memoryUsage('app', 'h') - one).toBe(1 + 1 + 1 + 40); // two lengths, the field, the value
     expect(opError(() => run(store, 'HSET', 'h', ['big', 'x'.repeat(5000)])).status).toBe(Status.TOO_LARGE);
     expect(cmd(store, 'HLEN', 'h')).toBe(2);
+    expect(store.objectInfo('app', 'h')?.encoding).toBe('listpack'); // the refused write changed nothing
     for (let i = 0; i < 2000; i++) cmd(store, 'HSET', `session:${i}`, 'user', `u${i}`, 'data', 'd'.repeat(200));
     const stats = store.stats();
     expect(stats.bytes).toBeLessThanOrEqual(200_000);
@@ -393,5 +394,163 @@ describe('replication and migration carry the type', () => {
     const target = makeStore();
     target.store.importEntry('app', 'h', b(e.value), 0, 0, null, e.type);
     expect(plain(target.store.collRead('app', 'h', def('HGET'), ['f']))).toBe('v');
+  });
+});
+
+describe('large hashes and sets: indexed past 128 elements or 64-byte elements, as Redis', () => {
+  test('the encoding turns to hashtable past 128 elements or a 65-byte element, and back within both', () => {
+    const { store } = makeStore();
+    for (let i = 0; i < 128; i++) cmd(store, 'SADD', 's', `m${i}`);
+    expect(store.objectInfo('app', 's')?.encoding).toBe('listpack');
+    cmd(store, 'SADD', 's', 'one-more');
+    expect(store.objectInfo('app', 's')?.encoding).toBe('hashtable');
+    cmd(store, 'SREM', 's', 'one-more', 'm0', 'm1');
+    expect(store.objectInfo('app', 's')?.encoding).toBe('listpack'); // a function of the contents: replicas and snapshots agree
+    expect(store.collCount('app', 's')).toBe(126);
+    cmd(store, 'HSET', 'h', 'f', 'x'.repeat(64));
+    expect(store.objectInfo('app', 'h')?.encoding).toBe('listpack');
+    cmd(store, 'HSET', 'h', 'g', 'x'.repeat(65));
+    expect(store.objectInfo('app', 'h')?.encoding).toBe('hashtable');
+    expect(cmd(store, 'HGET', 'h', 'g')).toBe('x'.repeat(65));
+  });
+
+  test('an indexed write is refused whole past the item limit, and accounted per element', () => {
+    const { store } = makeStore({ defaultMaxItemBytes: 4000 });
+    for (let i = 0; i < 150; i++) cmd(store, 'HSET', 'h', `f${i}`, 'v');
+    const before = store.memoryUsage('app', 'h');
+    expect(store.objectInfo('app', 'h')?.encoding).toBe('hashtable');
+    expect(opError(() => run(store, 'HSET', 'h', ['big', 'x'.repeat(4000)])).status).toBe(Status.TOO_LARGE);
+    expect(cmd(store, 'HEXISTS', 'h', 'big')).toBe(0);
+    expect(store.memoryUsage('app', 'h')).toBe(before);
+    cmd(store, 'HSET', 'h', 'extra', 'value');
+    expect(store.memoryUsage('app', 'h') - before).toBe(5 + 5 + 80); // the field, the value, the element's overhead
+    cmd(store, 'HDEL', 'h', 'extra');
+    expect(store.memoryUsage('app', 'h')).toBe(before);
+  });
+
+  /** A seeded model check: random commands on small and large keys, against Maps and Sets; a replica fed the log and a store fed a snapshot end equal. */
+  test.each([1, 2, 3])('random commands agree with a model, and the replica and a snapshot agree with the primary (seed %i)', (seed) => {
+    const { store } = makeStore({}, seed);
+    const replica = makeStore({}, seed + 100).store;
+    const log = new ReplicationLog(store, 1 << 24, () => undefined);
+    log.recording = true;
+    let rnd = seed * 7919;
+    const random = (n: number): number => {
+      rnd = (rnd * 1103515245 + 12345) % 2147483648;
+      return rnd % n;
+    };
+    const hashes = new Map<string, Map<string, string>>();
+    const sets = new Map<string, Set<string>>();
+    const field = (): string => `f${random(random(2) === 0 ? 20 : 300)}`;
+    const value = (): string => 'v'.repeat(random(3) === 0 ? 70 + random(30) : random(20));
+    const member = (): string => `m${random(500)}`;
+    const seenEncodings = new Set<string>();
+    const write = (key: string, name: keyof typeof CollCmd, args: string[]): CollReply => {
+      const r = store.collWrite('app', key, def(name), args);
+      if (r.deleted) log.deleted('app', key);
+      else if (r.version !== 0) log.collChanged('app', key, r.changes);
+      return r.reply;
+    };
+    for (let step = 0; step < 3000; step++) {
+      const hk = `h${random(4)}`;
+      const sk = `s${random(4)}`;
+      const h = hashes.get(hk) ?? new Map<string, string>();
+      const s = sets.get(sk) ?? new Set<string>();
+      switch (random(9)) {
+        case 0: case 1: {
+          const args = Array.from({ length: 1 + random(6) }, () => [field(), value()]).flat();
+          const added = new Set(args.filter((_, i) => i % 2 === 0 && !h.has(args[i]))).size;
+          expect(write(hk, 'HSET', args)).toBe(added);
+          for (let i = 0; i < args.length; i += 2) h.set(args[i], args[i + 1]);
+          break;
+        }
+        case 2: {
+          const fields = Array.from({ length: 1 + random(20) }, field);
+          const removed = new Set(fields.filter((f) => h.has(f))).size;
+          expect(write(hk, 'HDEL', fields)).toBe(removed);
+          for (const f of fields) h.delete(f);
+          break;
+        }
+        case 3: {
+          const f = field();
+          const n = (Number(h.get(f) ?? '0') || 0) + 3;
+          if (h.has(f) && !/^-?\d+$/.test(h.get(f)!) && h.get(f) !== '') {
+            expect(opError(() => write(hk, 'HINCRBY', [f, '3'])).message).toBe('hash value is not an integer');
+          } else if (h.get(f) === '') {
+            expect(opError(() => write(hk, 'HINCRBY', [f, '3'])).message).toBe('hash value is not an integer');
+          } else {
+            expect(write(hk, 'HINCRBY', [f, '3'])).toBe(n);
+            h.set(f, String(n));
+          }
+          break;
+        }
+        case 4: {
+          const fields = Array.from({ length: 1 + random(4) }, field);
+          expect(plain(run(store, 'HMGET', hk, fields))).toEqual(fields.map((f) => h.get(f) ?? null));
+          expect(run(store, 'HLEN', hk)).toBe(h.size);
+          break;
+        }
+        case 5: case 6: {
+          const members = Array.from({ length: 1 + random(40) }, member);
+          expect(write(sk, 'SADD', members)).toBe(new Set(members.filter((m) => !s.has(m))).size);
+          for (const m of members) s.add(m);
+          break;
+        }
+        case 7: {
+          const members = Array.from({ length: 1 + random(4) }, member);
+          expect(write(sk, 'SREM', members)).toBe(new Set(members.filter((m) => s.has(m))).size);
+          for (const m of members) s.delete(m);
+          break;
+        }
+        default: {
+          const popped = plain(write(sk, 'SPOP', ['2'])) as string[];
+          expect(popped.length).toBe(Math.min(2, s.size));
+          for (const m of popped) {
+            expect(s.has(m)).toBe(true);
+            s.delete(m);
+          }
+          expect(run(store, 'SCARD', sk)).toBe(s.size);
+        }
+      }
+      hashes.set(hk, h);
+      sets.set(sk, s);
+      for (const k of [hk, sk]) seenEncodings.add(`${store.typeOf('app', k)} ${store.objectInfo('app', k)?.encoding}`);
+    }
+    for (const [key, h] of hashes) expect([key, pairsOf(cmd(store, 'HGETALL', key))]).toEqual([key, Object.fromEntries(h)]);
+    for (const [key, s] of sets) expect([key, (cmd(store, 'SMEMBERS', key) as string[]).sort()]).toEqual([key, [...s].sort()]);
+    // Both encodings of both types were exercised.
+    for (const e of ['hash hashtable', 'set hashtable', 'hash listpack', 'set listpack']) expect(seenEncodings).toContain(e);
+
+    // The replica, fed the stream's records (REPL_COLL for changes), holds the same entries and sizes.
+    const tail = log.backlog.read(0);
+    let colls = 0;
+    for (let at = 0; at < tail.length;) {
+      const n = tail.readUInt32BE(at);
+      const frame = decodePayload(tail.subarray(at + 4, at + 4 + n)) as unknown[];
+      if (frame[1] === 37) colls++;
+      applyRecord(replica, frame);
+      at += 4 + n;
+    }
+    expect(colls).toBeGreaterThan(1000);
+    const keys = [...hashes.keys(), ...sets.keys()];
+    for (const key of keys) {
+      expect([key, replica.replication.peek('app', key)]).toEqual([key, store.replication.peek('app', key)]);
+      expect([key, replica.memoryUsage('app', key), replica.objectInfo('app', key)?.encoding]).toEqual([key, store.memoryUsage('app', key), store.objectInfo('app', key)?.encoding]);
+    }
+    // A store loaded from a snapshot holds them in the same encodings and sizes.
+    const fresh = makeStore().store;
+    for (const e of store.replication.snapshotChunk(0, 1000, 1 << 26).entries) fresh.replication.applySet(e.ns, e.key, e.value, e.version, e.expiresAt, e.flags, e.tags, e.type);
+    for (const key of keys) {
+      expect([key, fresh.memoryUsage('app', key), fresh.objectInfo('app', key)?.encoding]).toEqual([key, store.memoryUsage('app', key), store.objectInfo('app', key)?.encoding]);
+    }
+    // COPY makes an independent copy of a large one; RENAME moves it.
+    const big = keys.find((k) => store.objectInfo('app', k)?.encoding === 'hashtable')!;
+    const type = store.typeOf('app', big);
+    expect(store.copy('app', big, `${big}-copy`, false)).toBe(true);
+    const grow = type === 'hash' ? ['HSET', `${big}-copy`, 'new-field', 'v'] : ['SADD', `${big}-copy`, 'new-member'];
+    cmd(store, grow[0] as 'HSET', grow[1], ...grow.slice(2));
+    expect(store.collCount('app', `${big}-copy`)).toBe(store.collCount('app', big) + 1);
+    expect(store.rename('app', `${big}-copy`, `${big}-moved`, false)).toBe(1);
+    expect(store.collCount('app', `${big}-moved`)).toBe(store.collCount('app', big) + 1);
   });
 });

@@ -13,15 +13,17 @@ import { array, bulk, integer, map, Replies } from './reply';
  * and password (`AUTH <password>` is the user "default"), as Redis 6+ does; the connection's keys
  * then live in the user's namespace (`shardctl user add --namespace`, else its first grant naming
  * one), and every command but AUTH, HELLO and QUIT gets `-NOAUTH` before that. With auth off,
- * AUTH only selects the namespace: `AUTH <namespace>` or `AUTH <namespace> <anything>`.
+ * AUTH only selects the namespace: `AUTH <namespace>` or `AUTH <namespace> <anything>`, and, as
+ * Redis takes `AUTH default pw` for `AUTH pw`, `AUTH default <namespace>` (what node-redis sends
+ * for a password alone: `HELLO 3 AUTH default <password>`).
  */
 
 /** The Redis version whose commands and replies the RESP front follows (HELLO, INFO). */
 export const REDIS_COMPAT_VERSION = '7.0.0';
 
-/** Makes `ns` the connection's namespace, or refuses as Redis refuses a bad password. */
-function authenticate(ctx: RespContext, ns: Buffer): void {
-  const name = ns.toString('latin1');
+/** Makes the namespace `user` names (the password's for the user `default`) the connection's, or refuses as Redis refuses a bad password. */
+function authenticate(ctx: RespContext, user: Buffer, password: Buffer): void {
+  const name = (user.equals(DEFAULT_USER_BYTES) ? password : user).toString('latin1');
   if (!NAMESPACE_PATTERN.test(name)) throw new RespCommandError(RespMessages.wrongPass);
   ctx.session.ns = name;
 }
@@ -127,7 +129,7 @@ function hello(ctx: RespContext, args: Buffer[]): ReplyBytes {
     if (ctx.session.principal === undefined) throw new RespCommandError(RespMessages.helloNoAuth);
     return finish();
   }
-  if (creds !== undefined) authenticate(ctx, creds[0]);
+  if (creds !== undefined) authenticate(ctx, creds[0], creds[1]);
   return finish();
 }
 
@@ -137,7 +139,7 @@ function auth(ctx: RespContext, args: Buffer[]): ReplyBytes {
     const [user, password] = args.length === 3 ? [args[1], args[2]] : [DEFAULT_USER_BYTES, args[1]];
     return login(ctx, user, password).then(() => Replies.OK);
   }
-  authenticate(ctx, args[1]);
+  authenticate(ctx, args[1], args[args.length - 1]);
   return Replies.OK;
 }
 
