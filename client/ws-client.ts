@@ -150,6 +150,22 @@ export class ShardcacheClient {
   }
 
   /**
+   * Runs a hash or set command by its Redis name (`'HSET'`, `'SMEMBERS'` ...; docs/api.md) on `key`
+   * with its arguments after the key (strings, or bytes); `keys`: SINTER / SUNION / SDIFF's other
+   * keys, in `key`'s slot. Resolves Redis's reply: an integer, bytes (a Buffer), null, or a list
+   * of those; a key of another type rejects with WRONG_TYPE.
+   */
+  async command(
+    ns: string, key: string, command: string, args: ReadonlyArray<string | Uint8Array> = [], options: { keys?: readonly string[]; readPreference?: ReadPreference } = {},
+  ): Promise<number | bigint | Buffer | null | Array<Buffer | number | null>> {
+    const fields: unknown[] = [ns, key, command, args];
+    if (options.keys !== undefined || options.readPreference !== undefined) fields.push(options.keys ?? null);
+    if (options.readPreference !== undefined) fields.push(options.readPreference);
+    const [reply] = await this.#request('coll', fields);
+    return reply as number | bigint | Buffer | null | Array<Buffer | number | null>;
+  }
+
+  /**
    * Cache-aside over `namespace` (`get-or-load.ts`): `cacheAside('users').getOrLoad(key, loader,
    * { ttlMs })` loads once per key in this process and caches with jitter, stale-while-revalidate
    * and negative caching. Keep the returned object: its flights are per instance.

@@ -19,6 +19,21 @@ afterAll(async () => {
   await c?.stop();
 });
 
+test('hashes and sets through the typed client: command() answers Redis replies; WRONG_TYPE and bad commands reject', async () => {
+  expect(await client.command('wsns', 'session:1', 'HSET', ['user', 'ada', 'cart', Buffer.from([1, 2])])).toBe(2);
+  expect(await client.command('wsns', 'session:1', 'hget', ['user'])).toEqual(Buffer.from('ada'));
+  expect(await client.command('wsns', 'session:1', 'HINCRBY', ['visits', '2'])).toBe(2);
+  expect(await client.command('wsns', 'session:1', 'HMGET', ['user', 'nope'], { readPreference: 'replica' })).toEqual([Buffer.from('ada'), null]);
+  expect(await client.command('wsns', '{t}a', 'SADD', ['x', 'y', 'z'])).toBe(3);
+  expect(await client.command('wsns', '{t}b', 'SADD', ['y'])).toBe(1);
+  expect(await client.command('wsns', '{t}a', 'SINTER', [], { keys: ['{t}b'] })).toEqual([Buffer.from('y')]);
+  await expect(client.command('wsns', 'session:1', 'SADD', ['m'])).rejects.toMatchObject({ code: 'WRONG_TYPE' });
+  await expect(client.command('wsns', 'session:1', 'LPUSH', ['m'])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  await expect(client.get('wsns', 'session:1')).rejects.toMatchObject({ code: 'WRONG_TYPE' });
+  expect(await client.delete('wsns', 'session:1')).toBe(true);
+  expect(await client.command('wsns', 'session:1', 'HGETALL')).toEqual([]);
+});
+
 test('every op round trips through the typed client', async () => {
   const w = await client.set('wsns', 'doc', { title: 'hello', tags: ['a'] }, { ttlMs: 60_000, tags: ['t1'] });
   expect(w).toEqual({ version: expect.any(Number), expiresAt: expect.any(Number) });
