@@ -9,7 +9,7 @@ import { packr, unpackPlainMultiple } from '../shared/msgpack';
  * as a msgpack value that the proxy stores as JSON (flags bit 0) and is decoded back from JSON on
  * read, so values written over HTTP/JSON read back the same here. Pure.
  */
-export type Op = 'get' | 'mget' | 'set' | 'delete' | 'incr' | 'expire' | 'persist' | 'invalidate' | 'ping';
+export type Op = 'get' | 'mget' | 'set' | 'delete' | 'incr' | 'expire' | 'persist' | 'invalidate' | 'coll' | 'ping';
 
 /** Flags bit 0: the stored bytes are UTF-8 JSON text. */
 export const JSON_FLAG = 1;

@@ -1,10 +1,15 @@
+import { isDotSegmentKey, originTemplateProblem, originUrl } from '../../shared/url-template';
 import { ProxyError, ProxyErrorCode } from '../errors';
 
+// The URL template functions live in shared/ (the write policies' store client uses them too);
+// re-exported so this module's importers keep working.
+export { isDotSegmentKey, originTemplateProblem, originUrl };
+
 /**
- * Loads one key from a namespace's origin over HTTP. The origin is a URL template: `{key}` is
- * replaced by the key percent-encoded as one path segment (encodeURIComponent: `/`, `?`, `#`, `%`
- * and the rest are encoded); a template without `{key}` gets it appended as the last path
- * segment. So a key names its own segment and nothing else: the keys no encoding can confine,
+ * Loads one key from a namespace's origin over HTTP. The origin is a URL template
+ * (`shared/url-template.ts`): `{key}` is replaced by the key percent-encoded as one path segment
+ * (encodeURIComponent: `/`, `?`, `#`, `%` and the rest are encoded); a template without `{key}`
+ * gets it appended as the last path segment. So a key names its own segment and nothing else: the keys no encoding can confine,
  * `.` and `..` (URL parsers resolve `.`, `..`, `%2e` and `%2e%2e` segments) and keys that decode
  * to them, are refused before any request (`originKeyRefusal`), and a template whose `{key}`
  * sits outside the path and query (in the host, say) is never loaded (`originTemplateProblem`).
@@ -26,44 +31,6 @@ export interface OriginLoader {
   load(template: string, key: string, timeoutMs: number, maxBytes: number): Promise<OriginResult>;
 }
 
-const KEY = '{key}';
-
-/** The URL of `key` under `template` (check both first: `originKeyRefusal`, `originTemplateProblem`). */
-export function originUrl(template: string, key: string): string {
-  const encoded = encodeURIComponent(key);
-  if (template.includes(KEY)) return template.split(KEY).join(encoded);
-  // The last path segment, before any query or fragment of the template.
-  const cut = template.search(/[?#]/);
-  const path = cut < 0 ? template : template.slice(0, cut);
-  const rest = cut < 0 ? '' : template.slice(cut);
-  return `${path}${path.endsWith('/') ? '' : '/'}${encoded}${rest}`;
-}
-
-/** Rounds of percent-decoding a key is checked through (an origin or a proxy in front of it may decode more than once). */
-const DECODE_ROUNDS = 4;
-const isDotSegment = (text: string): boolean => text === '.' || text === '..';
-
-/**
- * Whether `key` is, or percent-decodes (up to DECODE_ROUNDS times) to, `.` or `..`: a segment
- * that a URL parser or an origin resolves as a path step, whatever encoding it is sent in.
- */
-export function isDotSegmentKey(key: string): boolean {
-  let text = key;
-  for (let round = 0; round <= DECODE_ROUNDS; round++) {
-    if (isDotSegment(text)) return true;
-    if (!text.includes('%')) return false;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(text);
-    } catch {
-      return false;
-    }
-    if (decoded === text) return false;
-    text = decoded;
-  }
-  return false;
-}
-
 /** BAD_REQUEST for a key read-through cannot load without leaving its path segment; undefined for any other key. */
 export function originKeyRefusal(key: string): ProxyError | undefined {
   if (!isDotSegmentKey(key)) return undefined;
@@ -76,29 +43,6 @@ export function originKeyRefusal(key: string): ProxyError | undefined {
 
 /** `detail.reason` of `originKeyRefusal`'s error. */
 export const DOT_SEGMENT_KEY = 'DOT_SEGMENT_KEY';
-
-/**
- * Why `template` cannot be loaded through, or undefined: it must be an absolute http(s) URL whose
- * `{key}` placeholders all sit in its path or query, after the host and before any `#`.
- */
-export function originTemplateProblem(template: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(template.split(KEY).join('0')); // '0' fits anywhere {key} may stand, ports included
-  } catch {
-    return 'the origin template is not an absolute URL';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the origin template is not an http:// or https:// URL';
-  const first = template.indexOf(KEY);
-  if (first < 0) return undefined;
-  // The authority (user, host, port) runs from `//` to the first of / \ ? # (WHATWG URL reads \ as /).
-  const slashes = template.indexOf('//');
-  const authorityLength = slashes < 0 ? -1 : template.slice(slashes + 2).search(/[/\\?#]/);
-  if (authorityLength < 0 || first < slashes + 2 + authorityLength) return 'the origin template has {key} in its scheme, user, host or port';
-  const hash = template.indexOf('#');
-  if (hash >= 0 && template.lastIndexOf(KEY) > hash) return 'the origin template has {key} in its fragment, which is never sent';
-  return undefined;
-}
 
 const isJsonType = (type: string | null): boolean => {
   if (type === null) return false;
