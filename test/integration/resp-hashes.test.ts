@@ -1,5 +1,4 @@
-import net from 'node:net';
-import Redis, { ReplyError } from 'ioredis';
+import Redis from 'ioredis';
 import { Packr, Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
 import { CollCmd } from '../../shared/collections';
@@ -8,6 +7,7 @@ import { slotOf } from '../../shared/slot';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { setPolicy } from '../helpers/origin';
 import { electedOne, waitFor } from '../helpers/shard-nodes';
+import { openResp3, rejection } from '../helpers/resp-client';
 
 /**
  * Hashes through the proxy over a real cluster (etcd, 2 shards × primary + replica, the proxy as
@@ -34,11 +34,6 @@ afterAll(async () => {
   await c?.stop();
 });
 
-const rejection = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ReplyError);
-  return (err as Error).message;
-};
 
 async function shardOf(ns: string, key: string): Promise<number> {
   return ((await (await fetch(`${c.adminUrl}/v1/admin/route/${ns}/${encodeURIComponent(key)}`)).json()) as { shardId: number }).shardId;
@@ -298,25 +293,14 @@ test('pipelined on one key keep their order; a write reaches the replica', async
 
 test('RESP3: HGETALL is a map, HRANDFIELD WITHVALUES a list of pairs, a missing field _', async () => {
   await redis.hset('r3:h', 'f', 'v');
-  const socket = net.connect(c.respPort!, '127.0.0.1');
-  let got = '';
-  socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-  const ask = async (line: string, expected: string): Promise<string> => {
-    got = '';
-    socket.write(line);
-    await waitFor(`a reply to ${JSON.stringify(line)}`, () => got.length >= expected.length, 3000, 5);
-    return got;
-  };
+  const { ask, close } = await openResp3(c.respPort!);
   try {
-    await new Promise((r) => socket.once('connect', r));
-    socket.write('HELLO 3\r\n');
-    await waitFor('HELLO 3', () => got.includes('proto'), 3000, 5);
     expect(await ask('HGETALL r3:h\r\n', '%1\r\n$1\r\nf\r\n$1\r\nv\r\n')).toBe('%1\r\n$1\r\nf\r\n$1\r\nv\r\n');
     expect(await ask('HRANDFIELD r3:h 1 WITHVALUES\r\n', '*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n')).toBe('*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n');
     expect(await ask('HGET r3:h nope\r\n', '_\r\n')).toBe('_\r\n');
     expect(await ask('HGETALL r3:none\r\n', '%0\r\n')).toBe('%0\r\n');
   } finally {
-    socket.destroy();
+    close();
   }
 });
 

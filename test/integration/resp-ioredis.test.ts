@@ -1,5 +1,6 @@
-import Redis, { ReplyError } from 'ioredis';
+import Redis from 'ioredis';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import { rejection } from '../helpers/resp-client';
 
 jest.setTimeout(50_000);
 
@@ -30,11 +31,6 @@ async function keysOnBothShards(prefix: string, count: number): Promise<string[]
   return keys;
 }
 
-const rejection = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ReplyError);
-  return (err as Error).message;
-};
 
 test('connects through the ready check (INFO) and CLIENT SETINFO; PING, ECHO, DBSIZE, COMMAND COUNT', async () => {
   expect(redis.status).toBe('ready');

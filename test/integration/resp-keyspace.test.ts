@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import Redis, { ReplyError } from 'ioredis';
+import Redis from 'ioredis';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { shardctlInProcess } from '../helpers/shardctl';
+import { rejection } from '../helpers/resp-client';
 
 /**
  * The key-space commands of the RESP front across 3 shards (real etcd, nodes and proxy): SCAN
@@ -62,11 +63,6 @@ async function scanPages(r: Redis, options: string[] = [], between?: () => Promi
   return pages;
 }
 
-const rejection = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ReplyError);
-  return (err as Error).message;
-};
 
 function cli(args: string[], ns: string): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {

@@ -1,8 +1,8 @@
-import net from 'node:net';
-import Redis, { ReplyError } from 'ioredis';
+import Redis from 'ioredis';
 import { slotOf } from '../../shared/slot';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/shard-nodes';
+import { openResp3, rejection } from '../helpers/resp-client';
 
 /**
  * Sets through the proxy over a real cluster (etcd, 2 shards × primary + replica, the proxy as
@@ -27,11 +27,6 @@ afterAll(async () => {
   await c?.stop();
 });
 
-const rejection = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ReplyError);
-  return (err as Error).message;
-};
 
 const sorted = (xs: unknown): string[] => [...(xs as string[])].sort();
 
@@ -164,19 +159,8 @@ test('TTLs on a set: EXPIRE, TTL, PERSIST; an expired set is gone; SADD keeps th
 
 test('RESP3: SMEMBERS, SINTER and SPOP with a count are sets (~); SRANDMEMBER with a count a list', async () => {
   await redis.sadd('{r3}s', 'a');
-  const socket = net.connect(c.respPort!, '127.0.0.1');
-  let got = '';
-  socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-  const ask = async (line: string, expected: string): Promise<string> => {
-    got = '';
-    socket.write(line);
-    await waitFor(`a reply to ${JSON.stringify(line)}`, () => got.length >= expected.length, 3000, 5);
-    return got;
-  };
+  const { ask, close } = await openResp3(c.respPort!);
   try {
-    await new Promise((r) => socket.once('connect', r));
-    socket.write('HELLO 3\r\n');
-    await waitFor('HELLO 3', () => got.includes('proto'), 3000, 5);
     expect(await ask('SMEMBERS {r3}s\r\n', '~1\r\n$1\r\na\r\n')).toBe('~1\r\n$1\r\na\r\n');
     expect(await ask('SINTER {r3}s {r3}none\r\n', '~0\r\n')).toBe('~0\r\n');
     expect(await ask('SUNION {r3}s {r3}none\r\n', '~1\r\n$1\r\na\r\n')).toBe('~1\r\n$1\r\na\r\n');
@@ -184,6 +168,6 @@ test('RESP3: SMEMBERS, SINTER and SPOP with a count are sets (~); SRANDMEMBER wi
     expect(await ask('SRANDMEMBER {r3}none\r\n', '_\r\n')).toBe('_\r\n');
     expect(await ask('SPOP {r3}s 5\r\n', '~1\r\n$1\r\na\r\n')).toBe('~1\r\n$1\r\na\r\n');
   } finally {
-    socket.destroy();
+    close();
   }
 });

@@ -1,7 +1,8 @@
-import Redis, { ReplyError } from 'ioredis';
+import Redis from 'ioredis';
 import { Op, Status } from '../../shared/protocol';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { electedOne, waitFor } from '../helpers/shard-nodes';
+import { rejection } from '../helpers/resp-client';
 
 /**
  * The string family of the RESP front over a real cluster (etcd, 2 shards × primary + replica,
@@ -24,11 +25,6 @@ afterAll(async () => {
   await c?.stop();
 });
 
-const rejection = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ReplyError);
-  return (err as Error).message;
-};
 
 async function shardOf(key: string): Promise<number> {
   return ((await (await fetch(`${c.adminUrl}/v1/admin/route/default/${encodeURIComponent(key)}`)).json()) as { shardId: number }).shardId;
