@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { ReplyError } from 'ioredis';
+import Redis, { ReplyError } from 'ioredis';
+import { startTestCluster, type TestCluster } from './cluster';
 import { waitFor } from './shard-nodes';
 
 /** The message of the Redis error reply `p` rejects with (fails the test when it resolves or fails otherwise). */
@@ -32,4 +33,32 @@ export async function openResp3(port: number): Promise<Resp3Session> {
     },
     close: () => socket.destroy(),
   };
+}
+
+/** Redis's WRONGTYPE error line. */
+export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+
+/** A cluster (2 shards × primary + replica, the proxy's RESP port) and an ioredis client of it, for one test file. */
+export interface RespSuite {
+  readonly c: TestCluster;
+  readonly redis: Redis;
+}
+
+/**
+ * Starts the cluster and connects the client before the file's tests (then runs `setup`), and
+ * stops both after them. Read `c` and `redis` inside tests, not at load.
+ */
+export function respClusterSuite(setup?: (s: RespSuite) => Promise<void>): RespSuite {
+  const suite = { c: undefined as unknown as TestCluster, redis: undefined as unknown as Redis };
+  beforeAll(async () => {
+    suite.c = await startTestCluster({ shards: 2, perShard: 2 });
+    suite.redis = new Redis({ host: '127.0.0.1', port: suite.c.respPort, maxRetriesPerRequest: 0, lazyConnect: true });
+    await suite.redis.connect();
+    await setup?.(suite);
+  }, 50_000);
+  afterAll(async () => {
+    suite.redis?.disconnect();
+    await suite.c?.stop();
+  });
+  return suite;
 }

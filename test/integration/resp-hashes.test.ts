@@ -4,10 +4,10 @@ import WebSocket from 'ws';
 import { CollCmd } from '../../shared/collections';
 import { Op, Status } from '../../shared/protocol';
 import { slotOf } from '../../shared/slot';
-import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import type { TestCluster } from '../helpers/cluster';
 import { setPolicy } from '../helpers/origin';
 import { electedOne, waitFor } from '../helpers/shard-nodes';
-import { openResp3, rejection } from '../helpers/resp-client';
+import { openResp3, rejection, respClusterSuite, WRONGTYPE } from '../helpers/resp-client';
 
 /**
  * Hashes through the proxy over a real cluster (etcd, 2 shards × primary + replica, the proxy as
@@ -19,21 +19,12 @@ jest.setTimeout(60_000);
 
 let c: TestCluster;
 let redis: Redis;
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-
-beforeAll(async () => {
-  c = await startTestCluster({ shards: 2, perShard: 2 });
-  redis = new Redis({ host: '127.0.0.1', port: c.respPort, maxRetriesPerRequest: 0, lazyConnect: true });
-  await redis.connect();
+const suite = respClusterSuite(async ({ c }) => {
   await setPolicy(c.etcd.endpoint, c.cluster, 'ttlns', ['--default-ttl', '100'], [c.adminUrl], (p) => p.defaultTtlSeconds === 100);
-}, 50_000);
-
-afterAll(async () => {
-  redis?.disconnect();
-  await c?.stop();
 });
-
+beforeAll(() => {
+  ({ c, redis } = suite);
+});
 
 async function shardOf(ns: string, key: string): Promise<number> {
   return ((await (await fetch(`${c.adminUrl}/v1/admin/route/${ns}/${encodeURIComponent(key)}`)).json()) as { shardId: number }).shardId;

@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { slotOf } from '../../shared/slot';
-import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import type { TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/shard-nodes';
-import { openResp3, rejection } from '../helpers/resp-client';
+import { openResp3, rejection, respClusterSuite, WRONGTYPE } from '../helpers/resp-client';
 
 /**
  * Sets through the proxy over a real cluster (etcd, 2 shards × primary + replica, the proxy as
@@ -13,20 +13,10 @@ jest.setTimeout(60_000);
 
 let c: TestCluster;
 let redis: Redis;
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-
-beforeAll(async () => {
-  c = await startTestCluster({ shards: 2, perShard: 2 });
-  redis = new Redis({ host: '127.0.0.1', port: c.respPort, maxRetriesPerRequest: 0, lazyConnect: true });
-  await redis.connect();
-}, 50_000);
-
-afterAll(async () => {
-  redis?.disconnect();
-  await c?.stop();
+const suite = respClusterSuite();
+beforeAll(() => {
+  ({ c, redis } = suite);
 });
-
 
 const sorted = (xs: unknown): string[] => [...(xs as string[])].sort();
 

@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { Op, Status } from '../../shared/protocol';
-import { startTestCluster, type TestCluster } from '../helpers/cluster';
+import type { TestCluster } from '../helpers/cluster';
 import { electedOne, waitFor } from '../helpers/shard-nodes';
-import { rejection } from '../helpers/resp-client';
+import { rejection, respClusterSuite } from '../helpers/resp-client';
 
 /**
  * The string family of the RESP front over a real cluster (etcd, 2 shards × primary + replica,
@@ -13,18 +13,10 @@ jest.setTimeout(60_000);
 
 let c: TestCluster;
 let redis: Redis;
-
-beforeAll(async () => {
-  c = await startTestCluster({ shards: 2, perShard: 2 });
-  redis = new Redis({ host: '127.0.0.1', port: c.respPort, maxRetriesPerRequest: 0, lazyConnect: true });
-  await redis.connect();
-}, 50_000);
-
-afterAll(async () => {
-  redis?.disconnect();
-  await c?.stop();
+const suite = respClusterSuite();
+beforeAll(() => {
+  ({ c, redis } = suite);
 });
-
 
 async function shardOf(key: string): Promise<number> {
   return ((await (await fetch(`${c.adminUrl}/v1/admin/route/default/${encodeURIComponent(key)}`)).json()) as { shardId: number }).shardId;
