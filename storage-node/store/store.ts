@@ -644,7 +644,10 @@ export class Store {
       return { reply: plan.reply, version: 0, deleted: found >= 0, changes };
     }
     // Checked as the indexed size, which a value packed again after the changes only undercuts.
-    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + after.content, entrySize(key.length, after.bytes, 0));
+    const estimate = entrySize(key.length, after.bytes, 0);
+    checkFits(known ?? this.fresh(ns), ks.options.maxMemoryBytes, key.length + after.content, estimate);
+    // Room first: an indexed value changes in place, so nothing may fail once it has.
+    if (found >= 0) this.makeRoom(known as Namespace, estimate - ks.table.size(found), found);
     const value = applyChanges(current, changes, pairs, after.next) as CollValue;
     const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, value, entrySize(key.length, valueBytes(value), 0), now, def.type);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
