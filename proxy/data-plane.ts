@@ -288,7 +288,7 @@ class DataPlaneImpl implements DataPlane {
           validateNamespace(cmd.ns);
           validateKeys(cmd.keys);
           checkPref(pref);
-          return this.#exists(cmd.ns, cmd.keys, pref, 0, (err, count) => (err !== null ? done(err) : done(null, { op: 'exists', count: count! })));
+          return this.#exists(cmd.ns, cmd.keys, cmd.touch === true, pref, 0, (err, count) => (err !== null ? done(err) : done(null, { op: 'exists', count: count! })));
         case 'append':
         case 'setrange':
         case 'setget':
@@ -403,7 +403,7 @@ class DataPlaneImpl implements DataPlane {
   }
 
   /** EXISTS by shard, as `#mget` splits (a group MOVED meanwhile is split again, twice at most): the sum of every group's count. */
-  #exists(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<number>): void {
+  #exists(ns: string, keys: readonly string[], touch: boolean, pref: ReadPreference, depth: number, done: Done<number>): void {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
     let left = groups.length;
@@ -419,10 +419,10 @@ class DataPlaneImpl implements DataPlane {
         settled(new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no shard owns these keys: the cluster has no slot map yet'));
         continue;
       }
-      this.#router.call(group.shardId, pref, existsMessage(ns, group.keys), parseExists, -1, (err, count) => {
+      this.#router.call(group.shardId, pref, existsMessage(ns, group.keys, touch), parseExists, -1, (err, count) => {
         if (err === null) return settled(null, count);
         if (!(err instanceof ProxyError && err.detail?.moved === true) || depth >= 2) return settled(asError(err));
-        this.#exists(ns, group.keys, pref, depth + 1, settled);
+        this.#exists(ns, group.keys, touch, pref, depth + 1, settled);
       });
     }
   }

@@ -1,3 +1,5 @@
+import { Limits } from './protocol';
+
 /**
  * Hashes and sets (contract): the entry types a node holds and the Redis commands it runs on
  * them. A proxy sends a hash or set command as one node op, COLL (reads) or COLL_WRITE (writes,
@@ -119,6 +121,12 @@ if (COLL_CMDS.size !== Object.keys(CollCmd).length) throw new Error('collections
  * gigabytes; past this the node refuses the count.
  */
 export const MAX_RANDOM_PICKS = 100_000;
+
+/**
+ * Most arguments after the key one hash or set command may carry, on every front and at the node
+ * (twice MGET's key bound: HSET's pairs of a 10,000-field batch).
+ */
+export const MAX_COLL_ARGS = 2 * Limits.MAX_BATCH_KEYS;
 
 /** The message of a WRONGTYPE reply, Redis's words. */
 export const WRONG_TYPE_MESSAGE = 'Operation against a key holding the wrong kind of value';

@@ -249,8 +249,8 @@ export const EXPIRE = defineOp('EXPIRE', { request: [epoch, ns, key, field('ttlM
 export const PERSIST = defineOp('PERSIST', { request: [epoch, ns, key], ok: [field('updated', bit)], fronts: ['ws', 'resp'], fenced: true, keyed: true });
 /** `ttlMs`: ms left, -1 no expiry, -2 missing (any type: RESP TTL / PTTL). */
 export const TTL = defineOp('TTL', { request: [ns, key], ok: [field('ttlMs', num)], fronts: ['resp'], keyed: true });
-/** How many of `keys` exist, any type (RESP EXISTS / TOUCH, split by shard). */
-export const EXISTS = defineOp('EXISTS', { request: [ns, keys], ok: [field('count', num)], fronts: ['resp'] });
+/** How many of `keys` exist, any type (RESP EXISTS / TOUCH, split by shard); `touch` 1: each one found counts as accessed (TOUCH). */
+export const EXISTS = defineOp('EXISTS', { request: [ns, keys, optional('touch', bit)], ok: [field('count', num)], fronts: ['resp'] });
 /** Namespace-wide (every shard takes it, whatever slots it owns), so not keyed. RESP's FLUSHDB / FLUSHALL send it without a tag. */
 export const INVALIDATE = defineOp('INVALIDATE', { request: [epoch, ns, field('tag', type<string | null>())], ok: [], fronts: ALL_FRONTS, fenced: true });
 export const NS_POLICY = defineOp('NS_POLICY', { request: [ns, field('policy', type<NamespacePolicyWire>())], ok: [] });

@@ -39,7 +39,7 @@ export { KEYED_WRITE_OPS } from './ops';
  *   EXPIRE      [id, EXPIRE, epoch, ns, key, ttlMs]               -> [id, OK, updated 0|1]
  *   PERSIST     [id, PERSIST, epoch, ns, key]                     -> [id, OK, updated 0|1]
  *   TTL         [id, TTL, ns, key]                                -> [id, OK, ms | -1 (no expiry) | -2 (missing)]
- *   EXISTS      [id, EXISTS, ns, keys[]]                          -> [id, OK, count]
+ *   EXISTS      [id, EXISTS, ns, keys[], touch?]                  -> [id, OK, count]   (touch 1: refresh each found key's recency, RESP TOUCH)
  *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
  *   SCAN        [id, SCAN, ns, slot, count, type?]                -> [id, OK, next, keys[]] | MOVED
@@ -110,10 +110,10 @@ export { KEYED_WRITE_OPS } from './ops';
  *                   (a hash or set command's changes: each field or member set to a value ('' for a
  *                   member) or removed (null), then the entry's version and expiry; a hash or set
  *                   left empty is deleted. A write to a large hash costs its changes, not its size)
- *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, type, ...]]
- *                   (`type`: the entry's `EntryType` (`shared/collections.ts`), left off REPL_SET for a
- *                   string; a hash's or set's `value` is the node's packed form of it,
- *                   `storage-node/store/collections.ts`)
+ *   REPL_SNAPSHOT   [0, REPL_SNAPSHOT, [ns, key, value, version, expiresAt, flags, tags | null, ...], types[]?]
+ *                   (`type`, `types`: each entry's `EntryType` (`shared/collections.ts`); REPL_SET leaves
+ *                   it off for a string, a chunk carries `types`, one per entry, only when one is not a
+ *                   string; a hash's or set's `value` is its packed form, `storage-node/store/collections.ts`)
  *   REPL_SNAPSHOT_END [0, REPL_SNAPSHOT_END, versionClock, [[ns, watermark, [[tag, mark], ...]], ...]]
  * REPL_SET, REPL_DEL, REPL_INVALIDATE and REPL_COLL frames are the replication stream: their bytes, header
  * included, are what offsets count. Snapshot frames (only after a 'full' answer) are outside the

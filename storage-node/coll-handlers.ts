@@ -1,4 +1,4 @@
-import { COLL_CMDS, type CollCmdDef } from '../shared/collections';
+import { COLL_CMDS, type CollCmdDef, MAX_COLL_ARGS } from '../shared/collections';
 import { badRequest } from '../shared/errors';
 import { buildReply, COLL, COLL_WRITE, FRAME, WRITE_TARGET } from '../shared/ops';
 import type { Handler, HandlerContext } from './handlers';
@@ -29,7 +29,7 @@ function cmdArg(value: unknown, write: boolean): CollCmdDef {
 
 /** A command's arguments: a list of bytes, as latin1 strings (one char per byte). */
 function argsArg(value: unknown): string[] {
-  if (!Array.isArray(value)) throw badRequest('args must be a list of bytes');
+  if (!Array.isArray(value) || value.length > MAX_COLL_ARGS) throw badRequest(`args must be a list of at most ${MAX_COLL_ARGS} byte strings`);
   const out = new Array<string>(value.length);
   for (let i = 0; i < value.length; i++) {
     const v = value[i];
@@ -50,7 +50,8 @@ export function collHandlers({ write, changed, read }: CollSteps): Readonly<Reco
       const raw = m[COLL.at.keys];
       let others: string[] = [];
       if (def.multiKey) {
-        others = raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0) ? [] : keysArg(raw);
+        // A key named twice adds nothing to SINTER, SUNION or SDIFF: each is read once.
+        others = raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0) ? [] : [...new Set(keysArg(raw))];
         sameSlot(ns, key, others);
       } else if (raw !== undefined && raw !== null) throw badRequest(`${def.name} takes one key`);
       out.message(buildReply(COLL.ok, m[ID], ctx.store.collRead(ns, key, def, args, others)));

@@ -4,6 +4,7 @@ import { buildEntry, buildReply, FILL, FILL_LEASE, FILL_RELEASE, FRAME, WRITE_TA
 import { FillLeases } from './fill-leases';
 import type { Handler, HandlerContext } from './handlers';
 import { epochArg, flagsArg, keyArg, namespaceArg, ttlArg, valueArg, versionArg } from './validate';
+import { wrongType } from './store';
 
 /**
  * The fill-lease operations (FILL_LEASE, FILL, FILL_RELEASE; layouts in `shared/protocol.ts`).
@@ -47,6 +48,7 @@ const takeLease: Handler = (m, ctx, out) => {
   const ttl = leaseTtlArg(m[FILL_LEASE.at.leaseTtlMs]);
   const seen = versionArg(m[FILL_LEASE.at.seenVersion]);
   const e = ctx.store.get(ns, key);
+  if (e === undefined && ctx.store.missWasType) throw wrongType(); // a hash or set: a fill would replace it with the origin's string
   if (e !== undefined && e.version !== seen) {
     out.message(buildReply(FILL_LEASE.ok, m[ID], 0, buildEntry(e.value, e.version, e.expiresAt, e.flags)));
     return;

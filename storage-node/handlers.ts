@@ -236,7 +236,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   [EXISTS.code]: (m, ctx, out) => {
     const ns = namespaceArg(m[EXISTS.at.ns]);
-    out.statusInt(m[ID] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[EXISTS.at.keys], ctx))); // EXISTS.ok
+    out.statusInt(m[ID] as number, Status.OK, ctx.store.exists(ns, ownedKeys(ns, m[EXISTS.at.keys], ctx), m[EXISTS.at.touch] === 1)); // EXISTS.ok
   },
   [INVALIDATE.code]: (m, ctx, out) => {
     ctx.gate.check(epochArg(m[INVALIDATE.at.epoch])); // namespace-wide: every shard takes it, whatever slots it owns

@@ -47,7 +47,8 @@ export type Command =
   /** RESP TTL / PTTL: the key's time left on its node, whatever it holds. */
   | { op: 'ttl'; ns: string; key: string }
   /** RESP EXISTS / TOUCH: how many of `keys` exist, whatever they hold (a key named twice counts twice). */
-  | { op: 'exists'; ns: string; keys: string[] }
+  /** `touch`: each key found counts as accessed on its node (RESP TOUCH). */
+  | { op: 'exists'; ns: string; keys: string[]; touch?: boolean }
   | { op: 'dbsize'; ns: string }
   | { op: 'randomkey'; ns: string; pref?: ReadPreference }
   /** RESP MEMORY USAGE: the entry's accounted bytes on its node (a read at the primary). */

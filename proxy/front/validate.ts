@@ -1,4 +1,4 @@
-import { CollCmd, type CollCmdCode } from '../../shared/collections';
+import { CollCmd, type CollCmdCode, MAX_COLL_ARGS } from '../../shared/collections';
 import { Limits, NAMESPACE_PATTERN } from '../../shared/protocol';
 import type { ReadPreference } from '../backend';
 import { badRequest } from './wire-error';
@@ -112,8 +112,6 @@ export function collCommandArg(value: unknown): CollCmdCode {
   return CollCmd[name as keyof typeof CollCmd];
 }
 
-/** Most arguments one hash or set command may carry (a batch's bound, as keys). */
-export const MAX_COLL_ARGS = 2 * Limits.MAX_BATCH_KEYS;
 
 /**
  * A hash or set command's arguments after the key as bytes: strings (UTF-8, or base64 when

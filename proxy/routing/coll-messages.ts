@@ -1,5 +1,5 @@
 import { Limits, Status } from '../../shared/protocol';
-import { COLL_CMDS, type CollCmdDef, type CollReply, type TypeName } from '../../shared/collections';
+import { COLL_CMDS, type CollCmdDef, type CollReply, MAX_COLL_ARGS, type TypeName } from '../../shared/collections';
 import { ProxyError, ProxyErrorCode } from '../errors';
 import { validateKey } from '../policy';
 import { checkSameSlot } from './string-ops';
@@ -90,6 +90,7 @@ export function checkColl(ns: string, key: string, cmd: unknown, args: unknown, 
   const def = typeof cmd === 'number' ? COLL_CMDS.get(cmd) : undefined;
   if (def === undefined) throw new ProxyError(ProxyErrorCode.BAD_REQUEST, 'unknown hash or set command', { field: 'command' });
   if (!Array.isArray(args) || !args.every((a) => a instanceof Uint8Array)) throw new ProxyError(ProxyErrorCode.BAD_REQUEST, `${def.name} arguments must be a list of strings or bytes`, { field: 'args' });
+  if (args.length > MAX_COLL_ARGS) throw new ProxyError(ProxyErrorCode.BAD_REQUEST, `${def.name} takes at most ${MAX_COLL_ARGS} arguments after the key (got ${args.length})`, { field: 'args' });
   if (args.length < def.min || args.length > def.max || (args.length - def.min) % def.step !== 0) {
     throw new ProxyError(ProxyErrorCode.BAD_REQUEST, `${def.name} takes ${argCountText(def)} after the key (got ${args.length})`, { field: 'args' });
   }

@@ -148,7 +148,7 @@ export function parseTtl(reply: readonly unknown[], nodeId?: string): number {
 }
 
 /** `[id, EXISTS, ns, keys[]]`. */
-export const existsMessage = (ns: string, keys: readonly string[]): unknown[] => buildRequest(EXISTS, ns, keys);
+export const existsMessage = (ns: string, keys: readonly string[], touch = false): unknown[] => (touch ? buildRequest(EXISTS, ns, keys, 1) : buildRequest(EXISTS, ns, keys));
 
 /** `[id, OK, count]` → how many of the keys exist (a key named twice counts twice). */
 export function parseExists(reply: readonly unknown[], nodeId?: string): number {

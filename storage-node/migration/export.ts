@@ -11,6 +11,8 @@ import { Throttle } from './throttle';
 
 /** What the replication log tells an export about each mutation on the primary. */
 export interface MutationTee {
+  /** Whether a change to `ns`/`key` goes to an export (its slot is moving): the log reads an entry's whole state only then. */
+  wants(ns: string, key: string): boolean;
   /** `type`: the entry's `EntryType`. */
   set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null, type: number): void;
   del(ns: string, key: string): void;
@@ -256,6 +258,12 @@ export class Exports implements MutationTee {
 
   closeAll(reason: string): void {
     for (const s of [...this.#sessions.values()]) this.#forget(s, reason);
+  }
+
+  wants(ns: string, key: string): boolean {
+    const slot = slotOf(ns, key);
+    for (const s of this.#sessions.values()) if (s.slots[slot] === 1) return true;
+    return false;
   }
 
   set(ns: string, key: string, value: Uint8Array, expiresAt: number, flags: number, tags: readonly string[] | null, type: number): void {

@@ -73,7 +73,7 @@ export class ReplicationLog {
     const e = this.#store.replication.peekMeta(ns, key);
     if (e === undefined) return this.deleted(ns, key);
     this.#append(encodeCollRecord(ns, key, e.type, e.version, e.expiresAt, changes), ns);
-    if (this.tee !== null) {
+    if (this.tee !== null && this.tee.wants(ns, key)) {
       const whole = this.#store.replication.peek(ns, key)!;
       this.tee.set(ns, key, Buffer.from(whole.value, 'latin1'), whole.expiresAt, whole.flags, whole.tags, whole.type);
     }

@@ -74,7 +74,7 @@ export class Indexed {
     const i = this.index.get(key);
     if (i !== undefined) {
       if (this.values !== null) {
-        this.bytes += value.length - this.values[i].length;
+        this.bytes += packedLength(value) - packedLength(this.values[i]);
         this.values[i] = value;
       }
       return false;
@@ -106,9 +106,16 @@ export class Indexed {
   }
 }
 
-/** Accounted bytes of one element of an indexed hash (`pairs`) or set. */
+/** Chars `s` takes in a packed value: its length prefix and itself. */
+const packedLength = (s: string): number => s.length + (s.length < 0x80 ? 1 : 4);
+
+/**
+ * Accounted bytes of one element of an indexed hash (`pairs`) or set: what it takes packed (so an
+ * indexed value's content is its packed length, the size the item limit and the wire see) plus
+ * the fixed cost of indexing it.
+ */
 function elementBytes(key: string, value: string, pairs: boolean): number {
-  return pairs ? key.length + value.length + INDEXED_HASH_ELEMENT_BYTES : key.length + INDEXED_SET_ELEMENT_BYTES;
+  return pairs ? packedLength(key) + packedLength(value) + INDEXED_HASH_ELEMENT_BYTES : packedLength(key) + INDEXED_SET_ELEMENT_BYTES;
 }
 
 /** What a hash or set entry holds: its packed string, or its Indexed object. */
@@ -207,7 +214,10 @@ interface NodeBuffer extends Buffer {
  * them at the end, so the result is one flat string made by one copy.
  */
 class Packer {
-  #buf = Buffer.allocUnsafeSlow(16 * 1024) as NodeBuffer;
+  /** Kept between values; a value past it gets a buffer of its own, dropped after (so the packer never holds more). */
+  static readonly KEPT_BYTES = 64 * 1024;
+  readonly #kept = Buffer.allocUnsafeSlow(Packer.KEPT_BYTES) as NodeBuffer;
+  #buf = this.#kept;
   #pos = 4;
   /** Elements written, and the longest key or value among them. */
   count = 0;
@@ -215,7 +225,7 @@ class Packer {
 
   /** Starts a value of at most `bound` chars of elements. */
   start(bound: number): void {
-    if (bound + 4 > this.#buf.length) this.#buf = Buffer.allocUnsafeSlow(Math.max(bound + 4, 2 * this.#buf.length)) as NodeBuffer;
+    this.#buf = bound + 4 > Packer.KEPT_BYTES ? (Buffer.allocUnsafeSlow(bound + 4) as NodeBuffer) : this.#kept;
     this.#pos = 4;
     this.count = 0;
     this.longest = 0;
@@ -335,9 +345,38 @@ function elements(v: CollValue | undefined, pairs: boolean): { keys: readonly st
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+/**
+ * Most bytes of elements one reply may carry (with 3 bytes of framing counted per element): half
+ * the 16 MiB frame limit proxies and nodes take by default, so no reply of a hash or set command
+ * can be a frame its reader refuses (which would cut the connection every other request shares).
+ * Past it the command is refused: HRANDFIELD / SRANDMEMBER with repeats can ask for a reply of
+ * any size, and HGETALL / SMEMBERS / SUNION of entries under a raised item limit can pass it too.
+ */
+export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
+
+/** Refuses a reply of `count` elements of `bytes` bytes past MAX_REPLY_BYTES. */
+function checkReply(count: number, bytes: number): void {
+  const total = bytes + 3 * count;
+  if (total > MAX_REPLY_BYTES) throw badRequest(`the reply would carry ${total} bytes, over the ${MAX_REPLY_BYTES} bytes one reply may carry; ask for fewer elements`);
+}
+
+/** The sum of the lengths of `xs` (nulls count 0). */
+function lengths(xs: readonly (string | null | undefined)[]): number {
+  let n = 0;
+  for (const x of xs) if (x !== null && x !== undefined) n += x.length;
+  return n;
+}
+
+/** `xs` as a reply of bytes (null stays null), checked against MAX_REPLY_BYTES. */
+function replyOf(xs: readonly (string | null | undefined)[]): (Buffer | null)[] {
+  checkReply(xs.length, lengths(xs));
+  return xs.map((x) => (x === null || x === undefined ? null : bytes(x)));
+}
+
 /** Every element's key and/or value as bytes, in order. */
 function all(v: CollValue | undefined, pairs: boolean, withKeys: boolean, withValues: boolean): Buffer[] {
   const { keys, values } = elements(v, pairs);
+  checkReply(keys.length * (withKeys && withValues ? 2 : 1), (withKeys ? lengths(keys) : 0) + (withValues && values !== null ? lengths(values) : 0));
   const out: Buffer[] = [];
   for (let i = 0; i < keys.length; i++) {
     if (withKeys) out.push(bytes(keys[i]));
@@ -386,6 +425,9 @@ function picks(size: number, count: number, random: () => number): number[] {
 /** The elements at `indexes` as bytes: keys, and values too for `withValues`. */
 function elementsAt(v: CollValue, pairs: boolean, indexes: readonly number[], withValues: boolean): Buffer[] {
   const { keys, values } = elements(v, pairs);
+  let total = 0;
+  for (const i of indexes) total += keys[i].length + (withValues && values !== null ? values[i].length : 0);
+  checkReply(indexes.length * (withValues ? 2 : 1), total);
   const out: Buffer[] = [];
   for (const i of indexes) {
     out.push(bytes(keys[i]));
@@ -419,7 +461,7 @@ export function runRead(def: CollCmdDef, value: CollValue | undefined, args: rea
       return found === undefined ? null : bytes(found);
     }
     case CollCmd.HMGET:
-      return lookupMany(v, args, true).map((x) => (x === undefined ? null : bytes(x)));
+      return replyOf(lookupMany(v, args, true));
     case CollCmd.HGETALL:
       return all(v, true, true, true);
     case CollCmd.HKEYS:
@@ -453,7 +495,7 @@ export function runRead(def: CollCmdDef, value: CollValue | undefined, args: rea
     case CollCmd.SINTER:
     case CollCmd.SUNION:
     case CollCmd.SDIFF:
-      return combine(def.code, [v, ...others]).map(bytes);
+      return replyOf(combine(def.code, [v, ...others])) as Buffer[];
     default:
       throw badRequest(`${def.name} is not a read`);
   }
@@ -562,10 +604,15 @@ function addedOnly(v: CollValue | undefined, members: Changes): WritePlan {
   return { reply: changes.size, changes };
 }
 
-/** The bytes of a value's fields, values and members alone (what the item limit counts, as a string's length). */
+/** A value's packed length (an indexed one's too): what the item limit counts, as a string's length, and what a snapshot or migration sends. */
 export function contentBytes(v: CollValue): number {
   if (typeof v === 'string') return v.length;
-  return v.bytes - v.size * (v.values === null ? INDEXED_SET_ELEMENT_BYTES : INDEXED_HASH_ELEMENT_BYTES);
+  return indexedContent(v.bytes, v.size, v.values !== null);
+}
+
+/** The packed length of an indexed value of `bytes` accounted bytes and `count` elements: its elements packed, and the count. */
+function indexedContent(bytes: number, count: number, pairs: boolean): number {
+  return bytes - count * (pairs ? INDEXED_HASH_ELEMENT_BYTES : INDEXED_SET_ELEMENT_BYTES) + (count < 0x80 ? 1 : 4);
 }
 
 /**
@@ -588,10 +635,10 @@ export function sizeAfter(v: CollValue | undefined, changes: Changes, pairs: boo
       } else if (old === undefined) {
         bytes += elementBytes(key, value, pairs);
         count++;
-      } else bytes += value.length - old.length;
+      } else bytes += packedLength(value) - packedLength(old);
     }
     if (count === 0) return { bytes: 0, content: 0, next: null };
-    return { bytes, content: bytes - count * (pairs ? INDEXED_HASH_ELEMENT_BYTES : INDEXED_SET_ELEMENT_BYTES), next: undefined };
+    return { bytes, content: indexedContent(bytes, count, pairs), next: undefined };
   }
   const next = rewritePacked(v, changes, pairs);
   return { bytes: next === null ? 0 : valueBytes(next), content: next === null ? 0 : contentBytes(next), next };

@@ -688,13 +688,18 @@ export class Store {
     return expiresAt === 0 ? -1 : expiresAt - now;
   }
 
-  /** How many of `keys` exist; a key named twice counts twice (Redis). */
-  exists(ns: string, keys: readonly string[]): number {
+  /** How many of `keys` exist; a key named twice counts twice (Redis). `touch`: each one found counts as accessed (RESP TOUCH), without a hit. */
+  exists(ns: string, keys: readonly string[], touch = false): number {
     const space = this.ks.namespace(ns);
     if (space === undefined) return 0;
     const now = this.now();
     let count = 0;
-    for (const key of keys) if (this.ks.lookup(space, key, now) >= 0) count++;
+    for (const key of keys) {
+      const id = this.ks.lookup(space, key, now);
+      if (id < 0) continue;
+      count++;
+      if (touch) this.ks.touch(id, space, now);
+    }
     return count;
   }
 

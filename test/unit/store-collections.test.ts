@@ -423,9 +423,40 @@ describe('large hashes and sets: indexed past 128 elements or 64-byte elements, 
     expect(cmd(store, 'HEXISTS', 'h', 'big')).toBe(0);
     expect(store.memoryUsage('app', 'h')).toBe(before);
     cmd(store, 'HSET', 'h', 'extra', 'value');
-    expect(store.memoryUsage('app', 'h') - before).toBe(5 + 5 + 80); // the field, the value, the element's overhead
+    expect(store.memoryUsage('app', 'h') - before).toBe(1 + 5 + 1 + 5 + 80); // the field and the value packed (length, bytes), the element's overhead
     cmd(store, 'HDEL', 'h', 'extra');
     expect(store.memoryUsage('app', 'h')).toBe(before);
+  });
+
+  test('the item limit counts an indexed value as its packed length: a hash filled to the limit migrates and replicates under the same limit', () => {
+    const limit = 20_000;
+    const source = makeStore({ defaultMaxItemBytes: limit }).store;
+    let i = 0;
+    for (;; i++) {
+      try {
+        run(source, 'HSET', 'h', [`f${i}`, 'v'.repeat(120)]);
+      } catch (err) {
+        expect((err as { status: number }).status).toBe(Status.TOO_LARGE);
+        break;
+      }
+    }
+    expect(i).toBeGreaterThan(100);
+    const e = source.replication.peek('app', 'h')!;
+    expect(e.value.length + 1).toBeLessThanOrEqual(limit); // key + packed value: what the limit counted
+    const target = makeStore({ defaultMaxItemBytes: limit }).store;
+    expect(target.importEntry('app', 'h', b(e.value), 0, 0, null, e.type)).toBeGreaterThan(0);
+    expect(target.collCount('app', 'h')).toBe(i);
+    expect(target.memoryUsage('app', 'h')).toBe(source.memoryUsage('app', 'h'));
+  });
+
+  test('a reply past MAX_REPLY_BYTES is refused, not built (random picks with repeats, HMGET of one field many times)', () => {
+    const { store } = makeStore();
+    cmd(store, 'SADD', 's', 'm'.repeat(1000));
+    expect(opError(() => run(store, 'SRANDMEMBER', 's', ['-100000'])).message).toMatch(/over the 8388608 bytes one reply may carry/);
+    cmd(store, 'HSET', 'h', 'f', 'v'.repeat(100_000));
+    expect(opError(() => run(store, 'HMGET', 'h', Array.from({ length: 100 }, () => 'f'))).status).toBe(Status.BAD_REQUEST);
+    expect((cmd(store, 'HMGET', 'h', 'f', 'f') as string[]).length).toBe(2);
+    expect(cmd(store, 'SRANDMEMBER', 's', '-5')).toHaveLength(5);
   });
 
   /** A seeded model check: random commands on small and large keys, against Maps and Sets; a replica fed the log and a store fed a snapshot end equal. */

@@ -51,6 +51,18 @@ describe('Store.objectInfo', () => {
     expect(store.objectInfo('app', 'k')?.idleSeconds).toBe(0);
   });
 
+  test('EXISTS with touch (RESP TOUCH) counts as an access; without it, not', () => {
+    const { store, clock } = makeStore();
+    store.set('app', 'k', b('v'));
+    clock.advance(4000);
+    expect(store.exists('app', ['k', 'nope'])).toBe(1);
+    expect(store.objectInfo('app', 'k')?.idleSeconds).toBe(4);
+    const hits = store.stats().hits;
+    expect(store.exists('app', ['k', 'k'], true)).toBe(2);
+    expect(store.objectInfo('app', 'k')?.idleSeconds).toBe(0);
+    expect(store.stats().hits).toBe(hits);
+  });
+
   test('a hit that reads no clock stamps the second the sweep last read', () => {
     const { store, clock } = makeStore();
     store.set('app', 'k', b('v'));

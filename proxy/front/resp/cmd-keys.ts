@@ -39,7 +39,8 @@ async function delMany(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
  */
 async function exists(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   const keys = keysArg(args.slice(1));
-  const counts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.exists(ctx.session.ns, b)));
+  const touch = args[0].length === 5 && args[0].toString('latin1').toLowerCase() === 'touch';
+  const counts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.exists(ctx.session.ns, b, touch)));
   return integer(counts.reduce((a, b) => a + b, 0));
 }
 

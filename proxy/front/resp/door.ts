@@ -171,9 +171,9 @@ export class RespDoor {
     return (await this.#run({ op: 'ttl', ns, key }, 'ttl')).ttlMs;
   }
 
-  /** How many of `keys` exist, whatever they hold (a key named twice counts twice). */
-  async exists(ns: string, keys: string[]): Promise<number> {
-    return (await this.#run({ op: 'exists', ns, keys }, 'exists')).count;
+  /** How many of `keys` exist, whatever they hold (a key named twice counts twice); `touch`: each found counts as accessed (TOUCH). */
+  async exists(ns: string, keys: string[], touch = false): Promise<number> {
+    return (await this.#run({ op: 'exists', ns, keys, touch }, 'exists')).count;
   }
 
   /** The namespace's live keys over every shard. */
