@@ -506,7 +506,7 @@ export class Store {
     const to = ks.lookupHashed(space, dst, hash, now);
     if (nx && to >= 0) return 0;
     const table = ks.table;
-    const entry = this.entryAs(space, from, dst);
+    const entry = this.entryAs(space, from, dst, true);
     // Net growth: at most dst.length - src.length, and below 0 whenever `dst` exists (its entry goes).
     this.makeRoom(space, entry.size - table.size(from) - (to < 0 ? 0 : table.size(to)), from);
     ks.remove(from, Removal.DELETED);
@@ -929,15 +929,16 @@ export class Store {
   }
 
   /**
-   * Entry `from`'s value (a large hash or set: a copy of its own), flags, tags and expiry, and its
-   * accounted size under the key `dst`, checked to fit `space`.
+   * Entry `from`'s value (a large hash or set: a copy of its own, or itself when it `moves`: the
+   * caller removes `from`), flags, tags and expiry, and its accounted size under the key `dst`,
+   * checked to fit `space`.
    */
-  private entryAs(space: Namespace, from: number, dst: string): { text: string | CollValue; type: number; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
+  private entryAs(space: Namespace, from: number, dst: string, moves = false): { text: string | CollValue; type: number; flags: number; expiresAt: number; tags: readonly string[] | undefined; size: number } {
     const ks = this.ks;
     const table = ks.table;
     const type = table.type(from);
     const stored = table.stored(from);
-    const text = typeof stored === 'string' ? stored : encoded(packedOf(stored as CollValue), type === EntryType.HASH);
+    const text = typeof stored === 'string' || moves ? (stored as string | CollValue) : encoded(packedOf(stored as CollValue), type === EntryType.HASH);
     const tags = table.tags.get(from);
     const bytes = typeof text === 'string' ? text.length : valueBytes(text);
     const size = entrySize(dst.length, bytes, tags === undefined ? 0 : sumLengths(tags));
