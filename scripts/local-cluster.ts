@@ -10,9 +10,10 @@ import { writeLocalTls, type LocalTls } from './tls-certs';
 import { etcdClientArgs, toolEnv, writeClusterSecret } from './cluster/tls';
 import { parseClusterName } from '../control-plane/flags';
 import {
-  assertPortsFree, etcdOnPath, initCluster, launchProgram, programSpecs, startEtcd, stopChild, waitForPrimaries, waitHealthy,
+  assertPortsFree, etcdOnPath, initCluster, launch, launchProgram, programSpecs, startEtcd, stopChild, waitForPrimaries, waitHealthy,
   type Child, type ClusterLayout,
 } from './cluster/processes';
+import { RestartTracker, restartLine } from './local-cluster-restart';
 
 /**
  * `npm start`: a whole local cluster as child processes of this one.
@@ -22,8 +23,11 @@ import {
  *   SIGINT/SIGTERM ─► stop programs (SIGTERM, SIGKILL after a grace), etcd last ─► remove temp dir
  *
  * Children run in their own process group so a Ctrl-C reaches only this runner, which stops the
- * programs together and etcd after them (so the nodes can revoke their leases). A child that dies is logged,
- * never restarted. Adding a program is one entry in `programSpecs` (scripts/cluster/processes.ts).
+ * programs together and etcd after them (so the nodes can revoke their leases). A child that dies while
+ * the cluster runs is logged and, with `--restart` (the default), started again with the same
+ * command line (same ports, etcd on the same data dir) after a backoff that doubles per
+ * consecutive crash (scripts/local-cluster-restart.ts); `--no-restart` leaves it dead. A shutdown
+ * cancels pending restarts. Adding a program is one entry in `programSpecs` (scripts/cluster/processes.ts).
  * With `--tls`, a throwaway CA and certificates (scripts/tls-certs.ts) go to `<data dir>/tls` and
  * a random cluster secret to `<data dir>/cluster-secret` (0600): etcd takes only clients with a
  * certificate of it, the proxy's client ports speak TLS, every node link (proxy, control plane,
@@ -37,6 +41,8 @@ type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['prox
   dataDir?: string;
   force: boolean;
   timeout: number;
+  /** Start a program that died again (with backoff); `--no-restart` leaves it dead. */
+  restart: boolean;
 };
 
 function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
@@ -63,6 +69,8 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .option('--force', 're-initialise the cluster if the data dir already holds one', false)
     .option('--tls', 'TLS everywhere: a throwaway CA and certificates (in <data dir>/tls, new each start), etcd with client certificates, HTTPS/WSS and RESP over TLS on the proxy, mutual TLS on every node link, and a random cluster secret (<data dir>/cluster-secret)', false)
     .addOption(new Option('--timeout <seconds>', 'how long to wait for every shard to elect a primary').argParser(intIn(1, 600)).default(30))
+    .addOption(new Option('--restart', 'start a program that died (etcd, a node, the control plane, a proxy) again with the same flags, after 0.5 s doubling per consecutive crash up to 30 s').default(true))
+    .option('--no-restart', 'leave a program that died dead (it is only reported)')
     .allowExcessArguments(false)
     .parse(argv, { from: 'user' })
     .opts<RunnerConfig>();
@@ -102,16 +110,74 @@ function say(text: string): void {
   process.stdout.write(`local-cluster: ${text}\n`);
 }
 
-/** Everything the runner started, and how to tear it down once. */
+/** Everything the runner started, restarting what dies (with `restart`), and how to tear it down once. */
 class Supervisor {
+  /** etcd first, then the programs in start order; a restarted program takes its predecessor's place. */
   readonly children: Child[] = [];
+  readonly #tracker = new RestartTracker();
+  /** Restarts waiting out their backoff, by program name; a shutdown cancels them. */
+  readonly #pending = new Map<string, NodeJS.Timeout>();
   #stopping: Promise<void> | undefined;
 
-  constructor(readonly dataDir: string, readonly removeDataDir: boolean) {}
+  constructor(readonly dataDir: string, readonly removeDataDir: boolean, readonly logDir: string, readonly restart: boolean) {}
 
-  /** Stops the programs together, then etcd (the first child), removes a temp dir and exits. */
+  /** Takes `child` into the cluster: stopped with it and, with `restart`, started again when it dies. */
+  adopt(child: Child): Child {
+    this.children.push(child);
+    this.#watch(child);
+    return child;
+  }
+
+  #watch(child: Child): void {
+    this.#tracker.started(child.spec.name, Date.now());
+    let dead = false;
+    const died = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (dead) return;
+      dead = true;
+      this.#died(child, code, signal);
+    };
+    child.process.once('exit', died);
+    child.process.once('error', () => {
+      if (child.process.pid === undefined) died(null, null); // never started: no 'exit' follows
+    });
+  }
+
+  #died(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child.stopping || this.#stopping || !this.restart) return;
+    const { name } = child.spec;
+    // What is left of its process group (a proxy's workers) would hold its ports: the group dies with its leader.
+    if (child.process.pid !== undefined) {
+      try {
+        process.kill(-child.process.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+    const plan = this.#tracker.crashed(name, Date.now());
+    say(restartLine(name, code, signal, plan));
+    this.#pending.set(name, setTimeout(() => {
+      this.#pending.delete(name);
+      this.#relaunch(child, plan.attempt);
+    }, plan.delayMs));
+  }
+
+  /** The same command line again (same ports; etcd on the same data dir), in the dead child's place. */
+  #relaunch(old: Child, attempt: number): void {
+    if (this.#stopping) return;
+    const { spawnfile, spawnargs } = old.process;
+    const fresh = launch(old.spec, spawnfile, spawnargs.slice(1), this.logDir, say);
+    const at = this.children.indexOf(old);
+    if (at >= 0) this.children[at] = fresh;
+    else this.children.push(fresh);
+    this.#watch(fresh);
+    process.stdout.write(`${JSON.stringify({ event: 'restarted', name: old.spec.name, pid: fresh.process.pid, attempt })}\n`);
+  }
+
+  /** Cancels pending restarts, stops the programs together, then etcd (the first child), removes a temp dir and exits. */
   stopAndExit(code: number): Promise<void> {
     this.#stopping ??= (async () => {
+      for (const timer of this.#pending.values()) clearTimeout(timer);
+      this.#pending.clear();
       const [etcd, ...programs] = this.children; // etcd last: nodes revoke their leases on the way out
       await Promise.all(programs.map((c) => stopChild(c, say)));
       if (etcd) await stopChild(etcd, say);
@@ -136,9 +202,9 @@ async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir
   const layout = layoutOf(config, tls, secretFile);
   const specs = programSpecs(layout, etcd);
   await assertPortsFree(layout, specs);
-  children.push(await startEtcd(layout, supervisor.dataDir, logDir, say));
+  supervisor.adopt(await startEtcd(layout, supervisor.dataDir, logDir, say));
   await initCluster(layout, etcd, config.force, say);
-  for (const spec of specs) children.push(launchProgram(spec, logDir, say));
+  for (const spec of specs) supervisor.adopt(launchProgram(spec, logDir, say));
   const doc = await waitForPrimaries(etcd, config.cluster, config.timeout, tls);
   await waitHealthy(children, config.timeout);
   process.stdout.write(`\n${describe(children, doc)}\n\n`);
@@ -166,7 +232,7 @@ async function main(): Promise<void> {
   const dataDir = config.dataDir ? path.resolve(config.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-local-'));
   const logDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const supervisor = new Supervisor(dataDir, !config.dataDir);
+  const supervisor = new Supervisor(dataDir, !config.dataDir, logDir, config.restart);
   process.once('SIGINT', () => void supervisor.stopAndExit(0));
   process.once('SIGTERM', () => void supervisor.stopAndExit(0));
   process.once('exit', () => supervisor.killAll());

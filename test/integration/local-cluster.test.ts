@@ -76,20 +76,78 @@ test('npm start runner: 3 shards × 2 nodes and a spare shard, the control plane
   expect(moved.slots.reduce((n: number, [a, b]: [number, number]) => n + b - a + 1, 0)).toBe(4096);
   expect(await (await fetch(`http://127.0.0.1:${httpPort}/v1/cache/demo/hello`)).json()).toMatchObject({ hit: true, value: 'world' });
 
-  // A child that dies is logged and the runner stays up.
-  const victim = children.find((c) => c.name === doc.shards[2].replicas[0].nodeId)!;
+  // A child that dies is logged and restarted (--restart is the default) on the same ports: it rejoins its shard as a replica.
+  const victimId = doc.shards[2].replicas[0].nodeId as string;
+  const victim = children.find((c) => c.name === victimId)!;
+  const victimAdmin = `http://127.0.0.1:${adminBase + children.indexOf(victim) - 1}/healthz`; // children[0] is etcd, then the nodes in port order
+  expect((await fetch(victimAdmin)).status).toBe(200);
   process.kill(victim.pid, 'SIGKILL');
-  for (const end = Date.now() + 5000; Date.now() < end && !runner.lines.some((l) => l.includes('exited unexpectedly')); ) await new Promise((r) => setTimeout(r, 50));
+  const restarted = await waitForLine(runner, (l) => l.includes(`"event":"restarted","name":"${victimId}"`), 5000);
+  const fresh = JSON.parse(restarted) as { name: string; pid: number; attempt: number };
+  children.push(fresh);
+  expect(fresh).toMatchObject({ name: victimId, attempt: 1 });
+  expect(fresh.pid).not.toBe(victim.pid);
   expect(runner.lines).toContainEqual(expect.stringMatching(new RegExp(`^local-cluster: ${victim.name} \\(pid ${victim.pid}\\) exited unexpectedly with SIGKILL; see .*${victim.name}\\.log$`)));
+  expect(runner.lines).toContain(`local-cluster: restarting ${victimId} (exited with SIGKILL) in 500 ms, attempt 1`);
+  let back: any;
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    back = await fetch(victimAdmin).then((r) => (r.ok ? r.json() : undefined), () => undefined);
+    if (back) break;
+  }
+  expect(back).toMatchObject({ ok: true });
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    doc = JSON.parse((await shardctlInProcess(['status', '--json', '--etcd', etcd])).stdout);
+    if (doc.shards[2].replicas.some((r: any) => r.nodeId === victimId)) break;
+  }
+  expect(doc.shards[2].replicas.map((r: any) => r.nodeId)).toEqual([victimId]);
   expect(runner.child.exitCode).toBeNull();
 
-  // SIGTERM: exit 0, no child left, temporary data removed.
+  // A restart still waiting out its backoff is cancelled by the shutdown: kill a node, then SIGTERM at once.
+  const second = children.find((c) => c.name === doc.shards[1].replicas[0].nodeId)!;
+  process.kill(second.pid, 'SIGKILL');
+  await waitForLine(runner, (l) => l.startsWith(`local-cluster: restarting ${second.name} `), 5000);
+
+  // SIGTERM: exit 0, no child left (restarted ones included), no restart during the shutdown, temporary data removed.
+  const exit = await runner.stop(15_000);
+  expect(exit).toEqual({ code: 0, signal: null });
+  // Every program it ever started is gone, restarted ones included (a machine slow enough may have
+  // restarted the second node before the SIGTERM: that one must be stopped too).
+  for (const line of runner.lines.filter((l) => l.includes('"event":"restarted"'))) children.push(JSON.parse(line) as { name: string; pid: number });
+  runner = undefined;
+  expect(children.filter((c) => alive(c.pid))).toEqual([]);
+  expect(fs.existsSync(dataDir)).toBe(false);
+});
+
+test('npm start -- --no-restart: a node that dies is reported and stays down', async () => {
+  const base = await freeRange(8);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7];
+  runner = await startProgram(RUNNER, [
+    '--no-restart', '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`, '--node-base-port', `${nodeBase}`,
+    '--node-admin-base-port', `${adminBase}`, '--shards', '1', '--replicas', '0', '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
+  ], {}, 40_000);
+  children = runner.ready.children as typeof children;
+  const victim = children.find((c) => c.name === 'shard0-a')!;
+  process.kill(victim.pid, 'SIGKILL');
+  await waitForLine(runner, (l) => l.includes(`${victim.name} (pid ${victim.pid}) exited unexpectedly with SIGKILL`), 5000);
+  await new Promise((r) => setTimeout(r, 1500)); // three times the first backoff
+  expect(runner.lines.filter((l) => /restart/.test(l))).toEqual([]);
+  expect(await fetch(`http://127.0.0.1:${adminBase}/healthz`).then((r) => r.status, () => 'refused')).toBe('refused');
+  expect(runner.child.exitCode).toBeNull();
+
   const exit = await runner.stop(15_000);
   runner = undefined;
   expect(exit).toEqual({ code: 0, signal: null });
   expect(children.filter((c) => alive(c.pid))).toEqual([]);
-  expect(fs.existsSync(dataDir)).toBe(false);
 });
+
+/** Waits until the runner printed a line matching `match`; returns it. */
+async function waitForLine(started: Started, match: (line: string) => boolean, timeoutMs: number): Promise<string> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const line = started.lines.find(match);
+    if (line) return line;
+  }
+  throw new Error(`no matching line within ${timeoutMs} ms; the runner printed:\n${started.lines.join('\n')}`);
+}
 
 test('npm start -- --tls: a throwaway CA and a cluster secret; etcd, HTTPS/RESP on the proxy and node links over TLS; shard add + rebalance with the printed environment', async () => {
   const base = await freeRange(10);
