@@ -5,6 +5,7 @@ import { initCluster } from '../commands/init';
 import { clusterStatus, listNodes } from '../commands/status';
 import { ExitCode, NotInitialisedError } from '../errors';
 import { renderNodes, renderStatus } from '../status/text';
+import { paintStatus } from './colour';
 import { withConnection, type ConnectionOptions } from './options';
 import { formatFailover, formatInit } from './print';
 import { waitProgress } from './progress';
@@ -32,12 +33,11 @@ export function addClusterCommands(program: Command, session: Session): void {
 
   withConnection(program.command('status'))
     .description('shards, slot ranges, primaries with epochs, replicas and node liveness (exit 3 when not initialised)')
-    .option('--json', 'print the status document as JSON', false)
     .action(async (opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const doc = await clusterStatus(ctx);
         if (!doc.initialised && !opts.json) throw new NotInitialisedError(ctx.cluster);
-        io.out(opts.json ? JSON.stringify(doc, null, 2) : renderStatus(doc));
+        io.out(opts.json ? JSON.stringify(doc, null, 2) : paintStatus(renderStatus(doc), io.colour === true));
         return doc.initialised ? ExitCode.OK : ExitCode.NOT_INITIALISED;
       });
     });
@@ -45,7 +45,6 @@ export function addClusterCommands(program: Command, session: Session): void {
   const node = program.command('node').description('storage nodes');
   withConnection(node.command('list'))
     .description('registered nodes with address, shard, zone, role and liveness')
-    .option('--json', 'print JSON', false)
     .action(async (opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const nodes = await listNodes(ctx);

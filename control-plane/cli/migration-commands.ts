@@ -25,7 +25,6 @@ interface MoveOptions extends ConnectionOptions {
 
 const withMoveOptions = (command: Command): Command =>
   withConnection(command)
-    .option('--json', 'print JSON', false)
     .addOption(new Option('--max-bytes-per-sec <n>', 'copy throttle per migration, bytes per second (0 = unthrottled; 64mb, 500kb...)').argParser(parseRate).default(DEFAULT_MAX_BYTES_PER_SEC))
     .option('--no-wait', 'submit and return at once (watch with shardctl migrations)')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the migrations (1-86400)').argParser(intIn(1, 86_400)).default(3600));
@@ -37,7 +36,6 @@ export function addMigrationCommands(program: Command, session: Session): void {
   withConnection(shard.command('add'))
     .description('let a shard whose nodes run with --shard N (and own no slots) take slots; then run rebalance')
     .addArgument(new Argument('<shard>', 'shard id').argParser(intIn(0, 1023)))
-    .option('--json', 'print JSON', false)
     .action(async (id: number, opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const r = await addShard(ctx, id);
@@ -99,7 +97,6 @@ export function addMigrationCommands(program: Command, session: Session): void {
 
   withConnection(program.command('migrations'))
     .description('list migrations: state, slots, keys and bytes moved, rate, ETA')
-    .option('--json', 'print JSON', false)
     .action(async (opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const rows = await listMigrations(ctx);
@@ -112,7 +109,6 @@ export function addMigrationCommands(program: Command, session: Session): void {
     withConnection(one.command(action))
       .description({ pause: 'stop moving data (the slots already moved stay moved); resume goes on', resume: 'continue a paused migration', cancel: 'stop for good: slots already moved stay moved, the rest stay where they are' }[action])
       .addArgument(new Argument('<id>', 'migration id'))
-      .option('--json', 'print JSON', false)
       .action(async (id: string, opts: ConnectionOptions & { json: boolean }) => {
         session.status = await runWithEtcd(opts, io, async (ctx) => {
           const m = await setMigrationState(ctx, id, action);

@@ -87,11 +87,12 @@ export function addNamespaceCommands(program: Command, session: Session): void {
   withConnection(ns.command('get <namespace>'))
     .description('print the policy of a namespace as JSON')
     .action(async (namespace: string, opts: ConnectionOptions) => {
-      session.status = await runWithEtcd(opts, io, async (ctx) => io.out(JSON.stringify(await getNamespace(ctx, namespace), null, 2)));
+      session.status = await runWithEtcd(opts, io, async (ctx) => {
+        io.out(JSON.stringify(await getNamespace(ctx, namespace), null, 2));
+      });
     });
   withConnection(ns.command('list'))
     .description('every namespace policy')
-    .option('--json', 'print JSON', false)
     .action(async (opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const entries = await listNamespaces(ctx);
@@ -134,7 +135,6 @@ export function addHotKeyCommands(program: Command, session: Session): void {
     });
   withConnection(hotkey.command('list [namespace]'))
     .description('hot-key rules, of every namespace or of one')
-    .option('--json', 'print JSON', false)
     .action(async (namespace: string | undefined, opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const entries = await listHotKeys(ctx, namespace);

@@ -4,6 +4,7 @@ import { loadEtcdAccess } from '../../shared/etcd-flags';
 import { EtcdUnavailableError, connectEtcd, explainEtcdError, type EtcdAccess } from '../../shared/topology/etcd';
 import { commandContext, type CommandContext } from '../commands/context';
 import { ExitCode, exitCodeOf } from '../errors';
+import { colourWanted } from './colour';
 import type { ConnectionOptions } from './options';
 
 /** Deadline of each etcd call made by shardctl; an unreachable etcd fails within about this long. */
@@ -14,12 +15,17 @@ const DIAL_TIMEOUT_MS = 3000;
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** Whether `out` may hold colour (ANSI escapes); absent: no colour. */
+  readonly colour?: boolean;
 }
 
-/** The process's stdout and stderr, one line per call. */
+/** The process's stdout and stderr, one line per call; colour on stdout as `colourWanted` says. */
 export const consoleOutput: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  get colour() {
+    return colourWanted(process.stdout);
+  },
 };
 
 /** One invocation of shardctl: where it writes and the exit status its command settled on. */

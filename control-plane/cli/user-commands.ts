@@ -60,7 +60,6 @@ export function addUserCommands(program: Command, session: Session): void {
     .addOption(passwordOption())
     .option('--grant <pattern=level>', 'grant a namespace pattern (repeatable), e.g. "orders:*=read", "tenant-a-*=write", "*=admin"', (v: string, all: Grant[] = []) => [...all, parseGrant(v)])
     .option('--namespace <ns>', 'namespace of its RESP connections (default: its first grant naming one namespace)')
-    .option('--json', 'print JSON', false)
     .action(async (name: string, opts: ConnectionOptions & SecretFlags & { grant?: Grant[]; namespace?: string }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const made = secretOf(opts);
@@ -72,7 +71,6 @@ export function addUserCommands(program: Command, session: Session): void {
     .addOption(passwordOption())
     .option('--keep-old', 'keep the current password valid beside the new one (rotation without downtime)', false)
     .option('--drop-old', 'end a rotation: keep only the newest password (no new password is set)', false)
-    .option('--json', 'print JSON', false)
     .action(async (name: string, opts: ConnectionOptions & SecretFlags & { keepOld: boolean; dropOld: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         if (opts.dropOld) {
@@ -107,7 +105,6 @@ export function addUserCommands(program: Command, session: Session): void {
     });
   withConnection(user.command('list'))
     .description('every user with its grants (never its password)')
-    .option('--json', 'print JSON', false)
     .action(async (opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const users = await listUsers(ctx);

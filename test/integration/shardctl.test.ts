@@ -189,3 +189,109 @@ describe('shardctl status, node list and failover', () => {
     expect(await client.get(clusterKeys(cluster).resign(0)).exists()).toBe(false);
   });
 });
+
+describe('shardctl CLI habits: global flags anywhere, --output, colour', () => {
+  const cluster = 'habits';
+  const at = (): string[] => ['--etcd', etcd.endpoint];
+  /** Without ANSI escapes: what a test compares when colour may be on. */
+  const ESC = '\x1b[';
+
+  beforeAll(async () => {
+    // Global flags before the command.
+    const init = await shardctlInProcess([...at(), '--cluster', cluster, 'init', '--shards', '2', '--replicas', '0']);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('initialised cluster habits: 2 shards');
+  });
+
+  test('--etcd and --cluster work before the command, after it, and around a nested one', async () => {
+    const before = await shardctlInProcess([...at(), '--cluster', cluster, 'status']);
+    const after = await shardctlInProcess(['status', ...at(), '--cluster', cluster]);
+    const mixed = await shardctlInProcess(['--cluster', cluster, 'status', ...at()]);
+    for (const r of [before, after, mixed]) {
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toContain('cluster habits  revision');
+    }
+    expect(after.stdout).toBe(before.stdout);
+
+    const set = await shardctlInProcess([...at(), '--cluster', cluster, 'ns', 'set', 'foo', '--default-ttl', '5']);
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    expect(set.stdout).toContain('created namespace foo: {"defaultTtlSeconds":5}');
+    const setAfter = await shardctlInProcess(['ns', 'set', 'foo', '--eviction', 'lfu', '--cluster', cluster, ...at()]);
+    expect(setAfter.stdout).toContain('updated namespace foo: {"defaultTtlSeconds":5,"eviction":"lfu"}');
+    // Between the group and its command, too.
+    const get = await shardctlInProcess(['ns', ...at(), 'get', '--cluster', cluster, 'foo']);
+    expect(get).toMatchObject({ code: 0, stderr: '' });
+    expect(json(get.stdout)).toEqual({ defaultTtlSeconds: 5, eviction: 'lfu' });
+  });
+
+  test('a flag given before and after the command: the one after wins', async () => {
+    const right = await shardctlInProcess([...at(), '--cluster', 'nowhere', 'status', '--cluster', cluster]);
+    expect(right.code).toBe(0);
+    const wrong = await shardctlInProcess([...at(), '--cluster', cluster, 'status', '--cluster', 'nowhere']);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain('cluster "nowhere" is not initialised');
+    const port = await freePort();
+    const unreachable = await shardctlInProcess(['--etcd', etcd.endpoint, '--cluster', cluster, 'node', 'list', '--etcd', `127.0.0.1:${port}`]);
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toContain(`cannot reach etcd at 127.0.0.1:${port}`);
+    const help = await shardctlInProcess(['status', '--help']);
+    expect(help.stdout).toContain('given in both places, the one after the command wins');
+    expect(help.stdout).toMatch(/Global Options:[^]*--etcd <endpoints>[^]*--etcd-password-file <file>[^]*--output <format>/);
+  });
+
+  test('the etcd access flags are global too, before or after the command', async () => {
+    for (const args of [['--etcd-password-file', '/nonexistent', 'status'], ['status', '--etcd-password-file', '/nonexistent'], ['--etcd-user', 'u', 'ns', 'list', '--etcd-password-file', '/nonexistent']]) {
+      const r = await shardctlInProcess([...args, ...at(), '--cluster', cluster]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^shardctl: --etcd-password-file/);
+    }
+  });
+
+  test('--output json|table on listings; --json is --output json; the last given wins', async () => {
+    expect((await ctl(cluster, 'hotkey', 'add', 'foo', 'k1', '--mode', 'replica-spread')).code).toBe(0);
+    for (const listing of [['ns', 'list'], ['hotkey', 'list'], ['node', 'list'], ['user', 'list'], ['migrations']]) {
+      const [asJson, alias, short, before, table, plain] = await Promise.all([
+        ctl(cluster, ...listing, '--output', 'json'), ctl(cluster, ...listing, '--json'), ctl(cluster, ...listing, '-o', 'json'),
+        shardctlInProcess(['--output', 'json', ...listing, ...at(), '--cluster', cluster]),
+        ctl(cluster, ...listing, '--output', 'table'), ctl(cluster, ...listing),
+      ]);
+      for (const r of [asJson, alias, short, before, table, plain]) expect({ listing, code: r.code, stderr: r.stderr }).toEqual({ listing, code: 0, stderr: '' });
+      expect(Array.isArray(json(asJson.stdout))).toBe(true);
+      expect([alias.stdout, short.stdout, before.stdout]).toEqual([asJson.stdout, asJson.stdout, asJson.stdout]);
+      expect(table.stdout).toBe(plain.stdout);
+      expect(() => JSON.parse(plain.stdout)).toThrow();
+    }
+    expect(json((await ctl(cluster, 'ns', 'list', '--output', 'json')).stdout)).toEqual([{ namespace: 'foo', policy: { defaultTtlSeconds: 5, eviction: 'lfu' } }]);
+    expect(json((await ctl(cluster, 'hotkey', 'list', '-o', 'json')).stdout)).toMatchObject([{ namespace: 'foo', key: 'k1', rule: { mode: 'replica-spread' } }]);
+    expect((await ctl(cluster, 'ns', 'list', '--json', '--output', 'table')).stdout).toMatch(/^NAMESPACE +TTL/);
+    expect(json((await ctl(cluster, 'ns', 'list', '--output', 'table', '--json')).stdout)).toHaveLength(1);
+    const doc = await ctl(cluster, 'status', '--output', 'json');
+    expect(json(doc.stdout)).toMatchObject({ cluster, initialised: true });
+    const bad = await ctl(cluster, 'ns', 'list', '--output', 'yaml');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("option '-o, --output <format>' argument 'yaml' is invalid. Allowed choices are table, json.");
+  });
+
+  test('colour only when asked or on a terminal: piped output and NO_COLOR have no escapes', async () => {
+    const args = ['status', ...at(), '--cluster', cluster];
+    const plainEnv = { NO_COLOR: undefined, FORCE_COLOR: undefined };
+    const [piped, forced, refused, inProcess] = await Promise.all([
+      runProgram(SHARDCTL, args, plainEnv),
+      runProgram(SHARDCTL, args, { NO_COLOR: undefined, FORCE_COLOR: '1' }),
+      runProgram(SHARDCTL, args, { NO_COLOR: '1', FORCE_COLOR: '1' }),
+      shardctlInProcess(args),
+    ]);
+    for (const r of [piped, forced, refused, inProcess]) expect(r.code).toBe(0);
+    // Both shards have no primary: the status is all UNHEALTHY words, coloured only when forced.
+    expect(forced.stdout).toContain(`${ESC}31mUNHEALTHY${ESC}39m`);
+    expect(forced.stdout.replace(/\x1b\[\d+m/g, '')).toBe(piped.stdout);
+    for (const r of [piped, refused, inProcess]) {
+      expect(r.stdout).toContain('UNHEALTHY');
+      expect(r.stdout).not.toContain('\x1b');
+      expect(r.stderr).not.toContain('\x1b');
+    }
+    // Help and errors, piped, have none either.
+    const help = await runProgram(SHARDCTL, ['ns', '--help'], plainEnv);
+    expect(help.stdout + help.stderr).not.toContain('\x1b');
+  });
+});
