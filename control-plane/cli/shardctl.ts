@@ -6,6 +6,7 @@ import { addMigrationCommands } from './migration-commands';
 import { GLOBAL_OPTIONS_NOTE, addGlobalOptions } from './options';
 import { addHotKeyCommands, addNamespaceCommands } from './policy-commands';
 import { consoleOutput, type Output, type Session } from './run';
+import { addTopCommand } from './top-command';
 import { addUserCommands } from './user-commands';
 
 /**
@@ -45,6 +46,7 @@ export function buildProgram(session: Session): Command {
   addHotKeyCommands(program, session);
   addMigrationCommands(program, session);
   addUserCommands(program, session);
+  addTopCommand(program, session);
   program.command('completion')
     .description('print a bash or zsh completion script (commands and flags of this shardctl): source <(shardctl completion bash)')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
