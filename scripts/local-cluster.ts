@@ -14,6 +14,7 @@ import {
   type Child, type ClusterLayout,
 } from './cluster/processes';
 import { RestartTracker, restartLine } from './local-cluster-restart';
+import { prometheusOnPath, writePrometheusConfig, PROMETHEUS_INSTALL } from './cluster/prometheus';
 
 /**
  * `npm start`: a whole local cluster as child processes of this one.
@@ -33,6 +34,9 @@ import { RestartTracker, restartLine } from './local-cluster-restart';
  * certificate of it, the proxy's client ports speak TLS, every node link (proxy, control plane,
  * replication, migration, shardctl) is mutual TLS and proves the secret, and the runner prints how
  * to reach them (scripts/cluster/tls.ts has the flags).
+ * With `--prometheus` (and `prometheus` on the PATH), deploy/prometheus/prometheus.yml rewritten for
+ * the ports actually started (scripts/cluster/prometheus.ts) goes to `<data dir>/prometheus`, and
+ * Prometheus runs as one more supervised program on `--prometheus-port` (TSDB in the same dir).
  */
 /** The runner's flags: the layout with one proxy's ports flat, plus the runner's own settings. */
 type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['proxies'][number] & {
@@ -43,6 +47,9 @@ type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['prox
   timeout: number;
   /** Start a program that died again (with backoff); `--no-restart` leaves it dead. */
   restart: boolean;
+  /** Run Prometheus on the cluster's real targets (when it is on the PATH). */
+  prometheus: boolean;
+  prometheusPort: number;
 };
 
 function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
@@ -71,6 +78,8 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .addOption(new Option('--timeout <seconds>', 'how long to wait for every shard to elect a primary').argParser(intIn(1, 600)).default(30))
     .addOption(new Option('--restart', 'start a program that died (etcd, a node, the control plane, a proxy) again with the same flags, after 0.5 s doubling per consecutive crash up to 30 s').default(true))
     .option('--no-restart', 'leave a program that died dead (it is only reported)')
+    .option('--prometheus', 'also run Prometheus (when on the PATH) scraping this cluster, with deploy/prometheus/alerts.yml; its config and TSDB go to <data dir>/prometheus', false)
+    .addOption(port('--prometheus-port <port>', 'web/API port of Prometheus (with --prometheus)', 9090))
     .allowExcessArguments(false)
     .parse(argv, { from: 'user' })
     .opts<RunnerConfig>();
@@ -78,7 +87,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
 
 /** The runner's flags as the layout the shared starting code takes. */
 function layoutOf(config: RunnerConfig, tls: LocalTls | undefined, clusterSecretFile: string | undefined): ClusterLayout {
-  const { httpPort, respPort, adminPort, workers, tls: _tls, ...rest } = config;
+  const { httpPort, respPort, adminPort, workers, tls: _tls, prometheus: _p, prometheusPort: _pp, ...rest } = config;
   return { ...rest, tls, clusterSecretFile, proxies: [{ httpPort, respPort, adminPort, workers }] };
 }
 
@@ -194,17 +203,19 @@ class Supervisor {
   }
 }
 
-async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir: string): Promise<void> {
+async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir: string, withPrometheus: boolean): Promise<void> {
   const { children } = supervisor;
   const etcd = `127.0.0.1:${config.etcdPort}`;
   const tls = config.tls ? writeLocalTls(path.join(supervisor.dataDir, 'tls')) : undefined;
   const secretFile = config.tls ? writeClusterSecret(path.join(supervisor.dataDir, 'cluster-secret')) : undefined;
   const layout = layoutOf(config, tls, secretFile);
   const specs = programSpecs(layout, etcd);
-  await assertPortsFree(layout, specs);
+  const prometheus = withPrometheus ? writePrometheusConfig(layout, path.join(supervisor.dataDir, 'prometheus'), config.prometheusPort) : undefined;
+  await assertPortsFree(layout, prometheus ? [...specs, prometheus.spec] : specs);
   supervisor.adopt(await startEtcd(layout, supervisor.dataDir, logDir, say));
   await initCluster(layout, etcd, config.force, say);
   for (const spec of specs) supervisor.adopt(launchProgram(spec, logDir, say));
+  if (prometheus) supervisor.adopt(launch(prometheus.spec, 'prometheus', prometheus.args, logDir, say));
   const doc = await waitForPrimaries(etcd, config.cluster, config.timeout, tls);
   await waitHealthy(children, config.timeout);
   process.stdout.write(`\n${describe(children, doc)}\n\n`);
@@ -216,9 +227,11 @@ async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir
   const shardctl = ['node dist/control-plane/cli/shardctl.js status --etcd', etcd, ...etcdClientArgs(tls)].join(' ');
   say(`ready: etcd ${etcd}, status page http://127.0.0.1:${config.controlPort}/, try "${shardctl}". Ctrl-C stops everything.`);
   if (tls) say(tlsHowTo(layout, etcd, config));
+  if (prometheus) for (const line of prometheus.summary) say(line);
   const ready = {
     event: 'ready', etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: config.controlPort, children: children.map((c) => ({ name: c.spec.name, pid: c.process.pid })),
     ...(tls ? { tls, clusterSecretFile: secretFile } : {}),
+    ...(prometheus ? { prometheus: prometheus.info } : {}),
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
@@ -237,8 +250,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void supervisor.stopAndExit(0));
   process.once('exit', () => supervisor.killAll());
   say(`data in ${dataDir}${config.dataDir ? '' : ' (removed on exit)'}; logs in ${logDir}`);
+  const withPrometheus = config.prometheus && prometheusOnPath();
+  if (config.prometheus && !withPrometheus) say(`--prometheus: prometheus is not installed (not on the PATH); ${PROMETHEUS_INSTALL}. Starting the cluster without it.`);
   try {
-    await startCluster(config, supervisor, logDir);
+    await startCluster(config, supervisor, logDir, withPrometheus);
   } catch (err) {
     process.stderr.write(`local-cluster: ${(err as Error).message}\n`);
     await supervisor.stopAndExit(1);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import Redis from 'ioredis';
@@ -6,7 +7,7 @@ import { NodeConnection } from '../../shared/node-connection';
 import { Op, Status } from '../../shared/protocol';
 import { clientTlsOptions } from '../../shared/tls';
 import { freeRange } from '../helpers/etcd';
-import { alive, runProgram, startProgram, type Started } from '../helpers/process';
+import { alive, ROOT, runProgram, startProgram, type Started } from '../helpers/process';
 import { shardctlInProcess } from '../helpers/shardctl';
 
 const RUNNER = 'scripts/local-cluster.js';
@@ -139,6 +140,66 @@ test('npm start -- --no-restart: a node that dies is reported and stays down', a
   expect(exit).toEqual({ code: 0, signal: null });
   expect(children.filter((c) => alive(c.pid))).toEqual([]);
 });
+
+test('npm start -- --prometheus: Prometheus scrapes the started cluster on its real ports, is restarted like the others and stopped with them', async () => {
+  if (spawnSync('prometheus', ['--version'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
+    throw new Error('prometheus not on the PATH: apt-get install --no-install-recommends prometheus');
+  }
+  const base = await freeRange(9);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort, promPort] = [base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8];
+  runner = await startProgram(RUNNER, [
+    '--prometheus', '--prometheus-port', `${promPort}`, '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`, '--node-base-port', `${nodeBase}`,
+    '--node-admin-base-port', `${adminBase}`, '--shards', '1', '--replicas', '0', '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
+  ], {}, 40_000);
+  children = runner.ready.children as typeof children;
+  expect(children.map((c) => c.name)).toEqual(['etcd', 'shard0-a', 'control-plane', 'proxy', 'prometheus']);
+  const dataDir = runner.ready.dataDir as string;
+  const api = `http://127.0.0.1:${promPort}`;
+  const printed = runner.lines.join('\n');
+  expect(printed).toContain(`local-cluster: prometheus: ${api} `);
+  expect(printed).toContain(`config ${dataDir}/prometheus/prometheus.yml, TSDB ${dataDir}/prometheus/data`);
+  expect(printed).toContain(`local-cluster: prometheus alerts file: ${ROOT}/deploy/prometheus/alerts.yml`);
+  expect(printed).toContain(`local-cluster: grafana dashboard JSON: ${ROOT}/deploy/grafana/shardcache.json`);
+  expect(printed).toMatch(new RegExp(`^prometheus +\\d+ +- +http://127\\.0\\.0\\.1:${promPort}/ \\(4 targets`, 'm'));
+
+  // Every target of the cluster it started is up: etcd, the node, the proxy and the control plane on their real ports (the first scrape can take one 15 s interval).
+  const targets = async (): Promise<Array<{ labels: Record<string, string>; health: string }>> =>
+    fetch(`${api}/api/v1/targets`, { signal: AbortSignal.timeout(3000) }).then(async (r) => ((await r.json()) as any).data.activeTargets, () => []);
+  let active: Array<{ labels: Record<string, string>; health: string }> = [];
+  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    active = await targets();
+    if (active.length === 4 && active.every((t) => t.health === 'up')) break;
+  }
+  expect(active.map((t) => [t.labels.job, t.labels.instance, t.health]).sort()).toEqual([
+    ['shardcache-control-plane', `127.0.0.1:${controlPort}`, 'up'],
+    ['shardcache-etcd', `127.0.0.1:${etcdPort}`, 'up'],
+    ['shardcache-node', `127.0.0.1:${adminBase}`, 'up'],
+    ['shardcache-proxy', `127.0.0.1:${proxyAdminPort}`, 'up'],
+  ]);
+  expect(active.find((t) => t.labels.job === 'shardcache-node')!.labels).toMatchObject({ node: 'shard0-a', shard: '0' });
+  // alerts.yml is loaded from the repository.
+  const groups = ((await (await fetch(`${api}/api/v1/rules`)).json()) as any).data.groups as Array<{ file: string }>;
+  expect(groups.length).toBeGreaterThan(0);
+  expect(groups.every((g) => g.file === `${ROOT}/deploy/prometheus/alerts.yml`)).toBe(true);
+
+  // Supervised like the others: killed, it is started again on the same port and data dir.
+  const prom = children.find((c) => c.name === 'prometheus')!;
+  process.kill(prom.pid, 'SIGKILL');
+  const fresh = JSON.parse(await waitForLine(runner, (l) => l.includes('"event":"restarted","name":"prometheus"'), 5000)) as { name: string; pid: number };
+  children.push(fresh);
+  let ready = false;
+  for (const end = Date.now() + 15_000; !ready && Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    ready = await fetch(`${api}/-/ready`).then((r) => r.ok, () => false);
+  }
+  expect(ready).toBe(true);
+
+  // SIGTERM: exit 0, Prometheus (the restarted one too) stopped with the cluster, no child left, temporary data removed.
+  const exit = await runner.stop(15_000);
+  runner = undefined;
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(children.filter((c) => alive(c.pid))).toEqual([]);
+  expect(fs.existsSync(dataDir)).toBe(false);
+}, 80_000);
 
 /** Waits until the runner printed a line matching `match`; returns it. */
 async function waitForLine(started: Started, match: (line: string) => boolean, timeoutMs: number): Promise<string> {
