@@ -4,7 +4,7 @@ import { ProxyError, ProxyErrorCode } from '../errors';
 import { validateKey } from '../policy';
 import { checkSameSlot } from './string-ops';
 import { buildError, buildRequest, COLL, COLL_WRITE, FRAME, TYPE } from '../../shared/ops';
-import { parseOk } from './messages';
+import { bufferOf, parseOk } from './messages';
 import { errorFromReply } from './status';
 
 /**
@@ -31,8 +31,6 @@ function malformed(reply: readonly unknown[], what: string, nodeId?: string): Er
   return errorFromReply(buildError(reply[FRAME.id], Status.INTERNAL, what), nodeId);
 }
 
-/** A bulk as a Buffer over the same bytes (msgpack may decode bin as a Uint8Array). */
-const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
 /**
  * A node's `CollReply`, its shape checked (an integer, bytes, null, or a flat list of those) and
@@ -42,20 +40,18 @@ const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.fro
 export function collReplyOf(value: unknown, reply: readonly unknown[], nodeId?: string): CollReply {
   if (value === null || value === undefined) return null;
   if (typeof value === 'number' || typeof value === 'bigint') return value;
-  if (value instanceof Uint8Array) return asBuffer(value);
+  if (value instanceof Uint8Array) return bufferOf(value);
   if (Array.isArray(value)) {
     const out = new Array<Buffer | number | null>(value.length);
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
       if (item === null || item === undefined) out[i] = null;
       else if (typeof item === 'number') out[i] = item;
-      else if (item instanceof Uint8Array) out[i] = asBuffer(item);
-      else if (typeof item === 'string') out[i] = Buffer.from(item, 'utf8');
+      else if (item instanceof Uint8Array) out[i] = bufferOf(item);
       else throw malformed(reply, 'COLL reply list holds an element that is not bytes, an integer or null', nodeId);
     }
     return out;
   }
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
   throw malformed(reply, 'COLL reply is not bytes, an integer, null or a list', nodeId);
 }
 

@@ -125,6 +125,11 @@ export function parseIncr(reply: readonly unknown[], nodeId?: string): { value: 
 }
 
 /** `[id, OK]` (INVALIDATE, PING). */
+/** A Buffer over the same bytes as `v` (msgpack may decode bin as a plain Uint8Array): no copy. */
+export function bufferOf(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 export function parseOk(reply: readonly unknown[], nodeId?: string): void {
   expectStatus(reply, Status.OK, nodeId);
 }

@@ -1,6 +1,6 @@
 import { Status, type ExpireCondition, type SetCondition } from '../../shared/protocol';
 import { APPEND, buildRequest, COPY, EXPIREAT, INCRBYFLOAT, MSETNX, RENAME, SETGET, SETRANGE, STATUS } from '../../shared/ops';
-import { parseOk } from './messages';
+import { bufferOf, parseOk } from './messages';
 
 /**
  * Messages and reply parsers of the string read-modify-writes (APPEND ... MSETNX; layouts in
@@ -53,7 +53,7 @@ export function parseLength(reply: readonly unknown[], nodeId?: string): number 
 export function parseSetGet(reply: readonly unknown[], nodeId?: string): { old: Buffer | null; stored: boolean } {
   parseOk(reply, nodeId);
   const old = reply[SETGET.reply.old];
-  return { old: old instanceof Uint8Array ? Buffer.from(old.buffer, old.byteOffset, old.byteLength) : null, stored: reply[SETGET.reply.stored] === 1 };
+  return { old: old instanceof Uint8Array ? bufferOf(old) : null, stored: reply[SETGET.reply.stored] === 1 };
 }
 
 /** `[id, OK, value, version]` → the number after INCRBYFLOAT, as its text. */

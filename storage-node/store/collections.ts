@@ -3,6 +3,7 @@ import { badRequest } from '../../shared/errors';
 import { CollCmd, type CollCmdDef, type CollReply, MAX_RANDOM_PICKS } from '../../shared/collections';
 import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/long-double';
 import { addInt64, parseInt64 } from './int64';
+import { stringToBytes } from './value-codec';
 
 /**
  * Hashes and sets as the store holds them, and the Redis commands on them (pure: no store, no
@@ -343,7 +344,7 @@ function elements(v: CollValue | undefined, pairs: boolean): { keys: readonly st
   return typeof v === 'string' ? unpack(v, pairs) : v;
 }
 
-const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+const bytes = stringToBytes;
 
 /**
  * Most bytes of elements one reply may carry (with 3 bytes of framing counted per element): half
@@ -577,9 +578,10 @@ export function planWrite(def: CollCmdDef, value: CollValue | undefined, args: r
       if (count < 0) throw badRequest('value is out of range, must be positive');
       if (v === undefined) return { reply: args.length === 0 ? null : [], changes: NO_CHANGES };
       if (count === 0) return { reply: [], changes: NO_CHANGES };
-      const popped = elementsAt(v, false, picks(countOf(v), count, random), false);
+      const { keys } = elements(v, false);
       const changes: Changes = new Map();
-      for (const m of popped) changes.set(m.toString('latin1'), null);
+      for (const i of picks(keys.length, count, random)) changes.set(keys[i], null);
+      const popped = replyOf([...changes.keys()]) as Buffer[];
       return { reply: args.length === 0 ? popped[0] : popped, changes };
     }
     default:

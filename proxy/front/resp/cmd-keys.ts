@@ -37,12 +37,14 @@ async function delMany(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
  * EXISTS (and TOUCH) counts a key named twice twice, as Redis does, whatever each key holds: the
  * nodes' EXISTS, one per shard (per batch of keys).
  */
-async function exists(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
+/** EXISTS, or TOUCH (`touch`: each key found counts as accessed on its node). */
+const existing = (touch: boolean) => async (ctx: RespContext, args: Buffer[]): Promise<Buffer> => {
   const keys = keysArg(args.slice(1));
-  const touch = args[0].length === 5 && args[0].toString('latin1').toLowerCase() === 'touch';
   const counts = await Promise.all(batches(keys, Limits.MAX_BATCH_KEYS).map((b) => ctx.door.exists(ctx.session.ns, b, touch)));
   return integer(counts.reduce((a, b) => a + b, 0));
-}
+};
+const exists = existing(false);
+const touch = existing(true);
 
 const SAFE_MS = BigInt(Number.MAX_SAFE_INTEGER);
 const expireReply = ({ updated }: { updated: boolean }): Buffer => flagReply(updated);
@@ -256,7 +258,7 @@ export const KEY_COMMANDS: readonly CommandSpec[] = [
   { name: 'pexpireat', arity: -3, flags: WF, keys: ONE_KEY, run: expire('pexpireat', 'ms', true) },
   { name: 'expiretime', arity: 2, flags: RF, keys: ONE_KEY, run: expireTime('s') },
   { name: 'pexpiretime', arity: 2, flags: RF, keys: ONE_KEY, run: expireTime('ms') },
-  { name: 'touch', arity: -2, flags: RF, keys: [1, -1, 1], run: exists },
+  { name: 'touch', arity: -2, flags: RF, keys: [1, -1, 1], run: touch },
   { name: 'rename', arity: 3, flags: ['write'], keys: [1, 2, 1], run: rename(false) },
   { name: 'renamenx', arity: 3, flags: WF, keys: [1, 2, 1], run: rename(true) },
   { name: 'copy', arity: -3, flags: ['write'], keys: [1, 2, 1], run: copy },

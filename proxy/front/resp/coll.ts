@@ -5,6 +5,7 @@ import type { RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
 import type { ReplySink } from './reply-queue';
 import { array, bulk, bulkValues, integer, map, Replies, setOf } from './reply';
+import { bufferOf } from '../../routing/messages';
 
 /**
  * What the hash and set commands share (cmd-hashes.ts, cmd-sets.ts): sending one command to the
@@ -46,10 +47,8 @@ export const asInteger: CollEncode = (reply) => {
 /** `$n bytes`, or the null bulk. */
 export const asBulk: CollEncode = (reply) => {
   if (reply !== null && !(reply instanceof Uint8Array)) throw new ShapeError('bytes or null');
-  return bulk(reply === null ? null : toBuffer(reply));
+  return bulk(reply === null ? null : bufferOf(reply));
 };
-
-const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 function listOf(reply: CollReply): readonly Item[] {
   if (reply === null) return []; // a missing key's list, should a node answer nil
@@ -60,7 +59,7 @@ function listOf(reply: CollReply): readonly Item[] {
 function itemReply(item: Item): Buffer {
   if (item === null) return Replies.NULL_BULK;
   if (typeof item === 'number' || typeof item === 'bigint') return integer(item);
-  if (item instanceof Uint8Array) return bulk(toBuffer(item));
+  if (item instanceof Uint8Array) return bulk(bufferOf(item));
   throw new ShapeError('a list of bytes, integers or null');
 }
 
@@ -71,7 +70,7 @@ const itemReplies = (items: readonly Item[]): Buffer[] => items.map(itemReply);
 export const asList: CollEncode = (reply) => {
   const items = listOf(reply);
   if (items.every((i) => i === null || i instanceof Uint8Array)) {
-    return bulkValues({ length: items.length, valueAt: (i) => (items[i] === null ? null : toBuffer(items[i] as Uint8Array)) });
+    return bulkValues({ length: items.length, valueAt: (i) => (items[i] === null ? null : bufferOf(items[i] as Uint8Array)) });
   }
   return array(itemReplies(items));
 };
@@ -105,7 +104,7 @@ const SCAN_END = bulk('0');
 export function bytesOf(reply: CollReply): Buffer[] {
   return listOf(reply).map((item) => {
     if (!(item instanceof Uint8Array)) throw new ShapeError('a list of bytes');
-    return toBuffer(item);
+    return bufferOf(item);
   });
 }
 
