@@ -26,6 +26,12 @@ export const ProxyErrorCode = {
   ORIGIN_TIMEOUT: 'ORIGIN_TIMEOUT',
   /** A `writeAck: replica` write no replica acknowledged in time; it stays on the primary. */
   WRITE_ACK_TIMEOUT: 'WRITE_ACK_TIMEOUT',
+  /** Write-through: the store refused the write or could not be reached; the cache is as it was (HTTP 502). */
+  STORE_ERROR: 'STORE_ERROR',
+  /** Write-through: the store did not answer in time; the cache is as it was (HTTP 504). */
+  STORE_TIMEOUT: 'STORE_TIMEOUT',
+  /** Write-behind: the namespace's queue of unflushed writes is full; retry later (HTTP 429, RESP `-BUSY`). */
+  WRITE_QUEUE_FULL: 'WRITE_QUEUE_FULL',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   /** Authentication is on and the client presented no credentials (HTTP 401, RESP `-NOAUTH`). */
   NOAUTH: 'NOAUTH',

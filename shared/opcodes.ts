@@ -35,6 +35,8 @@ export const Op = {
   OBJECT: 26,
   /** The type of one entry: `none`, `string`, `hash` or `set` (RESP TYPE). */
   TYPE: 27,
+  /** A full sync's write-behind queue, in chunks before REPL_SNAPSHOT_END (not part of the offset space). */
+  REPL_SNAPSHOT_DIRTY: 29,
   REPL_SYNC: 30,
   REPL_ACK: 31,
   REPL_SNAPSHOT: 32,
@@ -44,6 +46,10 @@ export const Op = {
   REPL_INVALIDATE: 36,
   /** A hash's or set's changes (`shared/protocol.ts`), rather than its whole new state. */
   REPL_COLL: 37,
+  /** A write-behind key became dirty at `version` (`deleted` 1: the store must get a DELETE); the replica keeps it queued. */
+  REPL_DIRTY: 38,
+  /** A write-behind key was flushed up to `version`; the replica drops it from its queue. */
+  REPL_CLEAN: 39,
   FILL_LEASE: 40,
   FILL: 41,
   FILL_RELEASE: 42,
@@ -73,6 +79,10 @@ export const Op = {
   COLL: 70,
   /** A Redis hash or set command that changes one collection entry on the primary (`shared/collections.ts`). */
   COLL_WRITE: 71,
+  /** Write policies (`storage-node/write-policy/`): per-namespace queue figures and dead letters on this node. */
+  WRITE_POLICY_STATUS: 80,
+  /** Write-behind: flush a namespace's queue now and answer once it is empty (or the deadline passed). */
+  WRITE_POLICY_FLUSH: 81,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -104,6 +114,12 @@ export const Status = {
   UNAUTHENTICATED: 20,
   /** The key holds another type than the operation works on (Redis's WRONGTYPE). */
   WRONG_TYPE: 21,
+  /** Write-through: the store refused the write or could not be reached; the cache was left as it was. */
+  STORE_ERROR: 22,
+  /** Write-through: the store did not answer within the namespace's storeTimeoutMs; the cache was left as it was. */
+  STORE_TIMEOUT: 23,
+  /** Write-behind: the namespace's queue of unflushed keys is full (the store is slow or down); retry later. */
+  WRITE_QUEUE_FULL: 24,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

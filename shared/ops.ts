@@ -205,6 +205,42 @@ export interface NamespacePolicyWire {
 
 const ALL_FRONTS = ['http', 'ws', 'resp'] as const;
 
+/** A key whose write-behind flush gave up (a store answer that will not change, or attempts exhausted). */
+export interface DeadLetter {
+  key: string;
+  version: number;
+  /** Whether the lost write was a delete. */
+  deleted: boolean;
+  reason: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** One namespace's write-policy figures on one node (WRITE_POLICY_STATUS). */
+export interface WritePolicyFigures {
+  namespace: string;
+  policy: 'write-through' | 'write-behind';
+  /** Whether this node is its shard's primary (only a primary writes to the store). */
+  primary: boolean;
+  /** Write-behind: keys waiting to be flushed (a key written many times counts once), and their bytes. */
+  depth: number;
+  bytes: number;
+  /** Age of the oldest unflushed write, ms (0 when none). */
+  oldestMs: number;
+  /** Keys being written to the store now. */
+  inFlight: number;
+  /** Store writes that succeeded (or were superseded: 409/412), failed (each attempt), and writes coalesced into a waiting one. */
+  flushed: number;
+  failed: number;
+  coalesced: number;
+  /** Writes refused because the queue was full. */
+  refused: number;
+  /** Dead letters held (the newest are in `recent`). */
+  deadLetters: number;
+  recent: DeadLetter[];
+  lastError: string | null;
+}
+
 // ─── The table ──────────────────────────────────────────────────────────────────────────────
 
 /** The breaker's half-open probe and the links' keepalive. */
@@ -407,6 +443,15 @@ export const FILL = defineOp('FILL', {
 });
 export const FILL_RELEASE = defineOp('FILL_RELEASE', { request: [epoch, ns, key, field('token', num)], ok: [field('released', bit)], fenced: true, keyed: true });
 
+/**
+ * Write policies (`storage-node/write-policy/`). WRITE_POLICY_STATUS: one `WritePolicyFigures`
+ * per namespace with a write policy that this node knows of (`ns` null: all of them).
+ * WRITE_POLICY_FLUSH: the namespace's write-behind queue flushed now (due or not); the reply
+ * comes once it is empty or after `timeoutMs`, with what is left (`remaining`: 0 when drained).
+ */
+export const WRITE_POLICY_STATUS = defineOp('WRITE_POLICY_STATUS', { request: [field('ns', type<string | null>())], ok: [field('figures', type<WritePolicyFigures[]>())] });
+export const WRITE_POLICY_FLUSH = defineOp('WRITE_POLICY_FLUSH', { request: [ns, field('timeoutMs', num)], ok: [field('remaining', num), field('deadLetters', num)] });
+
 /** `subscribed`: the keys this connection subscribes to after the request. */
 export const SUBSCRIBE_INVALIDATIONS = defineOp('SUBSCRIBE_INVALIDATIONS', { request: [ns, keys], ok: [field('subscribed', num)] });
 /** `keys` null: every key of `ns`. */
@@ -421,7 +466,7 @@ export const INVALIDATION = defineOp('INVALIDATION', { request: [ns, field('key'
 export const OPS = Object.freeze({
   PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE, OBJECT,
   FILL_LEASE, FILL, FILL_RELEASE, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS, INVALIDATION,
-  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX, TYPE, COLL, COLL_WRITE,
+  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX, TYPE, COLL, COLL_WRITE, WRITE_POLICY_STATUS, WRITE_POLICY_FLUSH,
 });
 
 /** Table entries by opcode. */

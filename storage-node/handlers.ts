@@ -110,14 +110,14 @@ const SET_IF_VERSION = SET.at.ifVersion;
 const SET_TAGS = SET.at.tags;
 
 /** After a mutation of one key: the replication log and the invalidation subscribers hear of it. */
-function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean): void {
+export function changed(ctx: HandlerContext, ns: string, key: string, deleted: boolean): void {
   if (deleted) ctx.repl?.deleted(ns, key);
   else ctx.repl?.changed(ns, key);
   ctx.writes?.written(ns, key);
 }
 
 /** A write's namespace, after the fencing and ownership checks of `[id, op, epoch, ns, key]` (`WRITE_TARGET`). */
-function write(m: unknown[], ctx: HandlerContext): string {
+export function write(m: unknown[], ctx: HandlerContext): string {
   ctx.gate.check(epochArg(m[W_EPOCH]));
   const ns = namespaceArg(m[W_NS]);
   if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, keyArg(m[W_KEY]));

@@ -7,7 +7,10 @@ import { parseNodeConfig, type NodeConfig } from './config';
 import { Store } from './store';
 import { FrameServer } from './server';
 import { InvalidationHub } from './invalidations';
-import { STANDALONE, type WriteGate } from './handlers';
+import { STANDALONE, type HandlerContext, type WriteGate } from './handlers';
+import type net from 'node:net';
+import type { Held } from './replication/ack-wait';
+import { WritePolicyRuntime, type ReplySlots } from './write-policy/runtime';
 import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
 import { createNodeAdmin } from './admin';
@@ -17,7 +20,7 @@ import { NamespacePolicySync } from './cluster/namespace-policies';
 import { connectEtcd, type EtcdAccess } from '../shared/topology/etcd';
 import { loadEtcdAccess } from '../shared/etcd-flags';
 import { NodeReplication, type ReplicationStats } from './replication/node-replication';
-import type { ReplOffsetRecord } from '../shared/topology/schema';
+import type { NamespacePolicy, ReplOffsetRecord } from '../shared/topology/schema';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
 import { SlotOwnership } from './migration/ownership';
 import { NodeMigration } from './migration/node-migration';
@@ -151,14 +154,18 @@ async function main(): Promise<void> {
       log.child({ component: 'storage-node:migration' }),
     )
     : null;
+  const ctx: HandlerContext = {
+    store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions,
+    policiesFromEtcd: cluster !== undefined,
+  };
   server = new FrameServer(
-    {
-      store, gate: { check: (epoch) => gate.check(epoch) }, slots: ownership ?? undefined, repl: repl?.log, stats, leases, writes: subscriptions,
-      policiesFromEtcd: cluster !== undefined,
-    },
+    ctx,
     { ...config, subscriptions, migration: migration ?? undefined, tls: tlsMaterial, secrets: [config.clusterSecret, ...config.alsoAcceptedSecrets] }, log.child({ component: 'storage-node:server' }), repl,
   );
-  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? []), health: () => ({
+  // Write-through and write-behind: cluster nodes only (the policies come from etcd).
+  const writePolicies = repl !== null && cluster ? newWritePolicies(ctx, server, repl, log) : undefined;
+  server.writePolicies = writePolicies;
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? [], writePolicies), health: () => ({
     ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION, ...(migration ? { slotMapEpoch: migration.ownership.epoch } : {}),
   }) });
   const port = await server.listen(config.port, config.host);
@@ -187,6 +194,7 @@ async function main(): Promise<void> {
   if (member) gate = member.role;
   // Writes wait for the slot map (ownership.strict), so the node never takes one for a slot that moved away.
   const onSnapshot = (snapshot: TopologySnapshot): void => {
+    if (writePolicies !== undefined) applyWritePolicies(writePolicies, snapshot.namespaces);
     if (snapshot.slotMap) migration?.applySlotMap(snapshot.slotMap);
     // Not initialised yet: every slot is ours. (A config without a readable slot map leaves writes BUSY.)
     else if (snapshot.config === undefined) migration?.applySlotMap({ epoch: 0, ranges: [[0, 16383, cluster!.shardId]] });
@@ -212,6 +220,7 @@ async function main(): Promise<void> {
       });
     }
     migration?.close();
+    writePolicies?.close();
     await member?.stop();
     repl?.close();
     await policies?.close();
@@ -222,6 +231,23 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** The write-policy runtime of a cluster node, its replies kept in order through the replication's held-reply queues. */
+function newWritePolicies(ctx: HandlerContext, server: FrameServer, repl: NodeReplication, log: Logger): WritePolicyRuntime<net.Socket> {
+  const slots: ReplySlots<net.Socket> = {
+    sendPending: (socket) => server.sendPending(socket),
+    reserve: (socket, id) => repl.reserve(socket, id),
+    fill: (socket, held, reply, offset) => repl.fill(socket, held as Held, reply, offset),
+    takeAckWait: () => repl.log.takeAckWait(),
+  };
+  return new WritePolicyRuntime<net.Socket>(ctx, slots, repl.log, log.child({ component: 'storage-node:write-policy' }), () => repl.isPrimary, (err) => log.error({ err }, 'write policy failed'));
+}
+
+/** Every namespace's write policy from a topology snapshot (the ones gone: none). */
+function applyWritePolicies(runtime: WritePolicyRuntime<net.Socket>, namespaces: ReadonlyMap<string, NamespacePolicy>): void {
+  for (const [ns, policy] of namespaces) runtime.apply(ns, policy);
+  for (const p of [...runtime.policies.all()]) if (!namespaces.has(p.ns)) runtime.apply(p.ns, undefined);
 }
 
 main().catch((err: unknown) => {

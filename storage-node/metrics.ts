@@ -2,6 +2,7 @@ import client from 'prom-client';
 import { OP_NAME, STATUS_NAME } from '../shared/protocol';
 import type { Store } from './store';
 import type { ServerCounters } from './server';
+import type { WritePolicyRuntime } from './write-policy/runtime';
 
 /** One replica's lag as the primary sees it. */
 export interface ReplicaLag {
@@ -15,7 +16,7 @@ export interface ReplicaLag {
  * server keep plain counters and every metric reads them when scraped (`collect`), so a request
  * costs no label lookup. Counters advance by the difference since the previous scrape.
  */
-export function createNodeMetrics(store: Store, counters: ServerCounters, replicas: () => ReplicaLag[] = () => []): client.Registry {
+export function createNodeMetrics(store: Store, counters: ServerCounters, replicas: () => ReplicaLag[] = () => [], writePolicies?: WritePolicyRuntime<unknown>): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'shardcache_node_' });
   const gauge = (name: string, help: string, read: () => number): void => {
@@ -69,5 +70,41 @@ export function createNodeMetrics(store: Store, counters: ServerCounters, replic
     [{ reason: 'incomplete_frame' }, counters.slowFrames], [{ reason: 'input_budget' }, counters.budgetRefusals],
   ]);
   gauge('shardcache_node_input_buffered_bytes', 'Bytes held for incomplete request frames over every connection.', () => counters.inputBufferedBytes);
+  if (writePolicies !== undefined) writePolicyMetrics(registry, writePolicies, counter);
   return registry;
+}
+
+/**
+ * Write-policy metrics (docs/operations.md, "Write policies"), per namespace: the write-behind
+ * queue (depth, oldest unflushed write), store writes flushed and failed, dead letters, writes
+ * refused with a full queue, and the store's latency seen by write-through writes.
+ */
+function writePolicyMetrics(
+  registry: client.Registry, runtime: WritePolicyRuntime<unknown>,
+  counter: (name: string, help: string, labelNames: 'namespace'[], read: () => Array<[Record<'namespace', string>, number]>) => void,
+): void {
+  const figures = (): ReturnType<WritePolicyRuntime<unknown>['figures']> => runtime.figures(null);
+  const perNs = (name: string, help: string, read: (f: ReturnType<typeof figures>[number]) => number): void => {
+    new client.Gauge({
+      name, help, labelNames: ['namespace'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const f of figures()) if (f.policy === 'write-behind') this.set({ namespace: f.namespace }, read(f));
+      },
+    });
+  };
+  perNs('shardcache_write_behind_queue_depth', 'Write-behind keys waiting to be flushed to the store (a key written many times counts once).', (f) => f.depth);
+  perNs('shardcache_write_behind_queue_bytes', 'Value bytes of the write-behind keys waiting to be flushed.', (f) => f.bytes);
+  perNs('shardcache_write_behind_oldest_seconds', 'Age of the oldest write not yet flushed to the store.', (f) => f.oldestMs / 1000);
+  const total = (name: string, help: string, read: (f: ReturnType<typeof figures>[number]) => number): void =>
+    counter(name, help, ['namespace'], () => figures().map((f) => [{ namespace: f.namespace }, read(f)]));
+  total('shardcache_write_behind_flushed_total', 'Store writes that succeeded (write-behind flushes and write-through writes).', (f) => f.flushed);
+  total('shardcache_write_behind_failed_total', 'Store writes that failed (each attempt).', (f) => f.failed);
+  total('shardcache_write_behind_dead_letters_total', 'Write-behind writes given up (a store answer that will not change, or attempts exhausted).', (f) => f.deadLetters);
+  total('shardcache_write_behind_refused_total', 'Writes refused because the write-behind queue was full (WRITE_QUEUE_FULL).', (f) => f.refused);
+  const latency = new client.Histogram({
+    name: 'shardcache_write_through_store_seconds', help: 'Store latency seen by write-through writes.', labelNames: ['namespace'], registers: [registry],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
+  runtime.onStoreLatency = (ns, seconds) => latency.observe({ namespace: ns }, seconds);
 }

@@ -1,3 +1,4 @@
+import type { Held } from './replication/ack-wait';
 import type { TlsMaterial } from '../shared/tls';
 import type net from 'node:net';
 import type { InvalidationHub } from './invalidations';
@@ -50,6 +51,10 @@ export interface ReplicationHooks {
   holds(socket: net.Socket): boolean;
   append(socket: net.Socket, bytes: Buffer): void;
   drop(socket: net.Socket): void;
+  /** Keeps the place of a reply made later (replies after it queue behind it). */
+  reserve(socket: net.Socket, id: number): Held;
+  /** The reply of a reserved place; `offset` > 0: held further until a replica acknowledges it. */
+  fill(socket: net.Socket, held: Held, reply: Buffer, offset: number): void;
 }
 
 /** Counters the server keeps for STATS and /metrics; plain numbers so the hot path stays cheap. */

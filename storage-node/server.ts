@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { createTlsListener } from '../shared/tls';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
+import type { WritePolicyRuntime } from './write-policy/runtime';
 import { OpError, ProtocolError } from '../shared/errors';
 import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
@@ -94,6 +95,8 @@ export class FrameServer {
   readonly #out = new ReplyWriter();
 
   readonly #repl: ReplicationHooks | null;
+  /** Write-through and write-behind (`write-policy/runtime.ts`); set once by the node's main. */
+  writePolicies: WritePolicyRuntime<net.Socket> | undefined;
 
   constructor(ctx: HandlerContext, options: ServerOptions, log: Logger, replication: ReplicationHooks | null = null) {
     this.#ctx = ctx;
@@ -327,9 +330,19 @@ export class FrameServer {
       repl.log.takeAckWait(); // a removal outside any request (the sweep) may have left one
       before = this.#out.pending;
     }
-    const status = op === Op.SUBSCRIBE_INVALIDATIONS || op === Op.UNSUBSCRIBE_INVALIDATIONS
-      ? this.#subscribe(conn, message)
-      : handle(message, this.#ctx, this.#out, this.#onInternalError);
+    const policies = this.writePolicies;
+    let status: number;
+    if (policies !== undefined && (op === Op.WRITE_POLICY_STATUS || op === Op.WRITE_POLICY_FLUSH)) {
+      if (op === Op.WRITE_POLICY_STATUS) policies.status(message, this.#out);
+      else return this.#parkFor(conn, policies.flush(message));
+      status = Status.OK;
+    } else if (policies !== undefined && policies.active && KEYED_WRITE_OPS.has(op as number) && policies.intercept(socket, message, this.#out)) {
+      status = Status.OK; // answered now, or its place kept until its store answers
+    } else {
+      status = op === Op.SUBSCRIBE_INVALIDATIONS || op === Op.UNSUBSCRIBE_INVALIDATIONS
+        ? this.#subscribe(conn, message)
+        : handle(message, this.#ctx, this.#out, this.#onInternalError);
+    }
     if (gated) {
       const wait = repl.log.takeAckWait();
       if (wait > 0) this.#hold(socket, repl, id, wait, before);
@@ -353,6 +366,7 @@ export class FrameServer {
     } else {
       const repl = this.#repl;
       if (repl !== null && repl.log.ackNamespaces.size !== 0) return undefined;
+      if (this.writePolicies?.active === true) return undefined;
       const migration = this.#options.migration;
       if (migration !== undefined && migration.ownership.frozenCount !== 0) return undefined;
     }
@@ -409,12 +423,23 @@ export class FrameServer {
       return true;
     }
     if (!MIGRATE_ASYNC_OPS.has(op)) return false;
+    this.#parkFor(conn, migration.handle(message));
+    return true;
+  }
+
+  /** Reads nothing more on `conn` until `reply` is sent (a request answered later, in order); returns false (hold input). */
+  #parkFor(conn: Conn, reply: Promise<unknown[]>): false {
     conn.parked = true;
-    void migration.handle(message).then((reply) => {
-      this.#deliver(conn.socket, encodeFrame(reply));
+    void reply.then((r) => {
+      this.#deliver(conn.socket, encodeFrame(r));
       conn.proceed(null);
     });
-    return true;
+    return false;
+  }
+
+  /** Sends what the replies of this turn hold for `socket` (before a write-through write keeps its place behind them). */
+  sendPending(socket: net.Socket): void {
+    this.#send(socket);
   }
 
   /** Subscription ops, which need the connection: handled apart from `handle`, with the same error replies. */

@@ -6,6 +6,7 @@ import { numberIn, parseUrl } from '../flags';
 import { withConnection, type ConnectionOptions } from './options';
 import { formatHotKeys, formatNamespaces } from './print';
 import { runWithEtcd, type Session } from './run';
+import { addFlushCommands, parseStoreBulkUrl, parseStoreUrl, WRITE_POLICIES, type WritePolicy } from './write-policy-commands';
 
 const TEN_YEARS = 10 * 365 * 86400;
 
@@ -28,6 +29,14 @@ interface NsSetFlags {
   hotKeyAutoQps?: number;
   hotKeyAutoMode?: HotKeyMode;
   hotKeyAutoCopies?: number;
+  writePolicy?: WritePolicy;
+  store?: string;
+  storeBulkUrl?: string;
+  storeTimeoutMs?: number;
+  writeBehindDelayMs?: number;
+  writeBehindBatch?: number;
+  writeBehindMaxQueue?: number;
+  writeBehindMaxAttempts?: number;
 }
 
 /** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
@@ -51,6 +60,14 @@ function patchOf(flags: NsSetFlags): PolicyPatch {
     hotKeyAutoQps: flags.hotKeyAutoQps,
     hotKeyAutoMode: flags.hotKeyAutoMode,
     hotKeyAutoCopies: flags.hotKeyAutoCopies,
+    writePolicy: flags.writePolicy,
+    store: flags.store,
+    storeBulkUrl: flags.storeBulkUrl,
+    storeTimeoutMs: flags.storeTimeoutMs,
+    writeBehindDelayMs: flags.writeBehindDelayMs,
+    writeBehindBatch: flags.writeBehindBatch,
+    writeBehindMaxQueue: flags.writeBehindMaxQueue,
+    writeBehindMaxAttempts: flags.writeBehindMaxAttempts,
   };
 }
 
@@ -78,6 +95,14 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .option('--hot-key-auto-qps <n>', 'promote keys read more than n times a second (per proxy) to auto hot-key rules', intIn(1, 10_000_000))
     .addOption(new Option('--hot-key-auto-mode <mode>', 'mode of auto rules: near-cache, replica-spread or copies').argParser(oneOf<HotKeyMode>('near-cache', 'replica-spread', 'copies')))
     .option('--hot-key-auto-copies <k>', 'K of auto rules in mode copies (default 3)', intIn(2, 16))
+    .addOption(new Option('--write-policy <policy>', 'cache-aside (the app writes the store), write-through or write-behind (the shard\'s primary writes the store)').argParser(oneOf<WritePolicy>(...WRITE_POLICIES)))
+    .option('--store <url>', 'store URL template for write-through/write-behind, e.g. http://db-api:8080/items/{key} (default: --origin)', parseStoreUrl)
+    .option('--store-bulk-url <url>', 'the store\'s bulk endpoint for write-behind batches, e.g. http://db-api:8080/items/_bulk', parseStoreBulkUrl)
+    .option('--store-timeout-ms <ms>', 'deadline of one store request (10-60000, default 2000)', intIn(10, 60_000))
+    .option('--write-behind-delay-ms <ms>', 'flush a written key after this long, or sooner when a batch fills (0-3600000, default 1000)', intIn(0, 3_600_000))
+    .option('--write-behind-batch <n>', 'keys per store batch (1-10000, default 500)', intIn(1, 10_000))
+    .option('--write-behind-max-queue <n>', 'unflushed keys per shard before new keys are refused with WRITE_QUEUE_FULL (1-10000000, default 100000)', intIn(1, 10_000_000))
+    .option('--write-behind-max-attempts <n>', 'store attempts of one key before it becomes a dead letter (0-1000000; 0, the default: retry for ever)', intIn(0, 1_000_000))
     .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
         const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));
@@ -107,6 +132,7 @@ export function addNamespaceCommands(program: Command, session: Session): void {
         io.out(`removed the policy of namespace ${namespace}`);
       });
     });
+  addFlushCommands(ns, session);
 }
 
 /** `hotkey add|rm|list`: hot-key rules. */

@@ -29,11 +29,11 @@ export function formatNamespaces(entries: readonly NamespaceEntry[]): string {
   if (entries.length === 0) return 'no namespace policies';
   const cell = (v: unknown): string => (v === undefined ? '-' : String(v));
   return renderTable(
-    ['NAMESPACE', 'TTL', 'MAX_ITEM', 'QUOTA', 'EVICTION', 'WRITE_ACK', 'READ_PREF', 'JITTER%', 'ORIGIN', 'HOT_AUTO'],
+    ['NAMESPACE', 'TTL', 'MAX_ITEM', 'QUOTA', 'EVICTION', 'WRITE_ACK', 'READ_PREF', 'JITTER%', 'ORIGIN', 'HOT_AUTO', 'WRITE_POLICY'],
     entries.map((e) => {
       const p = e.policy;
       if (!p) return [e.namespace, `invalid: ${e.invalid ?? ''}`];
-      return [e.namespace, cell(p.defaultTtlSeconds), cell(p.maxItemBytes), cell(p.quotaBytes), cell(p.eviction), cell(p.writeAck), cell(p.readPreference), cell(p.ttlJitterPct), cell(p.origin), hotAuto(p)];
+      return [e.namespace, cell(p.defaultTtlSeconds), cell(p.maxItemBytes), cell(p.quotaBytes), cell(p.eviction), cell(p.writeAck), cell(p.readPreference), cell(p.ttlJitterPct), cell(p.origin), hotAuto(p), writePolicy(p)];
     }),
   );
 }
@@ -43,6 +43,13 @@ function hotAuto(p: NamespaceEntry['policy'] & object): string {
   if (p.hotKeyAutoQps === undefined) return '-';
   const mode = p.hotKeyAutoMode ?? 'near-cache';
   return `${p.hotKeyAutoQps}/s ${mode}${mode === 'copies' ? `×${p.hotKeyAutoCopies ?? 3}` : ''}`;
+}
+
+/** Write policy of a namespace: `write-behind http://db/items/{key}`, `write-through (origin)` when the origin is the store, `cache-aside`, or `-` (unset: cache-aside). */
+function writePolicy(p: NamespaceEntry['policy'] & object): string {
+  if (p.writePolicy === undefined) return '-';
+  if (p.writePolicy === 'cache-aside') return p.writePolicy;
+  return `${p.writePolicy} ${p.store ?? '(origin)'}`;
 }
 
 /** `hotkey list`: one row per rule. */

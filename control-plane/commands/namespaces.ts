@@ -1,4 +1,5 @@
-import { NamespaceNameSchema, NamespacePolicySchema, parseRecord, type NamespacePolicy } from '../../shared/topology/schema';
+import { NamespaceNameSchema, NamespacePolicySchema, parseRecord, storeUrlOf, writePolicyProblem, type NamespacePolicy } from '../../shared/topology/schema';
+import { KEY_PLACEHOLDER, originTemplateProblem } from '../../shared/url-template';
 import { InputError } from '../errors';
 import { assertInitialised, type CommandContext } from './context';
 
@@ -28,6 +29,14 @@ export const POLICY_FLAG: Record<keyof NamespacePolicy, string> = {
   hotKeyAutoQps: '--hot-key-auto-qps',
   hotKeyAutoMode: '--hot-key-auto-mode',
   hotKeyAutoCopies: '--hot-key-auto-copies',
+  writePolicy: '--write-policy',
+  store: '--store',
+  storeBulkUrl: '--store-bulk-url',
+  storeTimeoutMs: '--store-timeout-ms',
+  writeBehindDelayMs: '--write-behind-delay-ms',
+  writeBehindBatch: '--write-behind-batch',
+  writeBehindMaxQueue: '--write-behind-max-queue',
+  writeBehindMaxAttempts: '--write-behind-max-attempts',
 };
 
 /** A stored policy by namespace name. */
@@ -47,16 +56,48 @@ export function validateNamespaceName(namespace: string): string {
 
 /**
  * Merges `patch` over the stored JSON (which may be absent or partly invalid) and validates the
- * result; an invalid field is reported with the flag that sets it. Pure.
+ * result; an invalid field is reported with the flag that sets it, and so is a write policy the
+ * nodes could not run (`writePolicyRefusal`). Pure.
  */
 export function mergePolicy(storedJson: string | undefined, patch: PolicyPatch): NamespacePolicy {
   const stored = storedObject(storedJson);
   const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
   const parsed = NamespacePolicySchema.safeParse({ ...stored, ...defined });
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const refusal = writePolicyRefusal(parsed.data);
+    if (refusal !== undefined) throw refusal;
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0];
   const field = String(issue.path[0] ?? '') as keyof NamespacePolicy;
   throw new InputError(POLICY_FLAG[field] ?? 'policy', issue.message);
+}
+
+/**
+ * Why the nodes could not run this policy's write policy, as an error naming the flag to fix, or
+ * undefined. Checked here, before the policy is stored, because a node that meets it can only log
+ * and refuse the namespace's writes: `writePolicyProblem` (a write policy without a store), and the
+ * store URL the nodes would use (`--store`, else `--origin`, which may have been stored before it
+ * served as a store) and the bulk URL checked as the store's HTTP client checks them.
+ */
+export function writePolicyRefusal(policy: NamespacePolicy): InputError | undefined {
+  const problem = writePolicyProblem(policy);
+  if (problem !== undefined) return new InputError(POLICY_FLAG.writePolicy, problem);
+  if ((policy.writePolicy ?? 'cache-aside') === 'cache-aside') return undefined;
+  const template = storeUrlOf(policy)!;
+  const templateProblem = originTemplateProblem(template, policy.store === undefined ? 'the origin template (used as the store)' : 'the store template');
+  if (templateProblem !== undefined) return new InputError(policy.store === undefined ? POLICY_FLAG.origin : POLICY_FLAG.store, templateProblem);
+  if (policy.storeBulkUrl !== undefined) {
+    const bulkProblem = storeBulkUrlProblem(policy.storeBulkUrl);
+    if (bulkProblem !== undefined) return new InputError(POLICY_FLAG.storeBulkUrl, bulkProblem);
+  }
+  return undefined;
+}
+
+/** Why a store bulk URL cannot be used, or undefined: one URL for every batch, so it names no key. */
+export function storeBulkUrlProblem(url: string): string | undefined {
+  if (url.includes(KEY_PLACEHOLDER)) return 'the store bulk URL names no key: it has no {key}';
+  return originTemplateProblem(url, 'the store bulk URL');
 }
 
 function storedObject(json: string | undefined): Record<string, unknown> {

@@ -24,8 +24,10 @@ export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.fr
   OVERFLOW: 422,
   OVER_QUOTA: 429,
   RATE_LIMITED: 429,
+  WRITE_QUEUE_FULL: 429,
   INTERNAL: 500,
   ORIGIN_ERROR: 502,
+  STORE_ERROR: 502,
   NODE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TOO_MANY_CONNECTIONS: 503,
@@ -33,6 +35,7 @@ export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.fr
   TIMEOUT: 504,
   ORIGIN_TIMEOUT: 504,
   WRITE_ACK_TIMEOUT: 504,
+  STORE_TIMEOUT: 504,
   OUT_OF_MEMORY: 507,
 });
 

@@ -25,6 +25,9 @@ export const STATUS_TO_CODE: Readonly<Record<number, ProxyErrorCodeName>> = Obje
   [Status.UNKNOWN_OP]: ProxyErrorCode.INTERNAL,
   [Status.INTERNAL]: ProxyErrorCode.INTERNAL,
   [Status.WRITE_ACK_TIMEOUT]: ProxyErrorCode.WRITE_ACK_TIMEOUT,
+  [Status.STORE_ERROR]: ProxyErrorCode.STORE_ERROR,
+  [Status.STORE_TIMEOUT]: ProxyErrorCode.STORE_TIMEOUT,
+  [Status.WRITE_QUEUE_FULL]: ProxyErrorCode.WRITE_QUEUE_FULL,
 });
 
 /**

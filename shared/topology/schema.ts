@@ -152,8 +152,38 @@ export const NamespacePolicySchema = z.object({
   hotKeyAutoMode: z.enum(['near-cache', 'replica-spread', 'copies']).optional(),
   /** K of auto rules in mode copies (default 3). */
   hotKeyAutoCopies: z.number().int().min(2).max(16).optional(),
+  // Write policies (docs/api.md "Write policies"; the storage node's `write-policy/`):
+  /** cache-aside (default): the app writes the store itself; write-through / write-behind: the shard's primary does. */
+  writePolicy: z.enum(['cache-aside', 'write-through', 'write-behind']).optional(),
+  /** The store's URL template (`{key}` in the path or query); default: `origin`. */
+  store: z.string().url().optional(),
+  /** The store's bulk endpoint (write-behind batches), when it offers one. */
+  storeBulkUrl: z.string().url().optional(),
+  /** Deadline of one store request. */
+  storeTimeoutMs: z.number().int().min(10).max(60_000).optional(),
+  /** Write-behind: a dirty key is flushed once it has waited this long (or sooner when a batch fills). */
+  writeBehindDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+  /** Write-behind: keys per store batch. */
+  writeBehindBatch: z.number().int().min(1).max(10_000).optional(),
+  /** Write-behind: unflushed keys per shard before writes of new keys are refused (WRITE_QUEUE_FULL). */
+  writeBehindMaxQueue: z.number().int().min(1).max(10_000_000).optional(),
+  /** Write-behind: attempts of one key before it becomes a dead letter (0: retry failures that may pass for ever). */
+  writeBehindMaxAttempts: z.number().int().min(0).max(1_000_000).optional(),
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
+
+/** The store URL a namespace's write policy writes to (`store`, else `origin`), or undefined. */
+export function storeUrlOf(policy: NamespacePolicy): string | undefined {
+  return policy.store ?? policy.origin;
+}
+
+/** Why a namespace policy's write policy cannot work, or undefined (checked by `shardctl ns set` and the nodes). */
+export function writePolicyProblem(policy: NamespacePolicy): string | undefined {
+  const mode = policy.writePolicy ?? 'cache-aside';
+  if (mode === 'cache-aside') return undefined;
+  if (storeUrlOf(policy) === undefined) return `write policy ${mode} needs a store: set --store (or --origin)`;
+  return undefined;
+}
 
 export const HotKeyRuleSchema = z
   .object({

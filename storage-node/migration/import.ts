@@ -206,6 +206,8 @@ export class Import {
   #set(m: readonly unknown[], at: number, type: number): void {
     const e = readEntry(m, at, type);
     if (this.importing[slotOf(e.ns, e.key)] !== 1) return;
+    // Above the source's version first: a key's versions keep growing across the move (a write policy's store drops older ones).
+    this.sink.store.replication.raiseVersionClock(e.version);
     this.sink.store.importEntry(e.ns, e.key, e.value, e.expiresAt, e.flags, e.tags, e.type);
     this.sink.replicate(e.ns, e.key);
     this.keys++;

@@ -1,13 +1,19 @@
 import { encodeFrame } from '../../shared/frame';
 import { Status } from '../../shared/protocol';
 
-/** One reply held back on a connection: a write waiting for `offset` (0: a plain reply behind one). */
-interface Held {
+/**
+ * One reply held back on a connection: a write waiting for `offset` (0: a plain reply behind
+ * one), or a reply not made yet (`pending`: a write-through write waiting for its store).
+ */
+export interface Held {
   offset: number;
   deadline: number;
   id: number;
   bytes: Buffer;
+  pending: boolean;
 }
+
+const NOT_YET = Buffer.alloc(0);
 
 /** One connection's held replies, in request order, and their size. */
 interface Queue {
@@ -56,18 +62,44 @@ export class AckWaiters<C> {
   wait(conn: C, id: number, offset: number, deadline: number, bytes: Buffer): void {
     let queue = this.#queues.get(conn);
     if (queue === undefined) this.#queues.set(conn, (queue = { items: [], bytes: 0 }));
-    this.#push(conn, queue, { offset, deadline, id, bytes });
+    this.#push(conn, queue, { offset, deadline, id, bytes, pending: false });
+  }
+
+  /**
+   * Keeps the place of a reply that comes later (a write-through write's, once its store
+   * answered): replies after it queue behind it until `fill`.
+   */
+  reserve(conn: C, id: number): Held {
+    let queue = this.#queues.get(conn);
+    if (queue === undefined) this.#queues.set(conn, (queue = { items: [], bytes: 0 }));
+    const held: Held = { offset: 0, deadline: Number.POSITIVE_INFINITY, id, bytes: NOT_YET, pending: true };
+    queue.items.push(held);
+    return held;
+  }
+
+  /** The reply of a `reserve`d place (waiting for `offset` until `deadline` when offset > 0); writes out what is now ready. */
+  fill(conn: C, held: Held, bytes: Buffer, offset = 0, deadline = 0): void {
+    if (!held.pending) return;
+    held.pending = false;
+    held.bytes = bytes;
+    held.offset = offset;
+    held.deadline = deadline;
+    const queue = this.#queues.get(conn);
+    if (queue === undefined || !queue.items.includes(held)) return; // the connection closed, or failAll answered it
+    queue.bytes += bytes.length;
+    this.#flush(conn, queue, this.#acked, Date.now(), 'in time');
   }
 
   /** Queues plain replies behind the held ones of `conn` (call only when `holds(conn)`). */
   append(conn: C, bytes: Buffer): void {
     const queue = this.#queues.get(conn);
-    if (queue !== undefined) this.#push(conn, queue, { offset: 0, deadline: 0, id: 0, bytes });
+    if (queue !== undefined) this.#push(conn, queue, { offset: 0, deadline: 0, id: 0, bytes, pending: false });
   }
 
   #push(conn: C, queue: Queue, held: Held): void {
     queue.items.push(held);
     queue.bytes += held.bytes.length;
+    // Past the bound, waits for acknowledgements end at once; a reply not made yet still holds its place (its store's deadline bounds it).
     if (queue.bytes > this.#maxHeldBytes) {
       this.#flush(conn, queue, this.#acked, Number.POSITIVE_INFINITY, `while this connection's replies behind it passed ${this.#maxHeldBytes} bytes`);
     }
@@ -86,6 +118,7 @@ export class AckWaiters<C> {
     let i = 0;
     for (; i < items.length; i++) {
       const h = items[i];
+      if (h.pending) break;
       if (h.offset === 0 || h.offset <= acked) out.push(h.bytes);
       else if (h.deadline <= now) {
         this.timeouts++;
@@ -96,7 +129,7 @@ export class AckWaiters<C> {
     if (i === 0) return;
     if (i === items.length) this.#queues.delete(conn);
     else items.splice(0, i);
-    this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
+    if (out.length !== 0) this.#write(conn, out.length === 1 ? out[0] : Buffer.concat(out));
   }
 
   /**
@@ -106,7 +139,13 @@ export class AckWaiters<C> {
    */
   failAll(status: number, message: string): void {
     for (const [conn, queue] of this.#queues) {
-      const out = queue.items.map((h) => (h.offset === 0 || h.offset <= this.#acked ? h.bytes : encodeFrame([h.id, status, message, h.offset])));
+      const out = queue.items.map((h) => {
+        if (h.pending) {
+          h.pending = false;
+          return encodeFrame([h.id, status, 'node shutting down before the store answered this write; it may or may not have reached the store']);
+        }
+        return h.offset === 0 || h.offset <= this.#acked ? h.bytes : encodeFrame([h.id, status, message, h.offset]);
+      });
       this.#queues.delete(conn);
       this.#write(conn, Buffer.concat(out));
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './backlog';
-import { encodeCollRecord, encodeDelRecord, encodeInvalidateRecord } from './records';
+import { encodeCleanRecord, encodeCollRecord, encodeDelRecord, encodeDirtyRecord, encodeInvalidateRecord } from './records';
 import type { Changes } from '../store/collections';
 import { SetRecordEncoder } from './encoder';
 import type { Store } from '../store';
@@ -96,6 +96,19 @@ export class ReplicationLog {
     this.backlog.append(encodeDelRecord(ns, key));
     this.#onAppend();
     if (this.tee !== null) this.tee.del(ns, key);
+  }
+
+  /** A write-behind key's latest write, queued on the replicas too (after the write's own record). */
+  dirty(ns: string, key: string, version: number, value: Buffer | null): void {
+    if (!this.recording) return;
+    this.#append(encodeDirtyRecord(ns, key, version, value), ns);
+  }
+
+  /** A write-behind key flushed (or given up) up to `version`: the replicas drop it from their queue. */
+  clean(ns: string, key: string, version: number): void {
+    if (!this.recording) return;
+    this.backlog.append(encodeCleanRecord(ns, key, version));
+    this.#onAppend();
   }
 
   /** A namespace (tag null) or tag invalidation; the watermark is the store's version clock. */

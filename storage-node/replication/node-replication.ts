@@ -4,10 +4,13 @@ import type { Logger } from '../../shared/log';
 import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
 import type { Store } from '../store';
-import { AckWaiters } from './ack-wait';
+import { AckWaiters, type Held } from './ack-wait';
 import { ReplicationLog } from './log';
 import { ReplicaLink } from './replica-link';
 import { ReplicationSource, type ReplicaInfo, type ReplicaSession } from './source';
+
+/** A promoted primary's version clock jumps by this much: more versions than a primary hands out within its replicas' lag. */
+export const PROMOTION_VERSION_GAP = 1_000_000_000;
 
 /** The STATS `replication` object (contract: other tools read these names). */
 export interface ReplicationStats {
@@ -105,6 +108,10 @@ export class NodeReplication {
     this.#store.passive = false;
     this.#store.stale = false; // a primary's data is the shard's, whatever full sync it gave up
     this.log.promote();
+    // Versions the old primary handed out that never reached this node (its last writes, a
+    // write-through write whose store answered after it died) must not be handed out again for
+    // other values: a store that drops versions it has passed would drop newer writes.
+    this.#store.replication.raiseVersionClock(this.#store.versionClock + PROMOTION_VERSION_GAP);
     this.#watchdog = setInterval(() => this.source.checkTimeouts(), Math.min(250, this.#options.replTimeoutMs));
     this.#logger.info({ event: 'replication', replId: this.log.replId, replId2: this.log.replId2, offset: this.log.offset }, 'streaming to replicas');
   }
@@ -140,6 +147,17 @@ export class NodeReplication {
 
   drop(socket: net.Socket): void {
     this.waiters.drop(socket);
+  }
+
+  /** Keeps the place of a reply made later (a write-through write's); see AckWaiters.reserve. */
+  reserve(socket: net.Socket, id: number): Held {
+    return this.waiters.reserve(socket, id);
+  }
+
+  /** The reply of a reserved place; `offset` > 0: it also waits for a replica's acknowledgement of it. */
+  fill(socket: net.Socket, held: Held, reply: Buffer, offset: number): void {
+    if (offset > 0) this.#sweep ??= setInterval(() => this.#onSweep(), ACK_SWEEP_MS);
+    this.waiters.fill(socket, held, reply, offset, offset > 0 ? Date.now() + this.#options.writeAckTimeoutMs : 0);
   }
 
   /** A frame on a replica session (acks): releases the writes it acknowledges. */

@@ -17,6 +17,15 @@ export const encodeDelRecord = (ns: string, key: string): Buffer => encodeFrame(
 export const encodeInvalidateRecord = (ns: string, tag: string | null, watermark: number): Buffer =>
   encodeFrame([0, Op.REPL_INVALIDATE, ns, tag, watermark]);
 
+/** `[0, REPL_DIRTY, ns, key, version, value | null]`: a write-behind key's latest write (null: a delete), queued on the replica too. */
+export const encodeDirtyRecord = (ns: string, key: string, version: number, value: Buffer | null): Buffer => encodeFrame([0, Op.REPL_DIRTY, ns, key, version, value]);
+
+/** `[0, REPL_CLEAN, ns, key, version]`: the key's writes up to `version` reached the store (or were given up). */
+export const encodeCleanRecord = (ns: string, key: string, version: number): Buffer => encodeFrame([0, Op.REPL_CLEAN, ns, key, version]);
+
+/** Fields per record in a REPL_SNAPSHOT_DIRTY chunk: ns, key, version, value | null. */
+export const DIRTY_FIELDS = 4;
+
 /** `[0, REPL_COLL, ns, key, type, version, expiresAt, [key, value | null, ...]]`: a hash's or set's changes, keys and values as bytes. */
 export function encodeCollRecord(ns: string, key: string, type: number, version: number, expiresAt: number, changes: Changes): Buffer {
   const flat: (Buffer | null)[] = [];
@@ -146,7 +155,7 @@ export const SNAPSHOT_FIELDS = 7;
 
 /** True for the ops whose frames are part of the offset space. */
 export function isStreamOp(op: unknown): boolean {
-  return op === Op.REPL_SET || op === Op.REPL_DEL || op === Op.REPL_INVALIDATE || op === Op.REPL_COLL;
+  return op === Op.REPL_SET || op === Op.REPL_DEL || op === Op.REPL_INVALIDATE || op === Op.REPL_COLL || op === Op.REPL_DIRTY || op === Op.REPL_CLEAN;
 }
 
 /**
@@ -177,12 +186,33 @@ export function applyRecord(store: Store, m: readonly unknown[]): number {
     case Op.REPL_SNAPSHOT:
       forEachChunkEntry(m, (flat, at, type) => applyEntry(store, flat, at, type));
       return 0;
+    case Op.REPL_DIRTY:
+      markDirty(store, m[2], m[3], m[4], m[5]);
+      return 0;
+    case Op.REPL_CLEAN:
+      store.dirty.clean(ns(m[2]), key(m[3]), uint(m[4], 'version'));
+      return 0;
+    case Op.REPL_SNAPSHOT_DIRTY: {
+      const flat = m[2];
+      if (!Array.isArray(flat) || flat.length % DIRTY_FIELDS !== 0) throw bad('dirty chunk');
+      for (let i = 0; i < flat.length; i += DIRTY_FIELDS) markDirty(store, flat[i], flat[i + 1], flat[i + 2], flat[i + 3]);
+      return 0;
+    }
     case Op.REPL_SNAPSHOT_END:
       applyWatermarks(store, m[3]);
       return uint(m[2], 'version clock');
     default:
       throw bad(`unexpected op ${String(m[1])}`);
   }
+}
+
+/** Queues a write-behind key on a replica (its clock raised to the version, so a promoted replica hands out newer ones). */
+function markDirty(store: Store, nsField: unknown, keyField: unknown, versionField: unknown, valueField: unknown): void {
+  const version = uint(versionField, 'version');
+  if (valueField !== null && !(valueField instanceof Uint8Array)) throw bad('dirty value');
+  const value = valueField === null ? null : Buffer.from(valueField); // a copy: the frame's bytes are reused
+  store.dirty.mark(ns(nsField), key(keyField), value, version, Date.now());
+  store.replication.raiseVersionClock(version);
 }
 
 function applyWatermarks(store: Store, list: unknown): void {

@@ -5,7 +5,8 @@ import { Op, Status } from '../../shared/protocol';
 import type { Logger } from '../../shared/log';
 import type { Store } from '../store';
 import type { ReplicationLog } from './log';
-import { SNAPSHOT_FIELDS, snapshotFrame } from './records';
+import { DIRTY_FIELDS, SNAPSHOT_FIELDS, snapshotFrame } from './records';
+import type { DirtyKeys } from '../store/dirty-keys';
 
 /** One replica as the primary sees it (STATS `replication.replicas[]`). */
 export interface ReplicaInfo {
@@ -224,6 +225,8 @@ export class ReplicationSource {
     }
     if (s.closed) return;
     this.#flush(s, true);
+    // The write-behind queue as it is at this point of the stream, then the end (one synchronous step).
+    for (const chunk of dirtyChunks(this.#store.dirty, chunkEntries, chunkBytes)) s.socket.write(encodeFrame([0, Op.REPL_SNAPSHOT_DIRTY, chunk]));
     s.socket.write(encodeFrame([0, Op.REPL_SNAPSHOT_END, this.#store.versionClock, this.#store.replication.watermarks()]));
     s.state = 'streaming';
     this.#logger.info({ event: 'replica-synced', replica: s.nodeId, offset: s.sentOffset }, `full sync of ${s.nodeId} sent`);
@@ -252,6 +255,26 @@ export class ReplicationSource {
     if (lo >= t.length / 2) return 0;
     return Math.max(0, now - t[2 * lo + 1]);
   }
+}
+
+/** The queue's records as REPL_SNAPSHOT_DIRTY chunks of at most `perChunk` records or about `maxBytes`: `[ns, key, version, value | null, ...]`. */
+export function dirtyChunks(dirty: DirtyKeys, perChunk: number, maxBytes: number): unknown[][] {
+  const chunks: unknown[][] = [];
+  let flat: unknown[] = [];
+  let bytes = 0;
+  for (const ns of dirty.namespaces()) {
+    for (const r of dirty.records(ns) ?? []) {
+      flat.push(r.ns, r.key, r.version, r.value);
+      bytes += r.key.length + (r.value?.length ?? 0);
+      if (flat.length >= perChunk * DIRTY_FIELDS || bytes >= maxBytes) {
+        chunks.push(flat);
+        flat = [];
+        bytes = 0;
+      }
+    }
+  }
+  if (flat.length > 0) chunks.push(flat);
+  return chunks;
 }
 
 export type { Session as ReplicaSession };

@@ -157,6 +157,7 @@ export class Evictor {
     for (let id = pool.pop(); id >= 0; id = pool.pop()) {
       if (id === protect || !table.isLive(id)) continue;
       if (table.version(id) !== pool.poppedVersion || table.tick(id) !== pool.poppedTick) continue;
+      if (this.ks.isPinned(id)) continue; // a write-behind key the store has not got yet
       this.ks.remove(id, kind);
       return true;
     }

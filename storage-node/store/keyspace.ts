@@ -123,6 +123,8 @@ export class Keyspace {
   };
   bytes = 0;
   versionClock = 0;
+  /** Keys eviction must pass over (write-behind keys not yet in the store); null: none. */
+  pinned: { readonly count: number; has(ns: string, key: string): boolean } | null = null;
   /** Logical access clock (one tick per access, wraps at 2^32) for LRU ordering. */
   accessClock = 0;
   /**
@@ -309,6 +311,14 @@ export class Keyspace {
     const o = this.options;
     const decayed = lfuDecay(table.lfu(id), table.lfuTime(id), minute, o.lfuDecayMinutes);
     table.setLfu(id, lfuIncrement(decayed, o.lfuLogFactor, o.random), minute);
+  }
+
+  /** True when eviction must pass over entry `id` (see `pinned`). */
+  isPinned(id: number): boolean {
+    const pinned = this.pinned;
+    if (pinned === null || pinned.count === 0) return false;
+    const key = this.table.key(id);
+    return key !== undefined && pinned.has(this.namespaces[this.table.ns[id]].name, key);
   }
 
   /** A new version, above every version handed out before. */

@@ -1,3 +1,4 @@
+import { DirtyKeys } from './dirty-keys';
 import { badRequest, OpError } from '../../shared/errors';
 import { type CollCmdDef, type CollReply, EntryType, TYPE_NAMES, type TypeName, WRONG_TYPE_MESSAGE } from '../../shared/collections';
 import {
@@ -113,10 +114,13 @@ export class Store {
    * `emptyTwin`, cleared by `adopt` (and on promotion). Reads report it; nothing else changes.
    */
   stale = false;
+  /** Write-behind keys not yet in the store (`dirty-keys.ts`); eviction passes them over. */
+  readonly dirty = new DirtyKeys();
 
   constructor(private readonly options: StoreOptions, private readonly listener?: StoreListener) {
     const resolved = resolveOptions(options);
     this.ks = new Keyspace(resolved, listener);
+    this.ks.pinned = this.dirty;
     this.evictor = new Evictor(this.ks);
     this.now = resolved.now;
     this.replicationPart = new StoreReplication(this.ks);
@@ -165,6 +169,8 @@ export class Store {
     this.replicationPart = twin.replicationPart;
     this.slotsPart = twin.slotsPart;
     this.keysPart = twin.keysPart;
+    this.dirty.replaceWith(twin.dirty);
+    ks.pinned = this.dirty;
     for (const [ns, policy] of this.policies) this.setNamespacePolicy(ns, policy);
     this.stale = false;
   }
@@ -349,9 +355,7 @@ export class Store {
     const now = this.now();
     const hash = ks.hash(key);
     const found = this.stringAt(known === undefined ? -1 : ks.lookupHashed(known, key, hash, now));
-    const current = found < 0 ? 0 : parseInt64(table.value(found));
-    if (current === undefined) throw notInteger();
-    const value = addInt64(current, d);
+    const value = intSum(found < 0 ? undefined : table.value(found), d);
     const text = String(value);
     const size = this.fit(known, ns, found, key, text.length);
     const space = known ?? ks.admitNamespace(ns);
@@ -418,9 +422,7 @@ export class Store {
     const old = this.stringAt(found) < 0 ? '' : this.ks.table.value(found);
     if (value.byteLength === 0) return { length: old.length, version: 0 };
     const size = this.fit(known, ns, found, key, Math.max(old.length, offset + value.byteLength));
-    const patch = bytesToString(value);
-    const text = offset <= old.length ? old.slice(0, offset) + patch + old.slice(offset + patch.length) : old + '\0'.repeat(offset - old.length) + patch;
-    return this.rewritten(known, ns, found, key, hash, text, size, now, ttlMsOnCreate);
+    return this.rewritten(known, ns, found, key, hash, setRangeText(old, offset, bytesToString(value)), size, now, ttlMsOnCreate);
   }
 
   /**
@@ -446,12 +448,7 @@ export class Store {
     checkKey(key);
     const now = this.now();
     const { known, hash, found } = this.locate(ns, key, now);
-    const current = parseLongDouble(this.stringAt(found) < 0 ? '0' : this.ks.table.value(found));
-    const by = typeof increment === 'string' ? parseLongDouble(increment) : undefined;
-    if (current === undefined || by === undefined) throw badRequest('value is not a valid float');
-    const sum = typeof current === 'string' || typeof by === 'string' ? undefined : addLongDouble(current, by);
-    if (sum === undefined) throw badRequest('increment would produce NaN or Infinity');
-    const text = formatLongDouble(sum);
+    const text = floatSumText(this.stringAt(found) < 0 ? '0' : this.ks.table.value(found), increment);
     const size = this.fit(known, ns, found, key, text.length);
     return { value: text, version: this.rewritten(known, ns, found, key, hash, text, size, now, ttlMsOnCreate).version };
   }
@@ -677,6 +674,37 @@ export class Store {
     return ks.table.stored(id) as CollValue;
   }
 
+  /**
+   * The live value of string `key` (latin1, one char per byte), undefined when missing; throws
+   * WRONGTYPE for a hash or set. Neither a hit nor an access: a write-through write plans with it.
+   */
+  peekString(ns: string, key: string): string | undefined {
+    const { found } = this.locate(ns, key, this.now());
+    return this.stringAt(found) < 0 ? undefined : this.ks.table.value(found);
+  }
+
+  /**
+   * Throws TOO_LARGE, OVER_QUOTA or OUT_OF_MEMORY when `length` value bytes under `key` cannot be
+   * stored (what a write would throw, checked before a write-through write asks its store).
+   */
+  checkWritable(ns: string, key: string, length: number): void {
+    const { known, found } = this.locate(ns, key, this.now());
+    this.fit(known, ns, found, key, length);
+  }
+
+  /**
+   * Stores `text` under string `key` as the read-modify-writes do (APPEND, INCR): an existing key
+   * keeps its expiry, flags and tags, a new one gets `ttlMsOnCreate`. A write-through write's
+   * result once its store took it.
+   */
+  writeString(ns: string, key: string, text: string, ttlMsOnCreate = 0): { length: number; version: number } {
+    checkKey(key);
+    const now = this.now();
+    const { known, hash, found } = this.locate(ns, key, now);
+    const size = this.fit(known, ns, this.stringAt(found), key, text.length);
+    return this.rewritten(known, ns, found, key, hash, text, size, now, ttlMsOnCreate);
+  }
+
   /** -2 when missing, -1 when the key never expires, else the milliseconds left (> 0). */
   ttl(ns: string, key: string): number {
     const space = this.ks.namespace(ns);
@@ -750,6 +778,11 @@ export class Store {
 
   set passive(on: boolean) {
     this.ks.passive = on;
+  }
+
+  /** A new version above every one handed out (a write-behind delete's, which leaves no entry to carry one). */
+  nextVersion(): number {
+    return this.ks.nextVersion();
   }
 
   /** The store-wide version counter (the highest version handed out or applied). */
@@ -964,4 +997,26 @@ export class Store {
     if (current === expected) return;
     throw new OpError(Status.VERSION_CONFLICT, `version is ${current}, expected ${expected}`, [current]);
   }
+}
+
+/** SETRANGE's new value: `patch` over `old` from `offset`, zero bytes filling any gap. Pure. */
+export function setRangeText(old: string, offset: number, patch: string): string {
+  return offset <= old.length ? old.slice(0, offset) + patch + old.slice(offset + patch.length) : old + '\0'.repeat(offset - old.length) + patch;
+}
+
+/** INCRBYFLOAT's new value as Redis prints it; throws BAD_REQUEST with Redis's messages. Pure. */
+export function floatSumText(current: string, increment: unknown): string {
+  const now = parseLongDouble(current);
+  const by = typeof increment === 'string' ? parseLongDouble(increment) : undefined;
+  if (now === undefined || by === undefined) throw badRequest('value is not a valid float');
+  const sum = typeof now === 'string' || typeof by === 'string' ? undefined : addLongDouble(now, by);
+  if (sum === undefined) throw badRequest('increment would produce NaN or Infinity');
+  return formatLongDouble(sum);
+}
+
+/** INCR's new value: `current` (undefined: missing, 0) plus `delta`; throws NOT_INTEGER or OVERFLOW. Pure. */
+export function intSum(current: string | undefined, delta: number | bigint): number | bigint {
+  const n = current === undefined ? 0 : parseInt64(current);
+  if (n === undefined) throw notInteger();
+  return addInt64(n, delta);
 }

@@ -22,7 +22,7 @@ const anyValue = fc.oneof(
   fc.string({ maxLength: 20 }), fc.integer(), fc.double(), fc.constant(null), fc.boolean(),
   fc.uint8Array({ maxLength: 32 }).map((a) => Buffer.from(a)), fc.array(fc.string({ maxLength: 5 }), { maxLength: 4 }),
 );
-const ops = fc.constantFrom(Op.REPL_SET, Op.REPL_DEL, Op.REPL_INVALIDATE, Op.REPL_SNAPSHOT, Op.REPL_SNAPSHOT_END, 0, 99);
+const ops = fc.constantFrom(Op.REPL_SET, Op.REPL_DEL, Op.REPL_INVALIDATE, Op.REPL_SNAPSHOT, Op.REPL_SNAPSHOT_END, Op.REPL_DIRTY, Op.REPL_CLEAN, Op.REPL_SNAPSHOT_DIRTY, 0, 99);
 
 describe('replication stream fuzzing', () => {
   test('records with arbitrary fields are applied or refused with a ProtocolError, never a crash', () => {

@@ -56,12 +56,12 @@ describe('shardctl ns', () => {
     const [get, list, text] = await Promise.all([ctl('ns', 'get', 'app'), ctl('ns', 'list', '--json'), ctl('ns', 'list')]);
     expect(json(get.stdout)).toMatchObject({ eviction: 'lfu', writeAck: 'replica', quotaBytes: 536870912 });
     expect(json(list.stdout).map((e: any) => e.namespace)).toEqual(['app', 'other']);
-    expect(text.stdout).toMatch(/^NAMESPACE +TTL +MAX_ITEM +QUOTA +EVICTION +WRITE_ACK +READ_PREF +JITTER% +ORIGIN +HOT_AUTO$/m);
-    expect(text.stdout).toMatch(/^app +300 +524288 +536870912 +lfu +replica +replica +12\.5 +http:\/\/origin\.internal:8080\/items +-$/m);
+    expect(text.stdout).toMatch(/^NAMESPACE +TTL +MAX_ITEM +QUOTA +EVICTION +WRITE_ACK +READ_PREF +JITTER% +ORIGIN +HOT_AUTO +WRITE_POLICY$/m);
+    expect(text.stdout).toMatch(/^app +300 +524288 +536870912 +lfu +replica +replica +12\.5 +http:\/\/origin\.internal:8080\/items +- +-$/m);
     const auto = await ctl('ns', 'set', 'other', '--hot-key-auto-qps', '5000', '--hot-key-auto-mode', 'copies', '--hot-key-auto-copies', '4');
     expect(auto.code).toBe(0);
     expect(await client.get(keys.namespace('other')).json()).toEqual({ eviction: 'lru', hotKeyAutoQps: 5000, hotKeyAutoMode: 'copies', hotKeyAutoCopies: 4 });
-    expect((await ctl('ns', 'list')).stdout).toMatch(/^other +- +- +- +lru +(- +){4}5000\/s copies×4$/m);
+    expect((await ctl('ns', 'list')).stdout).toMatch(/^other +- +- +- +lru +(- +){4}5000\/s copies×4 +-$/m);
 
     const rm = await ctl('ns', 'rm', 'app');
     expect(rm).toMatchObject({ code: 0, stdout: 'removed the policy of namespace app\n' });
