@@ -3,6 +3,7 @@ import { SLOT_COUNT, slotOf } from '../shared/slot';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log';
 import type { TopologySnapshot } from '../shared/topology/snapshot';
+import { WRITE_POLICY_DEFAULTS } from '../shared/topology/schema';
 import type { CacheBackend, GetResult, NodeStats, ReadPreference, RouteInfo, SetRequest, WriteResult } from './backend';
 import type { Command, Outcome, OutcomeDone } from './front/commands';
 import { ProxyError, ProxyErrorCode } from './errors';
@@ -185,13 +186,14 @@ class DataPlaneImpl implements DataPlane {
   constructor(o: DataPlaneOptions) {
     this.#topology = o.topology;
     this.#log = o.log.child({ component: 'proxy:data-plane' });
+    this.#requestTimeoutMs = o.requestTimeoutMs ?? 1000;
     this.#random = o.random ?? Math.random;
     const now = (): number => performance.now();
     this.#flights = new SingleFlight<GetResult>();
     this.#gets = new SingleFlight<Outcome>();
     this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared + this.#gets.shared);
     this.#upstreams = new Upstreams({
-      connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: o.requestTimeoutMs ?? 1000, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
+      connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: this.#requestTimeoutMs, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
       breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics, access: o.nodeAccess,
     });
     this.#router = new Router({
@@ -638,6 +640,28 @@ class DataPlaneImpl implements DataPlane {
     this.#upstreams.sync(snapshot);
     this.#router.publish(snapshot);
     this.hotKeys.sync(snapshot);
+    this.#warnSlowStores(snapshot);
     this.#log.debug({ event: 'topology', revision: snapshot.revision }, 'topology applied');
   };
+
+  /** Namespaces already warned of: write-through store deadline at or past this proxy's request deadline. */
+  readonly #slowStoreWarned = new Set<string>();
+  readonly #requestTimeoutMs: number;
+
+  /**
+   * A write-through write waits for its store on the node: a store deadline at or past this
+   * proxy's deadline for a node's answer makes a slow store look like a dead node (TIMEOUT here,
+   * while the node may still apply the write). Said once per namespace, in the log.
+   */
+  #warnSlowStores(snapshot: TopologySnapshot): void {
+    const limit = this.#requestTimeoutMs;
+    for (const [ns, policy] of snapshot.namespaces) {
+      if (policy.writePolicy !== 'write-through') continue;
+      const storeMs = policy.storeTimeoutMs ?? WRITE_POLICY_DEFAULTS.storeTimeoutMs;
+      if (storeMs < limit || this.#slowStoreWarned.has(ns)) continue;
+      this.#slowStoreWarned.add(ns);
+      this.#log.warn({ event: 'write-through-deadline', namespace: ns, storeTimeoutMs: storeMs, requestTimeoutMs: limit },
+        `namespace ${ns} writes through to its store with a ${storeMs} ms deadline, at or past this proxy's --request-timeout-ms (${limit}): lower --store-timeout-ms or raise --request-timeout-ms`);
+    }
+  }
 }

@@ -172,6 +172,15 @@ export const NamespacePolicySchema = z.object({
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
 
+/** Defaults of the write-policy fields of a namespace policy (docs/api.md, "Write policies"). */
+export const WRITE_POLICY_DEFAULTS = {
+  storeTimeoutMs: 2000,
+  writeBehindDelayMs: 1000,
+  writeBehindBatch: 500,
+  writeBehindMaxQueue: 100_000,
+  writeBehindMaxAttempts: 0,
+} as const;
+
 /** The store URL a namespace's write policy writes to (`store`, else `origin`), or undefined. */
 export function storeUrlOf(policy: NamespacePolicy): string | undefined {
   return policy.store ?? policy.origin;

@@ -1,15 +1,6 @@
 import type { Logger } from '../../shared/log';
 import { StoreClient } from '../../shared/store-http';
-import { storeUrlOf, type NamespacePolicy } from '../../shared/topology/schema';
-
-/** Defaults of the write-policy fields of a namespace policy (docs/api.md, "Write policies"). */
-export const WRITE_POLICY_DEFAULTS = {
-  storeTimeoutMs: 2000,
-  writeBehindDelayMs: 1000,
-  writeBehindBatch: 500,
-  writeBehindMaxQueue: 100_000,
-  writeBehindMaxAttempts: 0,
-} as const;
+import { storeUrlOf, WRITE_POLICY_DEFAULTS, type NamespacePolicy } from '../../shared/topology/schema';
 
 export type WriteMode = 'write-through' | 'write-behind';
 

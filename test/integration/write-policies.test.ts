@@ -141,8 +141,10 @@ describe('write policies', () => {
     expect(refused.status).toBe(429);
     expect(refused.json.error.code).toBe('WRITE_QUEUE_FULL');
     expect(answers.filter((s) => s === 429).length).toBe(20);
-    // A key already queued may still be written (coalesced into its place).
+    // A key already queued may still be written (coalesced into its place), and reads see it before the store does.
     expect(acked((await put('wbq', 'q0', 'newer')).status)).toBe(true);
+    expect((await get('wbq', 'q0')).json).toMatchObject({ hit: true, value: 'newer' });
+    expect(store.value('q0')).toBeUndefined();
     expect((await redis.call('SET', 'q-resp', 'x').catch((e: Error) => e.message))).toBe('OK'); // other namespaces are not held back
     await store.up();
     const primary = (await electedOne(c.nodes[0]))[0];
