@@ -83,6 +83,8 @@ export const Op = {
   WRITE_POLICY_STATUS: 80,
   /** Write-behind: flush a namespace's queue now and answer once it is empty (or the deadline passed). */
   WRITE_POLICY_FLUSH: 81,
+  /** Regions: a peer region's invalidation of one key, applied unless the entry was written after it (`shared/regions.ts`). */
+  REGION_INVALIDATE: 82,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -288,7 +288,8 @@ export const TTL = defineOp('TTL', { request: [ns, key], ok: [field('ttlMs', num
 /** How many of `keys` exist, any type (RESP EXISTS / TOUCH, split by shard); `touch` 1: each one found counts as accessed (TOUCH). */
 export const EXISTS = defineOp('EXISTS', { request: [ns, keys, optional('touch', bit)], ok: [field('count', num)], fronts: ['resp'] });
 /** Namespace-wide (every shard takes it, whatever slots it owns), so not keyed. RESP's FLUSHDB / FLUSHALL send it without a tag. */
-export const INVALIDATE = defineOp('INVALIDATE', { request: [epoch, ns, field('tag', type<string | null>())], ok: [], fronts: ALL_FRONTS, fenced: true });
+/** `fromRegion`: a peer region's invalidation (`shared/regions.ts`), applied here and never shipped on to other regions. */
+export const INVALIDATE = defineOp('INVALIDATE', { request: [epoch, ns, field('tag', type<string | null>()), optional('fromRegion', str)], ok: [], fronts: ALL_FRONTS, fenced: true });
 export const NS_POLICY = defineOp('NS_POLICY', { request: [ns, field('policy', type<NamespacePolicyWire>())], ok: [] });
 
 /**
@@ -452,6 +453,13 @@ export const FILL_RELEASE = defineOp('FILL_RELEASE', { request: [epoch, ns, key,
 export const WRITE_POLICY_STATUS = defineOp('WRITE_POLICY_STATUS', { request: [field('ns', type<string | null>())], ok: [field('figures', type<WritePolicyFigures[]>())] });
 export const WRITE_POLICY_FLUSH = defineOp('WRITE_POLICY_FLUSH', { request: [ns, field('timeoutMs', num)], ok: [field('remaining', num), field('deadLetters', num)] });
 
+/**
+ * Regions (`shared/regions.ts`): a peer region's invalidation of `key`, written there at `at`
+ * (epoch ms). The entry is removed unless it was written here after `at` (a newer local write
+ * stays); `deleted` says whether it was. Replicated as a delete; never shipped on to other regions.
+ */
+export const REGION_INVALIDATE = defineOp('REGION_INVALIDATE', { request: [epoch, ns, key, field('at', num)], ok: [field('deleted', bit)], fenced: true, keyed: true });
+
 /** `subscribed`: the keys this connection subscribes to after the request. */
 export const SUBSCRIBE_INVALIDATIONS = defineOp('SUBSCRIBE_INVALIDATIONS', { request: [ns, keys], ok: [field('subscribed', num)] });
 /** `keys` null: every key of `ns`. */
@@ -466,7 +474,7 @@ export const INVALIDATION = defineOp('INVALIDATION', { request: [ns, field('key'
 export const OPS = Object.freeze({
   PING, STATS, SLOT_STATS, GET, MGET, SET, DELETE, INCR, EXPIRE, PERSIST, TTL, EXISTS, INVALIDATE, NS_POLICY, SCAN, DBSIZE, RANDOMKEY, MEMORY_USAGE, OBJECT,
   FILL_LEASE, FILL, FILL_RELEASE, SUBSCRIBE_INVALIDATIONS, UNSUBSCRIBE_INVALIDATIONS, INVALIDATION,
-  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX, TYPE, COLL, COLL_WRITE, WRITE_POLICY_STATUS, WRITE_POLICY_FLUSH,
+  APPEND, SETRANGE, SETGET, INCRBYFLOAT, EXPIREAT, RENAME, COPY, MSETNX, TYPE, COLL, COLL_WRITE, WRITE_POLICY_STATUS, WRITE_POLICY_FLUSH, REGION_INVALIDATE,
 });
 
 /** Table entries by opcode. */

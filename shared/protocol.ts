@@ -40,7 +40,7 @@ export { KEYED_WRITE_OPS } from './ops';
  *   PERSIST     [id, PERSIST, epoch, ns, key]                     -> [id, OK, updated 0|1]
  *   TTL         [id, TTL, ns, key]                                -> [id, OK, ms | -1 (no expiry) | -2 (missing)]
  *   EXISTS      [id, EXISTS, ns, keys[], touch?]                  -> [id, OK, count]   (touch 1: refresh each found key's recency, RESP TOUCH)
- *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null]           -> [id, OK]
+ *   INVALIDATE  [id, INVALIDATE, epoch, ns, tag | null, fromRegion?] -> [id, OK]
  *   NS_POLICY   [id, NS_POLICY, ns, {maxItemBytes?, quotaBytes?, eviction?}] -> [id, OK]
  *   SCAN        [id, SCAN, ns, slot, count, type?]                -> [id, OK, next, keys[]] | MOVED
  *               (the live keys of `ns` in the slots this node owns from `slot` on, whole slots

@@ -31,6 +31,10 @@ export interface ClusterConfig {
   replBacklogBytes: number;
   /** On SIGTERM, how long a primary waits for its replicas to reach its offset before it resigns. */
   shutdownSyncMs: number;
+  /** Where the node keeps its region spools (invalidations not yet acknowledged by a peer region); undefined: in memory only. */
+  dataDir?: string;
+  /** Invalidations a region spool holds per peer before it falls back to wholesale invalidation. */
+  regionSpoolMax: number;
 }
 
 /** Validated configuration of a storage node. */
@@ -111,7 +115,9 @@ function addClusterOptions(program: Command, opt: (flags: string, env: string, d
     .addOption(opt('--repl-timeout-ms <ms>', 'REPL_TIMEOUT_MS', 'a primary disconnects a replica silent this long').argParser(intIn(100, 600_000)).default(5000))
     .addOption(opt('--shutdown-sync-ms <ms>', 'SHUTDOWN_SYNC_MS', 'on SIGTERM, how long a primary waits for its replicas to catch up before it resigns (0 = not at all)').argParser(intIn(0, 600_000)).default(2000))
     .addOption(opt('--repl-backlog <bytes>', 'REPL_BACKLOG', 'replication backlog kept for partial resyncs, e.g. 16mb').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
-    .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)));
+    .addOption(opt('--advertise-host <host>', 'ADVERTISE_HOST', 'host peers and proxies use to reach this node (default: --host)').argParser(namePattern('host', 1, 253)))
+    .addOption(opt('--data-dir <dir>', 'DATA_DIR', 'directory for the region spools (invalidations a peer region has not acknowledged survive a restart); without it they are kept in memory only'))
+    .addOption(opt('--region-spool-max <n>', 'REGION_SPOOL_MAX', 'invalidations spooled per peer region before its namespaces are invalidated wholesale there').argParser(intIn(100, 100_000_000)).default(1_000_000));
 }
 
 /**
@@ -187,7 +193,10 @@ function nodeTlsFiles(f: NodeTlsFlags, clustered: boolean, fail: (message: strin
 
 /** Folds the cluster flags into `cluster` (absent without `--etcd`), checking how they combine. */
 function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & ClusterFlags): NodeConfig {
-  const { etcd, etcdCa, etcdCert, etcdKey, etcdUser, etcdPasswordFile, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog, shutdownSyncMs, ...node } = config;
+  const {
+    etcd, etcdCa, etcdCert, etcdKey, etcdUser, etcdPasswordFile, cluster, shard, nodeId, zone, leaseTtl, stepDownMarginMs, advertiseHost, writeAckTimeoutMs, replTimeoutMs, replBacklog,
+    shutdownSyncMs, dataDir, regionSpoolMax, ...node
+  } = config;
   if (!etcd) {
     if (shard !== undefined) program.error('error: --shard needs --etcd (a standalone node has no shard)');
     return node;
@@ -202,6 +211,7 @@ function withCluster(program: Command, config: Omit<NodeConfig, 'cluster'> & Clu
     cluster: {
       etcd, etcdAccess: { etcdCa, etcdCert, etcdKey, etcdUser, etcdPasswordFile }, cluster, shardId: shard, nodeId, zone, leaseTtlSeconds: leaseTtl, stepDownMarginMs,
       advertiseHost: advertiseHost ?? defaultAdvertiseHost(node.host), writeAckTimeoutMs, replTimeoutMs, replBacklogBytes: replBacklog, shutdownSyncMs,
+      dataDir, regionSpoolMax,
     },
   };
 }
@@ -220,4 +230,6 @@ interface ClusterFlags extends EtcdAccessFlags {
   replTimeoutMs: number;
   replBacklog: number;
   shutdownSyncMs: number;
+  dataDir?: string;
+  regionSpoolMax: number;
 }

@@ -11,6 +11,9 @@ import { STANDALONE, type HandlerContext, type WriteGate } from './handlers';
 import type net from 'node:net';
 import type { Held } from './replication/ack-wait';
 import { WritePolicyRuntime, type ReplySlots } from './write-policy/runtime';
+import { RegionRuntime, type RegionFigures } from './region/runtime';
+import { REGION_SECRET_ENV } from '../shared/regions';
+import fs from 'node:fs';
 import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
 import { createNodeAdmin } from './admin';
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
       ...store.stats(), fillLeases: { ...leases.counters, inTable: leases.size }, ops, subscriptions: subscriptions.size, invalidationPushes: subscriptions.pushes,
       connections: c.connections, connectionsTotal: c.connectionsTotal,
       connectionLimits: { refused: c.refusedConnections, idleClosed: c.idleClosed, slowFrames: c.slowFrames, budgetRefusals: c.budgetRefusals, inputBufferedBytes: c.inputBufferedBytes, unauthenticated: c.unauthenticated },
-      uptimeMs: Date.now() - startedAt, ...identity(), replication,
+      uptimeMs: Date.now() - startedAt, ...identity(), replication, regions: regionFigures(),
       ...(migration ? { slotMapEpoch: migration.ownership.epoch, slotMapKnown: migration.ownership.known, migration: { ...migration.counters, exports: migration.exports.size } } : {}),
     };
   };
@@ -165,7 +168,8 @@ async function main(): Promise<void> {
   // Write-through and write-behind: cluster nodes only (the policies come from etcd).
   const writePolicies = repl !== null && cluster ? newWritePolicies(ctx, server, repl, log) : undefined;
   server.writePolicies = writePolicies;
-  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? [], writePolicies), health: () => ({
+  let regionFigures = (): RegionFigures[] => [];
+  const admin = createNodeAdmin({ registry: createNodeMetrics(store, server.counters, () => repl?.source.info() ?? [], writePolicies, () => regionFigures()), health: () => ({
     ok: true, ...identity(), items: store.size, replication: repl ? repl.stats() : STANDALONE_REPLICATION, ...(migration ? { slotMapEpoch: migration.ownership.epoch } : {}),
   }) });
   const port = await server.listen(config.port, config.host);
@@ -187,6 +191,13 @@ async function main(): Promise<void> {
   const host = config.cluster?.advertiseHost ?? config.host;
   const nodeId = config.cluster?.nodeId ?? `${host}-${port}`;
   repl?.setIdentity(nodeId, `${host}:${port}`);
+  // Regions: a cluster node ships its primary's writes of replicated namespaces to the peer regions, and guards their invalidations here.
+  const regions = cluster && repl ? new RegionRuntime(ctx, {
+    nodeId, dataDir: cluster.dataDir, spoolMax: cluster.regionSpoolMax, secret: regionSecret(), isPrimary: () => repl?.isPrimary ?? false,
+    log: log.child({ component: 'storage-node:regions' }),
+  }) : undefined;
+  server.regions = regions;
+  regionFigures = () => regions?.figures() ?? [];
   member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() }, etcdAccess);
   const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
@@ -195,6 +206,7 @@ async function main(): Promise<void> {
   // Writes wait for the slot map (ownership.strict), so the node never takes one for a slot that moved away.
   const onSnapshot = (snapshot: TopologySnapshot): void => {
     if (writePolicies !== undefined) applyWritePolicies(writePolicies, snapshot.namespaces);
+    regions?.apply(snapshot);
     if (snapshot.slotMap) migration?.applySlotMap(snapshot.slotMap);
     // Not initialised yet: every slot is ours. (A config without a readable slot map leaves writes BUSY.)
     else if (snapshot.config === undefined) migration?.applySlotMap({ epoch: 0, ranges: [[0, 16383, cluster!.shardId]] });
@@ -221,6 +233,7 @@ async function main(): Promise<void> {
     }
     migration?.close();
     writePolicies?.close();
+    regions?.close();
     await member?.stop();
     repl?.close();
     await policies?.close();
@@ -238,10 +251,20 @@ function newWritePolicies(ctx: HandlerContext, server: FrameServer, repl: NodeRe
   const slots: ReplySlots<net.Socket> = {
     sendPending: (socket) => server.sendPending(socket),
     reserve: (socket, id) => repl.reserve(socket, id),
-    fill: (socket, held, reply, offset) => repl.fill(socket, held as Held, reply, offset),
+    fill: (socket, held, reply, offset) => {
+      server.regions?.beforeReply(); // the write's invalidations on disk before its reply leaves
+      repl.fill(socket, held as Held, reply, offset);
+    },
     takeAckWait: () => repl.log.takeAckWait(),
   };
   return new WritePolicyRuntime<net.Socket>(ctx, slots, repl.log, log.child({ component: 'storage-node:write-policy' }), () => repl.isPrimary, (err) => log.error({ err }, 'write policy failed'));
+}
+
+/** The region secret shared by every region (`$SHARDCACHE_REGION_SECRET`, or the first line of `$SHARDCACHE_REGION_SECRET_FILE`). */
+function regionSecret(): string | undefined {
+  const file = process.env[`${REGION_SECRET_ENV}_FILE`];
+  const secret = file !== undefined && file !== '' ? fs.readFileSync(file, 'utf8').split('\n')[0].trim() : process.env[REGION_SECRET_ENV];
+  return secret === undefined || secret === '' ? undefined : secret;
 }
 
 /** Every namespace's write policy from a topology snapshot (the ones gone: none). */

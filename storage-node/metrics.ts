@@ -3,6 +3,7 @@ import { OP_NAME, STATUS_NAME } from '../shared/protocol';
 import type { Store } from './store';
 import type { ServerCounters } from './server';
 import type { WritePolicyRuntime } from './write-policy/runtime';
+import { BATCH_BUCKETS, type RegionFigures } from './region/runtime';
 
 /** One replica's lag as the primary sees it. */
 export interface ReplicaLag {
@@ -16,7 +17,9 @@ export interface ReplicaLag {
  * server keep plain counters and every metric reads them when scraped (`collect`), so a request
  * costs no label lookup. Counters advance by the difference since the previous scrape.
  */
-export function createNodeMetrics(store: Store, counters: ServerCounters, replicas: () => ReplicaLag[] = () => [], writePolicies?: WritePolicyRuntime<unknown>): client.Registry {
+export function createNodeMetrics(
+  store: Store, counters: ServerCounters, replicas: () => ReplicaLag[] = () => [], writePolicies?: WritePolicyRuntime<unknown>, regions?: () => RegionFigures[],
+): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'shardcache_node_' });
   const gauge = (name: string, help: string, read: () => number): void => {
@@ -71,6 +74,7 @@ export function createNodeMetrics(store: Store, counters: ServerCounters, replic
   ]);
   gauge('shardcache_node_input_buffered_bytes', 'Bytes held for incomplete request frames over every connection.', () => counters.inputBufferedBytes);
   if (writePolicies !== undefined) writePolicyMetrics(registry, writePolicies, counter);
+  if (regions !== undefined) regionMetrics(registry, regions, counter);
   return registry;
 }
 
@@ -107,4 +111,33 @@ function writePolicyMetrics(
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   runtime.onStoreLatency = (ns, seconds) => latency.observe({ namespace: ns }, seconds);
+}
+
+/**
+ * Region sender metrics (docs/operations.md "Regions"), per peer region: the spool (depth, oldest
+ * unacknowledged invalidation), invalidations acknowledged, batches sent and failed and their
+ * sizes, and spills into wholesale invalidation.
+ */
+function regionMetrics(
+  registry: client.Registry, figures: () => RegionFigures[],
+  counter: (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) => void,
+): void {
+  const perPeer = (name: string, help: string, read: (f: RegionFigures) => number): void => {
+    new client.Gauge({
+      name, help, labelNames: ['peer'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const f of figures()) this.set({ peer: f.peer }, read(f));
+      },
+    });
+  };
+  perPeer('shardcache_region_spool_depth', 'Invalidations spooled for a peer region and not yet acknowledged.', (f) => f.depth);
+  perPeer('shardcache_region_spool_oldest_seconds', 'Age of the oldest invalidation a peer region has not acknowledged.', (f) => f.oldestMs / 1000);
+  const total = (name: string, help: string, read: (f: RegionFigures) => number): void => counter(name, help, ['peer'], () => figures().map((f) => [{ peer: f.peer }, read(f)]));
+  total('shardcache_region_sent_total', 'Invalidations a peer region acknowledged.', (f) => f.sent);
+  total('shardcache_region_batches_total', 'Invalidation batches sent to a peer region (heartbeats included).', (f) => f.batches);
+  total('shardcache_region_batch_failures_total', 'Invalidation batches a peer region did not acknowledge (retried).', (f) => f.failed);
+  total('shardcache_region_spool_overflows_total', 'Times a full spool was replaced by wholesale invalidations of its namespaces.', (f) => f.overflows);
+  counter('shardcache_region_batch_size_total', 'Invalidation batches by size (items, at most `le`).', ['peer', 'le'], () =>
+    figures().flatMap((f) => f.batchSizes.map((n, i): [Record<string, string>, number] => [{ peer: f.peer, le: String(BATCH_BUCKETS[i]) }, n])));
 }

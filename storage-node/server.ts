@@ -4,9 +4,11 @@ import { createTlsListener } from '../shared/tls';
 import { encodeFrame, FrameDecoder } from '../shared/frame';
 import { ReplyWriter } from './reply-writer';
 import type { WritePolicyRuntime } from './write-policy/runtime';
+import type { RegionRuntime } from './region/runtime';
 import { OpError, ProtocolError } from '../shared/errors';
 import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
+import { INVALIDATE } from '../shared/ops';
 import type { Logger } from '../shared/log';
 import { handle, incr, mget, replyError, type HandlerContext } from './handlers';
 import { checkPlain } from '../shared/msgpack';
@@ -97,6 +99,8 @@ export class FrameServer {
   readonly #repl: ReplicationHooks | null;
   /** Write-through and write-behind (`write-policy/runtime.ts`); set once by the node's main. */
   writePolicies: WritePolicyRuntime<net.Socket> | undefined;
+  /** Regions: invalidations shipped to and taken from peer regions (`region/runtime.ts`); set once by the node's main. */
+  regions: RegionRuntime | undefined;
 
   constructor(ctx: HandlerContext, options: ServerOptions, log: Logger, replication: ReplicationHooks | null = null) {
     this.#ctx = ctx;
@@ -331,8 +335,18 @@ export class FrameServer {
       before = this.#out.pending;
     }
     const policies = this.writePolicies;
+    const regions = this.regions;
     let status: number;
-    if (policies !== undefined && (op === Op.WRITE_POLICY_STATUS || op === Op.WRITE_POLICY_FLUSH)) {
+    if (regions !== undefined && op === Op.REGION_INVALIDATE) {
+      try {
+        regions.regionInvalidate(message, this.#out);
+        status = Status.OK;
+      } catch (err) {
+        status = replyError(id, err, this.#out, this.#onInternalError);
+      }
+    } else if (regions !== undefined && op === Op.INVALIDATE && typeof message[INVALIDATE.at.fromRegion] === 'string') {
+      status = regions.fromRegion(message, this.#out, this.#onInternalError);
+    } else if (policies !== undefined && (op === Op.WRITE_POLICY_STATUS || op === Op.WRITE_POLICY_FLUSH)) {
       if (op === Op.WRITE_POLICY_STATUS) policies.status(message, this.#out);
       else return this.#parkFor(conn, policies.flush(message));
       status = Status.OK;
@@ -366,7 +380,7 @@ export class FrameServer {
     } else {
       const repl = this.#repl;
       if (repl !== null && repl.log.ackNamespaces.size !== 0) return undefined;
-      if (this.writePolicies?.active === true) return undefined;
+      if (this.writePolicies?.active === true || this.regions?.active === true) return undefined;
       const migration = this.#options.migration;
       if (migration !== undefined && migration.ownership.frozenCount !== 0) return undefined;
     }
@@ -499,6 +513,7 @@ export class FrameServer {
 
   #deliver(socket: net.Socket, replies: Buffer): void {
     if (socket.destroyed) return;
+    this.regions?.beforeReply(); // a write's invalidations are on disk before its reply leaves
     const repl = this.#repl;
     if (repl !== null && repl.holds(socket)) repl.append(socket, replies);
     else socket.write(replies);

@@ -37,6 +37,8 @@ export const POLICY_FLAG: Record<keyof NamespacePolicy, string> = {
   writeBehindBatch: '--write-behind-batch',
   writeBehindMaxQueue: '--write-behind-max-queue',
   writeBehindMaxAttempts: '--write-behind-max-attempts',
+  replicated: '--replicated',
+  regions: '--regions',
 };
 
 /** A stored policy by namespace name. */

@@ -19,6 +19,8 @@ import { SLOT_COUNT } from '../slot';
  *                              then the driving control-plane service, by compare-and-set only
  *   driver                     DriverRecord       the control-plane service driving migrations, under its lease
  *   users/<name>               UserRecord         shardctl user add|grant|revoke|passwd (secrets as scrypt hashes)
+ *   region                     RegionSelf         shardctl region self <name> (this cluster's region)
+ *   regions/<name>             RegionPeer         shardctl region add <name> <endpoint> (a peer region)
  *
  * Records are JSON; every reader validates them with the schemas below, so a hand-edited or
  * corrupt value is reported and skipped, never trusted.
@@ -51,6 +53,9 @@ export function clusterKeys(cluster: string) {
     driver: `${prefix}driver`,
     usersPrefix: `${prefix}users/`,
     user: (name: string) => `${prefix}users/${name}`,
+    region: `${prefix}region`,
+    regionsPrefix: `${prefix}regions/`,
+    regionPeer: (name: string) => `${prefix}regions/${name}`,
   };
 }
 export type ClusterKeys = ReturnType<typeof clusterKeys>;
@@ -169,6 +174,11 @@ export const NamespacePolicySchema = z.object({
   writeBehindMaxQueue: z.number().int().min(1).max(10_000_000).optional(),
   /** Write-behind: attempts of one key before it becomes a dead letter (0: retry failures that may pass for ever). */
   writeBehindMaxAttempts: z.number().int().min(0).max(1_000_000).optional(),
+  // Regions (docs/operations.md "Regions"):
+  /** local (default): writes stay in this region; invalidate: every write is an invalidation shipped to the peer regions. */
+  replicated: z.enum(['local', 'invalidate']).optional(),
+  /** The peer regions that get this namespace's invalidations (default: every peer). */
+  regions: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).max(64).optional(),
 });
 export type NamespacePolicy = z.infer<typeof NamespacePolicySchema>;
 
@@ -285,3 +295,21 @@ export function evenSlotMap(shards: number, epoch = 1): SlotMap {
   }
   return { epoch, ranges };
 }
+
+/** Region names: as cluster names. */
+export const REGION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** `region`: the region this cluster serves (`shardctl region self <name>`). */
+export const RegionSelfSchema = z.object({ name: z.string().regex(REGION_NAME) });
+export type RegionSelf = z.infer<typeof RegionSelfSchema>;
+
+/**
+ * `regions/<name>`: a peer region, by the base URL of its proxies' HTTP port (a load balancer or
+ * one proxy), where invalidations are sent (`POST /v1/region/invalidations`) and home reads go.
+ */
+export const RegionPeerSchema = z.object({
+  name: z.string().regex(REGION_NAME),
+  endpoint: z.string().url().refine((u) => /^https?:\/\//.test(u), 'endpoint must be an http(s) URL'),
+  addedAt: z.number().optional(),
+});
+export type RegionPeer = z.infer<typeof RegionPeerSchema>;

@@ -1,7 +1,7 @@
 import { UserRecordSchema, type UserRecord } from '../credentials';
 import { SLOT_COUNT } from '../slot';
 import {
-  ClusterConfigSchema, HotKeyRuleSchema, NamespacePolicySchema, NodeRecordSchema, PrimaryRecordSchema, ResignRequestSchema,
+  ClusterConfigSchema, HotKeyRuleSchema, RegionPeerSchema, RegionSelfSchema, type RegionPeer, type RegionSelf, NamespacePolicySchema, NodeRecordSchema, PrimaryRecordSchema, ResignRequestSchema,
   SlotMapSchema, parseRecord, type ClusterConfig, type ClusterKeys, type HotKeyRule, type NamespacePolicy, type NodeRecord,
   type ResignRequest, type SlotMap,
 } from './schema';
@@ -49,6 +49,10 @@ export interface TopologySnapshot {
   hotkeys: ReadonlyMap<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>;
   /** Users by name (`users/<name>`): secret hashes and grants, read by the proxies' authenticator. */
   users: ReadonlyMap<string, UserRecord>;
+  /** This cluster's region (`region`), when it has one. */
+  region?: RegionSelf;
+  /** Peer regions by name (`regions/<name>`). */
+  regions: ReadonlyMap<string, RegionPeer>;
   /** Keys whose value failed validation, with the reason (reported, never used). */
   invalid: ReadonlyArray<{ key: string; reason: string }>;
 }
@@ -61,7 +65,9 @@ type SnapshotRecord =
   | { kind: 'primary' | 'resign'; shardId: number }
   | { kind: 'namespace'; ns: string }
   | { kind: 'hotkey'; ns: string; key: string }
-  | { kind: 'user'; name: string };
+  | { kind: 'user'; name: string }
+  | { kind: 'region' }
+  | { kind: 'regionPeer'; name: string };
 
 /** The record a key (relative to the cluster prefix) holds, or null for a key no snapshot reads (replication offsets, migrations...). Pure. */
 function recordOf(rel: string): SnapshotRecord | null {
@@ -75,6 +81,8 @@ function recordOf(rel: string): SnapshotRecord | null {
   if (parts[0] === 'namespaces' && parts.length === 2) return { kind: 'namespace', ns: parts[1] };
   if (parts[0] === 'hotkeys' && parts.length === 3) return { kind: 'hotkey', ns: parts[1], key: safeDecode(parts[2]) };
   if (parts[0] === 'users' && parts.length === 2) return { kind: 'user', name: parts[1] };
+  if (rel === 'region') return { kind: 'region' };
+  if (parts[0] === 'regions' && parts.length === 2) return { kind: 'regionPeer', name: parts[1] };
   return null;
 }
 
@@ -96,6 +104,8 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
   const namespaces = new Map<string, NamespacePolicy>();
   const hotkeys = new Map<string, HotKeyRule & { namespace: string; key: string; createRevision: number }>();
   const users = new Map<string, UserRecord>();
+  const regions = new Map<string, RegionPeer>();
+  let region: RegionSelf | undefined;
   const invalid: Array<{ key: string; reason: string }> = [];
   let config: ClusterConfig | undefined;
   let slotMap: SlotMap | undefined;
@@ -134,9 +144,15 @@ export function buildSnapshot(keys: ClusterKeys, kvs: Iterable<TopologyKv>, revi
       case 'user':
         take(UserRecordSchema, (v) => users.set(record.name, v));
         break;
+      case 'region':
+        take(RegionSelfSchema, (v) => (region = v));
+        break;
+      case 'regionPeer':
+        take(RegionPeerSchema, (v) => regions.set(record.name, v));
+        break;
     }
   }
-  return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, users, invalid };
+  return { revision, config, slotMap, slotShard: slotTable(slotMap), nodes, liveNodes, shards: shardViews(config, nodes, primaries, resigns), namespaces, hotkeys, users, region, regions, invalid };
 }
 
 function safeDecode(text: string): string {

@@ -46,7 +46,7 @@ const SAMPLE: Record<string, unknown> = {
   expires: 1, encoding: 'embstr', freq: 7, idleSeconds: 12,
   length: 12, old: Buffer.from('before'), stored: 1, at: 1_700_000_060_000, dst: 'user:2', nx: 1, renamed: 1, replace: 1, copied: 1,
   values: [Buffer.from('va'), Buffer.from('vb')], 'INCRBYFLOAT.delta': '-1.5e3', 'INCRBYFLOAT.value': '10.6', 'EXPIREAT.cond': 6,
-  timeoutMs: 30_000, remaining: 4, deadLetters: 1,
+  timeoutMs: 30_000, remaining: 4, deadLetters: 1, fromRegion: 'eu-west',
   type: 2, touch: 1, 'TYPE.type': 'hash', cmd: 4, args: [Buffer.from('f1'), Buffer.from('f2')], reply: [Buffer.from('v1'), null, 3],
 };
 const sample = (op: string, name: string): unknown => (`${op}.${name}` in SAMPLE ? SAMPLE[`${op}.${name}`] : SAMPLE[name]);
@@ -129,7 +129,7 @@ describe('op table: requests and replies round-trip through msgpack by the table
     expect([...KEYED_WRITE_OPS].sort((a, b) => a - b)).toEqual(
       [
         Op.SET, Op.DELETE, Op.INCR, Op.EXPIRE, Op.PERSIST, Op.FILL_LEASE, Op.FILL, Op.FILL_RELEASE, Op.APPEND, Op.SETRANGE, Op.SETGET, Op.INCRBYFLOAT,
-        Op.EXPIREAT, Op.RENAME, Op.COPY, Op.MSETNX, Op.COLL_WRITE,
+        Op.EXPIREAT, Op.RENAME, Op.COPY, Op.MSETNX, Op.COLL_WRITE, Op.REGION_INVALIDATE,
       ].sort((a, b) => a - b),
     );
     for (const code of KEYED_WRITE_OPS) {
