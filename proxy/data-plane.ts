@@ -11,7 +11,7 @@ import { checkItemSize, policyOf, readPreferenceFor, resolveTtlMs, validateKeys,
 import { flightKeyOf, getFlightKey, SingleFlight } from './routing/coalesce';
 import {
   dbsizeMessage, deleteMessage, existsMessage, expireMessage, getMessage, incrMessage, invalidateMessage, memoryUsageMessage, mgetMessage, objectMessage, parseDbsizeCounts, parseFlag, parseGet,
-  parseExists, parseIncr, parseMemoryUsage, parseMget, parseObject, parseOk, parseRandomKey, parseStats, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, parseTtl, ttlMessage, type MgetEntries, type SetFields,
+  parseExists, parseIncr, parseMemoryUsage, parseMget, parseObject, parseOk, parseRandomKey, parseRegionInvalidated, parseStats, regionInvalidateMessage, statsMessage, parseScan, parseSet, persistMessage, randomKeyMessage, scanMessage, setMessage, parseTtl, ttlMessage, type MgetEntries, type SetFields,
 } from './routing/messages';
 import { checkColl, collMessage, collWriteMessage, parseColl, parseCollWrite, parseType, typeMessage } from './routing/coll-messages';
 import { assemble, splitByShard, type MgetResults } from './routing/mget';
@@ -86,8 +86,18 @@ export interface DataPlane extends CacheBackend {
   expire(ns: string, key: string, ttlMs: number): Promise<boolean>;
   /** Removes the key's expiry; resolves whether it had one. */
   persist(ns: string, key: string): Promise<boolean>;
-  /** Namespace-wide (no tag) or tag-wide invalidation on every shard's primary. */
-  invalidate(ns: string, tag?: string): Promise<void>;
+  /**
+   * Namespace-wide (no tag) or tag-wide invalidation on every shard's primary; `fromRegion`: a
+   * peer region's (the nodes apply it and never ship it back to the regions).
+   */
+  invalidate(ns: string, tag?: string, fromRegion?: string): Promise<void>;
+  /**
+   * A peer region's invalidation of `ns/key`, written there at `at` (epoch ms): REGION_INVALIDATE
+   * at the key's primary (redirects and breakers as any write), then this proxy's near cache and
+   * hot-key copies of the key dropped as after a DELETE. Resolves whether the entry was removed
+   * (false: a newer local write, or no entry).
+   */
+  regionInvalidate(ns: string, key: string, at: number): Promise<boolean>;
 }
 
 /**
@@ -144,6 +154,8 @@ const PONG: Outcome = { op: 'ping' };
 const parseMemoryUsageOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'memory_usage', bytes: parseMemoryUsage(reply, nodeId) });
 const parseObjectOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'object', facts: parseObject(reply, nodeId) });
 const parseDeleted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'delete', deleted: parseFlag(reply, nodeId) });
+/** REGION_INVALIDATE's reply as a DELETE's outcome: `#written` then drops the key as after a delete. */
+const parseRegionDeletedOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'delete', deleted: parseRegionInvalidated(reply, nodeId) });
 const parseExpired = (reply: unknown[], nodeId: string): Outcome => ({ op: 'expire', updated: parseFlag(reply, nodeId) });
 const parsePersisted = (reply: unknown[], nodeId: string): Outcome => ({ op: 'persist', updated: parseFlag(reply, nodeId) });
 const parseScanOutcome = (reply: unknown[], nodeId: string): Outcome => ({ op: 'scan', ...parseScan(reply, nodeId) });
@@ -498,8 +510,24 @@ class DataPlaneImpl implements DataPlane {
     return this.#promised({ op: 'persist', ns, key }).then((o) => o.updated);
   }
 
-  invalidate(ns: string, tag?: string): Promise<void> {
+  invalidate(ns: string, tag?: string, fromRegion?: string): Promise<void> {
+    if (fromRegion !== undefined) return this.#invalidate(ns, tag, fromRegion);
     return this.#promised({ op: 'invalidate', ns, tag }).then(() => undefined);
+  }
+
+  regionInvalidate(ns: string, key: string, at: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      try {
+        validateTarget(ns, key);
+        if (!Number.isSafeInteger(at) || at < 0) throw badRequest('at must be a time in epoch milliseconds', 'at');
+        this.#write(ns, key, regionInvalidateMessage(0, ns, key, at), parseRegionDeletedOutcome, (err, outcome) => {
+          if (err != null) reject(asError(err));
+          else resolve((outcome as Extract<Outcome, { op: 'delete' }>).deleted);
+        });
+      } catch (err) {
+        reject(asError(err));
+      }
+    });
   }
 
   /** The seam the hot-key paths route through. */
@@ -587,7 +615,7 @@ class DataPlaneImpl implements DataPlane {
     });
   }
 
-  async #invalidate(ns: string, tag?: string): Promise<void> {
+  async #invalidate(ns: string, tag?: string, fromRegion?: string): Promise<void> {
     validateNamespace(ns);
     if (tag !== undefined && (typeof tag !== 'string' || tag.length === 0 || tag.length > 256)) {
       throw badRequest('tag must be a non-empty string of at most 256 characters', 'tag');
@@ -596,7 +624,7 @@ class DataPlaneImpl implements DataPlane {
     const shardIds = snapshot === undefined ? [] : [...snapshot.shards.keys()];
     if (shardIds.length === 0) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology loaded yet: no shard to invalidate');
     const settled = await Promise.allSettled(
-      shardIds.map((shardId) => this.#router.send(shardId, 'write', invalidateMessage(0, ns, tag), parseOk)),
+      shardIds.map((shardId) => this.#router.send(shardId, 'write', invalidateMessage(0, ns, tag, fromRegion), parseOk)),
     );
     this.#flights.forgetAll();
     this.#gets.forgetAll();

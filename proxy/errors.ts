@@ -67,5 +67,7 @@ export const EdgeErrorCode = {
   FORBIDDEN_ORIGIN: 'FORBIDDEN_ORIGIN',
   /** A WebSocket upgrade past `--max-connections`: 503. */
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** A region route (`/v1/region/*`) or home read on a proxy without a region secret: 403. */
+  FORBIDDEN: 'FORBIDDEN',
 } as const;
 export type EdgeErrorCodeName = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];

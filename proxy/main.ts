@@ -19,6 +19,9 @@ import { NamespaceLimiter } from './limits/namespace-limiter';
 import { startAutoPromotion } from './hotkeys/promoter';
 import { clusterKeys } from '../shared/topology/schema';
 import { isWorker, reportReady, runPrimary } from './workers';
+import { RegionFigures } from './region/figures';
+import { loadRegionSecret } from './region/secret';
+import { RegionService } from './region/service';
 
 /** Everything the proxy started, in the order it stops them. */
 interface Running {
@@ -58,9 +61,13 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
   const limiter = new NamespaceLimiter({ proxyCount: config.proxyCount * config.workers, registry });
   const auth = proxyAuthenticator(dataPlane, registry);
   const dispatcher = new Dispatcher({ backend: dataPlane, metrics, log: log.child({ component: 'proxy:dispatch' }), limiter, auth });
+  const region = new RegionService({
+    secret: loadRegionSecret(), applier: dataPlane, backend: dataPlane, snapshot: () => dataPlane.snapshot,
+    figures: new RegionFigures({ registry }), log: log.child({ component: 'proxy:region' }),
+  });
   const front = await startFront({
     dispatcher, metrics, log, maxBodyBytes: config.maxBodyBytes, wsMaxBufferedBytes: config.wsMaxBufferedBytes, wsMaxInFlight: config.wsMaxInFlight,
-    pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins, tls,
+    pipeliningPort: config.pipeliningPort, wsMaxConnections: config.maxConnections, allowedOrigins: config.allowedOrigins, tls, region,
   }, config.host, config.httpPort);
   const resp = new RespServer({
     dispatcher, backend: dataPlane, metrics, log: log.child({ component: 'proxy:resp' }), namespace: config.respNamespace, tls,
@@ -78,7 +85,7 @@ async function start(config: ProxyConfig, log: Logger): Promise<Running> {
     throw err;
   }
   const admin = new ProxyAdminServer({
-    registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), hotKeys: () => dataPlane.hotKeys.report(),
+    registry, snapshot: () => dataPlane.snapshot, route: (ns, key) => dataPlane.route(ns, key), hotKeys: () => dataPlane.hotKeys.report(), regions: () => region.report(),
     log: log.child({ component: 'proxy:admin' }), gate: new AdminGate(auth, config.metricsPublic ? ['/healthz', '/metrics'] : ['/healthz']),
   });
   let adminPort: number;

@@ -49,18 +49,22 @@ function warnAboutHeap(config: NodeConfig, log: Logger): void {
   }
 }
 
-/** This node's offsets record for etcd (election preference, shardctl status lag). */
-function offsetsRecord(repl: NodeReplication): ReplOffsetRecord {
+/** This node's offsets record for etcd (election preference, shardctl status lag and regions). */
+function offsetsRecord(repl: NodeReplication, regions: RegionFigures[]): ReplOffsetRecord {
   const s = repl.stats();
   // A replica in the middle of a full sync holds an incomplete store: it must not look up to date.
   const offset = s.state === 'full-sync' || s.replId === '' ? 0 : s.offset;
   const record: ReplOffsetRecord = { role: s.role === 'primary' ? 'primary' : 'replica', replId: s.replId, offset, at: Date.now() };
   if (s.replicas) record.replicas = s.replicas.map(({ nodeId, ackedOffset, lagBytes, lagMs }) => ({ nodeId, ackedOffset, lagBytes, lagMs }));
+  if (regions.length > 0) record.regions = regions.map(({ peer, depth, oldestMs, sent, overflows, lastError }) => ({ peer, depth, oldestMs, sent, overflows, lastError }));
   return record;
 }
 
 /** Joins the cluster in the background (cluster mode only); the node is ready before etcd answers. */
-function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, roles: { primary(): void; replica(): void }, etcdAccess?: EtcdAccess): ClusterMember | null {
+function startMember(
+  config: NodeConfig, addr: string, adminAddr: string, nodeId: string, repl: NodeReplication | null, log: Logger, roles: { primary(): void; replica(): void }, etcdAccess: EtcdAccess | undefined,
+  regionFigures: () => RegionFigures[],
+): ClusterMember | null {
   const cluster = config.cluster;
   if (!cluster || !repl) return null;
   const member = new ClusterMember(
@@ -75,7 +79,7 @@ function startMember(config: NodeConfig, addr: string, adminAddr: string, nodeId
         roles.replica();
         repl.becomeReplica();
       },
-      offsets: () => offsetsRecord(repl),
+      offsets: () => offsetsRecord(repl, regionFigures()),
     },
     log.child({ component: 'storage-node:cluster' }),
   );
@@ -198,7 +202,7 @@ async function main(): Promise<void> {
   }) : undefined;
   server.regions = regions;
   regionFigures = () => regions?.figures() ?? [];
-  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() }, etcdAccess);
+  member = startMember(config, `${host}:${port}`, `${host}:${adminPort}`, nodeId, repl, log, { primary: () => migration?.becamePrimary(), replica: () => migration?.stepDown() }, etcdAccess, () => regionFigures());
   const follow = member && repl ? setInterval(() => repl?.follow(member.role.isPrimary ? null : (member.role.view?.addr ?? null)), 100) : undefined;
   const standalone: Identity = { role: 'standalone', epoch: 0, nodeId, shardId: null, primary: `${host}:${port}` };
   identity = member ? () => ({ ...member.stats(), lastWriteByEpoch: member.role.lastWriteByEpoch() }) : () => standalone;

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { intIn, oneOf, parseBytes } from '../../shared/config';
 import { addHotKey, listHotKeys, removeHotKey, type HotKeyMode } from '../commands/hotkeys';
 import { getNamespace, listNamespaces, removeNamespace, setNamespace, type PolicyPatch } from '../commands/namespaces';
+import { checkPolicyRegions, regionNames } from '../commands/regions';
 import { numberIn, parseUrl } from '../flags';
 import { withConnection, type ConnectionOptions } from './options';
 import { formatHotKeys, formatNamespaces } from './print';
@@ -37,6 +38,13 @@ interface NsSetFlags {
   writeBehindBatch?: number;
   writeBehindMaxQueue?: number;
   writeBehindMaxAttempts?: number;
+  replicated?: 'local' | 'invalidate';
+  regions?: string[];
+}
+
+/** `--regions a,b`: region names, comma-separated (checked against the peers when the command runs). */
+export function parseRegionList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 /** Maps `ns set` flags to the policy fields they set (absent flags leave a field as stored). */
@@ -68,6 +76,8 @@ function patchOf(flags: NsSetFlags): PolicyPatch {
     writeBehindBatch: flags.writeBehindBatch,
     writeBehindMaxQueue: flags.writeBehindMaxQueue,
     writeBehindMaxAttempts: flags.writeBehindMaxAttempts,
+    replicated: flags.replicated,
+    regions: flags.regions,
   };
 }
 
@@ -103,9 +113,18 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .option('--write-behind-batch <n>', 'keys per store batch (1-10000, default 500)', intIn(1, 10_000))
     .option('--write-behind-max-queue <n>', 'unflushed keys per shard before new keys are refused with WRITE_QUEUE_FULL (1-10000000, default 100000)', intIn(1, 10_000_000))
     .option('--write-behind-max-attempts <n>', 'store attempts of one key before it becomes a dead letter (0-1000000; 0, the default: retry for ever)', intIn(0, 1_000_000))
+    .addOption(new Option('--replicated <mode>', 'regions: local (writes stay in this region) or invalidate (every write invalidates the key in the peer regions)').argParser(oneOf('local', 'invalidate')))
+    .option('--regions <names>', 'with --replicated invalidate: the peer regions that get this namespace\'s invalidations, comma-separated (default: every peer)', parseRegionList)
     .action(async (namespace: string, opts: ConnectionOptions & NsSetFlags) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
+        if (opts.regions !== undefined) {
+          const { peers, self } = await regionNames(ctx);
+          const checked = checkPolicyRegions(opts.regions, peers, self);
+          opts.regions = checked.regions;
+          for (const warning of checked.warnings) io.err(`shardctl: warning: ${warning}`);
+        }
         const { policy, created } = await setNamespace(ctx, namespace, patchOf(opts));
+        if (opts.regions !== undefined && policy.replicated !== 'invalidate') io.err(`shardctl: warning: --regions takes effect with --replicated invalidate; namespace ${namespace} is ${policy.replicated ?? 'local'}`);
         io.out(`${created ? 'created' : 'updated'} namespace ${namespace}: ${JSON.stringify(policy)}`);
       });
     });

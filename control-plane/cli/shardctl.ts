@@ -5,6 +5,7 @@ import { SHELLS, completionScript, type Shell } from './completion';
 import { addMigrationCommands } from './migration-commands';
 import { GLOBAL_OPTIONS_NOTE, addGlobalOptions } from './options';
 import { addHotKeyCommands, addNamespaceCommands } from './policy-commands';
+import { addRegionCommands } from './region-commands';
 import { consoleOutput, type Output, type Session } from './run';
 import { addTopCommand } from './top-command';
 import { addUserCommands } from './user-commands';
@@ -34,7 +35,7 @@ Shell completion: source <(shardctl completion bash), or zsh.`;
 /** Builds the shardctl program writing to `session.io`; commands record their exit status in `session`. */
 export function buildProgram(session: Session): Command {
   const program = new Command('shardctl')
-    .description('control a shardcache cluster: topology, failover, rebalancing, namespace policies, hot keys, users')
+    .description('control a shardcache cluster: topology, failover, rebalancing, namespace policies, hot keys, users, regions')
     .exitOverride()
     .configureOutput({ writeOut: (s) => session.io.out(s.replace(/\n$/, '')), writeErr: (s) => session.io.err(s.replace(/\n$/, '')) })
     .showHelpAfterError('(add --help for usage)')
@@ -46,6 +47,7 @@ export function buildProgram(session: Session): Command {
   addHotKeyCommands(program, session);
   addMigrationCommands(program, session);
   addUserCommands(program, session);
+  addRegionCommands(program, session);
   addTopCommand(program, session);
   program.command('completion')
     .description('print a bash or zsh completion script (commands and flags of this shardctl): source <(shardctl completion bash)')

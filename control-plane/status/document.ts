@@ -1,11 +1,12 @@
 import type { TopologySnapshot, ShardView } from '../../shared/topology/snapshot';
 import type { ReplOffsetRecord } from '../../shared/topology/schema';
+import { regionsStatus, type RegionsStatus } from './regions';
 
 /**
  * The cluster status document: what `shardctl status --json` prints and `GET /v1/status` serves.
  * Pure; field names and order are stable (scripts parse it), new fields are only ever added.
  *
- *   { cluster, revision, initialised, config, shards: [...], nodes: [...] }
+ *   { cluster, revision, initialised, config, shards: [...], nodes: [...], regions: { region, peers: [...] } }
  */
 export interface StatusDocument {
   cluster: string;
@@ -14,6 +15,8 @@ export interface StatusDocument {
   config: { shards: number; replicas: number; leaseTtlSeconds: number; slotMapEpoch: number | null } | null;
   shards: ShardStatus[];
   nodes: NodeStatus[];
+  /** This cluster's region, its peers and the sender-side figures the nodes publish (`statusDocument` always sets it). */
+  regions?: RegionsStatus;
 }
 
 /** One shard in the status document. */
@@ -68,6 +71,7 @@ export function statusDocument(
       : null,
     shards,
     nodes,
+    regions: regionsStatus(snapshot, offsets),
   };
 }
 

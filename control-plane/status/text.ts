@@ -1,4 +1,5 @@
 import type { StatusDocument } from './document';
+import { renderRegions } from './regions';
 import { renderTable } from './table';
 
 /** Slot ranges as `0-5460,10923-16383` (`-` when the shard owns no slot). */
@@ -33,6 +34,9 @@ export function renderStatus(doc: StatusDocument): string {
   ];
   const unhealthy = doc.shards.filter((s) => !s.healthy);
   if (unhealthy.length > 0) out.push('', ...unhealthy.map((s) => `shard ${s.shardId} unhealthy: ${s.problems.join('; ')}`));
+  // Regions: shown once this cluster has a region or a peer (docs/operations.md "Regions").
+  const regions = doc.regions;
+  if (regions !== undefined && (regions.region !== null || regions.peers.length > 0)) out.push('', renderRegions(regions));
   return out.join('\n');
 }
 

@@ -18,6 +18,8 @@ export interface AdminOptions {
   route(ns: string, key: string): RouteInfo;
   /** `/v1/admin/hotkeys`: the hot-key report (top keys, rules, near cache); absent = 404. */
   hotKeys?(): unknown;
+  /** `/v1/admin/regions`: this region, its peers and what was received from them; absent = 404. */
+  regions?(): unknown;
   log: Logger;
   /** Credentials check before any route while the cluster requires auth (absent: open). */
   gate?: AdminGate;
@@ -34,6 +36,7 @@ const ROUTE_PREFIX = '/v1/admin/route/';
  *   GET /v1/admin/topology               the snapshot requests are routed by, as JSON
  *   GET /v1/admin/route/{namespace}/{key} slot, shard, primary, replicas and hot-key rule of a key
  *   GET /v1/admin/hotkeys                 this proxy's hottest keys (estimated GETs/s, mode), active rules, near cache
+ *   GET /v1/admin/regions                 this region, its peers, invalidations received per peer (lag, behind)
  * Errors use the same `{ error: { code, message } }` body and status table as the HTTP front.
  * While the cluster requires auth, `gate` asks every path but the public ones for an admin's
  * bearer token (hot-key names and routes of keys are for admins only).
@@ -84,7 +87,8 @@ export class ProxyAdminServer {
     }
     if (path.startsWith(ROUTE_PREFIX)) return this.#route(path.slice(ROUTE_PREFIX.length));
     if (path === '/v1/admin/hotkeys' && this.#options.hotKeys !== undefined) return { status: 200, body: this.#options.hotKeys() };
-    return failure({ code: ProxyErrorCode.NOT_FOUND, message: `no route ${path.slice(0, 200)}; try /metrics, /healthz, /v1/admin/topology, /v1/admin/hotkeys or /v1/admin/route/{namespace}/{key}` });
+    if (path === '/v1/admin/regions' && this.#options.regions !== undefined) return { status: 200, body: this.#options.regions() };
+    return failure({ code: ProxyErrorCode.NOT_FOUND, message: `no route ${path.slice(0, 200)}; try /metrics, /healthz, /v1/admin/topology, /v1/admin/hotkeys, /v1/admin/regions or /v1/admin/route/{namespace}/{key}` });
   }
 
   #route(rest: string): Answer {

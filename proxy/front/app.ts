@@ -6,6 +6,7 @@ import { HttpFront } from './http';
 import { startNodeHttpFront } from './http-node';
 import type { FrontMetrics } from './metrics';
 import { WsFront } from './ws';
+import type { RegionService } from '../region/service';
 import { uwsTlsOptions } from './tls';
 
 export interface FrontOptions {
@@ -25,6 +26,8 @@ export interface FrontOptions {
   pipeliningPort?: number;
   /** TLS on the client port (uWS SSLApp) and the pipelining port (node https); absent: plain. */
   tls?: TlsMaterial;
+  /** Regions: `/v1/region/*` and home reads on the HTTP API (proxy/region/service.ts). */
+  region?: RegionService;
 }
 
 /**
@@ -78,7 +81,7 @@ export function startFront(options: FrontOptions, host: string, port: number): P
   });
   const http = new HttpFront({
     dispatcher: options.dispatcher, metrics: options.metrics, log: options.log.child({ component: 'proxy:http' }), maxBodyBytes: options.maxBodyBytes,
-    allowedOrigins,
+    allowedOrigins, region: options.region,
   });
   const app = (options.tls ? SSLApp(uwsTlsOptions(options.tls.files)) : App()).ws('/v1/ws', ws.behavior).any('/*', http.handle);
   const main = new Promise<RunningFront>((resolve, reject) => {

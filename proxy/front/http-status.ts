@@ -13,6 +13,7 @@ export const HTTP_STATUS_OF: Readonly<Record<HttpErrorCode, number>> = Object.fr
   NOAUTH: 401,
   WRONGPASS: 401,
   FORBIDDEN_ORIGIN: 403,
+  FORBIDDEN: 403,
   NOPERM: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

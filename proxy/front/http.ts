@@ -1,6 +1,9 @@
 import type { Logger } from '../../shared/log';
 import { resolveCredentials } from './auth';
-import { ProxyErrorCode } from '../errors';
+import { ProxyError, ProxyErrorCode } from '../errors';
+import type { RegionService } from '../region/service';
+import { READ_HOME_HEADER } from '../region/service';
+import { REGION_PREFIX, matchRegionRoute, readHomeOf } from '../region/routes';
 import type { Command } from './commands';
 import type { Dispatcher, Reply } from './dispatcher';
 import { readBody, type BodyResult } from './http-body';
@@ -52,6 +55,11 @@ export interface HttpFrontOptions {
    * names another gets 403 FORBIDDEN_ORIGIN. Absent: no check. Requests without Origin pass.
    */
   allowedOrigins?: ReadonlySet<string>;
+  /**
+   * Regions (proxy/region/): the `/v1/region/*` routes (region-secret auth, not a user's) and GETs
+   * with `x-shardcache-read-home`. Absent: those paths are NOT_FOUND and the header is ignored.
+   */
+  region?: RegionService;
 }
 
 /**
@@ -76,6 +84,10 @@ interface Exchange {
   authorization: string;
   /** Answered or aborted: no longer counted in flight. */
   settled: boolean;
+  /** A GET's `x-shardcache-read-home` (or `?readHome=`): the region to read at (regions only). */
+  readHome?: string;
+  /** The Accept header, kept for a home read forwarded to a peer region. */
+  accept?: string;
 }
 
 /** The answer to a request that arrives once the proxy is shutting down. */
@@ -145,9 +157,15 @@ export class HttpFront {
 
     const foreign = originRefusal(req.getHeader('origin'), this.#options.allowedOrigins);
     if (foreign) return this.#refuse(ex, foreign);
+    const region = this.#options.region;
+    if (region !== undefined && path.startsWith(REGION_PREFIX)) return this.#serveRegion(ex, region, req, method, path, declared);
     const match = matchRoute(method, path);
     if (!match.ok) return this.#refuse(ex, match.error, { allow: match.allow });
     Object.assign(parts, { route: match.route, namespace: match.namespace, key: match.key });
+    if (region !== undefined && match.route === 'get') {
+      ex.readHome = readHomeOf(req.getHeader(READ_HOME_HEADER), parts.query);
+      if (ex.readHome !== undefined) ex.accept = req.getHeader('accept');
+    }
     if (!BODY_ROUTES.has(match.route)) return this.#serve(ex);
     const unsupported = mediaTypeRefusal(match.route, parts.contentType);
     if (unsupported) return this.#refuse(ex, unsupported);
@@ -175,11 +193,58 @@ export class HttpFront {
     const answer = (reply: Reply): void => {
       this.#send(ex, reply.ok ? outcomeReply(reply.outcome, { acceptsBinary: ex.acceptsBinary, now: Date.now(), errorOf: this.#errorOf }) : errorReply(reply.error));
     };
+    if (ex.readHome !== undefined && command.op === 'get' && !this.#options.region!.isLocal(ex.readHome)) return this.#homeRead(ex, command, answer);
     // No Authorization header (or auth off): nothing to resolve, and no closure for it.
     if (ex.authorization === '') return dispatcher.dispatch('http', command, answer);
     resolveCredentials(dispatcher.auth, ex.authorization, (who) => {
       if (!who.ok) return this.#refuse(ex, who.error);
       dispatcher.dispatch('http', command, answer, who.principal);
+    });
+  }
+
+  /**
+   * A region route (`/v1/region/*`, proxy/region/): the region secret instead of a user's
+   * credentials; a batch body of at most MAX_BATCH_BYTES (JSON).
+   */
+  #serveRegion(ex: Exchange, region: RegionService, req: FrontRequest, method: string, path: string, declared: string): void {
+    const match = matchRegionRoute(method, path);
+    if (!match.ok) return this.#refuse(ex, match.error, { allow: match.allow });
+    const refusal = region.authRefusal(req.getHeader('authorization'));
+    if (refusal) return this.#refuse(ex, refusal);
+    if (match.route === 'read') {
+      void region.read(match.namespace, match.key, ex.acceptsBinary).then((reply) => this.#send(ex, reply));
+      return;
+    }
+    const unsupported = mediaTypeRefusal('invalidate', ex.parts.contentType);
+    if (unsupported) return this.#refuse(ex, unsupported);
+    readBody(ex.res, region.maxBodyBytes, declared, (result) => {
+      if (!result.ok) return this.#refuse(ex, { code: ProxyErrorCode.TOO_LARGE, message: `an invalidation batch body is at most ${region.maxBodyBytes} bytes` }, { close: ex.closeAfter });
+      ex.closeAfter = false;
+      void region.ingest(result.body).then((reply) => this.#send(ex, reply));
+    });
+  }
+
+  /**
+   * A GET with `x-shardcache-read-home`: the client's credentials and grant on the namespace are
+   * checked here, as for a plain GET; then the region answers (a peer's answer is passed on), or,
+   * naming this proxy's own region, the GET is served here as usual.
+   */
+  #homeRead(ex: Exchange, command: Extract<Command, { op: 'get' }>, answer: (reply: Reply) => void): void {
+    const dispatcher = this.#options.dispatcher;
+    const region = this.#options.region!;
+    resolveCredentials(dispatcher.auth, ex.authorization, (who) => {
+      if (!who.ok) return this.#refuse(ex, who.error);
+      try {
+        if (!dispatcher.ready) throw new ProxyError(ProxyErrorCode.UNAVAILABLE, 'no topology yet: the proxy has not loaded an initialised cluster from etcd');
+        dispatcher.authorize(who.principal, command.ns, 'read');
+        dispatcher.admit(command.ns);
+      } catch (err) {
+        return this.#refuse(ex, toWireError(err, (e) => this.#options.log.error({ err: e }, 'unexpected failure checking a home read')));
+      }
+      void region.homeRead(ex.readHome!, command.ns, command.key, ex.accept ?? '').then((reply) => {
+        if (reply !== undefined) return this.#send(ex, reply);
+        dispatcher.dispatch('http', command, answer, who.principal);
+      });
     });
   }
 

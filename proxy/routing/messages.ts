@@ -1,6 +1,6 @@
 import { Status, type SetCondition } from '../../shared/protocol';
 import {
-  buildError, buildRequest, DBSIZE, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, OBJECT, PERSIST, PING, RANDOMKEY, SCAN, SET, STATS, TTL,
+  buildError, buildRequest, DBSIZE, DELETE, ENTRY, EXISTS, EXPIRE, FRAME, GET, INCR, INVALIDATE, MEMORY_USAGE, MGET, OBJECT, PERSIST, PING, RANDOMKEY, REGION_INVALIDATE, SCAN, SET, STATS, TTL,
   WRITE_TARGET,
 } from '../../shared/ops';
 import type { GetResult, WriteResult } from '../backend';
@@ -58,8 +58,18 @@ export function incrMessage(epoch: number, ns: string, key: string, delta: numbe
 /** `[id, EXPIRE, epoch, ns, key, ttlMs]`. */
 export const expireMessage = (epoch: number, ns: string, key: string, ttlMs: number): unknown[] => buildRequest(EXPIRE, epoch, ns, key, ttlMs);
 
-/** `[id, INVALIDATE, epoch, ns, tag | null]`. */
-export const invalidateMessage = (epoch: number, ns: string, tag: string | undefined): unknown[] => buildRequest(INVALIDATE, epoch, ns, tag ?? null);
+/** `[id, INVALIDATE, epoch, ns, tag | null, fromRegion?]`: `fromRegion`, a peer region's invalidation (never shipped back). */
+export const invalidateMessage = (epoch: number, ns: string, tag: string | undefined, fromRegion?: string): unknown[] =>
+  (fromRegion === undefined ? buildRequest(INVALIDATE, epoch, ns, tag ?? null) : buildRequest(INVALIDATE, epoch, ns, tag ?? null, fromRegion));
+
+/** `[id, REGION_INVALIDATE, epoch, ns, key, at]`: a peer region's invalidation of `key`, written there at `at` (epoch ms). */
+export const regionInvalidateMessage = (epoch: number, ns: string, key: string, at: number): unknown[] => buildRequest(REGION_INVALIDATE, epoch, ns, key, at);
+
+/** `[id, OK, deleted 0|1]` → whether REGION_INVALIDATE removed the entry (0: a newer local write, or none). */
+export function parseRegionInvalidated(reply: readonly unknown[], nodeId?: string): boolean {
+  expectStatus(reply, Status.OK, nodeId);
+  return reply[REGION_INVALIDATE.reply.deleted] === 1;
+}
 
 /** `[id, PING]`: the breaker's half-open probe. */
 export const pingMessage = (): unknown[] => buildRequest(PING);

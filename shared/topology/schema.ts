@@ -120,6 +120,19 @@ export const ReplOffsetRecordSchema = z.object({
     lagBytes: z.number().int().min(0),
     lagMs: z.number().min(0),
   })).optional(),
+  /**
+   * Regions (docs/operations.md "Regions"): this node's sender side, per peer region: invalidations
+   * spooled and not yet acknowledged (`depth`), the age of the oldest of them, sent, spool
+   * overflows (each one a wholesale invalidation of the namespaces it held) and the last error.
+   */
+  regions: z.array(z.object({
+    peer: z.string(),
+    depth: z.number().int().min(0),
+    oldestMs: z.number().min(0),
+    sent: z.number().int().min(0),
+    overflows: z.number().int().min(0),
+    lastError: z.string().nullable(),
+  })).optional(),
   at: z.number(),
 });
 export type ReplOffsetRecord = z.infer<typeof ReplOffsetRecordSchema>;

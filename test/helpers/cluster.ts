@@ -49,11 +49,15 @@ export interface ClusterOptions {
   proxyArgs?: string[];
   /** Extra flags for every storage node (e.g. a longer `--lease-ttl`). */
   nodeArgs?: string[];
+  /** Extra flags for node `index` of `shard`, after `nodeArgs` (e.g. its own `--data-dir` and `--node-id`). */
+  nodeArgsFor?: (shard: number, index: number) => string[];
   /**
    * How the test reaches the nodes: its secret is shared by the nodes and the proxies (through
    * SHARDCACHE_CLUSTER_SECRET); node-link TLS flags go in `nodeArgs` and `proxyArgs`.
    */
   access?: PeerAccess;
+  /** Extra environment of every proxy of the cluster (e.g. SHARDCACHE_REGION_SECRET). */
+  proxyEnv?: NodeJS.ProcessEnv;
 }
 
 /** Sends one HTTP request and reads the whole answer. */
@@ -103,12 +107,13 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
   try {
     const init = await shardctlInProcess(['init', '--shards', String(shards), '--replicas', String(perShard - 1), '--lease-ttl', String(TEST_LEASE_TTL), '--etcd', etcd.endpoint, '--cluster', cluster]);
     if (init.code !== 0) throw new Error(`shardctl init failed: ${init.stderr}`);
-    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, () => startShardNode(etcd.endpoint, cluster, s, options.nodeArgs, options.access)))));
+    const nodes = await Promise.all(Array.from({ length: shards }, (_, s) => Promise.all(Array.from({ length: perShard }, (_, k) => startShardNode(etcd.endpoint, cluster, s, [...(options.nodeArgs ?? []), ...(options.nodeArgsFor?.(s, k) ?? [])], options.access)))));
     started.push(...nodes.flat());
     await Promise.all(nodes.map((group) => electedOne(group)));
     // A proxy is handed out once it routes by a snapshot in which every shard has a primary.
     const startProxy = async (args: string[] = []): Promise<StartedProxy> => {
-      const p = await startProxyProcess(etcd.endpoint, cluster, args, options.access?.secret ? { SHARDCACHE_CLUSTER_SECRET: options.access.secret } : {});
+      const env = { ...(options.access?.secret ? { SHARDCACHE_CLUSTER_SECRET: options.access.secret } : {}), ...options.proxyEnv };
+      const p = await startProxyProcess(etcd.endpoint, cluster, args, env);
       started.push({ close: () => p.proc.stop() });
       await waitFor('the proxy to see a primary for every shard', async () => {
         const health = await httpCall(p.adminUrl, 'GET', '/healthz').catch(() => undefined);

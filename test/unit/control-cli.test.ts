@@ -8,7 +8,7 @@ import { buildProgram } from '../../control-plane/cli/shardctl';
 import { shardctlInProcess } from '../helpers/shardctl';
 
 const program = () => buildProgram({ io: { out: () => undefined, err: () => undefined }, status: 0 });
-const TOP_LEVEL = ['init', 'status', 'node', 'failover', 'ns', 'hotkey', 'shard', 'rebalance', 'migrate', 'migrations', 'migration', 'user', 'auth', 'top', 'completion'];
+const TOP_LEVEL = ['init', 'status', 'node', 'failover', 'ns', 'hotkey', 'shard', 'rebalance', 'migrate', 'migrations', 'migration', 'user', 'auth', 'region', 'top', 'completion'];
 
 describe('colour', () => {
   const tty = { isTTY: true };

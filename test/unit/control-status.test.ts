@@ -46,7 +46,7 @@ describe('status document', () => {
     const snap = buildSnapshot(keys, [config(1, 0), kv(keys.slotmap, evenSlotMap(1)), kv(keys.resign(0), { epoch: 4, requestedAt: 1 })], 9);
     expect(statusDocument('test', snap).shards).toEqual([{ shardId: 0, slots: [[0, 16383]], primary: null, replicas: [], healthy: false, problems: ['no primary'], resignEpoch: 4 }]);
     const empty = statusDocument('test', buildSnapshot(keys, [], 3));
-    expect(empty).toEqual({ cluster: 'test', revision: 3, initialised: false, config: null, shards: [], nodes: [] });
+    expect(empty).toEqual({ cluster: 'test', revision: 3, initialised: false, config: null, shards: [], nodes: [], regions: { region: null, peers: [] } });
     expect(renderStatus(empty)).toBe('cluster test: not initialised (revision 3)');
   });
 
