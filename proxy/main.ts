@@ -20,7 +20,7 @@ import { startAutoPromotion } from './hotkeys/promoter';
 import { clusterKeys } from '../shared/topology/schema';
 import { isWorker, reportReady, runPrimary } from './workers';
 import { RegionFigures } from './region/figures';
-import { loadRegionSecret } from './region/secret';
+import { loadRegionSecret } from '../shared/region-secret';
 import { RegionService } from './region/service';
 
 /** Everything the proxy started, in the order it stops them. */

@@ -12,8 +12,7 @@ import type net from 'node:net';
 import type { Held } from './replication/ack-wait';
 import { WritePolicyRuntime, type ReplySlots } from './write-policy/runtime';
 import { RegionRuntime, type RegionFigures } from './region/runtime';
-import { REGION_SECRET_ENV } from '../shared/regions';
-import fs from 'node:fs';
+import { loadRegionSecret } from '../shared/region-secret';
 import { FillLeases } from './fill-leases';
 import { createNodeMetrics } from './metrics';
 import { createNodeAdmin } from './admin';
@@ -197,7 +196,7 @@ async function main(): Promise<void> {
   repl?.setIdentity(nodeId, `${host}:${port}`);
   // Regions: a cluster node ships its primary's writes of replicated namespaces to the peer regions, and guards their invalidations here.
   const regions = cluster && repl ? new RegionRuntime(ctx, {
-    nodeId, dataDir: cluster.dataDir, spoolMax: cluster.regionSpoolMax, secret: regionSecret(), isPrimary: () => repl?.isPrimary ?? false,
+    nodeId, dataDir: cluster.dataDir, spoolMax: cluster.regionSpoolMax, secret: loadRegionSecret(), isPrimary: () => repl?.isPrimary ?? false,
     log: log.child({ component: 'storage-node:regions' }),
   }) : undefined;
   server.regions = regions;
@@ -262,13 +261,6 @@ function newWritePolicies(ctx: HandlerContext, server: FrameServer, repl: NodeRe
     takeAckWait: () => repl.log.takeAckWait(),
   };
   return new WritePolicyRuntime<net.Socket>(ctx, slots, repl.log, log.child({ component: 'storage-node:write-policy' }), () => repl.isPrimary, (err) => log.error({ err }, 'write policy failed'));
-}
-
-/** The region secret shared by every region (`$SHARDCACHE_REGION_SECRET`, or the first line of `$SHARDCACHE_REGION_SECRET_FILE`). */
-function regionSecret(): string | undefined {
-  const file = process.env[`${REGION_SECRET_ENV}_FILE`];
-  const secret = file !== undefined && file !== '' ? fs.readFileSync(file, 'utf8').split('\n')[0].trim() : process.env[REGION_SECRET_ENV];
-  return secret === undefined || secret === '' ? undefined : secret;
 }
 
 /** Every namespace's write policy from a topology snapshot (the ones gone: none). */

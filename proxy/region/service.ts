@@ -9,7 +9,7 @@ import { keyArg, namespaceArg } from '../front/validate';
 import { toWireError, type EdgeError } from '../front/wire-error';
 import { RegionFigures, type RegionReceived } from './figures';
 import { countResults, planBatch, runBounded, type ActionResult, type RegionAction } from './plan';
-import { REGION_SECRET_FILE_ENV, bearerMatches } from './secret';
+import { REGION_SECRET_FILE_ENV, bearerMatches } from '../../shared/region-secret';
 
 /** What applies a peer region's invalidations here: the data plane. */
 export interface RegionApplier {

@@ -9,7 +9,7 @@ import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { RegionFigures, quantile, SENDER_RECENT_MS } from '../../proxy/region/figures';
 import { countResults, planBatch, runBounded } from '../../proxy/region/plan';
 import { matchRegionRoute, readHomeOf } from '../../proxy/region/routes';
-import { bearerMatches, loadRegionSecret } from '../../proxy/region/secret';
+import { bearerMatches, loadRegionSecret } from '../../shared/region-secret';
 import { RegionService, type RegionApplier } from '../../proxy/region/service';
 import { createLogger } from '../../shared/log';
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
-import { REGION_SECRET_ENV } from '../../shared/regions';
-import { MIN_SECRET_LENGTH } from '../../shared/peer-auth';
+import { REGION_SECRET_ENV } from './regions';
+import { MIN_SECRET_LENGTH } from './peer-auth';
 
 /** `$SHARDCACHE_REGION_SECRET_FILE`: a file whose first line is the region secret (wins over the variable). */
 export const REGION_SECRET_FILE_ENV = `${REGION_SECRET_ENV}_FILE`;
