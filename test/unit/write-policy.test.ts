@@ -136,3 +136,38 @@ describe('write-through planning helpers', () => {
     expect(backoffMs(1, () => 0.999)).toBeLessThanOrEqual(125);
   });
 });
+
+describe('the write-behind flusher paces a hot key by its delay', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('a key written every 5 ms for 2 s with a 100 ms delay is flushed about every 100 ms, the last value last', async () => {
+    jest.useFakeTimers();
+    const { WriteBehind } = await import('../../storage-node/write-policy/write-behind');
+    const store = new Store({ maxMemoryBytes: 1 << 20 });
+    const sent: Array<{ key: string; version: number }> = [];
+    const client = {
+      putMany: (writes: Array<{ key: string; version: number }>) => {
+        sent.push(...writes.map((w) => ({ key: w.key, version: w.version })));
+        return new Promise<Array<{ kind: 'ok' }>>((resolve) => setTimeout(() => resolve(writes.map(() => ({ kind: 'ok' as const }))), 5));
+      },
+    };
+    const policy = { ns: 'n', mode: 'write-behind', client, delayMs: 100, batch: 500, maxQueue: 1000, maxAttempts: 0 };
+    const policies = { flushPolicy: () => policy, get: () => policy, release: () => undefined };
+    const cleaned: number[] = [];
+    const logger = { warn: () => undefined } as never;
+    const wb = new WriteBehind(store, policies as never, { clean: (_ns, _key, v) => cleaned.push(v) }, logger, () => true);
+    wb.start();
+    let version = 0;
+    const writer = setInterval(() => wb.written('n', 'hot', Buffer.from(`v${++version}`), version), 5);
+    await jest.advanceTimersByTimeAsync(2000);
+    clearInterval(writer);
+    await jest.advanceTimersByTimeAsync(500);
+    wb.close();
+    expect(sent.length).toBeGreaterThanOrEqual(10);
+    expect(sent.length).toBeLessThanOrEqual(2000 / 100 + 3);
+    expect(sent.at(-1)?.version).toBe(version); // the latest write reached the store
+    expect(sent.map((w) => w.version)).toEqual([...sent.map((w) => w.version)].sort((a, b) => a - b));
+    expect(store.dirty.count).toBe(0);
+    expect(cleaned.at(-1)).toBe(version);
+  });
+});
