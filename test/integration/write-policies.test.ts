@@ -38,12 +38,13 @@ describe('write policies', () => {
     store = await TestStore.start({ bulk: true });
     c = await startTestCluster({ shards: 1, perShard: 2, cluster: 'wp' });
     const set = (ns: string, flags: string[]): Promise<void> => setPolicy(c.etcd.endpoint, c.cluster, ns, flags, [c.adminUrl], (p) => p.writePolicy !== undefined);
-    await set('wt', ['--write-policy', 'write-through', '--store', store.template, '--store-timeout-ms', '400']);
-    await set('wb', ['--write-policy', 'write-behind', '--store', store.template, '--store-bulk-url', store.bulkUrl, '--write-behind-delay-ms', '100', '--store-timeout-ms', '400']);
+    await set('wt', ['--write-policy', 'write-through', '--store', store.template, '--store-bulk-url', store.bulkUrl, '--store-timeout-ms', '400']);
+    await set('wts', ['--write-policy', 'write-through', '--store', store.template, '--store-timeout-ms', '400']);
+    await set('wb', ['--write-policy', 'write-behind', '--store', store.template, '--store-bulk-url', store.bulkUrl, '--write-behind-delay-ms', '300', '--store-timeout-ms', '400']);
     await set('wbq', ['--write-policy', 'write-behind', '--store', store.template, '--write-behind-max-queue', '20', '--write-behind-delay-ms', '50', '--store-timeout-ms', '300']);
     await set('wbkill', ['--write-policy', 'write-behind', '--store', store.template, '--write-ack', 'replica', '--write-behind-delay-ms', '50', '--store-timeout-ms', '300']);
     for (const node of c.nodes.flat()) {
-      for (const ns of ['wt', 'wb', 'wbq', 'wbkill']) await waitFor(`node ${node.nodeId} to apply ${ns}`, () => figuresOf(node, ns), 10_000, 50);
+      for (const ns of ['wt', 'wts', 'wb', 'wbq', 'wbkill']) await waitFor(`node ${node.nodeId} to apply ${ns}`, () => figuresOf(node, ns), 10_000, 50);
     }
     redis = new Redis({ port: c.respPort!, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
     await redis.connect();
@@ -60,14 +61,14 @@ describe('write policies', () => {
   });
 
   test('write-through: a write is acknowledged once the store took it, with the version the cache applied it at', async () => {
-    expect(acked((await put('wt', 'a', 'one')).status)).toBe(true);
+    expect(acked((await put('wts', 'a', 'one')).status)).toBe(true);
     expect(store.value('a')?.toString()).toBe(JSON.stringify('one'));
     const versions = store.callsOf('a').map((call) => call.version);
-    expect(acked((await put('wt', 'a', 'two')).status)).toBe(true);
+    expect(acked((await put('wts', 'a', 'two')).status)).toBe(true);
     expect(store.value('a')?.toString()).toBe(JSON.stringify('two'));
     expect(store.version('a')).toBeGreaterThan(versions[0]);
-    expect((await get('wt', 'a')).json).toMatchObject({ hit: true, value: 'two' });
-    expect([200, 204]).toContain((await c.call('DELETE', '/v1/cache/wt/a')).status);
+    expect((await get('wts', 'a')).json).toMatchObject({ hit: true, value: 'two' });
+    expect([200, 204]).toContain((await c.call('DELETE', '/v1/cache/wts/a')).status);
     expect(store.value('a')).toBeUndefined();
     expect(store.callsOf('a').at(-1)?.method).toBe('DELETE');
   });
@@ -98,6 +99,11 @@ describe('write policies', () => {
     expect(store.value('order')?.toString()).toBe(JSON.stringify(cached));
     expect(acceptedInOrder(store, 'order')).toBe(true);
     expect(store.staleRejected).toBe(0);
+    // Writes of different keys in one turn go to the store's bulk endpoint together.
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => put('wt', `batch${i}`, `b${i}`)));
+    for (const a of many) expect(acked(a.status)).toBe(true);
+    for (let i = 0; i < 40; i++) expect(store.value(`batch${i}`)?.toString()).toBe(JSON.stringify(`b${i}`));
+    expect(store.calls.filter((call) => call.key.startsWith('batch') && call.bulk).length).toBeGreaterThan(0);
   });
 
   test('write-through: commands the store contract cannot carry are refused with a clear error', async () => {
