@@ -16,12 +16,21 @@ import { readMigrations } from './rebalance/records';
 import { migrationMetrics } from './service/migration-metrics';
 import { clusterKeys, type MigrationRecord } from '../shared/topology/schema';
 import { hostname } from 'node:os';
+import { NodeClients } from './rebalance/node-client';
+import { commandContext } from './commands/context';
+import { clusterStatus } from './commands/status';
+import { ClusterSampler } from './sample/sampler';
+import { DashboardHub } from './service/dashboard/hub';
+import { dashboardFrame } from './service/dashboard/frame';
+import { loadDashboardAssets } from './service/dashboard/assets';
 
 /**
  * Control-plane service: one topology watch on etcd, turned into a status document on every
- * change and served on the admin port (status page, /healthz, /v1/status, /metrics).
+ * change and served on the admin port (status page, /healthz, /v1/status, /metrics), and the live
+ * dashboard, whose one sampler reads the cluster only while a dashboard is open.
  *
  *   etcd ──watch──► TopologyWatcher ──change──► statusDocument ──► admin HTTP (memory only)
+ *   dashboards (SSE) ◄── DashboardHub ◄── ClusterSampler: etcd read, nodes' STATS, proxies' /metrics (1/s, while subscribed)
  *
  * The admin port opens at once (healthz 503) and the watcher keeps retrying while etcd is down.
  * SIGTERM/SIGINT: close the watch, the server and the etcd client, exit 0.
@@ -59,8 +68,19 @@ async function main(): Promise<void> {
   const driver = new DriverService(client, config.cluster, `${hostname()}:${process.pid}`, log.child({ component: 'control-plane:driver' }), { ...DRIVER_DEFAULTS, maxParallel: 4, cutSlots: config.cutSlots, freezeMs: config.freezeMs, nodeAccess: config.nodeAccess }, events);
   driver.start();
   const auth = new Authenticator({ users: () => snapshot?.users, enabled: () => snapshot?.config?.auth === true });
-  const gate = new AdminGate(auth, config.metricsPublic ? ['/healthz', '/metrics'] : ['/healthz']);
-  const admin = createControlAdmin({ status: () => current, registry, migrations: () => ({ driver: driver.state(), migrations }), gate });
+  // The dashboard: its files are read now (a missing file fails the start, not the first visit).
+  const assets = loadDashboardAssets();
+  const ctx = commandContext(client, config.cluster);
+  const sampler = new ClusterSampler(() => clusterStatus(ctx), config.proxyAdmin, { nodes: new NodeClients(config.nodeAccess), proxyAuthorization: config.proxyAuthorization });
+  const migrationState = () => ({ driver: driver.state(), migrations });
+  const hub = new DashboardHub({
+    sampler,
+    compose: (frame, error, now) => dashboardFrame({ cluster: config.cluster, frame, error, topology: snapshot, migrations: migrationState(), now }),
+  });
+  // Asset files hold code only: open, like /healthz; the page, its data and its stream are gated (Basic too, for the browser).
+  const publicPaths = ['/healthz', ...(config.metricsPublic ? ['/metrics'] : []), ...Object.keys(assets.files)];
+  const gate = new AdminGate(auth, publicPaths, { basic: true });
+  const admin = createControlAdmin({ status: () => current, registry, migrations: migrationState, gate, dashboard: { hub, assets }, maxStreams: config.dashboardClients });
   const adminPort = await admin.listen(config.adminPort, config.adminHost);
   log.info({ event: 'ready', adminHost: config.adminHost, adminPort, cluster: config.cluster, etcd: config.etcd }, 'control plane ready');
   const started = watcher.start().then(
@@ -71,6 +91,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
     clearInterval(refresh);
+    await hub.close();
     await driver.close();
     await watcher.close();
     await Promise.race([started, new Promise((r) => setTimeout(r, 1000))]);

@@ -3,7 +3,11 @@ import { intIn } from '../../shared/config';
 import { colourWanted } from './colour';
 import { withConnection, type ConnectionOptions } from './options';
 import { consoleOutput, runWithEtcd, type Session } from './run';
-import { TopSampler, type TopFrame } from './top-sample';
+import { NodeClients } from '../rebalance/node-client';
+import { clusterStatus } from '../commands/status';
+import { peerAccessFromEnv } from '../../shared/peer-flags';
+import { adminAuthorization, type AdminCredentialFlags } from '../sample/admin-credentials';
+import { ClusterSampler, type ClusterFrame } from '../sample/sampler';
 import { keyAction, renderTop, screenText } from './top-view';
 
 /** Escape sequences of the interactive view. */
@@ -21,8 +25,8 @@ export interface TopTerminal {
 export interface InteractiveOptions {
   intervalMs: number;
   /** The next frame; a rejection is shown on screen and the last good frame stays. */
-  next(): Promise<TopFrame>;
-  render(frame: TopFrame, error?: string): string;
+  next(): Promise<ClusterFrame>;
+  render(frame: ClusterFrame, error?: string): string;
 }
 
 /**
@@ -39,7 +43,7 @@ export function runInteractive(term: TopTerminal, options: InteractiveOptions): 
     let stopped = false;
     let drawing = false;
     let again = false;
-    let last: TopFrame | undefined;
+    let last: ClusterFrame | undefined;
     const restore = (): void => {
       if (raw) stdin.setRawMode!(false);
       stdout.write(LEAVE);
@@ -104,7 +108,7 @@ function parseProxies(text: string, previous: string[] = []): string[] {
   return [...previous, ...text.split(',').map((s) => s.trim()).filter((s) => s !== '')];
 }
 
-interface TopOptions extends ConnectionOptions {
+interface TopOptions extends ConnectionOptions, AdminCredentialFlags {
   interval: number;
   once: boolean;
   proxy?: string[];
@@ -119,11 +123,14 @@ export function addTopCommand(program: Command, session: Session, terminal?: Top
     .addOption(new Option('--interval <ms>', 'refresh interval in ms (100-60000)').argParser(intIn(100, 60_000)).default(1000))
     .option('--once', 'print one snapshot (rates over one --interval) and exit; the default when stdout is not a terminal', false)
     .addOption(new Option('--proxy <host:port>', 'admin address of a proxy to show (repeat or comma-separate; env SHARDCACHE_PROXY_ADMIN)').argParser(parseProxies))
-    .addHelpText('after', '\nNode figures come from each registered node\'s STATS (set $SHARDCACHE_CLUSTER_SECRET(_FILE) and $SHARDCACHE_NODE_TLS_* as for rebalance);\nproxies do not register in etcd, so name their admin ports with --proxy.')
+    .option('--admin-user <name>', 'with auth on: the user (admin on "*") sent to the proxies\' admin ports (env SHARDCACHE_ADMIN_USER; default admin when a password is given)')
+    .option('--admin-password-file <path>', 'with auth on: its password, first line of this file (env SHARDCACHE_ADMIN_PASSWORD_FILE, or the password in SHARDCACHE_ADMIN_PASSWORD)')
+    .addHelpText('after', '\nNode figures come from each registered node\'s STATS (set $SHARDCACHE_CLUSTER_SECRET(_FILE) and $SHARDCACHE_NODE_TLS_* as for rebalance);\nproxies do not register in etcd, so name their admin ports with --proxy; with auth on, they want an admin (--admin-user, --admin-password-file).')
     .action(async (opts: TopOptions) => {
       const proxies = opts.proxy ?? parseProxies(process.env.SHARDCACHE_PROXY_ADMIN ?? '');
       session.status = await runWithEtcd(opts, io, async (ctx) => {
-        const sampler = new TopSampler(ctx, proxies);
+        const proxyAuthorization = adminAuthorization(opts);
+        const sampler = new ClusterSampler(() => clusterStatus(ctx), proxies, { nodes: new NodeClients(peerAccessFromEnv()), proxyAuthorization });
         try {
           const term = terminal ?? (io === consoleOutput ? { stdin: process.stdin, stdout: process.stdout, signals: process } : undefined);
           const interactive = !opts.once && !opts.json && term !== undefined && (term.stdout as { isTTY?: boolean }).isTTY === true;
@@ -138,7 +145,7 @@ export function addTopCommand(program: Command, session: Session, terminal?: Top
           const colour = colourWanted(term.stdout as { isTTY?: boolean });
           // The first read before the screen changes: an unreachable etcd or a cluster not
           // initialised ends the command with its exit status, as for `status`.
-          let first: TopFrame | undefined = await sampler.next();
+          let first: ClusterFrame | undefined = await sampler.next();
           await runInteractive(term, {
             intervalMs: opts.interval,
             next: async () => {

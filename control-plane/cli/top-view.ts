@@ -1,6 +1,6 @@
 import { renderTable } from '../status/table';
 import { palette } from './colour';
-import type { TopFrame } from './top-sample';
+import type { ClusterFrame } from '../sample/sampler';
 
 /**
  * The text of `shardctl top`: a header line, the node table (grouped by shard, primary first),
@@ -36,7 +36,7 @@ export interface RenderOptions {
 }
 
 /** The whole screen (or the `--once` snapshot) for one frame. */
-export function renderTop(frame: TopFrame, options: RenderOptions = {}): string {
+export function renderTop(frame: ClusterFrame, options: RenderOptions = {}): string {
   const paint = palette(options.colour === true);
   const unhealthy = frame.shards.filter((s) => !s.healthy).length;
   const head = [

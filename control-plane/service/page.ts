@@ -4,7 +4,8 @@ import type { MigrationRecord } from '../../shared/topology/schema';
 import { formatRanges } from '../../shared/slot-ranges';
 
 /**
- * The status page served at `GET /`: one self-contained HTML document (no scripts, no assets)
+ * The static status page served at `GET /static` (and at `/` when the service runs without its
+ * dashboard): one self-contained HTML document (no scripts, no assets)
  * that reloads itself every few seconds. Pure; every value from etcd is escaped.
  */
 export function renderStatusPage(doc: StatusDocument | undefined, migrations: readonly MigrationRecord[] = [], refreshSeconds = 3): string {
@@ -20,7 +21,7 @@ th{background:#f4f4f4}.ok{color:#176117}.bad{color:#a31515;font-weight:600}code{
 </style></head><body>
 <h1>${title}</h1>
 ${body}
-<p><a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></p>
+<p><a href="/">live dashboard</a> · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></p>
 </body></html>
 `;
 }

@@ -54,7 +54,7 @@ describe('control-plane service', () => {
     const status = await get('/v1/status');
     expect(status.status).toBe(200);
     expect(JSON.parse(status.text)).toMatchObject({ cluster: CLUSTER, initialised: false, shards: [], nodes: [] });
-    expect((await get('/')).text).toContain('Cluster not initialised');
+    expect((await get('/static')).text).toContain('Cluster not initialised');
   });
 
   test('after init and node registrations: healthz 200 and /v1/status equals shardctl status --json', async () => {
@@ -82,7 +82,7 @@ describe('control-plane service', () => {
     expect(metric(metrics.text, 'shardcache_control_shards_without_primary')).toBe(0);
     expect(metric(metrics.text, 'shardcache_control_live_nodes')).toBe(4);
     expect(metric(metrics.text, 'shardcache_control_topology_revision')).toBeGreaterThan(1);
-    const page = await get('/');
+    const page = await get('/static');
     expect(page.type).toContain('text/html');
     expect(page.text).toContain('all shards healthy');
     expect(page.text).toContain('<td>a0 (127.0.0.1:17000)</td>');
@@ -91,7 +91,7 @@ describe('control-plane service', () => {
     const after = await until('/metrics', (r) => metric(r.text, 'shardcache_control_shards_without_primary') === 1);
     expect(metric(after.text, 'shardcache_control_live_nodes')).toBe(2);
     expect(JSON.parse((await get('/healthz')).text).unhealthyShards).toEqual([1]);
-    expect((await get('/')).text).toContain('1 unhealthy');
+    expect((await get('/static')).text).toContain('1 unhealthy');
     expect((await get('/nope')).status).toBe(404);
   });
 

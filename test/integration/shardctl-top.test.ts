@@ -1,10 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startTestCluster, type TestCluster } from '../helpers/cluster';
 import { freePort } from '../helpers/etcd';
 import { ROOT, runProgram } from '../helpers/process';
 import { shardctlInProcess } from '../helpers/shardctl';
-import type { TopFrame } from '../../control-plane/cli/top-sample';
+import { waitFor } from '../helpers/shard-nodes';
+import { httpCall } from '../helpers/cluster';
+import type { ClusterFrame } from '../../control-plane/sample/sampler';
 
 const SHARDCTL = 'control-plane/cli/shardctl.js';
 let c: TestCluster;
@@ -60,7 +64,7 @@ describe('shardctl top', () => {
     loading = false;
     await load;
     expect(r.code).toBe(0);
-    const frame = JSON.parse(r.stdout) as TopFrame;
+    const frame = JSON.parse(r.stdout) as ClusterFrame;
     expect(frame.elapsedMs).toBeGreaterThanOrEqual(450);
     expect(frame.shards.map((s) => s.shardId)).toEqual([0, 1]);
     for (const shard of frame.shards) {
@@ -122,4 +126,32 @@ describe('shardctl top', () => {
     expect(out).toContain('q to quit');
     expect(out.lastIndexOf('\x1b[?25h\x1b[?1049l')).toBeGreaterThan(out.lastIndexOf('SHARD'));
   }, 20_000);
+
+  // Last: it turns auth on for the cluster.
+  test('with auth on, the proxies\' admin ports want an admin: --admin-user/--admin-password-file or $SHARDCACHE_ADMIN_PASSWORD', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'top-auth-'));
+    try {
+      const file = path.join(dir, 'pw');
+      fs.writeFileSync(file, 'top-admin-password-0123\n');
+      expect((await shardctlInProcess(args('user', 'add', 'ops', '--grant', '*=admin', '--password-file', file))).code).toBe(0);
+      expect((await shardctlInProcess(args('auth', 'on'))).code).toBe(0);
+      await waitFor('the proxy admin port to require auth', async () => (await httpCall(c.adminUrl, 'GET', '/metrics')).status === 401, 10_000, 50);
+      const top = (more: string[], env: NodeJS.ProcessEnv = {}) => runProgram(SHARDCTL, args('top', '--once', '--json', '--interval', '200', '--proxy', c.adminUrl, ...more), env);
+      const without = JSON.parse((await top([])).stdout) as ClusterFrame;
+      expect(without.proxies[0].error).toMatch(/HTTP 401 .*--admin-user and --admin-password-file/);
+      for (const [flags, env] of [[['--admin-user', 'ops', '--admin-password-file', file], {}], [[], { SHARDCACHE_ADMIN_USER: 'ops', SHARDCACHE_ADMIN_PASSWORD: 'top-admin-password-0123' }]] as const) {
+        const r = await top([...flags], env);
+        expect([r.code, r.stderr]).toEqual([0, '']);
+        const frame = JSON.parse(r.stdout) as ClusterFrame;
+        expect(frame.proxies[0]).toMatchObject({ url: c.adminUrl, error: null });
+        expect(frame.proxies[0].requestsTotal).toBeGreaterThan(0);
+      }
+      const wrong = JSON.parse((await top([], { SHARDCACHE_ADMIN_USER: 'ops', SHARDCACHE_ADMIN_PASSWORD: 'nope' })).stdout) as ClusterFrame;
+      expect(wrong.proxies[0].error).toMatch(/HTTP 401 \(the admin credential was refused/);
+      const noPassword = await top(['--admin-user', 'ops']);
+      expect(noPassword).toMatchObject({ code: 1, stderr: 'shardctl: --admin-user ops: needs a password: set SHARDCACHE_ADMIN_PASSWORD or pass --admin-password-file <file>\n' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

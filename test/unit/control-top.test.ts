@@ -1,38 +1,40 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { runInteractive, type TopTerminal } from '../../control-plane/cli/top-command';
-import { counterDelta, nodeCounters, nodeRates, proxyCounters, proxyRates } from '../../control-plane/cli/top-rates';
-import { mergeHotKeys, proxyBaseUrl, type TopFrame } from '../../control-plane/cli/top-sample';
+import { counterDelta, nodeCounters, nodeRates, proxyCounters, proxyRates } from '../../control-plane/sample/rates';
+import { mergeHotKeys, proxyBaseUrl, type ClusterFrame } from '../../control-plane/sample/sampler';
 import { formatBytes, formatPercent, formatRate, keyAction, renderTop, screenText } from '../../control-plane/cli/top-view';
 
 describe('top rates (pure)', () => {
-  test('client ops are summed from STATS, internal ops left out; evictions are memory + quota', () => {
+  test('client ops are summed from STATS, internal ops left out; evictions are memory + quota; expirations from expired', () => {
     const stats = {
-      hits: 7, misses: 3, evictedMemory: 2, evictedQuota: 1, items: 10,
+      hits: 7, misses: 3, evictedMemory: 2, evictedQuota: 1, expired: 4, items: 10,
       ops: { get: 10, set: 5, mget: 1, ping: 100, stats: 40, hello: 3, repl_sync: 9, migrate_pull: 4, slot_stats: 2, subscribe_invalidations: 1 },
     };
-    expect(nodeCounters(stats)).toEqual({ ops: 16, hits: 7, misses: 3, evictions: 3 });
-    expect(nodeCounters({})).toEqual({ ops: 0, hits: 0, misses: 0, evictions: 0 });
+    expect(nodeCounters(stats)).toEqual({ ops: 16, hits: 7, misses: 3, evictions: 3, expirations: 4 });
+    expect(nodeCounters({})).toEqual({ ops: 0, hits: 0, misses: 0, evictions: 0, expirations: 0 });
   });
 
   test('rates are deltas per second over the elapsed time', () => {
-    const prev = { ops: 100, hits: 10, misses: 10, evictions: 0 };
-    const cur = { ops: 600, hits: 40, misses: 20, evictions: 5 };
-    expect(nodeRates(prev, cur, 500)).toEqual({ opsPerSec: 1000, hitRatio: 0.75, evictionsPerSec: 10 });
+    const prev = { ops: 100, hits: 10, misses: 10, evictions: 0, expirations: 1 };
+    const cur = { ops: 600, hits: 40, misses: 20, evictions: 5, expirations: 3 };
+    expect(nodeRates(prev, cur, 500)).toEqual({ opsPerSec: 1000, hitRatio: 0.75, lookupsPerSec: 80, evictionsPerSec: 10, expirationsPerSec: 4 });
   });
 
+  const none = { opsPerSec: null, hitRatio: null, lookupsPerSec: null, evictionsPerSec: null, expirationsPerSec: null };
+
   test('no previous read, no time elapsed or no lookups: unknown (null), never NaN', () => {
-    const c = { ops: 5, hits: 1, misses: 1, evictions: 0 };
-    expect(nodeRates(undefined, c, 1000)).toEqual({ opsPerSec: null, hitRatio: null, evictionsPerSec: null });
-    expect(nodeRates(c, c, 0)).toEqual({ opsPerSec: null, hitRatio: null, evictionsPerSec: null });
-    expect(nodeRates(c, c, 1000)).toEqual({ opsPerSec: 0, hitRatio: null, evictionsPerSec: 0 });
+    const c = { ops: 5, hits: 1, misses: 1, evictions: 0, expirations: 0 };
+    expect(nodeRates(undefined, c, 1000)).toEqual(none);
+    expect(nodeRates(c, c, 0)).toEqual(none);
+    expect(nodeRates(c, c, 1000)).toEqual({ opsPerSec: 0, hitRatio: null, lookupsPerSec: 0, evictionsPerSec: 0, expirationsPerSec: 0 });
   });
 
   test('a counter that went down was reset (restart): everything since counts', () => {
     expect(counterDelta(100, 30)).toBe(30);
     expect(counterDelta(30, 100)).toBe(70);
-    expect(nodeRates({ ops: 1000, hits: 50, misses: 50, evictions: 9 }, { ops: 200, hits: 3, misses: 1, evictions: 0 }, 1000))
-      .toEqual({ opsPerSec: 200, hitRatio: 0.75, evictionsPerSec: 0 });
+    expect(nodeRates({ ops: 1000, hits: 50, misses: 50, evictions: 9, expirations: 9 }, { ops: 200, hits: 3, misses: 1, evictions: 0, expirations: 2 }, 1000))
+      .toEqual({ opsPerSec: 200, hitRatio: 0.75, lookupsPerSec: 4, evictionsPerSec: 0, expirationsPerSec: 2 });
   });
 
   test('proxy: requests/s and error rate from /metrics text', () => {
@@ -45,10 +47,12 @@ describe('top rates (pure)', () => {
       'shardcache_proxy_requests_in_flight{front="http"} 3',
       'shardcache_proxy_request_duration_seconds_count{front="http",op="get"} 100',
     ].join('\n');
-    expect(proxyCounters(text)).toEqual({ requests: 100, errors: 4 });
-    expect(proxyRates({ requests: 0, errors: 0 }, { requests: 100, errors: 4 }, 2000)).toEqual({ requestsPerSec: 50, errorRate: 0.04 });
-    expect(proxyRates(undefined, { requests: 100, errors: 4 }, 2000)).toEqual({ requestsPerSec: null, errorRate: null });
-    expect(proxyRates({ requests: 100, errors: 4 }, { requests: 100, errors: 4 }, 1000)).toEqual({ requestsPerSec: 0, errorRate: null });
+    expect(proxyCounters(text)).toEqual({ requests: 100, errors: 4, latency: [] });
+    const zero = { requests: 0, errors: 0, latency: [] };
+    const cur = { requests: 100, errors: 4, latency: [] };
+    expect(proxyRates(zero, cur, 2000)).toEqual({ requestsPerSec: 50, errorRate: 0.04, errorsPerSec: 2, p99Ms: null });
+    expect(proxyRates(undefined, cur, 2000)).toEqual({ requestsPerSec: null, errorRate: null, errorsPerSec: null, p99Ms: null });
+    expect(proxyRates(cur, cur, 1000)).toEqual({ requestsPerSec: 0, errorRate: null, errorsPerSec: 0, p99Ms: null });
   });
 });
 
@@ -74,7 +78,7 @@ describe('top view', () => {
     ]);
   });
 
-  const frame: TopFrame = {
+  const frame: ClusterFrame = {
     cluster: 'c', revision: 9, at: '2030-01-01T12:34:56.000Z', elapsedMs: 1000,
     shards: [
       { shardId: 0, primary: 'n0a', healthy: true, problems: [] },
@@ -82,11 +86,11 @@ describe('top view', () => {
       { shardId: 2, primary: null, healthy: false, problems: ['no primary'] },
     ],
     nodes: [
-      { nodeId: 'n0b', addr: 'h:2', shardId: 0, role: 'replica', live: true, error: null, items: 100, memoryBytes: 2048, memoryLimitBytes: 1024 ** 3, opsTotal: 5, opsPerSec: 0, hitRatio: null, evictionsPerSec: 0, replLag: '0b/1ms', replication: null },
-      { nodeId: 'n0a', addr: 'h:1', shardId: 0, role: 'primary', live: true, error: null, items: 100, memoryBytes: 2048, memoryLimitBytes: 1024 ** 3, opsTotal: 900, opsPerSec: 250, hitRatio: 0.5, evictionsPerSec: 0, replLag: '-', replication: null },
-      { nodeId: 'n1a', addr: 'h:3', shardId: 1, role: 'replica', live: false, error: 'node h:3 did not answer within 2000 ms', items: null, memoryBytes: null, memoryLimitBytes: null, opsTotal: null, opsPerSec: null, hitRatio: null, evictionsPerSec: null, replLag: '-', replication: null },
+      { nodeId: 'n0b', addr: 'h:2', shardId: 0, role: 'replica', live: true, error: null, items: 100, memoryBytes: 2048, memoryLimitBytes: 1024 ** 3, opsTotal: 5, opsPerSec: 0, hitRatio: null, lookupsPerSec: 0, evictionsPerSec: 0, expirationsPerSec: 0, replLag: '0b/1ms', replication: null, namespaces: {} },
+      { nodeId: 'n0a', addr: 'h:1', shardId: 0, role: 'primary', live: true, error: null, items: 100, memoryBytes: 2048, memoryLimitBytes: 1024 ** 3, opsTotal: 900, opsPerSec: 250, hitRatio: 0.5, lookupsPerSec: 10, evictionsPerSec: 0, expirationsPerSec: 0, replLag: '-', replication: null, namespaces: {} },
+      { nodeId: 'n1a', addr: 'h:3', shardId: 1, role: 'replica', live: false, error: 'node h:3 did not answer within 2000 ms', items: null, memoryBytes: null, memoryLimitBytes: null, opsTotal: null, opsPerSec: null, hitRatio: null, lookupsPerSec: null, evictionsPerSec: null, expirationsPerSec: null, replLag: '-', replication: null, namespaces: null },
     ],
-    proxies: [{ url: 'http://p:1', error: null, requestsTotal: 10, requestsPerSec: 12.5, errorRate: 0.1 }],
+    proxies: [{ url: 'http://p:1', error: null, requestsTotal: 10, requestsPerSec: 12.5, errorRate: 0.1, errorsPerSec: 1.25, p99Ms: 3, breakers: {} }],
     hotKeys: [{ namespace: 'app', key: 'hot\x1b[2J', qps: 300, mode: 'none', proxies: 1 }],
   };
 
@@ -125,7 +129,7 @@ describe('top view', () => {
 });
 
 describe('top interactive loop (fake terminal: stdin a pipe)', () => {
-  const frame = { cluster: 'c', revision: 1, at: new Date(0).toISOString(), elapsedMs: null, shards: [], nodes: [], proxies: [], hotKeys: [] } as TopFrame;
+  const frame = { cluster: 'c', revision: 1, at: new Date(0).toISOString(), elapsedMs: null, shards: [], nodes: [], proxies: [], hotKeys: [] } as ClusterFrame;
 
   function terminal(tty: boolean): { term: TopTerminal; written: string[]; stdin: PassThrough & { isTTY?: boolean; setRawMode?(raw: boolean): unknown }; raw: boolean[]; signals: EventEmitter } {
     const stdin = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };

@@ -1,18 +1,30 @@
 import { Op, Status } from '../../shared/protocol';
-import { peerAccessFromEnv } from '../../shared/peer-flags';
-import { clusterStatus } from '../commands/status';
-import type { CommandContext } from '../commands/context';
 import { NotInitialisedError } from '../errors';
 import { NodeClients } from '../rebalance/node-client';
 import { formatLag } from '../status/text';
-import type { NodeStatus } from '../status/document';
-import { nodeCounters, nodeRates, proxyCounters, proxyRates, type NodeCounters, type NodeRates, type ProxyCounters, type ProxyRates } from './top-rates';
+import type { NodeStatus, StatusDocument } from '../status/document';
+import {
+  breakerStates, nodeCounters, nodeRates, proxyCounters, proxyRates,
+  type BreakerState, type NodeCounters, type NodeRates, type ProxyCounters, type ProxyRates,
+} from './rates';
 
-/** How long one refresh waits for a node's STATS or a proxy's answer, ms. */
+/**
+ * The cluster sampler of `shardctl top` and of the control plane's dashboard: one frame per call,
+ * rates against the previous one. Kept apart from both so they read the same figures the same way.
+ */
+
+/** How long one refresh waits for the status read, a node's STATS or a proxy's answer, ms. */
 export const SAMPLE_TIMEOUT_MS = 2000;
 
-/** One node in a frame of `shardctl top`. */
-export interface TopNode extends NodeRates {
+/** Usage of one namespace on one node (from STATS). */
+export interface NamespaceUsage {
+  items: number;
+  bytes: number;
+  quotaBytes: number | null;
+}
+
+/** One node in a frame. */
+export interface NodeSample extends NodeRates {
   nodeId: string;
   addr: string;
   shardId: number;
@@ -28,16 +40,21 @@ export interface TopNode extends NodeRates {
   /** Replication as `shardctl status` shows it (REPL LAG), and its figures. */
   replLag: string;
   replication: NodeStatus['replication'];
+  /** Items and bytes per namespace the node holds; null without STATS. */
+  namespaces: Record<string, NamespaceUsage> | null;
 }
 
-export interface TopProxy extends ProxyRates {
+/** One proxy in a frame. */
+export interface ProxySample extends ProxyRates {
   url: string;
   error: string | null;
   requestsTotal: number | null;
+  /** The proxy's breaker to each node it talks to, by node id (empty when unknown). */
+  breakers: Record<string, BreakerState>;
 }
 
 /** A hot key as the proxies report it; `qps` summed over the proxies that report it. */
-export interface TopHotKey {
+export interface HotKeySample {
   namespace: string;
   key: string;
   qps: number;
@@ -45,21 +62,31 @@ export interface TopHotKey {
   proxies: number;
 }
 
-/** One refresh of `shardctl top` (also what `--once --output json` prints). */
-export interface TopFrame {
+/** One refresh (also what `shardctl top --once --output json` prints). */
+export interface ClusterFrame {
   cluster: string;
   revision: number;
   at: string;
   /** Milliseconds between this read and the previous one the rates come from; null on the first. */
   elapsedMs: number | null;
   shards: Array<{ shardId: number; primary: string | null; healthy: boolean; problems: string[] }>;
-  nodes: TopNode[];
-  proxies: TopProxy[];
-  hotKeys: TopHotKey[];
+  nodes: NodeSample[];
+  proxies: ProxySample[];
+  hotKeys: HotKeySample[];
+}
+
+/** Reads the status document the frame starts from (`clusterStatus` for shardctl and the service). */
+export type StatusSource = () => Promise<StatusDocument>;
+
+export interface SamplerOptions {
+  /** Connections to the nodes (default: open access from the environment's settings is the caller's job). */
+  nodes?: NodeClients;
+  /** `Authorization` header sent to the proxies' admin ports (absent: none; the ports are open with auth off). */
+  proxyAuthorization?: string;
 }
 
 /** Anything that may hang: rejects after `ms`. */
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
@@ -78,8 +105,8 @@ export function proxyBaseUrl(text: string): string {
 }
 
 /** Merges the proxies' hot-key reports (`/v1/admin/hotkeys` bodies): qps summed per key, hottest first, `limit` of them. */
-export function mergeHotKeys(reports: readonly unknown[], limit = 10): TopHotKey[] {
-  const byKey = new Map<string, TopHotKey>();
+export function mergeHotKeys(reports: readonly unknown[], limit = 10): HotKeySample[] {
+  const byKey = new Map<string, HotKeySample>();
   for (const report of reports) {
     const top = (report as { top?: unknown } | null)?.top;
     if (!Array.isArray(top)) continue;
@@ -98,29 +125,52 @@ export function mergeHotKeys(reports: readonly unknown[], limit = 10): TopHotKey
   return [...byKey.values()].sort((a, b) => b.qps - a.qps || a.namespace.localeCompare(b.namespace) || a.key.localeCompare(b.key)).slice(0, limit);
 }
 
+/** Per-namespace usage of a STATS document (`namespaces: { name: { items, bytes, quotaBytes } }`). */
+export function namespaceUsage(stats: Record<string, unknown>): Record<string, NamespaceUsage> {
+  const out: Record<string, NamespaceUsage> = {};
+  const raw = stats.namespaces;
+  if (raw === null || typeof raw !== 'object') return out;
+  for (const [name, v] of Object.entries(raw as Record<string, Record<string, unknown>>)) {
+    if (v === null || typeof v !== 'object') continue;
+    const n = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+    out[name] = { items: n(v.items), bytes: n(v.bytes), quotaBytes: typeof v.quotaBytes === 'number' ? v.quotaBytes : null };
+  }
+  return out;
+}
+
 const message = (err: unknown): string => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
  * Reads frames of the cluster: the status document (etcd registrations, roles, replication
  * offsets: `clusterStatus`, as `shardctl status`), every registered node's STATS over the node
  * protocol (as `rebalance` reads SLOT_STATS) and each proxy's /metrics and /v1/admin/hotkeys; rates
- * are against the previous frame. Owns: its node connections (`close`).
+ * are against the previous frame. Owns: its node connections (`close`, which also forgets the
+ * previous frame, so rates start over: a baseline minutes old would average over the gap).
  */
-export class TopSampler {
+export class ClusterSampler {
+  readonly #status: StatusSource;
   readonly #nodes: NodeClients;
   readonly #proxies: string[];
+  readonly #authorization: string | undefined;
   #lastAt: number | undefined;
   #nodeCounters = new Map<string, NodeCounters>();
   #proxyCounters = new Map<string, ProxyCounters>();
 
-  constructor(private readonly ctx: CommandContext, proxies: readonly string[], nodes = new NodeClients(peerAccessFromEnv())) {
-    this.#nodes = nodes;
+  constructor(status: StatusSource, proxies: readonly string[], options: SamplerOptions = {}) {
+    this.#status = status;
+    this.#nodes = options.nodes ?? new NodeClients();
     this.#proxies = proxies.map(proxyBaseUrl);
+    this.#authorization = options.proxyAuthorization;
   }
 
-  async next(now: () => number = () => performance.now()): Promise<TopFrame> {
-    const doc = await clusterStatus(this.ctx);
-    if (!doc.initialised) throw new NotInitialisedError(this.ctx.cluster);
+  /** The proxies' admin base URLs this sampler reads. */
+  get proxies(): readonly string[] {
+    return this.#proxies;
+  }
+
+  async next(now: () => number = () => performance.now()): Promise<ClusterFrame> {
+    const doc = await within(SAMPLE_TIMEOUT_MS, 'etcd', this.#status());
+    if (!doc.initialised) throw new NotInitialisedError(doc.cluster);
     const [stats, proxies] = await Promise.all([
       Promise.all(doc.nodes.map((n) => this.#stats(n.addr).then((s) => ({ stats: s }), (err: unknown) => ({ error: message(err) })))),
       Promise.all(this.#proxies.map((url) => this.#proxy(url))),
@@ -129,26 +179,31 @@ export class TopSampler {
     const elapsed = this.#lastAt === undefined ? null : at - this.#lastAt;
     this.#lastAt = at;
     const nextNodeCounters = new Map<string, NodeCounters>();
-    const nodes = doc.nodes.map((n, i): TopNode => {
+    const nodes = doc.nodes.map((n, i): NodeSample => {
       const base = { nodeId: n.nodeId, addr: n.addr, shardId: n.shardId, role: n.role, live: n.live, replLag: formatLag(n), replication: n.replication };
       const got = stats[i];
       if ('error' in got) {
-        return { ...base, error: got.error, items: null, memoryBytes: null, memoryLimitBytes: null, opsTotal: null, opsPerSec: null, hitRatio: null, evictionsPerSec: null };
+        return {
+          ...base, error: got.error, items: null, memoryBytes: null, memoryLimitBytes: null, opsTotal: null, opsPerSec: null, hitRatio: null, lookupsPerSec: null,
+          evictionsPerSec: null, expirationsPerSec: null, namespaces: null,
+        };
       }
       const counters = nodeCounters(got.stats);
       nextNodeCounters.set(n.nodeId, counters);
       const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
       return {
         ...base, error: null, items: num(got.stats.items), memoryBytes: num(got.stats.bytes), memoryLimitBytes: num(got.stats.maxMemoryBytes), opsTotal: counters.ops,
-        ...nodeRates(this.#nodeCounters.get(n.nodeId), counters, elapsed ?? 0),
+        ...nodeRates(this.#nodeCounters.get(n.nodeId), counters, elapsed ?? 0), namespaces: namespaceUsage(got.stats),
       };
     });
     this.#nodeCounters = nextNodeCounters;
     const nextProxyCounters = new Map<string, ProxyCounters>();
-    const proxyRows = proxies.map((p): TopProxy => {
-      if (p.counters === undefined) return { url: p.url, error: p.error ?? 'no answer', requestsTotal: null, requestsPerSec: null, errorRate: null };
+    const proxyRows = proxies.map((p): ProxySample => {
+      if (p.counters === undefined) {
+        return { url: p.url, error: p.error ?? 'no answer', requestsTotal: null, requestsPerSec: null, errorRate: null, errorsPerSec: null, p99Ms: null, breakers: {} };
+      }
       nextProxyCounters.set(p.url, p.counters);
-      return { url: p.url, error: null, requestsTotal: p.counters.requests, ...proxyRates(this.#proxyCounters.get(p.url), p.counters, elapsed ?? 0) };
+      return { url: p.url, error: null, requestsTotal: p.counters.requests, ...proxyRates(this.#proxyCounters.get(p.url), p.counters, elapsed ?? 0), breakers: p.breakers ?? {} };
     });
     this.#proxyCounters = nextProxyCounters;
     return {
@@ -163,7 +218,11 @@ export class TopSampler {
     };
   }
 
+  /** Closes the node connections and forgets the previous frame (the next one has no rates). */
   async close(): Promise<void> {
+    this.#lastAt = undefined;
+    this.#nodeCounters = new Map();
+    this.#proxyCounters = new Map();
     await this.#nodes.close();
   }
 
@@ -173,10 +232,19 @@ export class TopSampler {
     return reply[2] as Record<string, unknown>;
   }
 
-  async #proxy(url: string): Promise<{ url: string; counters?: ProxyCounters; hotKeys?: unknown; error?: string }> {
+  async #proxy(url: string): Promise<{ url: string; counters?: ProxyCounters; breakers?: Record<string, BreakerState>; hotKeys?: unknown; error?: string }> {
+    const headers: Record<string, string> = this.#authorization === undefined ? {} : { authorization: this.#authorization };
     const get = async (path: string): Promise<Response> => {
-      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(SAMPLE_TIMEOUT_MS) });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (the cluster requires auth; the proxy admin port wants an admin)' : ''}`);
+      const res = await fetch(`${url}${path}`, { headers, signal: AbortSignal.timeout(SAMPLE_TIMEOUT_MS) });
+      if (!res.ok) {
+        await res.body?.cancel();
+        const hint = res.status === 401 || res.status === 403
+          ? this.#authorization === undefined
+            ? ' (the cluster requires auth: pass --admin-user and --admin-password-file, or set $SHARDCACHE_ADMIN_PASSWORD)'
+            : ' (the admin credential was refused: it needs a user with admin on "*")'
+          : '';
+        throw new Error(`${path}: HTTP ${res.status}${hint}`);
+      }
       return res;
     };
     try {
@@ -184,7 +252,7 @@ export class TopSampler {
         get('/metrics').then((r) => r.text()),
         get('/v1/admin/hotkeys').then((r) => r.json() as Promise<unknown>, () => undefined),
       ]);
-      return { url, counters: proxyCounters(metrics), hotKeys: hot };
+      return { url, counters: proxyCounters(metrics), breakers: breakerStates(metrics), hotKeys: hot };
     } catch (err) {
       // fetch's own message is "fetch failed"; its cause says why (connection refused, timeout...).
       const cause = (err as Error)?.cause;
