@@ -206,6 +206,9 @@ function shardctl(children: ChildRegistry, endpoint: string, cluster: string, ar
   });
 }
 
+/** `shardctl <args>` of the build against a bench cluster's etcd (killed after 20 s); rejects with its output when it fails. */
+export const benchShardctl = shardctl;
+
 /** Users and auth on for a secure bench cluster; with TLS, the cluster secret's file. Passwords go through files, never argv. */
 async function secureCluster(children: ChildRegistry, endpoint: string, o: BenchClusterOptions, s: BenchSecurity, dataDir: string): Promise<void> {
   const file = (name: string, text: string): string => {

@@ -12,6 +12,7 @@ import { findProfile, formatProfile, profileDir, summarizeProfile } from './prox
 import { formatPhase, formatSecurityCost, formatSummary, PROXY_TARGETS, SUMMARY_LEGEND, type PhaseFigures, type ProxyCounters, type SecurityVariant } from './proxy-report';
 import { bearerOf, originOf, runPhase, type HttpPhaseTask, type PhaseSecurity, type PhaseTask, type WsPhaseTask } from './proxy-task';
 import { benchKey } from './wire';
+import { formatPolicySummary, POLICIES, POLICY_LEGEND, runPolicyPhases, type PolicyFigures } from './proxy-policies';
 
 /**
  * The proxy benchmark: a real cluster as processes on 127.0.0.1 (etcd, 3 shards of 1 or 2 storage
@@ -32,6 +33,10 @@ import { benchKey } from './wire';
  * auth on, one with auth plus TLS everywhere (HTTPS/WSS client port, node links over mutual TLS,
  * cluster secret). Every phase then runs against plain, auth and auth+tls back to back, so the
  * machine's noise falls on the three alike, and a last table gives what security costs.
+ *
+ * With `--policies` it runs instead the write-policy comparison (issue 17, bench/proxy-policies.ts):
+ * HTTP PUT and batched WebSocket SET against a cache-aside, a write-through and a write-behind
+ * namespace, with a store process, and a table of what each policy costs against cache-aside.
  */
 
 /** Knobs of the proxy benchmark, from its flags. */
@@ -64,6 +69,8 @@ export interface ProxyBenchOptions {
   proxyArgs: string[];
   /** Also run every phase against a cluster with auth on and one with auth plus TLS everywhere. */
   secure: boolean;
+  /** Run the write-policy comparison (cache-aside, write-through, write-behind) instead of the usual phases. */
+  policies: boolean;
 }
 
 /** Usage of `bench proxy`. */
@@ -95,7 +102,11 @@ export const PROXY_BENCH_USAGE = `usage: npm run bench -- proxy [flags]
   --proxy-args="<a>"     extra proxy flags, e.g. --proxy-args="--workers 2"
   --secure               also a cluster with auth on and one with auth + TLS (HTTPS/WSS client port, node links
                          over mutual TLS, cluster secret); every phase runs against plain, auth and auth+tls back
-                         to back, then a table of what security costs`;
+                         to back, then a table of what security costs
+  --policies             instead of the usual phases: the write-policy comparison (issue 17): HTTP PUT (pipelining 1)
+                         and batched WS SET against a cache-aside, a write-through and a write-behind namespace
+                         (a store process on 127.0.0.1, bulk endpoint on), with the store's requests per write
+                         (~2 min)`;
 
 const CLUSTER_NAME = 'bench';
 const NAMESPACE = 'bench';
@@ -115,6 +126,7 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
 
 /** Seconds a run of these options should take at most: start-up, preload, and each phase with slack. */
 function defaultTimeout(o: Omit<ProxyBenchOptions, 'timeoutSeconds'>): number {
+  if (o.policies) return Math.ceil(60 + 2 * POLICIES.length * (o.warmupSeconds + o.seconds + 10));
   const clusters = o.secure ? 3 : 1;
   const http = o.only === 'ws' ? 0 : ((o.calibrate ? 1 : 0) + 2 * clusters) * o.pipelining.length;
   const ws = o.only === 'http' ? 0 : 2 * o.wsBatching.length * clusters;
@@ -151,7 +163,7 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     options: {
       seconds: text, warmup: text, connections: text, pipelining: text, 'http-paths': text, 'ws-connections': text, 'ws-depth': text, 'ws-driver': text, 'http-driver': text, 'ws-batching': text,
       keys: text, 'value-bytes': text, replicas: text, only: text, timeout: text, 'proxy-node-flags': text, 'proxy-args': text,
-      'no-calibrate': { type: 'boolean' }, secure: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'no-calibrate': { type: 'boolean' }, secure: { type: 'boolean' }, policies: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
@@ -178,7 +190,9 @@ export function parseProxyBenchOptions(argv: readonly string[]): ProxyBenchOptio
     proxyNodeFlags: (values['proxy-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     proxyArgs: (values['proxy-args'] ?? '').split(/\s+/).filter(Boolean),
     secure: values.secure === true,
+    policies: values.policies === true,
   };
+  if (options.policies && options.secure) throw new Error('--policies runs against the plain cluster only; leave out --secure');
   // A raw batched turn sends up to `depth` requests in one message; the proxy runs no more than its limit of one.
   const rawBatched = options.only !== 'http' && wsDriver === 'raw' && options.wsBatching.includes('batched');
   if (rawBatched && options.wsDepth > Limits.MAX_WS_BATCH_REQUESTS) {
@@ -388,6 +402,7 @@ function printHeader(o: ProxyBenchOptions): void {
   }
   say(`  WebSocket: ${o.wsConnections} connections x ${o.wsDepth} in flight (${o.wsDriver} driver; ${o.wsBatching.join(' and ')} messages), random keys over all ${o.keys.toLocaleString('en-US')}`);
   say('  latencies in µs from the send of a request to its reply; CPU in % of one core over the measured window');
+  if (o.policies) say('  --policies: the write-policy phases only (HTTP PUT at pipelining 1 and batched WS SET, each against cache-aside, write-through and write-behind)');
   if (o.secure) {
     say('  --secure: every phase runs against three clusters back to back: plain, auth (a bearer token on every HTTP request and');
     say('  WebSocket upgrade), auth+tls (HTTPS/WSS client port, node links over mutual TLS, cluster secret); wrk and autocannon');
@@ -429,6 +444,31 @@ async function startSecureTargets(children: ChildRegistry, o: ProxyBenchOptions,
   ];
 }
 
+/** `--policies`: the write-policy phases on the plain cluster (bench/proxy-policies.ts). */
+async function runPolicies(children: ChildRegistry, o: ProxyBenchOptions): Promise<PolicyFigures[]> {
+  const started = Date.now();
+  say('\n== starting the cluster');
+  const cluster = await startBenchCluster(children, { cluster: CLUSTER_NAME, shards: SHARDS, replicas: o.replicas, proxyNodeFlags: o.proxyNodeFlags, proxyArgs: o.proxyArgs });
+  try {
+    say(`  etcd ${cluster.etcdEndpoint}, ${cluster.nodes.length} storage nodes, proxy http :${cluster.httpPort} admin :${cluster.adminPort} (pid ${cluster.proxy.pid}); healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const target: BenchTarget = { cluster };
+    const watch = (store: { name: string; pid: number }) => [...cluster.watched, store];
+    say('\n== write-policy phases');
+    return await runPolicyPhases(children, cluster, CLUSTER_NAME, [
+      {
+        label: 'HTTP PUT', load: `${o.connections} conn x 1`,
+        task: (namespace, store) => ({ ...base(target, o, o.connections), namespace, watch: watch(store), kind: 'http', op: 'put', pipelining: 1, httpPaths: o.httpPaths, driver: o.httpDriver, wrkPath: o.wrkPath }),
+      },
+      {
+        label: 'WS SET', load: `${o.wsConnections} ws x ${o.wsDepth} batched`,
+        task: (namespace, store) => ({ ...base(target, o, o.wsConnections), namespace, watch: watch(store), kind: 'ws', op: 'set', depth: o.wsDepth, driver: o.wsDriver, batch: true }),
+      },
+    ], say);
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function runAll(children: ChildRegistry, o: ProxyBenchOptions): Promise<PhaseFigures[]> {
   const started = Date.now();
   say(o.secure ? '\n== starting the clusters' : '\n== starting the cluster');
@@ -463,6 +503,14 @@ export function runProxyBench(o: ProxyBenchOptions): Promise<number> {
   return runBounded('proxy benchmark', o.timeoutSeconds, async (children) => {
     const started = Date.now();
     printHeader(o);
+    if (o.policies) {
+      const figures = await runPolicies(children, o);
+      say('\n== write policies: the same write load against cache-aside, write-through and write-behind namespaces');
+      for (const line of formatPolicySummary(figures)) say(line);
+      for (const line of POLICY_LEGEND) say(`  ${line}`);
+      say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return figures.every((f) => f.result) ? 0 : 1;
+    }
     const figures = await runAll(children, o);
     say(`\n== summary (ops/s over the measured window; latencies in µs; CPU in % of one core, machine = all ${os.cpus().length} cores)`);
     for (const line of formatSummary(figures)) say(line);

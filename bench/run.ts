@@ -7,6 +7,8 @@ import { PEERS_BENCH_USAGE, parsePeersBenchOptions, runPeersBench } from './peer
 import { PROXY_BENCH_USAGE, parseProxyBenchOptions, runProxyBench } from './proxy';
 import { CODEC_BENCH_USAGE, parseCodecBenchOptions, runCodecBench } from './codec';
 import { REBALANCE_BENCH_USAGE, parseRebalanceBenchOptions, runRebalanceBench } from './rebalance';
+import { DASHBOARD_BENCH_USAGE, parseDashboardBenchOptions, runDashboardBench } from './dashboard';
+import { REGIONS_BENCH_USAGE, parseRegionsBenchOptions, runRegionsBench } from './regions';
 
 /**
  * Entry point of `npm run bench -- <name> [flags]`: picks the benchmark by its first argument.
@@ -17,6 +19,8 @@ import { REBALANCE_BENCH_USAGE, parseRebalanceBenchOptions, runRebalanceBench } 
  *   store  the store engine alone, in a child process with --expose-gc (dist/bench/store.js)
  *   rebalance  slot migration of 1M keys between two shards, unthrottled and throttled, under client load
  *   codec  the plain-msgpack guard's cost per frame next to msgpackr's decode, in process
+ *   dashboard  CPU per second of every process with 0, 1 and 5 of the control plane's dashboards open
+ *   regions  a region's write throughput without and with a peer region, the invalidation stream's throughput, batch sizes and lag
  */
 
 interface Bench {
@@ -41,6 +45,8 @@ const runPeers = withFlags(parsePeersBenchOptions, PEERS_BENCH_USAGE, runPeersBe
 const runNode = withFlags(parseNodeBenchOptions, NODE_BENCH_USAGE, runNodeBench);
 const runCodec = withFlags(parseCodecBenchOptions, CODEC_BENCH_USAGE, runCodecBench);
 const runRebalance = withFlags(parseRebalanceBenchOptions, REBALANCE_BENCH_USAGE, runRebalanceBench);
+const runDashboard = withFlags(parseDashboardBenchOptions, DASHBOARD_BENCH_USAGE, runDashboardBench);
+const runRegions = withFlags(parseRegionsBenchOptions, REGIONS_BENCH_USAGE, runRegionsBench);
 
 const STORE_BENCH = path.join(__dirname, 'store.js');
 
@@ -87,11 +93,19 @@ const BENCHES: Record<string, Bench> = {
     describe: 'slot migration: MB/s, keys/s, per-cut freeze and client p99 before and during a move',
     run: runRebalance,
   },
+  dashboard: {
+    describe: 'CPU seconds per second of nodes, proxy, control plane and etcd with 0, 1 and 5 live dashboards open',
+    run: runDashboard,
+  },
+  regions: {
+    describe: 'write ops/s of region a without and with a peer region, invalidations acknowledged per second, batch sizes, lag p50/p99',
+    run: runRegions,
+  },
 };
 
 function usage(): string {
   const names = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(6)} ${bench.describe}`);
-  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE, '', PEERS_BENCH_USAGE, '', REBALANCE_BENCH_USAGE].join('\n');
+  return ['usage: npm run bench -- <name> [flags]', 'benchmarks:', ...names, '', NODE_BENCH_USAGE, '', PROXY_BENCH_USAGE, '', PEERS_BENCH_USAGE, '', REBALANCE_BENCH_USAGE, '', DASHBOARD_BENCH_USAGE, '', REGIONS_BENCH_USAGE].join('\n');
 }
 
 async function main(): Promise<void> {

@@ -11,10 +11,12 @@ import { etcdClientArgs, toolEnv, writeClusterSecret } from './cluster/tls';
 import { parseClusterName } from '../control-plane/flags';
 import {
   assertPortsFree, etcdOnPath, initCluster, launch, launchProgram, programSpecs, startEtcd, stopChild, waitForPrimaries, waitHealthy,
-  type Child, type ClusterLayout,
+  type Child, type ClusterLayout, type ProgramSpec,
 } from './cluster/processes';
 import { RestartTracker, restartLine } from './local-cluster-restart';
 import { prometheusOnPath, writePrometheusConfig, PROMETHEUS_INSTALL } from './cluster/prometheus';
+import { configureRegion, prefixed, regionName, regionSecretIn, REPLICATED_NS, waitLinked } from './cluster/regions';
+import { REGION_SECRET_ENV } from '../shared/regions';
 
 /**
  * `npm start`: a whole local cluster as child processes of this one.
@@ -37,6 +39,14 @@ import { prometheusOnPath, writePrometheusConfig, PROMETHEUS_INSTALL } from './c
  * With `--prometheus` (and `prometheus` on the PATH), deploy/prometheus/prometheus.yml rewritten for
  * the ports actually started (scripts/cluster/prometheus.ts) goes to `<data dir>/prometheus`, and
  * Prometheus runs as one more supervised program on `--prometheus-port` (TSDB in the same dir).
+ * With `--regions N` (N > 1; issue 18, docs/operations.md "Regions") it runs N whole clusters, the
+ * regions r1..rN, each with its own etcd, nodes, control plane and proxy on the ports of the flags
+ * shifted by `--region-port-step` per region (r1 on the flags' own), data and logs under
+ * `<data dir>/<region>`, program names prefixed `<region>-`; every node has a `--data-dir` (its
+ * spool of invalidations), every program the region secret (generated into
+ * `<data dir>/region-secret`, passed as $SHARDCACHE_REGION_SECRET); each region's etcd names it
+ * and lists the others as peers (their proxy's HTTP URL), and the namespace `shared` is
+ * replicated (`replicated: invalidate`) in every region.
  */
 /** The runner's flags: the layout with one proxy's ports flat, plus the runner's own settings. */
 type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['proxies'][number] & {
@@ -50,6 +60,10 @@ type RunnerConfig = Omit<ClusterLayout, 'proxies' | 'tls'> & ClusterLayout['prox
   /** Run Prometheus on the cluster's real targets (when it is on the PATH). */
   prometheus: boolean;
   prometheusPort: number;
+  /** Whole clusters to run as regions of each other (1: a plain cluster, as without the flag). */
+  regions: number;
+  /** Port shift from one region to the next. */
+  regionPortStep: number;
 };
 
 function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
@@ -80,6 +94,8 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
     .option('--no-restart', 'leave a program that died dead (it is only reported)')
     .option('--prometheus', 'also run Prometheus (when on the PATH) scraping this cluster, with deploy/prometheus/alerts.yml; its config and TSDB go to <data dir>/prometheus', false)
     .addOption(port('--prometheus-port <port>', 'web/API port of Prometheus (with --prometheus)', 9090))
+    .addOption(new Option('--regions <n>', 'run n whole clusters as regions r1..rn of each other (own etcd, nodes, control plane and proxy each; namespace "shared" replicated as invalidations between them)').argParser(intIn(1, 4)).default(1))
+    .addOption(new Option('--region-port-step <n>', 'with --regions: region k listens on every port of the flags plus (k-1) x n').argParser(intIn(1, 10_000)).default(1000))
     .allowExcessArguments(false)
     .parse(argv, { from: 'user' })
     .opts<RunnerConfig>();
@@ -87,7 +103,7 @@ function parseRunnerConfig(argv: readonly string[]): RunnerConfig {
 
 /** The runner's flags as the layout the shared starting code takes. */
 function layoutOf(config: RunnerConfig, tls: LocalTls | undefined, clusterSecretFile: string | undefined): ClusterLayout {
-  const { httpPort, respPort, adminPort, workers, tls: _tls, prometheus: _p, prometheusPort: _pp, ...rest } = config;
+  const { httpPort, respPort, adminPort, workers, tls: _tls, prometheus: _p, prometheusPort: _pp, regions: _r, regionPortStep: _rs, ...rest } = config;
   return { ...rest, tls, clusterSecretFile, proxies: [{ httpPort, respPort, adminPort, workers }] };
 }
 
@@ -174,7 +190,7 @@ class Supervisor {
   #relaunch(old: Child, attempt: number): void {
     if (this.#stopping) return;
     const { spawnfile, spawnargs } = old.process;
-    const fresh = launch(old.spec, spawnfile, spawnargs.slice(1), this.logDir, say);
+    const fresh = launch(old.spec, spawnfile, spawnargs.slice(1), path.dirname(old.logFile), say); // its region's log dir (with --regions)
     const at = this.children.indexOf(old);
     if (at >= 0) this.children[at] = fresh;
     else this.children.push(fresh);
@@ -182,14 +198,14 @@ class Supervisor {
     process.stdout.write(`${JSON.stringify({ event: 'restarted', name: old.spec.name, pid: fresh.process.pid, attempt })}\n`);
   }
 
-  /** Cancels pending restarts, stops the programs together, then etcd (the first child), removes a temp dir and exits. */
+  /** Cancels pending restarts, stops the programs together, then etcd (every region's), removes a temp dir and exits. */
   stopAndExit(code: number): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#pending.values()) clearTimeout(timer);
       this.#pending.clear();
-      const [etcd, ...programs] = this.children; // etcd last: nodes revoke their leases on the way out
-      await Promise.all(programs.map((c) => stopChild(c, say)));
-      if (etcd) await stopChild(etcd, say);
+      const isEtcd = (c: Child) => c.spec.script === 'etcd'; // etcd last: nodes revoke their leases on the way out
+      await Promise.all(this.children.filter((c) => !isEtcd(c)).map((c) => stopChild(c, say)));
+      await Promise.all(this.children.filter(isEtcd).map((c) => stopChild(c, say)));
       if (this.removeDataDir) fs.rmSync(this.dataDir, { recursive: true, force: true });
       say(code === 0 ? 'stopped' : 'stopped after an error');
       process.exit(code);
@@ -225,13 +241,99 @@ async function startCluster(config: RunnerConfig, supervisor: Supervisor, logDir
     say(`spare shard ${id}: ${addrs.join(', ')} (owns no slots; add it with: npx shardctl shard add ${id} && npx shardctl rebalance)`);
   }
   const shardctl = ['node dist/control-plane/cli/shardctl.js status --etcd', etcd, ...etcdClientArgs(tls)].join(' ');
-  say(`ready: etcd ${etcd}, status page http://127.0.0.1:${config.controlPort}/, try "${shardctl}". Ctrl-C stops everything.`);
+  say(`ready: etcd ${etcd}, dashboard http://127.0.0.1:${config.controlPort}/, try "${shardctl}". Ctrl-C stops everything.`);
   if (tls) say(tlsHowTo(layout, etcd, config));
   if (prometheus) for (const line of prometheus.summary) say(line);
   const ready = {
     event: 'ready', etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: config.controlPort, children: children.map((c) => ({ name: c.spec.name, pid: c.process.pid })),
     ...(tls ? { tls, clusterSecretFile: secretFile } : {}),
     ...(prometheus ? { prometheus: prometheus.info } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+/** One region of `--regions N`: its flags (ports shifted), where its data and logs go, its programs. */
+interface RegionRun {
+  name: string;
+  config: RunnerConfig;
+  dir: string;
+  logDir: string;
+  layout: ClusterLayout;
+  etcd: string;
+  specs: ProgramSpec[];
+}
+
+const PORT_FLAGS = ['etcdPort', 'etcdPeerPort', 'nodeBasePort', 'nodeAdminBasePort', 'controlPort', 'httpPort', 'respPort', 'adminPort'] as const;
+
+/** The regions of `--regions N`: region i on every port shifted by i × --region-port-step. */
+function regionRuns(config: RunnerConfig, dataDir: string): RegionRun[] {
+  return Array.from({ length: config.regions }, (_, i) => {
+    const name = regionName(i);
+    const shifted: RunnerConfig = { ...config };
+    for (const flag of PORT_FLAGS) {
+      shifted[flag] = config[flag] + i * config.regionPortStep;
+      if (shifted[flag] > 65_000) throw new Error(`region ${name} would listen above port 65000 (${flag} ${shifted[flag]}); lower --region-port-step or the base ports`);
+    }
+    const dir = path.join(dataDir, name);
+    const layout: ClusterLayout = { ...layoutOf(shifted, undefined, undefined), nodeDataDir: path.join(dir, 'nodes') };
+    const etcd = `127.0.0.1:${shifted.etcdPort}`;
+    const specs = prefixed(programSpecs(layout, etcd), `${name}-`);
+    return { name, config: shifted, dir, logDir: path.join(dataDir, 'logs', name), layout, etcd, specs };
+  });
+}
+
+/**
+ * `--regions N`: N whole clusters as regions of each other (see the top of this file). Every
+ * region's etcd is started, initialised and configured (its name, the others as peers, `shared`
+ * replicated) before any program starts, so the nodes come up shipping invalidations.
+ */
+async function startRegions(config: RunnerConfig, supervisor: Supervisor): Promise<void> {
+  const runs = regionRuns(config, supervisor.dataDir);
+  const etcdPorts: ProgramSpec[] = runs.slice(1).map((r) => ({
+    name: `${r.name}-etcd`, script: 'etcd', args: [], listens: '', ports: [[r.config.etcdPort, `--etcd-port (+ --region-port-step, ${r.name})`], [r.config.etcdPeerPort, `--etcd-peer-port (+ --region-port-step, ${r.name})`]],
+  }));
+  await assertPortsFree(runs[0].layout, [...etcdPorts, ...runs.flatMap((r) => r.specs)]);
+  const secretFile = path.join(supervisor.dataDir, 'region-secret');
+  process.env[REGION_SECRET_ENV] = regionSecretIn(secretFile); // every program (restarts too) inherits it
+  const peersOf = (self: RegionRun) => runs.filter((r) => r !== self).map((r) => ({ name: r.name, endpoint: `http://127.0.0.1:${r.config.httpPort}` }));
+  for (const r of runs) {
+    const sayIn = (text: string) => say(`${r.name}: ${text}`);
+    fs.mkdirSync(r.logDir, { recursive: true });
+    const etcdChild = await startEtcd(r.layout, r.dir, r.logDir, sayIn);
+    etcdChild.spec = { ...etcdChild.spec, name: `${r.name}-etcd` };
+    supervisor.adopt(etcdChild);
+    await initCluster(r.layout, r.etcd, config.force, sayIn);
+    await configureRegion(r.etcd, config.cluster, r.name, peersOf(r), [REPLICATED_NS]);
+  }
+  for (const r of runs) for (const spec of r.specs) supervisor.adopt(launchProgram(spec, r.logDir, (text) => say(`${r.name}: ${text}`)));
+  const docs = await Promise.all(runs.map((r) => waitForPrimaries(r.etcd, config.cluster, config.timeout)));
+  await waitHealthy(supervisor.children, config.timeout);
+  const linked = await Promise.all(runs.map((r) => waitLinked(`http://127.0.0.1:${r.config.adminPort}`, peersOf(r).map((p) => p.name), config.timeout * 1000)));
+  runs.forEach((r, i) => {
+    const mine = supervisor.children.filter((c) => c.spec.name.startsWith(`${r.name}-`));
+    const roles = new Map(docs[i].nodes.map((n) => [`${r.name}-${n.nodeId}`, `shard ${n.shardId} ${n.role}`]));
+    const table = renderTable(['PROGRAM', 'PID', 'ROLE', 'LISTENS', 'LOG'], mine.map((c) => [c.spec.name, String(c.process.pid ?? '-'), roles.get(c.spec.name) ?? '-', c.spec.listens, c.logFile]));
+    process.stdout.write(`\nregion ${r.name}:\n${table}\n`);
+  });
+  process.stdout.write('\n');
+  for (const [i, r] of runs.entries()) {
+    const peers = peersOf(r).map((p) => `${p.name} at ${p.endpoint}`).join(', ');
+    say(`region ${r.name}: etcd ${r.etcd}, proxy http://127.0.0.1:${r.config.httpPort} (RESP ${r.config.respPort}, admin http://127.0.0.1:${r.config.adminPort}/v1/admin/regions), dashboard http://127.0.0.1:${r.config.controlPort}/; peers: ${peers}${linked[i] ? ' (linked)' : ' (NOT linked yet: see its nodes\' logs)'}`);
+  }
+  const [r1, r2] = runs;
+  say(`namespace "${REPLICATED_NS}" is replicated (replicated: invalidate) in ${runs.map((r) => r.name).join(', ')}: a write in one region invalidates the key in the others. Try:`);
+  say(`  curl -X PUT -H 'content-type: application/json' -d '{"value":"old"}' http://127.0.0.1:${r2.config.httpPort}/v1/cache/${REPLICATED_NS}/greeting   # cached in ${r2.name}`);
+  say(`  curl -X PUT -H 'content-type: application/json' -d '{"value":"new"}' http://127.0.0.1:${r1.config.httpPort}/v1/cache/${REPLICATED_NS}/greeting   # written in ${r1.name}`);
+  say(`  curl http://127.0.0.1:${r2.config.httpPort}/v1/cache/${REPLICATED_NS}/greeting   # {"hit":false}: invalidated in ${r2.name}`);
+  say(`region secret in ${secretFile} (mode 0600; every program has it as $${REGION_SECRET_ENV}); node spools in ${path.join(supervisor.dataDir, '<region>', 'nodes', '<node>', 'regions')}`);
+  say(`ready: ${runs.length} regions; try "node dist/control-plane/cli/shardctl.js status --etcd ${r1.etcd}" (${r1.name}) or --etcd ${r2.etcd} (${r2.name}). Ctrl-C stops everything.`);
+  const ready = {
+    event: 'ready', etcd: r1.etcd, cluster: config.cluster, dataDir: supervisor.dataDir, controlPort: r1.config.controlPort,
+    regions: runs.map((r) => ({
+      name: r.name, etcd: r.etcd, httpPort: r.config.httpPort, respPort: r.config.respPort, adminPort: r.config.adminPort, controlPort: r.config.controlPort, peers: peersOf(r).map((p) => p.name),
+    })),
+    replicatedNamespace: REPLICATED_NS, regionSecretFile: secretFile,
+    children: supervisor.children.map((c) => ({ name: c.spec.name, pid: c.process.pid })),
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
@@ -253,7 +355,10 @@ async function main(): Promise<void> {
   const withPrometheus = config.prometheus && prometheusOnPath();
   if (config.prometheus && !withPrometheus) say(`--prometheus: prometheus is not installed (not on the PATH); ${PROMETHEUS_INSTALL}. Starting the cluster without it.`);
   try {
-    await startCluster(config, supervisor, logDir, withPrometheus);
+    if (config.regions > 1) {
+      if (config.tls || config.prometheus) throw new Error('--regions does not go with --tls or --prometheus yet; run one region for those');
+      await startRegions(config, supervisor);
+    } else await startCluster(config, supervisor, logDir, withPrometheus);
   } catch (err) {
     process.stderr.write(`local-cluster: ${(err as Error).message}\n`);
     await supervisor.stopAndExit(1);

@@ -17,14 +17,22 @@ import { parseChaosOptions, type ChaosOptions } from './options';
 import { formatReport } from './report';
 import { planSchedule, scheduleLines } from './schedule';
 import { rebalanceScenario, SCENARIO_CUT_SLOTS, type RebalanceSummary } from './rebalance';
+import { RecordingStore } from '../store-server';
+import { runRegionScenario } from './regions';
+import {
+  flushAtEnd, STORE_FAULT_PLAN, StoreFaults, WB_KEYS_PER_SHARD, WB_NS, WB_RATE, WB_WORKERS, writeBehindFlags, writeBehindInvariants, writeBehindLines, writeBehindSummary,
+  type WriteBehindSummary,
+} from './write-behind';
 
 /**
  * `npm run chaos`: the process chaos harness.
  *
- *   start etcd, shards × (replicas+1) nodes, control plane, proxies ─► namespace policies
- *   ─► ballast ─► load (ChaosLoad) + etcd epoch watch + node write reports
- *   ─► faults one by one (schedule.ts, faults.ts), each followed by "cluster whole again"
- *   ─► stop load ─► final read of every key ─► checker ─► report ─► stop everything
+ *   start the store (write-behind.ts), etcd, shards × (replicas+1) nodes, control plane, proxies
+ *   ─► namespace policies ─► ballast ─► load (ChaosLoad) + write-behind load + etcd epoch watch + node write reports
+ *   ─► faults one by one (schedule.ts, faults.ts), each followed by "cluster whole again",
+ *      while the store fails and goes down on its own cycle (StoreFaults)
+ *   ─► stop load ─► final read of every key ─► flush the write-behind queues, compare the store
+ *   ─► checker ─► report ─► stop everything
  *
  * With `--external` it starts nothing and injects nothing: it runs the same load and checker against
  * a cluster started elsewhere (compose.yaml) while scripts/chaos-compose.sh applies the schedule,
@@ -33,7 +41,8 @@ import { rebalanceScenario, SCENARIO_CUT_SLOTS, type RebalanceSummary } from './
  * one fails, 2 on an error of the harness itself. With `--tls` every link of the cluster is TLS
  * (etcd, the proxies' client ports, node links with mutual TLS) and node links prove a random
  * cluster secret; the load, the ballast, the etcd watch and shardctl use the same CA and
- * client certificate.
+ * client certificate. The write-behind namespace `wb` and its store run only when the harness
+ * starts the cluster (not with `--external`).
  */
 const ACKED_NS = 'acked';
 const ASYNC_NS = 'async';
@@ -48,6 +57,17 @@ interface Run {
   faults: Fault[];
   aborted: boolean;
   rebalance?: RebalanceSummary;
+  /** The write-behind part (started clusters only): its store, the store's faults, its load and what the end found. */
+  store?: RecordingStore;
+  storeFaults?: StoreFaults;
+  wbLoad?: ChaosLoad;
+  writeBehind?: WriteBehindSummary;
+}
+
+/** The write-behind store's port: the first after the cluster's (the range a caller reserves ends with it). */
+function storePortOf(o: ChaosOptions): number {
+  const n = (o.shards + (o.rebalance ? 1 : 0)) * (o.replicas + 1);
+  return o.portBase + 3 + 2 * n + 3 * o.proxies;
 }
 
 function layoutFor(o: ChaosOptions, dataDir: string): ClusterLayout {
@@ -118,7 +138,13 @@ async function execute(run: Run): Promise<number> {
   if (run.cluster) {
     const over = o.tls ? ' over TLS (etcd, client ports, node links with mutual TLS) with a cluster secret' : '';
     say(`starting ${o.shards} shards x ${o.replicas + 1} nodes, ${o.proxies} proxies, etcd on ${etcd}${over}; logs in ${run.cluster.logDir}`);
-    await run.cluster.start([[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]], 60);
+    const namespaces: Array<[string, string[]]> = [[ACKED_NS, ['--write-ack', 'replica']], [ASYNC_NS, ['--write-ack', 'primary']]];
+    if (o.writeBehind) {
+      run.store = await RecordingStore.start({ bulk: true, port: storePortOf(o) });
+      say(`write-behind store on ${run.store.template} (bulk ${run.store.bulkUrl}); namespace ${WB_NS}: ${writeBehindFlags(run.store).join(' ')}`);
+      namespaces.push([WB_NS, writeBehindFlags(run.store)]);
+    }
+    await run.cluster.start(namespaces, 60);
     process.stdout.write(`${JSON.stringify({ event: 'ready', etcd, tls: o.tls, logDir: run.cluster.logDir, pids: run.cluster.pids })}\n`);
   }
   const epochs = new EpochWatch(etcd, o.cluster, run.cluster?.etcdAccess);
@@ -131,14 +157,24 @@ async function execute(run: Run): Promise<number> {
     workers: o.workers, keysPerShard: 1, rate: o.rate, requestTimeoutMs: 10_000,
   });
   run.load = load;
+  const wbLoad = run.store ? new ChaosLoad({
+    wsUrls, ca, namespaces: [WB_NS], shards: o.shards, shardOfSlot: await epochs.shardOfSlot(), workers: WB_WORKERS, keysPerShard: WB_KEYS_PER_SHARD, rate: WB_RATE, requestTimeoutMs: 10_000,
+  }) : undefined;
+  run.wbLoad = wbLoad;
   const startedAt = Date.now();
   load.start();
+  wbLoad?.start();
   say(`load: ${load.keys.length} keys, ${o.workers} workers over ${wsUrls.length} proxies, about ${o.rate} requests/s`);
+  if (wbLoad) say(`write-behind load: ${wbLoad.keys.length} keys of ${WB_NS}, ${WB_WORKERS} workers, about ${WB_RATE} requests/s`);
   const poll = setInterval(() => void run.writes.collect(nodes), 1000);
   try {
     await sleep(3000);
     const until = Date.now() + (o.duration ?? (o.profile === 'ci' ? 150 : 600)) * 1000;
     const ctx = run.cluster ? { cluster: run.cluster, epochs, writes: run.writes, leaseTtlMs: o.leaseTtl * 1000, say } : undefined;
+    if (run.store) {
+      run.storeFaults = new StoreFaults(run.store, STORE_FAULT_PLAN[o.profile], say);
+      run.storeFaults.start();
+    }
     if (ctx) await applyFaults(run, ctx, until);
     else await awaitExternalFaults(run, until);
     if (ctx && o.rebalance && !run.aborted) {
@@ -146,14 +182,16 @@ async function execute(run: Run): Promise<number> {
       run.rebalance = await rebalanceScenario(ctx, o.shards, () => run.faults.length + 1, run.faults);
       for (const line of [...run.rebalance.steps, ...run.rebalance.problems]) say(`rebalance: ${line}`);
     }
+    await run.storeFaults?.stop(); // the store healthy again for the rest of the run
     await sleep(3000);
   } finally {
     clearInterval(poll);
   }
-  await load.stop();
+  await Promise.all([load.stop(), wbLoad?.stop()]);
   const loadEndedAt = Date.now();
   const unread = await load.verify(Date.now() + 30_000);
   if (unread.length) say(`final verification could not read ${unread.length} keys`);
+  if (run.cluster && run.store && wbLoad) run.writeBehind = await endWriteBehind(run, run.cluster, run.store, wbLoad);
   await run.writes.collect(nodes);
   const history: History = {
     ops: load.ops, faults: run.cluster ? run.faults : readFaultsLog(o.faultsLog).faults, epochs: epochs.seen, nodeWrites: run.writes.reports,
@@ -162,22 +200,38 @@ async function execute(run: Run): Promise<number> {
   return report(run, history);
 }
 
+/**
+ * The end of the write-behind part: the store healthy, `shardctl ns flush wb` (bounded), every
+ * key of the namespace read back through a proxy, then the store compared with the cache.
+ */
+async function endWriteBehind(run: Run, cluster: ChaosCluster, store: RecordingStore, wbLoad: ChaosLoad): Promise<WriteBehindSummary> {
+  await run.storeFaults?.stop();
+  const flush = await flushAtEnd(cluster.etcd, cluster.layout, WB_NS);
+  say(`write-behind: shardctl ns flush ${WB_NS}: exit ${flush.code} after ${flush.ms} ms${flush.code === 0 ? '' : `: ${flush.out}`}`);
+  const unread = await wbLoad.verify(Date.now() + 30_000);
+  if (unread.length) say(`write-behind: final verification could not read ${unread.length} keys`);
+  return writeBehindSummary({ etcd: cluster.etcd, layout: cluster.layout, store, faults: run.storeFaults?.applied ?? [], ops: wbLoad.ops, keys: wbLoad.keys.length, flush });
+}
+
 /** Checks the history, prints the report (and writes the JSON files asked for); 0 when every invariant held, else 1. */
 function report(run: Run, history: History): number {
   const o = run.options;
   const verdict = checkHistory(history);
+  const wb = run.writeBehind;
+  if (wb) verdict.invariants.push(...writeBehindInvariants(wb));
   const info = {
     profile: o.profile, seed: o.seed, leaseTtlSeconds: o.leaseTtl, shards: o.shards, nodesPerShard: o.replicas + 1, proxies: history.proxies,
     loadSeconds: (history.loadEndedAt - history.startedAt) / 1000, requests: history.ops.length, ackedNs: ACKED_NS, asyncNs: ASYNC_NS, external: o.external, tls: o.tls,
   };
   process.stdout.write(`\n${formatReport(info, verdict)}\n`);
+  if (wb) process.stdout.write(`${writeBehindLines(wb).join('\n')}\n`);
   const r = run.rebalance;
   if (r) {
     const moved = r.migrations.map((m) => `${m.id} ${m.from}->${m.to} ${m.state} (${m.slots} slots, ${m.keys} keys, ${m.attempts} attempts, ${m.coldSlots} cold, max freeze ${m.freezeMsMax} ms)`);
     process.stdout.write(`rebalance: ${r.ok ? 'ok' : 'FAILED'}; slot map epoch ${r.slotMapEpoch}; ${moved.join('; ')}${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}\n`);
   }
-  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, rebalance: r ?? null, pids: run.cluster?.pids ?? [] }, null, 2));
-  if (o.historyJson) fs.writeFileSync(o.historyJson, JSON.stringify(history));
+  if (o.reportJson) fs.writeFileSync(o.reportJson, JSON.stringify({ run: info, verdict, rebalance: r ?? null, writeBehind: wb ?? null, pids: run.cluster?.pids ?? [] }, null, 2));
+  if (o.historyJson) fs.writeFileSync(o.historyJson, JSON.stringify({ ...history, writeBehindOps: run.wbLoad?.ops ?? [] }));
   return verdict.invariants.every((i) => i.ok) && (r?.ok ?? true) ? 0 : 1;
 }
 
@@ -191,6 +245,7 @@ async function main(): Promise<void> {
     process.stderr.write('chaos: etcd is not on the PATH. Install it (Debian/Ubuntu: apt-get install -y etcd-server).\n');
     process.exit(2);
   }
+  if (options.regions) process.exit(await runRegionScenario(options, say)); // its own topology, load, faults and report
   const dataDir = options.external ? undefined : options.dataDir ? path.resolve(options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-chaos-'));
   const cluster = dataDir === undefined ? undefined : new ChaosCluster(layoutFor(options, dataDir), dataDir, say);
   const run: Run = { options, cluster, writes: new NodeWritesLog(), faults: [], aborted: false };
@@ -199,6 +254,9 @@ async function main(): Promise<void> {
     finishing ??= (async () => {
       run.aborted = true;
       await run.load?.close().catch(() => undefined);
+      await run.wbLoad?.close().catch(() => undefined);
+      await run.storeFaults?.stop().catch(() => undefined);
+      await run.store?.close().catch(() => undefined);
       await run.epochs?.close().catch(() => undefined);
       await cluster?.close();
       if (dataDir && !options.dataDir && code === 0) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -26,6 +26,17 @@ export interface ChaosOptions {
    * secret every node link proves.
    */
   tls: boolean;
+  /**
+   * The write-behind namespace `wb` with the harness's own store, which fails and goes down on a
+   * cycle (scripts/chaos/write-behind.ts); on unless `--no-write-behind`, never with `--external`.
+   */
+  writeBehind: boolean;
+  /**
+   * The region scenario instead of the fault schedule (scripts/chaos/regions.ts): two regions, a
+   * relay between them the harness cuts, restarts of a region's nodes and proxies, the staleness
+   * bound and convergence after each restore checked. Ports: --port-base and the next 20.
+   */
+  regions: boolean;
   reportJson?: string;
   historyJson?: string;
   dataDir?: string;
@@ -86,6 +97,8 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     .addOption(new Option('--ballast-keys <n>', 'keys of 512 bytes written first, so a full sync takes a while').argParser(intIn(0, 1_000_000)).default(30_000))
     .option('--rebalance', 'after the faults: add a spare shard and rebalance, then remove it, killing source and target primaries, the control plane and etcd during copies and cut-overs', false)
     .option('--tls', 'TLS everywhere (a throwaway CA in <data dir>/tls): etcd with client certificates, HTTPS/WSS on the proxies (the load uses wss://), mutual TLS on every node link, and a random cluster secret', false)
+    .option('--no-write-behind', 'leave out the write-behind namespace wb, its store (on the port after the cluster\'s) and the store\'s faults')
+    .option('--regions', 'run the region scenario instead (scripts/chaos/regions.ts): regions a and b, a relay from a to b cut and restored, a\'s and b\'s nodes and proxies restarted; checks b\'s staleness behind a and convergence after each restore (about 60 s; ports --port-base..+20)', false)
     .option('--report-json <file>', 'also write the verdicts as JSON')
     .option('--history-json <file>', 'also write every recorded operation as JSON')
     .option('--data-dir <dir>', 'keep etcd data and logs here (default: a temporary dir removed on success)')

@@ -53,6 +53,8 @@ export interface ClusterLayout {
   tls?: LocalTls;
   /** A file holding the cluster secret (scripts/cluster/tls.ts `writeClusterSecret`): every node, proxy and control plane gets it. */
   clusterSecretFile?: string;
+  /** Regions: every storage node gets `--data-dir <nodeDataDir>/<node id>` (where its spool of invalidations for peer regions lives). */
+  nodeDataDir?: string;
 }
 
 /** What shardctl needs to reach a cluster besides `--etcd`: its name, its certificates and its secret's file. */
@@ -103,7 +105,8 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
         name: nodeId,
         script: 'storage-node/main.js',
         args: ['--port', `${port}`, '--admin-port', `${adminPort}`, '--etcd', etcd, '--cluster', layout.cluster,
-          '--shard', `${shard}`, '--node-id', nodeId, '--lease-ttl', `${layout.leaseTtl}`, ...etcdClientArgs(layout.tls), ...nodeTlsArgs(layout.tls), ...secret],
+          '--shard', `${shard}`, '--node-id', nodeId, '--lease-ttl', `${layout.leaseTtl}`, ...etcdClientArgs(layout.tls), ...nodeTlsArgs(layout.tls), ...secret,
+          ...(layout.nodeDataDir ? ['--data-dir', path.join(layout.nodeDataDir, nodeId)] : [])],
         listens: `frames ${layout.tls ? 'tls://' : ''}127.0.0.1:${port}, admin http://127.0.0.1:${adminPort}/metrics`,
         ports: [[port, '--node-base-port'], [adminPort, '--node-admin-base-port']],
         shardId: shard,
@@ -114,8 +117,10 @@ export function programSpecs(layout: ClusterLayout, etcd: string): ProgramSpec[]
   specs.push({
     name: 'control-plane',
     script: 'control-plane/main.js',
-    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`, ...(layout.cutSlots ? ['--cut-slots', `${layout.cutSlots}`] : []), ...etcdClientArgs(layout.tls), ...nodeAccess],
-    listens: `http://127.0.0.1:${layout.controlPort}/ (status page, /v1/status, /metrics)`,
+    args: ['--etcd', etcd, '--cluster', layout.cluster, '--admin-port', `${layout.controlPort}`, ...(layout.cutSlots ? ['--cut-slots', `${layout.cutSlots}`] : []), ...etcdClientArgs(layout.tls), ...nodeAccess,
+      // The dashboard shows the proxies, which do not register in etcd.
+      ...(layout.proxies.length > 0 ? ['--proxy-admin', layout.proxies.map((p) => `127.0.0.1:${p.adminPort}`).join(',')] : [])],
+    listens: `http://127.0.0.1:${layout.controlPort}/ (live dashboard, /v1/status, /metrics)`,
     ports: [[layout.controlPort, '--control-port']],
     healthUrl: `http://127.0.0.1:${layout.controlPort}/healthz`,
   });

@@ -291,6 +291,73 @@ function httpsCall(url: string, ca: Buffer, body?: string): Promise<{ status: nu
   });
 }
 
+test('npm start -- --regions 2: two whole regions with their own etcd and ports, a write in r1 invalidates the key in r2, SIGTERM leaves nothing', async () => {
+  // r1 on the flags' ports, r2 on each of them + 10 (--region-port-step 10): one block of 20 free ports.
+  const base = await freeRange(20);
+  const [etcdPort, etcdPeerPort, controlPort, nodeBase, adminBase, httpPort, proxyAdminPort, respPort] = [base, base + 1, base + 2, base + 3, base + 5, base + 7, base + 8, base + 9];
+  runner = await startProgram(RUNNER, [
+    '--regions', '2', '--region-port-step', '10', '--etcd-port', `${etcdPort}`, '--etcd-peer-port', `${etcdPeerPort}`, '--control-port', `${controlPort}`, '--node-base-port', `${nodeBase}`,
+    '--node-admin-base-port', `${adminBase}`, '--shards', '1', '--replicas', '1', '--http-port', `${httpPort}`, '--admin-port', `${proxyAdminPort}`, '--resp-port', `${respPort}`,
+  ], {}, 60_000);
+  children = runner.ready.children as typeof children;
+  const dataDir = runner.ready.dataDir as string;
+  const programs = ['shard0-a', 'shard0-b', 'control-plane', 'proxy'];
+  expect(children.map((c) => c.name)).toEqual(['r1-etcd', 'r2-etcd', ...programs.map((p) => `r1-${p}`), ...programs.map((p) => `r2-${p}`)]);
+  const regions = runner.ready.regions as Array<{ name: string; etcd: string; httpPort: number; adminPort: number; peers: string[] }>;
+  expect(regions).toMatchObject([
+    { name: 'r1', etcd: `127.0.0.1:${etcdPort}`, httpPort, adminPort: proxyAdminPort, peers: ['r2'] },
+    { name: 'r2', etcd: `127.0.0.1:${etcdPort + 10}`, httpPort: httpPort + 10, adminPort: proxyAdminPort + 10, peers: ['r1'] },
+  ]);
+  const printed = runner.lines.join('\n');
+  expect(printed).toContain(`local-cluster: region r1: etcd 127.0.0.1:${etcdPort}, proxy http://127.0.0.1:${httpPort} `);
+  expect(printed).toContain(`peers: r1 at http://127.0.0.1:${httpPort} (linked)`);
+  expect(printed).toContain('namespace "shared" is replicated (replicated: invalidate) in r1, r2');
+  expect(printed).toMatch(new RegExp(`^r2-proxy +\\d+ +- +http://127\\.0\\.0\\.1:${httpPort + 10}/v1/cache`, 'm'));
+  // The region secret: generated into the data dir (0600), never printed; every node has a --data-dir of its own.
+  const secretFile = runner.ready.regionSecretFile as string;
+  expect(secretFile).toBe(`${dataDir}/region-secret`);
+  expect(fs.statSync(secretFile).mode & 0o777).toBe(0o600);
+  expect(printed).not.toContain(fs.readFileSync(secretFile, 'utf8').trim());
+  for (const r of ['r1', 'r2']) for (const n of ['shard0-a', 'shard0-b']) expect(fs.existsSync(`${dataDir}/${r}/nodes/${n}`)).toBe(true);
+  // Each region's etcd names it and its peer (shardctl region list), and replicates `shared`.
+  for (const [i, r] of regions.entries()) {
+    const other = regions[1 - i];
+    expect(JSON.parse((await shardctlInProcess(['region', 'list', '--json', '--etcd', r.etcd])).stdout)).toMatchObject({
+      region: r.name, peers: [{ name: other.name, endpoint: `http://127.0.0.1:${other.httpPort}` }],
+    });
+    expect(JSON.parse((await shardctlInProcess(['ns', 'get', 'shared', '--json', '--etcd', r.etcd])).stdout)).toMatchObject({ replicated: 'invalidate' });
+  }
+
+  // Cached in r2, written in r1: r2 stops serving the old value.
+  const [r1Url, r2Url] = regions.map((r) => `http://127.0.0.1:${r.httpPort}/v1/cache/shared/greeting`);
+  const putJson = (url: string, value: string) => fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+  expect((await putJson(r2Url, 'old')).status).toBe(201);
+  expect(await (await fetch(r2Url)).json()).toMatchObject({ hit: true, value: 'old' });
+  expect([200, 201]).toContain((await putJson(r1Url, 'new')).status);
+  let seen: any;
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    seen = await (await fetch(r2Url)).json();
+    if (!seen.hit || seen.value === 'new') break;
+  }
+  expect(seen.hit === false || seen.value === 'new').toBe(true);
+  const received = (await (await fetch(`http://127.0.0.1:${regions[1].adminPort}/v1/admin/regions`)).json()) as any;
+  expect(received).toMatchObject({ region: 'r2', peers: [{ name: 'r1', endpoint: `http://127.0.0.1:${httpPort}` }] });
+  expect(received.received.find((x: any) => x.from === 'r1').applied).toBeGreaterThanOrEqual(1);
+  // A namespace that is not replicated stays local.
+  const localUrl = (r: number) => `http://127.0.0.1:${regions[r].httpPort}/v1/cache/local/k`;
+  expect((await putJson(localUrl(1), 'mine')).status).toBe(201);
+  expect([200, 201]).toContain((await putJson(localUrl(0), 'theirs')).status);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(await (await fetch(localUrl(1))).json()).toMatchObject({ hit: true, value: 'mine' });
+
+  // SIGTERM: exit 0, every program of both regions (both etcds included) gone, temporary data removed.
+  const exit = await runner.stop(20_000);
+  runner = undefined;
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(children.filter((c) => alive(c.pid))).toEqual([]);
+  expect(fs.existsSync(dataDir)).toBe(false);
+}, 90_000);
+
 test('runner refuses bad flags and explains how to get etcd', async () => {
   const [bad, noEtcd] = await Promise.all([
     runProgram(RUNNER, ['--shards', '0']),
