@@ -11,7 +11,7 @@ import { runPhase, type PhaseResult, type PhaseTask } from './proxy-task';
  * the bench cluster, one per policy, back to back:
  *
  *   wp-aside    cache-aside (no store)
- *   wp-through  write-through to the store (every write waits for a PUT to it)
+ *   wp-through  write-through to the store (every write waits for the store; a turn's writes go in one bulk request)
  *   wp-behind   write-behind to the store, bulk endpoint on, default delay (1 s) and batch (500)
  *
  *   orchestrator ──spawn──► store (bench/store-child.ts: scripts/store-server.ts, a real HTTP server on 127.0.0.1)
@@ -108,11 +108,11 @@ export async function runPolicyPhases(
     const statsPort = store.ready.statsPort as number;
     const template = `http://127.0.0.1:${port}/items/{key}`;
     const ctl = (args: string[]): Promise<void> => benchShardctl(children, cluster.etcdEndpoint, clusterName, args);
-    await ctl(['ns', 'set', POLICY_NAMESPACES['write-through'], '--write-policy', 'write-through', '--store', template]);
+    await ctl(['ns', 'set', POLICY_NAMESPACES['write-through'], '--write-policy', 'write-through', '--store', template, '--store-bulk-url', `http://127.0.0.1:${port}/bulk`]);
     await ctl(['ns', 'set', POLICY_NAMESPACES['write-behind'], '--write-policy', 'write-behind', '--store', template, '--store-bulk-url', `http://127.0.0.1:${port}/bulk`]);
     await probe(children, cluster, clusterName, POLICY_NAMESPACES['write-through'], statsPort, false);
     await probe(children, cluster, clusterName, POLICY_NAMESPACES['write-behind'], statsPort, true);
-    say(`  store (pid ${store.pid}) on ${template}, bulk endpoint on; ${POLICY_NAMESPACES['write-through']}: write-through, ${POLICY_NAMESPACES['write-behind']}: write-behind (delay 1000 ms, batch 500, bulk), ${POLICY_NAMESPACES['cache-aside']}: cache-aside`);
+    say(`  store (pid ${store.pid}) on ${template}, bulk endpoint on; ${POLICY_NAMESPACES['write-through']}: write-through (bulk), ${POLICY_NAMESPACES['write-behind']}: write-behind (delay 1000 ms, batch 500, bulk), ${POLICY_NAMESPACES['cache-aside']}: cache-aside`);
     const figures: PolicyFigures[] = [];
     for (const l of loads) {
       for (const policy of POLICIES) {
@@ -179,6 +179,6 @@ export const POLICY_LEGEND = [
   'ops/s and latencies over the measured window; vs cache-aside = ops/s over the cache-aside row of the same load.',
   'µs/op = CPU time per acknowledged write of the proxy, the storage nodes together, and the store process (from /proc).',
   'store req/write = store HTTP requests per acknowledged write, store writes/write = writes the store applied or refused',
-  '(a bulk request carries many) per acknowledged write: 1 and 1 for write-through; for write-behind the coalescing',
+  '(a bulk request carries many) per acknowledged write: for write-through 1 store write and one request per turn of writes; for write-behind the coalescing',
   '(1 / store writes/write = acknowledged writes per store write) and the batching (store writes per request).',
 ];

@@ -3,7 +3,7 @@ import { intIn } from '../../shared/config';
 import { peerAccessFromEnv } from '../../shared/peer-flags';
 import { originTemplateProblem } from '../../shared/url-template';
 import { storeBulkUrlProblem } from '../commands/namespaces';
-import { NodeRequests } from '../commands/node-requests';
+import { NodeClients } from '../rebalance/node-client';
 import { DEFAULT_FLUSH_TIMEOUT_MS, flushNamespace, flushProblems, readFlushStatus } from '../commands/write-policy';
 import { ExitCode } from '../errors';
 import { parseUrl } from '../flags';
@@ -47,7 +47,7 @@ export function addFlushCommands(ns: Command, session: Session): void {
     .addHelpText('after', NODES_NOTE)
     .action(async (namespace: string, opts: ConnectionOptions & { json: boolean }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
-        const nodes = new NodeRequests(peerAccessFromEnv());
+        const nodes = new NodeClients(peerAccessFromEnv());
         try {
           const report = await readFlushStatus(ctx, namespace, nodes);
           io.out(opts.json ? JSON.stringify(report, null, 2) : formatFlushStatus(report));
@@ -62,7 +62,7 @@ export function addFlushCommands(ns: Command, session: Session): void {
     .addHelpText('after', NODES_NOTE)
     .action(async (namespace: string, opts: ConnectionOptions & { json: boolean; timeout: number }) => {
       session.status = await runWithEtcd(opts, io, async (ctx) => {
-        const nodes = new NodeRequests(peerAccessFromEnv());
+        const nodes = new NodeClients(peerAccessFromEnv());
         try {
           const report = await flushNamespace(ctx, namespace, opts.timeout, nodes);
           io.out(opts.json ? JSON.stringify(report, null, 2) : formatFlush(report));

@@ -1,11 +1,11 @@
-import { Op, Status } from '../../shared/protocol';
+import { Op, Status, STATUS_NAME } from '../../shared/protocol';
 import type { DeadLetter, WritePolicyFigures } from '../../shared/ops';
 import { NamespacePolicySchema, parseRecord } from '../../shared/topology/schema';
 import type { StatusDocument } from '../status/document';
 import { NotInitialisedError } from '../errors';
 import type { CommandContext } from './context';
 import { validateNamespaceName } from './namespaces';
-import { failureText, statusName, type NodeRequests } from './node-requests';
+import { failureText, type NodeClients } from '../rebalance/node-client';
 import { clusterStatus } from './status';
 
 /**
@@ -45,17 +45,7 @@ export interface ShardFlushStatus {
 }
 
 /** Figures summed over the shards (`oldestMs`: the largest). */
-export interface FlushTotals {
-  depth: number;
-  bytes: number;
-  oldestMs: number;
-  inFlight: number;
-  flushed: number;
-  failed: number;
-  coalesced: number;
-  refused: number;
-  deadLetters: number;
-}
+export type FlushTotals = Pick<WritePolicyFigures, 'depth' | 'bytes' | 'oldestMs' | 'inFlight' | 'flushed' | 'failed' | 'coalesced' | 'refused' | 'deadLetters'>;
 
 /** What `ns flush-status` prints (`--output json` as is). */
 export interface FlushStatusReport {
@@ -139,7 +129,7 @@ export function statusAnswerOf(reply: readonly unknown[], namespace: string): No
 function refusal(reply: readonly unknown[], op: string): string {
   if (reply[1] === Status.UNKNOWN_OP) return `the node does not know ${op} (it predates write policies; upgrade it)`;
   const detail = typeof reply[2] === 'string' ? `: ${reply[2]}` : '';
-  return `refused ${op} (${statusName(reply[1])}${detail})`;
+  return `refused ${op} (${STATUS_NAME[reply[1] as number] ?? String(reply[1])}${detail})`;
 }
 
 const ZERO_TOTALS: FlushTotals = { depth: 0, bytes: 0, oldestMs: 0, inFlight: 0, flushed: 0, failed: 0, coalesced: 0, refused: 0, deadLetters: 0 };
@@ -212,14 +202,14 @@ async function topology(ctx: CommandContext): Promise<StatusDocument> {
 }
 
 /** Asks every registered node of every shard for the namespace's figures, at once; a node that does not answer is reported, not thrown. */
-export async function readFlushStatus(ctx: CommandContext, namespace: string, nodes: NodeRequests): Promise<FlushStatusReport> {
+export async function readFlushStatus(ctx: CommandContext, namespace: string, nodes: NodeClients): Promise<FlushStatusReport> {
   validateNamespaceName(namespace);
   const doc = await topology(ctx);
   const writePolicy = await storedWritePolicy(ctx, namespace);
   const answers = new Map<string, NodeAnswer>();
   await Promise.all(doc.nodes.map(async (n) => {
     try {
-      answers.set(n.nodeId, statusAnswerOf(await nodes.request(n.addr, STATUS_DEADLINE_MS, Op.WRITE_POLICY_STATUS, namespace), namespace));
+      answers.set(n.nodeId, statusAnswerOf(await nodes.requestWithin(n.addr, STATUS_DEADLINE_MS, Op.WRITE_POLICY_STATUS, namespace), namespace));
     } catch (err) {
       answers.set(n.nodeId, { error: `no answer from ${n.addr}: ${failureText(err)}` });
     }
@@ -232,7 +222,7 @@ export async function readFlushStatus(ctx: CommandContext, namespace: string, no
  * answers once its queue is drained or after `timeoutMs`); a primary that does not answer by
  * then plus FLUSH_GRACE_MS, or a shard without one, is a shard not drained.
  */
-export async function flushNamespace(ctx: CommandContext, namespace: string, timeoutMs: number, nodes: NodeRequests, now: () => number = Date.now): Promise<FlushReport> {
+export async function flushNamespace(ctx: CommandContext, namespace: string, timeoutMs: number, nodes: NodeClients, now: () => number = Date.now): Promise<FlushReport> {
   validateNamespaceName(namespace);
   const doc = await topology(ctx);
   const writePolicy = await storedWritePolicy(ctx, namespace);
@@ -240,7 +230,7 @@ export async function flushNamespace(ctx: CommandContext, namespace: string, tim
   const shards = await Promise.all(doc.shards.map(async (s): Promise<ShardFlushResult> => {
     if (s.primary === null) return { shardId: s.shardId, primary: null, remaining: null, deadLetters: null, error: 'no primary (election pending)' };
     try {
-      return flushResultOf(s.shardId, s.primary.nodeId, await nodes.request(s.primary.addr, timeoutMs + FLUSH_GRACE_MS, Op.WRITE_POLICY_FLUSH, namespace, timeoutMs));
+      return flushResultOf(s.shardId, s.primary.nodeId, await nodes.requestWithin(s.primary.addr, timeoutMs + FLUSH_GRACE_MS, Op.WRITE_POLICY_FLUSH, namespace, timeoutMs));
     } catch (err) {
       return { shardId: s.shardId, primary: s.primary.nodeId, remaining: null, deadLetters: null, error: `no answer from ${s.primary.addr}: ${failureText(err)}` };
     }

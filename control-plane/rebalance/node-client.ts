@@ -15,15 +15,22 @@ export class NodeClients {
   /** `access`: the cluster secret each connection proves and the node-link TLS. */
   constructor(private readonly access: PeerAccess = OPEN_ACCESS) {}
 
-  /** Sends `[id, op, ...args]` to the node at `addr` (`host:port`); resolves with the reply. */
-  async request(addr: string, op: number, ...args: unknown[]): Promise<unknown[]> {
-    const conn = await this.#connection(addr);
+  /** Sends `[id, op, ...args]` to the node at `addr` (`host:port`); resolves with the reply (deadline 10 s). */
+  request(addr: string, op: number, ...args: unknown[]): Promise<unknown[]> {
+    return this.requestWithin(addr, REQUEST_TIMEOUT_MS, op, ...args);
+  }
+
+  /**
+   * `request` with its own deadline, connecting included (`shardctl ns flush` waits as long as
+   * the operator asked: the node answers once its queue is drained).
+   */
+  async requestWithin(addr: string, deadlineMs: number, op: number, ...args: unknown[]): Promise<unknown[]> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`node ${addr} did not answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`node ${addr} did not answer within ${deadlineMs} ms`)), deadlineMs);
     });
     try {
-      return await Promise.race([conn.request(op, ...args), deadline]);
+      return await Promise.race([this.#connection(addr).then((conn) => conn.request(op, ...args)), deadline]);
     } catch (err) {
       this.#drop(addr);
       throw err;
@@ -54,4 +61,11 @@ export class NodeClients {
     this.#conns.delete(addr);
     void conn?.then((c) => c.close(), () => undefined);
   }
+}
+
+/** One line for a failed request (a socket error, a deadline, a handshake refused). */
+export function failureText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text = String(e?.message ?? err).split('\n')[0];
+  return e?.code !== undefined && !text.includes(e.code) ? `${e.code}: ${text}` : text;
 }

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +8,7 @@ import { configureRegion, regionsOf } from '../cluster/regions';
 import { REGION_SECRET_ENV } from '../../shared/regions';
 import { renderTable } from '../../control-plane/status/table';
 import { ChaosCluster } from './cluster';
+import { TcpRelay } from '../tcp-relay';
 import type { ChaosOptions } from './options';
 
 /**
@@ -36,50 +36,6 @@ const WRITERS = 4;
 const READERS = 4;
 /** Ports of one region: etcd, etcd peer, control, 2 node + 2 admin ports, proxy http, resp, admin. */
 const REGION_PORTS = 10;
-
-/** A loopback relay the scenario cuts: `cut()` drops every relayed connection and refuses new ones until `restore()`. */
-class Relay {
-  readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
-  #open = true;
-
-  constructor(readonly port: number, target: number) {
-    this.#server = net.createServer((client) => {
-      if (!this.#open) return void client.destroy();
-      const upstream = net.connect(target, '127.0.0.1');
-      for (const [x, y] of [[client, upstream], [upstream, client]] as const) {
-        this.#sockets.add(x);
-        x.on('error', () => y.destroy());
-        x.on('close', () => {
-          this.#sockets.delete(x);
-          y.destroy();
-        });
-        x.pipe(y);
-      }
-    });
-  }
-
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-  }
-
-  cut(): void {
-    this.#open = false;
-    for (const s of this.#sockets) s.destroy();
-  }
-
-  restore(): void {
-    this.#open = true;
-  }
-
-  close(): Promise<void> {
-    this.cut();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-}
 
 /** A fault window: from `at` (the fault began) to `end` (link restored, program healthy again). */
 export interface RegionWindow {
@@ -148,7 +104,7 @@ export async function runRegionScenario(o: ChaosOptions, say: (text: string) => 
   const a = new ChaosCluster(layoutOf(o.portBase, 'region-a', path.join(dataDir, 'a'), o), path.join(dataDir, 'a'), (t) => say(`a: ${t}`));
   const b = new ChaosCluster(layoutOf(o.portBase + REGION_PORTS, 'region-b', path.join(dataDir, 'b'), o), path.join(dataDir, 'b'), (t) => say(`b: ${t}`));
   const bHttp = b.layout.proxies[0].httpPort;
-  const relay = new Relay(o.portBase + 2 * REGION_PORTS, bHttp);
+  const relay = await TcpRelay.start(bHttp, o.portBase + 2 * REGION_PORTS);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= (async () => {
     await relay.close().catch(() => undefined);
@@ -172,7 +128,6 @@ export async function runRegionScenario(o: ChaosOptions, say: (text: string) => 
   hard.unref();
   try {
     say(`region scenario: regions a and b (1 shard x 2 nodes, a proxy each), a's invalidations to b through a relay on 127.0.0.1:${relay.port}; data and logs in ${dataDir}`);
-    await relay.listen();
     await Promise.all([a.start([], 60), b.start([], 60)]);
     const aHttp = `http://127.0.0.1:${a.layout.proxies[0].httpPort}`;
     const bUrl = `http://127.0.0.1:${bHttp}`;
@@ -202,7 +157,7 @@ export async function runRegionScenario(o: ChaosOptions, say: (text: string) => 
   }
 }
 
-async function scenario(a: ChaosCluster, b: ChaosCluster, relay: Relay, aHttp: string, bUrl: string, bAdmin: string, say: (t: string) => void): Promise<RegionVerdict> {
+async function scenario(a: ChaosCluster, b: ChaosCluster, relay: TcpRelay, aHttp: string, bUrl: string, bAdmin: string, say: (t: string) => void): Promise<RegionVerdict> {
   const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
   const state: KeyState[] = keys.map(() => ({ filled: false, fillAckAt: 0, staleSince: undefined }));
   /** Stale intervals: [A's ack, B no longer serving], and the key. */

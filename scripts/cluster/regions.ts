@@ -1,3 +1,4 @@
+import type { RegionReceived } from '../../proxy/region/figures';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -69,16 +70,7 @@ export async function configureRegion(etcd: string, cluster: string, self: strin
 }
 
 /** What a proxy's `GET /v1/admin/regions` says it received from each peer region. */
-export interface ReceivedFrom {
-  from: string;
-  applied: number;
-  kept: number;
-  wholesale: number;
-  lagP50Ms: number | null;
-  lagP99Ms: number | null;
-  behindMs: number | null;
-  senders: number;
-}
+export type ReceivedFrom = RegionReceived;
 
 /** A proxy's `GET /v1/admin/regions` (undefined when it does not answer). */
 export async function regionsOf(proxyAdminUrl: string): Promise<{ region: string | null; peers: RegionPeerAddr[]; received: ReceivedFrom[] } | undefined> {
