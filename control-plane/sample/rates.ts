@@ -145,9 +145,10 @@ export function histogramQuantile(q: number, buckets: readonly LatencyBucket[]):
   return lowerBound;
 }
 
-const REQUESTS_LINE = /^shardcache_proxy_requests_total\{([^}]*)\}\s+(\S+)/;
-const LATENCY_LINE = /^shardcache_proxy_request_duration_seconds_bucket\{([^}]*)\}\s+(\S+)/;
-const BREAKER_LINE = /^shardcache_proxy_breaker_state\{([^}]*)\}\s+(\S+)/;
+/** The proxy metrics the sampler (the live dashboard, `shardctl top`) reads: checked against a live proxy by test/integration/prometheus.test.ts. */
+export const PROXY_METRICS_READ = ['shardcache_proxy_requests_total', 'shardcache_proxy_request_duration_seconds_bucket', 'shardcache_proxy_breaker_state'] as const;
+const lineOf = (name: string): RegExp => new RegExp(`^${name}\\{([^}]*)\\}\\s+(\\S+)`);
+const [REQUESTS_LINE, LATENCY_LINE, BREAKER_LINE] = PROXY_METRICS_READ.map(lineOf);
 const LABELS = {
   code: /(?:^|,)code="((?:[^"\\]|\\.)*)"/,
   le: /(?:^|,)le="((?:[^"\\]|\\.)*)"/,

@@ -1,3 +1,4 @@
+import { PROXY_METRICS_READ } from '../../control-plane/sample/rates';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -135,7 +136,8 @@ describe('against a running npm start cluster', () => {
     const texts = await scrapeAll();
     const all = Object.values(texts).join('\n');
     const ruleNames = metricNames(rules().map((r) => r.expr));
-    const dashNames = metricNames([...dashboardExprs(), ...variableQueries()]);
+    // Grafana's panels and variables, and the proxy metrics the control plane's live dashboard samples.
+    const dashNames = new Set([...metricNames([...dashboardExprs(), ...variableQueries()]), ...PROXY_METRICS_READ]);
     // The files do reference the programs' metrics (a broken extraction would check nothing).
     expect(ruleNames.size).toBeGreaterThanOrEqual(12);
     expect([...dashNames]).toEqual(expect.arrayContaining(['shardcache_node_ops_total', 'shardcache_proxy_request_duration_seconds_bucket', 'shardcache_proxy_breaker_state', 'shardcache_control_migrations']));
