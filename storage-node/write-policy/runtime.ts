@@ -325,8 +325,13 @@ export class WritePolicyRuntime<C> {
     }
   }
 
-  /** Removes a key from the cache (and the replicas), so it cannot hold what the store does not. */
+  /**
+   * Removes a key from the cache (and the replicas), so it cannot hold what the store does not.
+   * Only a primary changes its store: a node that lost its primacy while the store answered leaves
+   * the key to the new primary (the client's retry goes there).
+   */
   #dropCached(ns: string, key: string): void {
+    if (!this.#isPrimary()) return;
     try {
       if (this.#ctx.store.delete(ns, key)) changed(this.#ctx, ns, key, true);
     } catch (err) {
