@@ -138,6 +138,19 @@ export async function runRegionScenario(o: ChaosOptions, say: (text: string) => 
       if ((await regionsOf(bAdmin))?.received.some((r) => r.from === 'a')) break;
       if (Date.now() > end) throw new Error('region b never heard from region a (see the nodes\' logs)');
     }
+    // A heartbeat says a's nodes know b; the namespace's policy may come in a later watch event.
+    // The load starts once a write of the namespace in a has reached b as an invalidation.
+    const received = async (): Promise<number> => {
+      const from = (await regionsOf(bAdmin))?.received.find((r) => r.from === 'a');
+      return from === undefined ? 0 : from.applied + from.kept;
+    };
+    const before = await received();
+    for (const end = Date.now() + 20_000; ; await sleep(100)) {
+      await fetch(`${aHttp}/v1/cache/${REGION_NS}/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":"probe"}', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      await sleep(100);
+      if ((await received()) > before) break;
+      if (Date.now() > end) throw new Error(`region b got no invalidation of namespace ${REGION_NS} from region a (see the nodes' logs)`);
+    }
     process.stdout.write(`${JSON.stringify({ event: 'ready', regions: { a: a.etcd, b: b.etcd }, relay: relay.port, pids: [...a.pids, ...b.pids] })}\n`);
     const verdict = await scenario(a, b, relay, aHttp, bUrl, bAdmin, say);
     printVerdict(verdict);
