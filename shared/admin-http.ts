@@ -117,6 +117,8 @@ export class AdminHttpServer {
 
   /** Answers 503 over the bound; else sends the headers and hands the stream to its route (undefined: answered). */
   #openStream(req: http.IncomingMessage, res: http.ServerResponse, route: AdminStreamRoute): AdminAnswer | undefined {
+    // The client may have left while its credentials were checked: its 'close' has fired already.
+    if (req.destroyed || res.destroyed || res.socket === null || res.socket.destroyed) return undefined;
     if (this.#streams.size >= this.#maxStreams) {
       res.setHeader('retry-after', '5');
       return { status: 503, body: { error: { code: 'TOO_MANY_STREAMS', message: `${this.#maxStreams} event streams are open already; close one or retry later` } } };

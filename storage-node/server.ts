@@ -499,6 +499,7 @@ export class FrameServer {
    * one, a write's, until a replica acknowledges `offset`.
    */
   #hold(socket: net.Socket, repl: ReplicationHooks, id: number, offset: number, before: number): void {
+    this.regions?.beforeReply(); // the held reply leaves later, from the acknowledgement path
     const all = this.#out.flush();
     if (all === undefined) return;
     if (before > 0) this.#deliver(socket, all.subarray(0, before));

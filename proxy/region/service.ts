@@ -175,7 +175,7 @@ export class RegionService {
     }
     const secret = this.#o.secret;
     if (secret === undefined) return errorReply(noSecret());
-    const url = `${peer.endpoint.replace(/\/+$/, '')}/v1/region/read/${encodeURIComponent(ns)}/${encodeURIComponent(key)}`;
+    const url = `${peer.endpoint.replace(/\/+$/, '')}/v1/region/read/${pathSegment(ns)}/${pathSegment(key)}`;
     let res: Response;
     let body: Buffer;
     try {
@@ -212,4 +212,9 @@ function noSecret(): EdgeError {
     code: EdgeErrorCode.FORBIDDEN,
     message: `this proxy has no region secret: regions need the same secret on every proxy of every region ($${REGION_SECRET_ENV} or $${REGION_SECRET_FILE_ENV})`,
   };
+}
+
+/** One path segment for any key: percent-encoded, dots too, so `.` and `..` stay segments and never walk the peer's path. */
+function pathSegment(text: string): string {
+  return encodeURIComponent(text).replace(/\./g, '%2E');
 }

@@ -142,7 +142,7 @@ export class RegionRuntime {
     const now = this.#now();
     return [...this.#senders.values()].map((s) => ({
       peer: s.peer.name, depth: s.spool.depth, oldestMs: s.spool.depth === 0 ? 0 : Math.max(0, now - s.spool.oldestAt), sent: s.spool.sent, overflows: s.spool.overflows,
-      batches: s.batches, failed: s.failed, batchSizes: [...s.batchSizes], lastError: s.lastError,
+      batches: s.batches, failed: s.failed, batchSizes: [...s.batchSizes], lastError: s.spool.diskError ?? s.lastError,
     }));
   }
 
@@ -156,6 +156,7 @@ export class RegionRuntime {
     const key = keyArg(m[REGION_INVALIDATE.at.key]);
     const at = m[REGION_INVALIDATE.at.at];
     if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) throw badRequest('at must be a time in ms');
+    this.#syncFloor();
     const meta = ctx.store.replication.peekMeta(ns, key);
     let deleted = false;
     if (meta !== undefined && this.timeline.writtenBefore(meta.version, at) && ctx.store.delete(ns, key)) {
@@ -230,9 +231,20 @@ export class RegionRuntime {
     };
   }
 
+  /**
+   * Versions that came in one jump (a promotion's clock jump over the old primary's, a full sync's,
+   * a migrated entry's) have no write time here: they count as written before any peer's write (a
+   * miss, never a stale value kept).
+   */
+  #syncFloor(): void {
+    const raised = this.#ctx.store.replication.raisedTo;
+    if (raised > this.timeline.floor) this.timeline.floor = raised;
+  }
+
   #tick(): void {
     if (this.#closed) return;
     const now = this.#now();
+    this.#syncFloor();
     this.timeline.sample(this.#ctx.store.versionClock, now);
     for (const s of this.#senders.values()) {
       if (s.inFlight || now < s.notBefore) continue;

@@ -86,16 +86,31 @@ export class RegionSpool {
     if (this.#linesInFile > COMPACT_LINES && this.#linesInFile > 2 * this.depth) this.#compact();
   }
 
-  /** Writes the lines of this turn to disk (one system call). */
+  /** Why the last disk write failed (the invalidations stay in memory and are sent), or null. */
+  diskError: string | null = null;
+
+  /**
+   * Writes the lines of this turn to disk (one system call). A failed write (a full disk, a
+   * permission) keeps the lines for the next call and says why in `diskError`: the invalidations
+   * are still held in memory and sent, only a restart would lose them meanwhile.
+   */
   flush(): void {
     if (this.#pendingLines.length === 0 || this.#file === undefined) {
       this.#pendingLines = [];
       return;
     }
+    // Bounded like the spool: past twice its bound, the oldest lines not yet on disk give way.
+    if (this.#pendingLines.length > 2 * this.#max) this.#pendingLines.splice(0, this.#pendingLines.length - 2 * this.#max);
     const text = this.#pendingLines.join('');
+    try {
+      fs.appendFileSync(this.#file, text);
+    } catch (err) {
+      this.diskError = `the spool file ${this.#file} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      return;
+    }
+    this.diskError = null;
     this.#linesInFile += this.#pendingLines.length;
     this.#pendingLines = [];
-    fs.appendFileSync(this.#file, text);
   }
 
   #write(line: Line): void {
@@ -115,20 +130,31 @@ export class RegionSpool {
     this.#compact();
   }
 
-  /** Rewrites the file with the waiting invalidations only. */
+  /** Rewrites the file with the waiting invalidations only (left as it is when the disk refuses). */
   #compact(): void {
     if (this.#file === undefined) return;
     this.flush();
+    if (this.diskError !== null) return;
     const tmp = `${this.#file}.tmp`;
     const lines = this.#items.slice(this.#head).map((item) => `${JSON.stringify(item)}\n`);
-    fs.writeFileSync(tmp, lines.join(''));
-    fs.renameSync(tmp, this.#file);
+    try {
+      fs.writeFileSync(tmp, lines.join(''));
+      fs.renameSync(tmp, this.#file);
+    } catch (err) {
+      this.diskError = `the spool file ${this.#file} cannot be rewritten (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      return;
+    }
     this.#linesInFile = lines.length;
   }
 
   /** Reads what a previous run left: the invalidations it had not seen acknowledged. */
   #load(file: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (err) {
+      this.diskError = `the spool directory ${path.dirname(file)} cannot be made (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      return;
+    }
     let text: string;
     try {
       text = fs.readFileSync(file, 'utf8');

@@ -18,6 +18,11 @@ export class VersionTimeline {
   /** Samples held, and where the next goes (a ring). */
   #count = 0;
   #next = 0;
+  /**
+   * Versions up to here have no known write time: they came in one jump, not from this node's
+   * writes (a promotion's, a migration's import). Such an entry counts as written before any `at`.
+   */
+  floor = 0;
 
   /**
    * Records the clock at `now`: a new sample when it moved since the last one, else the last
@@ -36,8 +41,9 @@ export class VersionTimeline {
     if (this.#count < SAMPLES) this.#count++;
   }
 
-  /** A time the write of `version` came after (the newest sample below it), or -Infinity when none is. */
+  /** A time the write of `version` came after (the newest sample below it), or -Infinity when none is (or it is at or below `floor`). */
   writtenAfter(version: number): number {
+    if (version <= this.floor) return Number.NEGATIVE_INFINITY;
     const n = this.#count;
     const first = (this.#next - n + SAMPLES) % SAMPLES;
     // Binary search over the ring for the last sample with clock < version.

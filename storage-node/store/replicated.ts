@@ -218,9 +218,14 @@ export class StoreReplication {
     return watermarks(this.ks);
   }
 
-  /** Raises the version counter to at least `version` (after a snapshot). */
+  /** The version clock after the last `raiseVersionClock` that moved it (versions that did not come from this node's writes). */
+  raisedTo = 0;
+
+  /** Raises the version counter to at least `version` (after a snapshot, a promotion, a migrated entry). */
   raiseVersionClock(version: number): void {
-    if (version > this.ks.versionClock) this.ks.versionClock = version;
+    if (version <= this.ks.versionClock) return;
+    this.ks.versionClock = version;
+    this.raisedTo = version;
   }
 
   /**

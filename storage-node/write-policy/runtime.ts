@@ -41,6 +41,15 @@ const STORE_OPS: ReadonlySet<number> = new Set([SET.code, SETGET.code, DELETE.co
 /** The ops refused in a namespace with a write policy. */
 const REFUSED_OPS: ReadonlyMap<number, string> = new Map([[RENAME.code, 'RENAME'], [COPY.code, 'COPY'], [MSETNX.code, 'MSETNX'], [COLL_WRITE.code, 'hash and set writes']]);
 
+/**
+ * Bounds of write-through writes waiting for the store: per key (its chain) and per connection. A
+ * waiting write holds its request and the replies queued behind it on its connection, for at most
+ * the store's deadline; past these a write is refused WRITE_QUEUE_FULL, so a slow store cannot make
+ * a node hold an unbounded backlog.
+ */
+const MAX_CHAIN = 256;
+const MAX_WAITING_PER_CONN = 4096;
+
 const ID = FRAME.id;
 const OP = FRAME.op;
 const NS = WRITE_TARGET.ns;
@@ -82,6 +91,8 @@ export class WritePolicyRuntime<C> {
   /** Write-through chains by namespace + key: the head runs, the others wait. */
   readonly #chains = new Map<string, Job<C>[]>();
   readonly #scratch = new ReplyWriter();
+  /** Write-through writes waiting for their store, per connection (bounded: MAX_WAITING_PER_CONN). */
+  readonly #waiting = new Map<C, number>();
   /** Write-through writes gathered this turn per store client (sent as one bulk request). */
   readonly #turns = new Map<object, Array<{ write: StoreWrite; resolve: (o: StoreOutcome) => void }>>();
   /** Set while a store op of a write-behind namespace runs `handle`: its mutations are queued. */
@@ -143,13 +154,22 @@ export class WritePolicyRuntime<C> {
       return true;
     }
     if (!STORE_OPS.has(op)) return false;
-    if (policy.mode === 'write-behind') return this.#writeBehind(m, out, ns, policy);
     const key = m[KEY];
-    if (typeof key !== 'string') return false;
-    const chainKey = `${ns}\u0000${key}`;
-    this.#slots.sendPending(conn);
-    const job: Job<C> = { conn, slot: this.#slots.reserve(conn, m[ID] as number), m, policy };
+    const chainKey = typeof key === 'string' ? `${ns}\u0000${key}` : '';
     const chain = this.#chains.get(chainKey);
+    // A key with write-through writes still waiting keeps its order whatever the policy became since.
+    if (policy.mode === 'write-behind' && chain === undefined) return this.#writeBehind(m, out, ns, policy);
+    if (typeof key !== 'string') return false;
+    const waiting = this.#waiting.get(conn) ?? 0;
+    if ((chain?.length ?? 0) >= MAX_CHAIN || waiting >= MAX_WAITING_PER_CONN) {
+      out.message(buildError(m[ID], Status.WRITE_QUEUE_FULL, chain !== undefined && chain.length >= MAX_CHAIN
+        ? `${MAX_CHAIN} write-through writes of this key already wait for the store (it is slow or down); retry later`
+        : `${MAX_WAITING_PER_CONN} write-through writes of this connection already wait for the store (it is slow or down); retry later`));
+      return true;
+    }
+    this.#slots.sendPending(conn);
+    const job: Job<C> = { conn, slot: this.#slots.reserve(conn, m[ID] as number), m, policy: chain?.[0].policy ?? policy };
+    this.#waiting.set(conn, waiting + 1);
     if (chain !== undefined) chain.push(job);
     else {
       this.#chains.set(chainKey, [job]);
@@ -341,6 +361,9 @@ export class WritePolicyRuntime<C> {
 
   /** Answers the head job with what `out` holds and starts the next write of its key. */
   #finish(chainKey: string, job: Job<C>): void {
+    const waiting = (this.#waiting.get(job.conn) ?? 1) - 1;
+    if (waiting <= 0) this.#waiting.delete(job.conn);
+    else this.#waiting.set(job.conn, waiting);
     const reply = this.#scratch.flush();
     const offset = this.#slots.takeAckWait();
     this.#slots.fill(job.conn, job.slot, reply ?? Buffer.alloc(0), offset);
@@ -372,7 +395,8 @@ export class WritePolicyRuntime<C> {
         const ifVersion = isSet ? versionArg(m[SET.at.ifVersion]) : 0;
         const exists = store.ttl(ns, key) !== -2;
         if (cond === SetCond.NX ? exists : cond === SetCond.XX && !exists) return undefined;
-        if (ifVersion !== 0 && store.replication.peekMeta(ns, key)?.version !== ifVersion) return undefined;
+        // As the store's own check: a key whose TTL ended has version 0.
+        if (ifVersion !== 0 && (exists ? store.replication.peekMeta(ns, key)?.version : 0) !== ifVersion) return undefined;
         store.checkWritable(ns, key, value.byteLength);
         return {
           value: Buffer.from(value),

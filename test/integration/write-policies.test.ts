@@ -107,7 +107,18 @@ describe('write policies', () => {
   });
 
   test('write-through: commands the store contract cannot carry are refused with a clear error', async () => {
-    await expect(redis.call('RENAME', 'x', 'y')).rejects.toThrow(); // default namespace: not a write-policy one
+    // Outside a write-policy namespace RENAME works as ever; inside one it is refused.
+    await redis.call('SET', '{r}x', '1');
+    expect(await redis.call('RENAME', '{r}x', '{r}y')).toBe('OK');
+    const inWt = new Redis({ port: c.respPort!, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await inWt.connect();
+      await inWt.call('AUTH', 'default', 'wt'); // with auth off, selects namespace wt
+      expect(await inWt.call('SET', '{r}1', 'v')).toBe('OK');
+      await expect(inWt.call('RENAME', '{r}1', '{r}2')).rejects.toThrow(/RENAME is not available in namespace "wt"/);
+    } finally {
+      inWt.disconnect();
+    }
     const refused = await c.call('POST', '/v1/cache/command', { namespace: 'wt', command: 'HSET', key: 'h', args: ['f', 'v'] });
     expect(refused.status).toBe(400);
     expect(refused.json.error.message).toMatch(/not available in namespace "wt"/);

@@ -18,6 +18,16 @@ describe('the version timeline (when was version v written?)', () => {
     expect(t.writtenBefore(5, 0)).toBe(true); // older than every sample: before anything recent
   });
 
+  test('versions that came in one jump (a promotion, a migration) count as written before anything', () => {
+    const t = new VersionTimeline();
+    t.sample(10, 1000);
+    t.sample(500, 2000);
+    expect(t.writtenBefore(400, 900)).toBe(false); // the samples say: after 1000
+    t.floor = 500;
+    expect(t.writtenBefore(400, 900)).toBe(true);
+    expect(t.writtenBefore(501, 1500)).toBe(false);
+  });
+
   test('the ring keeps the newest samples', () => {
     const t = new VersionTimeline();
     for (let i = 1; i <= 70_000; i++) t.sample(i, i * 10);
@@ -65,6 +75,19 @@ describe('the region spool', () => {
     s.flush();
     s.ack(0);
     expect([s.depth, s.sent]).toEqual([0, 1]);
+  });
+
+  test('a disk that refuses keeps the invalidations in memory and says why', () => {
+    const notADir = path.join(dir, 'file');
+    fs.writeFileSync(notADir, 'x');
+    const s = new RegionSpool('eu', 10, notADir);
+    expect(s.diskError).toMatch(/cannot be made/);
+    s.add('ns', 'k', null, 1);
+    s.flush();
+    expect(s.diskError).toMatch(/cannot be written/);
+    expect(s.peek(5).map((i) => i.key)).toEqual(['k']);
+    s.ack(0);
+    expect(s.depth).toBe(0);
   });
 
   test('a line cut by a crash is skipped', () => {
