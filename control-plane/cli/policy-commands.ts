@@ -107,7 +107,7 @@ export function addNamespaceCommands(program: Command, session: Session): void {
     .option('--hot-key-auto-copies <k>', 'K of auto rules in mode copies (default 3)', intIn(2, 16))
     .addOption(new Option('--write-policy <policy>', 'cache-aside (the app writes the store), write-through or write-behind (the shard\'s primary writes the store)').argParser(oneOf<WritePolicy>(...WRITE_POLICIES)))
     .option('--store <url>', 'store URL template for write-through/write-behind, e.g. http://db-api:8080/items/{key} (default: --origin)', parseStoreUrl)
-    .option('--store-bulk-url <url>', 'the store\'s bulk endpoint for write-behind batches, e.g. http://db-api:8080/items/_bulk', parseStoreBulkUrl)
+    .option('--store-bulk-url <url>', 'the store\'s bulk endpoint: write-behind batches, and write-through writes of one turn together, e.g. http://db-api:8080/items/_bulk', parseStoreBulkUrl)
     .option('--store-timeout-ms <ms>', 'deadline of one store request (10-60000, default 2000)', intIn(10, 60_000))
     .option('--write-behind-delay-ms <ms>', 'flush a written key after this long, or sooner when a batch fills (0-3600000, default 1000)', intIn(0, 3_600_000))
     .option('--write-behind-batch <n>', 'keys per store batch (1-10000, default 500)', intIn(1, 10_000))

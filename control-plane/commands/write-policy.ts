@@ -211,7 +211,7 @@ export async function readFlushStatus(ctx: CommandContext, namespace: string, no
     try {
       answers.set(n.nodeId, statusAnswerOf(await nodes.requestWithin(n.addr, STATUS_DEADLINE_MS, Op.WRITE_POLICY_STATUS, namespace), namespace));
     } catch (err) {
-      answers.set(n.nodeId, { error: `no answer from ${n.addr}: ${failureText(err)}` });
+      answers.set(n.nodeId, { error: noAnswer(n.addr, err) });
     }
   }));
   return flushStatusReport({ cluster: ctx.cluster, namespace, writePolicy, doc, answers });
@@ -232,10 +232,16 @@ export async function flushNamespace(ctx: CommandContext, namespace: string, tim
     try {
       return flushResultOf(s.shardId, s.primary.nodeId, await nodes.requestWithin(s.primary.addr, timeoutMs + FLUSH_GRACE_MS, Op.WRITE_POLICY_FLUSH, namespace, timeoutMs));
     } catch (err) {
-      return { shardId: s.shardId, primary: s.primary.nodeId, remaining: null, deadLetters: null, error: `no answer from ${s.primary.addr}: ${failureText(err)}` };
+      return { shardId: s.shardId, primary: s.primary.nodeId, remaining: null, deadLetters: null, error: noAnswer(s.primary.addr, err) };
     }
   }));
   const report = { cluster: ctx.cluster, namespace, writePolicy, timeoutMs, elapsedMs: now() - started, drained: false, shards };
   report.drained = flushProblems(report).length === 0;
   return report;
+}
+
+/** Why a node gave no answer, naming it once. */
+function noAnswer(addr: string, err: unknown): string {
+  const why = failureText(err);
+  return why.startsWith(`node ${addr} `) ? why : `no answer from ${addr}: ${why}`;
 }

@@ -153,7 +153,7 @@ describe('shardctl ns flush', () => {
     nodes.get('a0')!.thaw();
     expect(Date.now() - started).toBeLessThan(9000);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/^shardctl: namespace orders is not drained: shard 0: no answer from 127\.0\.0\.1:\d+: no answer within 5100 ms\n$/);
+    expect(r.stderr).toMatch(/^shardctl: namespace orders is not drained: shard 0: node 127\.0\.0\.1:\d+ did not answer within 5100 ms\n$/);
     expect(r.stdout).toMatch(/^1 +a1 +0 +0 +-$/m);
   }, 20_000);
 
