@@ -99,9 +99,18 @@ export class TestEtcd {
 
   static async start(options: { tls?: LocalTls } = {}): Promise<TestEtcd> {
     if (!hasEtcd()) throw new Error('etcd is not on the PATH: apt-get install -y etcd-server');
-    const etcd = new TestEtcd(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-etcd-')), await freePort(), await freePort(), options.tls);
-    await etcd.#launch();
-    return etcd;
+    // A free port can be taken by another test's process between the probe and etcd's bind: try other ports then.
+    for (let attempt = 1; ; attempt++) {
+      const etcd = new TestEtcd(fs.mkdtempSync(path.join(os.tmpdir(), 'shardcache-etcd-')), await freePort(), await freePort(), options.tls);
+      try {
+        await etcd.#launch();
+        return etcd;
+      } catch (err) {
+        await etcd.halt();
+        fs.rmSync(etcd.dataDir, { recursive: true, force: true });
+        if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      }
+    }
   }
 
   async #launch(): Promise<void> {
