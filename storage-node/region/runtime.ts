@@ -55,6 +55,8 @@ interface Sender {
   failed: number;
   batchSizes: number[];
   lastError: string | null;
+  /** When a failed batch was last logged. */
+  loggedAt: number;
 }
 
 export interface RegionOptions {
@@ -193,7 +195,7 @@ export class RegionRuntime {
   #newSender(peer: RegionPeer): Sender {
     return {
       peer, spool: new RegionSpool(peer.name, this.#o.spoolMax, this.#o.dataDir), inFlight: false, attempt: 0, notBefore: 0, lastSentAt: 0, batches: 0, failed: 0,
-      batchSizes: BATCH_BUCKETS.map(() => 0), lastError: null,
+      batchSizes: BATCH_BUCKETS.map(() => 0), lastError: null, loggedAt: 0,
     };
   }
 
@@ -281,11 +283,18 @@ export class RegionRuntime {
       s.batchSizes[bucketOf(items.length)]++;
       if (typeof answer === 'string') {
         s.failed++;
+        // Said once per failing spell (and again every 30 s while it lasts), not once per retry.
+        const now = this.#now();
+        if (s.attempt === 0 || now - s.loggedAt >= 30_000) {
+          s.loggedAt = now;
+          this.#o.log.warn({ event: 'region-batch-failed', peer: s.peer.name, items: items.length, depth: s.spool.depth, reason: answer }, `peer region ${s.peer.name} did not take a batch; retrying`);
+        }
         s.lastError = answer;
         s.attempt++;
         s.notBefore = this.#now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(16, s.attempt - 1));
         return;
       }
+      if (s.attempt > 0) this.#o.log.info({ event: 'region-batch-resumed', peer: s.peer.name, after: s.attempt, depth: s.spool.depth }, `peer region ${s.peer.name} takes batches again`);
       s.attempt = 0;
       s.lastError = null;
       if (items.length > 0) s.spool.ack(Math.min(answer, items[items.length - 1].seq));
