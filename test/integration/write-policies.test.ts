@@ -127,7 +127,8 @@ describe('write policies', () => {
   test('write-behind: 40 writers on hot keys; every acknowledged latest value reaches the store, coalesced', async () => {
     const keys = Array.from({ length: 20 }, (_, i) => `hot${i}`);
     let writes = 0;
-    const deadline = Date.now() + 2500;
+    const started = Date.now();
+    const deadline = started + 2500;
     await Promise.all(Array.from({ length: 40 }, async (_, w) => {
       for (let n = 0; Date.now() < deadline; n++) {
         const key = keys[(w + n) % keys.length];
@@ -145,8 +146,12 @@ describe('write policies', () => {
       expect(acceptedInOrder(store, key)).toBe(true);
     }
     const calls = keys.reduce((n, key) => n + store.callsOf(key).length, 0);
+    const elapsedMs = Date.now() - started;
     console.log(`write-behind: ${writes} acknowledged writes on ${keys.length} hot keys → ${calls} store writes (${(writes / calls).toFixed(1)} writes per store write)`);
-    expect(calls * 5).toBeLessThan(writes);
+    // Coalescing: a key reaches the store at most once per delay (300 ms) plus the final flush,
+    // however many times it was written (how many writes a busy machine manages varies; this does not).
+    for (const key of keys) expect(store.callsOf(key).length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 300) + 2);
+    expect(calls).toBeLessThan(writes);
   }, 30_000);
 
   test('write-behind: with the store down a full queue refuses new keys (429 WRITE_QUEUE_FULL), and drains once it is back', async () => {
