@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { ConfigError } from './errors';
+import { mapBounded } from './map-bounded';
 import { isDotSegmentKey, KEY_PLACEHOLDER, originTemplateProblem, originUrl } from './url-template';
 
 /**
@@ -179,20 +180,6 @@ class Slots {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; results in the items' order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return results;
-}
-
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`store client: ${name} must be a positive integer (got ${String(value)})`);
@@ -272,7 +259,7 @@ export class StoreClient {
 
   /** Each write by its own request, at most `concurrency` at once (and never over maxConcurrent); outcomes in order. */
   flushEach(writes: readonly StoreWrite[], concurrency = this.#maxConcurrent): Promise<StoreOutcome[]> {
-    return mapLimit(writes, Math.min(concurrency, this.#maxConcurrent), (write) => this.#single(write));
+    return mapBounded(writes, Math.min(concurrency, this.#maxConcurrent), (write) => this.#single(write));
   }
 
   /**

@@ -8,7 +8,8 @@ import { errorReply, outcomeReply, type HttpReply } from '../front/http-replies'
 import { keyArg, namespaceArg } from '../front/validate';
 import { toWireError, type EdgeError } from '../front/wire-error';
 import { RegionFigures, type RegionReceived } from './figures';
-import { countResults, planBatch, runBounded, type ActionResult, type RegionAction } from './plan';
+import { countResults, planBatch, type ActionResult, type RegionAction } from './plan';
+import { mapBounded } from '../../shared/map-bounded';
 import { REGION_SECRET_FILE_ENV, bearerMatches } from '../../shared/region-secret';
 
 /** What applies a peer region's invalidations here: the data plane. */
@@ -119,7 +120,7 @@ export class RegionService {
   async apply(batch: InvalidationBatch): Promise<InvalidationAck> {
     const plan = planBatch(batch);
     const applier = this.#o.applier;
-    const results = await runBounded(plan.actions, BATCH_CONCURRENCY, async (action: RegionAction): Promise<ActionResult> => {
+    const results = await mapBounded(plan.actions, BATCH_CONCURRENCY, async (action: RegionAction): Promise<ActionResult> => {
       if (action.kind === 'key') return { action, deleted: await applier.regionInvalidate(action.ns, action.key, action.at) };
       await applier.invalidate(action.ns, action.kind === 'tag' ? action.tag : undefined, batch.from);
       return { action, deleted: true };
@@ -180,7 +181,9 @@ export class RegionService {
     let body: Buffer;
     try {
       res = await this.#fetch(url, { headers: { authorization: `Bearer ${secret}`, accept: accept || 'application/json' }, signal: AbortSignal.timeout(this.#timeoutMs) });
-      body = Buffer.from(await res.arrayBuffer());
+      const read = await readBounded(res, MAX_HOME_READ_BYTES);
+      if (read === undefined) return errorReply({ code: ProxyErrorCode.UNAVAILABLE, message: `region ${region} answered more than ${MAX_HOME_READ_BYTES} bytes to a home read` });
+      body = read;
     } catch (err) {
       const timedOut = (err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError';
       return errorReply({ code: ProxyErrorCode.UNAVAILABLE, message: `region ${region} ${timedOut ? `did not answer within ${this.#timeoutMs} ms` : 'is unreachable'}; read here without ${READ_HOME_HEADER}, or retry` });
@@ -217,4 +220,30 @@ function noSecret(): EdgeError {
 /** One path segment for any key: percent-encoded, dots too, so `.` and `..` stay segments and never walk the peer's path. */
 function pathSegment(text: string): string {
   return encodeURIComponent(text).replace(/\./g, '%2E');
+}
+
+/** Largest answer a home read takes from a peer: the largest item a namespace allows (64 MiB), as JSON. */
+const MAX_HOME_READ_BYTES = 96 * 1024 * 1024;
+
+/** A response body read up to `max` bytes; undefined (the rest not read, the stream cancelled) past it. */
+async function readBounded(res: Response, max: number): Promise<Buffer | undefined> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (res.body === null) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
 }

@@ -7,7 +7,8 @@ import { buildSnapshot, type TopologyKv, type TopologySnapshot } from '../../sha
 import type { InvalidationBatch, RegionInvalidation } from '../../shared/regions';
 import { ProxyError, ProxyErrorCode } from '../../proxy/errors';
 import { RegionFigures, quantile, SENDER_RECENT_MS } from '../../proxy/region/figures';
-import { countResults, planBatch, runBounded } from '../../proxy/region/plan';
+import { countResults, planBatch } from '../../proxy/region/plan';
+import { mapBounded } from '../../shared/map-bounded';
 import { matchRegionRoute, readHomeOf } from '../../proxy/region/routes';
 import { bearerMatches, loadRegionSecret } from '../../shared/region-secret';
 import { RegionService, type RegionApplier } from '../../proxy/region/service';
@@ -46,11 +47,11 @@ describe('planBatch', () => {
   });
 });
 
-describe('runBounded', () => {
+describe('mapBounded', () => {
   test('keeps at most `limit` in flight and returns results in input order', async () => {
     let inFlight = 0;
     let most = 0;
-    const out = await runBounded([5, 1, 4, 2, 3], 2, async (n) => {
+    const out = await mapBounded([5, 1, 4, 2, 3], 2, async (n) => {
       most = Math.max(most, ++inFlight);
       await new Promise((r) => setTimeout(r, n));
       inFlight--;
@@ -62,7 +63,7 @@ describe('runBounded', () => {
 
   test('rejects with the first failure once nothing is left running', async () => {
     let running = 0;
-    const work = runBounded([1, 2, 3, 4], 2, async (n) => {
+    const work = mapBounded([1, 2, 3, 4], 2, async (n) => {
       running++;
       await new Promise((r) => setTimeout(r, n * 2));
       running--;
