@@ -34,7 +34,7 @@ const us = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 /** One line for a finished run. */
 export function formatRun(round: number, r: PeerRun): string {
   return `  round ${round} ${r.target.padEnd(10)} ${r.test.toUpperCase().padEnd(4)} -P ${String(r.pipeline).padEnd(2)} ${int(r.rps).padStart(9)} ops/s  ` +
-    `p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  max ${ms(r.maxMs)} ms  front CPU ${us(r.frontCpuUs)} µs/op`;
+    `p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  max ${ms(r.maxMs)} ms  CPU µs/op front ${us(r.frontCpuUs)} backends ${us(r.backendCpuUs)} load ${us(r.loadCpuUs)}`;
 }
 
 function median(values: number[]): number {
@@ -50,12 +50,17 @@ interface Cell {
   p50: number;
   p99: number;
   cpu: number;
+  backendCpu: number;
+  loadCpu: number;
 }
 
 function cell(runs: readonly PeerRun[], target: string, test: PeerTest, pipeline: number): Cell | undefined {
   const mine = runs.filter((r) => r.target === target && r.test === test && r.pipeline === pipeline);
   if (mine.length === 0) return undefined;
-  return { rps: median(mine.map((r) => r.rps)), p50: median(mine.map((r) => r.p50Ms)), p99: median(mine.map((r) => r.p99Ms)), cpu: median(mine.map((r) => r.frontCpuUs)) };
+  return {
+    rps: median(mine.map((r) => r.rps)), p50: median(mine.map((r) => r.p50Ms)), p99: median(mine.map((r) => r.p99Ms)), cpu: median(mine.map((r) => r.frontCpuUs)),
+    backendCpu: median(mine.map((r) => r.backendCpuUs)), loadCpu: median(mine.map((r) => r.loadCpuUs)),
+  };
 }
 
 function verdicts(test: PeerTest, pipeline: number, sc: Cell, tw: Cell): string {
@@ -91,6 +96,31 @@ export function formatTable(runs: readonly PeerRun[], tests: readonly PeerTest[]
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
   ];
+}
+
+/**
+ * Where the machine's CPU goes per request, for each target: its front, the processes behind it
+ * (storage nodes, redis-servers) and redis-benchmark, medians over the rounds. On a machine whose
+ * cores all serve the run, throughput is about the cores over the total.
+ */
+export function formatCpuTable(runs: readonly PeerRun[], tests: readonly PeerTest[], pipelines: readonly number[], targets: readonly string[]): string[] {
+  const head = ['test', ...targets.map((t) => `${t}: front + backends + load = total µs`)];
+  const rows: string[][] = [];
+  for (const pipeline of pipelines) {
+    for (const test of tests) {
+      rows.push([`${test.toUpperCase()} -P ${pipeline}`, ...targets.map((t) => {
+        const c = cell(runs, t, test, pipeline);
+        if (c === undefined) return '-';
+        const parts = [c.cpu, c.backendCpu, c.loadCpu];
+        const total = parts.filter(Number.isFinite).reduce((a, b) => a + b, 0);
+        return `${parts.map(us).join(' + ')} = ${us(total)}`;
+      })]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return ['', 'the machine\'s CPU per request (medians): front process, processes behind it, redis-benchmark',
+    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
 }
 
 /**

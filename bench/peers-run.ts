@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildRegistry } from './children';
+import { readReapedChildrenCpuSeconds } from './procfs';
 import { cpuOfAll, processTree } from './peers-servers';
 
 /**
@@ -21,6 +22,8 @@ export interface PeerTarget {
   port: number;
   /** Process whose CPU (with its children) counts as the front's; undefined = not measured. */
   frontPid?: number;
+  /** The processes behind the front (storage nodes, redis-servers): their CPU per request is reported too. */
+  backendPids?: number[];
   /** More redis-benchmark flags for this target (credentials, TLS). */
   args?: string[];
 }
@@ -48,6 +51,10 @@ export interface PeerRun {
   maxMs: number;
   /** CPU µs per request of the target's front process(es); NaN when not measured. */
   frontCpuUs: number;
+  /** CPU µs per request of the processes behind the front; NaN when not measured (redis-server alone has none). */
+  backendCpuUs: number;
+  /** CPU µs per request of redis-benchmark itself (the load generator shares the cores). */
+  loadCpuUs: number;
 }
 
 /** redis-benchmark arguments of one run. */
@@ -79,7 +86,10 @@ export function parseCsv(output: string): { rps: number; avgMs: number; p50Ms: n
 /** Runs redis-benchmark once against `target`; rejects if it fails or outlives the run's timeout. */
 export async function runBenchmark(children: ChildRegistry, binary: string, target: PeerTarget, s: RunShape): Promise<PeerRun> {
   const pids = target.frontPid === undefined ? [] : processTree(target.frontPid);
+  const backends = target.backendPids ?? [];
   const cpuBefore = cpuOfAll(pids);
+  const backendBefore = cpuOfAll(backends);
+  const loadBefore = readReapedChildrenCpuSeconds();
   const child = children.track(spawn(binary, [...(target.args ?? []), ...benchmarkArgs(target.port, s)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
@@ -89,7 +99,10 @@ export async function runBenchmark(children: ChildRegistry, binary: string, targ
   const code = await new Promise<number | string>((resolve) => child.once('close', (c, signal) => resolve(c ?? signal ?? 'unknown')));
   clearTimeout(timer);
   const cpu = cpuOfAll(pids) - cpuBefore;
+  const backendCpu = cpuOfAll(backends) - backendBefore;
+  const loadCpu = readReapedChildrenCpuSeconds() - loadBefore; // redis-benchmark, reaped by 'close'
   if (code !== 0) throw new Error(`redis-benchmark ${s.test} -P ${s.pipeline} against ${target.name} failed (${code}): ${stderr.trim() || stdout.slice(-500)}`);
   const f = parseCsv(stdout);
-  return { target: target.name, test: s.test, pipeline: s.pipeline, ...f, frontCpuUs: pids.length === 0 ? NaN : (cpu * 1e6) / s.requests };
+  return { target: target.name, test: s.test, pipeline: s.pipeline, ...f, frontCpuUs: pids.length === 0 ? NaN : (cpu * 1e6) / s.requests,
+    backendCpuUs: backends.length === 0 ? NaN : (backendCpu * 1e6) / s.requests, loadCpuUs: (loadCpu * 1e6) / s.requests };
 }

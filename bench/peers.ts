@@ -6,7 +6,7 @@ import path from 'node:path';
 import { writeLocalTls } from '../scripts/tls-certs';
 import { BENCH_USER, startBenchCluster, type BenchCluster } from './proxy-cluster';
 import { findProfile, formatProfile, profileDir, summarizeProfile } from './proxy-profile';
-import { formatRun, formatSecurityCost, formatTable, PEER_TARGETS, REDIS, SHARDCACHE, SHARDCACHE_AUTH, SHARDCACHE_TLS, TWEMPROXY } from './peers-report';
+import { formatCpuTable, formatRun, formatSecurityCost, formatTable, PEER_TARGETS, REDIS, SHARDCACHE, SHARDCACHE_AUTH, SHARDCACHE_TLS, TWEMPROXY } from './peers-report';
 import { PEER_TESTS, runBenchmark, type PeerRun, type PeerTarget, type PeerTest, type RunShape } from './peers-run';
 import { startTwemproxy } from './peers-servers';
 import { startRedis } from './servers';
@@ -114,7 +114,7 @@ async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redis
   if (o.targets.includes(SHARDCACHE)) {
     const cluster = await startBenchCluster(children, { cluster: 'peers', shards: 3, replicas: 0, proxyNodeFlags: o.proxyNodeFlags, nodeNodeFlags: o.storageNodeFlags, proxyArgs: o.proxyArgs });
     clusters.push(cluster);
-    targets.push({ name: SHARDCACHE, port: cluster.respPort, frontPid: cluster.proxy.pid });
+    targets.push({ name: SHARDCACHE, port: cluster.respPort, frontPid: cluster.proxy.pid, backendPids: cluster.nodes.map((n) => n.pid) });
     say(`  shardcache: etcd + 3 storage nodes (1 per shard) + proxy RESP :${cluster.respPort} (pid ${cluster.proxy.pid}${o.proxyArgs.length ? `, ${o.proxyArgs.join(' ')}` : ''})`);
     if (o.secure) targets.push(...await startSecureTargets(children, o, clusters));
   }
@@ -123,7 +123,7 @@ async function startTargets(children: ChildRegistry, o: PeersBenchOptions, redis
     if (redisServer === undefined || nutcracker === undefined) say(`  twemproxy: skipped (${redisServer ? 'nutcracker' : 'redis-server'} is not installed)`);
     else {
       const tw = await startTwemproxy(children, redisServer, nutcracker);
-      targets.push({ name: TWEMPROXY, port: tw.proxy.port, frontPid: tw.proxy.pid });
+      targets.push({ name: TWEMPROXY, port: tw.proxy.port, frontPid: tw.proxy.pid, backendPids: tw.backends.map((b) => b.pid) });
       say(`  twemproxy: nutcracker :${tw.proxy.port} (pid ${tw.proxy.pid}, ketama/fnv1a_64) over redis-server :${tw.backends.map((b) => b.port).join(', :')}`);
     }
   }
@@ -215,6 +215,7 @@ export async function runPeersBench(o: PeersBenchOptions): Promise<number> {
       const runs = await measure(children, binary, o, targets);
       say('\n== summary');
       for (const line of formatTable(runs, o.tests, o.pipelines, targets.map((t) => t.name), o.rounds)) say(line);
+      for (const line of formatCpuTable(runs, o.tests, o.pipelines, targets.map((t) => t.name))) say(line);
       if (o.secure) for (const line of formatSecurityCost(runs, o.tests, o.pipelines)) say(line);
       say(`  total run time ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return 0;

@@ -8,7 +8,7 @@ import { FrontMetrics } from '../../proxy/front/metrics';
 import { clientLine, filterMatches, hostPort, killFilter, listFilter, type ClientFacts } from '../../proxy/front/resp/clients';
 import { memoryFigures } from '../../proxy/front/resp/cmd-server';
 import { RespCommandError } from '../../proxy/front/resp/errors';
-import { CommandTimer, LatencyMonitor, LATENCY_HISTORY_LEN, OpsRate, Slowlog, slowArgs } from '../../proxy/front/resp/monitor';
+import { CommandTimer, LatencyMonitor, LATENCY_HISTORY_LEN, OpsRate, Slowlog, slowArgs, unpackArgs } from '../../proxy/front/resp/monitor';
 import { RespServer } from '../../proxy/front/resp/server';
 import { startFakeRespServer, type FakeRespServer } from '../helpers/fake-resp';
 import { FakeBackend } from './proxy-front-fake-backend';
@@ -97,7 +97,7 @@ describe('slow log, latency monitor and ops rate (pure)', () => {
     for (let i = 0; i < 5; i++) log.observe([b('GET'), b(`k${i}`)], 100 + i, who, 2_000 + i * 1000);
     expect(log.len()).toBe(3);
     const got = log.get(-1);
-    expect(got.map((e) => [e.id, e.args[1].toString(), e.micros, e.time])).toEqual([[4, 'k4', 104, 6], [3, 'k3', 103, 5], [2, 'k2', 102, 4]]);
+    expect(got.map((e) => [e.id, unpackArgs(e.args)[1].toString(), e.micros, e.time])).toEqual([[4, 'k4', 104, 6], [3, 'k3', 103, 5], [2, 'k2', 102, 4]]);
     expect(got[0]).toMatchObject({ addr: '10.0.0.1:4000', name: '', ns: 'app' });
     expect(log.get(1)).toHaveLength(1);
     expect(log.get(0)).toHaveLength(0);
@@ -116,7 +116,7 @@ describe('slow log, latency monitor and ops rate (pure)', () => {
     log.thresholdMicros = 0;
     log.maxLen = 7;
     for (let i = 0; i < 1000; i++) log.observe([b(`c${i}`)], 1, who, 0);
-    const newest = (): string[] => log.get(-1).map((e) => e.args[0].toString());
+    const newest = (): string[] => log.get(-1).map((e) => unpackArgs(e.args)[0].toString());
     expect(newest()).toEqual(['c999', 'c998', 'c997', 'c996', 'c995', 'c994', 'c993']);
     log.maxLen = 10;
     for (let i = 1000; i < 1005; i++) log.observe([b(`c${i}`)], 1, who, 0);

@@ -2,7 +2,7 @@ import { int64Arg, int64ArgOr, keyArg, word } from './args';
 import { clientLine, filterMatches, killFilter, listFilter, type ClientFacts, type ClientFilter } from './clients';
 import type { CommandSpec, RespClient, RespContext } from './context';
 import { RespCommandError, RespMessages } from './errors';
-import { SLOWLOG_MAX_LEN_LIMIT, type SlowEntry } from './monitor';
+import { SLOWLOG_MAX_LEN_LIMIT, unpackArgs, type SlowEntry } from './monitor';
 import { array, bulk, bulkArray, integer, Replies } from './reply';
 import type { Subcommand } from './cmd-connection';
 
@@ -88,7 +88,7 @@ export const CLIENT_OBSERVE_SUBCOMMANDS: readonly Subcommand[] = [
 const SLOWLOG_GET_DEFAULT = 10;
 
 function slowEntry(e: SlowEntry): Buffer {
-  return array([integer(e.id), integer(e.time), integer(e.micros), bulkArray(e.args), bulk(e.addr), bulk(e.name)]);
+  return array([integer(e.id), integer(e.time), integer(e.micros), bulkArray(unpackArgs(e.args)), bulk(e.addr), bulk(e.name)]);
 }
 
 /** The slow-log entries `ctx`'s client may see: its namespace's while auth is on. */

@@ -25,39 +25,84 @@ export const SLOWLOG_MAX_LEN_LIMIT = 10_000;
 export const LATENCY_HISTORY_LEN = 160;
 
 /**
- * A command's arguments as the slow log keeps them, as Redis does: at most 32 (the last of them
- * then reads `... (N more arguments)`), each cut to 128 bytes followed by `... (N more bytes)`.
- * The kept bytes are copied, so an entry never pins a request's buffers.
+ * A command's arguments as the slow log keeps them, packed: their bytes copied into one buffer
+ * (`bytes`), the end of each in `ends`. Under load most commands pass the threshold (a pipelined
+ * MGET waits for three nodes), so an entry costs one allocation and a copy, not a Buffer per
+ * argument; SLOWLOG GET cuts them apart (`unpackArgs`).
  */
-export function slowArgs(args: readonly Buffer[]): Buffer[] {
-  const argc = Math.min(args.length, SLOWLOG_MAX_ARGC);
-  const out: Buffer[] = new Array(argc);
-  const secret = secretArgs(args);
-  for (let j = 0; j < argc; j++) {
-    const a = args[j];
-    if (secret(j)) out[j] = REDACTED;
-    else if (argc !== args.length && j === argc - 1) out[j] = Buffer.from(`... (${args.length - argc + 1} more arguments)`);
-    else if (a.length > SLOWLOG_MAX_ARG_BYTES) out[j] = Buffer.concat([a.subarray(0, SLOWLOG_MAX_ARG_BYTES), Buffer.from(`... (${a.length - SLOWLOG_MAX_ARG_BYTES} more bytes)`)]);
-    else out[j] = Buffer.from(a);
-  }
-  return out;
+export interface PackedArgs {
+  readonly bytes: Buffer;
+  readonly ends: readonly number[];
 }
 
 const REDACTED = Buffer.from('(redacted)');
-const NONE_SECRET = (): boolean => false;
+const AUTH = Buffer.from('auth');
+const HELLO = Buffer.from('hello');
+
+/** `a` equals the lower-case ASCII word `word`, whatever the case of its letters. */
+function isWord(a: Buffer, word: Buffer): boolean {
+  if (a.length !== word.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i] | 0x20) !== word[i]) return false;
+  return true;
+}
 
 /**
  * Which arguments hold credentials, kept out of the slow log as Redis keeps them out
  * (`(redacted)`): every argument of AUTH after its name, and the user and password after
  * HELLO's AUTH option. (A login checks a scrypt hash, tens of ms: slow enough to be logged.)
+ * -1: none; 0: every argument after the first; n > 0: arguments n and n + 1.
  */
-function secretArgs(args: readonly Buffer[]): (j: number) => boolean {
-  const name = args[0]?.toString('latin1').toLowerCase();
-  if (name === 'auth') return (j) => j > 0;
-  if (name !== 'hello') return NONE_SECRET;
-  const at = args.findIndex((a, j) => j > 1 && a.toString('latin1').toUpperCase() === 'AUTH');
-  return at < 0 ? NONE_SECRET : (j) => j === at + 1 || j === at + 2;
+function secretFrom(args: readonly Buffer[]): number {
+  if (args.length < 2) return -1;
+  if (isWord(args[0], AUTH)) return 0;
+  if (!isWord(args[0], HELLO)) return -1;
+  for (let j = 2; j < args.length; j++) if (isWord(args[j], AUTH)) return j + 1;
+  return -1;
 }
+
+/**
+ * Packs a command's arguments as Redis's slow log keeps them: at most 32 (the last of them then
+ * reads `... (N more arguments)`), each cut to 128 bytes followed by `... (N more bytes)`. The kept
+ * bytes are copied, so an entry never pins a request's buffers.
+ */
+export function packArgs(args: readonly Buffer[]): PackedArgs {
+  const argc = Math.min(args.length, SLOWLOG_MAX_ARGC);
+  const secret = secretFrom(args);
+  const parts: Buffer[] = new Array(argc);
+  let total = 0;
+  for (let j = 0; j < argc; j++) {
+    const a = args[j];
+    let part: Buffer;
+    if (secret === 0 ? j > 0 : secret > 0 && (j === secret || j === secret + 1)) part = REDACTED;
+    else if (argc !== args.length && j === argc - 1) part = Buffer.from(`... (${args.length - argc + 1} more arguments)`);
+    else if (a.length > SLOWLOG_MAX_ARG_BYTES) part = Buffer.concat([a.subarray(0, SLOWLOG_MAX_ARG_BYTES), Buffer.from(`... (${a.length - SLOWLOG_MAX_ARG_BYTES} more bytes)`)]);
+    else part = a;
+    parts[j] = part;
+    total += part.length;
+  }
+  const bytes = Buffer.allocUnsafe(total);
+  const ends: number[] = new Array(argc);
+  let at = 0;
+  for (let j = 0; j < argc; j++) {
+    bytes.set(parts[j], at);
+    ends[j] = at += parts[j].length;
+  }
+  return { bytes, ends };
+}
+
+/** The arguments of a packed entry, as views of its one buffer. */
+export function unpackArgs(packed: PackedArgs): Buffer[] {
+  const out: Buffer[] = new Array(packed.ends.length);
+  let start = 0;
+  for (let j = 0; j < out.length; j++) {
+    out[j] = packed.bytes.subarray(start, packed.ends[j]);
+    start = packed.ends[j];
+  }
+  return out;
+}
+
+/** What the slow log keeps of `args` (packed, then cut apart). */
+export const slowArgs = (args: readonly Buffer[]): Buffer[] => unpackArgs(packArgs(args));
 
 /** One slow-log entry (SLOWLOG GET's six fields, and the namespace it ran in). */
 export interface SlowEntry {
@@ -65,7 +110,8 @@ export interface SlowEntry {
   /** Unix time, seconds, when the command finished. */
   time: number;
   micros: number;
-  args: Buffer[];
+  /** The command's arguments (`unpackArgs` gives them one by one). */
+  args: PackedArgs;
   /** The client's `ip:port`. */
   addr: string;
   /** Its CLIENT SETNAME name, '' when unnamed. */
@@ -104,7 +150,7 @@ export class Slowlog {
   /** Logs a command that took `micros` when that reaches the threshold; ids count every entry ever made. */
   observe(args: readonly Buffer[], micros: number, who: { addr: string; name: string | null; ns: string }, nowMs: number): void {
     if (this.thresholdMicros < 0 || micros < this.thresholdMicros || this.#maxLen === 0) return;
-    const entry: SlowEntry = { id: this.#nextId++, time: Math.floor(nowMs / 1000), micros, args: slowArgs(args), addr: who.addr, name: who.name ?? '', ns: who.ns };
+    const entry: SlowEntry = { id: this.#nextId++, time: Math.floor(nowMs / 1000), micros, args: packArgs(args), addr: who.addr, name: who.name ?? '', ns: who.ns };
     if (this.#size < this.#maxLen) {
       this.#ring[(this.#start + this.#size) % this.#maxLen] = entry;
       this.#size++;
