@@ -1,10 +1,17 @@
 import WebSocket from 'ws';
 import { Limits } from '../shared/protocol';
-import { CacheAside, type CacheAsideOptions } from './get-or-load';
-import { ShardcacheRequestError, batchOf, decodeReplies, encodeRequest, itemFrom, valueArg, type Item, type Op, type Reply, type ReadPreference } from './protocol';
+import * as getOrLoad from './get-or-load';
+import type { CacheAsideOptions } from './get-or-load';
+import * as protocol from './protocol';
+import { batchOf, decodeReplies, encodeRequest, itemFrom, valueArg, type Item, type Op, type Reply, type ReadPreference } from './protocol';
 
-export { ShardcacheRequestError, type Item, type ReadPreference } from './protocol';
-export { CacheAside, type CacheAsideOptions, type GetOrLoadOptions } from './get-or-load';
+// Re-exported as constants: `export { } from` is a getter in CommonJS output (test/unit/exports-shape.test.ts).
+export const ShardcacheRequestError = protocol.ShardcacheRequestError;
+export type ShardcacheRequestError = protocol.ShardcacheRequestError;
+export type { Item, ReadPreference } from './protocol';
+export const CacheAside = getOrLoad.CacheAside;
+export type CacheAside = getOrLoad.CacheAside;
+export type { CacheAsideOptions, GetOrLoadOptions } from './get-or-load';
 
 export interface SetOptions {
   /** TTL in ms; omitted = the namespace's default TTL; 0 = never expires. */

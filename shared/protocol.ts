@@ -1,8 +1,15 @@
-import { Op, Status } from './opcodes';
+import * as opcodes from './opcodes';
+import * as ops from './ops';
 
-export { Op, PUSH_ID, Status, type OpCode, type StatusCode } from './opcodes';
+// Values are re-exported as constants, not with `export { } from`: TypeScript's CommonJS output
+// makes such a re-export a getter, which turns this module's exports into a dictionary whose
+// every read on the request path is a generic property load and a getter call (test/unit/exports-shape.test.ts).
+export const Op = opcodes.Op;
+export const Status = opcodes.Status;
+export const PUSH_ID = opcodes.PUSH_ID;
+export type { OpCode, StatusCode } from './opcodes';
 /** Write ops whose key decides the slot, `[id, op, epoch, ns, key, ...]` (the frozen-slot check reads these): derived from the op table. */
-export { KEYED_WRITE_OPS } from './ops';
+export const KEYED_WRITE_OPS = ops.KEYED_WRITE_OPS;
 
 /**
  * Node protocol (contract): opcodes, statuses and the argument layout of every request.

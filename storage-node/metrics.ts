@@ -1,7 +1,7 @@
 import client from 'prom-client';
 import { OP_NAME, STATUS_NAME } from '../shared/protocol';
 import type { Store } from './store';
-import type { ServerCounters } from './server';
+import type { ServerCounters } from './server-hooks';
 import type { WritePolicyRuntime } from './write-policy/runtime';
 import { BATCH_BUCKETS, type RegionFigures } from './region/runtime';
 

@@ -17,7 +17,6 @@ import { latin1, sameAscii, wrongType, type RawEntry } from './store';
 import { budgetExhausted, ConnGuard, frameTooSlow, tooManyConnections, Verdict, type GuardedConn } from './conn-guard';
 import { ServerCounters, type MigrationHooks, type ReplicationHooks, type ServerOptions } from './server-hooks';
 
-export { ServerCounters };
 export type { MigrationHooks, ReplicationHooks, ServerOptions };
 
 /** Ops the migration hooks answer, asynchronously. */

@@ -1,9 +1,12 @@
-import { isDotSegmentKey, originTemplateProblem, originUrl } from '../../shared/url-template';
+import * as urlTemplate from '../../shared/url-template';
 import { ProxyError, ProxyErrorCode } from '../errors';
 
 // The URL template functions live in shared/ (the write policies' store client uses them too);
-// re-exported so this module's importers keep working.
-export { isDotSegmentKey, originTemplateProblem, originUrl };
+// re-exported so this module's importers keep working, as constants: `export { }` of an import
+// is a getter in CommonJS output (see test/unit/exports-shape.test.ts).
+export const isDotSegmentKey = urlTemplate.isDotSegmentKey;
+export const originTemplateProblem = urlTemplate.originTemplateProblem;
+export const originUrl = urlTemplate.originUrl;
 
 /**
  * Loads one key from a namespace's origin over HTTP. The origin is a URL template
