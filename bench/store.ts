@@ -19,6 +19,9 @@ import { handle, type HandlerContext, STANDALONE } from '../storage-node/handler
 import { ReplyWriter } from '../storage-node/reply-writer';
 import { answerHot, readHot } from '../storage-node/server';
 import { entrySize, Store } from '../storage-node/store';
+import { SlotOwnership } from '../storage-node/migration/ownership';
+import { ReplicationLog } from '../storage-node/replication/log';
+import { slotOf } from '../shared/slot';
 import { benchKey } from './wire';
 
 const VALUE_BYTES = 100;
@@ -184,6 +187,65 @@ function requestPath(rounds = 7): void {
 request path (decode, handle, encode; no sockets), CPU per request, median of ${rounds}:`);
   console.log(`  SET ${median(set).padStart(6)} ns   GET ${median(get).padStart(6)} ns   (the node's path: GET and SET read in place)`);
   console.log(`  SET ${median(setGeneric).padStart(6)} ns   GET ${median(getGeneric).padStart(6)} ns   (msgpackr and handle() for every request)`);
+  clusterPath(rounds);
+}
+
+/**
+ * The request path of a cluster node as the peer benchmark has it: a primary that owns part of
+ * the slots (each request's slot is checked) and records every write for replicas (the backlog),
+ * serving GET, SET, INCR and MGET of 10 keys; only keys of its own slots are asked for.
+ */
+function clusterPath(rounds: number): void {
+  const frames = 200_000;
+  const value = Buffer.alloc(VALUE_BYTES, 0x61);
+  const slots = new SlotOwnership(0);
+  slots.apply(1, [[0, 5460, 0], [5461, 10922, 1], [10923, 16383, 2]]);
+  const ownedOf = (name: (i: number) => string): string[] => {
+    const keys: string[] = [];
+    for (let i = 1; keys.length < 30_000; i++) if (slots.owns(slotOf(NS, name(i)))) keys.push(name(i));
+    return keys;
+  };
+  const owned = ownedOf(benchKey);
+  const counters = ownedOf((i) => `counter:${i}`);
+  let x = 0x2545f491;
+  const random = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  const pick = (): string => owned[random() % owned.length];
+  const store = new Store({ maxMemoryBytes: 2 * 1024 ** 3 });
+  for (const k of owned) store.set(NS, k, value);
+  const repl = new ReplicationLog(store, 64 * 1024 * 1024, () => undefined);
+  repl.promote(); // a primary records its writes
+  const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}), slots, repl };
+  const out = new ReplyWriter();
+  const fail = (err: unknown): void => {
+    throw err;
+  };
+  const decoder = new FrameDecoder((m) => void handle(m, ctx, out, fail), undefined, (bytes, start, end) => (readHot(bytes, start, end) ? (answerHot(bytes, ctx, out, fail), true) : undefined));
+  const kinds = {
+    GET: chunksOf(frames, 16, (id) => encodeFrame([id, Op.GET, NS, pick()])),
+    SET: chunksOf(frames, 16, (id) => encodeFrame([id, Op.SET, 0, NS, pick(), value, 0, 0, 0, 0, null])),
+    INCR: chunksOf(frames, 16, (id) => encodeFrame([id, Op.INCR, 0, NS, counters[random() % counters.length], 1, 0])),
+    MGET: chunksOf(frames / 10, 16, (id) => encodeFrame([id, Op.MGET, NS, Array.from({ length: 10 }, pick)])),
+  };
+  const counts = { GET: frames, SET: frames, INCR: frames, MGET: frames / 10 };
+  const runs: Record<string, number[]> = { GET: [], SET: [], INCR: [], MGET: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, chunks] of Object.entries(kinds)) {
+      const start = process.cpuUsage();
+      for (const chunk of chunks) {
+        decoder.push(chunk);
+        out.flush();
+      }
+      const used = process.cpuUsage(start);
+      runs[name].push(((used.user + used.system) * 1000) / counts[name as keyof typeof counts]);
+    }
+  }
+  const median = (xs: number[]): string => xs.sort((a, b) => a - b)[xs.length >> 1].toFixed(0);
+  console.log(`  cluster primary (slots checked, writes recorded for replicas): ${Object.keys(runs).map((n) => `${n} ${median(runs[n])} ns`).join('   ')} (MGET: per request of 10 keys)`);
 }
 
 function main(): void {

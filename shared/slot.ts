@@ -25,9 +25,9 @@ export function crc16(text: string, start = 0, end = text.length): number {
   return crc;
 }
 
-function crc16Bytes(seed: number, bytes: Uint8Array): number {
+function crc16Bytes(seed: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = seed;
-  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ bytes[i]) & 0xff];
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ bytes[i]) & 0xff];
   return crc;
 }
 
@@ -48,4 +48,27 @@ export function keySlot(text: string): number {
 /** The slot of a cache key (contract): `keySlot(namespace + ":" + key)`. */
 export function slotOf(namespace: string, key: string): number {
   return keySlot(namespace + ':' + key);
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * `slotOf(namespace, key)` of a key given as its UTF-8 bytes `bytes[start, end)`, read in place
+ * from a request: no `namespace:key` string is made. A namespace has no braces
+ * (NAMESPACE_PATTERN), so a hash tag can only be in the key; braces are ASCII, so no byte of a
+ * multi-byte character is taken for one.
+ */
+export function slotOfBytes(namespace: string, bytes: Uint8Array, start: number, end: number): number {
+  for (let open = start; open < end; open++) {
+    if (bytes[open] !== OPEN_BRACE) continue;
+    let close = open + 1;
+    while (close < end && bytes[close] !== CLOSE_BRACE) close++;
+    if (close < end && close > open + 1) return crc16Bytes(0, bytes, open + 1, close) & (SLOT_COUNT - 1);
+    break; // only the first `{` counts, as in keySlot
+  }
+  let crc = 0;
+  for (let i = 0; i < namespace.length; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ namespace.charCodeAt(i)) & 0xff];
+  crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ 0x3a) & 0xff]; // ':'
+  return crc16Bytes(crc, bytes, start, end) & (SLOT_COUNT - 1);
 }

@@ -56,6 +56,8 @@ export interface SlotGuard {
   check(ns: string, key: string): void;
   /** `check` for a write (a node that has not read the slot map yet takes none). */
   checkWrite(ns: string, key: string): void;
+  /** `check` (`write`: `checkWrite`) of the ASCII key whose bytes are `bytes[start, end)`, read in place: no key string. */
+  checkAscii(ns: string, bytes: Uint8Array, start: number, end: number, write: boolean): void;
   /** True when this node's shard owns `slot` (the key-space walks keep to those). */
   owns(slot: number): boolean;
   /** Before SCAN and RANDOMKEY: BUSY while a cluster node has not read the slot map yet (it would take every slot as owned). */

@@ -571,14 +571,8 @@ function hotGet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number
   const r = hotRequest;
   const store = ctx.store;
   const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
-  const slots = ctx.slots;
-  let e: RawEntry | undefined;
-  if (slots === undefined) e = store.readAscii(ns, bytes, r.keyStart, r.keyEnd);
-  else {
-    const key = latin1(bytes, r.keyStart, r.keyEnd); // the ownership check takes a string
-    slots.check(ns, key);
-    e = store.read(ns, key);
-  }
+  ctx.slots?.checkAscii(ns, bytes, r.keyStart, r.keyEnd, false);
+  const e = store.readAscii(ns, bytes, r.keyStart, r.keyEnd);
   if (e !== undefined) out.hit(id, e.value, e.version, e.expiresAt, e.flags);
   else if (store.missWasType) throw wrongType();
   else out.status(id, Status.MISS);
@@ -589,7 +583,7 @@ function hotWrite(bytes: Buffer, ctx: HandlerContext): string {
   const r = hotRequest;
   ctx.gate.check(r.epoch);
   const ns = hotNamespace(bytes, r.nsStart, r.nsEnd);
-  if (ctx.slots !== undefined) ctx.slots.checkWrite(ns, latin1(bytes, r.keyStart, r.keyEnd));
+  ctx.slots?.checkAscii(ns, bytes, r.keyStart, r.keyEnd, true);
   return ns;
 }
 
@@ -607,8 +601,8 @@ function hotSet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number
 }
 
 /**
- * MGET with its keys read in place: a node that checks slot ownership makes the key strings and
- * runs the handler's `mget`; a standalone one reads each entry by the key's bytes.
+ * MGET with its keys read in place: every key's slot is checked from its bytes first (a node
+ * that checks ownership), then each entry is read by the key's bytes.
  */
 function hotMget(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number): void {
   const r = hotRequest;
@@ -616,12 +610,7 @@ function hotMget(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: numbe
   const count = r.keyCount;
   const at = hotKeys;
   const slots = ctx.slots;
-  if (slots !== undefined) {
-    const keys = new Array<string>(count);
-    for (let i = 0; i < count; i++) keys[i] = latin1(bytes, at[2 * i], at[2 * i + 1]);
-    for (let i = 0; i < count; i++) slots.check(ns, keys[i]);
-    return mget(ctx, out, id, ns, keys);
-  }
+  if (slots !== undefined) for (let i = 0; i < count; i++) slots.checkAscii(ns, bytes, at[2 * i], at[2 * i + 1], false);
   const store = ctx.store;
   const reply = out.beginEntries(id, count, store.stale);
   for (let i = 0; i < count; i++) out.entry(store.readAscii(ns, bytes, at[2 * i], at[2 * i + 1]));

@@ -1,6 +1,6 @@
 import { OpError } from '../../shared/errors';
 import { Status } from '../../shared/protocol';
-import { SLOT_COUNT, slotOf } from '../../shared/slot';
+import { SLOT_COUNT, slotOf, slotOfBytes } from '../../shared/slot';
 
 /** What a slot map change meant for this node's shard. */
 export interface OwnershipChange {
@@ -88,6 +88,14 @@ export class SlotOwnership {
   check(ns: string, key: string): void {
     if (this.all) return;
     const slot = slotOf(ns, key);
+    if (this.owner[slot] !== this.shardId) throw this.moved(slot);
+  }
+
+  /** `check` (`write`: `checkWrite`) of a key given as its bytes, read in place from a request. */
+  checkAscii(ns: string, bytes: Uint8Array, start: number, end: number, write: boolean): void {
+    if (write) this.checkWalk();
+    if (this.all) return;
+    const slot = slotOfBytes(ns, bytes, start, end);
     if (this.owner[slot] !== this.shardId) throw this.moved(slot);
   }
 

@@ -7,6 +7,12 @@ interface Utf8Buffer extends Buffer {
 }
 
 /**
+ * A value as bytes, or as the store keeps it: a latin1 string, one char per byte (decision
+ * "Values are stored as latin1 strings"), written without a Buffer made for it.
+ */
+export type RecordValue = Uint8Array | string;
+
+/**
  * Encodes REPL_SET records by hand (the hot path: every write on a primary), straight into the
  * backlog ring when the record fits before its end, else into a reused scratch buffer. The bytes
  * are plain msgpack, `[0, REPL_SET, ns, key, bin value, version, expiresAt, flags, tags | nil]`
@@ -21,7 +27,7 @@ export class SetRecordEncoder {
    * The most bytes the record can take (call first: it also encodes the tags, if any).
    * Header 4, fixarray + id + op 3, strings 3 bytes per UTF-16 unit + 3 each, bin 5, three uint64 27, type 1.
    */
-  bound(ns: string, key: string, value: Uint8Array, tags: readonly string[] | null | undefined): number {
+  bound(ns: string, key: string, value: RecordValue, tags: readonly string[] | null | undefined): number {
     this.#tagBytes = tags !== undefined && tags !== null && tags.length > 0 ? encodeFrame(tags).subarray(4) : undefined;
     return 4 + 3 + 3 * (ns.length + key.length) + 6 + 5 + value.length + 27 + (this.#tagBytes === undefined ? 1 : this.#tagBytes.length) + 1;
   }
@@ -33,7 +39,7 @@ export class SetRecordEncoder {
   }
 
   /** Writes the frame at `b[at]` (room for `bound(...)` bytes is there); returns its length. */
-  encodeInto(target: Buffer, at: number, ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, type = 0): number {
+  encodeInto(target: Buffer, at: number, ns: string, key: string, value: RecordValue, version: number, expiresAt: number, flags: number, type = 0): number {
     const b = target as Utf8Buffer;
     b[at + 4] = type === 0 ? 0x99 : 0x9a;
     b[at + 5] = 0x00;
@@ -94,7 +100,7 @@ function writeStr(b: Utf8Buffer, at: number, s: string): number {
   return at + 3 + n;
 }
 
-function writeBin(b: Buffer, at: number, v: Uint8Array): number {
+function writeBin(b: Buffer, at: number, v: RecordValue): number {
   const n = v.length;
   let pos = at;
   if (n < 0x100) {
@@ -109,8 +115,15 @@ function writeBin(b: Buffer, at: number, v: Uint8Array): number {
     b.writeUInt32BE(n, pos);
     pos += 4;
   }
-  b.set(v, pos);
+  if (typeof v !== 'string') b.set(v, pos);
+  else if (n < 32) for (let i = 0; i < n; i++) b[pos + i] = v.charCodeAt(i); // short (a counter): cheaper than a native call
+  else (b as Latin1Buffer).latin1Write(v, pos);
   return pos + n;
+}
+
+/** Buffer's own latin1 writer (what `buf.write(s, offset, 'latin1')` ends in). */
+interface Latin1Buffer extends Buffer {
+  latin1Write(s: string, offset: number): number;
 }
 
 /** A non-negative safe integer in msgpack's shortest form. */

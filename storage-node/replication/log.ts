@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Backlog, decideSync, type SyncDecision, type SyncRequest } from './backlog';
 import { encodeCleanRecord, encodeCollRecord, encodeDelRecord, encodeDirtyRecord, encodeInvalidateRecord } from './records';
 import type { Changes } from '../store/collections';
-import { SetRecordEncoder } from './encoder';
+import { SetRecordEncoder, type RecordValue } from './encoder';
 import type { Store } from '../store';
 import type { MutationTee } from '../migration/export';
 
@@ -59,9 +59,8 @@ export class ReplicationLog {
     if (!this.recording) return;
     const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    const value = Buffer.from(e.value, 'latin1');
-    this.#appendSet(ns, key, value, e.version, e.expiresAt, e.flags, e.tags, e.type);
-    if (this.tee !== null) this.tee.set(ns, key, value, e.expiresAt, e.flags, e.tags, e.type);
+    this.#appendSet(ns, key, e.value, e.version, e.expiresAt, e.flags, e.tags, e.type); // the latin1 string as it is: no Buffer per write
+    if (this.tee !== null) this.tee.set(ns, key, Buffer.from(e.value, 'latin1'), e.expiresAt, e.flags, e.tags, e.type);
   }
 
   /**
@@ -156,7 +155,7 @@ export class ReplicationLog {
   }
 
   /** Encodes a REPL_SET straight into the ring when it fits before the ring's end. */
-  #appendSet(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined, type = 0): void {
+  #appendSet(ns: string, key: string, value: RecordValue, version: number, expiresAt: number, flags: number, tags: readonly string[] | null | undefined, type = 0): void {
     const enc = this.#setEncoder;
     const backlog = this.backlog;
     const max = enc.bound(ns, key, value, tags);

@@ -218,6 +218,12 @@ describe('GET, SET, INCR and MGET frames read in place', () => {
           log.push(`checkWrite ${ns}/${key}`);
           if (key === 'b' || key === 'n') throw moved(ns, key);
         },
+        // The in-place paths check the key's bytes: the same check, so the two logs compare.
+        checkAscii: (ns, bytes, start, end, write) => {
+          const key = Buffer.from(bytes.subarray(start, end)).toString('latin1');
+          if (write) slots.checkWrite(ns, key);
+          else slots.check(ns, key);
+        },
         owns: () => true,
         moved: (slot) => new OpError(Status.MOVED, `moved slot ${slot}`, [slot, 2, 1]),
         checkWalk: () => undefined,

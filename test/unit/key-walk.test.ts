@@ -198,6 +198,7 @@ describe('SCAN, DBSIZE, RANDOMKEY through the node handler and the proxy parsers
     const slots: SlotGuard = {
       check: () => undefined,
       checkWrite: () => undefined,
+      checkAscii: () => undefined,
       owns: (slot) => slot < 100,
       moved: (slot) => new OpError(Status.MOVED, `slot ${slot} is owned by shard 1`, [slot, 1, 3]),
       checkWalk: () => undefined,

@@ -356,6 +356,9 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
       checkWrite: () => {
         throw new OpError(Status.MOVED, 'slot 77 is owned by shard 4', [77, 4, 12]);
       },
+      checkAscii: (_ns, _bytes, _start, _end, write) => {
+        if (write) throw new OpError(Status.MOVED, 'slot 77 is owned by shard 4', [77, 4, 12]);
+      },
       owns: (slot) => slot !== 77,
       moved: (slot) => new OpError(Status.MOVED, `slot ${slot} is owned by shard 4`, [slot, 4, 12]),
       checkWalk: () => undefined,

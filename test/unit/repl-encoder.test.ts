@@ -25,4 +25,19 @@ describe('REPL_SET encoder', () => {
       { numRuns: 300 },
     );
   });
+
+  test('a value given as the store keeps it (a latin1 string) encodes the same bytes as its Buffer, short and long', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.constantFrom(0, 2), (bytes, type) => {
+        const value = Buffer.from(bytes);
+        const text = value.toString('latin1');
+        const a = encoder.scratch(encoder.bound('ns', 'k', value, null) + 1);
+        const asBytes = Buffer.from(a.subarray(0, encoder.encodeInto(a, 0, 'ns', 'k', value, 7, 0, 1, type)));
+        const b = encoder.scratch(encoder.bound('ns', 'k', text, null) + 1);
+        const asText = Buffer.from(b.subarray(0, encoder.encodeInto(b, 0, 'ns', 'k', text, 7, 0, 1, type)));
+        expect(asText).toEqual(asBytes);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -1,4 +1,6 @@
-import { keySlot, slotOf, SLOT_COUNT } from '../../shared/slot';
+import fc from 'fast-check';
+import { keySlot, slotOf, slotOfBytes, SLOT_COUNT } from '../../shared/slot';
+import { SlotOwnership } from '../../storage-node/migration/ownership';
 
 // Known answers from a real redis-server (`CLUSTER KEYSLOT "<namespace>:<key>"`), so a change that
 // breaks agreement with Redis Cluster clients fails here.
@@ -40,5 +42,48 @@ describe('slotOf', () => {
 describe('keySlot', () => {
   test('the CRC16 check value of "123456789" gives the slot Redis reports', () => {
     expect(keySlot('123456789')).toBe(12739);
+  });
+});
+
+describe('slotOfBytes (a key read in place from a request)', () => {
+  const inPlace = (ns: string, key: string): number => {
+    const bytes = Buffer.concat([Buffer.from('xx'), Buffer.from(key, 'utf8'), Buffer.from('yy')]);
+    return slotOfBytes(ns, bytes, 2, bytes.length - 2);
+  };
+
+  test.each(REDIS_VECTORS)('slotOfBytes(%p, bytes of %p) = %p', (ns, key, slot) => {
+    expect(inPlace(ns, key)).toBe(slot);
+  });
+
+  test('agrees with slotOf on any key, braces and multi-byte characters included', () => {
+    const key = fc.string({ unit: fc.constantFrom('a', 'b', '{', '}', ':', 'é', '€', '😀', 'z', '0'), maxLength: 12 });
+    const ns = fc.stringMatching(/^[A-Za-z0-9_.-]{1,8}$/);
+    fc.assert(fc.property(ns, key, (n, k) => inPlace(n, k) === slotOf(n, k)), { numRuns: 3000 });
+  });
+
+  test("the ownership check by bytes answers as the check by string (MOVED names the same slot)", () => {
+    const owner = new SlotOwnership(1);
+    owner.apply(3, [[0, 8191, 1], [8192, 16383, 2]]);
+    let moved = 0;
+    for (let i = 0; i < 2000; i++) {
+      const key = i % 7 === 0 ? `{t${i % 13}}:${i}` : `key:${i}`;
+      const bytes = Buffer.from(key);
+      let byString: unknown = null;
+      let byBytes: unknown = null;
+      try {
+        owner.check('ns', key);
+      } catch (err) {
+        byString = (err as { detail?: unknown; message: string }).message;
+      }
+      try {
+        owner.checkAscii('ns', bytes, 0, bytes.length, false);
+      } catch (err) {
+        byBytes = (err as { message: string }).message;
+      }
+      expect([key, byBytes]).toEqual([key, byString]);
+      if (byBytes !== null) moved++;
+    }
+    expect(moved).toBeGreaterThan(500); // about half the keys belong to shard 2
+    expect(moved).toBeLessThan(1500);
   });
 });
