@@ -127,6 +127,8 @@ export class Keyspace {
   pinned: { readonly count: number; has(ns: string, key: string): boolean } | null = null;
   /** Logical access clock (one tick per access, wraps at 2^32) for LRU ordering. */
   accessClock = 0;
+  /** The id `insert` or `rewrite` wrote last (-1: none yet): `heldId`'s hint. */
+  lastWritten = -1;
   /**
    * When the logical access clock had which value (OBJECT IDLETIME): one sample per second of
    * the injected clock, taken when the store first reads a new second (each sweep reads it, so
@@ -342,6 +344,7 @@ export class Keyspace {
     table.setFlags(id, 0);
     table.setSize(id, size);
     table.ns[id] = ns.index;
+    this.lastWritten = id;
     ns.keyIndex.insert(id, hash);
     ns.members.add(id, table.nsPos);
     this.slots.link(id, slotOf(ns.name, key), size);
@@ -361,7 +364,21 @@ export class Keyspace {
     table.setSize(id, size);
     table.setValue(id, value, type);
     table.setVersion(id, this.nextVersion());
+    this.lastWritten = id;
     this.touch(id, ns, now);
+  }
+
+  /**
+   * The entry of `key` in `ns` (-1 if none held, dead or alive), trying the entry written last
+   * first: the replication record of a write reads back the entry that write just made, and
+   * that skips a second hash and probe. A hint only: it is taken when that id is live and holds
+   * this very key of this namespace.
+   */
+  heldId(ns: Namespace, key: string): number {
+    const hint = this.lastWritten;
+    const table = this.table;
+    if (hint >= 0 && table.ns[hint] === ns.index && table.key(hint) === key) return hint;
+    return ns.keyIndex.find(key, this.hash(key));
   }
 
   /** Sets the expiry of live entry `id` (0 = never), counting its namespace's entries with one. */

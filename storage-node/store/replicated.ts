@@ -235,17 +235,18 @@ export class StoreReplication {
   peek(ns: string, key: string): { value: string; version: number; expiresAt: number; flags: number; tags: readonly string[] | null; type: number } | undefined {
     const ks = this.ks;
     const space = ks.namespace(ns);
-    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    const id = space === undefined ? -1 : ks.heldId(space, key);
     if (id < 0) return undefined;
     const t = ks.table;
-    return { value: valueOf(ks, id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags: t.tags.get(id) ?? null, type: t.type(id) };
+    const tags = t.tags.size === 0 ? null : (t.tags.get(id) ?? null);
+    return { value: valueOf(ks, id), version: t.version(id), expiresAt: ks.expiresAt(id), flags: t.flags(id), tags, type: t.type(id) };
   }
 
   /** A held entry's type, version and absolute expiry (no value), or undefined. */
   peekMeta(ns: string, key: string): { type: number; version: number; expiresAt: number } | undefined {
     const ks = this.ks;
     const space = ks.namespace(ns);
-    const id = space === undefined ? -1 : space.keyIndex.find(key, ks.hash(key));
+    const id = space === undefined ? -1 : ks.heldId(space, key);
     if (id < 0) return undefined;
     return { type: ks.table.type(id), version: ks.table.version(id), expiresAt: ks.expiresAt(id) };
   }

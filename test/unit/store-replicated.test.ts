@@ -91,6 +91,26 @@ describe('store: replica apply', () => {
   });
 });
 
+describe('peek (what a write record reads back)', () => {
+  test('reads the entry of that namespace and key whichever entry was written last', () => {
+    const { store } = makeStore();
+    store.set('a', 'k', b('in a'));
+    store.set('b', 'k', b('in b')); // same key, another namespace: written last
+    expect(store.replication.peek('a', 'k')?.value).toBe('in a');
+    expect(store.replication.peek('b', 'k')?.value).toBe('in b');
+    store.incr('a', 'n', 5, 0);
+    expect(store.replication.peek('a', 'n')?.value).toBe('5');
+    expect(store.replication.peek('b', 'n')).toBeUndefined();
+    store.delete('a', 'n'); // the id written last is freed, then taken by another key
+    store.set('a', 'other', b('x'));
+    expect(store.replication.peek('a', 'n')).toBeUndefined();
+    expect(store.replication.peek('a', 'other')?.value).toBe('x');
+    store.set('a', 'n', b('again'));
+    expect(store.replication.peek('a', 'n')).toMatchObject({ value: 'again', type: 0 });
+    expect(store.replication.peekMeta('b', 'k')).toMatchObject({ type: 0 });
+  });
+});
+
 describe('replication log', () => {
   test('records written straight into the ring or through the scratch buffer read back intact across wraparound', () => {
     const { store } = makeStore();
