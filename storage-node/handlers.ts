@@ -154,8 +154,8 @@ export function incr(ctx: HandlerContext, out: ReplyWriter, id: number, ns: stri
 
 /**
  * MGET's reply once its keys passed the checks, each entry written as the store reads it (no
- * Buffer or tuple per key). Shared by the handler and the in-place path of a node that checks
- * slot ownership (without that check, the in-place path reads keys from the frame's bytes).
+ * Buffer or tuple per key). The in-place path (`storage-node/server.ts`) writes the same reply
+ * from the keys' bytes.
  */
 export function mget(ctx: HandlerContext, out: ReplyWriter, id: number, ns: string, keys: readonly string[]): void {
   const store = ctx.store;

@@ -10,10 +10,10 @@ import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import { INVALIDATE } from '../shared/ops';
 import type { Logger } from '../shared/log';
-import { handle, incr, mget, replyError, type HandlerContext } from './handlers';
+import { handle, incr, replyError, type HandlerContext } from './handlers';
 import { checkPlain } from '../shared/msgpack';
 import { HOT_HEADS, hotKeys, hotRequest, parseHotRequest } from './validate';
-import { latin1, sameAscii, wrongType, type RawEntry } from './store';
+import { latin1, sameAscii, wrongType } from './store';
 import { budgetExhausted, ConnGuard, frameTooSlow, tooManyConnections, Verdict, type GuardedConn } from './conn-guard';
 import { ServerCounters, type MigrationHooks, type ReplicationHooks, type ServerOptions } from './server-hooks';
 
@@ -548,9 +548,9 @@ export function readHot(bytes: Uint8Array, start: number, end: number): boolean 
 /**
  * Runs the request that `readHot` just read from `bytes` as `handle` would, with the same replies,
  * but from the bytes in place: no msgpackr, no message array, no key string unless one is needed
- * (a new key, INCR's, an ownership check), no Buffer for a value (those were ~20 % of the node's
- * CPU per GET or SET). What follows the argument checks is the handlers' own code (`incr`,
- * `mget`) where it is not a read by key bytes. Returns the reply status, for counters.
+ * (a new key, INCR's; the ownership check reads the key's bytes), no Buffer for a value (those
+ * were ~20 % of the node's CPU per GET or SET). What follows the argument checks is the
+ * handlers' own code (`incr`) where it is not a read by key bytes. Returns the reply status, for counters.
  */
 export function answerHot(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
   const r = hotRequest;
