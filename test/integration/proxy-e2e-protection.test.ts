@@ -31,12 +31,15 @@ const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.
 
 const scrape = async (): Promise<string> => (await fetch(`${c.adminUrl}/metrics`)).text();
 
-/** Requests the proxy sent to `node`, from a scrape: those answered or failed (any op, any outcome) and those in flight. */
+/**
+ * Requests the proxy sent to `node`, from a scrape: those answered or failed (any op, any outcome
+ * but BREAKER_OPEN, which the node's client refuses without sending) and those in flight.
+ */
 function sentTo(metrics: string, node: string): number {
   let n = 0;
   for (const line of metrics.split('\n')) {
     const counted = line.startsWith('shardcache_proxy_upstream_requests_total{') || line.startsWith('shardcache_proxy_inflight{');
-    if (counted && line.includes(`node="${node}"`)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (counted && line.includes(`node="${node}"`) && !line.includes('status="BREAKER_OPEN"')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return n;
 }

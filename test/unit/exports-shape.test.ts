@@ -7,11 +7,19 @@ import path from 'node:path';
  * defined on `exports`, which puts the module's exports object in dictionary mode: every
  * `protocol_1.Op` on the request path then became a generic property load plus a getter call
  * (Builtins_LoadIC was ~8 % of a storage node's CPU under pipelined INCR). Re-export values as
- * constants (`export const X = y.X`) instead. Checked on `dist/` (what runs), built by `pretest`.
+ * constants (`export const X = y.X`) instead. Checked on `dist/` (what runs; built by `pretest`),
+ * and on the sources for `export { } from` (so `jest` alone, with a stale `dist/`, still catches it).
  */
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
 const GETTER_EXPORT = /Object\.defineProperty\(exports, "([A-Za-z0-9_$]+)", \{ enumerable: true, get: /;
+
+function tsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? tsFiles(full) : e.name.endsWith('.ts') ? [full] : [];
+  });
+}
 
 function jsFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -29,6 +37,24 @@ test('no module of the built code exports a value through a getter', () => {
     return m ? [`${path.relative(DIST, f)}: ${m[1]}`] : [];
   });
   expect(getters).toEqual([]);
+});
+
+/** `export { a, type B } from '...'` statements of a source file that re-export a value (not only types). */
+function valueReExports(source: string): string[] {
+  const found: string[] = [];
+  for (const m of source.matchAll(/^export\s*\{([^}]*)\}\s*from\s/gm)) {
+    const names = m[1].split(',').map((n) => n.trim()).filter((n) => n !== '' && !n.startsWith('type '));
+    if (names.length > 0) found.push(names.join(', '));
+  }
+  return found;
+}
+
+test('no source file re-exports a value with `export { } from` (what the built code would make a getter)', () => {
+  const sources = ['shared', 'proxy', 'storage-node', 'control-plane', 'client'].flatMap((d) => tsFiles(path.join(ROOT, d)));
+  expect(sources.length).toBeGreaterThan(100);
+  const found = sources.flatMap((f) => valueReExports(fs.readFileSync(f, 'utf8')).map((names) => `${path.relative(ROOT, f)}: ${names}`));
+  expect(found).toEqual([]);
+  expect(valueReExports("export { Op, type OpCode } from './opcodes';\nexport type { X } from './x';\nexport { type Y } from './y';")).toEqual(['Op']);
 });
 
 test('the check sees a getter re-export when there is one', () => {

@@ -81,6 +81,13 @@ describe('slow log, latency monitor and ops rate (pure)', () => {
     expect(slowArgs([b('auth'), b('s3cret')]).map(String)).toEqual(['auth', '(redacted)']);
     expect(slowArgs([b('HELLO'), b('3'), b('auth'), b('alice'), b('s3cret'), b('SETNAME'), b('me')]).map(String)).toEqual(['HELLO', '3', 'auth', '(redacted)', '(redacted)', 'SETNAME', 'me']);
     expect(slowArgs([b('GET'), b('auth')]).map(String)).toEqual(['GET', 'auth']);
+    // An entry keeps copies: the request's buffers may be reused at once.
+    const log = new Slowlog();
+    log.thresholdMicros = 0;
+    const request = [b('SET'), b('k1'), b('v1')];
+    log.observe(request, 1, { addr: 'a:1', name: null, ns: 'n' }, 0);
+    for (const arg of request) arg.fill(0x78);
+    expect(unpackArgs(log.get(1)[0].args).map(String)).toEqual(['SET', 'k1', 'v1']);
     const long = Buffer.alloc(1000, 0x61);
     const [cut] = slowArgs([long]);
     expect(cut.toString()).toBe(`${'a'.repeat(128)}... (872 more bytes)`);

@@ -86,4 +86,18 @@ describe('slotOfBytes (a key read in place from a request)', () => {
     expect(moved).toBeGreaterThan(500); // about half the keys belong to shard 2
     expect(moved).toBeLessThan(1500);
   });
+
+  test('a write by bytes is refused BUSY before the slot map is read, as checkWrite is; a node owning every slot checks nothing', () => {
+    const key = Buffer.from('k');
+    const strict = new SlotOwnership(0);
+    strict.strict = true;
+    expect(() => strict.checkAscii('ns', key, 0, 1, true)).toThrow(/has not read the slot map/);
+    expect(() => strict.checkWrite('ns', 'k')).toThrow(/has not read the slot map/);
+    expect(() => strict.checkAscii('ns', key, 0, 1, false)).not.toThrow(); // a read is not refused, as check
+    strict.apply(1, [[0, 16383, 0]]);
+    expect(strict.all).toBe(true);
+    expect(() => strict.checkAscii('ns', key, 0, 1, true)).not.toThrow();
+    strict.apply(2, [[0, 16383, 1]]);
+    expect(() => strict.checkAscii('ns', key, 0, 1, true)).toThrow(/owned by shard 1/);
+  });
 });

@@ -23,6 +23,8 @@ export const SLOWLOG_DEFAULT_MAX_LEN = 128;
 export const SLOWLOG_MAX_LEN_LIMIT = 10_000;
 /** Samples LATENCY HISTORY keeps per event (Redis's LATENCY_TS_LEN). */
 export const LATENCY_HISTORY_LEN = 160;
+/** The slow log's own slab size for its entries' arguments. */
+const SLAB_BYTES = 64 * 1024;
 
 /**
  * A command's arguments as the slow log keeps them, packed: their bytes copied into one buffer
@@ -63,9 +65,10 @@ function secretFrom(args: readonly Buffer[]): number {
 /**
  * Packs a command's arguments as Redis's slow log keeps them: at most 32 (the last of them then
  * reads `... (N more arguments)`), each cut to 128 bytes followed by `... (N more bytes)`. The kept
- * bytes are copied, so an entry never pins a request's buffers.
+ * bytes are copied into memory from `alloc`, so an entry never pins a request's buffers (nor, with
+ * the slow log's own slabs, a shared pool slab).
  */
-export function packArgs(args: readonly Buffer[]): PackedArgs {
+export function packArgs(args: readonly Buffer[], alloc: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): PackedArgs {
   const argc = Math.min(args.length, SLOWLOG_MAX_ARGC);
   const secret = secretFrom(args);
   const parts: Buffer[] = new Array(argc);
@@ -80,7 +83,7 @@ export function packArgs(args: readonly Buffer[]): PackedArgs {
     parts[j] = part;
     total += part.length;
   }
-  const bytes = Buffer.allocUnsafe(total);
+  const bytes = alloc(total);
   const ends: number[] = new Array(argc);
   let at = 0;
   for (let j = 0; j < argc; j++) {
@@ -133,6 +136,10 @@ export class Slowlog {
   #start = 0;
   #size = 0;
   #nextId = 0;
+  /** Where entries' arguments are copied: this log's own slab, filled in order (see `#alloc`). */
+  #slab = Buffer.alloc(0);
+  #slabUsed = 0;
+  readonly #allocArgs = (bytes: number): Buffer => this.#alloc(bytes);
 
   get maxLen(): number {
     return this.#maxLen;
@@ -150,7 +157,7 @@ export class Slowlog {
   /** Logs a command that took `micros` when that reaches the threshold; ids count every entry ever made. */
   observe(args: readonly Buffer[], micros: number, who: { addr: string; name: string | null; ns: string }, nowMs: number): void {
     if (this.thresholdMicros < 0 || micros < this.thresholdMicros || this.#maxLen === 0) return;
-    const entry: SlowEntry = { id: this.#nextId++, time: Math.floor(nowMs / 1000), micros, args: packArgs(args), addr: who.addr, name: who.name ?? '', ns: who.ns };
+    const entry: SlowEntry = { id: this.#nextId++, time: Math.floor(nowMs / 1000), micros, args: packArgs(args, this.#allocArgs), addr: who.addr, name: who.name ?? '', ns: who.ns };
     if (this.#size < this.#maxLen) {
       this.#ring[(this.#start + this.#size) % this.#maxLen] = entry;
       this.#size++;
@@ -158,6 +165,22 @@ export class Slowlog {
       this.#ring[this.#start] = entry; // over the oldest
       this.#start = (this.#start + 1) % this.#maxLen;
     }
+  }
+
+  /**
+   * `bytes` of this log's own slab (64 KiB slabs, a larger one for a larger entry). Entries leave
+   * the ring oldest first, as they were cut from the slabs, so what the log holds is its entries'
+   * bytes plus at most two partly used slabs: a shared Buffer pool slab kept alive by an entry
+   * could have held up to 8 KiB per entry (80 MB at the largest `slowlog-max-len`).
+   */
+  #alloc(bytes: number): Buffer {
+    if (this.#slabUsed + bytes > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+      this.#slabUsed = 0;
+    }
+    const out = this.#slab.subarray(this.#slabUsed, this.#slabUsed + bytes);
+    this.#slabUsed += bytes;
+    return out;
   }
 
   /** Up to `count` entries, newest first. */
