@@ -1,4 +1,5 @@
 import * as urlTemplate from '../../shared/url-template';
+import { readBounded } from '../../shared/read-bounded';
 import { ProxyError, ProxyErrorCode } from '../errors';
 
 // The URL template functions live in shared/ (the write policies' store client uses them too);
@@ -62,23 +63,6 @@ function parsesAsJson(bytes: Buffer): boolean {
   }
 }
 
-/** Reads at most `maxBytes` of a body; undefined when it is longer. */
-async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Buffer | undefined> {
-  if (body === null) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks, size);
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-}
 
 const isTimeout = (err: unknown): boolean => err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
 
@@ -102,7 +86,7 @@ export const httpOrigin: OriginLoader = {
         await res.body?.cancel().catch(() => undefined);
         return { kind: 'error', reason: `origin body of ${declared} bytes exceeds the limit of ${maxBytes}` };
       }
-      const value = await readBounded(res.body, maxBytes);
+      const value = await readBounded(res, maxBytes);
       if (value === undefined) return { kind: 'error', reason: `origin body exceeds the limit of ${maxBytes} bytes` };
       return { kind: 'value', value, json: isJsonType(res.headers.get('content-type')) && parsesAsJson(value) };
     } catch (err) {

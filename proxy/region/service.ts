@@ -10,6 +10,7 @@ import { toWireError, type EdgeError } from '../front/wire-error';
 import { RegionFigures, type RegionReceived } from './figures';
 import { countResults, planBatch, type ActionResult, type RegionAction } from './plan';
 import { mapBounded } from '../../shared/map-bounded';
+import { readBounded } from '../../shared/read-bounded';
 import { REGION_SECRET_FILE_ENV, bearerMatches } from '../../shared/region-secret';
 
 /** What applies a peer region's invalidations here: the data plane. */
@@ -225,25 +226,3 @@ function pathSegment(text: string): string {
 /** Largest answer a home read takes from a peer: the largest item a namespace allows (64 MiB), as JSON. */
 const MAX_HOME_READ_BYTES = 96 * 1024 * 1024;
 
-/** A response body read up to `max` bytes; undefined (the rest not read, the stream cancelled) past it. */
-async function readBounded(res: Response, max: number): Promise<Buffer | undefined> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (res.body === null) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks, size);
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-}
