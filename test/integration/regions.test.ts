@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { REGION_SECRET_ENV } from '../../shared/regions';
 import { clusterKeys } from '../../shared/topology/schema';
 import { httpCall, startTestCluster, type TestCluster } from '../helpers/cluster';
+import { percentile } from '../helpers/proxy-cluster';
 import { startShardNode, waitFor, type ShardNode } from '../helpers/shard-nodes';
 import { TcpRelay } from '../helpers/tcp-proxy';
 
@@ -117,11 +118,6 @@ async function restartNode(r: Region, victim: ShardNode, signal: 'SIGTERM' | 'SI
   return fresh;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 describe('regions: two clusters as real processes, A\'s writes invalidate B through a relay the test cuts', () => {
   let a: Region;
   let b: Region;
@@ -224,7 +220,7 @@ describe('regions: two clusters as real processes, A\'s writes invalidate B thro
     samples.sort((x, y) => x - y);
     const figures = {
       writesPerSecond: Math.round(writes / (runMs / 1000)), samples: samples.length,
-      p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), worstMs: samples.at(-1) ?? 0,
+      p50Ms: percentile(samples, 50) ?? 0, p99Ms: percentile(samples, 99) ?? 0, worstMs: samples.at(-1) ?? 0,
       lag: (await regionsReport(b)).received.find((x: any) => x.from === 'a'),
     };
     console.log(`regions staleness under load: ${JSON.stringify(figures)}`);
@@ -256,21 +252,19 @@ describe('regions: two clusters as real processes, A\'s writes invalidate B thro
 
     // Mid-outage, the primary holding acknowledged invalidations is stopped (SIGTERM) and restarted.
     await sleep(3000);
-    for (const k of termKeys) await waitFor(`A to acknowledge ${k}`, () => put(a, NS, k, 'a-term'), 10_000, 50);
-    const first = await primaryOf(a);
-    const termDepth = (await first.stats()).regions[0].depth as number;
-    const t0 = Date.now();
-    await restartNode(a, first, 'SIGTERM');
-    const termRestartMs = Date.now() - t0;
-
+    /** A's primary acknowledges `keys`, then is stopped with `signal` and restarted: who it was, its spool depth, the restart's time. */
+    const writeThenRestart = async (keys: readonly string[], value: string, timeoutMs: number, signal: 'SIGTERM' | 'SIGKILL') => {
+      for (const k of keys) await waitFor(`A to acknowledge ${k}`, () => put(a, NS, k, value), timeoutMs, 50);
+      const victim = await primaryOf(a);
+      const depth = (await victim.stats()).regions[0].depth as number;
+      const t0 = Date.now();
+      await restartNode(a, victim, signal);
+      return { nodeId: victim.nodeId, depth, ms: Date.now() - t0 };
+    };
+    const term = await writeThenRestart(termKeys, 'a-term', 10_000, 'SIGTERM');
     // And then the new primary is killed (-9) after acknowledging more, and restarted.
-    for (const k of killKeys) await waitFor(`A to acknowledge ${k}`, () => put(a, NS, k, 'a-kill'), 15_000, 50);
-    const second = await primaryOf(a);
-    const killDepth = (await second.stats()).regions[0].depth as number;
-    const t1 = Date.now();
-    await restartNode(a, second, 'SIGKILL');
-    const killRestartMs = Date.now() - t1;
-    expect(second).not.toBe(first);
+    const kill = await writeThenRestart(killKeys, 'a-kill', 15_000, 'SIGKILL');
+    expect(kill.nodeId).not.toBe(term.nodeId); // the survivor of the SIGTERM, not the restarted node
 
     // Nothing reached B while cut.
     for (const k of [...termKeys, ...killKeys]) expect(await get(b, NS, k)).toMatchObject({ hit: true, value: 'b-before-cut' });
@@ -299,7 +293,7 @@ describe('regions: two clusters as real processes, A\'s writes invalidate B thro
     }
     const convergeMs = Date.now() - restoredAt;
     const report = (await regionsReport(b)).received.find((x: any) => x.from === 'a');
-    console.log(`regions cut ${CUT_MS / 1000} s: ${JSON.stringify({ writesDuringCut: writes, spooled, termDepth, killDepth, termRestartMs, killRestartMs, convergeMs, behind: behind.length, received: report })}`);
+    console.log(`regions cut ${CUT_MS / 1000} s: ${JSON.stringify({ writesDuringCut: writes, spooled, termDepth: term.depth, killDepth: kill.depth, termRestartMs: term.ms, killRestartMs: kill.ms, convergeMs, behind: behind.length, received: report })}`);
     expect(behind).toEqual([]);
     expect(convergeMs).toBeLessThan(CONVERGE_BOUND_MS);
     // The restarted senders lost nothing: every key acknowledged before their stop is invalidated in B.
