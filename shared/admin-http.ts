@@ -152,7 +152,8 @@ export class AdminHttpServer {
           res.destroy();
           return false;
         }
-        const lines = data.split('\n').map((line) => `data: ${line}\n`).join('');
+        // A JSON frame has no newline: one `data:` line without splitting the frame per client.
+        const lines = data.includes('\n') ? data.split('\n').map((line) => `data: ${line}\n`).join('') : `data: ${data}\n`;
         res.write(`${event === undefined ? '' : `event: ${event}\n`}${lines}\n`);
         return true;
       },

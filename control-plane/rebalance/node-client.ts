@@ -4,6 +4,19 @@ import { OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
 /** Deadline of one request to a storage node made by the driver, ms. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** `work`, or a rejection naming `what` once `ms` pass (the work itself is not stopped). */
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Connections from the control plane to storage nodes, one per address, made on first use and
  * dropped when they fail (the next request reconnects). Each request has a deadline.
@@ -25,17 +38,11 @@ export class NodeClients {
    * the operator asked: the node answers once its queue is drained).
    */
   async requestWithin(addr: string, deadlineMs: number, op: number, ...args: unknown[]): Promise<unknown[]> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`node ${addr} did not answer within ${deadlineMs} ms`)), deadlineMs);
-    });
     try {
-      return await Promise.race([this.#connection(addr).then((conn) => conn.request(op, ...args)), deadline]);
+      return await within(deadlineMs, `node ${addr}`, this.#connection(addr).then((conn) => conn.request(op, ...args)));
     } catch (err) {
-      this.#drop(addr);
+      this.#drop(addr); // a late answer, or none, must not be waited for on this connection
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

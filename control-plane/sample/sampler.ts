@@ -1,6 +1,6 @@
 import { Op, Status } from '../../shared/protocol';
 import { NotInitialisedError } from '../errors';
-import { NodeClients } from '../rebalance/node-client';
+import { failureText as message, NodeClients, within } from '../rebalance/node-client';
 import { formatLag } from '../status/text';
 import type { NodeStatus, StatusDocument } from '../status/document';
 import {
@@ -85,18 +85,6 @@ export interface SamplerOptions {
   proxyAuthorization?: string;
 }
 
-/** Anything that may hang: rejects after `ms`. */
-export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A proxy admin address as a base URL: `host:port` gets `http://`, a trailing slash goes. */
 export function proxyBaseUrl(text: string): string {
@@ -138,7 +126,6 @@ export function namespaceUsage(stats: Record<string, unknown>): Record<string, N
   return out;
 }
 
-const message = (err: unknown): string => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
  * Reads frames of the cluster: the status document (etcd registrations, roles, replication
@@ -227,7 +214,8 @@ export class ClusterSampler {
   }
 
   async #stats(addr: string): Promise<Record<string, unknown>> {
-    const reply = await within(SAMPLE_TIMEOUT_MS, `node ${addr}`, this.#nodes.request(addr, Op.STATS));
+    // requestWithin drops the connection on timeout: a hung node does not collect a STATS per tick.
+    const reply = await this.#nodes.requestWithin(addr, SAMPLE_TIMEOUT_MS, Op.STATS);
     if (reply[1] !== Status.OK || reply[2] === null || typeof reply[2] !== 'object') throw new Error(`node ${addr} refused STATS (status ${String(reply[1])})`);
     return reply[2] as Record<string, unknown>;
   }

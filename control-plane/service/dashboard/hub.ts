@@ -1,5 +1,6 @@
 import type { ClusterFrame } from '../../sample/sampler';
 import { SeriesWindow, type SeriesJson } from '../../sample/series';
+import { failureText } from '../../rebalance/node-client';
 import type { DashboardFrame } from './frame';
 
 /** A client of the hub: an open event stream, or a one-shot waiter of `snapshot`. */
@@ -29,7 +30,6 @@ export interface DashboardHubOptions {
   now?: () => number;
 }
 
-const message = (err: unknown): string => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
  * The one sampler behind every open dashboard: while at least one client is subscribed it takes a
@@ -177,7 +177,7 @@ export class DashboardHub {
       frame = await this.#options.sampler.next();
       this.#lastGood = frame;
     } catch (err) {
-      error = message(err);
+      error = failureText(err);
     }
     this.#inFlight = false;
     this.#samples += 1;
