@@ -27,7 +27,13 @@ export class ReplicationLog {
   offset2 = 0;
   /** Namespaces whose writes wait for a replica acknowledgement (`writeAck: replica`). */
   readonly ackNamespaces = new Set<string>();
-  /** Recording is on while this node is the primary. */
+  /**
+   * Writes go into the backlog: on while this node is the primary and its history may be
+   * continued by a replica (one has synced since the promotion, the node came from following a
+   * primary, or a namespace waits for replica acknowledgements). A primary that no replica has
+   * followed keeps no backlog, as Redis allocates its backlog only once a replica connects: the
+   * first replica to sync takes a full sync (`startRecording`).
+   */
   recording = false;
   /** Slot exports to feed with every mutation (`migration/export.ts`); null while none runs. */
   tee: MutationTee | null = null;
@@ -49,17 +55,16 @@ export class ReplicationLog {
 
   /** A SET the store just accepted (`value` as the request carried it). */
   set(ns: string, key: string, value: Uint8Array, version: number, expiresAt: number, flags: number, tags: readonly string[] | undefined): void {
-    if (!this.recording) return;
-    this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
+    if (this.recording) this.#appendSet(ns, key, value, version, expiresAt, flags, tags);
     if (this.tee !== null) this.tee.set(ns, key, value, expiresAt, flags, tags ?? null, 0);
   }
 
   /** A write that changed an entry in place (INCR, EXPIRE, PERSIST, a hash or set command): its whole new state. */
   changed(ns: string, key: string): void {
-    if (!this.recording) return;
+    if (!this.recording && this.tee === null) return;
     const e = this.#store.replication.peek(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    this.#appendSet(ns, key, e.value, e.version, e.expiresAt, e.flags, e.tags, e.type); // the latin1 string as it is: no Buffer per write
+    if (this.recording) this.#appendSet(ns, key, e.value, e.version, e.expiresAt, e.flags, e.tags, e.type); // the latin1 string as it is: no Buffer per write
     if (this.tee !== null) this.tee.set(ns, key, Buffer.from(e.value, 'latin1'), e.expiresAt, e.flags, e.tags, e.type);
   }
 
@@ -68,10 +73,10 @@ export class ReplicationLog {
    * large hash costs its changes); a migration's export takes the entry's whole new state.
    */
   collChanged(ns: string, key: string, changes: Changes): void {
-    if (!this.recording) return;
+    if (!this.recording && this.tee === null) return;
     const e = this.#store.replication.peekMeta(ns, key);
     if (e === undefined) return this.deleted(ns, key);
-    this.#append(encodeCollRecord(ns, key, e.type, e.version, e.expiresAt, changes), ns);
+    if (this.recording) this.#append(encodeCollRecord(ns, key, e.type, e.version, e.expiresAt, changes), ns);
     if (this.tee !== null && this.tee.wants(ns, key)) {
       const whole = this.#store.replication.peek(ns, key)!;
       this.tee.set(ns, key, Buffer.from(whole.value, 'latin1'), whole.expiresAt, whole.flags, whole.tags, whole.type);
@@ -80,8 +85,7 @@ export class ReplicationLog {
 
   /** A key removed by a request (DELETE, EXPIRE <= 0): the request's reply waits in an ack namespace. */
   deleted(ns: string, key: string): void {
-    if (!this.recording) return;
-    this.#append(encodeDelRecord(ns, key), ns);
+    if (this.recording) this.#append(encodeDelRecord(ns, key), ns);
     if (this.tee !== null) this.tee.del(ns, key);
   }
 
@@ -91,9 +95,10 @@ export class ReplicationLog {
    * but no reply waits for it.
    */
   removed(ns: string, key: string): void {
-    if (!this.recording) return;
-    this.backlog.append(encodeDelRecord(ns, key));
-    this.#onAppend();
+    if (this.recording) {
+      this.backlog.append(encodeDelRecord(ns, key));
+      this.#onAppend();
+    }
     if (this.tee !== null) this.tee.del(ns, key);
   }
 
@@ -112,8 +117,7 @@ export class ReplicationLog {
 
   /** A namespace (tag null) or tag invalidation; the watermark is the store's version clock. */
   invalidated(ns: string, tag: string | null): void {
-    if (!this.recording) return;
-    this.#append(encodeInvalidateRecord(ns, tag, this.#store.versionClock), ns);
+    if (this.recording) this.#append(encodeInvalidateRecord(ns, tag, this.#store.versionClock), ns);
     if (this.tee !== null) this.tee.invalidated(ns, tag);
   }
 
@@ -141,11 +145,30 @@ export class ReplicationLog {
     this.offset2 = 0;
   }
 
-  /** Promotion (PSYNC2): the history so far stays reachable under the old id up to here. */
+  /**
+   * Promotion (PSYNC2): the history so far stays reachable under the old id up to here, and the
+   * backlog records on when there is a history to continue (the node followed a primary that
+   * wrote) or a namespace waits for replica acknowledgements. A node with no history (a new
+   * cluster's first primary) records nothing until a replica syncs (`startRecording`).
+   */
   promote(): void {
     this.replId2 = this.replId;
     this.offset2 = this.offset;
     this.replId = newReplId();
+    this.recording = this.offset > 0 || this.ackNamespaces.size !== 0;
+    if (!this.recording) this.replId2 = ''; // writes from here on are not in the backlog: no continuing across them
+  }
+
+  /**
+   * Turns the backlog on for a primary that kept none (a replica is syncing, or a namespace now
+   * waits for acknowledgements). The writes before were not recorded, so the history starts
+   * over under a new id: every replica takes a full sync.
+   */
+  startRecording(): void {
+    if (this.recording) return;
+    this.replId = newReplId();
+    this.replId2 = '';
+    this.offset2 = 0;
     this.recording = true;
   }
 

@@ -91,6 +91,7 @@ export class NodeReplication {
     const set = this.log.ackNamespaces;
     set.clear();
     for (const ns of namespaces) set.add(ns);
+    if (set.size !== 0 && this.#role === 'primary') this.log.startRecording(); // their writes wait for offsets a replica acknowledges
   }
 
   /** The store's listener: removals the primary decides are replicated as deletes. */
@@ -134,6 +135,7 @@ export class NodeReplication {
   /** A REPL_SYNC arrived on `socket`: refused with NOT_PRIMARY unless this node is the primary. */
   accept(socket: net.Socket, m: readonly unknown[]): ReplicaSession {
     if (this.#role !== 'primary') throw new OpError(Status.NOT_PRIMARY, 'this node is not the primary; sync with the primary', [0, null]);
+    this.log.startRecording();
     return this.source.accept(socket, m);
   }
 

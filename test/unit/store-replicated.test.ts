@@ -256,3 +256,60 @@ describe('store: the live count after a full sync', () => {
     expect(replica.keys.liveCount('app')).toBe(20);
   });
 });
+
+describe('replication log: the backlog of a primary no replica follows', () => {
+  test('a first primary records nothing until a replica syncs, and that replica takes a full sync', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 1 << 20, () => undefined);
+    const before = log.replId;
+    log.promote(); // a new cluster's primary: no history behind it
+    expect(log.recording).toBe(false);
+    const r = store.set('ns', 'k', b('v'), {})!;
+    log.set('ns', 'k', b('v'), r.version, r.expiresAt, 0, undefined);
+    expect(log.offset).toBe(0);
+    // A replica that followed this node's old id at offset 0 would miss the write: it cannot continue.
+    expect(log.decide({ replId: before, offset: 0 }).kind).toBe('full');
+    const unrecorded = log.replId;
+    log.startRecording(); // a replica syncs
+    expect(log.recording).toBe(true);
+    expect(log.replId).not.toBe(unrecorded);
+    expect(log.decide({ replId: unrecorded, offset: 0 }).kind).toBe('full');
+    log.set('ns', 'k', b('w'), r.version + 1, 0, 0, undefined);
+    expect(log.offset).toBeGreaterThan(0);
+    expect(log.decide({ replId: log.replId, offset: 0 })).toMatchObject({ kind: 'continue', offset: 0 });
+  });
+
+  test('a promoted replica with a history records on, and the old primary\'s replicas continue from it', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 1 << 20, () => undefined);
+    const payload = Buffer.from('a stream frame of the old primary');
+    log.appendFrame(payload); // what this node received while it followed
+    const oldId = 'a'.repeat(40);
+    log.replId = oldId;
+    const offset = log.offset;
+    log.promote();
+    expect(log.recording).toBe(true);
+    expect(log.decide({ replId: oldId, offset })).toMatchObject({ kind: 'continue', offset });
+  });
+
+  test('a namespace that waits for replica acknowledgements keeps the backlog on', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 1 << 20, () => undefined);
+    log.ackNamespaces.add('acked');
+    log.promote();
+    expect(log.recording).toBe(true);
+  });
+
+  test('a slot export is fed with writes whether or not the backlog records', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 1 << 20, () => undefined);
+    log.promote();
+    const seen: string[] = [];
+    log.tee = { set: (_ns: string, key: string) => seen.push(`set ${key}`), del: (_ns: string, key: string) => seen.push(`del ${key}`), invalidated: () => undefined, wants: () => true } as unknown as NonNullable<ReplicationLog['tee']>;
+    const r = store.set('ns', 'k', b('v'), {})!;
+    log.set('ns', 'k', b('v'), r.version, r.expiresAt, 0, undefined);
+    log.deleted('ns', 'gone');
+    expect(seen).toEqual(['set k', 'del gone']);
+    expect(log.offset).toBe(0);
+  });
+});
