@@ -50,7 +50,11 @@ export interface HotKeysOptions {
 export interface HotKeyReport {
   namespace: string;
   key: string;
-  /** Estimated GETs/s over the window (upper bound), and the guaranteed part of it (lower bound). */
+  /**
+   * Estimated GETs/s over the window (an upper bound), and the guaranteed part of it (a lower
+   * bound); past 16,384 GETs in a second the sketch samples them (WindowedTopK), and both become
+   * estimates within a few percent for a key that matters.
+   */
   qps: number;
   qpsLowerBound: number;
   mode: SnapshotRule['mode'] | 'none';
@@ -62,7 +66,7 @@ export const COPY_MAX_TTL_MS = 60_000;
 /**
  * Hot keys in the proxy: detection, rules, and the read and write paths of the three modes.
  *
- *   GET ─► observe (sketch.observe: Map lookup + count) ─► rule? ── none ─► normal path
+ *   GET ─► observe (sketch.observe: counted, or sampled past 16,384 GETs a second) ─► rule? ── none ─► normal path
  *                                                         ├ near-cache ─► NearCache ─miss─► primary (+ subscribe to its pushes)
  *                                                         ├ replica-spread ─► any healthy node of the shard
  *                                                         └ copies ─► a random healthy copy ─miss─► owner, copy refilled

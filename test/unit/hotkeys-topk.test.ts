@@ -74,7 +74,7 @@ describe('WindowedTopK', () => {
     const k = 64;
     const buckets = 4;
     const per = 50_000;
-    const w = new WindowedTopK(k, buckets);
+    const w = new WindowedTopK(k, buckets, { exactPerBucket: Infinity }); // the bounds hold for counted observations
     const truth = new Map<string, number>();
     for (let b = 0; b < buckets; b++) {
       if (b > 0) w.rotate();
@@ -115,5 +115,47 @@ describe('SpaceSaving slot table under churn', () => {
     for (const key of seen) if (!monitored.has(key)) expect(s.get(key)).toBeUndefined();
     expect(s.floor).toBe(Math.min(...entries.map(([, count]) => count)));
     expect(entries.reduce((sum, [, count]) => sum + count, 0)).toBe(s.total); // space-saving keeps the total
+  });
+});
+
+describe('WindowedTopK sampling past the exact observations', () => {
+  it('keeps the total (up to the open gap) and estimates a busy bucket\'s hot keys within a few percent', () => {
+    const w = new WindowedTopK(256, 1, { exactPerBucket: 1000, sampleEvery: 8 });
+    const n = 400_000;
+    let x = 12345;
+    const truth = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      // 5 % hot:a, 2 % hot:b, the rest over 100,000 distinct keys
+      const r = x % 1000;
+      const key = r < 50 ? 'hot:a' : r < 70 ? 'hot:b' : `k${x % 100_000}`;
+      truth.set(key, (truth.get(key) ?? 0) + 1);
+      w.observe(key);
+    }
+    expect(n - w.total).toBeGreaterThanOrEqual(0); // the observations of the gap still open are not counted yet
+    expect(n - w.total).toBeLessThan(2 * 8);
+    const top = w.top(2);
+    expect(top.map((h) => h.key)).toEqual(['hot:a', 'hot:b']);
+    for (const h of top) {
+      const real = truth.get(h.key)!;
+      expect(Math.abs(h.count - h.error - real) / real).toBeLessThan(0.05);
+    }
+  });
+
+  it('counts one by one again after a rotation', () => {
+    const w = new WindowedTopK(8, 2, { exactPerBucket: 10, sampleEvery: 1000 });
+    for (let i = 0; i < 500; i++) w.observe('busy'); // 10 exact, then sampled with long gaps
+    w.rotate();
+    for (let i = 0; i < 5; i++) w.observe('quiet');
+    expect(w.top(2).find((h) => h.key === 'quiet')).toEqual({ key: 'quiet', count: 5, error: 0 });
+  });
+
+  it('a key sent between the counted observations is still found (the gaps are random)', () => {
+    const w = new WindowedTopK(16, 1, { exactPerBucket: 0, sampleEvery: 4 });
+    // Every 4th request is the hidden key: a fixed stride of 4 would never (or always) count it.
+    for (let i = 0; i < 40_000; i++) w.observe(i % 4 === 3 ? 'hidden' : `k${i % 5000}`);
+    const hidden = w.top(1)[0];
+    expect(hidden.key).toBe('hidden');
+    expect(Math.abs(hidden.count - hidden.error - 10_000) / 10_000).toBeLessThan(0.1);
   });
 });
