@@ -218,7 +218,8 @@ function clusterPath(rounds: number): void {
   const store = new Store({ maxMemoryBytes: 2 * 1024 ** 3 });
   for (const k of owned) store.set(NS, k, value);
   const repl = new ReplicationLog(store, 64 * 1024 * 1024, () => undefined);
-  repl.promote(); // a primary records its writes
+  repl.promote();
+  repl.startRecording(); // a primary a replica follows records its writes (one that none follows keeps no backlog)
   const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}), slots, repl };
   const out = new ReplyWriter();
   const fail = (err: unknown): void => {
@@ -249,7 +250,12 @@ function clusterPath(rounds: number): void {
 }
 
 function main(): void {
-  const items = Number(process.argv[2] ?? 1_000_000);
+  const arg = process.argv[2] ?? '1000000';
+  const items = Number(arg);
+  if (!Number.isSafeInteger(items) || items < 1) {
+    console.error(`usage: npm run bench -- store [items]   (items: how many to load for the memory figures, default 1000000; got ${JSON.stringify(arg)})`);
+    process.exit(2);
+  }
   if ((globalThis as { gc?: unknown }).gc === undefined) {
     console.log('(run with --expose-gc for exact memory figures)');
   }

@@ -51,7 +51,6 @@ export class EntryTable {
   slotPrev: Int32Array;
   readonly tags = new Map<number, readonly string[]>();
   private versions: Float64Array;
-  private hashes: Uint32Array;
   private ticks: Uint32Array;
   private flagWords: Uint32Array;
   private sizes: Uint32Array;
@@ -66,7 +65,6 @@ export class EntryTable {
     const n = Math.max(16, capacity);
     this.capacity = n;
     this.versions = new Float64Array(n);
-    this.hashes = new Uint32Array(n);
     this.ticks = new Uint32Array(n);
     this.flagWords = new Uint32Array(n);
     this.sizes = new Uint32Array(n);
@@ -156,16 +154,6 @@ export class EntryTable {
     this.versions[id] = version;
   }
 
-  /** Key hash of `id`. */
-  hash(id: number): number {
-    return this.hashes[id];
-  }
-
-  /** Sets the key hash of `id`. */
-  setHash(id: number, hash: number): void {
-    this.hashes[id] = hash;
-  }
-
   /** Access tick of `id`. */
   tick(id: number): number {
     return this.ticks[id];
@@ -225,7 +213,6 @@ export class EntryTable {
   private grow(capacity: number): void {
     this.capacity = capacity;
     this.versions = grown(this.versions, new Float64Array(capacity));
-    this.hashes = grown(this.hashes, new Uint32Array(capacity));
     this.ticks = grown(this.ticks, new Uint32Array(capacity));
     this.flagWords = grown(this.flagWords, new Uint32Array(capacity));
     this.sizes = grown(this.sizes, new Uint32Array(capacity));

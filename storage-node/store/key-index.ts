@@ -1,35 +1,37 @@
 /**
- * Key -> entry id for one namespace: an open-addressing hash table of ids in an Int32Array.
+ * Key -> entry id for one namespace: an open-addressing hash table of (id, hash) pairs in one
+ * Int32Array.
  *
- *   slots  Int32Array (power of two)   id, or EMPTY (-1)
- *   probe  linear from `hash & mask`   compares hash(id) first, then key(id) === key
+ *   slots  Int32Array (2 × a power of two)   [id, hash] per slot; id EMPTY (-1) when free
+ *   probe  linear from `hash & mask`         compares the hash in the slot first, then key(id) === key
  *
- * The index keeps ids only; the keys and their hashes live in the entry table (`KeySource`), so
- * an entry costs 4 bytes / load (~5-11 B) here, against ~28-56 B for a V8 `Map<string, number>`
+ * The keys live in the entry table (`KeySource`); the hash sits beside its id, so a probe past
+ * another key costs no read of the entry table (each such read was a cache miss: ids are spread
+ * over it), and the lookup of a present key reads the table once, for the key it compares. An
+ * entry costs 8 bytes / load (~11-21 B) here, against ~28-56 B for a V8 `Map<string, number>`
  * entry, and the index has no 2^24-entry ceiling. The load stays at or below 0.75 (the table
  * doubles past it) and above 3/16 (it halves below, so mass deletes give memory back). Removal
  * shifts the following run of the probe sequence back into the hole (no tombstones), so a
  * lookup never walks past a deleted slot.
  *
- * Guards: every indexed id sits in the run that starts at its home slot `hash(id) & mask`
- * with no EMPTY slot between home and it; `size` counts the ids held; the caller passes the
- * same hash for an id on `insert` and `remove` as `hash(id)` returns, and inserts only
- * keys not present. Hashes come from `hashKey` with a per-store random seed, so clients cannot
- * aim many keys at one run without knowing the seed.
+ * Guards: every indexed id sits in the run that starts at its home slot `hash & mask` with no
+ * EMPTY slot between home and it; `size` counts the ids held; the caller passes the same hash
+ * for an id on `insert` and `remove`, and inserts only keys not present. Hashes come from
+ * `hashKey` with a per-store random seed, so clients cannot aim many keys at one run without
+ * knowing the seed.
  */
 
-/** Where the index reads an id's key and cached hash (the entry table). */
+/** Where the index reads an id's key (the entry table). */
 export interface KeySource {
   key(id: number): string | undefined;
-  hash(id: number): number;
 }
 
 /** Read once: under a `vm` context (jest) every global lookup is slow (see `value-codec.ts`). */
 const { imul } = Math;
 const EMPTY = -1;
 const MIN_CAPACITY = 16;
-/** Largest table: 2^30 slots (4 GiB); past 3/4 of it the index refuses to grow. */
-const MAX_CAPACITY = 2 ** 30;
+/** Largest table: 2^29 slots (4 GiB of pairs); past 3/4 of it the index refuses to grow. */
+const MAX_CAPACITY = 2 ** 29;
 
 /** Most keys one index holds (3/4 of the largest table). */
 export const MAX_INDEX_KEYS = MAX_CAPACITY * 0.75;
@@ -76,6 +78,7 @@ export function sameAscii(s: string, bytes: Uint8Array, start: number, end: numb
 export class KeyIndex {
   /** Ids held. */
   size = 0;
+  /** Slot p is `slots[2p]` (its id, or EMPTY) and `slots[2p + 1]` (its id's hash, as an int32). */
   private slots: Int32Array;
   private mask: number;
 
@@ -85,24 +88,24 @@ export class KeyIndex {
   ) {
     let capacity = MIN_CAPACITY;
     while (capacity < initialCapacity) capacity *= 2;
-    this.slots = new Int32Array(capacity).fill(EMPTY);
+    this.slots = emptySlots(capacity);
     this.mask = capacity - 1;
   }
 
   /** Slots in the table (for tests and memory figures). */
   get capacity(): number {
-    return this.slots.length;
+    return this.slots.length >> 1;
   }
 
   /** The id whose key is `key` (`hash` = its hash), or -1. */
   find(key: string, hash: number): number {
     const slots = this.slots;
     const mask = this.mask;
-    const source = this.source;
+    const h = hash | 0;
     for (let p = hash & mask; ; p = (p + 1) & mask) {
-      const id = slots[p];
+      const id = slots[2 * p];
       if (id === EMPTY) return -1;
-      if (source.hash(id) === hash && source.key(id) === key) return id;
+      if (slots[2 * p + 1] === h && this.source.key(id) === key) return id;
     }
   }
 
@@ -110,18 +113,18 @@ export class KeyIndex {
   findAscii(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.slots;
     const mask = this.mask;
-    const source = this.source;
+    const h = hash | 0;
     for (let p = hash & mask; ; p = (p + 1) & mask) {
-      const id = slots[p];
+      const id = slots[2 * p];
       if (id === EMPTY) return -1;
-      if (source.hash(id) === hash && sameAscii(source.key(id) as string, bytes, start, end)) return id;
+      if (slots[2 * p + 1] === h && sameAscii(this.source.key(id) as string, bytes, start, end)) return id;
     }
   }
 
   /** Adds `id`, whose key is not in the index yet and whose hash is `hash`. */
   insert(id: number, hash: number): void {
-    if ((this.size + 1) * 4 > this.slots.length * 3) this.resize(this.slots.length * 2);
-    this.place(id, hash);
+    if ((this.size + 1) * 4 > this.capacity * 3) this.resize(this.capacity * 2);
+    this.place(id, hash | 0);
     this.size++;
   }
 
@@ -130,28 +133,28 @@ export class KeyIndex {
     const slots = this.slots;
     const mask = this.mask;
     let hole = hash & mask;
-    while (slots[hole] !== id) hole = (hole + 1) & mask;
-    const source = this.source;
-    for (let q = (hole + 1) & mask; slots[q] !== EMPTY; q = (q + 1) & mask) {
-      const other = slots[q];
-      // `other` may move back into the hole when the hole is not before its home slot.
-      if (((q - (source.hash(other) & mask)) & mask) >= ((q - hole) & mask)) {
-        slots[hole] = other;
+    while (slots[2 * hole] !== id) hole = (hole + 1) & mask;
+    for (let q = (hole + 1) & mask; slots[2 * q] !== EMPTY; q = (q + 1) & mask) {
+      // The id at q may move back into the hole when the hole is not before its home slot.
+      if (((q - (slots[2 * q + 1] & mask)) & mask) >= ((q - hole) & mask)) {
+        slots[2 * hole] = slots[2 * q];
+        slots[2 * hole + 1] = slots[2 * q + 1];
         hole = q;
       }
     }
-    slots[hole] = EMPTY;
+    slots[2 * hole] = EMPTY;
     this.size--;
-    const capacity = slots.length;
+    const capacity = this.capacity;
     if (capacity > MIN_CAPACITY && this.size * 16 < capacity * 3) this.resize(capacity / 2);
   }
 
-  private place(id: number, hash: number): void {
+  private place(id: number, h: number): void {
     const slots = this.slots;
     const mask = this.mask;
-    let p = hash & mask;
-    while (slots[p] !== EMPTY) p = (p + 1) & mask;
-    slots[p] = id;
+    let p = h & mask;
+    while (slots[2 * p] !== EMPTY) p = (p + 1) & mask;
+    slots[2 * p] = id;
+    slots[2 * p + 1] = h;
   }
 
   private resize(capacity: number): void {
@@ -159,12 +162,17 @@ export class KeyIndex {
       throw new RangeError(`key index cannot hold more than ${MAX_INDEX_KEYS} keys`);
     }
     const old = this.slots;
-    const source = this.source;
-    this.slots = new Int32Array(capacity).fill(EMPTY);
+    this.slots = emptySlots(capacity);
     this.mask = capacity - 1;
-    for (let i = 0; i < old.length; i++) {
-      const id = old[i];
-      if (id !== EMPTY) this.place(id, source.hash(id));
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i] !== EMPTY) this.place(old[i], old[i + 1]);
     }
   }
+}
+
+/** A table of `capacity` free slots (ids EMPTY, hashes 0). */
+function emptySlots(capacity: number): Int32Array {
+  const slots = new Int32Array(2 * capacity);
+  for (let i = 0; i < slots.length; i += 2) slots[i] = EMPTY;
+  return slots;
 }

@@ -336,7 +336,6 @@ export class Keyspace {
   insert(ns: Namespace, key: string, hash: number, value: string | object, size: number, now: number, owned = false, type = 0): number {
     const table = this.table;
     const id = table.alloc(owned ? key : ownString(key), value, type);
-    table.setHash(id, hash);
     table.setVersion(id, this.nextVersion());
     this.sampleClock(now);
     table.setTick(id, (this.accessClock = (this.accessClock + 1) >>> 0));
@@ -411,7 +410,7 @@ export class Keyspace {
     const ns = this.namespaces[table.ns[id]];
     const key = table.key(id) as string;
     if (ns.hidden > 0 && table.version(id) <= ns.watermark) this.unhide(id, ns);
-    ns.keyIndex.remove(id, table.hash(id));
+    ns.keyIndex.remove(id, this.hash(key)); // the index keeps hashes, the table does not
     ns.members.remove(id, table.nsPos);
     if (table.ttlPos(id) !== 0) {
       this.ttl.remove(id);

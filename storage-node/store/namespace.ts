@@ -23,7 +23,7 @@ export interface ResolvedPolicy {
  * entries left by the last invalidation.
  */
 export class Namespace {
-  /** Key -> entry id, over the entry table's keys and key hashes. */
+  /** Key -> entry id (with the key's hash), over the entry table's keys. */
   readonly keyIndex: KeyIndex;
   /** Ids of the namespace's entries, for O(1) sampling and the reclaim walk. */
   readonly members = new IdSet();

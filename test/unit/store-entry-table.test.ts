@@ -9,7 +9,6 @@ describe('EntryTable', () => {
     for (let i = 0; i < 100; i++) {
       const id = table.alloc(`k${i}`, `v${i}`);
       table.setVersion(id, 2 ** 40 + i);
-      table.setHash(id, 0xffff_ff00 + i);
       table.setTick(id, i * 3);
       table.setFlags(id, 0xffff_ffff - i);
       table.setSize(id, 1000 + i);
@@ -22,8 +21,8 @@ describe('EntryTable', () => {
     expect(table.capacity).toBeGreaterThanOrEqual(100);
     for (let i = 0; i < 100; i++) {
       const id = ids[i];
-      expect([table.key(id), table.value(id), table.version(id), table.hash(id), table.tick(id)]).toEqual([
-        `k${i}`, `v${i}`, 2 ** 40 + i, 0xffff_ff00 + i, i * 3,
+      expect([table.key(id), table.value(id), table.version(id), table.tick(id)]).toEqual([
+        `k${i}`, `v${i}`, 2 ** 40 + i, i * 3,
       ]);
       expect([table.flags(id), table.size(id), table.ttlPos(id), table.lfu(id), table.lfuTime(id)]).toEqual([
         0xffff_ffff - i, 1000 + i, i, 255 - i, 65_535 - i,
