@@ -2,7 +2,6 @@
  * Entry metadata as a structure of arrays indexed by a small integer id, behind accessors.
  *
  *   id ──► version   Float64  store-wide write counter (CAS token, generation check)
- *          hash      Uint32   hash of the key (`hashKey`), read by the key index
  *          tick      Uint32   logical access clock at last access (LRU, wraps)
  *          flags     Uint32   opaque client flags
  *          size      Uint32   accounted bytes (`entrySize`)
@@ -19,7 +18,7 @@
  *                             hash or set: its `Indexed` object, `collections.ts`)
  *          tags      Map      id -> tags, only for tagged entries
  *
- * 48 bytes of columns per id besides the strings. The expiry time lives in the expiry set
+ * 44 bytes of columns per id besides the strings (the key's hash is in the key index). The expiry time lives in the expiry set
  * (`expiry-set.ts`), so an entry that never expires pays nothing for it. (Interleaving the hot
  * columns into one 32-byte record per id was measured too: no difference, as the CPU fetches
  * the columns of one id in parallel once it has the id.)
