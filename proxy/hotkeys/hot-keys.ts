@@ -53,7 +53,7 @@ export interface HotKeyReport {
   /**
    * Estimated GETs/s over the window (an upper bound), and the guaranteed part of it (a lower
    * bound); past 16,384 GETs in a second the sketch samples them (WindowedTopK), and both become
-   * estimates within a few percent for a key that matters.
+   * estimates (one standard deviation ~3/√n for a key seen n times).
    */
   qps: number;
   qpsLowerBound: number;

@@ -23,7 +23,8 @@ export interface Promotion {
 
 /**
  * Which keys to promote now. Pure. A key qualifies when its namespace has `hotKeyAutoQps` and the
- * key's guaranteed GETs/s (the sketch's lower bound) reach it. It is written only when it has no
+ * key's GETs/s lower bound (the sketch's count − error: a guarantee while the sketch counts every
+ * GET, an estimate once it samples a busy second) reach it. It is written only when it has no
  * rule, or an auto rule close to expiry: an operator's rule is never touched, and proxies that all
  * see the same hot key do not all write it every tick (a fresh rule silences them all).
  */

@@ -31,10 +31,17 @@ export class ReplicationLog {
    * Writes go into the backlog: on while this node is the primary and its history may be
    * continued by a replica (one has synced since the promotion, the node came from following a
    * primary, or a namespace waits for replica acknowledgements). A primary that no replica has
-   * followed keeps no backlog, as Redis allocates its backlog only once a replica connects: the
-   * first replica to sync takes a full sync (`startRecording`).
+   * followed writes nothing into its backlog (its ring is allocated but untouched), as Redis
+   * keeps no backlog until a replica connects: the first replica to sync takes a full sync under
+   * a new replication id (`startRecording`).
    */
   recording = false;
+  /**
+   * `replId` names a primary's history this node holds up to `offset`: it synced with that
+   * primary (the replica link sets it). A promotion then records on, even at offset 0, so the
+   * old primary's other replicas continue from this node.
+   */
+  following = false;
   /** Slot exports to feed with every mutation (`migration/export.ts`); null while none runs. */
   tee: MutationTee | null = null;
   #waitOffset = 0;
@@ -140,6 +147,7 @@ export class ReplicationLog {
 
   /** A replica whose data is being replaced: its history is no longer any primary's. */
   forget(): void {
+    this.following = false;
     this.replId = '';
     this.replId2 = '';
     this.offset2 = 0;
@@ -147,15 +155,16 @@ export class ReplicationLog {
 
   /**
    * Promotion (PSYNC2): the history so far stays reachable under the old id up to here, and the
-   * backlog records on when there is a history to continue (the node followed a primary that
-   * wrote) or a namespace waits for replica acknowledgements. A node with no history (a new
-   * cluster's first primary) records nothing until a replica syncs (`startRecording`).
+   * backlog records on when there is a history to continue (the node followed a primary, or
+   * recorded its own) or a namespace waits for replica acknowledgements. A node with no history
+   * (a new cluster's first primary) records nothing until a replica syncs (`startRecording`).
    */
   promote(): void {
     this.replId2 = this.replId;
     this.offset2 = this.offset;
     this.replId = newReplId();
-    this.recording = this.offset > 0 || this.ackNamespaces.size !== 0;
+    this.recording = this.following || this.offset > 0 || this.ackNamespaces.size !== 0;
+    this.following = false;
     if (!this.recording) this.replId2 = ''; // writes from here on are not in the backlog: no continuing across them
   }
 

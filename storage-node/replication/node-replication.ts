@@ -135,7 +135,6 @@ export class NodeReplication {
   /** A REPL_SYNC arrived on `socket`: refused with NOT_PRIMARY unless this node is the primary. */
   accept(socket: net.Socket, m: readonly unknown[]): ReplicaSession {
     if (this.#role !== 'primary') throw new OpError(Status.NOT_PRIMARY, 'this node is not the primary; sync with the primary', [0, null]);
-    this.log.startRecording();
     return this.source.accept(socket, m);
   }
 

@@ -167,6 +167,7 @@ export class ReplicaLink {
         log.offset2 = log.offset;
         log.replId = replId;
       }
+      log.following = true;
       this.partialSyncs++;
       this.state = 'streaming';
     } else {
@@ -197,6 +198,7 @@ export class ReplicaLink {
       if (this.#loading !== null) this.#store.adopt(this.#loading);
       this.#loading = null;
       this.#log.replId = this.#pendingReplId;
+      this.#log.following = true;
       this.state = 'streaming';
       this.#logger.info({ event: 'synced', primary: this.#target, offset: this.#log.offset }, 'full sync done');
     }

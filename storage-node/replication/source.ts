@@ -106,6 +106,7 @@ export class ReplicationSource {
     if (typeof nodeId !== 'string' || typeof addr !== 'string' || typeof replId !== 'string' || typeof offset !== 'number') {
       throw new OpError(Status.BAD_REQUEST, 'REPL_SYNC needs nodeId, addr, replId and offset');
     }
+    this.#log.startRecording(); // a primary no replica followed starts its backlog (and a new history) now
     const session = new Session(socket, nodeId.slice(0, 128), addr.slice(0, 300));
     const decision = this.#log.decide({ replId, offset });
     const log = this.#log;

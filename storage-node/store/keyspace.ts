@@ -14,8 +14,8 @@ import type { RemovalReason, StoreListener } from './types';
  * Accounted bytes of an entry besides its key, value and tags. What an entry costs on Node 20
  * x64 besides those is now ~110 B of heap and arrays (`bench/store.ts`; RSS adds page and
  * allocator slack): the key and value string headers (2 x 16 B, plus alignment to 8 B), the two
- * `kv` array slots (16 B plus growth slack), the typed-array columns (37 B), the key-index slot
- * (4 B at a load of 3/8 to 3/4) and the member-set slot (4 B plus growth slack). The constant
+ * `kv` array slots (16 B plus growth slack), the typed-array columns (33 B), the key-index slot
+ * with its hash (8 B at a load of 3/8 to 3/4: 11-21 B) and the member-set slot (4 B plus growth slack). The constant
  * keeps its earlier, higher value (from when a `Map` entry and more columns cost ~138 B) so a
  * memory limit holds no more items than before; it is also the smallest entry, which bounds
  * the ids the entry table reserves.

@@ -151,7 +151,12 @@ describe('dashboard', () => {
     try {
       const row = page.locator(`tr[data-hot-key="${NS}/hot:item"]`);
       await row.waitFor({ timeout: 10_000 });
-      const cells = await row.locator('td').allInnerTexts();
+      // The row appears with the first frame that lists the key, which may have counted only the
+      // first few GETs over the 5 s window; the rate climbs with the next frames (one a second).
+      const cells = await waitFor('the hot key\'s rate above 10 GETs/s', async () => {
+        const now = await row.locator('td').allInnerTexts();
+        return Number(now[2]) > 10 ? now : undefined;
+      }, 15_000, 200);
       expect(cells.slice(0, 2)).toEqual([NS, 'hot:item']);
       expect(Number(cells[2])).toBeGreaterThan(10);
       expect(cells[5]).toMatch(/^near-cache · operator · ttl 500 ms/);

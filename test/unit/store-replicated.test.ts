@@ -292,6 +292,19 @@ describe('replication log: the backlog of a primary no replica follows', () => {
     expect(log.decide({ replId: oldId, offset })).toMatchObject({ kind: 'continue', offset });
   });
 
+  test('a promoted replica that synced at offset 0 (its primary had recorded nothing) records on', () => {
+    const { store } = makeStore();
+    const log = new ReplicationLog(store, 1 << 20, () => undefined);
+    const primaryId = 'b'.repeat(40);
+    log.replId = primaryId; // what the replica link sets when a full sync at offset 0 is done
+    log.following = true;
+    log.promote();
+    expect(log.recording).toBe(true);
+    expect(log.decide({ replId: primaryId, offset: 0 })).toMatchObject({ kind: 'continue', offset: 0 });
+    log.forget();
+    expect(log.following).toBe(false);
+  });
+
   test('a namespace that waits for replica acknowledgements keeps the backlog on', () => {
     const { store } = makeStore();
     const log = new ReplicationLog(store, 1 << 20, () => undefined);
