@@ -1,4 +1,5 @@
 import type { PeerRun, PeerTest } from './peers-run';
+import { markdownTable } from './markdown';
 
 /**
  * Printing the peer benchmark: one line per run while it goes, then one table with the median of
@@ -88,13 +89,9 @@ export function formatTable(runs: readonly PeerRun[], tests: readonly PeerTest[]
       ]);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [
     `medians of ${rounds} interleaved round(s); CPU µs/op is the front process's (shardcache proxy, nutcracker, redis-server) per request`,
-    line(head),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
+    ...markdownTable(head, rows),
   ];
 }
 
@@ -117,10 +114,7 @@ export function formatCpuTable(runs: readonly PeerRun[], tests: readonly PeerTes
       })]);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return ['', 'the machine\'s CPU per request (medians): front process, processes behind it, redis-benchmark',
-    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+  return ['', 'the machine\'s CPU per request (medians): front process, processes behind it, redis-benchmark', ...markdownTable(head, rows)];
 }
 
 /**
@@ -140,8 +134,6 @@ export function formatSecurityCost(runs: readonly PeerRun[], tests: readonly Pee
         `${us(plain.cpu)} / ${us(auth.cpu)} / ${us(tls.cpu)}`]);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return ['', 'the cost of security: shardcache with auth on, and with auth + TLS (client port, node links, cluster secret), against plain shardcache in the same run',
-    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+    ...markdownTable(head, rows)];
 }

@@ -4,6 +4,7 @@ import { benchShardctl, startProgram, type BenchCluster, type ClusterProcess } f
 import { cpuSecondsOf } from './proxy-cpu';
 import { formatPhase, serverCpuPerOpUs, type PhaseFigures } from './proxy-report';
 import { runPhase, type PhaseResult, type PhaseTask } from './proxy-task';
+import { markdownTable } from './markdown';
 
 /**
  * `bench proxy --policies` (issue 17): what each write policy costs against cache-aside. The same
@@ -170,9 +171,7 @@ export function formatPolicySummary(figures: readonly PolicyFigures[]): string[]
       f.acked > 0 ? dec(f.storeRequests / f.acked, 3) : '-', f.acked > 0 ? dec(f.storeWrites / f.acked, 3) : '-', f.flushMs === undefined ? '-' : String(f.flushMs),
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+  return markdownTable(head, rows);
 }
 
 export const POLICY_LEGEND = [

@@ -1,5 +1,6 @@
 import { coreShare, cpuSecondsOf, otherCpuSeconds, type CpuUsage } from './proxy-cpu';
 import type { PhaseResult } from './proxy-task';
+import { markdownTable } from './markdown';
 
 /**
  * Printing the proxy benchmark's figures: a block per phase as it finishes and the final table
@@ -127,11 +128,8 @@ export const SUMMARY_LEGEND = [
 /** The summary table: figures, targets and CPU per phase. */
 export function formatSummary(phases: readonly PhaseFigures[]): string[] {
   const body = phases.map(row);
-  const widths = COLUMNS.map((_, col) => Math.max(...[COLUMNS, ...body].map((cells) => cells[col].length)));
   const leftAligned = new Set([0, 1, 3]);
-  const line = (cells: string[]): string => `| ${cells.map((c, col) => (leftAligned.has(col) ? c.padEnd(widths[col]) : c.padStart(widths[col]))).join(' | ')} |`;
-  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
-  return [line(COLUMNS), rule, ...body.map(line)];
+  return markdownTable(COLUMNS, body, (col) => !leftAligned.has(col));
 }
 
 /**
@@ -162,11 +160,9 @@ export function formatSecurityCost(phases: readonly PhaseFigures[]): string[] {
       ratio(auth?.p99Us, plain?.p99Us), ratio(tls?.p99Us, plain?.p99Us), `${cpu(plain)} / ${cpu(auth)} / ${cpu(tls)}`,
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [
     'the cost of security: each phase against the plain cluster, one with auth on (a bearer token on every HTTP request and WebSocket upgrade)',
     'and one with auth + TLS (https/wss client port, node links over mutual TLS, cluster secret), back to back in the same run',
-    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
+    ...markdownTable(head, rows),
   ];
 }

@@ -1,4 +1,5 @@
 import type { LoadResult } from './load-task';
+import { markdownTable } from './markdown';
 
 /**
  * Printing the node benchmark's figures: one line per run, one block per memory test and the
@@ -153,8 +154,5 @@ export function formatTable(mine: SystemFigures, redis: SystemFigures | undefine
     const ratio = b === undefined ? '-' : `${dec(a / b, 2)}x`;
     return [row.metric, row.format(a), b === undefined ? '-' : row.format(b), ratio, row.target ? row.target(a, b) : ''];
   });
-  const widths = header.map((_, col) => Math.max(...[header, ...body].map((cells) => cells[col].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, col) => (col === 0 || col === widths.length - 1 ? c.padEnd(widths[col]) : c.padStart(widths[col]))).join(' | ')} |`;
-  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
-  return [line(header), rule, ...body.map(line)];
+  return markdownTable(header, body, (col) => col !== 0 && col !== header.length - 1);
 }

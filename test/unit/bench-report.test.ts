@@ -1,3 +1,4 @@
+import { markdownTable } from '../../bench/markdown';
 import { formatMemory, formatTable, type CollectionFigures, type MemoryFigures, type SystemFigures } from '../../bench/report';
 import type { LoadResult } from '../../bench/load-task';
 
@@ -54,5 +55,17 @@ describe('formatMemory', () => {
   it('names the command that loaded the items', () => {
     expect(formatMemory('redis', memory(400), 'HSET')[0]).toBe('  redis: loaded 1,000 items at 50,000 HSET/s; items stored: 1,000');
     expect(formatMemory('redis', memory(400))[0]).toContain('SET/s');
+  });
+});
+
+describe('markdownTable', () => {
+  it('pads every column to its widest cell, right-aligning the columns asked for', () => {
+    expect(markdownTable(['name', 'n'], [['a', '1,000'], ['long name', '7']], (col) => col === 1)).toEqual([
+      '| name      |     n |',
+      '|-----------|-------|',
+      '| a         | 1,000 |',
+      '| long name |     7 |',
+    ]);
+    expect(markdownTable(['x'], [])).toEqual(['| x |', '|---|']);
   });
 });
