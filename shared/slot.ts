@@ -14,20 +14,23 @@ const CRC16_TABLE = (() => {
   return table;
 })();
 
+/** The CRC after one more byte. */
+const crcStep = (crc: number, byte: number): number => ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff];
+
 /** CRC16-XMODEM (poly 0x1021, init 0) of the UTF-8 bytes of `text[start, end)`. */
 export function crc16(text: string, start = 0, end = text.length): number {
   let crc = 0;
   for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0x80) return crc16Bytes(crc, Buffer.from(text.slice(i, end), 'utf8'));
-    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ code) & 0xff];
+    crc = crcStep(crc, code);
   }
   return crc;
 }
 
 function crc16Bytes(seed: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = seed;
-  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ bytes[i]) & 0xff];
+  for (let i = start; i < end; i++) crc = crcStep(crc, bytes[i]);
   return crc;
 }
 
@@ -67,8 +70,5 @@ export function slotOfBytes(namespace: string, bytes: Uint8Array, start: number,
     if (close < end && close > open + 1) return crc16Bytes(0, bytes, open + 1, close) & (SLOT_COUNT - 1);
     break; // only the first `{` counts, as in keySlot
   }
-  let crc = 0;
-  for (let i = 0; i < namespace.length; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ namespace.charCodeAt(i)) & 0xff];
-  crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ 0x3a) & 0xff]; // ':'
-  return crc16Bytes(crc, bytes, start, end) & (SLOT_COUNT - 1);
+  return crc16Bytes(crcStep(crc16(namespace), 0x3a /* ':' */), bytes, start, end) & (SLOT_COUNT - 1);
 }
