@@ -41,3 +41,23 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof TimedOutError) return ExitCode.TIMED_OUT;
   return ExitCode.BAD_INPUT;
 }
+
+/** One line for a failed request (a socket error, a deadline, a handshake refused). */
+export function failureText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text = String(e?.message ?? err).split('\n')[0];
+  return e?.code !== undefined && !text.includes(e.code) ? `${e.code}: ${text}` : text;
+}
+
+/** `work`, or a rejection naming `what` once `ms` pass (the work itself is not stopped). */
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

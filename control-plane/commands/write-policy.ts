@@ -5,7 +5,8 @@ import type { StatusDocument } from '../status/document';
 import { NotInitialisedError } from '../errors';
 import type { CommandContext } from './context';
 import { validateNamespaceName } from './namespaces';
-import { failureText, type NodeClients } from '../rebalance/node-client';
+import { failureText } from '../errors';
+import type { NodeClients } from '../rebalance/node-client';
 import { clusterStatus } from './status';
 
 /**

@@ -1,21 +1,9 @@
 import { NodeConnection } from '../../shared/node-connection';
 import { OPEN_ACCESS, type PeerAccess } from '../../shared/peer-auth';
+import { within } from '../errors';
 
 /** Deadline of one request to a storage node made by the driver, ms. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/** `work`, or a rejection naming `what` once `ms` pass (the work itself is not stopped). */
-export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Connections from the control plane to storage nodes, one per address, made on first use and
@@ -68,11 +56,4 @@ export class NodeClients {
     this.#conns.delete(addr);
     void conn?.then((c) => c.close(), () => undefined);
   }
-}
-
-/** One line for a failed request (a socket error, a deadline, a handshake refused). */
-export function failureText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const text = String(e?.message ?? err).split('\n')[0];
-  return e?.code !== undefined && !text.includes(e.code) ? `${e.code}: ${text}` : text;
 }

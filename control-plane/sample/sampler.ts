@@ -1,6 +1,6 @@
 import { Op, Status } from '../../shared/protocol';
-import { NotInitialisedError } from '../errors';
-import { failureText as message, NodeClients, within } from '../rebalance/node-client';
+import { failureText, NotInitialisedError, within } from '../errors';
+import { NodeClients } from '../rebalance/node-client';
 import { formatLag } from '../status/text';
 import type { NodeStatus, StatusDocument } from '../status/document';
 import {
@@ -85,7 +85,6 @@ export interface SamplerOptions {
   proxyAuthorization?: string;
 }
 
-
 /** A proxy admin address as a base URL: `host:port` gets `http://`, a trailing slash goes. */
 export function proxyBaseUrl(text: string): string {
   const trimmed = text.trim().replace(/\/+$/, '');
@@ -126,7 +125,6 @@ export function namespaceUsage(stats: Record<string, unknown>): Record<string, N
   return out;
 }
 
-
 /**
  * Reads frames of the cluster: the status document (etcd registrations, roles, replication
  * offsets: `clusterStatus`, as `shardctl status`), every registered node's STATS over the node
@@ -159,7 +157,7 @@ export class ClusterSampler {
     const doc = await within(SAMPLE_TIMEOUT_MS, 'etcd', this.#status());
     if (!doc.initialised) throw new NotInitialisedError(doc.cluster);
     const [stats, proxies] = await Promise.all([
-      Promise.all(doc.nodes.map((n) => this.#stats(n.addr).then((s) => ({ stats: s }), (err: unknown) => ({ error: message(err) })))),
+      Promise.all(doc.nodes.map((n) => this.#stats(n.addr).then((s) => ({ stats: s }), (err: unknown) => ({ error: failureText(err) })))),
       Promise.all(this.#proxies.map((url) => this.#proxy(url))),
     ]);
     const at = now();
@@ -244,7 +242,7 @@ export class ClusterSampler {
     } catch (err) {
       // fetch's own message is "fetch failed"; its cause says why (connection refused, timeout...).
       const cause = (err as Error)?.cause;
-      return { url, error: message(cause instanceof Error && cause.message !== '' ? cause : err) };
+      return { url, error: failureText(cause instanceof Error && cause.message !== '' ? cause : err) };
     }
   }
 }

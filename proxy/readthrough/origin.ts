@@ -63,7 +63,6 @@ function parsesAsJson(bytes: Buffer): boolean {
   }
 }
 
-
 const isTimeout = (err: unknown): boolean => err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
 
 /** The loader the proxy uses: Node's fetch with `AbortSignal.timeout` and a body bound. */

@@ -1,6 +1,6 @@
 import type { ClusterFrame } from '../../sample/sampler';
 import { SeriesWindow, type SeriesJson } from '../../sample/series';
-import { failureText } from '../../rebalance/node-client';
+import { failureText } from '../../errors';
 import type { DashboardFrame } from './frame';
 
 /** A client of the hub: an open event stream, or a one-shot waiter of `snapshot`. */
@@ -29,7 +29,6 @@ export interface DashboardHubOptions {
   /** Milliseconds since the epoch (tests pass a fake). */
   now?: () => number;
 }
-
 
 /**
  * The one sampler behind every open dashboard: while at least one client is subscribed it takes a
