@@ -80,12 +80,7 @@ export const httpOrigin: OriginLoader = {
         await res.body?.cancel().catch(() => undefined);
         return { kind: 'error', reason: `origin answered ${res.status}` };
       }
-      const declared = Number(res.headers.get('content-length') ?? '0');
-      if (declared > maxBytes) {
-        await res.body?.cancel().catch(() => undefined);
-        return { kind: 'error', reason: `origin body of ${declared} bytes exceeds the limit of ${maxBytes}` };
-      }
-      const value = await readBounded(res, maxBytes);
+      const value = await readBounded(res, maxBytes); // refuses a declared length over the limit before reading
       if (value === undefined) return { kind: 'error', reason: `origin body exceeds the limit of ${maxBytes} bytes` };
       return { kind: 'value', value, json: isJsonType(res.headers.get('content-type')) && parsesAsJson(value) };
     } catch (err) {
