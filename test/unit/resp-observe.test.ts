@@ -8,7 +8,10 @@ import { FrontMetrics } from '../../proxy/front/metrics';
 import { clientLine, filterMatches, hostPort, killFilter, listFilter, type ClientFacts } from '../../proxy/front/resp/clients';
 import { memoryFigures } from '../../proxy/front/resp/cmd-server';
 import { RespCommandError } from '../../proxy/front/resp/errors';
-import { CommandTimer, LatencyMonitor, LATENCY_HISTORY_LEN, OpsRate, Slowlog, slowArgs, unpackArgs } from '../../proxy/front/resp/monitor';
+import { CommandTimer, LatencyMonitor, LATENCY_HISTORY_LEN, OpsRate, packArgs, Slowlog, unpackArgs } from '../../proxy/front/resp/monitor';
+
+/** What the slow log keeps of `args` (packed, then cut apart). */
+const slowArgs = (args: readonly Buffer[]): Buffer[] => unpackArgs(packArgs(args));
 import { RespServer } from '../../proxy/front/resp/server';
 import { startFakeRespServer, type FakeRespServer } from '../helpers/fake-resp';
 import { FakeBackend } from './proxy-front-fake-backend';

@@ -104,9 +104,6 @@ export function unpackArgs(packed: PackedArgs): Buffer[] {
   return out;
 }
 
-/** What the slow log keeps of `args` (packed, then cut apart). */
-export const slowArgs = (args: readonly Buffer[]): Buffer[] => unpackArgs(packArgs(args));
-
 /** One slow-log entry (SLOWLOG GET's six fields, and the namespace it ran in). */
 export interface SlowEntry {
   id: number;
