@@ -14,23 +14,17 @@ const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
 const GETTER_EXPORT = /Object\.defineProperty\(exports, "([A-Za-z0-9_$]+)", \{ enumerable: true, get: /;
 
-function tsFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    return e.isDirectory() ? tsFiles(full) : e.name.endsWith('.ts') ? [full] : [];
-  });
-}
-
-function jsFiles(dir: string): string[] {
+/** Files under `dir` (none when it does not exist) whose names end with `suffix`. */
+function filesEnding(dir: string, suffix: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = path.join(dir, e.name);
-    return e.isDirectory() ? jsFiles(full) : e.name.endsWith('.js') ? [full] : [];
+    return e.isDirectory() ? filesEnding(full, suffix) : e.name.endsWith(suffix) ? [full] : [];
   });
 }
 
 test('no module of the built code exports a value through a getter', () => {
-  const files = ['shared', 'proxy', 'storage-node', 'control-plane', 'client'].flatMap((d) => jsFiles(path.join(DIST, d)));
+  const files = ['shared', 'proxy', 'storage-node', 'control-plane', 'client'].flatMap((d) => filesEnding(path.join(DIST, d), '.js'));
   expect(files.length).toBeGreaterThan(100); // dist/ is built (npm test builds it first)
   const getters = files.flatMap((f) => {
     const m = GETTER_EXPORT.exec(fs.readFileSync(f, 'utf8'));
@@ -50,7 +44,7 @@ function valueReExports(source: string): string[] {
 }
 
 test('no source file re-exports a value with `export { } from` (what the built code would make a getter)', () => {
-  const sources = ['shared', 'proxy', 'storage-node', 'control-plane', 'client'].flatMap((d) => tsFiles(path.join(ROOT, d)));
+  const sources = ['shared', 'proxy', 'storage-node', 'control-plane', 'client'].flatMap((d) => filesEnding(path.join(ROOT, d), '.ts'));
   expect(sources.length).toBeGreaterThan(100);
   const found = sources.flatMap((f) => valueReExports(fs.readFileSync(f, 'utf8')).map((names) => `${path.relative(ROOT, f)}: ${names}`));
   expect(found).toEqual([]);
