@@ -7,7 +7,7 @@ import {
 } from '../shared/ops';
 import { collHandlers } from './coll-handlers';
 import { wrongType } from './store';
-import type { NamespacePolicy, Store } from './store';
+import type { IncrResult, NamespacePolicy, Store } from './store';
 import type { Changes } from './store/collections';
 import type { ReplyWriter } from './reply-writer';
 import type { FillLeases } from './fill-leases';
@@ -147,7 +147,11 @@ function ownedKeys(ns: string, value: unknown, ctx: HandlerContext): string[] {
  * answer alike.
  */
 export function incr(ctx: HandlerContext, out: ReplyWriter, id: number, ns: string, key: string, delta: number | bigint, ttlMsOnCreate: number): void {
-  const r = ctx.store.incr(ns, key, delta, ttlMsOnCreate);
+  incremented(ctx, out, id, ns, key, ctx.store.incr(ns, key, delta, ttlMsOnCreate));
+}
+
+/** INCR's end once the store added (the in-place path's too): the change is heard, the reply written. */
+export function incremented(ctx: HandlerContext, out: ReplyWriter, id: number, ns: string, key: string, r: IncrResult): void {
   changed(ctx, ns, key, false);
   out.incr(id, r.value, r.version); // INCR.ok
 }

@@ -10,7 +10,7 @@ import { PeerAuthError, PeerChallenge } from '../shared/peer-auth';
 import { KEYED_WRITE_OPS, Op, Status } from '../shared/protocol';
 import { INVALIDATE } from '../shared/ops';
 import type { Logger } from '../shared/log';
-import { handle, incr, replyError, type HandlerContext } from './handlers';
+import { handle, incremented, replyError, type HandlerContext } from './handlers';
 import { checkPlain } from '../shared/msgpack';
 import { HOT_HEADS, hotKeys, hotRequest, parseHotRequest } from './validate';
 import { latin1, sameAscii, wrongType } from './store';
@@ -547,10 +547,9 @@ export function readHot(bytes: Uint8Array, start: number, end: number): boolean 
 
 /**
  * Runs the request that `readHot` just read from `bytes` as `handle` would, with the same replies,
- * but from the bytes in place: no msgpackr, no message array, no key string unless one is needed
- * (a new key, INCR's; the ownership check reads the key's bytes), no Buffer for a value (those
- * were ~20 % of the node's CPU per GET or SET). What follows the argument checks is the
- * handlers' own code (`incr`) where it is not a read by key bytes. Returns the reply status, for counters.
+ * but from the bytes in place: no msgpackr, no message array, no key string unless the key is
+ * new (the ownership check reads the key's bytes), no Buffer for a value (those were ~20 % of the
+ * node's CPU per GET or SET). What follows the store's work is the handlers' own code (`incremented`). Returns the reply status, for counters.
  */
 export function answerHot(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
   const r = hotRequest;
@@ -560,7 +559,7 @@ export function answerHot(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, 
     if (op === Op.GET) hotGet(bytes, ctx, out, id);
     else if (op === Op.SET) hotSet(bytes, ctx, out, id);
     else if (op === Op.MGET) hotMget(bytes, ctx, out, id);
-    else incr(ctx, out, id, hotWrite(bytes, ctx), latin1(bytes, r.keyStart, r.keyEnd), r.delta, r.ttlMs);
+    else hotIncr(bytes, ctx, out, id);
     return Status.OK;
   } catch (err) {
     return replyError(id, err, out, onInternalError);
@@ -598,6 +597,15 @@ function hotSet(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number
   const key = store.lastKey;
   ctx.repl?.set(ns, key, bytes.subarray(valueStart, valueEnd), result.version, result.expiresAt, flags, undefined);
   ctx.writes?.written(ns, key);
+}
+
+/** INCR by the key's bytes: no key string unless the key is new (as `hotSet`). */
+function hotIncr(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, id: number): void {
+  const r = hotRequest;
+  const store = ctx.store;
+  const ns = hotWrite(bytes, ctx);
+  const result = store.incrAscii(ns, bytes, r.keyStart, r.keyEnd, r.delta, r.ttlMs);
+  incremented(ctx, out, id, ns, store.lastKey, result);
 }
 
 /**

@@ -34,5 +34,6 @@ export type {
   StoreOptions,
   StoreStats,
   SweepResult,
+  IncrResult,
   WriteResult,
 } from './types';

@@ -18,6 +18,7 @@ import { StoreSlots } from './slots';
 import { StoreKeys } from './key-walk';
 import type {
   EntryView,
+  IncrResult,
   NamespacePolicy,
   RawEntry,
   NamespaceStats,
@@ -95,6 +96,8 @@ export class Store {
   private readonly raw: RawEntry = { value: '', version: 0, expiresAt: 0, flags: 0 };
   /** The result of the last write, reused (see `setTrusted`). */
   private readonly written: WriteResult = { version: 0, expiresAt: 0 };
+  /** `incrAscii`'s result, reused. */
+  private readonly counted: IncrResult = { value: 0, version: 0 };
   /** The result of the last `objectInfo`, reused. */
   private readonly objectFacts: ObjectInfo = { encoding: 'raw', freq: -1, idleSeconds: -1 };
   /** The key `setAscii` wrote last (the stored string). */
@@ -350,18 +353,49 @@ export class Store {
     const d = toDelta(delta);
     checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
     const ks = this.ks;
-    const table = ks.table;
     const known = ks.namespace(ns);
     const now = this.now();
     const hash = ks.hash(key);
-    const found = this.stringAt(known === undefined ? -1 : ks.lookupHashed(known, key, hash, now));
-    const value = intSum(found < 0 ? undefined : table.value(found), d);
+    const found = known === undefined ? -1 : ks.lookupHashed(known, key, hash, now);
+    const r = this.added(known, ns, found, key, hash, d, ttlMsOnCreate, now);
+    return { value: r.value, version: r.version };
+  }
+
+  /**
+   * `incr` for a request frame read in place, whose key and delta the node's request validation
+   * has checked (`delta` a safe integer): the ASCII key is `bytes[keyStart, keyEnd)`, and no key
+   * string is made unless the key is new; `lastKey` is the stored key afterwards. The result
+   * object is reused; read it at once.
+   */
+  incrAscii(ns: string, bytes: Buffer, keyStart: number, keyEnd: number, delta: number, ttlMsOnCreate: number): IncrResult {
+    checkTtl(ttlMsOnCreate, 'ttlMsOnCreate');
+    const ks = this.ks;
+    const known = ks.namespace(ns);
+    const now = this.now();
+    const hash = hashAscii(bytes, keyStart, keyEnd, ks.hashSeed);
+    let found = known === undefined ? -1 : known.keyIndex.findAscii(bytes, keyStart, keyEnd, hash);
+    if (found >= 0 && ks.reclaimIfDead(found, known as Namespace, now)) found = -1;
+    const key = found >= 0 ? (ks.table.key(found) as string) : latin1(bytes, keyStart, keyEnd);
+    return this.added(known, ns, found, key, hash, delta, ttlMsOnCreate, now);
+  }
+
+  /** The end of `incr`: `delta` added to entry `found` (-1: none, counted from 0) of `key`; sets `lastKey`. */
+  private added(
+    known: Namespace | undefined, ns: string, found: number, key: string, hash: number, delta: number | bigint, ttlMsOnCreate: number, now: number,
+  ): IncrResult {
+    const ks = this.ks;
+    const table = ks.table;
+    this.stringAt(found);
+    const value = intSum(found < 0 ? undefined : table.value(found), delta);
     const text = String(value);
     const size = this.fit(known, ns, found, key, text.length);
-    const space = known ?? ks.admitNamespace(ns);
-    const id = this.write(space, found, key, hash, text, size, now);
+    const id = this.write(known ?? ks.admitNamespace(ns), found, key, hash, text, size, now);
     if (found < 0 && ttlMsOnCreate > 0) ks.setExpiry(id, now + ttlMsOnCreate);
-    return { value, version: table.version(id) };
+    this.lastKey = table.key(id) as string;
+    const counted = this.counted;
+    counted.value = value;
+    counted.version = table.version(id);
+    return counted;
   }
 
   /** Sets a TTL; `ttlMs <= 0` deletes the key (Redis). True if the key existed. */

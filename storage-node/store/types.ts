@@ -84,6 +84,12 @@ export interface WriteResult {
   expiresAt: number;
 }
 
+/** INCR's outcome: the new value and the entry's version. */
+export interface IncrResult {
+  value: number | bigint;
+  version: number;
+}
+
 /** Per-namespace figures inside `StoreStats`; `quotaBytes` 0 = no quota. */
 export interface NamespaceStats {
   items: number;

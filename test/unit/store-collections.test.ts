@@ -248,6 +248,7 @@ describe('types, WRONGTYPE and the key space', () => {
     expect(store.mget('app', ['h', 'nothing'])).toEqual([undefined, undefined]);
     for (const write of [
       () => store.incr('app', 'h', 1),
+      () => store.incrAscii('app', b('h'), 0, 1, 1, 0),
       () => store.append('app', 'h', b('x')),
       () => store.setRange('app', 'h', 0, b('x')),
       () => store.incrByFloat('app', 'h', '1'),

@@ -80,6 +80,25 @@ describe('Store.incr', () => {
     expect(store.incr('ns', 'n', 1).value).toBe(1);
   });
 
+  test('incrAscii reads the key from bytes in place and agrees with incr', () => {
+    const { store, clock } = makeStore();
+    const frame = Buffer.from('xxcounter:1yy', 'latin1');
+    const first = store.incrAscii('ns', frame, 2, 11, 5, 1000);
+    expect(first.value).toBe(5);
+    expect(store.lastKey).toBe('counter:1');
+    expect(store.ttl('ns', 'counter:1')).toBe(1000);
+    expect(store.incr('ns', 'counter:1', 1).value).toBe(6);
+    const again = store.incrAscii('ns', frame, 2, 11, -10, 5000);
+    expect(again).toMatchObject({ value: -4, version: store.get('ns', 'counter:1')!.version });
+    expect(store.ttl('ns', 'counter:1')).toBe(1000); // an existing key keeps its TTL
+    expect(text(store.get('ns', 'counter:1'))).toBe('-4');
+    clock.advance(1000);
+    expect(store.incrAscii('ns', frame, 2, 11, 1, 0).value).toBe(1); // expired: restarts from 0
+    store.set('ns', 'text', b('abc'));
+    const word = Buffer.from('text', 'latin1');
+    expect(opError(() => store.incrAscii('ns', word, 0, 4, 1, 0)).status).toBe(Status.NOT_INTEGER);
+  });
+
   const stored = ['abc', '1.5', ' 1', '01', '', '+1', '-0', '99999999999999999999'];
   test.each(stored)('NOT_INTEGER on stored %p', (v) => {
     const { store } = makeStore();
