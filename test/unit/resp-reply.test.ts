@@ -20,6 +20,9 @@ describe('reply encoding (exact bytes)', () => {
     expect(text(integer(0))).toBe(':0\r\n');
     expect(text(integer(-2))).toBe(':-2\r\n');
     expect(text(integer(2n ** 63n - 1n))).toBe(':9223372036854775807\r\n');
+    for (const n of [2, 9, 10, 99, 100, 12345, -1, -10, -99999, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, -(2 ** 60), 1.5, -7.9]) {
+      expect(text(integer(n))).toBe(`:${Math.trunc(n)}\r\n`);
+    }
     expect(text(bulk('héllo'))).toBe('$6\r\nh\xc3\xa9llo\r\n');
     expect(text(bulk(Buffer.alloc(0)))).toBe('$0\r\n\r\n');
     expect(text(bulk(null))).toBe('$-1\r\n');

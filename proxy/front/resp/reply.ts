@@ -39,6 +39,19 @@ export function error(line: string): Buffer {
 export function integer(n: number | bigint): Buffer {
   if (n === 0) return Replies.ZERO;
   if (n === 1) return Replies.ONE;
+  if (typeof n === 'number' && Number.isSafeInteger(n)) {
+    // INCR's reply, among others: its digits written into the one allocation (a template string
+    // and its encoding cost twice as much).
+    if (n > 0) {
+      const out = Buffer.allocUnsafe(digits(n) + 3);
+      writeHeader(out, 0, 0x3a, n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(digits(-n) + 4);
+    out[0] = 0x3a;
+    writeHeader(out, 1, 0x2d, -n);
+    return out;
+  }
   return Buffer.from(`:${typeof n === 'bigint' ? n.toString() : Math.trunc(n).toString()}${CRLF}`);
 }
 
