@@ -135,18 +135,16 @@ export class NodeClient implements NodeChannel {
   readonly #pool: NodePool;
   readonly #breaker: CircuitBreaker<[TurnBatch], void>;
   readonly #metrics: NodeMetrics;
-  readonly #now: () => number;
   readonly #share = new FailureShare();
   #state: BreakerStateName = 'closed';
   /** This turn's batch, until its setImmediate closes it. */
   #batch: TurnBatch | null = null;
 
-  constructor(pool: NodePool, options: BreakerOptions, metrics: NodeMetrics, log: Logger, now: () => number) {
+  constructor(pool: NodePool, options: BreakerOptions, metrics: NodeMetrics, log: Logger) {
     this.nodeId = pool.nodeId;
     this.addr = pool.addr;
     this.#pool = pool;
     this.#metrics = metrics;
-    this.#now = now;
     const o = { ...DEFAULT_BREAKER, ...options };
     this.#breaker = new CircuitBreaker((batch: TurnBatch) => batch.settled, {
       name: `node:${this.nodeId}`,
@@ -230,22 +228,20 @@ export class NodeClient implements NodeChannel {
 
   #sendIn(batch: TurnBatch, message: unknown[], cb: ReplyCallback): void {
     const metrics = this.#metrics;
-    const now = this.#now;
     const op = message[OP] as number;
-    const started = now();
     let answered = false;
     batch.add();
     try {
-      this.#pool.send(message, (err, reply) => {
+      this.#pool.send(message, (err, reply, elapsedMs) => {
         answered = true;
         if (err !== null) {
           metrics.failed(op, outcomeOf(err));
           batch.settle(err);
         } else {
-          metrics.reply(op, (reply as unknown[])[STATUS] as number, (now() - started) / 1000);
+          metrics.reply(op, (reply as unknown[])[STATUS] as number, (elapsedMs as number) / 1000);
           batch.settle(null);
         }
-        cb(err, reply);
+        cb(err, reply, elapsedMs);
       });
     } catch (err) {
       // A frame that cannot be encoded: not the node's failure, but its batch must still settle

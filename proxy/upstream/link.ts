@@ -84,6 +84,8 @@ export class Link {
    * (a request queued late in a turn gets at most the turn's length less than its timeout).
    */
   #turnDeadline = 0;
+  /** When the chunk being decoded was read: a reply's latency is this less its turn's `#sentAt`. */
+  #readAt = 0;
   /** A write of this turn's frames is scheduled (setImmediate). */
   #flushQueued = false;
   #broken = false;
@@ -199,6 +201,7 @@ export class Link {
     const dial = { host: this.#o.host, port: this.#o.port, access: this.#o.access ?? OPEN_ACCESS, timeoutMs: this.#o.connectTimeoutMs, writableHighWaterMark: WRITE_HIGH_WATER_MARK };
     const socket = dialPeer(dial, () => {
       socket.on('data', (chunk: Buffer) => {
+        this.#readAt = this.#o.now();
         try {
           this.#decoder.push(chunk);
         } catch (err) {
@@ -285,13 +288,14 @@ export class Link {
       this.#socket?.destroy();
       return false;
     }
+    const sentAt = (this.#pending.oldestDeadline as number) - this.#o.timeoutMs;
     const cb = this.#pending.shift();
     if (cb === null) {
       this.#o.onLateReply?.();
       return true;
     }
     this.#o.counter.inFlight--;
-    cb(null, reply);
+    cb(null, reply, this.#readAt - sentAt);
     return true;
   }
 

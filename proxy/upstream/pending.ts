@@ -1,5 +1,9 @@
-/** Called once per request: with the reply, or with the error that ended it. */
-export type ReplyCallback = (err: Error | null, reply?: unknown[]) => void;
+/**
+ * Called once per request: with the reply, or with the error that ended it. With a reply comes
+ * `elapsedMs`, from the write of the request's turn to the read of the reply's chunk (one clock
+ * reading per turn and per chunk, not two per request).
+ */
+export type ReplyCallback = (err: Error | null, reply?: unknown[], elapsedMs?: number) => void;
 
 /**
  * The requests of one pipelined link awaiting their replies, oldest first, with deadlines and no

@@ -92,7 +92,7 @@ export class Upstreams implements NodePicker {
       backoff: o.backoff ?? DEFAULT_BACKOFF, random: o.random, now: o.now, log: log.child({ component: 'proxy:link' }),
       onLateReply: () => o.metrics.lateReplies.inc(), access: o.access,
     });
-    const client = new NodeClient(pool, o.breaker, o.metrics.forNode(nodeId), log.child({ component: 'proxy:breaker' }), o.now);
+    const client = new NodeClient(pool, o.breaker, o.metrics.forNode(nodeId), log.child({ component: 'proxy:breaker' }));
     if (!this.#closed) this.#clients.set(nodeId, client);
     else this.#track(client.close());
     o.log.debug({ event: 'node', nodeId, addr }, 'node pool created');

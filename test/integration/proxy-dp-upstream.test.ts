@@ -61,6 +61,29 @@ describe('link and pool', () => {
     console.log(`200 pipelined requests reached the node in ${node.chunks} chunk(s)`);
   });
 
+  test('a reply comes with the time from its turn\'s write to the read of its chunk', async () => {
+    const p = pool(node);
+    await connected(p);
+    node.frozen = true;
+    const elapsed: number[] = [];
+    const started = now();
+    const answered = new Promise<void>((resolve) => {
+      for (let i = 0; i < 3; i++) p.send([0, Op.GET, 'ns', `k${i}`], (err, _reply, elapsedMs) => {
+        expect(err).toBeNull();
+        elapsed.push(elapsedMs as number);
+        if (elapsed.length === 3) resolve();
+      });
+    });
+    await sleep(60);
+    node.thaw();
+    await answered;
+    const took = now() - started;
+    for (const ms of elapsed) {
+      expect(ms).toBeGreaterThanOrEqual(55); // held 60 ms by the node
+      expect(ms).toBeLessThanOrEqual(took);
+    }
+  });
+
   test('a request past its deadline fails with TIMEOUT; the link stays open and drops the late reply', async () => {
     let late = 0;
     const p = pool(node, { timeoutMs: 100, onLateReply: () => late++ });
@@ -158,7 +181,7 @@ describe('breaker (opossum) per node', () => {
     const registry = new Registry();
     const metrics = new UpstreamMetrics(registry, () => []);
     const p = pool(node, { timeoutMs: o.timeoutMs ?? 1000 });
-    const c = new NodeClient(p, { volumeThreshold: o.volumeThreshold ?? 4, resetTimeoutMs: o.resetTimeoutMs ?? 200, errorThresholdPercentage: 50 }, metrics.forNode('n1'), log, now);
+    const c = new NodeClient(p, { volumeThreshold: o.volumeThreshold ?? 4, resetTimeoutMs: o.resetTimeoutMs ?? 200, errorThresholdPercentage: 50 }, metrics.forNode('n1'), log);
     opened.push(c);
     return { c, registry };
   }

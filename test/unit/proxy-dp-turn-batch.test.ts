@@ -109,15 +109,15 @@ describe('NodeClient with a pool double', () => {
   function clientOver(answer: (message: unknown[]) => Error | 'throw' | null): NodeClient {
     const pool = {
       nodeId: 'n1', addr: '127.0.0.1:1', unreachable: false, saturated: false, inFlight: 0,
-      send(message: unknown[], cb: (err: Error | null, reply?: unknown[]) => void): void {
+      send(message: unknown[], cb: (err: Error | null, reply?: unknown[], elapsedMs?: number) => void): void {
         const outcome = answer(message);
         if (outcome === 'throw') throw new RangeError('cannot encode this frame');
-        queueMicrotask(() => (outcome === null ? cb(null, [message[0], Status.OK]) : cb(outcome)));
+        queueMicrotask(() => (outcome === null ? cb(null, [message[0], Status.OK], 0) : cb(outcome)));
       },
       close: () => Promise.resolve(),
     };
     const metrics = new UpstreamMetrics(new Registry(), () => []).forNode('n1');
-    const c = new NodeClient(pool as unknown as NodePool, { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 }, metrics, createLogger('test', 'silent'), () => performance.now());
+    const c = new NodeClient(pool as unknown as NodePool, { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 }, metrics, createLogger('test', 'silent'));
     clients.push(c);
     return c;
   }
