@@ -1,4 +1,4 @@
-import { getExOptions, int64Arg, setOptions, ttlMsOf } from '../../proxy/front/resp/args';
+import { getExOptions, int64Arg, keyArg, setOptions, ttlMsOf } from '../../proxy/front/resp/args';
 import { globMatch } from '../../proxy/front/resp/glob';
 import { respErrorLine, RespCommandError, unknownCommandLine } from '../../proxy/front/resp/errors';
 import { batches, settleAll } from '../../proxy/front/resp/fanout';
@@ -39,6 +39,18 @@ describe('reply encoding (exact bytes)', () => {
 });
 
 describe('arguments', () => {
+  test('keys as their UTF-8 text: ASCII, multi-byte and invalid bytes', () => {
+    for (const key of ['', 'k', 'user:1234', '{tag}x', 'a\x00b\x7f', 'ключ', 'clé:é', '鍵🔑']) {
+      const bytes = Buffer.from(key, 'utf8');
+      const inChunk = Buffer.concat([Buffer.from('$9\r\n'), bytes, Buffer.from('\r\n')]).subarray(4, 4 + bytes.length);
+      expect(keyArg(bytes)).toBe(key);
+      expect(keyArg(inChunk)).toBe(key);
+    }
+    for (const bad of ['ff', '61c3', 'c328', 'e282', 'eda080']) {
+      expect(thrownBy(() => keyArg(Buffer.from(bad, 'hex')), RespCommandError).line).toBe('ERR keys must be valid UTF-8 text in shardcache');
+    }
+  });
+
   test('integers as Redis reads them', () => {
     expect(int64Arg(B('0'))).toBe(0n);
     expect(int64Arg(B('-9223372036854775808'))).toBe(-(2n ** 63n));
