@@ -31,6 +31,9 @@ interface RequestCount {
 interface OpSeries {
   readonly latency: Observer;
   readonly byNamespace: Map<string, Map<string, RequestCount>>;
+  /** The namespace of the last `ok` counted here, and its count: a request like the last costs no lookup. */
+  lastNs: string | undefined;
+  lastOk: RequestCount | undefined;
 }
 
 /** Hits and misses of one namespace label, counted in plain numbers between scrapes. */
@@ -61,7 +64,11 @@ export class FrontMetrics {
   readonly #wsConnections: client.Gauge;
   readonly #series = new Map<string, Map<string, OpSeries>>();
   readonly #reads = new Map<string, ReadCount>();
-  readonly #inFlight = new Map<string, number>();
+  /** The namespace `reads` counted last, and its counts. */
+  #lastReadNs: string | undefined;
+  #lastRead: ReadCount | undefined;
+  /** Requests in flight by front: a record of the fronts, not a Map (two lookups per request). */
+  readonly #inFlight: Record<FrontName, number> = { http: 0, ws: 0, resp: 0 };
   /** Every RequestCount made, for the scrape. */
   readonly #counts: RequestCount[] = [];
 
@@ -90,7 +97,7 @@ export class FrontMetrics {
     new client.Gauge({
       name: 'shardcache_proxy_requests_in_flight', help: 'Requests being served, by front.', labelNames: ['front'], registers,
       collect() {
-        for (const [front, n] of inFlight) this.set({ front }, n);
+        for (const [front, n] of Object.entries(inFlight)) this.set({ front }, n);
       },
     });
     this.#wsConnections = new client.Gauge({ name: 'shardcache_proxy_ws_connections', help: 'Open WebSocket connections.', registers });
@@ -103,13 +110,17 @@ export class FrontMetrics {
   }
 
   started(front: FrontName): void {
-    this.#inFlight.set(front, (this.#inFlight.get(front) ?? 0) + 1);
+    this.#inFlight[front]++;
   }
 
   finished(front: FrontName, op: string, ns: string, code: string, seconds: number): void {
-    this.#inFlight.set(front, (this.#inFlight.get(front) ?? 1) - 1);
+    this.#inFlight[front]--;
     const series = this.#seriesOf(front, op);
     series.latency.observe(seconds);
+    if (code === 'ok' && ns === series.lastNs) {
+      (series.lastOk as RequestCount).count++;
+      return;
+    }
     const namespace = this.namespace(ns);
     let byCode = series.byNamespace.get(namespace);
     if (byCode === undefined) series.byNamespace.set(namespace, (byCode = new Map()));
@@ -119,12 +130,21 @@ export class FrontMetrics {
       this.#counts.push(count);
     }
     count.count++;
+    if (code === 'ok') {
+      series.lastNs = ns;
+      series.lastOk = count;
+    }
   }
 
   reads(ns: string, hits: number, misses: number): void {
-    const namespace = this.namespace(ns);
-    let r = this.#reads.get(namespace);
-    if (r === undefined) this.#reads.set(namespace, (r = { hits: 0, misses: 0, exportedHits: 0, exportedMisses: 0 }));
+    let r = ns === this.#lastReadNs ? (this.#lastRead as ReadCount) : undefined;
+    if (r === undefined) {
+      const namespace = this.namespace(ns);
+      r = this.#reads.get(namespace);
+      if (r === undefined) this.#reads.set(namespace, (r = { hits: 0, misses: 0, exportedHits: 0, exportedMisses: 0 }));
+      this.#lastReadNs = ns;
+      this.#lastRead = r;
+    }
     r.hits += hits;
     r.misses += misses;
   }
@@ -145,7 +165,7 @@ export class FrontMetrics {
     let byOp = this.#series.get(front);
     if (byOp === undefined) this.#series.set(front, (byOp = new Map()));
     let series = byOp.get(op);
-    if (series === undefined) byOp.set(op, (series = { latency: this.#latency.bind({ front, op }), byNamespace: new Map() }));
+    if (series === undefined) byOp.set(op, (series = { latency: this.#latency.bind({ front, op }), byNamespace: new Map(), lastNs: undefined, lastOk: undefined }));
     return series;
   }
 
