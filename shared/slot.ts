@@ -19,7 +19,12 @@ const crcStep = (crc: number, byte: number): number => ((crc << 8) & 0xffff) ^ C
 
 /** CRC16-XMODEM (poly 0x1021, init 0) of the UTF-8 bytes of `text[start, end)`. */
 export function crc16(text: string, start = 0, end = text.length): number {
-  let crc = 0;
+  return crc16From(0, text, start, end);
+}
+
+/** The CRC of bytes hashed so far (`seed`) followed by the UTF-8 bytes of `text[start, end)`. */
+function crc16From(seed: number, text: string, start = 0, end = text.length): number {
+  let crc = seed;
   for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0x80) return crc16Bytes(crc, Buffer.from(text.slice(i, end), 'utf8'));
@@ -48,9 +53,30 @@ export function keySlot(text: string): number {
   return crc16(text) & (SLOT_COUNT - 1);
 }
 
-/** The slot of a cache key (contract): `keySlot(namespace + ":" + key)`. */
+/**
+ * The slot of a cache key (contract): `keySlot(namespace + ":" + key)`. Computed without that
+ * string (concatenated, then flattened by the brace search, per key of every request): a hash tag
+ * can only be in the key when the namespace has no `{` (NAMESPACE_PATTERN allows none), and the
+ * CRC of `namespace:` is kept for the last namespace, since requests come in runs of one.
+ */
 export function slotOf(namespace: string, key: string): number {
-  return keySlot(namespace + ':' + key);
+  if (namespace !== lastNamespace) rememberNamespace(namespace);
+  if (lastPrefixCrc < 0) return keySlot(namespace + ':' + key);
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return crc16(key, open + 1, close) & (SLOT_COUNT - 1);
+  }
+  return crc16From(lastPrefixCrc, key) & (SLOT_COUNT - 1);
+}
+
+/** The namespace `slotOf` saw last, and the CRC of `namespace:` (-1 when the namespace has a `{`). */
+let lastNamespace = '';
+let lastPrefixCrc = crcStep(0, 0x3a);
+
+function rememberNamespace(namespace: string): void {
+  lastPrefixCrc = namespace.includes('{') ? -1 : crcStep(crc16(namespace), 0x3a /* ':' */);
+  lastNamespace = namespace;
 }
 
 const OPEN_BRACE = 0x7b;

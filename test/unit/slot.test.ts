@@ -30,6 +30,15 @@ describe('slotOf', () => {
     expect(slotOf('orders', 'plain-a')).not.toBe(slotOf('orders', 'plain-b'));
   });
 
+  test('is keySlot of "namespace:key" for any namespace and key, braces and multi-byte characters included, in any order of namespaces', () => {
+    const unit = fc.constantFrom('a', 'b', '{', '}', ':', 'é', '€', '😀', 'z', '0');
+    const ns = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.-]{1,8}$/), fc.string({ unit, maxLength: 6 }));
+    const key = fc.string({ unit, maxLength: 12 });
+    fc.assert(fc.property(fc.array(fc.tuple(ns, key), { minLength: 1, maxLength: 8 }), (pairs) => {
+      for (const [n, k] of pairs) expect(slotOf(n, k)).toBe(keySlot(`${n}:${k}`));
+    }), { numRuns: 2000 });
+  });
+
   test('slots stay in range', () => {
     for (let i = 0; i < 5000; i++) {
       const slot = slotOf('ns', `k${i}`);
