@@ -359,9 +359,9 @@ class DataPlaneImpl implements DataPlane {
   #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<MgetResults>): void {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
-    const outcomes = new Array<readonly unknown[] | Error>(groups.length);
+    const outcomes = new Array<MgetEntries | Error>(groups.length);
     let left = groups.length;
-    const settled = (g: number, outcome: readonly unknown[] | Error): void => {
+    const settled = (g: number, outcome: MgetEntries | Error): void => {
       outcomes[g] = outcome;
       if (--left === 0) done(null, assemble(keys.length, groups, outcomes));
     };

@@ -164,7 +164,7 @@ export class Dispatcher {
       const results = outcome.results;
       for (let i = 0; i < results.length; i++) {
         if (results.errorAt(i) !== undefined) continue;
-        if (results.valueAt(i) !== null) hits++;
+        if (results.valueLength(i) >= 0) hits++;
         else misses++;
       }
       this.#metrics.reads(ns, hits, misses);

@@ -5,6 +5,7 @@ import {
 } from '../../shared/ops';
 import type { GetResult, WriteResult } from '../backend';
 import { errorFromReply } from './status';
+import { MgetView } from '../upstream/mget-reply';
 
 /**
  * Request messages and reply parsers for every operation the data plane sends, in the layout of
@@ -102,17 +103,22 @@ export function entryResult(entry: unknown, stale = false): GetResult {
   return result;
 }
 
-/** MGET entries; `stale` is set when a resyncing replica answered (see `parseGet`). */
-export type MgetEntries = unknown[] & { stale?: true };
+/**
+ * MGET entries of one node: as msgpackr decoded them (`stale` set when a resyncing replica
+ * answered, see `parseGet`), or read in place by the link (`MgetView`, which knows `stale` itself).
+ */
+export type MgetEntries = (unknown[] & { stale?: true }) | MgetView;
 
 /** `[id, OK, entries[]]` → the entries, checked to match the number of keys asked for. */
 export function parseMget(reply: readonly unknown[], count: number, nodeId?: string): MgetEntries {
   expectStatus(reply, Status.OK, nodeId);
   const entries = reply[MGET.reply.entries];
-  if (!Array.isArray(entries) || entries.length !== count) {
-    throw errorFromReply(buildError(reply[ID], Status.INTERNAL, `MGET reply has ${Array.isArray(entries) ? entries.length : 'no'} entries for ${count} keys`), nodeId);
+  const found = entries instanceof MgetView ? entries.count : Array.isArray(entries) ? entries.length : -1;
+  if (found !== count) {
+    throw errorFromReply(buildError(reply[ID], Status.INTERNAL, `MGET reply has ${found >= 0 ? found : 'no'} entries for ${count} keys`), nodeId);
   }
-  return reply[MGET.reply.resync] === true ? Object.assign(entries, { stale: true as const }) : entries;
+  if (entries instanceof MgetView) return entries;
+  return reply[MGET.reply.resync] === true ? Object.assign(entries as unknown[], { stale: true as const }) : (entries as unknown[]);
 }
 
 /** `[id, OK, version, expiresAt] | [id, NOT_STORED]` → WriteResult or undefined. */

@@ -8,7 +8,8 @@ import { reconnectDelay, type BackoffOptions } from './backoff';
 import { nodeUnavailable, timeoutError } from './failures';
 import { FrameWriter } from './frame-writer';
 import { PendingQueue, type ReplyCallback } from './pending';
-import { buildRequest, ERROR_REPLY, ID, PING } from '../../shared/ops';
+import { buildRequest, ERROR_REPLY, ID, MGET, OP, PING } from '../../shared/ops';
+import { readMgetReply } from './mget-reply';
 
 /** connecting ─► open ─► down (backoff) ─► connecting ...; closed is final. */
 export type LinkState = 'connecting' | 'open' | 'down' | 'closed';
@@ -48,6 +49,7 @@ const WRITE_HIGH_WATER_MARK = 256 * 1024;
 const HEALTHY_CONNECTION_MS = 1000;
 /** The keepalive PING's reply (or failure) is of no interest: it only keeps the connection busy. */
 const ignoreReply: ReplyCallback = () => undefined;
+const MGET_CODE = MGET.code;
 
 /**
  * One pipelined TCP connection to a storage node.
@@ -102,7 +104,7 @@ export class Link {
   constructor(options: LinkOptions) {
     this.#o = options;
     this.#maxFrameBytes = options.maxFrameBytes ?? Limits.DEFAULT_MAX_FRAME_BYTES;
-    this.#decoder = new FrameDecoder((reply) => this.#onReply(reply), this.#maxFrameBytes);
+    this.#decoder = new FrameDecoder((reply) => this.#onReply(reply), this.#maxFrameBytes, this.#onRaw);
     this.#connect();
   }
 
@@ -160,7 +162,7 @@ export class Link {
       this.#turnDeadline = this.#sentAt + this.#o.timeoutMs;
       setImmediate(this.#flushTurn);
     }
-    this.#pending.push(id, this.#turnDeadline, cb);
+    this.#pending.push(id, this.#turnDeadline, cb, message[OP] as number);
     this.#o.counter.inFlight++;
   }
 
@@ -278,6 +280,13 @@ export class Link {
     if (socket === null || this.#state !== 'open' || this.#blocked || this.#frames.size === 0) return;
     if (!socket.write(this.#frames.take())) this.#blocked = true;
   }
+
+  /** MGET's OK reply is read in place (`readMgetReply`: no object per key); any other frame is decoded by msgpackr. */
+  readonly #onRaw = (bytes: Buffer, start: number, end: number): boolean | undefined => {
+    if (this.#pending.headOp !== MGET_CODE) return undefined;
+    const reply = readMgetReply(bytes, start, end);
+    return reply === undefined ? undefined : this.#onReply(reply);
+  };
 
   #onReply(reply: unknown[]): boolean {
     if (this.#broken) return false;

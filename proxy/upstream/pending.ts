@@ -19,11 +19,13 @@ export type ReplyCallback = (err: Error | null, reply?: unknown[], elapsedMs?: n
  * An expired entry stays until its late reply arrives (`shift` then hands back null: the reply is
  * dropped) or the link closes; that is how a link survives a timeout without losing its place.
  * Storage is a ring of typed arrays that doubles when full: pushing allocates nothing.
- * guards: ids, deadlines, callbacks of one link.
+ * guards: ids, deadlines, opcodes, callbacks of one link.
  */
 export class PendingQueue {
   #ids: Float64Array;
   #deadlines: Float64Array;
+  /** Opcode of each request (the link reads some replies in place by their request's op). */
+  #ops: Uint8Array;
   #cbs: Array<ReplyCallback | null>;
   #mask: number;
   /** Counters, never wrapped (2^53 requests is out of reach); slot = counter & mask. */
@@ -35,6 +37,7 @@ export class PendingQueue {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(2, initialCapacity)));
     this.#ids = new Float64Array(capacity);
     this.#deadlines = new Float64Array(capacity);
+    this.#ops = new Uint8Array(capacity);
     this.#cbs = new Array<ReplyCallback | null>(capacity).fill(null);
     this.#mask = capacity - 1;
   }
@@ -59,17 +62,23 @@ export class PendingQueue {
     return this.#tail > this.#head ? this.#ids[this.#head & this.#mask] : -1;
   }
 
+  /** Opcode of the oldest entry's request, or -1 when empty. */
+  get headOp(): number {
+    return this.#tail > this.#head ? this.#ops[this.#head & this.#mask] : -1;
+  }
+
   /** Deadline of the oldest entry, expired or not; undefined when empty. */
   get oldestDeadline(): number | undefined {
     return this.#tail > this.#head ? this.#deadlines[this.#head & this.#mask] : undefined;
   }
 
-  /** Adds a request. `deadline` must not be earlier than the last one pushed. */
-  push(id: number, deadline: number, cb: ReplyCallback): void {
+  /** Adds a request of opcode `op`. `deadline` must not be earlier than the last one pushed. */
+  push(id: number, deadline: number, cb: ReplyCallback, op = 0): void {
     if (this.#tail - this.#head > this.#mask) this.#grow();
     const slot = this.#tail & this.#mask;
     this.#ids[slot] = id;
     this.#deadlines[slot] = deadline;
+    this.#ops[slot] = op;
     this.#cbs[slot] = cb;
     this.#tail++;
   }
@@ -117,15 +126,18 @@ export class PendingQueue {
     const capacity = (oldMask + 1) * 2;
     const ids = new Float64Array(capacity);
     const deadlines = new Float64Array(capacity);
+    const ops = new Uint8Array(capacity);
     const cbs = new Array<ReplyCallback | null>(capacity).fill(null);
     const mask = capacity - 1;
     for (let c = this.#head; c < this.#tail; c++) {
       ids[c & mask] = this.#ids[c & oldMask];
       deadlines[c & mask] = this.#deadlines[c & oldMask];
+      ops[c & mask] = this.#ops[c & oldMask];
       cbs[c & mask] = this.#cbs[c & oldMask];
     }
     this.#ids = ids;
     this.#deadlines = deadlines;
+    this.#ops = ops;
     this.#cbs = cbs;
     this.#mask = mask;
   }

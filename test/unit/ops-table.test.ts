@@ -191,7 +191,7 @@ describe('op table: the node\'s real handler, the proxy\'s real builders and par
     expect(parseGet(reply)).toEqual({ hit: true, value: Buffer.from('hello'), version: written.version, expiresAt: written.expiresAt, flags: 5 });
     expect(parseGet(call(ctx, getMessage('app', 'nope')))).toEqual({ hit: false });
 
-    const entries = parseMget(call(ctx, mgetMessage('app', ['nope', 'k'])), 2);
+    const entries = parseMget(call(ctx, mgetMessage('app', ['nope', 'k'])), 2) as unknown[] & { stale?: true }; // decoded by msgpackr: an array
     expect(entries.map((e) => entryResult(e))).toEqual([{ hit: false }, { hit: true, value: Buffer.from('hello'), version: written.version, expiresAt: written.expiresAt, flags: 5 }]);
     expect(entries.stale).toBeUndefined();
 

@@ -8,7 +8,7 @@ import { RespCommandError, RespMessages } from './errors';
 import { batches, settleAll, valuesOrThrow } from './fanout';
 import { countedHits, type Encode } from './door';
 import type { ReplySink } from './reply-queue';
-import { bulk, bulkArray, bulkValues, integer, Replies } from './reply';
+import { bulk, bulkArray, copiedBulkValues, integer, Replies } from './reply';
 
 /**
  * String commands: GET, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), SETEX, PSETEX, SETNX,
@@ -100,7 +100,7 @@ async function getex(ctx: RespContext, args: Buffer[]): Promise<Buffer> {
   return bulk(valueOrNull(read));
 }
 
-const mgetReply: Encode<'mget'> = ({ results }, door) => bulkValues(countedHits(results, door));
+const mgetReply: Encode<'mget'> = ({ results }, door) => copiedBulkValues(countedHits(results, door));
 
 /** MGET: one dispatch (split per shard below it) up to a batch of keys; larger ones in batches. */
 function mget(ctx: RespContext, args: Buffer[], slot: ReplySink): ReplyBytes | undefined {

@@ -226,7 +226,7 @@ export function countedHits(results: MgetResults, door: RespDoor): MgetResults {
   for (let i = 0; i < results.length; i++) {
     const failed = results.errorAt(i);
     if (failed !== undefined) throw door.translate(failed);
-    if (results.valueAt(i) !== null) hits++;
+    if (results.valueLength(i) >= 0) hits++;
   }
   door.count(hits, results.length - hits);
   return results;

@@ -99,28 +99,56 @@ function writeBulk(out: Buffer, at: number, bytes: Uint8Array): number {
   return end;
 }
 
-/** Values read by position (MGET results). */
+/** Values read by position (collection replies, SCAN keys). */
 export interface BulkValues {
   readonly length: number;
   valueAt(i: number): Buffer | null;
 }
 
-/** `*n` then each value as a bulk string or the null bulk, in one allocation and without an object per value. */
-export function bulkValues(values: BulkValues): Buffer {
+/** Values read by position that copy themselves (MGET results: each value is copied straight from the node's reply bytes). */
+export interface CopiedValues {
+  readonly length: number;
+  /** Bytes of value `i`, or -1 for null. */
+  valueLength(i: number): number;
+  /** Copies value `i` (not null) into `out` at `at`; returns the end. */
+  copyValue(i: number, out: Uint8Array, at: number): number;
+}
+
+/** `bulkValues` for values that copy themselves: no Buffer or object per value. */
+export function copiedBulkValues(values: CopiedValues): Buffer {
   const n = values.length;
   let size = digits(n) + 3;
   for (let i = 0; i < n; i++) {
-    const v = values.valueAt(i);
-    size += v === null ? 5 : bulkSize(v.length);
+    const length = values.valueLength(i);
+    size += length < 0 ? 5 : bulkSize(length);
   }
   const out = Buffer.allocUnsafe(size);
   let at = writeHeader(out, 0, 0x2a, n);
   for (let i = 0; i < n; i++) {
-    const v = values.valueAt(i);
-    if (v === null) at += Replies.NULL_BULK.copy(out, at);
-    else at = writeBulk(out, at, v);
+    const length = values.valueLength(i);
+    if (length < 0) {
+      at += Replies.NULL_BULK.copy(out, at);
+      continue;
+    }
+    at = writeHeader(out, at, 0x24, length);
+    at = values.copyValue(i, out, at);
+    out[at++] = 13;
+    out[at++] = 10;
   }
   return out;
+}
+
+/** `*n` then each value as a bulk string or the null bulk, in one allocation and without an object per value. */
+export function bulkValues(values: BulkValues): Buffer {
+  return copiedBulkValues({
+    length: values.length,
+    valueLength: (i) => values.valueAt(i)?.length ?? -1,
+    copyValue: (i, out, at) => {
+      const v = values.valueAt(i) as Buffer;
+      out.set(v, at);
+      return at + v.length;
+    },
+  });
 }
 
 /** A set of encoded replies: `~n` + each in RESP3 (SMEMBERS, SINTER ...), an array in RESP2. */
