@@ -2,6 +2,7 @@ import { badRequest, type OpError } from '../shared/errors';
 import { KEEP_TTL, Limits, NAMESPACE_PATTERN, SetCond, type SetCondition } from '../shared/protocol';
 import { GET, INCR, MGET, SET } from '../shared/ops';
 import { SLOT_COUNT } from '../shared/slot';
+import { read, readArrayHeader, readBinHeader, readUint } from '../shared/msgpack-read';
 
 /**
  * Argument checks for request frames. Each returns the typed value or throws BAD_REQUEST with a
@@ -158,27 +159,9 @@ let uint = 0;
 
 /** A msgpack unsigned integer (positive fixint, uint 8/16/32/64 up to 2^53 - 1) at `p`, into `uint`/`cursor`. */
 function parseUint(b: Uint8Array, p: number, end: number): boolean {
-  if (p >= end) return false;
-  const t = b[p];
-  if (t <= 0x7f) {
-    uint = t;
-    cursor = p + 1;
-    return true;
-  }
-  let n: number;
-  if (t === 0xcc && p + 2 <= end) n = b[p + 1];
-  else if (t === 0xcd && p + 3 <= end) n = (b[p + 1] << 8) | b[p + 2];
-  else if (t === 0xce && p + 5 <= end) n = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
-  else if (t === 0xcf && p + 9 <= end) {
-    const high = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
-    if (high > 0x1fffff) return false; // past Number.MAX_SAFE_INTEGER: the generic path decides
-    n = high * 0x100000000 + b[p + 5] * 0x1000000 + ((b[p + 6] << 16) | (b[p + 7] << 8) | b[p + 8]);
-    cursor = p + 9;
-    uint = n;
-    return true;
-  } else return false;
-  cursor = p + (t === 0xcc ? 2 : t === 0xcd ? 3 : 5);
-  uint = n;
+  if (!readUint(b, p, end)) return false;
+  uint = read.n;
+  cursor = read.at;
   return true;
 }
 
@@ -341,22 +324,9 @@ function parseIncrFields(b: Uint8Array, p: number, end: number): boolean {
 function parseSetFields(b: Uint8Array, p: number, end: number): boolean {
   const r = hotRequest;
   // value: bin 8/16/32
-  if (p >= end) return false;
-  const t = b[p];
-  let length: number;
-  if (t === 0xc4 && p + 2 <= end) {
-    length = b[p + 1];
-    p += 2;
-  } else if (t === 0xc5 && p + 3 <= end) {
-    length = (b[p + 1] << 8) | b[p + 2];
-    p += 3;
-  } else if (t === 0xc6 && p + 5 <= end) {
-    length = b[p + 1] * 0x1000000 + ((b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]);
-    p += 5;
-  } else return false;
-  if (p + length > end) return false;
-  r.valueStart = p;
-  r.valueEnd = p += length;
+  if (!readBinHeader(b, p, end)) return false;
+  r.valueStart = read.at;
+  r.valueEnd = p = read.at + read.n;
   if (!parseTtl(b, p, end)) return false;
   p = cursor;
   // flags: 0..0xffffffff or nil
@@ -394,17 +364,10 @@ function parseKeys(b: Uint8Array, p: number, end: number): boolean {
   if (ns < 0) return false;
   r.nsStart = ns;
   r.nsEnd = p = cursor;
-  if (p >= end) return false;
-  const t = b[p];
-  let count: number;
-  if (t > 0x90 && t <= 0x9f) {
-    count = t & 0x0f;
-    p++;
-  } else if (t === 0xdc && p + 3 <= end) {
-    count = (b[p + 1] << 8) | b[p + 2];
-    p += 3;
-  } else return false; // empty, array 32 (past MAX_BATCH_KEYS) or not an array: the generic path answers
-  if (count === 0 || count > Limits.MAX_BATCH_KEYS) return false;
+  if (!readArrayHeader(b, p, end)) return false;
+  const count = read.n;
+  p = read.at;
+  if (count === 0 || count > Limits.MAX_BATCH_KEYS) return false; // empty or too many: the generic path answers
   const keys = hotKeys;
   for (let i = 0; i < count; i++) {
     const key = parseAscii(b, p, end, 1, Limits.MAX_KEY_LENGTH, false);

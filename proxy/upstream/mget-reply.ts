@@ -1,5 +1,6 @@
 import { Status } from '../../shared/protocol';
 import { ENTRY, MGET } from '../../shared/ops';
+import { read, readArrayHeader, readBinHeader, readUint } from '../../shared/msgpack-read';
 
 /**
  * MGET's OK reply read in place from the node's frame, instead of through msgpackr: msgpackr
@@ -75,86 +76,21 @@ export class MgetView {
   }
 }
 
-/** Where the reader is in the frame; -1 once it gave up. */
-let pos = 0;
-
-/** A msgpack unsigned integer at `pos` (as the node writes it) that is a safe number; -1 when it is not one. */
-function readUint(b: Uint8Array, end: number): number {
-  if (pos >= end) return -1;
-  const t = b[pos];
-  if (t <= 0x7f) {
-    pos += 1;
-    return t;
-  }
-  let size: number;
-  if (t === 0xcc) size = 1;
-  else if (t === 0xcd) size = 2;
-  else if (t === 0xce) size = 4;
-  else if (t === 0xcf) size = 8;
-  else return -1;
-  if (pos + 1 + size > end) return -1;
-  let p = pos + 1;
-  pos = p + size;
-  if (size === 1) return b[p];
-  if (size === 2) return b[p] * 0x100 + b[p + 1];
-  const hi = b[p] * 0x1000000 + b[p + 1] * 0x10000 + b[p + 2] * 0x100 + b[p + 3];
-  if (size === 4) return hi;
-  if (hi >= 0x200000) return -1; // past 2^53: msgpackr makes a bigint, which the generic path keeps
-  p += 4;
-  return hi * 0x100000000 + b[p] * 0x1000000 + b[p + 1] * 0x10000 + b[p + 2] * 0x100 + b[p + 3];
-}
-
-/** An array header at `pos`: its length, or -1 when there is none. */
-function readArrayHeader(b: Uint8Array, end: number): number {
-  if (pos >= end) return -1;
-  const t = b[pos];
-  if (t >= 0x90 && t <= 0x9f) {
-    pos += 1;
-    return t & 0x0f;
-  }
-  if (t === 0xdc && pos + 3 <= end) {
-    pos += 3;
-    return b[pos - 2] * 0x100 + b[pos - 1];
-  }
-  if (t === 0xdd && pos + 5 <= end) {
-    pos += 5;
-    return b[pos - 4] * 0x1000000 + b[pos - 3] * 0x10000 + b[pos - 2] * 0x100 + b[pos - 1];
-  }
-  return -1;
-}
-
-/** A bin header at `pos`: the value's length, or -1 when there is none or it overruns the frame. */
-function readBinHeader(b: Uint8Array, end: number): number {
-  if (pos >= end) return -1;
-  const t = b[pos];
-  let length: number;
-  if (t === 0xc4 && pos + 2 <= end) {
-    length = b[pos + 1];
-    pos += 2;
-  } else if (t === 0xc5 && pos + 3 <= end) {
-    length = b[pos + 1] * 0x100 + b[pos + 2];
-    pos += 3;
-  } else if (t === 0xc6 && pos + 5 <= end) {
-    length = b[pos + 1] * 0x1000000 + b[pos + 2] * 0x10000 + b[pos + 3] * 0x100 + b[pos + 4];
-    pos += 5;
-  } else return -1;
-  return pos + length <= end ? length : -1;
-}
-
 /**
  * The MGET OK reply in `bytes[start, end)` as `[id, OK, MgetView]` (and a trailing `true` when a
  * resyncing replica answered), the shape msgpackr gives with the view in place of the entries
  * array; undefined for any other frame (it is then decoded generically). Never throws.
  */
 export function readMgetReply(bytes: Buffer, start: number, end: number): unknown[] | undefined {
-  pos = start;
-  const head = bytes[pos++];
-  if (head !== 0x93 && head !== 0x94) return undefined;
-  const id = readUint(bytes, end);
-  if (id < 0 || pos >= end || bytes[pos++] !== Status.OK) return undefined;
-  const count = readArrayHeader(bytes, end);
+  const head = bytes[start];
+  if ((head !== 0x93 && head !== 0x94) || !readUint(bytes, start + 1, end)) return undefined;
+  const id = read.n;
+  let pos = read.at;
+  if (pos >= end || bytes[pos] !== Status.OK || !readArrayHeader(bytes, pos + 1, end)) return undefined;
+  const count = read.n;
+  pos = read.at;
   // Each entry takes at least one byte: a count past the bytes left is refused before any allocation.
-  if (count < 0 || count > end - pos) return undefined;
+  if (count > end - pos) return undefined;
   const fields = new Float64Array(PER_KEY * count);
   for (let k = 0; k < count; k++) {
     const at = PER_KEY * k;
@@ -164,19 +100,14 @@ export function readMgetReply(bytes: Buffer, start: number, end: number): unknow
       fields[at] = -1;
       continue;
     }
-    if (bytes[pos++] !== 0x94) return undefined;
-    const length = readBinHeader(bytes, end);
-    if (length < 0) return undefined;
-    fields[at] = pos;
-    pos += length;
-    fields[at + 1] = pos;
-    const version = readUint(bytes, end);
-    const expiresAt = readUint(bytes, end);
-    const flags = readUint(bytes, end);
-    if (version < 0 || expiresAt < 0 || flags < 0) return undefined;
-    fields[at + 2] = version;
-    fields[at + 3] = expiresAt;
-    fields[at + 4] = flags;
+    if (bytes[pos] !== 0x94 || !readBinHeader(bytes, pos + 1, end)) return undefined;
+    fields[at] = read.at;
+    fields[at + 1] = pos = read.at + read.n;
+    for (let f = 2; f < PER_KEY; f++) {
+      if (!readUint(bytes, pos, end)) return undefined; // version, expiresAt, flags
+      fields[at + f] = read.n;
+      pos = read.at;
+    }
   }
   let stale = false;
   if (head === 0x94) {
