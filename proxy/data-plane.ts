@@ -16,7 +16,6 @@ import {
 import { checkColl, collMessage, collWriteMessage, parseColl, parseCollWrite, parseType, typeMessage } from './routing/coll-messages';
 import { assemble, splitByShard, type MgetResults } from './routing/mget';
 import { stringRequest, type StringCommand } from './routing/string-ops';
-import { buildEntry } from '../shared/ops';
 import { CollCmd, TYPE_NAMES, type EntryTypeCode } from '../shared/collections';
 import { HotKeys, type HotRouting } from './hotkeys/hot-keys';
 import { hotId } from './hotkeys/rules';
@@ -166,17 +165,6 @@ const parseCollWriteOutcome = (reply: unknown[], nodeId: string): Outcome => ({ 
 function parseIncrOutcome(reply: unknown[], nodeId: string): Outcome {
   const { value, version } = parseIncr(reply, nodeId);
   return { op: 'incr', value, version };
-}
-
-/** A group split again after MOVED, as its node would have answered: its entries, or the first error. */
-function entriesOf(results: MgetResults): unknown[] | Error {
-  const entries = new Array<unknown>(results.length);
-  for (let i = 0; i < results.length; i++) {
-    const r = results.resultAt(i);
-    if (r instanceof Error) return r;
-    entries[i] = r.hit ? buildEntry(r.value, r.version, r.expiresAt, r.flags) : null;
-  }
-  return entries;
 }
 
 class DataPlaneImpl implements DataPlane {
@@ -359,9 +347,9 @@ class DataPlaneImpl implements DataPlane {
   #mget(ns: string, keys: readonly string[], pref: ReadPreference, depth: number, done: Done<MgetResults>): void {
     const snapshot = this.#router.locate(ns, keys[0]).snapshot;
     const groups = splitByShard(ns, keys, (slot) => shardOfSlot(snapshot, slot));
-    const outcomes = new Array<MgetEntries | Error>(groups.length);
+    const outcomes = new Array<MgetEntries | MgetResults | Error>(groups.length);
     let left = groups.length;
-    const settled = (g: number, outcome: MgetEntries | Error): void => {
+    const settled = (g: number, outcome: MgetEntries | MgetResults | Error): void => {
       outcomes[g] = outcome;
       if (--left === 0) done(null, assemble(keys.length, groups, outcomes));
     };
@@ -376,7 +364,7 @@ class DataPlaneImpl implements DataPlane {
       this.#router.call(group.shardId, pref, mgetMessage(ns, group.keys), parse, -1, (err, entries) => {
         if (err === null) return settled(g, entries!);
         if (!(err instanceof ProxyError && err.detail?.moved === true) || depth >= 2) return settled(g, asError(err));
-        this.#mget(ns, group.keys, pref, depth + 1, (_, again) => settled(g, entriesOf(again!)));
+        this.#mget(ns, group.keys, pref, depth + 1, (_, again) => settled(g, again!)); // per key: what its new owner said
       });
     }
   }

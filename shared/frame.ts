@@ -37,17 +37,23 @@ export function decodePayload(payload: Uint8Array, start = 0, end = payload.leng
 }
 
 /**
- * Called per frame with the decoded message; its payload is `bytes[start, end)` (valid only during
- * the call; replication keeps stream frames byte for byte, and takes the view only then, so other
- * readers pay no allocation for it). Returning `false` holds the rest of the input until `resume()`.
+ * Called per frame with the decoded message; its payload is `bytes[start, end)`. The decoder never
+ * writes into bytes it has handed out (a chunk is the caller's; the buffer a cut frame was
+ * assembled in is dropped once handed out), so a handler may keep views of them, at the cost of
+ * keeping the whole chunk alive (replication keeps stream frames byte for byte and takes its view
+ * only then, so other readers pay no allocation for it). Returning `false` holds the rest of the
+ * input until `resume()`.
  */
 export type FrameHandler = (message: unknown[], bytes: Uint8Array, start: number, end: number) => void | boolean;
 
 /**
- * Optional first look at each frame's payload `bytes[start, end)` (valid only during the call),
- * before it is decoded: returns true or false when it took the frame (as a FrameHandler would),
- * undefined to have it decoded and passed to the FrameHandler. A server answers its hottest
- * requests from the bytes in place this way; it must run `checkPlain` on them first.
+ * Optional first look at each frame's payload `bytes[start, end)` (kept as a FrameHandler may keep
+ * them), before it is decoded: returns true or false when it took the frame (as a FrameHandler
+ * would), undefined to have it decoded and passed to the FrameHandler. A server answers its
+ * hottest requests from the bytes in place this way, and the proxy's node link its MGET replies.
+ * A reader that decodes any part with msgpackr runs `checkPlain` first; one that takes only a
+ * strict subset of plain msgpack by hand and never reads past `end` (`shared/msgpack-read.ts`)
+ * is its own guard.
  */
 export type RawFrameHandler = (bytes: Buffer, start: number, end: number) => boolean | undefined;
 

@@ -96,5 +96,6 @@ export function slotOfBytes(namespace: string, bytes: Uint8Array, start: number,
     if (close < end && close > open + 1) return crc16Bytes(0, bytes, open + 1, close) & (SLOT_COUNT - 1);
     break; // only the first `{` counts, as in keySlot
   }
-  return crc16Bytes(crcStep(crc16(namespace), 0x3a /* ':' */), bytes, start, end) & (SLOT_COUNT - 1);
+  if (namespace !== lastNamespace) rememberNamespace(namespace);
+  return crc16Bytes(lastPrefixCrc >= 0 ? lastPrefixCrc : crcStep(crc16(namespace), 0x3a /* ':' */), bytes, start, end) & (SLOT_COUNT - 1);
 }

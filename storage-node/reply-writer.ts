@@ -2,10 +2,7 @@ import { encodeFrame, FRAME_HEADER_BYTES } from '../shared/frame';
 import { Status } from '../shared/protocol';
 import { ENTRY, FRAME, INCR, MGET } from '../shared/ops';
 import type { RawEntry } from './store';
-
-interface Latin1Buffer extends Buffer {
-  latin1Write(s: string, offset: number, length: number): number;
-}
+import type { Latin1Buffer } from '../shared/latin1';
 
 const SLAB_BYTES = 256 * 1024;
 

@@ -89,13 +89,6 @@ export class MgetResults {
     return at + value.length;
   }
 
-  /** Key `i`'s value, or null for a miss (or a failed group). */
-  valueAt(i: number): Buffer | null {
-    const item = this.#items[2 * i];
-    const k = this.#items[2 * i + 1] as number;
-    return item instanceof MgetView ? item.value(k) : this.#arrayValue(item, k);
-  }
-
   /** Key `i`'s result as a GetResult or the Error of its group. */
   resultAt(i: number): GetResult | Error {
     const item = this.#items[2 * i];
@@ -110,6 +103,15 @@ export class MgetResults {
     if (k < 0) return item as GetResult;
     const entries = item as MgetEntries & unknown[];
     return entryResult(entries[k], entries.stale === true);
+  }
+
+  /** Puts key k's result at position `positions[k]` of an `assemble`'s items (a group split again after MOVED keeps what each part said). */
+  placeInto(items: unknown[], positions: readonly number[]): void {
+    const own = this.#items;
+    for (let k = 0; k < positions.length; k++) {
+      items[2 * positions[k]] = own[2 * k];
+      items[2 * positions[k] + 1] = own[2 * k + 1];
+    }
   }
 
   toArray(): Array<GetResult | Error> {
@@ -132,13 +134,18 @@ const ENTRY_VALUE = ENTRY.at.value;
 
 /**
  * Results in request order: `outcomes[g]` is group g's entries (an `MgetView`, or an array of
- * null or `[value, version, expiresAt, flags]`, one per key) or the Error that group failed with.
+ * null or `[value, version, expiresAt, flags]`, one per key), the results of its keys split again
+ * (after MOVED), or the Error that group failed with.
  */
-export function assemble(count: number, groups: readonly KeyGroup[], outcomes: ReadonlyArray<MgetEntries | Error>): MgetResults {
+export function assemble(count: number, groups: readonly KeyGroup[], outcomes: ReadonlyArray<MgetEntries | MgetResults | Error>): MgetResults {
   const items = new Array<unknown>(2 * count);
   for (let g = 0; g < groups.length; g++) {
     const { positions } = groups[g];
     const outcome = outcomes[g];
+    if (outcome instanceof MgetResults) {
+      outcome.placeInto(items, positions);
+      continue;
+    }
     for (let k = 0; k < positions.length; k++) {
       items[2 * positions[k]] = outcome;
       items[2 * positions[k] + 1] = k;

@@ -86,7 +86,7 @@ export class Link {
    * (a request queued late in a turn gets at most the turn's length less than its timeout).
    */
   #turnDeadline = 0;
-  /** When the chunk being decoded was read: a reply's latency is this less its turn's `#sentAt`. */
+  /** When the chunk being decoded was read: a reply's latency is this less its request's write time. */
   #readAt = 0;
   /** A write of this turn's frames is scheduled (setImmediate). */
   #flushQueued = false;
@@ -278,6 +278,7 @@ export class Link {
   #flush(): void {
     const socket = this.#socket;
     if (socket === null || this.#state !== 'open' || this.#blocked || this.#frames.size === 0) return;
+    this.#pending.markWritten(this.#o.now());
     if (!socket.write(this.#frames.take())) this.#blocked = true;
   }
 
@@ -297,14 +298,14 @@ export class Link {
       this.#socket?.destroy();
       return false;
     }
-    const sentAt = (this.#pending.oldestDeadline as number) - this.#o.timeoutMs;
+    const writtenAt = this.#pending.headWrittenAt as number;
     const cb = this.#pending.shift();
     if (cb === null) {
       this.#o.onLateReply?.();
       return true;
     }
     this.#o.counter.inFlight--;
-    cb(null, reply, this.#readAt - sentAt);
+    cb(null, reply, this.#readAt - writtenAt);
     return true;
   }
 

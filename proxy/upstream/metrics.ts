@@ -64,7 +64,7 @@ export class UpstreamMetrics {
       collect: flush,
     });
     this.#latency = new FastHistogram({
-      name: 'shardcache_proxy_upstream_latency_seconds', help: 'Time from handing a request to a link to its reply', labelNames: ['node'], registers,
+      name: 'shardcache_proxy_upstream_latency_seconds', help: 'Time from the write that carried a request to a node to the read of its reply', labelNames: ['node'], registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     });
     this.#breaker = new Gauge({ name: 'shardcache_proxy_breaker_state', help: 'Breaker state per node: 0 closed, 1 half-open, 2 open', labelNames: ['node'], registers });

@@ -1,4 +1,4 @@
-import { Status } from '../../shared/protocol';
+import { Limits, Status } from '../../shared/protocol';
 import { ENTRY, MGET } from '../../shared/ops';
 import { read, readArrayHeader, readBinHeader, readUint } from '../../shared/msgpack-read';
 
@@ -6,9 +6,11 @@ import { read, readArrayHeader, readBinHeader, readUint } from '../../shared/msg
  * MGET's OK reply read in place from the node's frame, instead of through msgpackr: msgpackr
  * makes an array and a Buffer for each key's entry (`[value, version, expiresAt, flags]`), and an
  * MGET costs its keys' objects twice over, once decoded and once collected. Here each group's
- * entries are one `MgetView`: the frame's bytes (the socket chunk they arrived in, which msgpackr's
- * value Buffers kept alive too) and one Float64Array of five numbers per key; the RESP reply
- * copies each value straight from the chunk (`copyValue`).
+ * entries are one `MgetView`: the frame's bytes and one Float64Array of five numbers per key; the
+ * RESP reply copies each value straight from them (`copyValue`). The view keeps the socket chunk
+ * the frame came in (or the buffer a frame cut by a chunk border was assembled in) until the MGET
+ * is answered, as msgpackr's value Buffers did for a group with a hit; the decoder never writes
+ * into bytes it has handed out (`shared/frame.ts`).
  *
  *   [id, OK, [entry | nil, ...], resync?]     entry = [bin value, uint version, uint expiresAt, uint flags]
  *
@@ -89,8 +91,9 @@ export function readMgetReply(bytes: Buffer, start: number, end: number): unknow
   if (pos >= end || bytes[pos] !== Status.OK || !readArrayHeader(bytes, pos + 1, end)) return undefined;
   const count = read.n;
   pos = read.at;
-  // Each entry takes at least one byte: a count past the bytes left is refused before any allocation.
-  if (count > end - pos) return undefined;
+  // No MGET asks a node for more than MAX_BATCH_KEYS keys, and each entry takes at least one byte:
+  // a count past either is left to msgpackr (and the count check of `parseMget`), before any allocation.
+  if (count > Limits.MAX_BATCH_KEYS || count > end - pos) return undefined;
   const fields = new Float64Array(PER_KEY * count);
   for (let k = 0; k < count; k++) {
     const at = PER_KEY * k;

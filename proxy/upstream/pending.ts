@@ -1,7 +1,7 @@
 /**
  * Called once per request: with the reply, or with the error that ended it. With a reply comes
- * `elapsedMs`, from the write of the request's turn to the read of the reply's chunk (one clock
- * reading per turn and per chunk, not two per request).
+ * `elapsedMs`, from the write that carried the request to the read of the chunk that carried its
+ * reply (one clock reading per write and per chunk, not two per request).
  */
 export type ReplyCallback = (err: Error | null, reply?: unknown[], elapsedMs?: number) => void;
 
@@ -19,25 +19,30 @@ export type ReplyCallback = (err: Error | null, reply?: unknown[], elapsedMs?: n
  * An expired entry stays until its late reply arrives (`shift` then hands back null: the reply is
  * dropped) or the link closes; that is how a link survives a timeout without losing its place.
  * Storage is a ring of typed arrays that doubles when full: pushing allocates nothing.
- * guards: ids, deadlines, opcodes, callbacks of one link.
+ * guards: ids, deadlines, opcodes, write times, callbacks of one link.
  */
 export class PendingQueue {
   #ids: Float64Array;
   #deadlines: Float64Array;
   /** Opcode of each request (the link reads some replies in place by their request's op). */
   #ops: Uint8Array;
+  /** When each request was written (`markWritten`). */
+  #writtenAt: Float64Array;
   #cbs: Array<ReplyCallback | null>;
   #mask: number;
   /** Counters, never wrapped (2^53 requests is out of reach); slot = counter & mask. */
   #head = 0;
   #live = 0;
   #tail = 0;
+  /** Entries from here to the tail are not written yet. */
+  #unwritten = 0;
 
   constructor(initialCapacity = 64) {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(2, initialCapacity)));
     this.#ids = new Float64Array(capacity);
     this.#deadlines = new Float64Array(capacity);
     this.#ops = new Uint8Array(capacity);
+    this.#writtenAt = new Float64Array(capacity);
     this.#cbs = new Array<ReplyCallback | null>(capacity).fill(null);
     this.#mask = capacity - 1;
   }
@@ -65,6 +70,17 @@ export class PendingQueue {
   /** Opcode of the oldest entry's request, or -1 when empty. */
   get headOp(): number {
     return this.#tail > this.#head ? this.#ops[this.#head & this.#mask] : -1;
+  }
+
+  /** When the oldest entry was written (see `markWritten`); undefined when empty. */
+  get headWrittenAt(): number | undefined {
+    return this.#tail > this.#head ? this.#writtenAt[this.#head & this.#mask] : undefined;
+  }
+
+  /** The entries pushed since the last call were written at `now` (one write carries them all). */
+  markWritten(now: number): void {
+    for (let c = Math.max(this.#unwritten, this.#head); c < this.#tail; c++) this.#writtenAt[c & this.#mask] = now;
+    this.#unwritten = this.#tail;
   }
 
   /** Deadline of the oldest entry, expired or not; undefined when empty. */
@@ -116,7 +132,7 @@ export class PendingQueue {
       if (cb !== null) waiting.push(cb);
     }
     this.#cbs.fill(null);
-    this.#head = this.#live = this.#tail;
+    this.#head = this.#live = this.#unwritten = this.#tail;
     return waiting;
   }
 
@@ -127,17 +143,20 @@ export class PendingQueue {
     const ids = new Float64Array(capacity);
     const deadlines = new Float64Array(capacity);
     const ops = new Uint8Array(capacity);
+    const writtenAt = new Float64Array(capacity);
     const cbs = new Array<ReplyCallback | null>(capacity).fill(null);
     const mask = capacity - 1;
     for (let c = this.#head; c < this.#tail; c++) {
       ids[c & mask] = this.#ids[c & oldMask];
       deadlines[c & mask] = this.#deadlines[c & oldMask];
       ops[c & mask] = this.#ops[c & oldMask];
+      writtenAt[c & mask] = this.#writtenAt[c & oldMask];
       cbs[c & mask] = this.#cbs[c & oldMask];
     }
     this.#ids = ids;
     this.#deadlines = deadlines;
     this.#ops = ops;
+    this.#writtenAt = writtenAt;
     this.#cbs = cbs;
     this.#mask = mask;
   }

@@ -1,5 +1,6 @@
 import { encodeFrame } from '../../shared/frame';
 import { Op } from '../../shared/protocol';
+import type { Latin1Buffer } from '../../shared/latin1';
 
 /** Buffer's own UTF-8 writer (what `buf.write(s, offset, 'utf8')` ends in, without its argument parsing). */
 interface Utf8Buffer extends Buffer {
@@ -117,13 +118,8 @@ function writeBin(b: Buffer, at: number, v: RecordValue): number {
   }
   if (typeof v !== 'string') b.set(v, pos);
   else if (n < 32) for (let i = 0; i < n; i++) b[pos + i] = v.charCodeAt(i); // short (a counter): cheaper than a native call
-  else (b as Latin1Buffer).latin1Write(v, pos);
+  else (b as Latin1Buffer).latin1Write(v, pos, n);
   return pos + n;
-}
-
-/** Buffer's own latin1 writer (what `buf.write(s, offset, 'latin1')` ends in). */
-interface Latin1Buffer extends Buffer {
-  latin1Write(s: string, offset: number): number;
 }
 
 /** A non-negative safe integer in msgpack's shortest form. */

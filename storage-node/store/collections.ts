@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { badRequest } from '../../shared/errors';
 import { CollCmd, type CollCmdDef, type CollReply, MAX_RANDOM_PICKS } from '../../shared/collections';
 import { addLongDouble, formatLongDouble, parseLongDouble } from '../../shared/long-double';
+import type { Latin1Buffer } from '../../shared/latin1';
 import { addInt64, parseInt64 } from './int64';
 import { stringToBytes } from './value-codec';
 
@@ -205,10 +206,6 @@ function unpack(s: string, pairs: boolean): { keys: string[]; values: string[] |
   return { keys, values };
 }
 
-interface NodeBuffer extends Buffer {
-  latin1Write(s: string, offset: number, length: number): number;
-  latin1Slice(start: number, end: number): string;
-}
 
 /**
  * Builds a packed value in a reused buffer: the elements from offset 4, the count written before
@@ -217,7 +214,7 @@ interface NodeBuffer extends Buffer {
 class Packer {
   /** Kept between values; a value past it gets a buffer of its own, dropped after (so the packer never holds more). */
   static readonly KEPT_BYTES = 64 * 1024;
-  readonly #kept = Buffer.allocUnsafeSlow(Packer.KEPT_BYTES) as NodeBuffer;
+  readonly #kept = Buffer.allocUnsafeSlow(Packer.KEPT_BYTES) as Latin1Buffer;
   #buf = this.#kept;
   #pos = 4;
   /** Elements written, and the longest key or value among them. */
@@ -226,7 +223,7 @@ class Packer {
 
   /** Starts a value of at most `bound` chars of elements. */
   start(bound: number): void {
-    this.#buf = bound + 4 > Packer.KEPT_BYTES ? (Buffer.allocUnsafeSlow(bound + 4) as NodeBuffer) : this.#kept;
+    this.#buf = bound + 4 > Packer.KEPT_BYTES ? (Buffer.allocUnsafeSlow(bound + 4) as Latin1Buffer) : this.#kept;
     this.#pos = 4;
     this.count = 0;
     this.longest = 0;

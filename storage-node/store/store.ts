@@ -100,7 +100,7 @@ export class Store {
   private readonly counted: IncrResult = { value: 0, version: 0 };
   /** The result of the last `objectInfo`, reused. */
   private readonly objectFacts: ObjectInfo = { encoding: 'raw', freq: -1, idleSeconds: -1 };
-  /** The key `setAscii` wrote last (the stored string). */
+  /** The key `setAscii`, `incr` or `incrAscii` wrote last (the stored string). */
   lastKey = '';
   /**
    * After `read` / `readAscii` answered undefined: true when the key holds a hash or set (GET

@@ -18,10 +18,9 @@
  */
 
 import { Buffer } from 'node:buffer';
+import { latin1 as latin1Of, type Latin1Buffer } from '../../shared/latin1';
 
-interface NodeBuffer extends Buffer {
-  latin1Slice(start: number, end: number): string;
-  latin1Write(s: string, offset: number, length: number): number;
+interface NodeBuffer extends Latin1Buffer {
   ucs2Slice(start: number, end: number): string;
   ucs2Write(s: string, offset: number, length: number): number;
 }
@@ -40,9 +39,7 @@ export function bytesToString(bytes: Uint8Array): string {
 }
 
 /** `bytes[start, end)` as a new flat latin1 string (one char per byte). */
-export function latin1(bytes: Buffer, start: number, end: number): string {
-  return (bytes as NodeBuffer).latin1Slice(start, end);
-}
+export const latin1 = latin1Of;
 
 /** The bytes a string made by `bytesToString` (or any ASCII string) holds, in a new Buffer. */
 export function stringToBytes(s: string): Buffer {

@@ -7,6 +7,7 @@ import { NodeClient } from '../../proxy/upstream/breaker';
 import { UpstreamMetrics } from '../../proxy/upstream/metrics';
 import { NodePool, type PoolOptions } from '../../proxy/upstream/pool';
 import { FakeNode } from '../helpers/fake-node';
+import { MgetView } from '../../proxy/upstream/mget-reply';
 
 const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const now = (): number => performance.now();
@@ -61,7 +62,7 @@ describe('link and pool', () => {
     console.log(`200 pipelined requests reached the node in ${node.chunks} chunk(s)`);
   });
 
-  test('a reply comes with the time from its turn\'s write to the read of its chunk', async () => {
+  test('a reply comes with the time from the write that carried it to the read of its chunk', async () => {
     const p = pool(node);
     await connected(p);
     node.frozen = true;
@@ -82,6 +83,17 @@ describe('link and pool', () => {
       expect(ms).toBeGreaterThanOrEqual(55); // held 60 ms by the node
       expect(ms).toBeLessThanOrEqual(took);
     }
+  });
+
+  test('an MGET\'s reply is read in place; a reply of the same shape to another op is decoded as before', async () => {
+    const p = pool(node);
+    await connected(p);
+    node.reply = (m) => [m[0], Status.OK, [null, [Buffer.from('v'), 3, 0, 1]]];
+    const [mget, coll] = await Promise.all([send(p, [0, Op.MGET, 'ns', ['a', 'b']]), send(p, [0, Op.COLL, 'ns', 'h', 1, ['a', 'b']])]);
+    const view = mget[2] as MgetView;
+    expect(view).toBeInstanceOf(MgetView);
+    expect([view.count, view.valueLength(0), view.value(1)?.toString(), view.version(1), view.flags(1)]).toEqual([2, -1, 'v', 3, 1]);
+    expect(coll[2]).toEqual([null, [Buffer.from('v'), 3, 0, 1]]); // msgpackr's arrays: COLL replies are not MGET entries
   });
 
   test('a request past its deadline fails with TIMEOUT; the link stays open and drops the late reply', async () => {
@@ -196,6 +208,20 @@ describe('breaker (opossum) per node', () => {
     const more = await Promise.all(await inTurns(3, () => codeOf(send(c, [0, Op.GET, 'ns', 'k']))));
     expect(more).toEqual(Array(3).fill('TIMEOUT'));
     expect(c.state).toBe('open'); // 5 calls, 4 of them failed
+  });
+
+  test('each reply\'s latency reaches the upstream latency histogram', async () => {
+    const { c, registry } = client();
+    await send(c, [0, Op.PING]);
+    node.frozen = true;
+    const replies = Promise.all([send(c, [0, Op.GET, 'ns', 'a']), send(c, [0, Op.GET, 'ns', 'b'])]);
+    await sleep(80);
+    node.thaw();
+    await replies;
+    const text = await registry.metrics();
+    const value = (name: string): number => Number(new RegExp(`^${name}\\{node="n1"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('shardcache_proxy_upstream_latency_seconds_count')).toBe(3);
+    expect(value('shardcache_proxy_upstream_latency_seconds_sum')).toBeGreaterThanOrEqual(2 * 0.075); // the two held 80 ms
   });
 
   test('replies of any status never trip it', async () => {

@@ -111,6 +111,27 @@ describe('frame decoder backpressure', () => {
   });
 });
 
+describe('frame decoder: bytes handed out stay as they were', () => {
+  test('views a raw handler keeps of whole and of cut frames are unchanged by later input', () => {
+    const kept: Array<{ view: Buffer; want: Buffer }> = [];
+    const decoder = new FrameDecoder(() => undefined, undefined, (bytes, start, end) => {
+      kept.push({ view: bytes.subarray(start, end), want: Buffer.from(bytes.subarray(start, end)) });
+      return true;
+    });
+    const frames = Array.from({ length: 40 }, (_, i) => encodeFrame([i, Buffer.alloc(1 + ((i * 37) % 300), i)]));
+    const stream = Buffer.concat(frames);
+    // Chunks of odd sizes, so frames are cut at every kind of place, header included.
+    for (let at = 0, size = 1; at < stream.length; at += size, size = (size * 7) % 97 + 1) {
+      decoder.push(Buffer.from(stream.subarray(at, Math.min(stream.length, at + size))));
+    }
+    expect(kept).toHaveLength(frames.length);
+    kept.forEach(({ view, want }, i) => {
+      expect(view.equals(want)).toBe(true);
+      expect(view.equals(frames[i].subarray(4))).toBe(true);
+    });
+  });
+});
+
 describe('frame decoder memory', () => {
   test('a declared length costs nothing until its bytes arrive: memory follows what was received', () => {
     const frames: unknown[][] = [];

@@ -39,7 +39,7 @@ describe('MGET split and reassembly', () => {
       const r = results.resultAt(position);
       // The positional readers the RESP reply is written from agree with the result objects.
       expect(results.errorAt(position)).toBe(r instanceof Error ? r : undefined);
-      expect(results.valueAt(position)).toEqual(r instanceof Error || !r.hit ? null : r.value);
+      expect(results.valueLength(position)).toBe(r instanceof Error || !r.hit ? -1 : r.value.length);
       if (shardOf(slotOf('ns', key)) === 1) {
         expect(r).toBe(failed);
         return;

@@ -67,6 +67,36 @@ describe('pending queue: deadlines without a timer per request', () => {
     expect(seen.length - before).toBe(expired);
   });
 
+  test('each entry keeps its opcode and write time through wrap-around, growth and clear', () => {
+    const q = new PendingQueue(4);
+    const { cb } = recorder();
+    let next = 1;
+    const push = (n: number): void => {
+      for (let i = 0; i < n; i++, next++) q.push(next, next, cb(next), next % 7);
+    };
+    push(3);
+    q.markWritten(100);
+    q.shift();
+    q.shift();
+    push(2); // wraps around the ring of 4
+    expect([q.headId, q.headOp, q.headWrittenAt]).toEqual([3, 3, 100]);
+    q.markWritten(200);
+    push(6); // grows to 16 while wrapped
+    q.markWritten(300);
+    const seen: Array<[number, number, number | undefined]> = [];
+    while (q.size > 0) {
+      seen.push([q.headId, q.headOp, q.headWrittenAt]);
+      q.shift();
+    }
+    expect(seen).toEqual([[3, 3, 100], [4, 4, 200], [5, 5, 200], ...[6, 7, 8, 9, 10, 11].map((id) => [id, id % 7, 300])]);
+    expect([q.headOp, q.headWrittenAt]).toEqual([-1, undefined]);
+    push(2);
+    q.clear();
+    push(1);
+    q.markWritten(400);
+    expect([q.headId, q.headWrittenAt]).toEqual([14, 400]); // the cleared entries are not written again
+  });
+
   test('clear returns only the callers still waiting', () => {
     const q = new PendingQueue();
     const { cb } = recorder();

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { ExpireCond, type ExpireCondition } from '../../../shared/protocol';
+import { latin1 } from '../../../shared/latin1';
 import { RespCommandError, RespMessages } from './errors';
 
 /**
@@ -33,11 +34,6 @@ export function toDelta(value: bigint): number | bigint {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
 }
 
-/** `Buffer`'s own latin1 reader (not in its typings): one byte per char into a one-byte string. */
-interface Latin1Buffer extends Buffer {
-  latin1Slice(start: number, end: number): string;
-}
-
 /**
  * A key: its UTF-8 text. Keys that are not valid UTF-8 are refused, so no two keys ever collide.
  * An ASCII key (the usual kind) is the same text read as latin1: one scan for a byte ≥ 0x80 and
@@ -46,7 +42,7 @@ interface Latin1Buffer extends Buffer {
 export function keyArg(arg: Buffer): string {
   const n = arg.length;
   for (let i = 0; i < n; i++) if (arg[i] >= 0x80) return utf8Key(arg);
-  return (arg as Latin1Buffer).latin1Slice(0, n);
+  return latin1(arg, 0, n);
 }
 
 function utf8Key(arg: Buffer): string {
