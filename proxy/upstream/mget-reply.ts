@@ -1,5 +1,5 @@
 import { Limits, Status } from '../../shared/protocol';
-import { ENTRY, MGET } from '../../shared/ops';
+import { buildReply, ENTRY, MGET } from '../../shared/ops';
 import { read, readArrayHeader, readBinHeader, readUint } from '../../shared/msgpack-read';
 
 /**
@@ -119,5 +119,7 @@ export function readMgetReply(bytes: Buffer, start: number, end: number): unknow
   }
   if (pos !== end) return undefined;
   const view = new MgetView(bytes, fields, count, stale);
-  return stale ? [id, Status.OK, view, true] : [id, Status.OK, view];
+  // The view stands where msgpackr would put the entries array (`parseMget` takes either).
+  const entries = view as unknown as Parameters<typeof buildReply<typeof MGET.ok>>[2];
+  return stale ? buildReply(MGET.ok, id, entries, true) : buildReply(MGET.ok, id, entries);
 }

@@ -452,6 +452,7 @@ describe('op table: no position is written outside it', () => {
   const FILES = [
     'storage-node/handlers.ts', 'storage-node/fill-handlers.ts', 'storage-node/invalidations.ts', 'proxy/routing/messages.ts', 'proxy/routing/status.ts',
     'proxy/readthrough/fill-messages.ts', 'proxy/hotkeys/invalidation-feed.ts', 'storage-node/string-handlers.ts', 'proxy/routing/string-messages.ts',
+    'proxy/upstream/mget-reply.ts',
   ];
   test.each(FILES)('%s reads and builds frames only through shared/ops.ts', (file) => {
     const source = readFileSync(path.join(ROOT, file), 'utf8');
