@@ -549,7 +549,8 @@ export function readHot(bytes: Uint8Array, start: number, end: number): boolean 
  * Runs the request that `readHot` just read from `bytes` as `handle` would, with the same replies,
  * but from the bytes in place: no msgpackr, no message array, no key string unless the key is
  * new (the ownership check reads the key's bytes), no Buffer for a value (those were ~20 % of the
- * node's CPU per GET or SET). What follows the store's work is the handlers' own code (`incremented`). Returns the reply status, for counters.
+ * node's CPU per GET or SET). What follows the store's work is the handlers' own code
+ * (`incremented`). Returns the reply status, for counters.
  */
 export function answerHot(bytes: Buffer, ctx: HandlerContext, out: ReplyWriter, onInternalError: (err: unknown) => void): number {
   const r = hotRequest;

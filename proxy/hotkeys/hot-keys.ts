@@ -52,8 +52,9 @@ export interface HotKeyReport {
   key: string;
   /**
    * Estimated GETs/s over the window (an upper bound), and the guaranteed part of it (a lower
-   * bound); past 16,384 GETs in a second the sketch samples them (WindowedTopK), and both become
-   * estimates (one standard deviation ~3/√n for a key seen n times).
+   * bound); past 16,384 GETs in one bucket (a second with the defaults: windowMs / buckets) the
+   * sketch samples them (WindowedTopK), and both become estimates (one standard deviation ~3/√n
+   * for a key seen n times).
    */
   qps: number;
   qpsLowerBound: number;
@@ -66,7 +67,7 @@ export const COPY_MAX_TTL_MS = 60_000;
 /**
  * Hot keys in the proxy: detection, rules, and the read and write paths of the three modes.
  *
- *   GET ─► observe (sketch.observe: counted, or sampled past 16,384 GETs a second) ─► rule? ── none ─► normal path
+ *   GET ─► observe (sketch.observe: counted, or sampled past 16,384 GETs a bucket) ─► rule? ── none ─► normal path
  *                                                         ├ near-cache ─► NearCache ─miss─► primary (+ subscribe to its pushes)
  *                                                         ├ replica-spread ─► any healthy node of the shard
  *                                                         └ copies ─► a random healthy copy ─miss─► owner, copy refilled
@@ -98,7 +99,7 @@ export class HotKeys {
     const buckets = o.buckets ?? 5;
     this.#bucketMs = this.#windowMs / buckets;
     this.#wallNow = o.wallNow ?? Date.now;
-    this.#sketch = new WindowedTopK(o.capacity ?? 256, buckets);
+    this.#sketch = new WindowedTopK(o.capacity ?? 256, buckets, { random: o.random });
     this.#near = new NearCache({ maxEntries: o.nearMaxEntries ?? 10_000, maxBytes: o.nearMaxBytes ?? 64 * 1024 * 1024, now: o.now });
     this.#feed = new InvalidationFeed({ log: this.#log, onInvalidation: (ns, key) => this.#onPush(ns, key), access: o.access });
     this.#metrics = new HotKeyMetrics(o.registry, {

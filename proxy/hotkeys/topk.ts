@@ -164,8 +164,8 @@ export interface TopKSampling {
   exactPerBucket?: number;
   /** Past them, one observation in this many on average is counted, weighted by the gap it closes (default 8). */
   sampleEvery?: number;
-  /** Seed of the gaps (default: random per sketch; tests pin it). */
-  seed?: number;
+  /** Draws the gaps, uniform in [0, 1) (default Math.random; the proxy passes its injected one, tests a seeded one). */
+  random?: () => number;
 }
 
 /**
@@ -192,8 +192,7 @@ export class WindowedTopK {
   /** Observations since the last counted one, and how many the current gap holds. */
   #skipped = 0;
   #gap = 1;
-  /** xorshift32 state for the gaps (never 0). */
-  #seed: number;
+  readonly #random: () => number;
 
   constructor(capacity: number, buckets: number, sampling: TopKSampling = {}) {
     if (!Number.isInteger(buckets) || buckets < 1) throw new Error(`buckets must be a whole number ≥ 1, not ${buckets}`);
@@ -201,7 +200,7 @@ export class WindowedTopK {
     this.#exactPerBucket = sampling.exactPerBucket ?? 16_384;
     this.#sampleEvery = Math.max(1, Math.floor(sampling.sampleEvery ?? 8));
     this.#exactLeft = this.#exactPerBucket;
-    this.#seed = (sampling.seed ?? Math.random() * 0xffff_ffff) | 1;
+    this.#random = sampling.random ?? Math.random;
   }
 
   observe(key: string): void {
@@ -227,12 +226,7 @@ export class WindowedTopK {
 
   /** A gap of 1 to 2 × sampleEvery - 1 observations (mean sampleEvery). */
   #nextGap(): number {
-    let x = this.#seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#seed = x;
-    return 1 + ((x >>> 0) % (2 * this.#sampleEvery - 1));
+    return 1 + Math.floor(this.#random() * (2 * this.#sampleEvery - 1));
   }
 
   /** Observations in the window. */

@@ -100,10 +100,9 @@ describe('SpaceSaving slot table under churn', () => {
   it('finds every monitored key and no other after many replacements', () => {
     const s = new SpaceSaving(8);
     const seen = new Set<string>();
-    let x = 7;
+    const draw = prng(7);
     for (let i = 0; i < 20_000; i++) {
-      x = (x * 1103515245 + 12345) % 2 ** 31; // deterministic stream, skewed toward small keys
-      const key = `k${(x % 97) % (1 + (i % 40))}`;
+      const key = `k${Math.floor(draw() * 97) % (1 + (i % 40))}`; // deterministic stream, skewed toward small keys
       seen.add(key);
       s.observe(key);
     }
@@ -120,15 +119,14 @@ describe('SpaceSaving slot table under churn', () => {
 
 describe('WindowedTopK sampling past the exact observations', () => {
   it('keeps the total (up to the open gap) and estimates a busy bucket\'s hot keys', () => {
-    const w = new WindowedTopK(256, 1, { exactPerBucket: 1000, sampleEvery: 8, seed: 7 });
+    const w = new WindowedTopK(256, 1, { exactPerBucket: 1000, sampleEvery: 8, random: prng(7) });
     const n = 400_000;
-    let x = 12345;
+    const draw = prng(12345);
     const truth = new Map<string, number>();
     for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) % 2 ** 31;
       // 5 % hot:a, 2 % hot:b, the rest over 100,000 distinct keys
-      const r = x % 1000;
-      const key = r < 50 ? 'hot:a' : r < 70 ? 'hot:b' : `k${x % 100_000}`;
+      const r = draw();
+      const key = r < 0.05 ? 'hot:a' : r < 0.07 ? 'hot:b' : `k${Math.floor(draw() * 100_000)}`;
       truth.set(key, (truth.get(key) ?? 0) + 1);
       w.observe(key);
     }
@@ -152,7 +150,7 @@ describe('WindowedTopK sampling past the exact observations', () => {
   });
 
   it('a key sent between the counted observations is still found (the gaps are random)', () => {
-    const w = new WindowedTopK(16, 1, { exactPerBucket: 0, sampleEvery: 4, seed: 7 });
+    const w = new WindowedTopK(16, 1, { exactPerBucket: 0, sampleEvery: 4, random: prng(7) });
     // Every 4th request is the hidden key: a fixed stride of 4 would never (or always) count it.
     for (let i = 0; i < 40_000; i++) w.observe(i % 4 === 3 ? 'hidden' : `k${i % 5000}`);
     const hidden = w.top(1)[0];
