@@ -218,7 +218,6 @@ function clusterPath(rounds: number): void {
   const store = new Store({ maxMemoryBytes: 2 * 1024 ** 3 });
   for (const k of owned) store.set(NS, k, value);
   const repl = new ReplicationLog(store, 64 * 1024 * 1024, () => undefined);
-  repl.promote();
   repl.startRecording(); // a primary a replica follows records its writes (one that none follows keeps no backlog)
   const ctx: HandlerContext = { store, gate: STANDALONE, stats: () => ({}), slots, repl };
   const out = new ReplyWriter();

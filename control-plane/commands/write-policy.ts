@@ -2,10 +2,9 @@ import { Op, Status, STATUS_NAME } from '../../shared/protocol';
 import type { DeadLetter, WritePolicyFigures } from '../../shared/ops';
 import { NamespacePolicySchema, parseRecord } from '../../shared/topology/schema';
 import type { StatusDocument } from '../status/document';
-import { NotInitialisedError } from '../errors';
+import { failureText, NotInitialisedError } from '../errors';
 import type { CommandContext } from './context';
 import { validateNamespaceName } from './namespaces';
-import { failureText } from '../errors';
 import type { NodeClients } from '../rebalance/node-client';
 import { clusterStatus } from './status';
 

@@ -143,6 +143,8 @@ export class RegionRuntime {
     }
     // A peer removed from etcd: its spool stays on disk (re-adding the peer sends it) but is no longer sent.
     for (const name of [...this.#senders.keys()]) if (!snapshot.regions.has(name) || name === this.#self) this.#senders.delete(name);
+    // A named region receives peers' invalidations even when it sends to none (a peer may list it
+    // without it listing the peer): their version guard needs the fine timeline, so it ticks fast.
     this.#tickEvery(this.#self !== undefined || this.#senders.size !== 0 ? TICK_MS : IDLE_TICK_MS);
   }
 
