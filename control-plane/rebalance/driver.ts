@@ -22,6 +22,9 @@ export interface DriverOptions {
 
 /** A cut-over starts once the target's replicas are this close (its fence waits for them, inside the freeze). */
 const READY_REPLICA_LAG_BYTES = 256 * 1024;
+/** MIGRATE_END asks per primary while it answers BUSY (etcd unreadable), and the pause between them. */
+const END_ATTEMPTS = 5;
+const END_RETRY_MS = 200;
 
 /** Import status as MIGRATE_STATUS reports it. */
 interface ImportStatus {
@@ -211,12 +214,21 @@ export class MigrationRunner {
     return 'stop';
   }
 
-  /** Ends the migration's import and export on both primaries (best effort). */
+  /**
+   * Ends the migration's import and export on both primaries (best effort). A node answers BUSY
+   * while it cannot read the slot map from etcd (it ends an import only on the current map): asked
+   * again a few times; an import still left then settles by the node's watch and stays idle.
+   */
   async #endSessions(m: MigrationRecord): Promise<void> {
     const { snapshot } = await readTopology(this.#ctx);
     for (const shard of [m.to, m.from]) {
       const p = snapshot.shards.get(shard)?.primary;
-      if (p) await this.nodes.request(p.addr, Op.MIGRATE_END, p.epoch, m.id).catch(() => undefined);
+      if (!p) continue;
+      for (let attempt = 1; attempt <= END_ATTEMPTS; attempt++) {
+        const reply = await this.nodes.request(p.addr, Op.MIGRATE_END, p.epoch, m.id).catch(() => undefined);
+        if (reply?.[1] !== Status.BUSY) break;
+        await sleep(END_RETRY_MS);
+      }
     }
   }
 

@@ -127,7 +127,7 @@ export class NodeMigration {
     try {
       switch (m[1]) {
         case Op.MIGRATE_START:
-          return [id, Status.OK, this.#start(m)];
+          return [id, Status.OK, await this.#start(m)];
         case Op.MIGRATE_STATUS: {
           const imp = typeof m[2] === 'string' ? this.#imports.get(m[2]) : undefined;
           const exp = typeof m[2] === 'string' ? this.exports.get(m[2]) : undefined;
@@ -137,6 +137,7 @@ export class NodeMigration {
         }
         case Op.MIGRATE_END:
           this.gate.check(epochArg(m[2]));
+          await this.#catchUpSlotMap();
           this.#end(String(m[3]), 'ended by the control plane');
           return [id, Status.OK];
         case Op.MIGRATE_CUT:
@@ -165,13 +166,15 @@ export class NodeMigration {
   }
 
   /** `[id, MIGRATE_START, epoch, migrationId, ranges, sourceAddr, maxBytesPerSec]` at the target primary. */
-  #start(m: readonly unknown[]): string {
+  async #start(m: readonly unknown[]): Promise<string> {
     this.gate.check(epochArg(m[2]));
     const [, , , migrationId, rawRanges, sourceAddr, rate] = m;
     const ranges = rangesArg(rawRanges);
     if (typeof migrationId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(migrationId) || ranges === null || typeof sourceAddr !== 'string' || sourceAddr.length > 300 || typeof rate !== 'number' || !(rate >= 0)) {
       throw new OpError(Status.BAD_REQUEST, 'MIGRATE_START needs a migration id, slot ranges, the source address and a byte rate');
     }
+    // The import this one may replace drops only the slots that are really not this shard's.
+    if (this.#imports.has(migrationId)) await this.#catchUpSlotMap();
     const running = this.#imports.get(migrationId);
     if (running && running.phase !== 'failed' && running.sourceAddr === sourceAddr && JSON.stringify(running.ranges) === JSON.stringify(ranges)) return 'running';
     running?.end('restarted', true);
@@ -198,6 +201,23 @@ export class NodeMigration {
     this.#imports.set(migrationId, imp);
     void imp.start().catch((err: Error) => this.logger.error({ err: err.message, migration: migrationId }, 'import failed to start'));
     return 'started';
+  }
+
+  /**
+   * Applies the slot map as etcd holds it now, before an import ends and drops what it holds of
+   * slots this shard does not own. A cut-over commits at the source, and this node hears of it
+   * through its watch, which may lag: ended on a lagging map, an import would drop the slots just
+   * committed to this shard (fenced, complete), and the watch's late map would then find them
+   * empty. BUSY while etcd does not answer (nothing is dropped; the control plane asks again).
+   */
+  async #catchUpSlotMap(): Promise<void> {
+    let map: SlotMap | null;
+    try {
+      map = await this.committer.readSlotMap();
+    } catch {
+      throw new OpError(Status.BUSY, 'cannot read the slot map from etcd to end the import; retry');
+    }
+    if (map !== null) this.applySlotMap(map);
   }
 
   #end(migrationId: string, reason: string): void {
