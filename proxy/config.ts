@@ -129,7 +129,7 @@ export function parseProxyConfig(argv: readonly string[]): ProxyConfig {
     .addOption(opt('--max-body-bytes <bytes>', 'MAX_BODY_BYTES', 'largest HTTP body or WebSocket message, e.g. 1mb').argParser(parseBytes).default(1024 ** 2, '1mb'))
     .addOption(opt('--request-timeout-ms <ms>', 'REQUEST_TIMEOUT_MS', 'deadline of one request to a storage node').argParser(intIn(1, 600_000)).default(2000))
     .addOption(opt('--shutdown-grace-ms <ms>', 'SHUTDOWN_GRACE_MS', 'on SIGTERM, how long requests already received get to be answered before connections are dropped').argParser(intIn(0, 600_000)).default(5000))
-    .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', 'pipelined connections to each storage node').argParser(intIn(1, 64)).default(2))
+    .addOption(opt('--connections-per-node <n>', 'CONNECTIONS_PER_NODE', "pipelined connections to each storage node (one carries each event-loop turn's frames to the node in one write)").argParser(intIn(1, 64)).default(1))
     .addOption(opt('--ws-max-in-flight <n>', 'WS_MAX_IN_FLIGHT', 'requests one WebSocket may have in flight').argParser(intIn(1, 1_000_000)).default(10_000))
     .addOption(opt('--ws-max-buffered-bytes <bytes>', 'WS_MAX_BUFFERED_BYTES', 'unread reply bytes before a WebSocket is closed').argParser(parseBytes).default(16 * 1024 ** 2, '16mb'))
     .addOption(opt('--max-connections <n>', 'MAX_CONNECTIONS', 'open WebSockets on the client port; more upgrades get 503').argParser(intIn(1, 10_000_000)).default(10_000))

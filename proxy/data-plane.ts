@@ -193,7 +193,7 @@ class DataPlaneImpl implements DataPlane {
     this.#gets = new SingleFlight<Outcome>();
     this.#metrics = new UpstreamMetrics(o.registry, () => this.#upstreams.inflight(), () => this.#flights.shared + this.#gets.shared);
     this.#upstreams = new Upstreams({
-      connectionsPerNode: o.connectionsPerNode ?? 2, requestTimeoutMs: this.#requestTimeoutMs, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
+      connectionsPerNode: o.connectionsPerNode ?? 1, requestTimeoutMs: this.#requestTimeoutMs, maxInFlightPerNode: o.maxInFlightPerNode ?? 4096,
       breaker: o.breaker ?? {}, random: this.#random, now, log: o.log.child({ component: 'proxy:upstream' }), metrics: this.#metrics, access: o.nodeAccess,
     });
     this.#router = new Router({
