@@ -198,6 +198,9 @@ export class NodeMigration {
       },
     };
     const imp = new Import(migrationId, ranges, sourceAddr, rate, sink, identity, this.logger);
+    // The import clears its slots itself before it copies: a background drop of them left from
+    // when they moved away would delete what it imports.
+    for (let s = 0; s < imp.importing.length; s++) if (imp.importing[s] === 1) this.#dropping.delete(s);
     this.#imports.set(migrationId, imp);
     void imp.start().catch((err: Error) => this.logger.error({ err: err.message, migration: migrationId }, 'import failed to start'));
     return 'started';

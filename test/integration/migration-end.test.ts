@@ -18,6 +18,8 @@ import { makeStore } from '../unit/store-helpers';
  * MIGRATE_END): committed slots stay, slots fenced but never committed go, and while etcd does not
  * answer the node says BUSY and drops nothing. The source is a real TCP server that answers the
  * pull, sends the entries, the end of the snapshot and the fence, and keeps the stream open.
+ * Also: the background drop of slots a node gave away never deletes what an import of those slots
+ * brings back.
  */
 const log = createLogger('test', 'silent');
 const NS = 'bulk';
@@ -62,6 +64,8 @@ async function fencedImport(etcd: () => Promise<SlotMap | null>): Promise<{ migr
   const migration = new NodeMigration(store, ownership, { check: () => undefined }, replication, committer, {
     nodeId: 'target', access: { secret: '' }, maxFrameBytes: 64 * 1024, replicatedTo: () => true, replicaLagBytes: () => 0,
   }, log);
+  // Its first map: slots 0-8191 were never this shard's, so they start a background drop, which
+  // the import takes over (it clears them itself) and must not delete what it copies.
   migration.applySlotMap(OLD_MAP);
   const started = await migration.handle([1, Op.MIGRATE_START, 0, 'm1', [[0, 8191]], `127.0.0.1:${port}`, 0]);
   expect(started).toEqual([1, Status.OK, 'started']);
